@@ -1,0 +1,430 @@
+/**
+ * @module marionette-agent's core: register (token → credential), dial the gateway, hello,
+ * heartbeat, take assignments, run them, ship logs, and reconnect with backoff, re-attaching to
+ * the running task and resending unacknowledged lines.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket from 'ws';
+import type { AgentConfig } from '../config/index.js';
+import { VERSION } from '../paths.js';
+import {
+  PROTOCOL_VERSION,
+  parseFrame,
+  RegisterResponse,
+  type RunnerMessage,
+  ServerMessage,
+  type TaskAssignment,
+} from '../protocol/messages.js';
+import { LogShipper } from './logship.js';
+import { killLeftoverTask, RunningTask, type TaskResult } from './task.js';
+
+export class AgentError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Endpoint {
+  /** For HTTP registration. */
+  http: { socketPath?: string; host?: string; port?: number };
+  /** WebSocket URL of /v1/connect. */
+  ws: string;
+  display: string;
+}
+
+/** Parses `host:port`, `ws://host:port`, `http://host:port` or `unix:/path.sock`. */
+export function parseServerAddress(server: string): Endpoint {
+  if (server.startsWith('unix:')) {
+    const path = server.slice('unix:'.length);
+    return { http: { socketPath: path }, ws: `ws+unix:${path}:/v1/connect`, display: server };
+  }
+  const m = /^(?:(?:ws|http)s?:\/\/)?([^/:]+|\[[^\]]+\]):(\d+)\/?$/.exec(server);
+  if (!m)
+    throw new AgentError(
+      'bad_server',
+      `--server ${JSON.stringify(server)}: expected HOST:PORT (e.g. marionette.example.com:9090) or unix:/path/gateway.sock`,
+    );
+  const host = m[1]!.replace(/^\[|\]$/g, '');
+  const port = Number(m[2]);
+  return { http: { host, port }, ws: `ws://${m[1]}:${port}/v1/connect`, display: `${m[1]}:${port}` };
+}
+
+interface Credential {
+  runnerId: string;
+  credential: string;
+}
+
+function postJson(ep: Endpoint, path: string, body: unknown): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const data = JSON.stringify(body);
+    const req = httpRequest(
+      {
+        ...ep.http,
+        path,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            /* keep text */
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.setTimeout(15_000, () => req.destroy(new Error('timed out')));
+    req.end(data);
+  });
+}
+
+interface CurrentTask {
+  assignment: TaskAssignment;
+  ship: LogShipper;
+  run: RunningTask;
+  result: TaskResult | null;
+  /** task.finished went out on the current connection (sent once per connection). */
+  finishedSent: boolean;
+}
+
+export interface AgentOptions {
+  config: AgentConfig;
+  log?: (msg: string) => void;
+}
+
+export class Agent {
+  private ws: WebSocket | null = null;
+  private welcomed = false;
+  private current: CurrentTask | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private stopping = false;
+  private draining = false;
+  private readonly ep: Endpoint;
+  private readonly log: (msg: string) => void;
+  private cred: Credential | null = null;
+  private heartbeatMs = 5000;
+  private stopped!: () => void;
+  readonly done = new Promise<void>((r) => {
+    this.stopped = r;
+  });
+
+  constructor(private readonly opts: AgentOptions) {
+    this.ep = parseServerAddress(opts.config.server);
+    this.log = opts.log ?? ((m) => process.stderr.write(`marionette-agent: ${m}\n`));
+  }
+
+  private get workspace(): string {
+    return this.opts.config.workspace ?? process.cwd();
+  }
+
+  private credFile(): string | null {
+    return this.opts.config.stateDir ? join(this.opts.config.stateDir, 'credential.json') : null;
+  }
+
+  /** Loads a saved credential, or registers with the token. */
+  async register(): Promise<Credential> {
+    const file = this.credFile();
+    if (file) {
+      try {
+        const saved = JSON.parse(readFileSync(file, 'utf8')) as Credential;
+        if (saved.runnerId && saved.credential) return saved;
+      } catch {
+        /* none saved */
+      }
+    }
+    const c = this.opts.config;
+    if (!c.registrationToken)
+      throw new AgentError(
+        'no_token',
+        'no registration token: pass --token (or set MARIONETTE_REGISTRATION_TOKEN); create one with `mctl runners tokens create --pool NAME`',
+      );
+    let res: { status: number; body: unknown };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        res = await postJson(this.ep, '/v1/register', {
+          protocol: PROTOCOL_VERSION,
+          token: c.registrationToken,
+          runnerId: c.runnerId,
+          pool: c.pool,
+          name: c.name || hostname(),
+          labels: c.labels,
+          agentVersion: VERSION,
+        });
+        break;
+      } catch (e: unknown) {
+        if (attempt >= 20 || this.stopping)
+          throw new AgentError(
+            'unreachable',
+            `cannot reach the gateway at ${this.ep.display}: ${(e as Error).message}`,
+          );
+        await sleep(Math.min(5000, 200 * 2 ** attempt));
+      }
+    }
+    if (res.status !== 200) {
+      const b = res.body as { code?: string; message?: string };
+      throw new AgentError(
+        b.code ?? 'register_failed',
+        `registration refused: ${b.message ?? JSON.stringify(res.body)}`,
+      );
+    }
+    const parsed = RegisterResponse.safeParse(res.body);
+    if (!parsed.success) throw new AgentError('protocol', 'registration answer did not match the protocol');
+    const cred = { runnerId: parsed.data.runnerId, credential: parsed.data.credential };
+    this.heartbeatMs = parsed.data.heartbeatIntervalMs;
+    if (file) {
+      mkdirSync(this.opts.config.stateDir!, { recursive: true, mode: 0o700 });
+      writeFileSync(file, JSON.stringify(cred), { mode: 0o600 });
+    }
+    this.log(`registered as runner ${cred.runnerId} in pool ${parsed.data.poolName}`);
+    return cred;
+  }
+
+  async start(): Promise<void> {
+    killLeftoverTask(this.opts.config.stateDir, (p) => {
+      try {
+        return readFileSync(p, 'utf8');
+      } catch {
+        return null;
+      }
+    });
+    this.cred = await this.register();
+    void this.connectLoop();
+  }
+
+  private async connectLoop(): Promise<void> {
+    let attempt = 0;
+    while (!this.stopping) {
+      const result = await this.connectOnce();
+      if (this.stopping) break;
+      if (result === 'fatal') return this.stop(1);
+      if (result === 'welcomed') attempt = 0;
+      attempt++;
+      await sleep(Math.min(5000, 100 * 2 ** Math.min(attempt, 6)));
+    }
+  }
+
+  /** One connection's life. Resolves when it closes. */
+  private connectOnce(): Promise<'welcomed' | 'failed' | 'fatal'> {
+    return new Promise((resolve) => {
+      const ws = new WebSocket(this.ep.ws, {
+        headers: { authorization: `Bearer ${this.cred!.credential}` },
+        handshakeTimeout: 10_000,
+      });
+      this.ws = ws;
+      this.welcomed = false;
+      let outcome: 'welcomed' | 'failed' | 'fatal' = 'failed';
+      ws.on('unexpected-response', (_req, res) => {
+        if (res.statusCode === 401) {
+          this.log(`the server refused this runner's credential (${res.statusCode}); it may have been terminated`);
+          outcome = 'fatal';
+        }
+        ws.terminate();
+      });
+      ws.on('open', () => {
+        const t = this.current;
+        this.sendRaw({
+          type: 'hello',
+          protocol: PROTOCOL_VERSION,
+          runnerId: this.cred!.runnerId,
+          agentVersion: VERSION,
+          task: t
+            ? {
+                taskId: t.assignment.taskId,
+                finished: t.result
+                  ? {
+                      exitCode: t.result.exitCode,
+                      signal: t.result.signal,
+                      error: t.result.error,
+                      cancelled: t.result.cancelled,
+                    }
+                  : null,
+                lastSeq: t.ship.lastSeq,
+              }
+            : null,
+        });
+      });
+      ws.on('message', (data) => {
+        const parsed = parseFrame(ServerMessage, data.toString());
+        if (!parsed.ok) {
+          this.log(`ignoring a bad frame from the server: ${parsed.error}`);
+          return;
+        }
+        if (parsed.value.type === 'welcome') outcome = 'welcomed';
+        this.onMessage(parsed.value);
+      });
+      ws.on('close', (code, reason) => {
+        if (this.heartbeat) clearInterval(this.heartbeat);
+        this.heartbeat = null;
+        this.welcomed = false;
+        if (this.ws === ws) this.ws = null;
+        if (code === 4004) outcome = 'fatal';
+        if (!this.stopping && outcome !== 'fatal')
+          this.log(`disconnected (${code}${reason.length ? ` ${reason.toString()}` : ''}); reconnecting`);
+        resolve(outcome);
+      });
+      ws.on('error', () => {
+        /* close follows */
+      });
+    });
+  }
+
+  private sendRaw(msg: RunnerMessage): boolean {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(msg));
+    return true;
+  }
+
+  /** Sends only after the server welcomed this connection (hello is sent raw). */
+  private send(msg: RunnerMessage): boolean {
+    return this.welcomed ? this.sendRaw(msg) : false;
+  }
+
+  private onMessage(msg: ServerMessage): void {
+    switch (msg.type) {
+      case 'welcome': {
+        this.welcomed = true;
+        this.heartbeatMs = msg.heartbeatIntervalMs;
+        if (this.heartbeat) clearInterval(this.heartbeat);
+        this.heartbeat = setInterval(() => this.send({ type: 'heartbeat' }), this.heartbeatMs);
+        const t = this.current;
+        if (t && msg.resume?.taskId === t.assignment.taskId) {
+          if (!msg.resume.keep) {
+            this.log(`server gave up on task ${t.assignment.taskId}; stopping it`);
+            this.dropTask();
+          } else {
+            t.finishedSent = false;
+            t.ship.resumeFrom(msg.resume.ackedSeq);
+            this.maybeReportFinished();
+          }
+        } else if (t) {
+          this.dropTask();
+        }
+        if (this.draining && !this.current) void this.stop(0);
+        return;
+      }
+      case 'task.assign':
+        this.onAssign(msg.task);
+        return;
+      case 'logs.ack':
+        if (this.current?.assignment.taskId === msg.taskId) {
+          this.current.ship.ack(msg.seq);
+          this.maybeReportFinished();
+        }
+        return;
+      case 'task.finished.ack':
+        if (this.current?.assignment.taskId === msg.taskId && this.current.result) {
+          this.current.ship.dispose();
+          this.current = null;
+          if (this.draining) void this.stop(0);
+        }
+        return;
+      case 'task.cancel':
+        if (this.current?.assignment.taskId === msg.taskId) this.current.run.kill();
+        this.send({ type: 'ack', ref: msg.ref, ok: true });
+        return;
+      case 'task.stop':
+        if (this.current?.assignment.taskId === msg.taskId) this.dropTask();
+        this.send({ type: 'ack', ref: msg.ref, ok: true });
+        return;
+      case 'drain':
+        this.draining = true;
+        this.send({ type: 'ack', ref: msg.ref, ok: true });
+        return;
+      case 'suspend':
+      case 'resume':
+        this.send({ type: 'ack', ref: msg.ref, ok: true });
+        return;
+      case 'shutdown':
+        this.log(`server asked to shut down: ${msg.reason}`);
+        this.send({ type: 'ack', ref: msg.ref, ok: true });
+        void this.stop(0);
+        return;
+      case 'error':
+        this.log(`server error ${msg.code}: ${msg.message}`);
+        return;
+    }
+  }
+
+  private onAssign(a: TaskAssignment): void {
+    if (this.current && this.current.assignment.taskId !== a.taskId) {
+      this.log(`refusing task ${a.taskId}: still busy with ${this.current.assignment.taskId}`);
+      return;
+    }
+    if (this.current) return; // a resend of the task already running
+    const ship = new LogShipper(a.taskId, (taskId, lines) => this.send({ type: 'logs', taskId, lines }));
+    const workspace = a.workspace ?? this.workspace;
+    const run = new RunningTask(
+      a,
+      workspace,
+      {
+        line: (stream, text) => ship.push(stream, text),
+        started: (pid) => this.send({ type: 'task.started', taskId: a.taskId, pid }),
+      },
+      this.opts.config.stateDir,
+    );
+    const cur: CurrentTask = { assignment: a, ship, run, result: null, finishedSent: false };
+    this.current = cur;
+    void run.done.then((result) => {
+      if (this.current !== cur) return;
+      if (result.error) ship.push('system', result.error);
+      cur.result = result;
+      ship.flush();
+      this.maybeReportFinished();
+    });
+  }
+
+  /** task.finished goes out only once every log line is acknowledged, so it is always the last word. */
+  private maybeReportFinished(): void {
+    const t = this.current;
+    if (!t?.result || !t.ship.drained) {
+      t?.ship.flush();
+      return;
+    }
+    if (t.finishedSent) return;
+    t.finishedSent = this.send({
+      type: 'task.finished',
+      taskId: t.assignment.taskId,
+      exitCode: t.result.exitCode,
+      signal: t.result.signal,
+      error: t.result.error,
+      cancelled: t.result.cancelled,
+      lastSeq: t.ship.lastSeq,
+    });
+  }
+
+  private dropTask(): void {
+    const t = this.current;
+    if (!t) return;
+    this.current = null;
+    t.ship.dispose();
+    t.run.kill(1000);
+  }
+
+  async stop(code: number): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.current && !this.current.result) {
+      this.current.run.kill(1000);
+      await Promise.race([this.current.run.done, sleep(3000)]);
+    }
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.ws?.close(1000, 'agent stopping');
+    process.exitCode = code;
+    this.stopped();
+  }
+}

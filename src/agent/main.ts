@@ -1,0 +1,51 @@
+/**
+ * @module `marionette-agent`: the runner. Dials out to the gateway, so it works behind NAT and in
+ * sandboxes without inbound ports.
+ */
+import { hostname } from 'node:os';
+import { Command } from 'commander';
+import { loadAgentConfig } from '../config/index.js';
+import { MarionetteError } from '../core/errors.js';
+import { VERSION } from '../paths.js';
+import { Agent, AgentError } from './agent.js';
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('marionette-agent')
+    .description('Marionette runner agent: joins a pool, claims work, runs agents, streams logs')
+    .version(VERSION)
+    .option('-s, --server <addr>', 'gateway address HOST:PORT or unix:/path/gateway.sock (env MARIONETTE_SERVER)')
+    .option('-t, --token <token>', 'registration token (env MARIONETTE_REGISTRATION_TOKEN)')
+    .option('-p, --pool <name>', 'pool to join (checked against the token)')
+    .option('-l, --labels <k=v,...>', 'labels this runner offers, e.g. os=darwin,arch=arm64')
+    .option('-n, --name <name>', 'runner name (default: hostname)')
+    .option('-w, --workspace <dir>', 'where tasks run (default: the current directory)')
+    .option('--state-dir <dir>', 'keeps the runner credential so a restart rejoins as the same runner')
+    .showHelpAfterError();
+  program.parse(argv, { from: 'user' });
+  const opts = program.opts<{
+    server?: string;
+    token?: string;
+    pool?: string;
+    labels?: string;
+    name?: string;
+    workspace?: string;
+    stateDir?: string;
+  }>();
+  let agent: Agent;
+  try {
+    agent = new Agent({ config: loadAgentConfig(opts, process.env, hostname()) });
+    await agent.start();
+  } catch (e: unknown) {
+    if (e instanceof AgentError || e instanceof MarionetteError) {
+      process.stderr.write(`marionette-agent: ${e.message}\n`);
+      if (e instanceof MarionetteError && e.hint) process.stderr.write(`hint: ${e.hint}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const onSignal = () => void agent.stop(0);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  await agent.done;
+  process.exit(process.exitCode ?? 0);
+}

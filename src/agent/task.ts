@@ -1,0 +1,153 @@
+/**
+ * @module Runs one task: optional setup commands, then the agent's command, in its own process
+ * group (so cancel kills everything it started), with stdout and stderr split into lines.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TaskAssignment } from '../protocol/messages.js';
+
+const MAX_LINE = 64 * 1024;
+
+export interface TaskResult {
+  exitCode: number | null;
+  signal: string | null;
+  error: string | null;
+  cancelled: boolean;
+}
+
+export interface TaskSink {
+  line(stream: 'stdout' | 'stderr' | 'system', text: string): void;
+  started(pid: number | null): void;
+}
+
+/** Splits a byte stream into lines (long lines are cut at 64 KiB). */
+function lineSplitter(emit: (line: string) => void): { write(chunk: Buffer): void; end(): void } {
+  let rest = '';
+  return {
+    write(chunk) {
+      rest += chunk.toString('utf8');
+      let i = rest.indexOf('\n');
+      while (i >= 0) {
+        emit(rest.slice(0, i).replace(/\r$/, ''));
+        rest = rest.slice(i + 1);
+        i = rest.indexOf('\n');
+      }
+      while (rest.length > MAX_LINE) {
+        emit(rest.slice(0, MAX_LINE));
+        rest = rest.slice(MAX_LINE);
+      }
+    },
+    end() {
+      if (rest) emit(rest);
+      rest = '';
+    },
+  };
+}
+
+export class RunningTask {
+  private child: ChildProcess | null = null;
+  private cancelled = false;
+  private killTimer: NodeJS.Timeout | null = null;
+  readonly done: Promise<TaskResult>;
+
+  constructor(
+    readonly assignment: TaskAssignment,
+    private readonly workspace: string,
+    private readonly sink: TaskSink,
+    private readonly stateDir: string | null,
+  ) {
+    this.done = this.run();
+  }
+
+  private pidFile(): string | null {
+    return this.stateDir ? join(this.stateDir, 'task.pid') : null;
+  }
+
+  private async run(): Promise<TaskResult> {
+    const a = this.assignment;
+    mkdirSync(this.workspace, { recursive: true });
+    for (const cmd of a.setup) {
+      if (this.cancelled) break;
+      this.sink.line('system', `$ ${cmd}`);
+      const r = await this.spawnOne(['bash', '-lc', cmd], false);
+      if (r.exitCode !== 0 || r.error)
+        return { ...r, error: r.error ?? `setup command failed (exit ${r.exitCode}): ${cmd}` };
+    }
+    if (this.cancelled) return { exitCode: null, signal: null, error: null, cancelled: true };
+    return this.spawnOne(a.command, true);
+  }
+
+  private spawnOne(argv: string[], main: boolean): Promise<TaskResult> {
+    return new Promise((resolve) => {
+      const [file, ...args] = argv;
+      const child = spawn(file!, args, {
+        cwd: this.workspace,
+        env: { ...process.env, ...this.assignment.env, MARIONETTE_WORKSPACE: this.workspace },
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      this.child = child;
+      let spawnError: string | null = null;
+      const out = lineSplitter((l) => this.sink.line('stdout', l));
+      const err = lineSplitter((l) => this.sink.line('stderr', l));
+      child.stdout?.on('data', (c: Buffer) => out.write(c));
+      child.stderr?.on('data', (c: Buffer) => err.write(c));
+      child.once('spawn', () => {
+        const pf = this.pidFile();
+        if (pf && child.pid) writeFileSync(pf, String(child.pid));
+        if (main) this.sink.started(child.pid ?? null);
+      });
+      child.once('error', (e: NodeJS.ErrnoException) => {
+        spawnError =
+          e.code === 'ENOENT'
+            ? `agent binary ${JSON.stringify(file)} not found on PATH (${process.env.PATH ?? ''}); install it on the runner or pick another agent`
+            : `could not start ${file}: ${e.message}`;
+      });
+      child.once('close', (code, signal) => {
+        out.end();
+        err.end();
+        if (this.killTimer) clearTimeout(this.killTimer);
+        const pf = this.pidFile();
+        if (pf) rmSync(pf, { force: true });
+        this.child = null;
+        resolve({
+          exitCode: spawnError ? null : code,
+          signal: signal ?? null,
+          error: spawnError,
+          cancelled: this.cancelled,
+        });
+      });
+    });
+  }
+
+  /** Kills the task's whole process group: SIGTERM, then SIGKILL after `graceMs`. */
+  kill(graceMs = 3000): void {
+    this.cancelled = true;
+    const pid = this.child?.pid;
+    if (!pid) return;
+    const signalGroup = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-pid, sig);
+      } catch {
+        /* the group is gone */
+      }
+    };
+    signalGroup('SIGTERM');
+    this.killTimer = setTimeout(() => signalGroup('SIGKILL'), graceMs);
+    this.killTimer.unref();
+  }
+}
+
+/** Kills a task group left behind by a previous agent process (its pid file in the state dir). */
+export function killLeftoverTask(stateDir: string | null, read: (p: string) => string | null): void {
+  if (!stateDir) return;
+  const pid = Number(read(join(stateDir, 'task.pid')));
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+  rmSync(join(stateDir, 'task.pid'), { force: true });
+}

@@ -1,0 +1,338 @@
+/**
+ * @module The only place that reads the environment and config files. One zod schema for
+ * `marionette.yaml` plus env, parsed once, passed inward as typed options. Every option's default
+ * is written next to it (and in docs/config.md).
+ */
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
+import { InvalidRequest } from '../core/errors.js';
+
+/** A duration: `60s`, `5m`, `24h`, or a number of seconds. Parsed to milliseconds. */
+const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: `invalid duration ${JSON.stringify(v)} (expected e.g. 30s, 5m, 24h)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+const agentCardSchema = z.strictObject({
+  description: z.string().default(''),
+  /** argv template; `{{prompt}}` is replaced by the task's prompt. */
+  command: z.array(z.string()).min(1),
+  env: z.record(z.string(), z.string()).default({}),
+  required_env: z.array(z.string()).default([]),
+  runtimes: z.array(z.strictObject({ kind: z.string() })).default([{ kind: 'native' }]),
+  requires: z.array(z.strictObject({ kind: z.string() })).default([]),
+  kits: z.array(z.string()).default([]),
+});
+
+const suspendConfigSchema = z.strictObject({
+  strategy: z.string().optional(),
+  fallback: z.string().optional(),
+  min_duration: duration.optional(),
+  max_duration: duration.optional(),
+});
+
+/** One pool as written under `pools:` or `providers.pool.pools:` (validated fully by the pool service). */
+const poolConfigSchema = z.strictObject({
+  provider: z.string().optional(),
+  mode: z.enum(['managed', 'pool', 'external']).optional(),
+  priority: z.number().int().optional(),
+  active: z.boolean().optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  min_runners: z.number().int().min(0).optional(),
+  max_runners: z.number().int().min(0).optional(),
+  idle_timeout: duration.optional(),
+  selector: z.union([z.string(), z.record(z.string(), z.string())]).optional(),
+  runtime_provides: z.unknown().optional(),
+  sandbox_config: z.record(z.string(), z.unknown()).optional(),
+  lifecycle: z.enum(['per-session', 'per-task']).optional(),
+  sandbox_mode: z.enum(['runner-is-sandbox', 'runner-creates-sandbox']).optional(),
+  suspend_config: suspendConfigSchema.optional(),
+});
+
+const fileSchema = z.strictObject({
+  /** Where state lives. Default `~/.marionette` (env `MARIONETTE_HOME`). */
+  home: z.string().optional(),
+  server: z
+    .strictObject({
+      /** REST API bind address. Default `127.0.0.1`. */
+      host: z.string().optional(),
+      /** REST API port. Default 8080 (env `MARIONETTE_PORT`). */
+      port: port.optional(),
+      /** Runner gateway bind address. Default `127.0.0.1`. */
+      gateway_host: z.string().optional(),
+      /** Runner gateway port. Default 9090 (env `MARIONETTE_GATEWAY_PORT`). */
+      gateway_port: port.optional(),
+      /** Largest accepted prompt, in bytes. Default 262144 (256 KiB). */
+      max_prompt_bytes: z.number().int().positive().optional(),
+      /** pino level. Default `info` (env `MARIONETTE_LOG_LEVEL`). */
+      log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+    })
+    .optional(),
+  database: z
+    .strictObject({
+      /** `postgres://...` to use PostgreSQL; default SQLite at `$MARIONETTE_HOME/marionette.db` (env `MARIONETTE_DATABASE_URL`). */
+      url: z.string().optional(),
+    })
+    .optional(),
+  runners: z
+    .strictObject({
+      /** How often runners heartbeat. Default 5s. */
+      heartbeat_interval: duration.optional(),
+      /** A runner not heard from for this long is offline and its task lost. Default 30s. */
+      lease_timeout: duration.optional(),
+      /** Retries for a task whose runner was lost. Default 1. */
+      max_retries: z.number().int().min(0).optional(),
+    })
+    .optional(),
+  sessions: z
+    .strictObject({
+      /** A session idle this long is completed and its runner released. Default 15m. */
+      idle_timeout: duration.optional(),
+    })
+    .optional(),
+  /** Extra agent cards, by name (built-ins `shell`, `claude`, `codex` cannot be replaced). */
+  agents: z.record(z.string(), agentCardSchema).optional(),
+  /** Provider settings by provider id (`local`, `docker`, `pool`, ...). */
+  providers: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+  /** Pools by name. */
+  pools: z.record(z.string(), poolConfigSchema).optional(),
+  /** Profiles by name. */
+  profiles: z
+    .record(
+      z.string(),
+      z.strictObject({
+        description: z.string().optional(),
+        selector: z.string().optional(),
+        resources: z
+          .strictObject({ cpu: z.string().optional(), memory: z.string().optional(), gpu: z.string().optional() })
+          .optional(),
+        provider_preference: z.array(z.string()).optional(),
+      }),
+    )
+    .optional(),
+});
+
+export type FileConfig = z.infer<typeof fileSchema>;
+export type PoolFileConfig = z.infer<typeof poolConfigSchema>;
+export type AgentCardFileConfig = z.infer<typeof agentCardSchema>;
+
+export interface ServerConfig {
+  home: string;
+  host: string;
+  port: number;
+  gatewayHost: string;
+  gatewayPort: number;
+  /** Path of the gateway's unix socket (`$MARIONETTE_HOME/run/gateway.sock`). */
+  gatewaySocket: string;
+  databaseUrl: string | null;
+  logLevel: string;
+  maxPromptBytes: number;
+  heartbeatIntervalMs: number;
+  leaseTimeoutMs: number;
+  maxRetries: number;
+  sessionIdleTimeoutMs: number;
+  agents: Record<string, AgentCardFileConfig>;
+  providers: Record<string, Record<string, unknown>>;
+  pools: Record<string, PoolFileConfig>;
+  profiles: NonNullable<FileConfig['profiles']>;
+  configFile: string | null;
+  /** Agent credentials passed to tasks whose agent card requires them (ANTHROPIC_API_KEY, OPENAI_API_KEY, and any named in MARIONETTE_PASSTHROUGH_ENV). */
+  credentialsEnv: Record<string, string>;
+}
+
+export interface ServerFlags {
+  config?: string;
+  port?: string | number;
+  gatewayPort?: string | number;
+  home?: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Formats zod issues as `key.path: message` lines. */
+function describeIssues(error: z.ZodError, source: string): string {
+  return error.issues
+    .map((i) => {
+      const path = i.path.length ? i.path.join('.') : '(top level)';
+      const msg =
+        i.code === 'unrecognized_keys' ? `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.join(', ')}` : i.message;
+      return `${source}: ${path}: ${msg}`;
+    })
+    .join('\n');
+}
+
+function readConfigFile(path: string): FileConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e: unknown) {
+    throw new InvalidRequest(`cannot read config file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text) ?? {};
+  } catch (e: unknown) {
+    throw new InvalidRequest(`${path}: not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) throw new InvalidRequest(describeIssues(parsed.error, path));
+  return parsed.data;
+}
+
+function parseEnvPort(env: Env, name: string): number | undefined {
+  const v = env[name];
+  if (v === undefined || v === '') return undefined;
+  const p = port.safeParse(v);
+  if (!p.success) throw new InvalidRequest(`${name}: ${JSON.stringify(v)} is not a port number (0-65535)`);
+  return p.data;
+}
+
+function pickCredentials(env: Env): Record<string, string> {
+  const names = [
+    'ANTHROPIC_API_KEY',
+    'OPENAI_API_KEY',
+    ...(env.MARIONETTE_PASSTHROUGH_ENV ?? '').split(',').map((s) => s.trim()),
+  ];
+  const out: Record<string, string> = {};
+  for (const n of names) {
+    const v = n ? env[n] : undefined;
+    if (v) out[n] = v;
+  }
+  return out;
+}
+
+/** The default state directory: `$MARIONETTE_HOME`, else `~/.marionette`. */
+export function defaultHome(env: Env = process.env): string {
+  return resolve(env.MARIONETTE_HOME || join(homedir(), '.marionette'));
+}
+
+/**
+ * Resolves the server's configuration: flags win over env, env over the file, the file over defaults.
+ * Throws InvalidRequest naming the bad key.
+ */
+export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env): ServerConfig {
+  const configFile = flags.config ?? env.MARIONETTE_CONFIG ?? null;
+  const file: FileConfig = configFile ? readConfigFile(configFile) : {};
+  const flagPort = flags.port === undefined ? undefined : port.safeParse(flags.port);
+  if (flagPort && !flagPort.success)
+    throw new InvalidRequest(`--port: ${JSON.stringify(flags.port)} is not a port number`);
+  const flagGw = flags.gatewayPort === undefined ? undefined : port.safeParse(flags.gatewayPort);
+  if (flagGw && !flagGw.success)
+    throw new InvalidRequest(`--gateway-port: ${JSON.stringify(flags.gatewayPort)} is not a port number`);
+  const home = resolve(flags.home ?? env.MARIONETTE_HOME ?? file.home ?? join(homedir(), '.marionette'));
+  const logLevel = env.MARIONETTE_LOG_LEVEL ?? file.server?.log_level ?? 'info';
+  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+  if (!levels.includes(logLevel))
+    throw new InvalidRequest(`MARIONETTE_LOG_LEVEL: ${JSON.stringify(logLevel)} is not one of ${levels.join(', ')}`);
+  const leaseTimeoutMs = file.runners?.lease_timeout ?? 30_000;
+  return {
+    home,
+    host: file.server?.host ?? '127.0.0.1',
+    port: flagPort?.data ?? parseEnvPort(env, 'MARIONETTE_PORT') ?? file.server?.port ?? 8080,
+    gatewayHost: file.server?.gateway_host ?? '127.0.0.1',
+    gatewayPort: flagGw?.data ?? parseEnvPort(env, 'MARIONETTE_GATEWAY_PORT') ?? file.server?.gateway_port ?? 9090,
+    gatewaySocket: join(home, 'run', 'gateway.sock'),
+    databaseUrl: env.MARIONETTE_DATABASE_URL || file.database?.url || null,
+    logLevel,
+    maxPromptBytes: file.server?.max_prompt_bytes ?? 256 * 1024,
+    heartbeatIntervalMs: file.runners?.heartbeat_interval ?? 5_000,
+    leaseTimeoutMs,
+    maxRetries: file.runners?.max_retries ?? 1,
+    sessionIdleTimeoutMs: file.sessions?.idle_timeout ?? 15 * 60_000,
+    agents: file.agents ?? {},
+    providers: file.providers ?? {},
+    pools: file.pools ?? {},
+    profiles: file.profiles ?? {},
+    configFile,
+    credentialsEnv: pickCredentials(env),
+  };
+}
+
+export interface CliConfig {
+  server: string;
+  token: string | null;
+  tokenFile: string;
+  isTty: boolean;
+}
+
+/** mctl: `--server`/`MARIONETTE_SERVER` (default http://127.0.0.1:8080), `--token`/`MARIONETTE_TOKEN`, else `$MARIONETTE_HOME/token`. */
+export function loadCliConfig(flags: { server?: string; token?: string }, env: Env = process.env): CliConfig {
+  const tokenFile = join(defaultHome(env), 'token');
+  let token = flags.token ?? env.MARIONETTE_TOKEN ?? null;
+  if (!token) {
+    try {
+      token = readFileSync(tokenFile, 'utf8').trim() || null;
+    } catch {
+      token = null;
+    }
+  }
+  let server = flags.server ?? env.MARIONETTE_SERVER ?? 'http://127.0.0.1:8080';
+  if (!/^https?:\/\//.test(server)) server = `http://${server}`;
+  return { server: server.replace(/\/+$/, ''), token, tokenFile, isTty: Boolean(process.stderr.isTTY) };
+}
+
+export interface AgentConfig {
+  /** Gateway address: `host:port`, `ws://host:port`, or `unix:/path/to/gateway.sock`. */
+  server: string;
+  registrationToken: string | null;
+  runnerId: string | null;
+  pool: string | null;
+  labels: Record<string, string>;
+  name: string;
+  workspace: string | null;
+  stateDir: string | null;
+}
+
+/** Parses `k=v,k2=v2` label lists; errors name the bad entry. */
+export function parseLabels(text: string, what = '--labels'): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!text.trim()) return out;
+  for (const part of text.split(',')) {
+    const m = /^\s*([A-Za-z0-9][A-Za-z0-9._/-]*)\s*=\s*([A-Za-z0-9._:/+-]*)\s*$/.exec(part);
+    if (!m)
+      throw new InvalidRequest(
+        `${what}: ${JSON.stringify(part.trim())} is not key=value (keys and values: letters, digits, . _ - /)`,
+      );
+    out[m[1] as string] = m[2] as string;
+  }
+  return out;
+}
+
+/** marionette-agent: flags win over env (`MARIONETTE_SERVER`, `MARIONETTE_REGISTRATION_TOKEN`, ...). */
+export function loadAgentConfig(
+  flags: {
+    server?: string;
+    token?: string;
+    pool?: string;
+    labels?: string;
+    name?: string;
+    workspace?: string;
+    stateDir?: string;
+  },
+  env: Env = process.env,
+  hostname = 'runner',
+): AgentConfig {
+  const server = flags.server ?? env.MARIONETTE_SERVER ?? env.MARIONETTE_GATEWAY;
+  if (!server)
+    throw new InvalidRequest('no server given', { hint: 'pass --server HOST:9090 (or set MARIONETTE_SERVER)' });
+  return {
+    server,
+    registrationToken: flags.token ?? env.MARIONETTE_REGISTRATION_TOKEN ?? env.RUNNER_TOKEN ?? null,
+    runnerId: env.MARIONETTE_RUNNER_ID ?? null,
+    pool: flags.pool ?? env.MARIONETTE_POOL ?? null,
+    labels: parseLabels(flags.labels ?? env.MARIONETTE_LABELS ?? ''),
+    name: flags.name ?? env.MARIONETTE_RUNNER_NAME ?? hostname,
+    workspace: flags.workspace ?? env.MARIONETTE_WORKSPACE ?? null,
+    stateDir: flags.stateDir ?? env.MARIONETTE_AGENT_STATE ?? null,
+  };
+}

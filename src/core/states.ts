@@ -1,0 +1,80 @@
+/**
+ * @module State machines for sessions, tasks and runners, written as tables.
+ *
+ * Session: `pending → scheduling → provisioning → active ⇄ idle → suspending → suspended →
+ * resuming → active …`, ending in `completed | failed | cancelled | terminated`. A session that
+ * cannot be placed stays `scheduling` with its per-pool verdicts recorded.
+ *
+ * Task: `queued → assigned → running → succeeded | failed | cancelled | timed_out | lost`. A task
+ * whose runner vanished is `lost`; the retry policy queues a new attempt as a new task row
+ * (`retry_of`), so a terminal state is never left. `cancelled` is never re-run.
+ *
+ * Runner: `provisioning → connecting → idle ⇄ busy → draining → offline → terminated`, plus
+ * `paused` / `suspended` for the suspend strategies. `offline` may come back to `idle` if the
+ * runner reconnects before it is terminated.
+ *
+ * The store applies each transition as one compare-and-set write guarded by the states listed
+ * here (`fromStates`), so a transition not in the table can never be written.
+ */
+import type { RunnerState, SessionState, TaskState } from './types.js';
+
+type Table<S extends string> = Readonly<Record<S, readonly S[]>>;
+
+export const SESSION_TRANSITIONS: Table<SessionState> = {
+  pending: ['scheduling', 'failed', 'cancelled'],
+  scheduling: ['scheduling', 'provisioning', 'active', 'failed', 'cancelled'],
+  provisioning: ['active', 'scheduling', 'failed', 'cancelled', 'terminated'],
+  active: ['idle', 'suspending', 'scheduling', 'completed', 'failed', 'cancelled', 'terminated'],
+  idle: ['active', 'suspending', 'scheduling', 'completed', 'failed', 'cancelled', 'terminated'],
+  suspending: ['suspended', 'failed', 'cancelled', 'terminated'],
+  suspended: ['resuming', 'cancelled', 'terminated', 'completed'],
+  resuming: ['active', 'idle', 'scheduling', 'provisioning', 'failed', 'cancelled', 'terminated'],
+  completed: [],
+  failed: [],
+  cancelled: [],
+  terminated: [],
+};
+
+export const TASK_TRANSITIONS: Table<TaskState> = {
+  queued: ['assigned', 'cancelled', 'failed'],
+  assigned: ['running', 'queued', 'succeeded', 'failed', 'cancelled', 'lost'],
+  running: ['succeeded', 'failed', 'cancelled', 'timed_out', 'lost'],
+  succeeded: [],
+  failed: [],
+  cancelled: [],
+  timed_out: [],
+  lost: [],
+};
+
+export const RUNNER_TRANSITIONS: Table<RunnerState> = {
+  provisioning: ['connecting', 'idle', 'offline', 'terminated'],
+  connecting: ['idle', 'busy', 'offline', 'terminated'],
+  idle: ['busy', 'draining', 'paused', 'suspended', 'offline', 'terminated'],
+  busy: ['idle', 'draining', 'paused', 'offline', 'terminated'],
+  draining: ['offline', 'terminated', 'busy', 'idle'],
+  paused: ['idle', 'busy', 'suspended', 'offline', 'terminated'],
+  suspended: ['idle', 'connecting', 'offline', 'terminated'],
+  offline: ['idle', 'busy', 'connecting', 'terminated'],
+  terminated: [],
+};
+
+export const SESSION_TERMINAL: readonly SessionState[] = ['completed', 'failed', 'cancelled', 'terminated'];
+export const TASK_TERMINAL: readonly TaskState[] = ['succeeded', 'failed', 'cancelled', 'timed_out', 'lost'];
+export const RUNNER_LIVE: readonly RunnerState[] = ['provisioning', 'connecting', 'idle', 'busy', 'draining', 'paused'];
+
+/** The states from which `to` may be entered, per the table. */
+export function fromStates<S extends string>(table: Table<S>, to: S): S[] {
+  return (Object.keys(table) as S[]).filter((from) => table[from].includes(to));
+}
+
+export function canTransition<S extends string>(table: Table<S>, from: S, to: S): boolean {
+  return table[from].includes(to);
+}
+
+export function isTerminalTask(s: TaskState): boolean {
+  return TASK_TERMINAL.includes(s);
+}
+
+export function isTerminalSession(s: SessionState): boolean {
+  return SESSION_TERMINAL.includes(s);
+}

@@ -1,0 +1,173 @@
+/**
+ * @module Plain domain types shared by the core, the store, the server and the CLI. No I/O here.
+ */
+import type { SandboxProviderCapabilities, SuspendStrategy } from '../providers/types.js';
+
+export type Labels = Record<string, string>;
+
+export type PoolMode = 'managed' | 'pool' | 'external';
+export const POOL_MODES: readonly PoolMode[] = ['managed', 'pool', 'external'];
+export type Lifecycle = 'per-session' | 'per-task';
+export const LIFECYCLES: readonly Lifecycle[] = ['per-session', 'per-task'];
+export type SandboxMode = 'runner-is-sandbox' | 'runner-creates-sandbox';
+export const SANDBOX_MODES: readonly SandboxMode[] = ['runner-is-sandbox', 'runner-creates-sandbox'];
+/** `local` and `host-session` may only run on `providerId=local` pools. */
+export type AuthMode = 'local' | 'host-session' | 'byok' | 'metered' | 'shared';
+export const AUTH_MODES: readonly AuthMode[] = ['local', 'host-session', 'byok', 'metered', 'shared'];
+
+/** The seed's closed set of `AgentCard.runtimes[].kind`. */
+export const RUNTIME_KINDS = [
+  'native',
+  'npm',
+  'python-pip',
+  'http',
+  'mcp-server',
+  'a2a-protocol',
+  'host-binary',
+  'workarea',
+  'vendor-hosted',
+  'langchain-runnable',
+] as const;
+export type RuntimeKind = (typeof RUNTIME_KINDS)[number];
+
+/** The seed's closed set of `AgentCard.requires[].kind` (plus any `toolchain:<name>`). */
+export const FIXED_REQUIREMENT_KINDS = [
+  'persistent-storage',
+  'long-running',
+  'workarea',
+  'host-binary',
+  'network-egress',
+  'gpu',
+  'git',
+  'full-history-clone',
+] as const;
+export type RequirementKind = (typeof FIXED_REQUIREMENT_KINDS)[number] | `toolchain:${string}`;
+
+/** A pool's declared substrate (the `runtime_provides` override, or a class default). */
+export interface RuntimeProvides {
+  runtimeKinds: RuntimeKind[];
+  requirementKinds: RequirementKind[];
+}
+
+export interface SuspendConfig {
+  strategy: SuspendStrategy;
+  fallback: SuspendStrategy;
+  /** A session is not suspended before it has been active this long. */
+  minDurationMs: number;
+  /** A pause older than this escalates to the fallback. `null`: no limit. */
+  maxDurationMs: number | null;
+}
+
+export interface Pool {
+  id: string;
+  orgId: string;
+  name: string;
+  mode: PoolMode;
+  providerId: string;
+  priority: number;
+  active: boolean;
+  labels: Labels;
+  minRunners: number;
+  maxRunners: number | null;
+  idleTimeoutMs: number | null;
+  /** Selector (selector language source text) that runners joining the pool must satisfy. */
+  selector: string | null;
+  runtimeProvides: RuntimeProvides | null;
+  sandboxConfig: Record<string, unknown>;
+  lifecycle: Lifecycle;
+  sandboxMode: SandboxMode;
+  suspendConfig: SuspendConfig;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface AgentRuntime {
+  kind: RuntimeKind;
+}
+export interface AgentRequirement {
+  kind: RequirementKind;
+}
+
+/** What to run: a launch command template plus its substrate needs. */
+export interface AgentCard {
+  name: string;
+  description: string;
+  runtimes: AgentRuntime[];
+  requires: AgentRequirement[];
+  /** argv template; `{{prompt}}` is replaced by the task's prompt. */
+  command: string[];
+  env: Record<string, string>;
+  /** Env vars that must be set (on the server or in the session) for the agent to work. */
+  requiredEnv: string[];
+  kits: string[];
+  builtIn: boolean;
+}
+
+export interface Resources {
+  cpu?: string;
+  memory?: string;
+  gpu?: string;
+}
+
+export interface Profile {
+  name: string;
+  description: string;
+  selector: string | null;
+  resources: Resources;
+  /** Providers tried in this order (the first eligible wins ties on priority). */
+  providerPreference: string[];
+}
+
+export type SessionState =
+  | 'pending'
+  | 'scheduling'
+  | 'provisioning'
+  | 'active'
+  | 'idle'
+  | 'suspending'
+  | 'suspended'
+  | 'resuming'
+  | 'completed'
+  | 'failed'
+  | 'cancelled'
+  | 'terminated';
+
+export type TaskState = 'queued' | 'assigned' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out' | 'lost';
+
+export type RunnerState =
+  | 'provisioning'
+  | 'connecting'
+  | 'idle'
+  | 'busy'
+  | 'draining'
+  | 'paused'
+  | 'suspended'
+  | 'offline'
+  | 'terminated';
+
+/** Closed set of reasons a pool was not chosen. */
+export type VerdictReason =
+  | 'inactive'
+  | 'org_mismatch'
+  | 'provider_mismatch'
+  | 'pool_mismatch'
+  | 'auth_mode_pin'
+  | 'missing_runtime'
+  | 'missing_requirement'
+  | 'selector_mismatch'
+  | 'at_capacity'
+  | 'provider_unavailable'
+  | 'lower_priority';
+
+export interface PoolVerdict {
+  poolId: string;
+  poolName: string;
+  providerId: string;
+  priority: number;
+  /** `null` for the chosen pool. */
+  reason: VerdictReason | null;
+  detail: string;
+  chosen: boolean;
+}
+
+export type { SandboxProviderCapabilities, SuspendStrategy };

@@ -1,0 +1,159 @@
+/**
+ * @module The runner ⇄ server protocol: one zod schema module shared by the gateway and
+ * `marionette-agent`, validated on both sides. JSON text frames over a WebSocket the runner dials
+ * (TCP or the gateway's unix socket). The first frame from the runner is `hello`, carrying
+ * `protocol`; the server answers `welcome` or `error` and closes.
+ *
+ * Guarantees:
+ * - Log lines carry a per-task `seq` starting at 1. The server stores them idempotently and acks
+ *   the highest seq it has stored; after a reconnect `welcome.resume` tells the runner where to
+ *   resend from, so no line is lost or doubled.
+ * - A runner re-attaches to its task after a reconnect (`hello.task`).
+ * - Every server command (`task.cancel`, `task.stop`, `drain`, `suspend`, `resume`) is answered
+ *   by an `ack` with the command's `ref`.
+ */
+import { z } from 'zod';
+
+export const PROTOCOL_VERSION = 1;
+
+/** POST /v1/register on the gateway: exchanges a registration token for a runner credential. */
+export const RegisterRequest = z.strictObject({
+  protocol: z.literal(PROTOCOL_VERSION),
+  token: z.string().min(1),
+  /** Set by managed providers (the runner row already exists); omitted by pool/external runners. */
+  runnerId: z.string().nullable().optional(),
+  pool: z.string().nullable().optional(),
+  name: z.string().min(1).max(200),
+  labels: z.record(z.string(), z.string()).default({}),
+  agentVersion: z.string(),
+});
+export type RegisterRequest = z.infer<typeof RegisterRequest>;
+
+export const RegisterResponse = z.strictObject({
+  runnerId: z.string(),
+  credential: z.string(),
+  poolName: z.string(),
+  heartbeatIntervalMs: z.number(),
+});
+export type RegisterResponse = z.infer<typeof RegisterResponse>;
+
+const LogEntry = z.strictObject({
+  seq: z.number().int().positive(),
+  stream: z.enum(['stdout', 'stderr', 'system']),
+  line: z.string(),
+  ts: z.number(),
+});
+export type LogEntry = z.infer<typeof LogEntry>;
+
+/** Runner → server. */
+export const RunnerMessage = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('hello'),
+    protocol: z.number().int(),
+    runnerId: z.string(),
+    agentVersion: z.string(),
+    /** The task this runner is running or has finished but not yet had acknowledged. */
+    task: z
+      .strictObject({
+        taskId: z.string(),
+        finished: z
+          .strictObject({
+            exitCode: z.number().int().nullable(),
+            signal: z.string().nullable(),
+            error: z.string().nullable(),
+            cancelled: z.boolean(),
+          })
+          .nullable(),
+        lastSeq: z.number().int().min(0),
+      })
+      .nullable(),
+  }),
+  z.strictObject({ type: z.literal('heartbeat') }),
+  z.strictObject({ type: z.literal('task.started'), taskId: z.string(), pid: z.number().int().nullable() }),
+  z.strictObject({ type: z.literal('logs'), taskId: z.string(), lines: z.array(LogEntry).min(1).max(5000) }),
+  z.strictObject({
+    type: z.literal('task.finished'),
+    taskId: z.string(),
+    exitCode: z.number().int().nullable(),
+    signal: z.string().nullable(),
+    /** A failure before or outside the process (binary missing, kit install failed...). */
+    error: z.string().nullable(),
+    cancelled: z.boolean(),
+    lastSeq: z.number().int().min(0),
+  }),
+  z.strictObject({ type: z.literal('ack'), ref: z.string(), ok: z.boolean(), message: z.string().optional() }),
+]);
+export type RunnerMessage = z.infer<typeof RunnerMessage>;
+
+export const TaskAssignment = z.strictObject({
+  taskId: z.string(),
+  sessionId: z.string(),
+  agent: z.string(),
+  /** argv to run (already rendered from the agent card's template). */
+  command: z.array(z.string()).min(1),
+  env: z.record(z.string(), z.string()),
+  /** Workspace directory (absolute on the runner); null = the runner's default workspace. */
+  workspace: z.string().nullable(),
+  /** Kits' installCommands/postAcquire, run before the command. */
+  setup: z.array(z.string()).default([]),
+  /** Resend logs after this seq (0 for a fresh task). */
+  resumeAfterSeq: z.number().int().min(0),
+});
+export type TaskAssignment = z.infer<typeof TaskAssignment>;
+
+/** Server → runner. */
+export const ServerMessage = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('welcome'),
+    protocol: z.number().int(),
+    runnerId: z.string(),
+    heartbeatIntervalMs: z.number(),
+    /** For the task the runner reported in hello: resend logs after `ackedSeq`; `keep` false = stop it. */
+    resume: z.strictObject({ taskId: z.string(), ackedSeq: z.number().int().min(0), keep: z.boolean() }).nullable(),
+  }),
+  z.strictObject({ type: z.literal('task.assign'), task: TaskAssignment }),
+  z.strictObject({ type: z.literal('logs.ack'), taskId: z.string(), seq: z.number().int().min(0) }),
+  z.strictObject({ type: z.literal('task.finished.ack'), taskId: z.string() }),
+  z.strictObject({ type: z.literal('task.cancel'), ref: z.string(), taskId: z.string() }),
+  /** The task was given up on (lost and re-queued elsewhere): kill it, report nothing more. */
+  z.strictObject({ type: z.literal('task.stop'), ref: z.string(), taskId: z.string() }),
+  z.strictObject({ type: z.literal('drain'), ref: z.string() }),
+  z.strictObject({ type: z.literal('suspend'), ref: z.string() }),
+  z.strictObject({ type: z.literal('resume'), ref: z.string() }),
+  z.strictObject({ type: z.literal('shutdown'), ref: z.string(), reason: z.string() }),
+  z.strictObject({ type: z.literal('error'), code: z.string(), message: z.string() }),
+]);
+export type ServerMessage = z.infer<typeof ServerMessage>;
+
+/** Formats the first zod issue as `field: message` for protocol errors. */
+export function describeProtocolError(error: z.ZodError): string {
+  const i = error.issues[0];
+  if (!i) return 'invalid message';
+  return `${i.path.join('.') || 'message'}: ${i.message}`;
+}
+
+/** Parses a frame; returns a readable error instead of throwing. */
+export function parseFrame<T>(
+  schema: z.ZodType<T>,
+  text: string,
+): { ok: true; value: T } | { ok: false; error: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { ok: false, error: 'frame is not valid JSON' };
+  }
+  const r = schema.safeParse(raw);
+  return r.success ? { ok: true, value: r.data } : { ok: false, error: describeProtocolError(r.error) };
+}
+
+/** Registration errors the agent shows the operator, one code each. */
+export type RegisterErrorCode =
+  | 'token_unknown'
+  | 'token_expired'
+  | 'token_revoked'
+  | 'token_used'
+  | 'pool_mismatch'
+  | 'labels_rejected'
+  | 'bad_request'
+  | 'protocol_mismatch';

@@ -1,0 +1,720 @@
+/**
+ * @module `DockerSandboxProvider`: runs one `marionette-agent` per container on a Docker Engine
+ * (dockerode), hardened by default (non-root, no capabilities, no-new-privileges, pids/memory/CPU
+ * limits, read-only rootfs, tmpfs /tmp), with the workspace on a labelled named volume, and the
+ * suspend operations pause / snapshot (`docker commit`) / terminate_preserve_storage. Every object
+ * it creates carries `<prefix>.managed=true` plus owner labels, so `reapOrphans` can find leaks.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Dockerode from 'dockerode';
+import { InvalidRequest, ProviderUnavailable, toError } from '../../core/errors.js';
+import type { SandboxHandle, SandboxProvider, SandboxSpec, SandboxStatus, SuspendStrategy } from '../types.js';
+import { DOCKER_CAPABILITIES } from './capabilities.js';
+import {
+  type DockerProviderConfig,
+  type DockerProviderConfigInput,
+  GATEWAY_SOCKET_IN_BOX,
+  mergeDockerConfig,
+  NODE_IN_BOX,
+  PACKAGE_ROOT_IN_BOX,
+  parseDockerConfig,
+  parseEngineAddress,
+  parseMemoryBytes,
+  parseNanoCpus,
+  WORKSPACE_IN_BOX,
+  wantsSnapshot,
+} from './config.js';
+import { WORKSPACE_OWNER_LABEL } from './image.js';
+
+/** The slice of dockerode this provider uses (a real `Dockerode` satisfies it). */
+export type DockerClient = Pick<
+  Dockerode,
+  | 'createContainer'
+  | 'getContainer'
+  | 'getVolume'
+  | 'getNetwork'
+  | 'getImage'
+  | 'createVolume'
+  | 'createNetwork'
+  | 'listContainers'
+  | 'listVolumes'
+  | 'listNetworks'
+  | 'listImages'
+  | 'ping'
+  | 'importImage'
+  | 'modem'
+>;
+
+export interface DockerProviderOptions {
+  /** An engine client, or a factory called once on first use. Default: dockerode on `config.host`. */
+  docker?: DockerClient | (() => DockerClient);
+}
+
+/** Kinds of engine objects the provider creates. */
+export type OwnedKind = 'container' | 'volume' | 'network' | 'image';
+
+/** One engine object carrying our managed label. */
+export interface OwnedObject {
+  kind: OwnedKind;
+  /** Container id, volume name, network id, or image id. */
+  id: string;
+  /** Container name, volume name, network name, or first repo tag. */
+  name: string;
+  labels: Record<string, string>;
+  /** Owner labels without the prefix (`session`, `runner`, `pool`, `org`); '' when absent. */
+  owner: { session: string; runner: string; pool: string; org: string };
+}
+
+/** What `reapOrphans` did. Nothing is dropped silently: every failure is listed. */
+export interface ReapResult {
+  removed: OwnedObject[];
+  kept: OwnedObject[];
+  /** Not live but not removable right now (e.g. a network with containers attached). */
+  skipped: Array<{ object: OwnedObject; reason: string }>;
+  failed: Array<{ object: OwnedObject; error: Error }>;
+}
+
+/** Volume mount option that turns off copy-up (@types/dockerode wrongly requires Labels and DriverConfig too). */
+const NO_COPY = { NoCopy: true } as unknown as NonNullable<Dockerode.MountSettings['VolumeOptions']>;
+
+/** Networks docker itself provides; never created or labelled by us. */
+const BUILTIN_NETWORKS = new Set(['host', 'none', 'bridge', 'default']);
+
+function statusCode(e: unknown): number | undefined {
+  const c = (e as { statusCode?: unknown } | null)?.statusCode;
+  return typeof c === 'number' ? c : undefined;
+}
+
+function engineMessage(e: unknown): string {
+  const err = toError(e);
+  const json = (e as { json?: { message?: unknown } } | null)?.json;
+  return typeof json?.message === 'string' ? json.message : err.message;
+}
+
+/** Docker object names allow `[a-zA-Z0-9][a-zA-Z0-9_.-]*`. */
+function safeName(s: string): string {
+  const cleaned = s.replace(/[^a-zA-Z0-9_.-]/g, '-').replace(/^[^a-zA-Z0-9]+/, '');
+  return cleaned.length > 0 ? cleaned : 'x';
+}
+
+/**
+ * The labels every object we create carries.
+ *
+ * @example
+ * ownerLabels('io.marionette', { sessionId: 's1', runnerId: 'r1', poolId: 'p1', orgId: 'o1' }, 'volume')
+ */
+export function ownerLabels(
+  prefix: string,
+  owner: { sessionId: string | null; runnerId: string; poolId: string; orgId: string },
+  kind: OwnedKind | 'init',
+): Record<string, string> {
+  return {
+    [`${prefix}.managed`]: 'true',
+    [`${prefix}.kind`]: kind,
+    [`${prefix}.session`]: owner.sessionId ?? '',
+    [`${prefix}.runner`]: owner.runnerId,
+    [`${prefix}.pool`]: owner.poolId,
+    [`${prefix}.org`]: owner.orgId,
+  };
+}
+
+/** Removes a container (force, with its anonymous volumes). Missing is fine. */
+export async function removeContainer(docker: DockerClient, id: string): Promise<void> {
+  try {
+    await docker.getContainer(id).remove({ force: true, v: true });
+  } catch (e: unknown) {
+    if (statusCode(e) === 404) return;
+    // 409 "removal already in progress" means someone else is removing it: wait for that to finish.
+    if (statusCode(e) === 409 && /already in progress/.test(engineMessage(e))) {
+      await docker
+        .getContainer(id)
+        .wait({ condition: 'removed' })
+        .catch((w: unknown) => {
+          if (statusCode(w) !== 404) throw w;
+        });
+      return;
+    }
+    throw new ProviderUnavailable(`removing container ${id} failed: ${engineMessage(e)}`);
+  }
+}
+
+/** Removes a named volume. Missing is fine; in use is an error. */
+export async function removeVolume(docker: DockerClient, name: string): Promise<void> {
+  try {
+    await docker.getVolume(name).remove();
+  } catch (e: unknown) {
+    if (statusCode(e) === 404) return;
+    throw new ProviderUnavailable(`removing volume ${name} failed: ${engineMessage(e)}`);
+  }
+}
+
+/** Removes an image by tag or id. Missing is fine. */
+export async function removeImage(docker: DockerClient, ref: string): Promise<void> {
+  try {
+    await docker.getImage(ref).remove({});
+  } catch (e: unknown) {
+    if (statusCode(e) === 404) return;
+    throw new ProviderUnavailable(`removing image ${ref} failed: ${engineMessage(e)}`);
+  }
+}
+
+/** Removes a network. Missing is fine; with containers attached it is an error. */
+export async function removeNetwork(docker: DockerClient, id: string): Promise<void> {
+  try {
+    await docker.getNetwork(id).remove();
+  } catch (e: unknown) {
+    if (statusCode(e) === 404) return;
+    throw new ProviderUnavailable(`removing network ${id} failed: ${engineMessage(e)}`);
+  }
+}
+
+function toOwned(
+  kind: OwnedKind,
+  id: string,
+  name: string,
+  labels: Record<string, string> | null | undefined,
+  prefix: string,
+): OwnedObject {
+  const l = labels ?? {};
+  return {
+    kind,
+    id,
+    name,
+    labels: l,
+    owner: {
+      session: l[`${prefix}.session`] ?? '',
+      runner: l[`${prefix}.runner`] ?? '',
+      pool: l[`${prefix}.pool`] ?? '',
+      org: l[`${prefix}.org`] ?? '',
+    },
+  };
+}
+
+/**
+ * Every container, volume, network and image carrying `<labelPrefix>.managed=true`.
+ *
+ * @example
+ * const owned = await listOwned(docker, { labelPrefix: 'io.marionette' });
+ */
+export async function listOwned(docker: DockerClient, opts: { labelPrefix: string }): Promise<OwnedObject[]> {
+  const p = opts.labelPrefix;
+  const filters = { label: [`${p}.managed=true`] };
+  const [containers, volumes, networks, images] = await Promise.all([
+    docker.listContainers({ all: true, filters }),
+    docker.listVolumes({ filters }),
+    docker.listNetworks({ filters }),
+    docker.listImages({ filters }),
+  ]);
+  const out: OwnedObject[] = [];
+  for (const c of containers)
+    out.push(toOwned('container', c.Id, (c.Names[0] ?? c.Id).replace(/^\//, ''), c.Labels, p));
+  for (const v of volumes.Volumes ?? []) out.push(toOwned('volume', v.Name, v.Name, v.Labels, p));
+  for (const n of networks) out.push(toOwned('network', n.Id, n.Name, n.Labels, p));
+  for (const i of images) out.push(toOwned('image', i.Id, i.RepoTags?.[0] ?? i.Id, i.Labels, p));
+  return out;
+}
+
+/**
+ * Removes every object under `labelPrefix` whose owner is not live: containers first, then
+ * snapshot images, volumes and networks (so nothing is still in use when its turn comes).
+ * `isLive` decides from the labels (typically: does the runner / session / pool still exist).
+ * A network with containers attached is skipped, not failed.
+ *
+ * @example
+ * await reapOrphans(docker, { labelPrefix: 'io.marionette', isLive: (o) => liveRunners.has(o.owner.runner) });
+ */
+export async function reapOrphans(
+  docker: DockerClient,
+  opts: { labelPrefix: string; isLive: (o: OwnedObject) => boolean | Promise<boolean> },
+): Promise<ReapResult> {
+  const result: ReapResult = { removed: [], kept: [], skipped: [], failed: [] };
+  const owned = await listOwned(docker, opts);
+  const order: OwnedKind[] = ['container', 'image', 'volume', 'network'];
+  for (const kind of order) {
+    for (const o of owned.filter((x) => x.kind === kind)) {
+      if (await opts.isLive(o)) {
+        result.kept.push(o);
+        continue;
+      }
+      try {
+        if (kind === 'network') {
+          const info = await docker.getNetwork(o.id).inspect();
+          const attached = Object.keys((info as { Containers?: Record<string, unknown> }).Containers ?? {});
+          if (attached.length > 0) {
+            result.skipped.push({ object: o, reason: `${attached.length} container(s) still attached` });
+            continue;
+          }
+        }
+        if (kind === 'container') await removeContainer(docker, o.id);
+        else if (kind === 'image') await removeImage(docker, o.id);
+        else if (kind === 'volume') await removeVolume(docker, o.id);
+        else await removeNetwork(docker, o.id);
+        result.removed.push(o);
+      } catch (e: unknown) {
+        if (kind === 'network' && statusCode(e) === 404) {
+          result.removed.push(o);
+          continue;
+        }
+        result.failed.push({ object: o, error: toError(e) });
+      }
+    }
+  }
+  return result;
+}
+
+let packageRootCache: string | undefined;
+/** The marionette package root (holds `bin/marionette-agent`, `dist/`, `node_modules/`). */
+function findPackageRoot(): string {
+  if (packageRootCache !== undefined) return packageRootCache;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pj = join(dir, 'package.json');
+    if (existsSync(pj)) {
+      const name = (JSON.parse(readFileSync(pj, 'utf8')) as { name?: unknown }).name;
+      if (name === 'marionette') {
+        packageRootCache = dir;
+        return dir;
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir)
+      throw new InvalidRequest('cannot find the marionette package root; set packageRoot in the docker config');
+    dir = up;
+  }
+}
+
+function isLoopbackUrl(url: string): boolean {
+  if (url.startsWith('unix:')) return false;
+  try {
+    const h = new URL(url).hostname;
+    return h === 'localhost' || h === '::1' || h === '[::1]' || h.startsWith('127.');
+  } catch {
+    return false;
+  }
+}
+
+function meta(handle: SandboxHandle, key: string): string | undefined {
+  const v = handle.metadata[key];
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+/** A container plan: everything `createAndStart` needs besides the config. */
+interface Placement {
+  image: string;
+  volume: string;
+  createVolume: boolean;
+}
+
+/**
+ * Docker provider. One container per runner, the workspace on a named volume per session.
+ *
+ * @example
+ * const p = new DockerSandboxProvider({ network: 'none', resources: { memory: '2g', cpus: '1' } });
+ * const h = await p.provision(spec);
+ */
+export class DockerSandboxProvider implements SandboxProvider {
+  readonly id = 'docker';
+  readonly displayName = 'Docker';
+  readonly capabilities = DOCKER_CAPABILITIES;
+  /** The parsed provider-level config (pools' `sandbox_config` is merged over it per provision). */
+  readonly config: DockerProviderConfig;
+  private client: DockerClient | undefined;
+  private readonly factory: () => DockerClient;
+  private readonly networks = new Map<string, Promise<void>>();
+
+  constructor(config: DockerProviderConfigInput | Record<string, unknown> = {}, opts: DockerProviderOptions = {}) {
+    this.config = parseDockerConfig(config);
+    const given = opts.docker;
+    if (typeof given === 'function') this.factory = given;
+    else if (given !== undefined) this.factory = () => given;
+    else {
+      const addr = parseEngineAddress(this.config.host);
+      this.factory = () =>
+        addr.kind === 'unix'
+          ? new Dockerode({ socketPath: addr.socketPath })
+          : new Dockerode({ host: addr.host, port: addr.port, protocol: addr.protocol });
+    }
+  }
+
+  /** The engine client (created on first use). */
+  get docker(): DockerClient {
+    this.client ??= this.factory();
+    return this.client;
+  }
+
+  private get engineDisplay(): string {
+    return parseEngineAddress(this.config.host).display;
+  }
+
+  supportedSuspendStrategies(): readonly SuspendStrategy[] {
+    return ['pause', 'snapshot', 'terminate_preserve_storage', 'terminate'];
+  }
+
+  async health(): Promise<{ ok: true } | { ok: false; message: string }> {
+    try {
+      // dockerode's typings omit ping's options argument; the implementation accepts `abortSignal`.
+      const ping = this.docker.ping.bind(this.docker) as unknown as (o: {
+        abortSignal: AbortSignal;
+      }) => Promise<unknown>;
+      await ping({ abortSignal: AbortSignal.timeout(5000) });
+      return { ok: true };
+    } catch (e: unknown) {
+      return { ok: false, message: `Docker Engine unreachable at ${this.engineDisplay}: ${engineMessage(e)}` };
+    }
+  }
+
+  async provision(spec: SandboxSpec): Promise<SandboxHandle> {
+    const cfg = mergeDockerConfig(this.config, spec.config);
+    const volume = `marionette-ws-${safeName(spec.sessionId ?? spec.runnerId)}`;
+    return this.createAndStart(cfg, spec, { image: spec.image ?? cfg.image, volume, createVolume: true });
+  }
+
+  async status(handle: SandboxHandle): Promise<SandboxStatus> {
+    let info: Awaited<ReturnType<Dockerode.Container['inspect']>>;
+    try {
+      info = await this.docker.getContainer(handle.externalId).inspect();
+    } catch (e: unknown) {
+      if (statusCode(e) === 404) return 'terminated';
+      throw new ProviderUnavailable(`inspecting container ${handle.externalId} failed: ${engineMessage(e)}`);
+    }
+    switch (info.State.Status) {
+      case 'created':
+      case 'restarting':
+        return 'provisioning';
+      case 'running':
+      case 'paused':
+        return 'running';
+      case 'removing':
+      case 'exited':
+        return 'terminated';
+      case 'dead':
+        return 'failed';
+      default:
+        return 'failed';
+    }
+  }
+
+  async terminate(handle: SandboxHandle): Promise<void> {
+    if (handle.externalId) await removeContainer(this.docker, handle.externalId);
+    const volume = meta(handle, 'volume');
+    if (volume !== undefined) await removeVolume(this.docker, volume);
+    const snap = meta(handle, 'snapshotImage');
+    if (snap !== undefined) await removeImage(this.docker, snap);
+  }
+
+  async pause(handle: SandboxHandle): Promise<void> {
+    try {
+      await this.docker.getContainer(handle.externalId).pause();
+    } catch (e: unknown) {
+      throw new ProviderUnavailable(`docker pause ${handle.externalId} failed: ${engineMessage(e)}`);
+    }
+  }
+
+  async unpause(handle: SandboxHandle): Promise<void> {
+    try {
+      await this.docker.getContainer(handle.externalId).unpause();
+    } catch (e: unknown) {
+      throw new ProviderUnavailable(`docker unpause ${handle.externalId} failed: ${engineMessage(e)}`);
+    }
+  }
+
+  async stopPreserveStorage(handle: SandboxHandle): Promise<void> {
+    await removeContainer(this.docker, handle.externalId);
+  }
+
+  async snapshot(handle: SandboxHandle): Promise<SandboxHandle> {
+    const prefix = meta(handle, 'labelPrefix') ?? this.config.labelPrefix;
+    const runner = meta(handle, 'runnerId') ?? handle.externalId.slice(0, 12);
+    const tag = `${safeName(runner)}-${Date.now()}`.slice(0, 128);
+    const repo = 'marionette-snapshot';
+    const labels = ownerLabels(
+      prefix,
+      {
+        sessionId: meta(handle, 'sessionId') ?? null,
+        runnerId: runner,
+        poolId: meta(handle, 'poolId') ?? '',
+        orgId: meta(handle, 'orgId') ?? '',
+      },
+      'image',
+    );
+    const changes = Object.entries(labels).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`);
+    let imageId: string;
+    try {
+      const res = (await this.docker.getContainer(handle.externalId).commit({
+        repo,
+        tag,
+        pause: true,
+        changes,
+      } as unknown as Record<string, unknown>)) as { Id?: string; id?: string };
+      imageId = res.Id ?? res.id ?? `${repo}:${tag}`;
+    } catch (e: unknown) {
+      throw new ProviderUnavailable(`docker commit ${handle.externalId} failed: ${engineMessage(e)}`);
+    }
+    await removeContainer(this.docker, handle.externalId);
+    const previous = meta(handle, 'snapshotImage');
+    if (previous !== undefined && previous !== `${repo}:${tag}`) await removeImage(this.docker, previous);
+    return {
+      providerId: this.id,
+      externalId: handle.externalId,
+      metadata: { ...handle.metadata, snapshotImage: `${repo}:${tag}`, snapshotImageId: imageId },
+    };
+  }
+
+  async restore(handle: SandboxHandle, spec: SandboxSpec): Promise<SandboxHandle> {
+    const cfg = mergeDockerConfig(this.config, spec.config);
+    const volume = meta(handle, 'volume');
+    if (volume === undefined) throw new InvalidRequest('cannot restore: the handle names no workspace volume');
+    try {
+      await this.docker.getVolume(volume).inspect();
+    } catch (e: unknown) {
+      if (statusCode(e) === 404)
+        throw new InvalidRequest(`cannot restore: workspace volume ${volume} no longer exists`);
+      throw new ProviderUnavailable(`inspecting volume ${volume} failed: ${engineMessage(e)}`);
+    }
+    const snap = meta(handle, 'snapshotImage');
+    const restored = await this.createAndStart(cfg, spec, {
+      image: snap ?? spec.image ?? cfg.image,
+      volume,
+      createVolume: false,
+    });
+    if (snap !== undefined) restored.metadata.snapshotImage = snap;
+    return restored;
+  }
+
+  async destroyStorage(handle: SandboxHandle): Promise<void> {
+    const volume = meta(handle, 'volume');
+    if (volume !== undefined) await removeVolume(this.docker, volume);
+    const snap = meta(handle, 'snapshotImage');
+    if (snap !== undefined) await removeImage(this.docker, snap);
+  }
+
+  /** Objects under this provider's label prefix (or another). */
+  listOwned(opts: { labelPrefix?: string } = {}): Promise<OwnedObject[]> {
+    return listOwned(this.docker, { labelPrefix: opts.labelPrefix ?? this.config.labelPrefix });
+  }
+
+  /** Removes this prefix's objects whose owner `isLive` rejects. */
+  reapOrphans(isLive: (o: OwnedObject) => boolean | Promise<boolean>): Promise<ReapResult> {
+    return reapOrphans(this.docker, { labelPrefix: this.config.labelPrefix, isLive });
+  }
+
+  async close(): Promise<void> {
+    this.client = undefined;
+  }
+
+  private async inspectImage(image: string): Promise<Record<string, string>> {
+    try {
+      const info = await this.docker.getImage(image).inspect();
+      return info.Config?.Labels ?? {};
+    } catch (e: unknown) {
+      if (statusCode(e) === 404) {
+        throw new ProviderUnavailable(
+          `image ${image} not found on the Docker Engine at ${this.engineDisplay}; build it with \`marionette images build\`${image === 'marionette/agent:latest' ? '' : ` --tag ${image}`}`,
+          { hint: `marionette images build --tag ${image}`, details: { image } },
+        );
+      }
+      throw new ProviderUnavailable(`inspecting image ${image} failed: ${engineMessage(e)}`);
+    }
+  }
+
+  private ensureNetwork(cfg: DockerProviderConfig, spec: SandboxSpec): Promise<void> {
+    const name = cfg.network;
+    if (BUILTIN_NETWORKS.has(name)) return Promise.resolve();
+    const existing = this.networks.get(name);
+    if (existing) return existing;
+    const p = (async () => {
+      try {
+        await this.docker.getNetwork(name).inspect();
+        return;
+      } catch (e: unknown) {
+        if (statusCode(e) !== 404)
+          throw new ProviderUnavailable(`inspecting network ${name} failed: ${engineMessage(e)}`);
+      }
+      try {
+        await this.docker.createNetwork({
+          Name: name,
+          Driver: 'bridge',
+          CheckDuplicate: true,
+          Labels: ownerLabels(
+            cfg.labelPrefix,
+            { sessionId: null, runnerId: '', poolId: spec.poolId, orgId: spec.orgId },
+            'network',
+          ),
+        });
+      } catch (e: unknown) {
+        if (statusCode(e) === 409) return; // created concurrently by another server replica
+        throw new ProviderUnavailable(`creating network ${name} failed: ${engineMessage(e)}`);
+      }
+    })();
+    this.networks.set(name, p);
+    p.catch(() => this.networks.delete(name));
+    return p;
+  }
+
+  /** Makes a fresh volume writable by `cfg.user` when the image's `/workspace` owner differs. */
+  private async chownVolume(cfg: DockerProviderConfig, image: string, volume: string, labels: Record<string, string>) {
+    const c = await this.docker.createContainer({
+      Image: image,
+      User: '0:0',
+      Entrypoint: ['chown', cfg.user, WORKSPACE_IN_BOX],
+      Cmd: [],
+      Labels: { ...labels, [`${cfg.labelPrefix}.kind`]: 'init' },
+      HostConfig: {
+        NetworkMode: 'none',
+        CapDrop: ['ALL'],
+        CapAdd: ['CHOWN'],
+        SecurityOpt: ['no-new-privileges'],
+        ReadonlyRootfs: true,
+        Mounts: [{ Type: 'volume', Source: volume, Target: WORKSPACE_IN_BOX, VolumeOptions: NO_COPY }],
+      },
+    });
+    try {
+      await c.start();
+      const r = (await c.wait()) as { StatusCode?: number };
+      if (r.StatusCode !== 0) {
+        const logs = await c.logs({ stdout: true, stderr: true });
+        throw new ProviderUnavailable(`preparing volume ${volume} (chown ${cfg.user}) failed: ${logs.toString()}`);
+      }
+    } finally {
+      await removeContainer(this.docker, c.id);
+    }
+  }
+
+  private agentEnv(cfg: DockerProviderConfig, spec: SandboxSpec): string[] {
+    const env: Record<string, string> = { ...spec.env };
+    const server = cfg.gatewaySocket
+      ? `unix:${GATEWAY_SOCKET_IN_BOX}`
+      : (cfg.serverUrl ?? spec.env.MARIONETTE_SERVER ?? undefined);
+    if (cfg.command === undefined) {
+      if (server === undefined) {
+        throw new InvalidRequest(
+          'docker provider: the agent has no gateway address (set gatewaySocket, serverUrl, or env MARIONETTE_SERVER)',
+        );
+      }
+      if (cfg.network !== 'host' && isLoopbackUrl(server)) {
+        throw new InvalidRequest(
+          `docker provider: network ${cfg.network} cannot reach the loopback gateway ${server}; set gatewaySocket (mounted at ${GATEWAY_SOCKET_IN_BOX}) or a reachable serverUrl`,
+        );
+      }
+    }
+    if (server !== undefined) env.MARIONETTE_SERVER = server;
+    env.MARIONETTE_REGISTRATION_TOKEN = spec.registrationToken;
+    env.MARIONETTE_RUNNER_ID = spec.runnerId;
+    env.MARIONETTE_WORKSPACE = WORKSPACE_IN_BOX;
+    env.HOME = '/home/agent';
+    return Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  }
+
+  private async createAndStart(cfg: DockerProviderConfig, spec: SandboxSpec, place: Placement): Promise<SandboxHandle> {
+    const imageLabels = await this.inspectImage(place.image);
+    const env = this.agentEnv(cfg, spec);
+    const owner = { sessionId: spec.sessionId, runnerId: spec.runnerId, poolId: spec.poolId, orgId: spec.orgId };
+    const readOnlyRootfs = cfg.readOnlyRootfs && !wantsSnapshot(cfg);
+    const [uid, gid] = cfg.user.split(':');
+    const tmpfs: Record<string, string> = { '/tmp': `rw,nosuid,nodev,size=${cfg.tmpfsSize},mode=1777` };
+    if (readOnlyRootfs) tmpfs['/home/agent'] = `rw,nosuid,nodev,size=${cfg.tmpfsSize},uid=${uid},gid=${gid},mode=0700`;
+    // A fresh volume copies the image's /workspace (owned by the image's user) on first mount. When the
+    // configured user differs, `chownVolume` prepares the volume instead and copy-up is turned off, or
+    // it would hand the empty volume back to the image's owner.
+    const ownerMatches = imageLabels[WORKSPACE_OWNER_LABEL] === cfg.user;
+    const mounts: Dockerode.MountSettings[] = [
+      {
+        Type: 'volume',
+        Source: place.volume,
+        Target: WORKSPACE_IN_BOX,
+        ...(ownerMatches ? {} : { VolumeOptions: NO_COPY }),
+      },
+    ];
+    if (cfg.mountAgent) {
+      mounts.push(
+        { Type: 'bind', Source: cfg.packageRoot ?? findPackageRoot(), Target: PACKAGE_ROOT_IN_BOX, ReadOnly: true },
+        { Type: 'bind', Source: cfg.nodePath ?? process.execPath, Target: NODE_IN_BOX, ReadOnly: true },
+      );
+    }
+    if (cfg.gatewaySocket) mounts.push({ Type: 'bind', Source: cfg.gatewaySocket, Target: GATEWAY_SOCKET_IN_BOX });
+    const memory = cfg.resources.memory === undefined ? undefined : parseMemoryBytes(cfg.resources.memory);
+    const memoryMb = spec.resources?.memoryMB;
+    const memBytes = memoryMb !== undefined ? memoryMb * 1024 * 1024 : memory;
+    const cpus = spec.resources?.cpu ?? cfg.resources.cpus;
+
+    await this.ensureNetwork(cfg, spec);
+    let createdVolume = false;
+    if (place.createVolume) {
+      try {
+        await this.docker.getVolume(place.volume).inspect();
+      } catch (e: unknown) {
+        if (statusCode(e) !== 404)
+          throw new ProviderUnavailable(`inspecting volume ${place.volume} failed: ${engineMessage(e)}`);
+        try {
+          await this.docker.createVolume({ Name: place.volume, Labels: ownerLabels(cfg.labelPrefix, owner, 'volume') });
+        } catch (ce: unknown) {
+          throw new ProviderUnavailable(`creating volume ${place.volume} failed: ${engineMessage(ce)}`);
+        }
+        createdVolume = true;
+      }
+    }
+    const containerName = `marionette-${safeName(spec.runnerId)}`;
+    let container: Dockerode.Container | undefined;
+    try {
+      if (createdVolume && !ownerMatches) {
+        await this.chownVolume(cfg, place.image, place.volume, ownerLabels(cfg.labelPrefix, owner, 'container'));
+      }
+      container = await this.docker.createContainer({
+        name: containerName,
+        Image: place.image,
+        Entrypoint: cfg.command ?? [NODE_IN_BOX, `${PACKAGE_ROOT_IN_BOX}/bin/marionette-agent`],
+        Cmd: [],
+        Env: env,
+        User: cfg.user,
+        WorkingDir: WORKSPACE_IN_BOX,
+        Labels: ownerLabels(cfg.labelPrefix, owner, 'container'),
+        HostConfig: {
+          Init: true,
+          NetworkMode: cfg.network,
+          ReadonlyRootfs: readOnlyRootfs,
+          CapDrop: ['ALL'],
+          SecurityOpt: ['no-new-privileges'],
+          PidsLimit: cfg.pidsLimit,
+          Tmpfs: tmpfs,
+          Mounts: mounts,
+          ...(memBytes === undefined ? {} : { Memory: memBytes, MemorySwap: memBytes }),
+          ...(cpus === undefined ? {} : { NanoCpus: parseNanoCpus(cpus) }),
+        },
+      });
+      await container.start();
+    } catch (e: unknown) {
+      const err =
+        e instanceof ProviderUnavailable
+          ? e
+          : new ProviderUnavailable(`docker run of ${place.image} failed: ${engineMessage(e)}`);
+      const cleanup: string[] = [];
+      if (container !== undefined) {
+        await removeContainer(this.docker, container.id).catch((ce: unknown) => cleanup.push(toError(ce).message));
+      }
+      if (createdVolume) {
+        await removeVolume(this.docker, place.volume).catch((ce: unknown) => cleanup.push(toError(ce).message));
+      }
+      if (cleanup.length > 0) err.message += ` (cleanup also failed: ${cleanup.join('; ')})`;
+      throw err;
+    }
+    return {
+      providerId: this.id,
+      externalId: container.id,
+      metadata: {
+        orgId: spec.orgId,
+        volume: place.volume,
+        containerName,
+        image: place.image,
+        provisionedAt: new Date().toISOString(),
+        runnerId: spec.runnerId,
+        sessionId: spec.sessionId,
+        poolId: spec.poolId,
+        network: cfg.network,
+        readOnlyRootfs,
+        labelPrefix: cfg.labelPrefix,
+      },
+    };
+  }
+}

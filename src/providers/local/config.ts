@@ -1,0 +1,12 @@
+/**
+ * @module Config of the `local` provider (`providers.local` in marionette.yaml).
+ */
+import { z } from 'zod';
+
+export const LocalConfig = z.strictObject({
+  /** Folder holding one workspace per session. Default `$MARIONETTE_HOME/workspaces`. */
+  workspaces_dir: z.string().optional(),
+  /** Seconds between SIGTERM and SIGKILL when a runner is terminated. Default 2. */
+  kill_grace_seconds: z.number().min(0).default(2),
+});
+export type LocalConfig = z.infer<typeof LocalConfig>;

@@ -1,0 +1,163 @@
+/**
+ * @module The `local` provider: each runner is a `marionette-agent` child process of the server,
+ * started detached (its own process group, output to a log file) so that it outlives a server
+ * crash and reconnects when the server is back. One workspace directory per session.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ProviderUnavailable } from '../../core/errors.js';
+import { AGENT_BIN } from '../../paths.js';
+import type { SandboxHandle, SandboxProvider, SandboxSpec, SandboxStatus, SuspendStrategy } from '../types.js';
+import { LOCAL_CAPABILITIES } from './capabilities.js';
+import { LocalConfig } from './config.js';
+
+export interface LocalProviderOptions {
+  home: string;
+  /** Gateway address runners dial (the unix socket by default). */
+  gateway: string;
+  config?: unknown;
+}
+
+/** Reads a process's start time (clock ticks since boot) so a recycled pid is never mistaken for our runner. */
+function processStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e: unknown) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class LocalSandboxProvider implements SandboxProvider {
+  readonly id = 'local';
+  readonly displayName = 'Local processes';
+  readonly capabilities = LOCAL_CAPABILITIES;
+  private readonly config: LocalConfig;
+  private readonly workspaces: string;
+
+  constructor(private readonly opts: LocalProviderOptions) {
+    this.config = LocalConfig.parse(opts.config ?? {});
+    this.workspaces = this.config.workspaces_dir ?? join(opts.home, 'workspaces');
+  }
+
+  supportedSuspendStrategies(): readonly SuspendStrategy[] {
+    return ['terminate_preserve_storage', 'terminate'];
+  }
+
+  workspaceFor(spec: Pick<SandboxSpec, 'sessionId' | 'runnerId'>): string {
+    return join(this.workspaces, spec.sessionId ?? spec.runnerId);
+  }
+
+  async provision(spec: SandboxSpec): Promise<SandboxHandle> {
+    const workspace = this.workspaceFor(spec);
+    mkdirSync(workspace, { recursive: true });
+    const logDir = join(this.opts.home, 'runners');
+    mkdirSync(logDir, { recursive: true });
+    const logFile = join(logDir, `${spec.runnerId}.log`);
+    const fd = openSync(logFile, 'a');
+    let pid: number | undefined;
+    try {
+      const child = spawn(process.execPath, [AGENT_BIN], {
+        cwd: workspace,
+        detached: true,
+        stdio: ['ignore', fd, fd],
+        env: {
+          ...process.env,
+          ...spec.env,
+          MARIONETTE_SERVER: this.opts.gateway,
+          MARIONETTE_REGISTRATION_TOKEN: spec.registrationToken,
+          MARIONETTE_RUNNER_ID: spec.runnerId,
+          MARIONETTE_WORKSPACE: workspace,
+          MARIONETTE_RUNNER_NAME: `local-${spec.runnerId.slice(-8)}`,
+        },
+      });
+      pid = child.pid;
+      child.unref();
+      if (pid === undefined) {
+        const err = await new Promise<Error>((resolve) => child.once('error', resolve));
+        throw new ProviderUnavailable(`could not start marionette-agent: ${err.message}`);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return {
+      providerId: this.id,
+      externalId: String(pid),
+      metadata: {
+        orgId: spec.orgId,
+        pid,
+        startTime: processStartTime(pid),
+        workspace,
+        logFile,
+        provisionedAt: new Date().toISOString(),
+      },
+    };
+  }
+
+  private isOurs(handle: SandboxHandle): boolean {
+    const pid = Number(handle.externalId);
+    if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return false;
+    const expected = handle.metadata.startTime;
+    if (typeof expected === 'string') return processStartTime(pid) === expected;
+    return true;
+  }
+
+  async status(handle: SandboxHandle): Promise<SandboxStatus> {
+    return this.isOurs(handle) ? 'running' : 'terminated';
+  }
+
+  /** Kills the runner's whole process group (the agent and anything it started). */
+  async terminate(handle: SandboxHandle): Promise<void> {
+    if (!this.isOurs(handle)) return;
+    const pid = Number(handle.externalId);
+    const signal = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-pid, sig);
+      } catch {
+        try {
+          process.kill(pid, sig);
+        } catch {
+          /* already gone */
+        }
+      }
+    };
+    signal('SIGTERM');
+    const deadline = Date.now() + this.config.kill_grace_seconds * 1000;
+    while (Date.now() < deadline && alive(pid)) await sleep(50);
+    if (alive(pid)) signal('SIGKILL');
+  }
+
+  /** terminate_preserve_storage: the process goes, the workspace directory stays. */
+  async stopPreserveStorage(handle: SandboxHandle): Promise<void> {
+    await this.terminate(handle);
+  }
+
+  async destroyStorage(handle: SandboxHandle): Promise<void> {
+    const ws = handle.metadata.workspace;
+    if (typeof ws === 'string' && ws.startsWith(this.workspaces)) rmSync(ws, { recursive: true, force: true });
+  }
+
+  async *streamLogs(handle: SandboxHandle): AsyncIterable<string> {
+    const file = handle.metadata.logFile;
+    if (typeof file !== 'string') return;
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return;
+    }
+    for (const line of text.split('\n')) if (line) yield line;
+  }
+}

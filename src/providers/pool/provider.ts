@@ -1,0 +1,42 @@
+/**
+ * @module The `pool` and `external` providers: runners on machines Marionette does not manage,
+ * which join with a registration token (`marionette-agent --server ... --token ...`). There is
+ * nothing to provision; terminating only tells the runner (over the gateway) to stop.
+ */
+import { PROVIDER_CLASS_CAPABILITIES } from '../../core/capabilities.js';
+import { InvalidRequest } from '../../core/errors.js';
+import type {
+  SandboxHandle,
+  SandboxProvider,
+  SandboxProviderCapabilities,
+  SandboxStatus,
+  SuspendStrategy,
+} from '../types.js';
+
+export class JoinedRunnersProvider implements SandboxProvider {
+  readonly capabilities: SandboxProviderCapabilities;
+  readonly displayName: string;
+
+  constructor(readonly id: 'pool' | 'external') {
+    this.capabilities = { ...PROVIDER_CLASS_CAPABILITIES[id]! };
+    this.displayName = id === 'pool' ? 'Pool (runners join with a token)' : 'External (self-registered runners)';
+  }
+
+  supportedSuspendStrategies(): readonly SuspendStrategy[] {
+    return ['release_to_pool', 'terminate'];
+  }
+
+  async provision(): Promise<SandboxHandle> {
+    throw new InvalidRequest(`${this.id} runners join with a registration token; Marionette does not start them`, {
+      hint: 'create a token with `mctl runners tokens create --pool NAME` and run marionette-agent on the machine',
+    });
+  }
+
+  async status(): Promise<SandboxStatus> {
+    return 'running';
+  }
+
+  async terminate(): Promise<void> {
+    // The runner is told to shut down over the gateway; its machine is not ours to stop.
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * @module A typed in-process event bus with namespaced names. Emitting never throws: a failing
+ * listener is logged and the others still run, so a broken subscriber cannot stall the
+ * scheduler or a runner's log stream.
+ */
+import type { LogLine, Runner, Session, Task } from '../store/records.js';
+
+export interface EventMap {
+  'task:logs': { taskId: string; sessionId: string; lines: LogLine[] };
+  'task:updated': { task: Task };
+  'session:updated': { session: Session };
+  'runner:updated': { runner: Runner };
+  'pool:changed': { poolId: string };
+}
+
+type Listener<K extends keyof EventMap> = (payload: EventMap[K]) => void;
+
+export class EventBus {
+  private readonly listeners = new Map<keyof EventMap, Set<Listener<never>>>();
+  constructor(private readonly onListenerError: (event: string, error: unknown) => void = () => {}) {}
+
+  on<K extends keyof EventMap>(event: K, fn: Listener<K>): () => void {
+    let set = this.listeners.get(event);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(event, set);
+    }
+    set.add(fn as Listener<never>);
+    return () => set.delete(fn as Listener<never>);
+  }
+
+  emit<K extends keyof EventMap>(event: K, payload: EventMap[K]): void {
+    const set = this.listeners.get(event);
+    if (!set) return;
+    for (const fn of set) {
+      try {
+        (fn as Listener<K>)(payload);
+      } catch (e: unknown) {
+        this.onListenerError(event, e);
+      }
+    }
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * @module Live log following over Server-Sent Events: replay from the store after a cursor, then
+ * stream new lines from the event bus without gaps or repeats (lines are ordered by their store
+ * id), and end when the task (or session) has nothing more to run. A subscriber that cannot keep
+ * up is disconnected; it never slows the runner down.
+ */
+import type { FastifyReply } from 'fastify';
+import { isTerminalSession, isTerminalTask } from '../core/states.js';
+import type { LogLine } from '../store/records.js';
+import type { ServerContext } from './context.js';
+
+const MAX_BUFFERED = 8 * 1024 * 1024;
+
+export interface FollowTarget {
+  taskId?: string;
+  sessionId?: string;
+}
+
+/** Whether the target has finished producing output. */
+async function finished(ctx: ServerContext, t: FollowTarget): Promise<string | null> {
+  if (t.taskId) {
+    const task = await ctx.store.tasks.get(t.taskId);
+    return !task || isTerminalTask(task.state) ? (task?.state ?? 'gone') : null;
+  }
+  const s = await ctx.store.sessions.get(t.sessionId!);
+  if (!s) return 'gone';
+  if (isTerminalSession(s.state)) return s.state;
+  if (s.state === 'idle' || s.state === 'suspended') {
+    const open = await ctx.store.tasks.openInSession(s.id);
+    if (open.length === 0) return s.state;
+  }
+  return null;
+}
+
+export async function followLogs(
+  ctx: ServerContext,
+  reply: FastifyReply,
+  target: FollowTarget,
+  after: number,
+): Promise<void> {
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  let lastId = after;
+  let closed = false;
+  let live = false;
+  const pending: LogLine[] = [];
+  const write = (line: LogLine) => {
+    if (line.id <= lastId) return;
+    lastId = line.id;
+    raw.write(`id: ${line.id}\nevent: line\ndata: ${JSON.stringify(line)}\n\n`);
+  };
+  const matches = (p: { taskId: string; sessionId: string }) =>
+    target.taskId ? p.taskId === target.taskId : p.sessionId === target.sessionId;
+  let checking = false;
+  const end = async () => {
+    if (closed || checking) return;
+    checking = true;
+    try {
+      const state = await finished(ctx, target);
+      if (state === null || closed) return;
+      // Drain what landed in the store after our last line, then end.
+      for (;;) {
+        const page = await ctx.store.logs.page(target, lastId, 1000);
+        for (const l of page) write(l);
+        if (page.length < 1000) break;
+      }
+      raw.write(`event: end\ndata: ${JSON.stringify({ state })}\n\n`);
+      stop();
+      raw.end();
+    } finally {
+      checking = false;
+    }
+  };
+  const offLogs = ctx.bus.on('task:logs', (p) => {
+    if (closed || !matches(p)) return;
+    if (raw.writableLength > MAX_BUFFERED) {
+      raw.write(
+        `event: error\ndata: ${JSON.stringify({ detail: `subscriber too slow; reconnect with ?after=${lastId}` })}\n\n`,
+      );
+      stop();
+      raw.end();
+      return;
+    }
+    if (!live) pending.push(...p.lines);
+    else for (const l of p.lines) write(l);
+  });
+  const offTask = ctx.bus.on('task:updated', (p) => {
+    if (target.taskId ? p.task.id === target.taskId : p.task.sessionId === target.sessionId) void end();
+  });
+  const offSession = ctx.bus.on('session:updated', (p) => {
+    if (target.sessionId && p.session.id === target.sessionId) void end();
+  });
+  const ping = setInterval(() => raw.write(': ping\n\n'), 15_000);
+  const stop = () => {
+    closed = true;
+    offLogs();
+    offTask();
+    offSession();
+    clearInterval(ping);
+  };
+  raw.on('close', stop);
+  for (;;) {
+    const page = await ctx.store.logs.page(target, lastId, 1000);
+    for (const l of page) write(l);
+    if (page.length < 1000) break;
+  }
+  live = true;
+  pending.sort((a, b) => a.id - b.id);
+  for (const l of pending) write(l);
+  pending.length = 0;
+  await end();
+}

@@ -1,0 +1,207 @@
+/**
+ * @module The runner gateway: `POST /v1/register` (token → credential) and the `/v1/connect`
+ * WebSocket, served on TCP (default :9090) and on a unix socket in `$MARIONETTE_HOME`, so a
+ * sandbox with no network at all can still reach the server. Frames are validated with the
+ * shared protocol schemas; each connection's frames are handled strictly in order.
+ */
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { toError } from '../core/errors.js';
+import { parseFrame, RegisterRequest, RunnerMessage, type ServerMessage } from '../protocol/messages.js';
+import type { Runner } from '../store/records.js';
+import type { ServerContext } from './context.js';
+
+/** What the gateway calls into (implemented by RunnerService). */
+export interface GatewayHandler {
+  register(req: RegisterRequest): Promise<{ status: number; body: unknown }>;
+  authenticate(credential: string): Promise<Runner | null>;
+  onMessage(conn: RunnerConnection, msg: RunnerMessage): Promise<void>;
+  onClose(conn: RunnerConnection): void;
+}
+
+export class RunnerConnection {
+  helloDone = false;
+  private chain: Promise<void> = Promise.resolve();
+  constructor(
+    readonly runnerId: string,
+    private readonly ws: WebSocket,
+  ) {}
+
+  send(msg: ServerMessage): boolean {
+    if (this.ws.readyState !== this.ws.OPEN) return false;
+    this.ws.send(JSON.stringify(msg));
+    return true;
+  }
+
+  close(code = 1000, reason = ''): void {
+    this.ws.close(code, reason);
+  }
+
+  /** Runs frame handlers one after another, in arrival order. */
+  enqueue(fn: () => Promise<void>): void {
+    this.chain = this.chain.then(fn, fn);
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+}
+
+const MAX_BODY = 64 * 1024;
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY) throw new Error('body too large');
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+export class Gateway {
+  readonly connections = new Map<string, RunnerConnection>();
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
+  private readonly servers: Server[] = [];
+  tcpPort = 0;
+
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly handler: GatewayHandler,
+  ) {}
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    if (req.method === 'GET' && url === '/healthz') return reply(res, 200, { ok: true });
+    if (req.method === 'POST' && url === '/v1/register') {
+      let body: string;
+      try {
+        body = await readBody(req);
+      } catch {
+        return reply(res, 413, { code: 'bad_request', message: 'registration body over 64 KiB' });
+      }
+      const parsed = parseFrame(RegisterRequest, body);
+      if (!parsed.ok) return reply(res, 400, { code: 'bad_request', message: `registration: ${parsed.error}` });
+      try {
+        const r = await this.handler.register(parsed.value);
+        return reply(res, r.status, r.body);
+      } catch (e: unknown) {
+        this.ctx.log.error({ err: toError(e) }, 'registration failed');
+        return reply(res, 500, { code: 'internal', message: 'registration failed on the server' });
+      }
+    }
+    reply(res, 404, { code: 'not_found', message: `no gateway route ${req.method} ${url}` });
+  }
+
+  private async onUpgrade(req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): Promise<void> {
+    const deny = (status: number, message: string) => {
+      socket.end(`HTTP/1.1 ${status} ${message}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${message}`);
+    };
+    if (!req.url?.startsWith('/v1/connect')) return deny(404, 'Not Found');
+    const auth = req.headers.authorization ?? '';
+    const m = /^Bearer\s+(\S+)$/.exec(auth);
+    if (!m?.[1]) return deny(401, 'missing runner credential');
+    let runner: Runner | null;
+    try {
+      runner = await this.handler.authenticate(m[1]);
+    } catch (e: unknown) {
+      this.ctx.log.error({ err: toError(e) }, 'runner authentication failed');
+      return deny(500, 'authentication error');
+    }
+    if (!runner) return deny(401, 'unknown or revoked runner credential');
+    const runnerId = runner.id;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(runnerId, ws));
+  }
+
+  private attach(runnerId: string, ws: WebSocket): void {
+    const conn = new RunnerConnection(runnerId, ws);
+    const previous = this.connections.get(runnerId);
+    if (previous) previous.close(4000, 'replaced by a newer connection');
+    this.connections.set(runnerId, conn);
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        conn.send({ type: 'error', code: 'bad_frame', message: 'binary frames are not part of the protocol' });
+        return;
+      }
+      const parsed = parseFrame(RunnerMessage, data.toString());
+      if (!parsed.ok) {
+        conn.send({ type: 'error', code: 'bad_frame', message: parsed.error });
+        return;
+      }
+      conn.enqueue(async () => {
+        try {
+          await this.handler.onMessage(conn, parsed.value);
+        } catch (e: unknown) {
+          this.ctx.log.error({ err: toError(e), runnerId, type: parsed.value.type }, 'runner message failed');
+          conn.send({ type: 'error', code: 'internal', message: `server failed to handle ${parsed.value.type}` });
+        }
+      });
+    });
+    ws.on('close', () => {
+      if (this.connections.get(runnerId) === conn) {
+        this.connections.delete(runnerId);
+        conn.enqueue(async () => this.handler.onClose(conn));
+      }
+    });
+    ws.on('error', (e) => this.ctx.log.debug({ err: e, runnerId }, 'runner socket error'));
+  }
+
+  send(runnerId: string, msg: ServerMessage): boolean {
+    return this.connections.get(runnerId)?.send(msg) ?? false;
+  }
+
+  isConnected(runnerId: string): boolean {
+    return this.connections.has(runnerId);
+  }
+
+  async listen(): Promise<void> {
+    const make = () => {
+      const s = createServer((req, res) => void this.onRequest(req, res));
+      s.on('upgrade', (req, socket, head) => void this.onUpgrade(req, socket, head));
+      this.servers.push(s);
+      return s;
+    };
+    const tcp = make();
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen(this.ctx.config.gatewayPort, this.ctx.config.gatewayHost, () => resolve());
+    });
+    this.tcpPort = (tcp.address() as AddressInfo).port;
+    const unix = make();
+    // The socket lives in its own folder so sandboxes can mount the folder (not $MARIONETTE_HOME,
+    // and not the socket file, whose inode changes on every restart).
+    mkdirSync(dirname(this.ctx.config.gatewaySocket), { recursive: true, mode: 0o755 });
+    rmSync(this.ctx.config.gatewaySocket, { force: true });
+    await new Promise<void>((resolve, reject) => {
+      unix.once('error', reject);
+      unix.listen(this.ctx.config.gatewaySocket, () => resolve());
+    });
+    // Sandboxes run as other users (containers): the socket is the only way in, the credential guards it.
+    chmodSync(this.ctx.config.gatewaySocket, 0o666);
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.connections.values()) c.close(1001, 'server shutting down');
+    this.connections.clear();
+    this.wss.close();
+    await Promise.all(
+      this.servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            s.closeAllConnections();
+          }),
+      ),
+    );
+    rmSync(this.ctx.config.gatewaySocket, { force: true });
+  }
+}

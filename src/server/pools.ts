@@ -1,0 +1,483 @@
+/**
+ * @module Pools, profiles, agent cards and the provider matrix: validation, defaults seeded on
+ * first start (the `local` pool, the built-in agents, the `gpu-large` profile, and whatever
+ * marionette.yaml declares), and their REST routes.
+ */
+import { z } from 'zod';
+import type { PoolFileConfig } from '../config/index.js';
+import { deriveCapabilities, PROVIDER_CLASS_CAPABILITIES, parseRuntimeProvides } from '../core/capabilities.js';
+import { parseDuration } from '../core/duration.js';
+import { Conflict, InvalidRequest, NotFound } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import { formatSelector, parseSelector, selectorFromMap } from '../core/selector.js';
+import {
+  LIFECYCLES,
+  POOL_MODES,
+  type Pool,
+  type PoolMode,
+  type Profile,
+  SANDBOX_MODES,
+  type SuspendConfig,
+} from '../core/types.js';
+import { SUSPEND_STRATEGIES, type SuspendStrategy } from '../providers/types.js';
+import type { PoolsTable } from '../store/schema.js';
+import { agentCardFromConfig, BUILT_IN_AGENTS } from './agents.js';
+import type { Api } from './api.js';
+import type { ServerContext } from './context.js';
+import type { SessionService } from './sessions.js';
+
+const durationInput = z.union([z.string(), z.number()]);
+const labelsInput = z.record(
+  z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, 'label keys are letters, digits, . _ - /'),
+  z.string(),
+);
+
+export const PoolInput = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'pool names are lowercase letters, digits, . _ - (max 63)'),
+  mode: z.enum(POOL_MODES as [PoolMode, ...PoolMode[]]).optional(),
+  provider: z.string().optional(),
+  priority: z.number().int().optional(),
+  active: z.boolean().optional(),
+  labels: labelsInput.optional(),
+  minRunners: z.number().int().min(0).optional(),
+  maxRunners: z.number().int().min(0).nullable().optional(),
+  idleTimeout: durationInput.nullable().optional(),
+  selector: z
+    .union([z.string(), z.record(z.string(), z.string())])
+    .nullable()
+    .optional(),
+  runtimeProvides: z.unknown().optional(),
+  sandboxConfig: z.record(z.string(), z.unknown()).optional(),
+  lifecycle: z.enum(LIFECYCLES as [string, ...string[]]).optional(),
+  sandboxMode: z.enum(SANDBOX_MODES as [string, ...string[]]).optional(),
+  suspendConfig: z
+    .strictObject({
+      strategy: z.string().optional(),
+      fallback: z.string().optional(),
+      minDuration: durationInput.optional(),
+      maxDuration: durationInput.nullable().optional(),
+    })
+    .optional(),
+});
+export type PoolInput = z.infer<typeof PoolInput>;
+export const PoolUpdate = PoolInput.partial().omit({ name: true });
+
+const ProfileInput = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'profile names are lowercase letters, digits, . _ -'),
+  description: z.string().default(''),
+  selector: z.string().nullable().optional(),
+  resources: z
+    .strictObject({ cpu: z.string().optional(), memory: z.string().optional(), gpu: z.string().optional() })
+    .default({}),
+  providerPreference: z.array(z.string()).default([]),
+});
+
+const AgentInput = z.strictObject({
+  name: z.string(),
+  description: z.string().default(''),
+  command: z.array(z.string()).min(1),
+  env: z.record(z.string(), z.string()).default({}),
+  requiredEnv: z.array(z.string()).default([]),
+  runtimes: z.array(z.strictObject({ kind: z.string() })).default([{ kind: 'native' }]),
+  requires: z.array(z.strictObject({ kind: z.string() })).default([]),
+  kits: z.array(z.string()).default([]),
+});
+
+/** The seed's example profile. */
+export const BUILT_IN_PROFILES: Profile[] = [
+  {
+    name: 'gpu-large',
+    description: 'An NVIDIA GPU with at least 16GB of VRAM',
+    selector: 'gpu=nvidia,vram>=16GB',
+    resources: { cpu: '8', memory: '32Gi', gpu: '1' },
+    providerPreference: ['pool', 'kubernetes', 'modal'],
+  },
+];
+
+const DISPLAY_NAMES: Record<string, string> = {
+  local: 'Local processes',
+  docker: 'Docker',
+  kubernetes: 'Kubernetes',
+  e2b: 'E2B',
+  daytona: 'Daytona',
+  modal: 'Modal',
+  vercel: 'Vercel Sandbox',
+  firecracker: 'Firecracker',
+  pool: 'Pool (runners join)',
+  external: 'External (self-registered)',
+};
+
+function defaultSuspend(providerId: string, mode: PoolMode): SuspendConfig {
+  if (mode !== 'managed')
+    return { strategy: 'release_to_pool', fallback: 'terminate', minDurationMs: 0, maxDurationMs: null };
+  if (providerId === 'docker')
+    return {
+      strategy: 'pause',
+      fallback: 'terminate_preserve_storage',
+      minDurationMs: 0,
+      maxDurationMs: 24 * 3_600_000,
+    };
+  return { strategy: 'terminate_preserve_storage', fallback: 'terminate', minDurationMs: 0, maxDurationMs: null };
+}
+
+function strategy(v: string, field: string): SuspendStrategy {
+  if (!(SUSPEND_STRATEGIES as readonly string[]).includes(v))
+    throw new InvalidRequest(
+      `${field}: ${JSON.stringify(v)} is not a suspend strategy (expected one of ${SUSPEND_STRATEGIES.join(', ')})`,
+    );
+  return v as SuspendStrategy;
+}
+
+function duration(v: string | number, field: string): number {
+  const ms = parseDuration(v);
+  if (ms === null)
+    throw new InvalidRequest(`${field}: ${JSON.stringify(v)} is not a duration (e.g. 30s, 5m, 24h, or seconds)`);
+  return ms;
+}
+
+export class PoolService {
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly sessions: SessionService,
+  ) {}
+
+  /** Validates input into a full row (merging onto `base` for updates). Throws InvalidRequest naming the field. */
+  toRow(input: Partial<PoolInput> & { name: string }, base: Pool | null, source: string): PoolsTable {
+    const mode: PoolMode =
+      input.mode ??
+      base?.mode ??
+      (input.provider === 'pool' ? 'pool' : input.provider === 'external' ? 'external' : 'managed');
+    const providerId = input.provider ?? base?.providerId ?? (mode === 'managed' ? 'local' : mode);
+    if (!Object.hasOwn(PROVIDER_CLASS_CAPABILITIES, providerId))
+      throw new InvalidRequest(
+        `provider: ${JSON.stringify(providerId)} is not a provider (expected one of ${Object.keys(PROVIDER_CLASS_CAPABILITIES).join(', ')})`,
+      );
+    if (mode === 'managed' && (providerId === 'pool' || providerId === 'external'))
+      throw new InvalidRequest(`mode: a managed pool needs a managed provider, not ${providerId}`);
+    if (mode !== 'managed' && providerId !== 'pool' && providerId !== 'external')
+      throw new InvalidRequest(
+        `mode: ${mode} pools take runners that join with a token; provider must be pool or external, not ${providerId}`,
+      );
+    let selector = base?.selector ?? null;
+    if (input.selector !== undefined) {
+      if (input.selector === null || input.selector === '') selector = null;
+      else if (typeof input.selector === 'string') selector = formatSelector(parseSelector(input.selector));
+      else selector = formatSelector(selectorFromMap(input.selector));
+    }
+    let runtimeProvides = base?.runtimeProvides ?? null;
+    if (input.runtimeProvides !== undefined)
+      runtimeProvides = input.runtimeProvides === null ? null : parseRuntimeProvides(input.runtimeProvides);
+    const minRunners = input.minRunners ?? base?.minRunners ?? 0;
+    const maxRunners =
+      input.maxRunners !== undefined ? input.maxRunners : (base?.maxRunners ?? (mode === 'managed' ? 10 : null));
+    if (maxRunners !== null && minRunners > maxRunners)
+      throw new InvalidRequest(`min_runners (${minRunners}) is larger than max_runners (${maxRunners})`);
+    const idleTimeoutMs =
+      input.idleTimeout !== undefined
+        ? input.idleTimeout === null
+          ? null
+          : duration(input.idleTimeout, 'idle_timeout')
+        : (base?.idleTimeoutMs ?? null);
+    const def = base?.suspendConfig ?? defaultSuspend(providerId, mode);
+    const sc = input.suspendConfig;
+    const suspendConfig: SuspendConfig = {
+      strategy: sc?.strategy ? strategy(sc.strategy, 'suspend_config.strategy') : def.strategy,
+      fallback: sc?.fallback ? strategy(sc.fallback, 'suspend_config.fallback') : def.fallback,
+      minDurationMs:
+        sc?.minDuration !== undefined ? duration(sc.minDuration, 'suspend_config.min_duration') : def.minDurationMs,
+      maxDurationMs:
+        sc?.maxDuration !== undefined
+          ? sc.maxDuration === null
+            ? null
+            : duration(sc.maxDuration, 'suspend_config.max_duration')
+          : def.maxDurationMs,
+    };
+    if (suspendConfig.maxDurationMs !== null && suspendConfig.maxDurationMs < suspendConfig.minDurationMs)
+      throw new InvalidRequest('suspend_config.max_duration is shorter than suspend_config.min_duration');
+    const now = Date.now();
+    return {
+      id: base?.id ?? newId('pool'),
+      org_id: this.ctx.orgId,
+      name: input.name,
+      mode,
+      provider_id: providerId,
+      priority: input.priority ?? base?.priority ?? 0,
+      active: (input.active ?? base?.active ?? true) ? 1 : 0,
+      labels: JSON.stringify(input.labels ?? base?.labels ?? {}),
+      min_runners: minRunners,
+      max_runners: maxRunners,
+      idle_timeout_ms: idleTimeoutMs,
+      selector,
+      runtime_provides: runtimeProvides === null ? null : JSON.stringify(runtimeProvides),
+      sandbox_config: JSON.stringify(input.sandboxConfig ?? base?.sandboxConfig ?? {}),
+      lifecycle: input.lifecycle ?? base?.lifecycle ?? 'per-session',
+      sandbox_mode: input.sandboxMode ?? base?.sandboxMode ?? 'runner-is-sandbox',
+      suspend_config: JSON.stringify(suspendConfig),
+      source,
+      created_at: base?.createdAt ?? now,
+      updated_at: Math.max(now, (base?.updatedAt ?? 0) + 1),
+    };
+  }
+
+  async get(idOrName: string): Promise<Pool> {
+    const p = await this.ctx.store.pools.get(idOrName, this.ctx.orgId);
+    if (!p) throw new NotFound('pool', idOrName, 'list pools with `mctl pools list`');
+    return p;
+  }
+
+  async create(input: PoolInput, source = 'api'): Promise<Pool> {
+    if (await this.ctx.store.pools.get(input.name, this.ctx.orgId))
+      throw new Conflict(`pool ${input.name} already exists`, { hint: 'use `mctl pools update`' });
+    const pool = await this.ctx.store.pools.insert(this.toRow(input, null, source));
+    this.changed(pool.id);
+    return pool;
+  }
+
+  async update(idOrName: string, input: z.infer<typeof PoolUpdate>): Promise<Pool> {
+    const base = await this.get(idOrName);
+    const row = this.toRow({ ...input, name: base.name }, base, base.createdAt === 0 ? 'api' : 'api');
+    const { id: _id, org_id: _o, created_at: _c, ...patch } = row;
+    await this.ctx.store.pools.update(base.id, patch);
+    this.changed(base.id);
+    return this.get(base.id);
+  }
+
+  async delete(idOrName: string): Promise<void> {
+    const pool = await this.get(idOrName);
+    const live = await this.ctx.store.runners.live({ poolId: pool.id });
+    if (live.length)
+      throw new Conflict(`pool ${pool.name} still has ${live.length} live runner(s)`, {
+        hint: 'drain them, or deactivate the pool with `mctl pools update NAME --active=false`',
+      });
+    const sessions = await this.ctx.store.db
+      .selectFrom('sessions')
+      .select('id')
+      .where('pool_id', '=', pool.id)
+      .where('state', 'not in', ['completed', 'failed', 'cancelled', 'terminated'])
+      .execute();
+    if (sessions.length) throw new Conflict(`pool ${pool.name} still has ${sessions.length} open session(s)`);
+    await this.ctx.store.db.deleteFrom('registration_tokens').where('pool_id', '=', pool.id).execute();
+    await this.ctx.store.db.deleteFrom('runners').where('pool_id', '=', pool.id).execute();
+    await this.ctx.store.pools.delete(pool.id);
+    this.changed(pool.id);
+  }
+
+  private changed(poolId: string): void {
+    this.ctx.bus.emit('pool:changed', { poolId });
+    this.sessions.poolsChanged();
+  }
+
+  /** Derived substrate and where each entry came from. */
+  substrate(pool: Pool) {
+    const d = deriveCapabilities(pool.providerId, pool.runtimeProvides);
+    const classDefault = deriveCapabilities(pool.providerId, null);
+    return {
+      pool: pool.name,
+      providerId: pool.providerId,
+      source: d.source,
+      runtimeKinds: d.provides.runtimeKinds,
+      requirementKinds: d.provides.requirementKinds,
+      classDefault: classDefault.provides,
+      capabilities:
+        this.ctx.providers.get(pool.providerId)?.capabilities ?? PROVIDER_CLASS_CAPABILITIES[pool.providerId] ?? null,
+    };
+  }
+
+  /** First start and every start: built-ins, the local pool, and marionette.yaml's agents, pools and profiles. */
+  async seed(): Promise<void> {
+    const { store, config, orgId } = this.ctx;
+    for (const card of BUILT_IN_AGENTS) await store.pools.putAgentCard(orgId, newId('agt'), card);
+    for (const [name, c] of Object.entries(config.agents))
+      await store.pools.putAgentCard(orgId, newId('agt'), agentCardFromConfig(name, c));
+    const existingProfiles = new Set((await store.pools.profiles(orgId)).map((p) => p.name));
+    for (const p of BUILT_IN_PROFILES)
+      if (!existingProfiles.has(p.name)) await store.pools.putProfile(orgId, newId('prf'), p, true);
+    for (const [name, p] of Object.entries(config.profiles)) {
+      const selector = p.selector ? formatSelector(parseSelector(p.selector)) : null;
+      await store.pools.putProfile(
+        orgId,
+        newId('prf'),
+        {
+          name,
+          description: p.description ?? '',
+          selector,
+          resources: p.resources ?? {},
+          providerPreference: p.provider_preference ?? [],
+        },
+        false,
+      );
+    }
+    if (!(await store.pools.get('local', orgId)) && !config.pools.local)
+      await this.create({ name: 'local', provider: 'local', mode: 'managed', priority: 0, maxRunners: 8 }, 'default');
+    const declared: [string, PoolFileConfig][] = Object.entries(config.pools);
+    const poolProvider = config.providers.pool as { pools?: Record<string, PoolFileConfig> } | undefined;
+    for (const [name, p] of Object.entries(poolProvider?.pools ?? {}))
+      declared.push([name, { mode: 'pool', provider: 'pool', ...p }]);
+    for (const [name, p] of declared) {
+      const input = fileToInput(name, p);
+      const existing = await store.pools.get(name, orgId);
+      try {
+        if (existing) await this.update(existing.id, input);
+        else await this.create(input as PoolInput, 'config');
+      } catch (e: unknown) {
+        throw new InvalidRequest(`pools.${name}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  routes(api: Api): void {
+    const { store, orgId } = this.ctx;
+    api.route('GET', '/v1/pools', { summary: 'List pools', tag: 'pools' }, async () => {
+      const pools = await store.pools.list(orgId);
+      const live = await store.runners.live({ orgId });
+      return { items: pools.map((p) => ({ ...p, ...this.counts(p, live) })) };
+    });
+    api.route(
+      'GET',
+      '/v1/pools/:id',
+      { summary: 'Get a pool, its runner counts, health and derived substrate', tag: 'pools' },
+      async ({ params }) => {
+        const p = await this.get(params.id!);
+        const live = await store.runners.live({ poolId: p.id });
+        return { ...p, ...this.counts(p, live), substrate: this.substrate(p) };
+      },
+    );
+    api.route(
+      'POST',
+      '/v1/pools',
+      { summary: 'Create a pool', tag: 'pools', body: PoolInput, status: 201 },
+      async ({ body }) => this.create(body),
+    );
+    api.route(
+      'PATCH',
+      '/v1/pools/:id',
+      { summary: 'Update a pool', tag: 'pools', body: PoolUpdate },
+      async ({ params, body }) => this.update(params.id!, body),
+    );
+    api.route(
+      'DELETE',
+      '/v1/pools/:id',
+      { summary: 'Delete a pool (no live runners or open sessions)', tag: 'pools' },
+      async ({ params }) => {
+        await this.delete(params.id!);
+        return { deleted: params.id };
+      },
+    );
+    api.route('GET', '/v1/profiles', { summary: 'List profiles', tag: 'profiles' }, async () => ({
+      items: await store.pools.profiles(orgId),
+    }));
+    api.route('GET', '/v1/profiles/:name', { summary: 'Get a profile', tag: 'profiles' }, async ({ params }) =>
+      this.sessions.profile(params.name!),
+    );
+    api.route(
+      'POST',
+      '/v1/profiles',
+      { summary: 'Create or replace a profile', tag: 'profiles', body: ProfileInput, status: 201 },
+      async ({ body }) => {
+        const selector = body.selector ? formatSelector(parseSelector(body.selector)) : null;
+        for (const p of body.providerPreference)
+          if (!Object.hasOwn(PROVIDER_CLASS_CAPABILITIES, p))
+            throw new InvalidRequest(`providerPreference: ${JSON.stringify(p)} is not a provider`);
+        const profile: Profile = {
+          name: body.name,
+          description: body.description,
+          selector,
+          resources: body.resources,
+          providerPreference: body.providerPreference,
+        };
+        await store.pools.putProfile(orgId, newId('prf'), profile, false);
+        this.sessions.poolsChanged();
+        return this.sessions.profile(body.name);
+      },
+    );
+    api.route('DELETE', '/v1/profiles/:name', { summary: 'Delete a profile', tag: 'profiles' }, async ({ params }) => {
+      if (!(await store.pools.deleteProfile(orgId, params.name!))) throw new NotFound('profile', params.name!);
+      return { deleted: params.name };
+    });
+    api.route(
+      'POST',
+      '/v1/agents',
+      { summary: 'Create an agent card', tag: 'agents', body: AgentInput, status: 201 },
+      async ({ body }) => {
+        const card = agentCardFromConfig(body.name, {
+          description: body.description,
+          command: body.command,
+          env: body.env,
+          required_env: body.requiredEnv,
+          runtimes: body.runtimes,
+          requires: body.requires,
+          kits: body.kits,
+        });
+        await store.pools.putAgentCard(orgId, newId('agt'), card);
+        return card;
+      },
+    );
+    api.route(
+      'GET',
+      '/v1/providers',
+      { summary: 'Providers and their capability matrix rows', tag: 'providers' },
+      async () => ({
+        items: Object.entries(PROVIDER_CLASS_CAPABILITIES).map(([id, caps]) => {
+          const registered = this.ctx.providers.get(id);
+          return {
+            id,
+            displayName: registered?.displayName ?? DISPLAY_NAMES[id] ?? id,
+            registered: Boolean(registered),
+            unavailable: this.sessions.providerHealth.get(id) ?? null,
+            capabilities: registered?.capabilities ?? caps,
+            substrate: deriveCapabilities(id, null).provides,
+          };
+        }),
+      }),
+    );
+  }
+
+  private counts(p: Pool, live: { poolId: string; state: string }[]) {
+    const mine = live.filter((r) => r.poolId === p.id);
+    const idle = mine.filter((r) => r.state === 'idle').length;
+    const warnings: string[] = [];
+    if (p.mode !== 'managed' && mine.length < p.minRunners)
+      warnings.push(`${mine.length} live runner(s), fewer than min_runners ${p.minRunners}`);
+    const unavailable = this.sessions.providerHealth.get(p.providerId);
+    if (unavailable) warnings.push(`provider_unavailable: ${unavailable}`);
+    return {
+      runners: { live: mine.length, idle, busy: mine.filter((r) => r.state === 'busy').length },
+      health: warnings.length ? 'warning' : 'ok',
+      warnings,
+    };
+  }
+}
+
+/** marionette.yaml's snake_case pool into the API's input. */
+function fileToInput(name: string, p: PoolFileConfig): Partial<PoolInput> & { name: string } {
+  return {
+    name,
+    ...(p.mode !== undefined ? { mode: p.mode } : {}),
+    ...(p.provider !== undefined ? { provider: p.provider } : {}),
+    ...(p.priority !== undefined ? { priority: p.priority } : {}),
+    ...(p.active !== undefined ? { active: p.active } : {}),
+    ...(p.labels !== undefined ? { labels: p.labels } : {}),
+    ...(p.min_runners !== undefined ? { minRunners: p.min_runners } : {}),
+    ...(p.max_runners !== undefined ? { maxRunners: p.max_runners } : {}),
+    ...(p.idle_timeout !== undefined ? { idleTimeout: `${p.idle_timeout}ms` } : {}),
+    ...(p.selector !== undefined ? { selector: p.selector } : {}),
+    ...(p.runtime_provides !== undefined ? { runtimeProvides: p.runtime_provides } : {}),
+    ...(p.sandbox_config !== undefined ? { sandboxConfig: p.sandbox_config } : {}),
+    ...(p.lifecycle !== undefined ? { lifecycle: p.lifecycle } : {}),
+    ...(p.sandbox_mode !== undefined ? { sandboxMode: p.sandbox_mode } : {}),
+    ...(p.suspend_config !== undefined
+      ? {
+          suspendConfig: {
+            ...(p.suspend_config.strategy ? { strategy: p.suspend_config.strategy } : {}),
+            ...(p.suspend_config.fallback ? { fallback: p.suspend_config.fallback } : {}),
+            ...(p.suspend_config.min_duration !== undefined
+              ? { minDuration: `${p.suspend_config.min_duration}ms` }
+              : {}),
+            ...(p.suspend_config.max_duration !== undefined
+              ? { maxDuration: `${p.suspend_config.max_duration}ms` }
+              : {}),
+          },
+        }
+      : {}),
+  };
+}

@@ -1,0 +1,507 @@
+/**
+ * @module Runner lifecycle on the server: registration, the hello/re-attach handshake, log
+ * ingestion with acks, task completion, leases, and provisioning/terminating managed runners.
+ */
+import { toError } from '../core/errors.js';
+import { hashSecret, newId, newSecret } from '../core/ids.js';
+import { matchSelector, parseSelector } from '../core/selector.js';
+import type { Pool, RunnerState } from '../core/types.js';
+import { VERSION } from '../paths.js';
+import {
+  PROTOCOL_VERSION,
+  type RegisterErrorCode,
+  type RegisterRequest,
+  type RunnerMessage,
+} from '../protocol/messages.js';
+import type { SandboxSpec } from '../providers/types.js';
+import type { Runner, Session, Task } from '../store/records.js';
+import type { ServerContext } from './context.js';
+import type { Gateway, GatewayHandler, RunnerConnection } from './gateway.js';
+
+/** Callbacks into the session side (set after construction to avoid a construction cycle). */
+export interface RunnerEvents {
+  taskFinished(task: Task): Promise<void>;
+  runnerLost(runner: Runner, task: Task | null): Promise<void>;
+  runnerIdle(runner: Runner): void;
+}
+
+const regError = (status: number, code: RegisterErrorCode, message: string) => ({ status, body: { code, message } });
+
+export class RunnerService implements GatewayHandler {
+  gateway!: Gateway;
+  events!: RunnerEvents;
+  /** Pending cancel fallbacks: task id → timer. */
+  private readonly cancelTimers = new Map<string, NodeJS.Timeout>();
+
+  constructor(private readonly ctx: ServerContext) {}
+
+  // ---- registration -------------------------------------------------------------------------
+
+  async register(req: RegisterRequest): Promise<{ status: number; body: unknown }> {
+    const { store } = this.ctx;
+    const used = await store.auth.consumeRegistrationToken(req.token);
+    if (!used.ok) {
+      switch (used.reason) {
+        case 'unknown':
+          return regError(
+            401,
+            'token_unknown',
+            'registration token not recognised: check it was copied whole, or create one with `mctl runners tokens create --pool NAME`',
+          );
+        case 'expired':
+          return regError(
+            401,
+            'token_expired',
+            `registration token ${used.token?.id} expired at ${new Date(used.token?.expiresAt ?? 0).toISOString()}: create a new one with \`mctl runners tokens create\``,
+          );
+        case 'revoked':
+          return regError(
+            401,
+            'token_revoked',
+            `registration token ${used.token?.id} was revoked at ${new Date(used.token?.revokedAt ?? 0).toISOString()}: ask an admin for a new one`,
+          );
+        case 'used':
+          return regError(401, 'token_used', `registration token ${used.token?.id} is one-time and was already used`);
+      }
+    }
+    const token = used.token;
+    const pool = await store.pools.byId(token.poolId);
+    if (!pool) return regError(401, 'token_unknown', 'the pool of this registration token no longer exists');
+    if (req.pool && req.pool !== pool.name && req.pool !== pool.id)
+      return regError(403, 'pool_mismatch', `this token is for pool ${pool.name}, not ${req.pool}`);
+    const credential = newSecret('mrc');
+    const now = Date.now();
+    if (token.runnerId) {
+      // A managed runner: its row was created when it was provisioned.
+      const ok = await store.runners.transition(token.runnerId, 'connecting', {
+        credential_hash: hashSecret(credential),
+        agent_version: req.agentVersion,
+        lease_expires_at: now + this.ctx.config.leaseTimeoutMs,
+      });
+      if (!ok) return regError(401, 'token_used', `runner ${token.runnerId} is no longer waiting to register`);
+      return {
+        status: 200,
+        body: {
+          runnerId: token.runnerId,
+          credential,
+          poolName: pool.name,
+          heartbeatIntervalMs: this.ctx.config.heartbeatIntervalMs,
+        },
+      };
+    }
+    const labels = { ...pool.labels, ...req.labels };
+    if (pool.selector) {
+      const m = matchSelector(parseSelector(pool.selector), labels);
+      if (!m.ok)
+        return regError(
+          403,
+          'labels_rejected',
+          `pool ${pool.name} requires runners matching "${pool.selector}": ${m.detail}`,
+        );
+    }
+    const id = newId('run');
+    await store.runners.insert({
+      id,
+      org_id: pool.orgId,
+      pool_id: pool.id,
+      session_id: null,
+      name: req.name,
+      state: 'connecting',
+      labels: JSON.stringify(req.labels),
+      credential_hash: hashSecret(credential),
+      provider_id: pool.providerId,
+      handle: null,
+      agent_version: req.agentVersion,
+      draining: 0,
+      last_heartbeat_at: now,
+      lease_expires_at: now + this.ctx.config.leaseTimeoutMs,
+      idle_since: null,
+      created_at: now,
+      updated_at: now,
+      stopped_at: null,
+    });
+    this.ctx.log.info({ runnerId: id, pool: pool.name }, 'runner registered');
+    return {
+      status: 200,
+      body: { runnerId: id, credential, poolName: pool.name, heartbeatIntervalMs: this.ctx.config.heartbeatIntervalMs },
+    };
+  }
+
+  async authenticate(credential: string): Promise<Runner | null> {
+    const r = await this.ctx.store.runners.findByCredential(credential);
+    if (!r || r.state === 'terminated') return null;
+    return r;
+  }
+
+  // ---- messages -----------------------------------------------------------------------------
+
+  async onMessage(conn: RunnerConnection, msg: RunnerMessage): Promise<void> {
+    if (msg.type !== 'hello' && !conn.helloDone) {
+      conn.send({ type: 'error', code: 'protocol', message: 'the first message must be hello' });
+      conn.close(4002, 'hello expected');
+      return;
+    }
+    switch (msg.type) {
+      case 'hello':
+        return this.onHello(conn, msg);
+      case 'heartbeat':
+        await this.ctx.store.runners.renewLease(conn.runnerId, Date.now(), this.ctx.config.leaseTimeoutMs);
+        return;
+      case 'task.started':
+        return this.onTaskStarted(conn, msg.taskId);
+      case 'logs':
+        return this.onLogs(conn, msg.taskId, msg.lines);
+      case 'task.finished':
+        return this.onTaskFinished(conn, msg);
+      case 'ack':
+        this.ctx.log.debug({ runnerId: conn.runnerId, ref: msg.ref, ok: msg.ok }, 'runner ack');
+        return;
+    }
+  }
+
+  private async onHello(conn: RunnerConnection, msg: Extract<RunnerMessage, { type: 'hello' }>): Promise<void> {
+    const { store } = this.ctx;
+    if (msg.protocol !== PROTOCOL_VERSION) {
+      conn.send({
+        type: 'error',
+        code: 'protocol_mismatch',
+        message: `server speaks protocol ${PROTOCOL_VERSION}, runner ${msg.protocol}: upgrade marionette-agent`,
+      });
+      conn.close(4003, 'protocol mismatch');
+      return;
+    }
+    if (msg.runnerId !== conn.runnerId) {
+      conn.send({
+        type: 'error',
+        code: 'protocol',
+        message: `hello names runner ${msg.runnerId} but the credential is for ${conn.runnerId}`,
+      });
+      conn.close(4002, 'runner mismatch');
+      return;
+    }
+    const now = Date.now();
+    await store.runners.renewLease(conn.runnerId, now, this.ctx.config.leaseTimeoutMs);
+    const runner = await store.runners.get(conn.runnerId);
+    if (!runner || runner.state === 'terminated') {
+      conn.send({ type: 'error', code: 'terminated', message: 'this runner has been terminated' });
+      conn.close(4004, 'terminated');
+      return;
+    }
+    conn.helloDone = true;
+    let resume: { taskId: string; ackedSeq: number; keep: boolean } | null = null;
+    let busy = false;
+    let resend: Task | null = null;
+    if (msg.task) {
+      const task = await store.tasks.get(msg.task.taskId);
+      const ackedSeq = task ? await store.logs.maxSeq(task.id) : 0;
+      const keep = Boolean(
+        task && task.runnerId === runner.id && (task.state === 'assigned' || task.state === 'running'),
+      );
+      resume = { taskId: msg.task.taskId, ackedSeq, keep };
+      busy = keep;
+    } else {
+      const active = await store.tasks.activeForRunner(runner.id);
+      if (active?.state === 'assigned') {
+        busy = true;
+        resend = active;
+      } else if (active?.state === 'running') {
+        // The runner restarted and lost the process: the task is lost.
+        await this.loseTask(active, 'the runner restarted while the task was running');
+      }
+    }
+    const target: RunnerState = busy ? 'busy' : runner.draining ? 'draining' : 'idle';
+    if (runner.state !== target) await store.runners.transition(runner.id, target, { agent_version: msg.agentVersion });
+    conn.send({
+      type: 'welcome',
+      protocol: PROTOCOL_VERSION,
+      runnerId: runner.id,
+      heartbeatIntervalMs: this.ctx.config.heartbeatIntervalMs,
+      resume,
+    });
+    this.ctx.log.info({ runnerId: runner.id, resume }, 'runner connected');
+    if (resend) await this.sendAssignment(resend);
+    const fresh = await store.runners.get(runner.id);
+    if (fresh) this.ctx.bus.emit('runner:updated', { runner: fresh });
+    if (target === 'idle' && fresh) this.events.runnerIdle(fresh);
+  }
+
+  private async onTaskStarted(conn: RunnerConnection, taskId: string): Promise<void> {
+    const task = await this.ctx.store.tasks.get(taskId);
+    if (!task || task.runnerId !== conn.runnerId) return;
+    if (await this.ctx.store.tasks.transition(taskId, 'running', { started_at: Date.now() }, ['assigned'])) {
+      const t = await this.ctx.store.tasks.get(taskId);
+      if (t) this.ctx.bus.emit('task:updated', { task: t });
+    }
+  }
+
+  private async onLogs(
+    conn: RunnerConnection,
+    taskId: string,
+    lines: Extract<RunnerMessage, { type: 'logs' }>['lines'],
+  ): Promise<void> {
+    const task = await this.ctx.store.tasks.get(taskId);
+    if (!task || task.runnerId !== conn.runnerId) {
+      conn.send({ type: 'error', code: 'unknown_task', message: `task ${taskId} is not assigned to this runner` });
+      return;
+    }
+    const inserted = await this.ctx.store.logs.append(taskId, task.sessionId, lines);
+    const last = lines[lines.length - 1];
+    conn.send({ type: 'logs.ack', taskId, seq: last ? last.seq : 0 });
+    if (inserted.length) this.ctx.bus.emit('task:logs', { taskId, sessionId: task.sessionId, lines: inserted });
+  }
+
+  private async onTaskFinished(
+    conn: RunnerConnection,
+    msg: Extract<RunnerMessage, { type: 'task.finished' }>,
+  ): Promise<void> {
+    const { store } = this.ctx;
+    const task = await store.tasks.get(msg.taskId);
+    conn.send({ type: 'task.finished.ack', taskId: msg.taskId });
+    if (!task || task.runnerId !== conn.runnerId) return;
+    this.clearCancelTimer(task.id);
+    const now = Date.now();
+    const to =
+      msg.cancelled || task.cancelRequested ? 'cancelled' : msg.exitCode === 0 && !msg.error ? 'succeeded' : 'failed';
+    const error =
+      to === 'failed'
+        ? (msg.error ?? (msg.signal ? `killed by ${msg.signal}` : `exit code ${msg.exitCode}`))
+        : to === 'cancelled'
+          ? 'cancelled by request'
+          : null;
+    const ok = await store.tasks.transition(task.id, to, { exit_code: msg.exitCode, error, finished_at: now }, [
+      'assigned',
+      'running',
+    ]);
+    // A repeated report (after a reconnect, or after a forced cancel) changes nothing.
+    if (!ok) return;
+    const runner = await store.runners.get(conn.runnerId);
+    if (runner && (runner.state === 'busy' || runner.state === 'draining')) {
+      await store.runners.transition(runner.id, runner.draining ? 'draining' : 'idle', {}, ['busy', 'draining']);
+    }
+    {
+      const done = await store.tasks.get(task.id);
+      if (done) {
+        this.ctx.bus.emit('task:updated', { task: done });
+        await this.events.taskFinished(done);
+      }
+    }
+    const fresh = await store.runners.get(conn.runnerId);
+    if (fresh) {
+      this.ctx.bus.emit('runner:updated', { runner: fresh });
+      if (fresh.state === 'idle') this.events.runnerIdle(fresh);
+    }
+  }
+
+  onClose(conn: RunnerConnection): void {
+    this.ctx.log.info({ runnerId: conn.runnerId }, 'runner disconnected');
+  }
+
+  // ---- commands to runners ------------------------------------------------------------------
+
+  async sendAssignment(task: Task): Promise<boolean> {
+    const session = await this.ctx.store.sessions.get(task.sessionId);
+    if (!session || !task.runnerId) return false;
+    const assignment = await this.buildAssignment(session, task);
+    if (!assignment) return false;
+    return this.gateway.send(task.runnerId, { type: 'task.assign', task: assignment });
+  }
+
+  /** Set by the session service: renders the agent command and env for a task. */
+  buildAssignment!: (session: Session, task: Task) => Promise<import('../protocol/messages.js').TaskAssignment | null>;
+
+  /** Asks the runner to cancel; if it cannot be reached (or does not answer in time) the task is cancelled here. */
+  async cancelRunningTask(task: Task): Promise<void> {
+    await this.ctx.store.tasks.update(task.id, { cancel_requested: 1 });
+    const sent = task.runnerId
+      ? this.gateway.send(task.runnerId, { type: 'task.cancel', ref: newId('cmd'), taskId: task.id })
+      : false;
+    const force = async () => {
+      this.cancelTimers.delete(task.id);
+      const ok = await this.ctx.store.tasks.transition(
+        task.id,
+        'cancelled',
+        { error: 'cancelled by request', finished_at: Date.now() },
+        ['assigned', 'running'],
+      );
+      if (ok) {
+        const t = await this.ctx.store.tasks.get(task.id);
+        if (t) {
+          this.ctx.bus.emit('task:updated', { task: t });
+          await this.events.taskFinished(t);
+        }
+        if (task.runnerId) {
+          this.gateway.send(task.runnerId, { type: 'task.stop', ref: newId('cmd'), taskId: task.id });
+          await this.ctx.store.runners.transition(task.runnerId, 'idle', {}, ['busy']);
+        }
+      }
+    };
+    if (!sent) return force();
+    this.clearCancelTimer(task.id);
+    this.cancelTimers.set(
+      task.id,
+      setTimeout(
+        () => void force().catch((e: unknown) => this.ctx.log.error({ err: toError(e) }, 'forced cancel failed')),
+        10_000,
+      ),
+    );
+  }
+
+  private clearCancelTimer(taskId: string): void {
+    const t = this.cancelTimers.get(taskId);
+    if (t) clearTimeout(t);
+    this.cancelTimers.delete(taskId);
+  }
+
+  // ---- leases and loss ----------------------------------------------------------------------
+
+  /** Marks a task lost (compare-and-set) and tells the session side, which applies the retry policy. */
+  async loseTask(task: Task, reason: string): Promise<boolean> {
+    const ok = await this.ctx.store.tasks.transition(task.id, 'lost', { error: reason, finished_at: Date.now() }, [
+      'assigned',
+      'running',
+    ]);
+    if (ok) {
+      const t = await this.ctx.store.tasks.get(task.id);
+      if (t) this.ctx.bus.emit('task:updated', { task: t });
+    }
+    return ok;
+  }
+
+  /** Runners whose lease expired go offline; their task is lost. */
+  async reapExpiredLeases(now = Date.now()): Promise<void> {
+    const { store } = this.ctx;
+    for (const runner of await store.runners.expiredLeases(now)) {
+      if (this.gateway.isConnected(runner.id)) {
+        // Connected but silent (e.g. stopped by a debugger): the lease is the contract.
+        this.gateway.connections.get(runner.id)?.close(4005, 'lease expired');
+      }
+      if (!(await store.runners.transition(runner.id, 'offline', {}, [runner.state]))) continue;
+      this.ctx.log.warn({ runnerId: runner.id }, 'runner lease expired; runner offline');
+      const task = await store.tasks.activeForRunner(runner.id);
+      if (task) await this.loseTask(task, `runner ${runner.id} stopped responding (lease expired)`);
+      const fresh = (await store.runners.get(runner.id)) ?? runner;
+      this.ctx.bus.emit('runner:updated', { runner: fresh });
+      const lostTask = task ? await store.tasks.get(task.id) : null;
+      await this.events.runnerLost(fresh, lostTask);
+    }
+  }
+
+  /** After a server restart: give every live runner a fresh lease to reconnect in. */
+  async graceAfterRestart(now = Date.now()): Promise<void> {
+    for (const r of await this.ctx.store.runners.live())
+      await this.ctx.store.runners.renewLease(r.id, now, this.ctx.config.leaseTimeoutMs);
+  }
+
+  // ---- managed runners ----------------------------------------------------------------------
+
+  /**
+   * Creates a runner row and a one-time registration token bound to it, then asks the pool's
+   * provider to start the sandbox. Throws the provider's error (the caller fails the session).
+   */
+  async provision(pool: Pool, session: Session | null): Promise<Runner> {
+    const { store } = this.ctx;
+    const provider = this.ctx.providers.get(pool.providerId);
+    if (!provider) throw new Error(`provider ${pool.providerId} is not available on this server`);
+    const id = newId('run');
+    const now = Date.now();
+    const runner = await store.runners.insert({
+      id,
+      org_id: pool.orgId,
+      pool_id: pool.id,
+      session_id: session?.id ?? null,
+      name: `${pool.name}-${id.slice(-8)}`,
+      state: 'provisioning',
+      labels: '{}',
+      credential_hash: null,
+      provider_id: pool.providerId,
+      handle: null,
+      agent_version: null,
+      draining: 0,
+      last_heartbeat_at: null,
+      lease_expires_at: now + Math.max(this.ctx.config.leaseTimeoutMs, 120_000),
+      idle_since: null,
+      created_at: now,
+      updated_at: now,
+      stopped_at: null,
+    });
+    const { token } = await store.auth.createRegistrationToken({
+      orgId: pool.orgId,
+      poolId: pool.id,
+      kind: 'one-time',
+      runnerId: id,
+      expiresAt: now + 15 * 60_000,
+      description: `managed runner ${id}`,
+    });
+    const spec: SandboxSpec = {
+      projectId: session?.projectId ?? this.ctx.projectId,
+      orgId: pool.orgId,
+      registrationToken: token,
+      env: {},
+      config: pool.sandboxConfig,
+      runnerId: id,
+      poolId: pool.id,
+      poolName: pool.name,
+      sessionId: session?.id ?? null,
+    };
+    try {
+      const restoreFrom = session?.suspend?.handle;
+      const handle =
+        restoreFrom && provider.restore ? await provider.restore(restoreFrom, spec) : await provider.provision(spec);
+      await store.runners.update(id, { handle: JSON.stringify(handle) });
+      this.ctx.log.info({ runnerId: id, pool: pool.name, externalId: handle.externalId }, 'runner provisioned');
+      return (await store.runners.get(id)) ?? runner;
+    } catch (e: unknown) {
+      await store.runners.transition(id, 'terminated', { stopped_at: Date.now() });
+      throw e;
+    }
+  }
+
+  /** Stops a managed runner's sandbox, marks it terminated and writes its cost event. */
+  async terminate(runner: Runner, reason: string): Promise<void> {
+    const { store } = this.ctx;
+    this.gateway.send(runner.id, { type: 'shutdown', ref: newId('cmd'), reason });
+    const provider = this.ctx.providers.get(runner.providerId);
+    if (runner.handle && provider) {
+      try {
+        await provider.terminate(runner.handle);
+      } catch (e: unknown) {
+        this.ctx.log.error({ err: toError(e), runnerId: runner.id }, 'provider terminate failed');
+      }
+    }
+    this.gateway.connections.get(runner.id)?.close(1000, 'terminated');
+    const now = Date.now();
+    if (await store.runners.transition(runner.id, 'terminated', { stopped_at: now })) {
+      await this.recordCost(runner, now);
+      const fresh = await store.runners.get(runner.id);
+      if (fresh) this.ctx.bus.emit('runner:updated', { runner: fresh });
+    }
+  }
+
+  /** A cost event: wall-clock seconds and the provider's billing model. */
+  async recordCost(runner: Runner, endedAt: number): Promise<void> {
+    const provider = this.ctx.providers.get(runner.providerId);
+    await this.ctx.store.db
+      .insertInto('cost_events')
+      .values({
+        id: newId('cst'),
+        org_id: runner.orgId,
+        runner_id: runner.id,
+        session_id: runner.sessionId,
+        pool_id: runner.poolId,
+        provider_id: runner.providerId,
+        billing_model: provider?.capabilities.billingModel ?? 'fixed',
+        started_at: runner.createdAt,
+        ended_at: endedAt,
+        seconds: Math.max(0, (endedAt - runner.createdAt) / 1000),
+        created_at: Date.now(),
+      })
+      .execute();
+  }
+
+  close(): void {
+    for (const t of this.cancelTimers.values()) clearTimeout(t);
+    this.cancelTimers.clear();
+  }
+
+  static readonly agentVersion = VERSION;
+}

@@ -1,0 +1,739 @@
+/**
+ * @module Sessions and tasks on the server: creation and validation, placement (the pure
+ * scheduler fed with live pool state), the assigner that binds queued tasks to idle runners,
+ * cancellation, the retry policy for lost tasks, and idle-session reaping.
+ *
+ * The assigner runs as coalesced passes (`kick()`): any event that could unblock work (task
+ * queued, runner idle, pool changed) asks for a pass; at most one runs at a time and another
+ * follows if more were asked for meanwhile. Every binding is a compare-and-set claim in the
+ * store, so a pass racing anything else cannot double-assign.
+ */
+import { z } from 'zod';
+import { Conflict, InvalidRequest, NotFound, toError, Unplaceable } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import {
+  type CompiledPool,
+  compilePool,
+  type Decision,
+  decide,
+  type PoolCandidate,
+  summarizeUnplaceable,
+} from '../core/scheduler.js';
+import { mergeSelectors, parseSelector } from '../core/selector.js';
+import { isTerminalSession } from '../core/states.js';
+import { type AgentCard, AUTH_MODES, type AuthMode, type Pool, type Profile } from '../core/types.js';
+import type { TaskAssignment } from '../protocol/messages.js';
+import type { Placement, Runner, Session, SessionRequest, Task } from '../store/records.js';
+import { renderCommand } from './agents.js';
+import type { ServerContext } from './context.js';
+import type { RunnerService } from './runners.js';
+
+export const CreateSessionBody = z.strictObject({
+  agent: z.string().min(1),
+  prompt: z.string().optional(),
+  provider: z.string().min(1).optional(),
+  pool: z.string().min(1).optional(),
+  selector: z.string().optional(),
+  profile: z.string().min(1).optional(),
+  authMode: z.enum(AUTH_MODES as [AuthMode, ...AuthMode[]]).optional(),
+  env: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are letters, digits and _'), z.string())
+    .optional(),
+  /** false: fail at once when no pool can take the session, with the reasons. Default true. */
+  waitForCapacity: z.boolean().optional(),
+  /** Decide and explain without creating anything. */
+  dryRun: z.boolean().optional(),
+  maxRetries: z.number().int().min(0).max(10).optional(),
+});
+export type CreateSessionBody = z.infer<typeof CreateSessionBody>;
+
+export const CreateTaskBody = z.strictObject({
+  prompt: z.string(),
+  maxRetries: z.number().int().min(0).max(10).optional(),
+});
+
+export interface ExplainResult {
+  sessionId: string | null;
+  state: string | null;
+  decision: Placement | null;
+}
+
+export class SessionService {
+  private readonly compiled = new Map<string, { updatedAt: number; compiled: CompiledPool }>();
+  private passRunning = false;
+  private passWanted = false;
+  private idle: Promise<void> = Promise.resolve();
+  /** Health of providers as last probed (`null` = reachable). */
+  readonly providerHealth = new Map<string, string | null>();
+
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly runners: RunnerService,
+  ) {
+    runners.events = {
+      taskFinished: (t) => this.onTaskFinished(t),
+      runnerLost: (r, t) => this.onRunnerLost(r, t),
+      runnerIdle: () => this.kick(),
+    };
+    runners.buildAssignment = (s, t) => this.buildAssignment(s, t);
+  }
+
+  // ---- catalog ------------------------------------------------------------------------------
+
+  async agentCards(): Promise<AgentCard[]> {
+    return this.ctx.store.pools.agentCards(this.ctx.orgId);
+  }
+
+  async agentCard(name: string): Promise<AgentCard> {
+    const cards = await this.agentCards();
+    const card = cards.find((c) => c.name === name);
+    if (!card)
+      throw new InvalidRequest(
+        `unknown agent ${JSON.stringify(name)}; known agents: ${cards.map((c) => c.name).join(', ')}`,
+        {
+          hint: 'list them with `mctl agents list`, or add one with `mctl agents create`',
+        },
+      );
+    return card;
+  }
+
+  async profile(name: string): Promise<Profile> {
+    const all = await this.ctx.store.pools.profiles(this.ctx.orgId);
+    const p = all.find((x) => x.name === name);
+    if (!p)
+      throw new InvalidRequest(
+        `unknown profile ${JSON.stringify(name)}; known profiles: ${all.map((x) => x.name).join(', ') || '(none)'}`,
+      );
+    return p;
+  }
+
+  // ---- creation -----------------------------------------------------------------------------
+
+  private checkPrompt(prompt: string): void {
+    const bytes = Buffer.byteLength(prompt, 'utf8');
+    if (bytes > this.ctx.config.maxPromptBytes)
+      throw new InvalidRequest(`prompt is ${bytes} bytes; the limit is ${this.ctx.config.maxPromptBytes} bytes`, {
+        hint: 'put long inputs in the workspace and refer to them from the prompt',
+      });
+  }
+
+  /** Validates a create request fully (agent, profile, selector, prompt) before anything is written. */
+  private async resolveRequest(
+    body: CreateSessionBody,
+  ): Promise<{ request: SessionRequest; card: AgentCard; profile: Profile | null }> {
+    const card = await this.agentCard(body.agent);
+    if (body.prompt !== undefined) this.checkPrompt(body.prompt);
+    if (body.selector) parseSelector(body.selector);
+    const profile = body.profile ? await this.profile(body.profile) : null;
+    if (body.pool && !(await this.ctx.store.pools.get(body.pool, this.ctx.orgId)))
+      throw new InvalidRequest(`unknown pool ${JSON.stringify(body.pool)}`, {
+        hint: 'list pools with `mctl pools list`',
+      });
+    return {
+      card,
+      profile,
+      request: {
+        agent: card.name,
+        prompt: body.prompt ?? null,
+        provider: body.provider ?? null,
+        pool: body.pool ?? null,
+        selector: body.selector?.trim() ? body.selector.trim() : null,
+        profile: body.profile ?? null,
+        authMode: body.authMode ?? 'byok',
+        env: body.env ?? {},
+      },
+    };
+  }
+
+  async createSession(
+    body: CreateSessionBody,
+  ): Promise<{ session: Session; tasks: Task[] } | { dryRun: true; decision: Placement }> {
+    const { request } = await this.resolveRequest(body);
+    if (body.dryRun) {
+      const decision = await this.evaluate(request);
+      return { dryRun: true, decision: this.toPlacement(decision) };
+    }
+    const { store } = this.ctx;
+    const now = Date.now();
+    const id = newId('ses');
+    const waitForCapacity = body.waitForCapacity ?? true;
+    let session = await store.sessions.insert({
+      id,
+      org_id: this.ctx.orgId,
+      project_id: this.ctx.projectId,
+      agent: request.agent,
+      state: 'pending',
+      state_reason: null,
+      pool_id: null,
+      runner_id: null,
+      request: JSON.stringify(request),
+      placement: null,
+      wait_for_capacity: waitForCapacity ? 1 : 0,
+      suspend: null,
+      created_at: now,
+      updated_at: now,
+      ended_at: null,
+    });
+    const tasks: Task[] = [];
+    if (request.prompt !== null) tasks.push(await this.insertTask(session, request.prompt, body.maxRetries));
+    await store.sessions.addEvent(id, this.ctx.orgId, 'created', { agent: request.agent });
+    await store.sessions.transition(id, 'scheduling', {}, ['pending']);
+    session = (await store.sessions.get(id)) ?? session;
+    if (!waitForCapacity) {
+      // Decide now, so the caller gets the reasons in the error.
+      const decision = await this.evaluate(request);
+      if (!decision.chosen) {
+        const placement = this.toPlacement(decision);
+        await this.failSession(session, `no eligible pool: ${placement.summary}`, placement);
+        throw new Unplaceable(`no pool can take this session: ${placement.summary}`, {
+          hint:
+            'see `mctl sessions explain ' +
+            id +
+            '`; without --no-wait-for-capacity the session would wait for capacity',
+          details: { sessionId: id, verdicts: placement.verdicts },
+        });
+      }
+    }
+    this.kick();
+    return { session, tasks };
+  }
+
+  private async insertTask(session: Session, prompt: string, maxRetries?: number, retryOf?: Task): Promise<Task> {
+    const task = await this.ctx.store.tasks.insert({
+      id: newId('tsk'),
+      org_id: session.orgId,
+      session_id: session.id,
+      prompt,
+      state: 'queued',
+      runner_id: null,
+      attempt: retryOf ? retryOf.attempt + 1 : 1,
+      max_retries: retryOf ? retryOf.maxRetries : (maxRetries ?? this.ctx.config.maxRetries),
+      retry_of: retryOf?.id ?? null,
+      exit_code: null,
+      error: null,
+      cancel_requested: 0,
+      created_at: retryOf ? retryOf.createdAt : Date.now(),
+      assigned_at: null,
+      started_at: null,
+      finished_at: null,
+    });
+    this.ctx.bus.emit('task:updated', { task });
+    return task;
+  }
+
+  async createTask(sessionId: string, body: z.infer<typeof CreateTaskBody>): Promise<Task> {
+    const session = await this.getSession(sessionId);
+    this.checkPrompt(body.prompt);
+    if (isTerminalSession(session.state))
+      throw new Conflict(`session ${session.id} is ${session.state}; tasks can only be added to a live session`);
+    const task = await this.insertTask(session, body.prompt, body.maxRetries);
+    if (session.state === 'suspended')
+      await this.ctx.store.sessions.addEvent(session.id, session.orgId, 'task_queued_while_suspended', {});
+    this.kick();
+    return task;
+  }
+
+  async getSession(id: string): Promise<Session> {
+    const s = await this.ctx.store.sessions.get(id, this.ctx.orgId);
+    if (!s) throw new NotFound('session', id, 'list sessions with `mctl sessions list`');
+    return s;
+  }
+
+  async getTask(id: string): Promise<Task> {
+    const t = await this.ctx.store.tasks.get(id, this.ctx.orgId);
+    if (!t) throw new NotFound('task', id, 'list tasks with `mctl tasks list`');
+    return t;
+  }
+
+  // ---- cancellation -------------------------------------------------------------------------
+
+  async cancelTask(id: string): Promise<Task> {
+    const task = await this.getTask(id);
+    if (task.state === 'queued') {
+      if (
+        await this.ctx.store.tasks.transition(
+          id,
+          'cancelled',
+          { error: 'cancelled by request', finished_at: Date.now() },
+          ['queued'],
+        )
+      ) {
+        const t = await this.getTask(id);
+        this.ctx.bus.emit('task:updated', { task: t });
+        await this.onTaskFinished(t);
+        return t;
+      }
+      return this.cancelTask(id);
+    }
+    if (task.state === 'assigned' || task.state === 'running') {
+      await this.runners.cancelRunningTask(task);
+      return this.getTask(id);
+    }
+    throw new Conflict(`task ${id} is already ${task.state}`);
+  }
+
+  async cancelSession(id: string): Promise<Session> {
+    const session = await this.getSession(id);
+    if (isTerminalSession(session.state)) throw new Conflict(`session ${id} is already ${session.state}`);
+    if (
+      !(await this.ctx.store.sessions.transition(id, 'cancelled', {
+        ended_at: Date.now(),
+        state_reason: 'cancelled by request',
+      }))
+    )
+      return this.cancelSession(id);
+    for (const t of await this.ctx.store.tasks.openInSession(id)) {
+      if (t.state === 'queued')
+        await this.ctx.store.tasks.transition(
+          t.id,
+          'cancelled',
+          { error: 'session cancelled', finished_at: Date.now() },
+          ['queued'],
+        );
+      else await this.runners.cancelRunningTask(t);
+    }
+    await this.ctx.store.sessions.addEvent(id, session.orgId, 'cancelled', {});
+    await this.releaseRunner(session, 'session cancelled');
+    const s = await this.getSession(id);
+    this.ctx.bus.emit('session:updated', { session: s });
+    return s;
+  }
+
+  private async failSession(session: Session, reason: string, placement?: Placement): Promise<void> {
+    const ok = await this.ctx.store.sessions.transition(session.id, 'failed', {
+      ended_at: Date.now(),
+      state_reason: reason,
+      ...(placement ? { placement: JSON.stringify(placement) } : {}),
+    });
+    if (!ok) return;
+    for (const t of await this.ctx.store.tasks.openInSession(session.id))
+      if (t.state === 'queued')
+        await this.ctx.store.tasks.transition(
+          t.id,
+          'failed',
+          { error: `session failed: ${reason}`, finished_at: Date.now() },
+          ['queued'],
+        );
+    await this.ctx.store.sessions.addEvent(session.id, session.orgId, 'failed', { reason });
+    await this.releaseRunner(session, reason);
+    const s = await this.ctx.store.sessions.get(session.id);
+    if (s) this.ctx.bus.emit('session:updated', { session: s });
+  }
+
+  /** Lets go of a session's runner: managed runners are terminated, pool runners go back to idle. */
+  private async releaseRunner(session: Session, reason: string): Promise<void> {
+    const runnerId = session.runnerId;
+    if (!runnerId) return;
+    const runner = await this.ctx.store.runners.get(runnerId);
+    if (!runner || runner.state === 'terminated') return;
+    const pool = await this.ctx.store.pools.byId(runner.poolId);
+    if (pool?.mode === 'managed') await this.runners.terminate(runner, reason);
+    else await this.ctx.store.runners.update(runner.id, { session_id: null });
+  }
+
+  // ---- placement ----------------------------------------------------------------------------
+
+  private compile(pool: Pool): CompiledPool {
+    const hit = this.compiled.get(pool.id);
+    if (hit && hit.updatedAt === pool.updatedAt) return hit.compiled;
+    const compiled = compilePool(pool);
+    this.compiled.set(pool.id, { updatedAt: pool.updatedAt, compiled });
+    return compiled;
+  }
+
+  /** Runs the pure scheduler over the live pools for a request. */
+  async evaluate(request: SessionRequest): Promise<Decision> {
+    const { store } = this.ctx;
+    const card = await this.agentCard(request.agent);
+    const profile = request.profile ? await this.profile(request.profile) : null;
+    const pools = await store.pools.list(this.ctx.orgId);
+    const live = await store.runners.live({ orgId: this.ctx.orgId });
+    const byPool = new Map<string, Runner[]>();
+    const byProvider = new Map<string, number>();
+    for (const r of live) {
+      const list = byPool.get(r.poolId) ?? [];
+      list.push(r);
+      byPool.set(r.poolId, list);
+      byProvider.set(r.providerId, (byProvider.get(r.providerId) ?? 0) + 1);
+    }
+    const candidates: PoolCandidate[] = pools.map((p) => ({
+      pool: this.compile(p),
+      capabilities: this.ctx.providers.get(p.providerId)?.capabilities,
+      providerUnavailable: this.providerHealth.get(p.providerId) ?? null,
+      runners: (byPool.get(p.id) ?? []).filter((r) => r.state !== 'provisioning' || r.sessionId !== null),
+      providerLiveRunners: byProvider.get(p.providerId) ?? 0,
+    }));
+    const selector = mergeSelectors(
+      request.selector ? parseSelector(request.selector) : null,
+      profile?.selector ? parseSelector(profile.selector) : null,
+    );
+    return decide(
+      {
+        orgId: this.ctx.orgId,
+        agent: card,
+        authMode: request.authMode,
+        providerId: request.provider,
+        poolName: request.pool,
+        selector,
+        profile,
+      },
+      candidates,
+    );
+  }
+
+  private toPlacement(d: Decision): Placement {
+    return {
+      decidedAt: Date.now(),
+      chosenPoolId: d.chosen?.poolId ?? null,
+      action: d.chosen?.action ?? null,
+      verdicts: d.verdicts,
+      summary: d.chosen
+        ? `placed on pool ${d.chosen.poolName} (${d.chosen.action})`
+        : d.verdicts.length === 0
+          ? 'no pools exist'
+          : summarizeUnplaceable(d.verdicts),
+    };
+  }
+
+  /** Places a session that has no runner: assign an idle runner, provision one, or wait. */
+  private async place(session: Session, firstTask: Task | null): Promise<void> {
+    const { store } = this.ctx;
+    const decision = await this.evaluate(session.request);
+    const placement = this.toPlacement(decision);
+    const chosen = decision.chosen;
+    if (!chosen) {
+      if (!session.waitForCapacity)
+        return this.failSession(session, `no eligible pool: ${placement.summary}`, placement);
+      const reason = `waiting for capacity: ${placement.summary}`;
+      if (session.stateReason !== reason) {
+        await store.sessions.update(session.id, { placement: JSON.stringify(placement), state_reason: reason });
+        await store.sessions.addEvent(session.id, session.orgId, 'unplaced', { summary: placement.summary });
+      }
+      return;
+    }
+    const pool = await store.pools.byId(chosen.poolId);
+    if (!pool) return;
+    switch (chosen.action) {
+      case 'assign': {
+        const runnerId = chosen.runnerId!;
+        if (firstTask) {
+          const claimed = await store.runners.claim(runnerId, firstTask.id, session.id);
+          if (!claimed) return this.kick();
+          await store.sessions.transition(session.id, 'active', {
+            pool_id: pool.id,
+            runner_id: runnerId,
+            placement: JSON.stringify(placement),
+            state_reason: null,
+          });
+          await store.sessions.addEvent(session.id, session.orgId, 'placed', {
+            pool: pool.name,
+            runnerId,
+            action: 'assign',
+          });
+          await this.runners.sendAssignment(claimed);
+          this.emitTask(claimed);
+        } else {
+          const ok = await store.db
+            .updateTable('runners')
+            .set({ session_id: session.id, updated_at: Date.now() })
+            .where('id', '=', runnerId)
+            .where('session_id', 'is', null)
+            .where('state', '=', 'idle')
+            .executeTakeFirst();
+          if (Number(ok.numUpdatedRows) !== 1) return this.kick();
+          await store.sessions.transition(
+            session.id,
+            'idle',
+            { pool_id: pool.id, runner_id: runnerId, placement: JSON.stringify(placement), state_reason: null },
+            ['scheduling'],
+          );
+          await store.sessions.addEvent(session.id, session.orgId, 'placed', {
+            pool: pool.name,
+            runnerId,
+            action: 'assign',
+          });
+        }
+        break;
+      }
+      case 'provision': {
+        if (
+          !(await store.sessions.transition(
+            session.id,
+            'provisioning',
+            { pool_id: pool.id, placement: JSON.stringify(placement), state_reason: null },
+            ['scheduling'],
+          ))
+        )
+          return;
+        await store.sessions.addEvent(session.id, session.orgId, 'placed', { pool: pool.name, action: 'provision' });
+        try {
+          const runner = await this.runners.provision(pool, session);
+          await store.sessions.update(session.id, { runner_id: runner.id });
+        } catch (e: unknown) {
+          const err = toError(e);
+          this.ctx.log.warn({ err, sessionId: session.id, pool: pool.name }, 'provisioning failed');
+          const s = await store.sessions.get(session.id);
+          if (s) await this.failSession(s, `provisioning on pool ${pool.name} failed: ${err.message}`);
+        }
+        break;
+      }
+      case 'wait': {
+        const reason = `waiting for an idle runner in pool ${pool.name}`;
+        if (session.stateReason !== reason || session.poolId !== pool.id) {
+          await store.sessions.update(session.id, {
+            pool_id: pool.id,
+            placement: JSON.stringify(placement),
+            state_reason: reason,
+          });
+          await store.sessions.addEvent(session.id, session.orgId, 'waiting', { pool: pool.name });
+        }
+        break;
+      }
+    }
+    const s = await store.sessions.get(session.id);
+    if (s) this.ctx.bus.emit('session:updated', { session: s });
+  }
+
+  async explain(id: string): Promise<ExplainResult> {
+    const s = await this.getSession(id);
+    return { sessionId: s.id, state: s.state, decision: s.placement };
+  }
+
+  // ---- the assigner -------------------------------------------------------------------------
+
+  /** Asks for an assigner pass (coalesced). */
+  kick(): void {
+    this.passWanted = true;
+    if (this.passRunning) return;
+    this.passRunning = true;
+    this.idle = (async () => {
+      while (this.passWanted) {
+        this.passWanted = false;
+        try {
+          await this.pass();
+        } catch (e: unknown) {
+          this.ctx.log.error({ err: toError(e) }, 'assigner pass failed');
+        }
+      }
+      this.passRunning = false;
+    })();
+  }
+
+  /** Resolves when no pass is running (for shutdown and tests). */
+  async settled(): Promise<void> {
+    await this.idle;
+  }
+
+  private emitTask(task: Task): void {
+    this.ctx.bus.emit('task:updated', { task });
+  }
+
+  private async pass(): Promise<void> {
+    const { store } = this.ctx;
+    const seen = new Set<string>();
+    // Sessions waiting for a runner but with no queued task still need placing.
+    const sessions = await store.sessions.listByState(['scheduling']);
+    const queued = await store.tasks.listByState(['queued']);
+    const firstQueued = new Map<string, Task>();
+    for (const t of queued) if (!firstQueued.has(t.sessionId)) firstQueued.set(t.sessionId, t);
+    const order: string[] = [...firstQueued.keys()];
+    for (const s of sessions) if (!firstQueued.has(s.id)) order.push(s.id);
+    for (const sessionId of order) {
+      if (seen.has(sessionId)) continue;
+      seen.add(sessionId);
+      const task = firstQueued.get(sessionId) ?? null;
+      const session = await store.sessions.get(sessionId);
+      if (!session) continue;
+      if (isTerminalSession(session.state)) {
+        if (task)
+          await store.tasks.transition(
+            task.id,
+            'cancelled',
+            { error: `session ${session.state}`, finished_at: Date.now() },
+            ['queued'],
+          );
+        continue;
+      }
+      if (['suspending', 'suspended', 'resuming'].includes(session.state)) continue;
+      if (session.state === 'provisioning' && !session.runnerId) continue; // provision() in flight
+      if (task && (await store.tasks.activeForRunnerInSession(sessionId))) continue;
+      if (session.runnerId) {
+        const runner = await store.runners.get(session.runnerId);
+        if (!runner || runner.state === 'terminated' || runner.state === 'offline') {
+          await store.sessions.transition(session.id, 'scheduling', { runner_id: null }, [
+            'active',
+            'idle',
+            'scheduling',
+          ]);
+          const s = await store.sessions.get(session.id);
+          if (s) await this.place(s, task);
+          continue;
+        }
+        if (!task || runner.state !== 'idle' || !this.runners.gateway.isConnected(runner.id)) {
+          if (!task && session.state === 'scheduling' && (runner.state === 'idle' || runner.state === 'busy'))
+            await store.sessions.transition(session.id, 'idle', {}, ['scheduling']);
+          continue;
+        }
+        const claimed = await store.runners.claim(runner.id, task.id, session.id);
+        if (!claimed) continue;
+        await store.sessions.transition(session.id, 'active', { state_reason: null }, [
+          'scheduling',
+          'idle',
+          'active',
+          'provisioning',
+        ]);
+        await this.runners.sendAssignment(claimed);
+        this.emitTask(claimed);
+        const s = await store.sessions.get(session.id);
+        if (s) this.ctx.bus.emit('session:updated', { session: s });
+        continue;
+      }
+      if (session.state !== 'scheduling')
+        await store.sessions.transition(session.id, 'scheduling', {}, ['active', 'idle']);
+      const s = await store.sessions.get(session.id);
+      if (s) await this.place(s, task);
+    }
+    // Managed runners that came up for a session whose first task is not there (no prompt).
+    for (const s of await store.sessions.listByState(['provisioning'])) {
+      if (!s.runnerId) continue;
+      const r = await store.runners.get(s.runnerId);
+      if (r?.state === 'idle' && !firstQueued.has(s.id))
+        await store.sessions.transition(s.id, 'idle', {}, ['provisioning']);
+    }
+  }
+
+  private async buildAssignment(session: Session, task: Task): Promise<TaskAssignment | null> {
+    const card = await this.agentCard(session.agent).catch(() => null);
+    if (!card) {
+      await this.failTask(task, `agent ${session.agent} no longer exists`);
+      return null;
+    }
+    const env: Record<string, string> = { ...card.env };
+    for (const name of card.requiredEnv) {
+      const v = session.request.env[name] ?? this.ctx.config.credentialsEnv[name];
+      if (v !== undefined) env[name] = v;
+    }
+    Object.assign(env, session.request.env, {
+      MARIONETTE_SESSION_ID: session.id,
+      MARIONETTE_TASK_ID: task.id,
+    });
+    const missing = card.requiredEnv.filter((n) => !env[n]);
+    if (missing.length) {
+      await this.failTask(
+        task,
+        `agent ${card.name} needs ${missing.join(', ')}: set it in the server's environment or pass it with --env`,
+      );
+      return null;
+    }
+    return {
+      taskId: task.id,
+      sessionId: session.id,
+      agent: card.name,
+      command: renderCommand(card, task.prompt),
+      env,
+      workspace: null,
+      setup: [],
+      resumeAfterSeq: await this.ctx.store.logs.maxSeq(task.id),
+    };
+  }
+
+  private async failTask(task: Task, error: string): Promise<void> {
+    if (
+      await this.ctx.store.tasks.transition(task.id, 'failed', { error, finished_at: Date.now() }, [
+        'queued',
+        'assigned',
+        'running',
+      ])
+    ) {
+      if (task.runnerId) await this.ctx.store.runners.transition(task.runnerId, 'idle', {}, ['busy']);
+      const t = await this.ctx.store.tasks.get(task.id);
+      if (t) {
+        this.emitTask(t);
+        await this.onTaskFinished(t);
+      }
+    }
+  }
+
+  // ---- callbacks from the runner side -------------------------------------------------------
+
+  private async onTaskFinished(task: Task): Promise<void> {
+    const { store } = this.ctx;
+    const session = await store.sessions.get(task.sessionId);
+    if (!session) return;
+    await store.sessions.addEvent(session.id, session.orgId, 'task_finished', {
+      taskId: task.id,
+      state: task.state,
+      exitCode: task.exitCode,
+    });
+    const pool = session.poolId ? await store.pools.byId(session.poolId) : null;
+    if (pool?.lifecycle === 'per-task' && session.runnerId && !isTerminalSession(session.state)) {
+      const runner = await store.runners.get(session.runnerId);
+      if (runner) await this.releaseRunnerOnly(runner, pool, 'per-task lifecycle: task finished');
+      await store.sessions.update(session.id, { runner_id: null });
+    }
+    const open = await store.tasks.openInSession(session.id);
+    if (open.length === 0) await store.sessions.transition(session.id, 'idle', {}, ['active']);
+    const s = await store.sessions.get(session.id);
+    if (s) this.ctx.bus.emit('session:updated', { session: s });
+    this.kick();
+  }
+
+  private async releaseRunnerOnly(runner: Runner, pool: Pool, reason: string): Promise<void> {
+    if (pool.mode === 'managed') await this.runners.terminate(runner, reason);
+    else await this.ctx.store.runners.update(runner.id, { session_id: null });
+  }
+
+  private async onRunnerLost(runner: Runner, task: Task | null): Promise<void> {
+    const { store } = this.ctx;
+    if (task && task.state === 'lost') {
+      const session = await store.sessions.get(task.sessionId);
+      if (session && !isTerminalSession(session.state) && task.attempt <= task.maxRetries) {
+        const retry = await this.insertTask(session, task.prompt, undefined, task);
+        await store.sessions.addEvent(session.id, session.orgId, 'task_retried', {
+          lost: task.id,
+          retry: retry.id,
+          attempt: retry.attempt,
+        });
+      } else if (session) {
+        await store.sessions.addEvent(session.id, session.orgId, 'task_lost', { taskId: task.id });
+      }
+    }
+    if (runner.sessionId) {
+      const session = await store.sessions.get(runner.sessionId);
+      if (session && session.runnerId === runner.id && !isTerminalSession(session.state)) {
+        const open = await store.tasks.openInSession(session.id);
+        await store.sessions.transition(session.id, open.length ? 'scheduling' : 'idle', { runner_id: null }, [
+          'active',
+          'idle',
+          'provisioning',
+        ]);
+        await store.sessions.addEvent(session.id, session.orgId, 'runner_lost', { runnerId: runner.id });
+      }
+    }
+    const pool = await store.pools.byId(runner.poolId);
+    if (pool?.mode === 'managed') await this.runners.terminate(runner, 'lease expired');
+    else await store.runners.update(runner.id, { session_id: null });
+    this.kick();
+  }
+
+  /** Completes sessions idle longer than `sessions.idle_timeout`, releasing their runners. */
+  async reapIdleSessions(now = Date.now()): Promise<void> {
+    for (const s of await this.ctx.store.sessions.listByState(['idle'])) {
+      if (now - s.updatedAt < this.ctx.config.sessionIdleTimeoutMs) continue;
+      if (
+        await this.ctx.store.sessions.transition(s.id, 'completed', { ended_at: now, state_reason: 'idle timeout' }, [
+          'idle',
+        ])
+      ) {
+        await this.ctx.store.sessions.addEvent(s.id, s.orgId, 'completed', { reason: 'idle timeout' });
+        await this.releaseRunner(s, 'session completed');
+      }
+    }
+  }
+
+  /** Sessions and runners a pool change could affect: re-run placement. */
+  poolsChanged(): void {
+    this.compiled.clear();
+    this.kick();
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * @module The numbered migrations, in order. One set serves SQLite and PostgreSQL; a migration
+ * that must differ asks `ctx.dialect`.
+ */
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import * as m001 from './001_init.js';
+
+export interface MigrationContext {
+  dialect: 'sqlite' | 'postgres';
+}
+
+type Step = { up(db: Kysely<unknown>, ctx: MigrationContext): Promise<void> };
+
+const STEPS: Record<string, Step> = {
+  '001_init': m001,
+};
+
+export function migrationProvider(ctx: MigrationContext): MigrationProvider {
+  return {
+    async getMigrations(): Promise<Record<string, Migration>> {
+      const out: Record<string, Migration> = {};
+      for (const [name, step] of Object.entries(STEPS)) out[name] = { up: (db) => step.up(db, ctx) };
+      return out;
+    },
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * @module Pools, profiles and agent cards: the catalog the scheduler reads.
+ */
+import type { Kysely, Updateable } from 'kysely';
+import type { AgentCard, Pool, Profile } from '../../core/types.js';
+import { toAgentCard, toPool, toProfile } from '../records.js';
+import type { Database, PoolsTable } from '../schema.js';
+
+export type PoolPatch = Omit<Updateable<PoolsTable>, 'id' | 'org_id' | 'created_at'>;
+
+export class PoolRepo {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(row: PoolsTable): Promise<Pool> {
+    await this.db.insertInto('pools').values(row).execute();
+    return toPool(row);
+  }
+
+  async update(id: string, patch: PoolPatch): Promise<void> {
+    await this.db
+      .updateTable('pools')
+      .set({ ...patch, updated_at: Date.now() })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.db.deleteFrom('pools').where('id', '=', id).execute();
+  }
+
+  async get(idOrName: string, orgId: string): Promise<Pool | null> {
+    const r = await this.db
+      .selectFrom('pools')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)]))
+      .executeTakeFirst();
+    return r ? toPool(r) : null;
+  }
+
+  async byId(id: string): Promise<Pool | null> {
+    const r = await this.db.selectFrom('pools').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? toPool(r) : null;
+  }
+
+  async list(orgId?: string): Promise<Pool[]> {
+    let q = this.db.selectFrom('pools').selectAll();
+    if (orgId) q = q.where('org_id', '=', orgId);
+    return (await q.orderBy('priority', 'desc').orderBy('name').execute()).map(toPool);
+  }
+
+  async agentCards(orgId: string): Promise<AgentCard[]> {
+    const rows = await this.db
+      .selectFrom('agent_cards')
+      .select(['spec', 'built_in'])
+      .where('org_id', '=', orgId)
+      .orderBy('name')
+      .execute();
+    return rows.map((r) => toAgentCard(r.spec, r.built_in));
+  }
+
+  async putAgentCard(orgId: string, id: string, card: AgentCard): Promise<void> {
+    const { builtIn, ...spec } = card;
+    await this.db
+      .insertInto('agent_cards')
+      .values({
+        id,
+        org_id: orgId,
+        name: card.name,
+        spec: JSON.stringify(spec),
+        built_in: builtIn ? 1 : 0,
+        created_at: Date.now(),
+      })
+      .onConflict((oc) =>
+        oc.columns(['org_id', 'name']).doUpdateSet({ spec: JSON.stringify(spec), built_in: builtIn ? 1 : 0 }),
+      )
+      .execute();
+  }
+
+  async profiles(orgId: string): Promise<(Profile & { builtIn: boolean })[]> {
+    const rows = await this.db.selectFrom('profiles').selectAll().where('org_id', '=', orgId).orderBy('name').execute();
+    return rows.map(toProfile);
+  }
+
+  async putProfile(orgId: string, id: string, p: Profile, builtIn: boolean): Promise<void> {
+    const values = {
+      description: p.description,
+      selector: p.selector,
+      resources: JSON.stringify(p.resources),
+      provider_preference: JSON.stringify(p.providerPreference),
+      built_in: builtIn ? 1 : 0,
+    };
+    await this.db
+      .insertInto('profiles')
+      .values({ id, org_id: orgId, name: p.name, created_at: Date.now(), ...values })
+      .onConflict((oc) => oc.columns(['org_id', 'name']).doUpdateSet(values))
+      .execute();
+  }
+
+  async deleteProfile(orgId: string, name: string): Promise<boolean> {
+    const r = await this.db
+      .deleteFrom('profiles')
+      .where('org_id', '=', orgId)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return Number(r.numDeletedRows) === 1;
+  }
+}

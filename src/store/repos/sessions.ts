@@ -1,0 +1,103 @@
+/**
+ * @module Sessions and their event stream. State changes are compare-and-set writes guarded by
+ * the session state table.
+ */
+import type { Kysely, Updateable } from 'kysely';
+import { fromStates, SESSION_TRANSITIONS } from '../../core/states.js';
+import type { SessionState } from '../../core/types.js';
+import { type Session, toSession } from '../records.js';
+import type { Database, SessionsTable } from '../schema.js';
+
+export interface SessionEvent {
+  id: number;
+  sessionId: string;
+  type: string;
+  data: Record<string, unknown>;
+  ts: number;
+}
+
+export type SessionPatch = Omit<Updateable<SessionsTable>, 'id' | 'state' | 'org_id'>;
+
+export class SessionRepo {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(row: SessionsTable): Promise<Session> {
+    await this.db.insertInto('sessions').values(row).execute();
+    return toSession(row);
+  }
+
+  async get(id: string, orgId?: string): Promise<Session | null> {
+    let q = this.db.selectFrom('sessions').selectAll().where('id', '=', id);
+    if (orgId) q = q.where('org_id', '=', orgId);
+    const r = await q.executeTakeFirst();
+    return r ? toSession(r) : null;
+  }
+
+  async list(orgId: string, opts: { limit: number; before?: number; states?: SessionState[] }): Promise<Session[]> {
+    let q = this.db.selectFrom('sessions').selectAll().where('org_id', '=', orgId);
+    if (opts.before !== undefined) q = q.where('created_at', '<', opts.before);
+    if (opts.states?.length) q = q.where('state', 'in', opts.states);
+    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit).execute();
+    return rows.map(toSession);
+  }
+
+  async listByState(states: SessionState[]): Promise<Session[]> {
+    const rows = await this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('state', 'in', states)
+      .orderBy('created_at')
+      .execute();
+    return rows.map(toSession);
+  }
+
+  /**
+   * Moves a session to `to` if its current state is one of `from` (default: every state the table
+   * allows into `to`). Returns false when the guard did not hold.
+   */
+  async transition(id: string, to: SessionState, patch: SessionPatch = {}, from?: SessionState[]): Promise<boolean> {
+    const allowed = from ?? fromStates(SESSION_TRANSITIONS, to);
+    if (allowed.length === 0) return false;
+    const r = await this.db
+      .updateTable('sessions')
+      .set({ ...patch, state: to, updated_at: Date.now() })
+      .where('id', '=', id)
+      .where('state', 'in', allowed)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** Updates fields other than state. */
+  async update(id: string, patch: SessionPatch): Promise<void> {
+    await this.db
+      .updateTable('sessions')
+      .set({ ...patch, updated_at: Date.now() })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async addEvent(sessionId: string, orgId: string, type: string, data: Record<string, unknown> = {}): Promise<void> {
+    await this.db
+      .insertInto('session_events')
+      .values({ session_id: sessionId, org_id: orgId, type, data: JSON.stringify(data), ts: Date.now() })
+      .execute();
+  }
+
+  async events(sessionId: string, after = 0, limit = 500): Promise<SessionEvent[]> {
+    const rows = await this.db
+      .selectFrom('session_events')
+      .selectAll()
+      .where('session_id', '=', sessionId)
+      .where('id', '>', after)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({
+      id: Number(r.id),
+      sessionId: r.session_id,
+      type: r.type,
+      data: JSON.parse(r.data),
+      ts: Number(r.ts),
+    }));
+  }
+}

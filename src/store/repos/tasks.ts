@@ -1,0 +1,116 @@
+/**
+ * @module Tasks. Claiming is a compare-and-set from `queued` to `assigned` bound to one runner,
+ * so a task never lands on two runners and a runner never gets two tasks (the runner side of the
+ * claim is guarded in RunnerRepo, both inside one transaction).
+ */
+import type { Kysely, Updateable } from 'kysely';
+import { fromStates, TASK_TERMINAL, TASK_TRANSITIONS } from '../../core/states.js';
+import type { TaskState } from '../../core/types.js';
+import { type Task, toTask } from '../records.js';
+import type { Database, TasksTable } from '../schema.js';
+
+export type TaskPatch = Omit<Updateable<TasksTable>, 'id' | 'state' | 'org_id' | 'session_id'>;
+
+export class TaskRepo {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Inserts a task as the next ordinal of its session. */
+  async insert(row: Omit<TasksTable, 'ordinal'>): Promise<Task> {
+    return this.db.transaction().execute(async (trx) => {
+      const r = await trx
+        .selectFrom('tasks')
+        .select((eb) => eb.fn.max('ordinal').as('m'))
+        .where('session_id', '=', row.session_id)
+        .executeTakeFirst();
+      const full: TasksTable = { ...row, ordinal: Number(r?.m ?? 0) + 1 };
+      await trx.insertInto('tasks').values(full).execute();
+      return toTask(full);
+    });
+  }
+
+  async get(id: string, orgId?: string): Promise<Task | null> {
+    let q = this.db.selectFrom('tasks').selectAll().where('id', '=', id);
+    if (orgId) q = q.where('org_id', '=', orgId);
+    const r = await q.executeTakeFirst();
+    return r ? toTask(r) : null;
+  }
+
+  async listBySession(sessionId: string): Promise<Task[]> {
+    const rows = await this.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('session_id', '=', sessionId)
+      .orderBy('ordinal')
+      .execute();
+    return rows.map(toTask);
+  }
+
+  async list(orgId: string, opts: { limit: number; sessionId?: string; states?: TaskState[] }): Promise<Task[]> {
+    let q = this.db.selectFrom('tasks').selectAll().where('org_id', '=', orgId);
+    if (opts.sessionId) q = q.where('session_id', '=', opts.sessionId);
+    if (opts.states?.length) q = q.where('state', 'in', opts.states);
+    return (await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit).execute()).map(toTask);
+  }
+
+  async listByState(states: TaskState[]): Promise<Task[]> {
+    const rows = await this.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('state', 'in', states)
+      .orderBy('created_at')
+      .orderBy('ordinal')
+      .execute();
+    return rows.map(toTask);
+  }
+
+  /** Tasks not yet finished in a session. */
+  async openInSession(sessionId: string): Promise<Task[]> {
+    const rows = await this.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('session_id', '=', sessionId)
+      .where('state', 'not in', TASK_TERMINAL as TaskState[])
+      .orderBy('ordinal')
+      .execute();
+    return rows.map(toTask);
+  }
+
+  /** The task a runner holds (assigned or running), if any. */
+  async activeForRunner(runnerId: string): Promise<Task | null> {
+    const r = await this.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('runner_id', '=', runnerId)
+      .where('state', 'in', ['assigned', 'running'])
+      .executeTakeFirst();
+    return r ? toTask(r) : null;
+  }
+
+  /** Whether the session has a task assigned or running (tasks in a session run one at a time). */
+  async activeForRunnerInSession(sessionId: string): Promise<boolean> {
+    const r = await this.db
+      .selectFrom('tasks')
+      .select('id')
+      .where('session_id', '=', sessionId)
+      .where('state', 'in', ['assigned', 'running'])
+      .executeTakeFirst();
+    return r !== undefined;
+  }
+
+  /** Compare-and-set state change; false when the guard did not hold. */
+  async transition(id: string, to: TaskState, patch: TaskPatch = {}, from?: TaskState[]): Promise<boolean> {
+    const allowed = from ?? fromStates(TASK_TRANSITIONS, to);
+    if (allowed.length === 0) return false;
+    const r = await this.db
+      .updateTable('tasks')
+      .set({ ...patch, state: to })
+      .where('id', '=', id)
+      .where('state', 'in', allowed)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async update(id: string, patch: TaskPatch): Promise<void> {
+    await this.db.updateTable('tasks').set(patch).where('id', '=', id).execute();
+  }
+}

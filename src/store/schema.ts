@@ -1,0 +1,185 @@
+/**
+ * @module The database's tables as Kysely types. Timestamps are epoch milliseconds; JSON columns
+ * hold text (parsed by the repositories); booleans are 0/1 integers, so the same queries run on
+ * SQLite and PostgreSQL.
+ */
+import type { Generated } from 'kysely';
+
+export interface OrgsTable {
+  id: string;
+  name: string;
+  created_at: number;
+}
+export interface ProjectsTable {
+  id: string;
+  org_id: string;
+  name: string;
+  created_at: number;
+}
+export interface ApiTokensTable {
+  id: string;
+  org_id: string;
+  name: string;
+  token_hash: string;
+  role: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+export interface AgentCardsTable {
+  id: string;
+  org_id: string;
+  name: string;
+  spec: string;
+  built_in: number;
+  created_at: number;
+}
+export interface PoolsTable {
+  id: string;
+  org_id: string;
+  name: string;
+  mode: string;
+  provider_id: string;
+  priority: number;
+  active: number;
+  labels: string;
+  min_runners: number;
+  max_runners: number | null;
+  idle_timeout_ms: number | null;
+  selector: string | null;
+  runtime_provides: string | null;
+  sandbox_config: string;
+  lifecycle: string;
+  sandbox_mode: string;
+  suspend_config: string;
+  source: string;
+  created_at: number;
+  updated_at: number;
+}
+export interface ProfilesTable {
+  id: string;
+  org_id: string;
+  name: string;
+  description: string;
+  selector: string | null;
+  resources: string;
+  provider_preference: string;
+  built_in: number;
+  created_at: number;
+}
+export interface RunnersTable {
+  id: string;
+  org_id: string;
+  pool_id: string;
+  session_id: string | null;
+  name: string;
+  state: string;
+  labels: string;
+  credential_hash: string | null;
+  provider_id: string;
+  handle: string | null;
+  agent_version: string | null;
+  draining: number;
+  last_heartbeat_at: number | null;
+  lease_expires_at: number | null;
+  idle_since: number | null;
+  created_at: number;
+  updated_at: number;
+  stopped_at: number | null;
+}
+export interface RegistrationTokensTable {
+  id: string;
+  org_id: string;
+  pool_id: string;
+  token_hash: string;
+  kind: string;
+  runner_id: string | null;
+  description: string;
+  expires_at: number | null;
+  revoked_at: number | null;
+  used_at: number | null;
+  use_count: number;
+  created_at: number;
+}
+export interface SessionsTable {
+  id: string;
+  org_id: string;
+  project_id: string;
+  agent: string;
+  state: string;
+  state_reason: string | null;
+  pool_id: string | null;
+  runner_id: string | null;
+  request: string;
+  placement: string | null;
+  wait_for_capacity: number;
+  suspend: string | null;
+  created_at: number;
+  updated_at: number;
+  ended_at: number | null;
+}
+export interface TasksTable {
+  id: string;
+  org_id: string;
+  session_id: string;
+  ordinal: number;
+  prompt: string;
+  state: string;
+  runner_id: string | null;
+  attempt: number;
+  max_retries: number;
+  retry_of: string | null;
+  exit_code: number | null;
+  error: string | null;
+  cancel_requested: number;
+  created_at: number;
+  assigned_at: number | null;
+  started_at: number | null;
+  finished_at: number | null;
+}
+export interface TaskLogsTable {
+  id: Generated<number>;
+  task_id: string;
+  session_id: string;
+  seq: number;
+  stream: string;
+  line: string;
+  ts: number;
+}
+export interface SessionEventsTable {
+  id: Generated<number>;
+  session_id: string;
+  org_id: string;
+  type: string;
+  data: string;
+  ts: number;
+}
+export interface CostEventsTable {
+  id: string;
+  org_id: string;
+  runner_id: string;
+  session_id: string | null;
+  pool_id: string;
+  provider_id: string;
+  billing_model: string;
+  started_at: number;
+  ended_at: number;
+  seconds: number;
+  created_at: number;
+}
+
+export interface Database {
+  orgs: OrgsTable;
+  projects: ProjectsTable;
+  api_tokens: ApiTokensTable;
+  agent_cards: AgentCardsTable;
+  pools: PoolsTable;
+  profiles: ProfilesTable;
+  runners: RunnersTable;
+  registration_tokens: RegistrationTokensTable;
+  sessions: SessionsTable;
+  tasks: TasksTable;
+  task_logs: TaskLogsTable;
+  session_events: SessionEventsTable;
+  cost_events: CostEventsTable;
+}

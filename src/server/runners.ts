@@ -369,21 +369,27 @@ export class RunnerService implements GatewayHandler {
 
   /** Runners whose lease expired go offline; their task is lost. */
   async reapExpiredLeases(now = Date.now()): Promise<void> {
+    for (const runner of await this.ctx.store.runners.expiredLeases(now))
+      await this.markOffline(runner, `runner ${runner.id} stopped responding (lease expired)`);
+  }
+
+  /**
+   * Takes a runner out of service now (lease expired, or its sandbox died): it goes offline, its
+   * task is lost, and the session side applies the retry policy and re-attaches the session.
+   * Returns false when the runner was already out of service.
+   */
+  async markOffline(runner: Runner, reason: string): Promise<boolean> {
     const { store } = this.ctx;
-    for (const runner of await store.runners.expiredLeases(now)) {
-      if (this.gateway.isConnected(runner.id)) {
-        // Connected but silent (e.g. stopped by a debugger): the lease is the contract.
-        this.gateway.connections.get(runner.id)?.close(4005, 'lease expired');
-      }
-      if (!(await store.runners.transition(runner.id, 'offline', {}, [runner.state]))) continue;
-      this.ctx.log.warn({ runnerId: runner.id }, 'runner lease expired; runner offline');
-      const task = await store.tasks.activeForRunner(runner.id);
-      if (task) await this.loseTask(task, `runner ${runner.id} stopped responding (lease expired)`);
-      const fresh = (await store.runners.get(runner.id)) ?? runner;
-      this.ctx.bus.emit('runner:updated', { runner: fresh });
-      const lostTask = task ? await store.tasks.get(task.id) : null;
-      await this.events.runnerLost(fresh, lostTask);
-    }
+    this.gateway.connections.get(runner.id)?.close(4005, reason.slice(0, 100));
+    if (!(await store.runners.transition(runner.id, 'offline', {}, [runner.state]))) return false;
+    this.ctx.log.warn({ runnerId: runner.id, reason }, 'runner offline');
+    const task = await store.tasks.activeForRunner(runner.id);
+    if (task) await this.loseTask(task, reason);
+    const fresh = (await store.runners.get(runner.id)) ?? runner;
+    this.ctx.bus.emit('runner:updated', { runner: fresh });
+    const lostTask = task ? await store.tasks.get(task.id) : null;
+    await this.events.runnerLost(fresh, lostTask);
+    return true;
   }
 
   /** After a server restart: give every live runner a fresh lease to reconnect in. */

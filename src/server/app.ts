@@ -89,7 +89,10 @@ export function buildApp(ctx: ServerContext, services: AppServices): FastifyInst
       );
     else if ((err as FastifyError).code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
       problem = problemFor(new InvalidRequest('request body is empty; send a JSON object'), req.url);
-    else if ((err as FastifyError).statusCode === 400 && err instanceof SyntaxError)
+    else if (
+      (err as FastifyError).code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
+      ((err as FastifyError).statusCode === 400 && err instanceof SyntaxError)
+    )
       problem = problemFor(new InvalidRequest(`malformed JSON body: ${err.message}`), req.url);
     else if ((err as FastifyError).statusCode && (err as FastifyError).statusCode! < 500)
       problem = problemFor(new InvalidRequest(err.message), req.url);

@@ -114,11 +114,11 @@ describe('decide: each reason in isolation', () => {
     });
   });
 
-  it('provider_mismatch for a provider that is not registered', () => {
+  it('provider_unavailable for a provider that is not configured here', () => {
     const d = decide(req(), [cand(pool({ name: 'a', providerId: 'acme' }), { capabilities: undefined })]);
     expect(only(d.verdicts)).toMatchObject({
-      reason: 'provider_mismatch',
-      detail: 'provider acme is not registered on this server',
+      reason: 'provider_unavailable',
+      detail: 'provider acme is not configured on this server',
     });
   });
 

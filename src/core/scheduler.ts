@@ -9,8 +9,9 @@
  *   check is the pool's verdict reason.
  *
  * Check order: `inactive` → `org_mismatch` → `pool_mismatch` (explicit pool) → `provider_mismatch`
- * (explicit provider, or provider not registered) → `auth_mode_pin` → `missing_runtime` →
- * `missing_requirement` → `selector_mismatch` → `provider_unavailable` → `at_capacity`.
+ * (explicit provider) → `auth_mode_pin` → `missing_runtime` →
+ * `missing_requirement` → `selector_mismatch` → `provider_unavailable` (not configured here, or its
+ * backend unreachable) → `at_capacity`.
  *
  * Among eligible pools: highest priority, then earlier in the profile's `providerPreference`
  * (listed providers first, in list order), then most free capacity, then name (then id). The rest
@@ -92,7 +93,7 @@ export interface CompiledPool {
   readonly selector: Selector | null;
   /** `(class default for docker)`, `(runtime_provides override)` or `(unknown provider x: no class default)`. */
   readonly sourceNote: string;
-  /** Detail for `provider_mismatch` when the provider is not registered. */
+  /** Detail for `provider_unavailable` when no provider with this id is configured. */
   readonly unregisteredDetail: string;
   /**
    * Pools with the same derived substrate (same kinds, same source note) share this id and their
@@ -201,7 +202,7 @@ export function compilePool(pool: Pool): CompiledPool {
     maxRunners: pool.maxRunners,
     selector: pool.selector === null || pool.selector.trim() === '' ? null : parseSelector(pool.selector),
     sourceNote,
-    unregisteredDetail: `provider ${pool.providerId} is not registered on this server`,
+    unregisteredDetail: `provider ${pool.providerId} is not configured on this server`,
   };
 }
 
@@ -351,9 +352,6 @@ export function decide(request: PlacementRequest, candidates: readonly PoolCandi
     } else if (ctx.providerId !== null && cp.providerId !== ctx.providerId) {
       reason = 'provider_mismatch';
       detail = ctx.providerMismatchPrefix + cp.providerId;
-    } else if (c.capabilities === undefined) {
-      reason = 'provider_mismatch';
-      detail = cp.unregisteredDetail;
     } else if (ctx.pinned && !cp.isLocal) {
       reason = 'auth_mode_pin';
       detail = ctx.pinDetailPrefix + cp.providerId;
@@ -370,6 +368,10 @@ export function decide(request: PlacementRequest, candidates: readonly PoolCandi
             reason = 'selector_mismatch';
             detail = miss;
           }
+        }
+        if (reason === null && c.capabilities === undefined) {
+          reason = 'provider_unavailable';
+          detail = cp.unregisteredDetail;
         }
         if (reason === null && c.providerUnavailable !== null) {
           reason = 'provider_unavailable';
@@ -391,7 +393,7 @@ export function decide(request: PlacementRequest, candidates: readonly PoolCandi
           if (cp.isManaged) {
             const live = runners.length;
             const max = cp.maxRunners;
-            const provMax = c.capabilities.maxConcurrent;
+            const provMax = c.capabilities?.maxConcurrent ?? null;
             if (idleId === null && max !== null && live >= max) {
               reason = 'at_capacity';
               detail = `${live}/${max} runners live, none idle (max_runners ${max})`;

@@ -1,0 +1,239 @@
+/**
+ * One conformance suite, run on every store dialect: SQLite always, PostgreSQL when
+ * MARIONETTE_TEST_DATABASE_URL is set (CI sets it; MARIONETTE_REQUIRE_POSTGRES=1 makes its absence
+ * a failure). Each PostgreSQL run uses its own schema.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newId } from '../core/ids.js';
+import { openStore, type Store } from './index.js';
+
+const pgUrl = process.env.MARIONETTE_TEST_DATABASE_URL;
+if (!pgUrl && process.env.MARIONETTE_REQUIRE_POSTGRES === '1')
+  throw new Error('MARIONETTE_REQUIRE_POSTGRES=1 but MARIONETTE_TEST_DATABASE_URL is not set');
+if (!pgUrl) console.warn('store conformance: PostgreSQL skipped (set MARIONETTE_TEST_DATABASE_URL to run it)');
+
+const DIALECTS: { name: string; open: () => Promise<{ store: Store; cleanup: () => Promise<void> }> }[] = [
+  {
+    name: 'sqlite',
+    open: async () => {
+      const home = mkdtempSync(join(tmpdir(), 'mrn-store-'));
+      const store = await openStore({ home });
+      return { store, cleanup: async () => rmSync(home, { recursive: true, force: true }) };
+    },
+  },
+  ...(pgUrl
+    ? [
+        {
+          name: 'postgres',
+          open: async () => {
+            const schema = `t_${process.pid}_${Date.now()}`;
+            const store = await openStore({ home: tmpdir(), databaseUrl: pgUrl, pgSchema: schema });
+            return {
+              store,
+              cleanup: async () => {
+                const pg = await import('pg');
+                const c = new pg.default.Client({ connectionString: pgUrl });
+                await c.connect();
+                await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+                await c.end();
+              },
+            };
+          },
+        },
+      ]
+    : []),
+];
+
+for (const dialect of DIALECTS) {
+  describe(`store conformance: ${dialect.name}`, () => {
+    let store: Store;
+    let cleanup: () => Promise<void>;
+    let orgId: string;
+    let projectId: string;
+    let poolId: string;
+
+    beforeAll(async () => {
+      ({ store, cleanup } = await dialect.open());
+      ({ orgId, projectId } = await store.auth.ensureDefaultTenancy());
+      const now = Date.now();
+      poolId = newId('pool');
+      await store.pools.insert({
+        id: poolId,
+        org_id: orgId,
+        name: 'p',
+        mode: 'pool',
+        provider_id: 'pool',
+        priority: 0,
+        active: 1,
+        labels: '{}',
+        min_runners: 0,
+        max_runners: null,
+        idle_timeout_ms: null,
+        selector: null,
+        runtime_provides: null,
+        sandbox_config: '{}',
+        lifecycle: 'per-session',
+        sandbox_mode: 'runner-is-sandbox',
+        suspend_config: '{"strategy":"release_to_pool","fallback":"terminate","minDurationMs":0,"maxDurationMs":null}',
+        source: 'api',
+        created_at: now,
+        updated_at: now,
+      });
+    });
+    afterAll(async () => {
+      await store?.close();
+      await cleanup?.();
+    });
+
+    const session = async () => {
+      const now = Date.now();
+      const id = newId('ses');
+      await store.sessions.insert({
+        id,
+        org_id: orgId,
+        project_id: projectId,
+        agent: 'shell',
+        state: 'scheduling',
+        state_reason: null,
+        pool_id: null,
+        runner_id: null,
+        request: '{}',
+        placement: null,
+        wait_for_capacity: 1,
+        suspend: null,
+        created_at: now,
+        updated_at: now,
+        ended_at: null,
+      });
+      return id;
+    };
+    const task = async (sessionId: string) =>
+      store.tasks.insert({
+        id: newId('tsk'),
+        org_id: orgId,
+        session_id: sessionId,
+        prompt: 'x',
+        state: 'queued',
+        runner_id: null,
+        attempt: 1,
+        max_retries: 1,
+        retry_of: null,
+        exit_code: null,
+        error: null,
+        cancel_requested: 0,
+        created_at: Date.now(),
+        assigned_at: null,
+        started_at: null,
+        finished_at: null,
+      });
+    const runner = async () => {
+      const now = Date.now();
+      const id = newId('run');
+      await store.runners.insert({
+        id,
+        org_id: orgId,
+        pool_id: poolId,
+        session_id: null,
+        name: id,
+        state: 'idle',
+        labels: '{}',
+        credential_hash: null,
+        provider_id: 'pool',
+        handle: null,
+        agent_version: null,
+        draining: 0,
+        last_heartbeat_at: now,
+        lease_expires_at: now + 60_000,
+        idle_since: now,
+        created_at: now,
+        updated_at: now,
+        stopped_at: null,
+      });
+      return id;
+    };
+
+    it('numbers tasks per session in order', async () => {
+      const s = await session();
+      const a = await task(s);
+      const b = await task(s);
+      expect([a.ordinal, b.ordinal]).toEqual([1, 2]);
+    });
+
+    it('refuses transitions the state table does not allow (compare-and-set)', async () => {
+      const s = await session();
+      const t = await task(s);
+      expect(await store.tasks.transition(t.id, 'running')).toBe(false); // queued → running is not in the table
+      expect(await store.tasks.transition(t.id, 'cancelled')).toBe(true);
+      expect(await store.tasks.transition(t.id, 'queued')).toBe(false); // terminal
+      expect((await store.tasks.get(t.id))?.state).toBe('cancelled');
+      expect(await store.sessions.transition(s, 'completed')).toBe(false); // scheduling → completed is not allowed
+    });
+
+    it('never gives one task to two runners nor two tasks to one runner, under racing claims', async () => {
+      const s = await session();
+      const tasks = await Promise.all(Array.from({ length: 20 }, async () => (await task(await session())).id));
+      void s;
+      const runners = await Promise.all(Array.from({ length: 10 }, () => runner()));
+      const attempts: Promise<{ runner: string; task: string; ok: boolean }>[] = [];
+      for (const r of runners)
+        for (const t of tasks)
+          attempts.push(store.runners.claim(r, t, null).then((x) => ({ runner: r, task: t, ok: x !== null })));
+      const results = (await Promise.all(attempts)).filter((x) => x.ok);
+      expect(results).toHaveLength(10); // each runner exactly once
+      expect(new Set(results.map((x) => x.runner)).size).toBe(10);
+      expect(new Set(results.map((x) => x.task)).size).toBe(10);
+      for (const x of results) expect((await store.tasks.get(x.task))?.runnerId).toBe(x.runner);
+    });
+
+    it('stores log lines idempotently by (task, seq)', async () => {
+      const s = await session();
+      const t = await task(s);
+      const lines = (from: number, to: number) =>
+        Array.from({ length: to - from + 1 }, (_, i) => ({
+          seq: from + i,
+          stream: 'stdout' as const,
+          line: `l${from + i}`,
+          ts: Date.now(),
+        }));
+      expect(await store.logs.append(t.id, s, lines(1, 5))).toHaveLength(5);
+      expect(await store.logs.append(t.id, s, lines(3, 8))).toHaveLength(3); // 3..5 are resends
+      expect(await store.logs.maxSeq(t.id)).toBe(8);
+      const page = await store.logs.page({ taskId: t.id }, 0, 100);
+      expect(page.map((l) => l.line)).toEqual(['l1', 'l2', 'l3', 'l4', 'l5', 'l6', 'l7', 'l8']);
+      expect((await store.logs.page({ sessionId: s }, page[3]!.id, 2)).map((l) => l.seq)).toEqual([5, 6]);
+    });
+
+    it('consumes a one-time registration token once, and tells unknown, expired and revoked apart', async () => {
+      const one = await store.auth.createRegistrationToken({ orgId, poolId, kind: 'one-time' });
+      const [a, b] = await Promise.all([
+        store.auth.consumeRegistrationToken(one.token),
+        store.auth.consumeRegistrationToken(one.token),
+      ]);
+      expect([a.ok, b.ok].filter(Boolean)).toHaveLength(1);
+      expect((a.ok ? b : a).ok === false && (a.ok ? b : a)).toMatchObject({ reason: 'used' });
+      expect(await store.auth.consumeRegistrationToken('mrg_nope')).toMatchObject({ ok: false, reason: 'unknown' });
+      const exp = await store.auth.createRegistrationToken({
+        orgId,
+        poolId,
+        kind: 'reusable',
+        expiresAt: Date.now() - 1,
+      });
+      expect(await store.auth.consumeRegistrationToken(exp.token)).toMatchObject({ ok: false, reason: 'expired' });
+      const rev = await store.auth.createRegistrationToken({ orgId, poolId, kind: 'reusable' });
+      expect((await store.auth.consumeRegistrationToken(rev.token)).ok).toBe(true);
+      expect(await store.auth.revokeRegistrationToken(orgId, rev.id)).toBe(true);
+      expect(await store.auth.consumeRegistrationToken(rev.token)).toMatchObject({ ok: false, reason: 'revoked' });
+    });
+
+    it('keeps API tokens hashed', async () => {
+      const { token } = await store.auth.createApiToken(orgId, 't', 'admin');
+      const rows = await store.db.selectFrom('api_tokens').select('token_hash').execute();
+      expect(rows.some((r) => r.token_hash.includes(token))).toBe(false);
+      expect((await store.auth.findApiToken(token))?.orgId).toBe(orgId);
+      expect(await store.auth.findApiToken(`${token}x`)).toBeNull();
+    });
+  });
+}

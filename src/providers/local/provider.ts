@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ProviderUnavailable } from '../../core/errors.js';
+import { InvalidRequest, ProviderUnavailable } from '../../core/errors.js';
 import { AGENT_BIN } from '../../paths.js';
 import type { SandboxHandle, SandboxProvider, SandboxSpec, SandboxStatus, SuspendStrategy } from '../types.js';
 import { LOCAL_CAPABILITIES } from './capabilities.js';
@@ -48,7 +48,13 @@ export class LocalSandboxProvider implements SandboxProvider {
   private readonly workspaces: string;
 
   constructor(private readonly opts: LocalProviderOptions) {
-    this.config = LocalConfig.parse(opts.config ?? {});
+    const parsed = LocalConfig.safeParse(opts.config ?? {});
+    if (!parsed.success) {
+      const i = parsed.error.issues[0];
+      const msg = i?.code === 'unrecognized_keys' ? `unknown key ${i.keys.join(', ')}` : i?.message;
+      throw new InvalidRequest(`providers.local${i?.path.length ? `.${i.path.join('.')}` : ''}: ${msg}`);
+    }
+    this.config = parsed.data;
     this.workspaces = this.config.workspaces_dir ?? join(opts.home, 'workspaces');
   }
 

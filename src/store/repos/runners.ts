@@ -80,12 +80,12 @@ export class RunnerRepo {
       .execute();
   }
 
-  /** Live runners whose lease ran out before `now`. */
+  /** Runners whose lease ran out before `now` (a provisioning runner's lease is its time to register). */
   async expiredLeases(now: number): Promise<Runner[]> {
     const rows = await this.db
       .selectFrom('runners')
       .selectAll()
-      .where('state', 'in', ['connecting', 'idle', 'busy', 'draining'])
+      .where('state', 'in', ['provisioning', 'connecting', 'idle', 'busy', 'draining'])
       .where('lease_expires_at', '<', now)
       .execute();
     return rows.map(toRunner);

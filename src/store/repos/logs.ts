@@ -2,9 +2,9 @@
  * @module Task log lines. `(task_id, seq)` is unique and inserts ignore duplicates, so a runner
  * that resends after a reconnect can never double a line.
  */
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { LogLine } from '../records.js';
-import type { Database } from '../schema.js';
+import type { Database, TaskLogsTable } from '../schema.js';
 
 export interface NewLogLine {
   seq: number;
@@ -12,6 +12,16 @@ export interface NewLogLine {
   line: string;
   ts: number;
 }
+
+const toLogLine = (r: Selectable<TaskLogsTable>): LogLine => ({
+  id: Number(r.id),
+  taskId: r.task_id,
+  sessionId: r.session_id,
+  seq: r.seq,
+  stream: r.stream as LogLine['stream'],
+  line: r.line,
+  ts: Number(r.ts),
+});
 
 export class LogRepo {
   constructor(private readonly db: Kysely<Database>) {}
@@ -34,17 +44,7 @@ export class LogRepo {
       .onConflict((oc) => oc.columns(['task_id', 'seq']).doNothing())
       .returningAll()
       .execute();
-    return rows
-      .map((r) => ({
-        id: Number(r.id),
-        taskId: r.task_id,
-        sessionId: r.session_id,
-        seq: r.seq,
-        stream: r.stream as LogLine['stream'],
-        line: r.line,
-        ts: Number(r.ts),
-      }))
-      .sort((a, b) => a.seq - b.seq);
+    return rows.map(toLogLine).sort((a, b) => a.seq - b.seq);
   }
 
   /** The highest seq stored for a task, or 0. */
@@ -63,14 +63,6 @@ export class LogRepo {
     if (filter.taskId) q = q.where('task_id', '=', filter.taskId);
     if (filter.sessionId) q = q.where('session_id', '=', filter.sessionId);
     const rows = await q.orderBy('id').limit(limit).execute();
-    return rows.map((r) => ({
-      id: Number(r.id),
-      taskId: r.task_id,
-      sessionId: r.session_id,
-      seq: r.seq,
-      stream: r.stream as LogLine['stream'],
-      line: r.line,
-      ts: Number(r.ts),
-    }));
+    return rows.map(toLogLine);
   }
 }

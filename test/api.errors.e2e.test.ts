@@ -28,7 +28,11 @@ async function counts(): Promise<{ sessions: number; tasks: number }> {
   return { sessions: s.body.items.length, tasks: t.body.items.length };
 }
 
-function expectProblem(r: { status: number; body: unknown; type: string | null }, status: number, detail: RegExp): void {
+function expectProblem(
+  r: { status: number; body: unknown; type: string | null },
+  status: number,
+  detail: RegExp,
+): void {
   expect(r.status).toBe(status);
   expect(r.type).toContain('application/problem+json');
   const p = r.body as Problem;
@@ -41,14 +45,34 @@ function expectProblem(r: { status: number; body: unknown; type: string | null }
 describe('API bad input', () => {
   it('rejects each bad request with a problem naming the fault, writing nothing', async () => {
     const before = await counts();
-    expectProblem(await srv.api('POST', '/v1/sessions', { agent: 'nope', prompt: 'x' }), 400, /unknown agent "nope"; known agents: claude, codex, shell/);
+    expectProblem(
+      await srv.api('POST', '/v1/sessions', { agent: 'nope', prompt: 'x' }),
+      400,
+      /unknown agent "nope"; known agents: claude, codex, shell/,
+    );
     expectProblem(await srv.api('POST', '/v1/sessions', '{"agent": "shell", "prompt": '), 400, /malformed JSON body/);
-    expectProblem(await srv.api('POST', '/v1/sessions', { agent: 'shell', prompt: 'x', colour: 'red' }), 400, /unknown field "colour"/);
+    expectProblem(
+      await srv.api('POST', '/v1/sessions', { agent: 'shell', prompt: 'x', colour: 'red' }),
+      400,
+      /unknown field "colour"/,
+    );
     expectProblem(await srv.api('POST', '/v1/sessions', { prompt: 'x' }), 400, /agent/);
     expectProblem(await srv.api('POST', '/v1/sessions', { agent: 'shell', prompt: 42 }), 400, /prompt/);
-    expectProblem(await srv.api('POST', '/v1/sessions', { agent: 'shell', prompt: 'x'.repeat(300 * 1024) }), 400, /prompt is 307200 bytes; the limit is 262144 bytes/);
-    expectProblem(await srv.api('POST', '/v1/sessions', { agent: 'shell', prompt: 'x'.repeat(2 * 1024 * 1024) }), 413, /over the \d+ byte limit/);
-    expectProblem(await srv.api('POST', '/v1/sessions', { agent: 'shell', selector: 'gpu=nvidia,vram>>16GB' }), 400, /column \d+/);
+    expectProblem(
+      await srv.api('POST', '/v1/sessions', { agent: 'shell', prompt: 'x'.repeat(300 * 1024) }),
+      400,
+      /prompt is 307200 bytes; the limit is 262144 bytes/,
+    );
+    expectProblem(
+      await srv.api('POST', '/v1/sessions', { agent: 'shell', prompt: 'x'.repeat(2 * 1024 * 1024) }),
+      413,
+      /over the \d+ byte limit/,
+    );
+    expectProblem(
+      await srv.api('POST', '/v1/sessions', { agent: 'shell', selector: 'gpu=nvidia,vram>>16GB' }),
+      400,
+      /column \d+/,
+    );
     expectProblem(await srv.api('POST', '/v1/sessions', { agent: 'shell', authMode: 'root' }), 400, /authMode/);
     expect(await counts()).toEqual(before);
   });
@@ -56,7 +80,11 @@ describe('API bad input', () => {
   it('requires a valid bearer token', async () => {
     const before = await counts();
     expectProblem(await srv.api('GET', '/v1/sessions', undefined, null), 401, /missing bearer token/);
-    expectProblem(await srv.api('POST', '/v1/sessions', { agent: 'shell', prompt: 'x' }, 'mrt_wrong'), 401, /invalid or revoked API token/);
+    expectProblem(
+      await srv.api('POST', '/v1/sessions', { agent: 'shell', prompt: 'x' }, 'mrt_wrong'),
+      401,
+      /invalid or revoked API token/,
+    );
     expect(await counts()).toEqual(before);
   });
 
@@ -68,24 +96,44 @@ describe('API bad input', () => {
   });
 
   it('serves an OpenAPI document without auth', async () => {
-    const r = await srv.api<{ openapi: string; paths: Record<string, unknown> }>('GET', '/v1/openapi.json', undefined, null);
+    const r = await srv.api<{ openapi: string; paths: Record<string, unknown> }>(
+      'GET',
+      '/v1/openapi.json',
+      undefined,
+      null,
+    );
     expect(r.status).toBe(200);
     expect(r.body.openapi).toBe('3.1.0');
-    for (const p of ['/v1/sessions', '/v1/sessions/{id}', '/v1/sessions/{id}/logs', '/v1/tasks/{id}/cancel', '/v1/runners', '/v1/pools', '/v1/agents'])
+    for (const p of [
+      '/v1/sessions',
+      '/v1/sessions/{id}',
+      '/v1/sessions/{id}/logs',
+      '/v1/tasks/{id}/cancel',
+      '/v1/runners',
+      '/v1/pools',
+      '/v1/agents',
+    ])
       expect(Object.keys(r.body.paths)).toContain(p);
   });
 });
 
 describe('CLI bad input', () => {
   it('says which token is missing, without a stack trace', async () => {
-    const r = await run(BIN.mctl, ['sessions', 'list'], { MARIONETTE_SERVER: srv.apiUrl, MARIONETTE_TOKEN: 'mrt_wrong', MARIONETTE_HOME: '/nonexistent' });
+    const r = await run(BIN.mctl, ['sessions', 'list'], {
+      MARIONETTE_SERVER: srv.apiUrl,
+      MARIONETTE_TOKEN: 'mrt_wrong',
+      MARIONETTE_HOME: '/nonexistent',
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('invalid or revoked API token');
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('says when the server is unreachable', async () => {
-    const r = await run(BIN.mctl, ['sessions', 'list'], { MARIONETTE_SERVER: 'http://127.0.0.1:1', MARIONETTE_TOKEN: 'x' });
+    const r = await run(BIN.mctl, ['sessions', 'list'], {
+      MARIONETTE_SERVER: 'http://127.0.0.1:1',
+      MARIONETTE_TOKEN: 'x',
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('cannot reach the Marionette server at http://127.0.0.1:1');
   });
@@ -104,7 +152,12 @@ describe('config file', () => {
   });
 
   it('refuses a bad port in the environment', async () => {
-    const r = await run(BIN.marionette, ['serve', '--home', join(srv.home, 'other2')], { MARIONETTE_PORT: 'eighty' }, 20_000);
+    const r = await run(
+      BIN.marionette,
+      ['serve', '--home', join(srv.home, 'other2')],
+      { MARIONETTE_PORT: 'eighty' },
+      20_000,
+    );
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('MARIONETTE_PORT: "eighty" is not a port number');
   });

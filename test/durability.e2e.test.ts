@@ -43,10 +43,14 @@ describe('server kill -9 and restart mid-task', () => {
     servers.push(again);
     const list = await again.mctl(['-o', 'json', 'sessions', 'list']);
     expect((JSON.parse(list.stdout) as { id: string }[]).map((s) => s.id)).toContain(sid);
-    const done = await until(async () => {
-      const t = (await again.api<Task>('GET', `/v1/tasks/${tid}`)).body;
-      return ['succeeded', 'failed', 'lost'].includes(t.state) ? t : null;
-    }, 'task finished after restart', 30_000);
+    const done = await until(
+      async () => {
+        const t = (await again.api<Task>('GET', `/v1/tasks/${tid}`)).body;
+        return ['succeeded', 'failed', 'lost'].includes(t.state) ? t : null;
+      },
+      'task finished after restart',
+      30_000,
+    );
     expect(done.state).toBe('succeeded');
     const logs = await again.mctl(['tasks', 'logs', tid]);
     const lines = logs.stdout.split('\n').filter(Boolean);
@@ -58,7 +62,10 @@ describe('runner killed mid-task', () => {
   it('marks the task lost and queues a retry on a new runner', async () => {
     const srv = await startServer({ config: 'runners:\n  heartbeat_interval: 200ms\n  lease_timeout: 1500ms\n' });
     servers.push(srv);
-    const created = await srv.api<{ id: string; tasks: Task[] }>('POST', '/v1/sessions', { agent: 'shell', prompt: 'echo started; sleep 2; echo finished' });
+    const created = await srv.api<{ id: string; tasks: Task[] }>('POST', '/v1/sessions', {
+      agent: 'shell',
+      prompt: 'echo started; sleep 2; echo finished',
+    });
     const tid = created.body.tasks[0]!.id;
     const running = await until(async () => {
       const t = (await srv.api<Task>('GET', `/v1/tasks/${tid}`)).body;
@@ -71,10 +78,14 @@ describe('runner killed mid-task', () => {
       return t.state === 'lost' ? t : null;
     }, 'task lost');
     expect(lost.error).toContain('lease expired');
-    const retry = await until(async () => {
-      const items = (await srv.api<{ items: Task[] }>('GET', `/v1/tasks?session=${created.body.id}`)).body.items;
-      return items.find((t) => t.retryOf === tid && t.state === 'succeeded') ?? null;
-    }, 'retry succeeded', 30_000);
+    const retry = await until(
+      async () => {
+        const items = (await srv.api<{ items: Task[] }>('GET', `/v1/tasks?session=${created.body.id}`)).body.items;
+        return items.find((t) => t.retryOf === tid && t.state === 'succeeded') ?? null;
+      },
+      'retry succeeded',
+      30_000,
+    );
     expect(retry.attempt).toBe(2);
     expect(retry.runnerId).not.toBe(running.runnerId);
     const r = (await srv.api<{ state: string }>('GET', `/v1/runners/${running.runnerId}`)).body;

@@ -29,7 +29,17 @@ afterAll(async () => {
 
 describe('a shell session from mctl to output', () => {
   it('runs, waits, and prints the output exactly once', async () => {
-    const created = await srv.mctl(['-o', 'json', 'sessions', 'create', '--agent', 'shell', '--prompt', 'echo hello-X; echo to-stderr >&2', '--wait']);
+    const created = await srv.mctl([
+      '-o',
+      'json',
+      'sessions',
+      'create',
+      '--agent',
+      'shell',
+      '--prompt',
+      'echo hello-X; echo to-stderr >&2',
+      '--wait',
+    ]);
     expect(created.code, created.stderr).toBe(0);
     const session = json<Session>(created);
     expect(session.id).toMatch(/^ses_/);
@@ -43,10 +53,32 @@ describe('a shell session from mctl to output', () => {
   });
 
   it('reuses the session runner for the next task and keeps the workspace', async () => {
-    const s = json<Session>(await srv.mctl(['-o', 'json', 'sessions', 'create', '--agent', 'shell', '--prompt', 'echo kept > state.txt', '--wait']));
+    const s = json<Session>(
+      await srv.mctl([
+        '-o',
+        'json',
+        'sessions',
+        'create',
+        '--agent',
+        'shell',
+        '--prompt',
+        'echo kept > state.txt',
+        '--wait',
+      ]),
+    );
     const first = await srv.api<Session>('GET', `/v1/sessions/${s.id}`);
     const runner = (first.body as unknown as { runnerId: string }).runnerId;
-    const t = await srv.mctl(['-o', 'json', 'tasks', 'create', '--session', s.id, '--prompt', 'cat state.txt', '--wait']);
+    const t = await srv.mctl([
+      '-o',
+      'json',
+      'tasks',
+      'create',
+      '--session',
+      s.id,
+      '--prompt',
+      'cat state.txt',
+      '--wait',
+    ]);
     expect(t.code, t.stderr).toBe(0);
     const again = await srv.api<{ runnerId: string; tasks: Task[] }>('GET', `/v1/sessions/${s.id}`);
     expect(again.body.runnerId).toBe(runner);
@@ -61,7 +93,15 @@ describe('a shell session from mctl to output', () => {
   });
 
   it('follows output live with --follow', async () => {
-    const r = await srv.mctl(['sessions', 'create', '--agent', 'shell', '--prompt', 'for i in 1 2 3; do echo tick-$i; sleep 0.2; done', '--follow']);
+    const r = await srv.mctl([
+      'sessions',
+      'create',
+      '--agent',
+      'shell',
+      '--prompt',
+      'for i in 1 2 3; do echo tick-$i; sleep 0.2; done',
+      '--follow',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.split('\n').filter((l) => l.startsWith('tick-'))).toEqual(['tick-1', 'tick-2', 'tick-3']);
   });
@@ -74,9 +114,24 @@ describe('a shell session from mctl to output', () => {
   });
 
   it('fails a task whose agent binary is missing, naming the binary', async () => {
-    const r = await srv.mctl(['-o', 'json', 'sessions', 'create', '--agent', 'claude', '--prompt', 'hi', '--env', 'ANTHROPIC_API_KEY=test-key', '--wait'], {
-      env: { PATH: '/usr/bin:/bin' },
-    });
+    const r = await srv.mctl(
+      [
+        '-o',
+        'json',
+        'sessions',
+        'create',
+        '--agent',
+        'claude',
+        '--prompt',
+        'hi',
+        '--env',
+        'ANTHROPIC_API_KEY=test-key',
+        '--wait',
+      ],
+      {
+        env: { PATH: '/usr/bin:/bin' },
+      },
+    );
     expect(r.code).not.toBe(0);
     const task = (await srv.api<{ items: Task[] }>('GET', '/v1/tasks?limit=1')).body.items[0]!;
     expect(task.state).toBe('failed');
@@ -90,7 +145,12 @@ describe('a shell session from mctl to output', () => {
   });
 
   it('lists sessions, tasks, runners and pools in every output format', async () => {
-    for (const what of [['sessions', 'list'], ['tasks', 'list'], ['runners', 'list'], ['pools', 'list']]) {
+    for (const what of [
+      ['sessions', 'list'],
+      ['tasks', 'list'],
+      ['runners', 'list'],
+      ['pools', 'list'],
+    ]) {
       const j = await srv.mctl(['-o', 'json', ...what]);
       expect(j.code, j.stderr).toBe(0);
       expect(Array.isArray(JSON.parse(j.stdout))).toBe(true);
@@ -114,7 +174,10 @@ describe('cancel', () => {
     });
     expect(created.status).toBe(201);
     const taskId = created.body.tasks[0]!.id;
-    await until(async () => (await srv.api<Task>('GET', `/v1/tasks/${taskId}`)).body.state === 'running', 'task running');
+    await until(
+      async () => (await srv.api<Task>('GET', `/v1/tasks/${taskId}`)).body.state === 'running',
+      'task running',
+    );
     const before = await until(async () => {
       const pids = await pidsRunning(marker);
       return pids.length >= 2 ? pids : null;
@@ -126,7 +189,10 @@ describe('cancel', () => {
       return t.state === 'cancelled' ? t : null;
     }, 'task cancelled');
     expect(done.state).toBe('cancelled');
-    await until(async () => (await pidsRunning(marker)).filter((p) => before.includes(p)).length === 0, 'process group gone');
+    await until(
+      async () => (await pidsRunning(marker)).filter((p) => before.includes(p)).length === 0,
+      'process group gone',
+    );
   });
 
   it('cancels a session and its queued tasks', async () => {

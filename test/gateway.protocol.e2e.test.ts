@@ -16,15 +16,25 @@ afterAll(async () => {
   await srv?.destroy();
 });
 
-function register(body: string): Promise<{ status: number; body: { code?: string; message?: string; runnerId?: string; credential?: string } }> {
+function register(
+  body: string,
+): Promise<{ status: number; body: { code?: string; message?: string; runnerId?: string; credential?: string } }> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: srv.gatewaySocket, path: '/v1/register', method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => {
-        text += c.toString();
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-    });
+    const req = request(
+      {
+        socketPath: srv.gatewaySocket,
+        path: '/v1/register',
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => {
+          text += c.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -32,7 +42,10 @@ function register(body: string): Promise<{ status: number; body: { code?: string
 
 function connect(credential: string | null): Promise<{ ws: WebSocket | null; status: number | null }> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(`ws+unix:${srv.gatewaySocket}:/v1/connect`, credential ? { headers: { authorization: `Bearer ${credential}` } } : {});
+    const ws = new WebSocket(
+      `ws+unix:${srv.gatewaySocket}:/v1/connect`,
+      credential ? { headers: { authorization: `Bearer ${credential}` } } : {},
+    );
     ws.on('open', () => resolve({ ws, status: null }));
     ws.on('unexpected-response', (_req, res) => resolve({ ws: null, status: res.statusCode ?? 0 }));
     ws.on('error', () => resolve({ ws: null, status: -1 }));
@@ -40,7 +53,9 @@ function connect(credential: string | null): Promise<{ ws: WebSocket | null; sta
 }
 
 function next(ws: WebSocket): Promise<Record<string, unknown>> {
-  return new Promise((resolve) => ws.once('message', (d) => resolve(JSON.parse(d.toString()) as Record<string, unknown>)));
+  return new Promise((resolve) =>
+    ws.once('message', (d) => resolve(JSON.parse(d.toString()) as Record<string, unknown>)),
+  );
 }
 
 describe('registration', () => {
@@ -55,7 +70,9 @@ describe('registration', () => {
   });
 
   it('refuses an unknown token with its own code', async () => {
-    const r = await register(JSON.stringify({ protocol: PROTOCOL_VERSION, token: 'mrg_nope', name: 'n', agentVersion: '1' }));
+    const r = await register(
+      JSON.stringify({ protocol: PROTOCOL_VERSION, token: 'mrg_nope', name: 'n', agentVersion: '1' }),
+    );
     expect(r.status).toBe(401);
     expect(r.body.code).toBe('token_unknown');
     expect(r.body.message).toContain('not recognised');
@@ -76,7 +93,15 @@ describe('connection', () => {
     const tok = await srv.api<{ token: string }>('POST', '/v1/pools/local/tokens', { kind: 'one-time' });
     if (tok.status === 404) return; // tokens API not present in this build
     expect(tok.status).toBe(201);
-    const reg = await register(JSON.stringify({ protocol: PROTOCOL_VERSION, token: tok.body.token, name: 'probe', labels: {}, agentVersion: 'test' }));
+    const reg = await register(
+      JSON.stringify({
+        protocol: PROTOCOL_VERSION,
+        token: tok.body.token,
+        name: 'probe',
+        labels: {},
+        agentVersion: 'test',
+      }),
+    );
     expect(reg.status).toBe(200);
     const { ws } = await connect(reg.body.credential!);
     expect(ws).not.toBeNull();
@@ -88,7 +113,11 @@ describe('connection', () => {
     expect(bad).toMatchObject({ type: 'error', code: 'bad_frame' });
     expect(String(bad.message)).toContain('lines');
     sock.send(JSON.stringify({ type: 'heartbeat' }));
-    expect(await next(sock)).toMatchObject({ type: 'error', code: 'protocol', message: 'the first message must be hello' });
+    expect(await next(sock)).toMatchObject({
+      type: 'error',
+      code: 'protocol',
+      message: 'the first message must be hello',
+    });
     sock.close();
   });
 });

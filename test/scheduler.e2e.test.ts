@@ -45,8 +45,9 @@ describe('providers list', () => {
       egressDefault: ['allow-all', 'allow-all', 'allow-all', 'allow-all', 'allow-all', 'allow-all', 'allow-all'],
     };
     const ids = ['local', 'docker', 'kubernetes', 'e2b', 'daytona', 'modal', 'vercel'];
-    for (const [field, values] of Object.entries(seed))
-      ids.forEach((id, i) => expect(by[id]?.[field], `${id}.${field}`).toEqual(values[i]));
+    for (const [field, values] of Object.entries(seed)) {
+      for (const [i, id] of ids.entries()) expect(by[id]?.[field], `${id}.${field}`).toEqual(values[i]);
+    }
     const table = await srv.mctl(['providers', 'list']);
     expect(table.stdout).toMatch(/CAPABILITY\s+local\s+pool|CAPABILITY\s+local\s+docker/);
   });

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import type { AgentConfig } from '../config/index.js';
+import type { AgentConfig } from '../config/agent.js';
 import { VERSION } from '../paths.js';
 import {
   PROTOCOL_VERSION,
@@ -342,8 +342,11 @@ export class Agent {
         this.send({ type: 'ack', ref: msg.ref, ok: true });
         return;
       case 'drain':
+        // Finish the current task (its report and logs included), take no more, then exit.
         this.draining = true;
         this.send({ type: 'ack', ref: msg.ref, ok: true });
+        this.log(this.current ? 'draining: finishing the current task, then exiting' : 'drained: exiting');
+        if (!this.current) void this.stop(0);
         return;
       case 'suspend':
       case 'resume':

@@ -4,7 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { Command } from 'commander';
-import { loadAgentConfig } from '../config/index.js';
+import { loadAgentConfig } from '../config/agent.js';
 import { MarionetteError } from '../core/errors.js';
 import { VERSION } from '../paths.js';
 import { Agent, AgentError } from './agent.js';

@@ -251,6 +251,120 @@ const poolCols: Column<Obj>[] = [
   { header: 'HEALTH', get: (p) => p.health },
 ];
 
+// ---- runners: registration tokens, external registration, drain (issue 5)
+const tokenCols: Column<Obj>[] = [
+  { header: 'ID', get: (t) => t.id },
+  { header: 'POOL', get: (t) => t.pool },
+  { header: 'KIND', get: (t) => t.kind },
+  { header: 'STATUS', get: (t) => t.status },
+  { header: 'USES', get: (t) => t.useCount },
+  {
+    header: 'EXPIRES',
+    get: (t) => (t.expiresAt === null ? 'never' : new Date(t.expiresAt as number).toISOString()),
+  },
+  {
+    header: 'REVOKED',
+    get: (t) => (t.revokedAt === null ? '-' : new Date(t.revokedAt as number).toISOString()),
+  },
+  { header: 'DESCRIPTION', get: (t) => t.description },
+];
+
+function addRunnerEnrolmentCommands(runners: Command): void {
+  const tokens = runners.command('tokens').alias('token').description('Registration tokens runners join a pool with');
+  tokens
+    .command('create')
+    .description('Create a registration token for a pool (the secret is shown once)')
+    .requiredOption('--pool <name>', 'pool the runners join')
+    .option('--expires-in <d>', 'stop working after this long (e.g. 24h); default never')
+    .option('--one-time', 'valid for a single registration')
+    .option('--description <text>', 'what it is for')
+    .action(async (o: { pool: string; expiresIn?: string; oneTime?: boolean; description?: string }, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const t = await api.post<Obj & { token: string }>('/v1/runners/tokens', {
+        pool: o.pool,
+        ...(o.expiresIn !== undefined ? { expiresIn: o.expiresIn } : {}),
+        ...(o.oneTime ? { oneTime: true } : {}),
+        ...(o.description !== undefined ? { description: o.description } : {}),
+      });
+      print(out, t, () => t.token);
+      if (out === 'table')
+        process.stderr.write(
+          `token ${t.id} for pool ${t.pool} (${t.kind}${t.expiresAt ? `, expires ${new Date(t.expiresAt as number).toISOString()}` : ''}); it is not shown again\n`,
+        );
+    });
+  tokens
+    .command('list')
+    .description('List registration tokens (never their secrets)')
+    .option('--pool <name>', 'only this pool')
+    .action(async (o: { pool?: string }, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const q = o.pool ? `?pool=${encodeURIComponent(o.pool)}` : '';
+      const r = await api.get<Listing<Obj>>(`/v1/runners/tokens${q}`);
+      print(out, r.items, () => table(r.items, tokenCols));
+    });
+  tokens
+    .command('revoke <id>')
+    .description('Revoke a registration token now (runners already joined keep their credential)')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const t = await api.post<Obj>(`/v1/runners/tokens/${encodeURIComponent(id)}/revoke`);
+      print(out, t, () => `token ${t.id} revoked`);
+    });
+  tokens
+    .command('rotate <id>')
+    .description('Replace a token; the old one keeps working for --grace (default 1h)')
+    .option('--grace <d>', 'how long the old token keeps working (e.g. 10m, 0)')
+    .option('--expires-in <d>', 'expiry of the new token (default: same lifetime as the old)')
+    .action(async (id: string, o: { grace?: string; expiresIn?: string }, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const t = await api.post<Obj & { token: string; rotatedFrom: string }>(
+        `/v1/runners/tokens/${encodeURIComponent(id)}/rotate`,
+        {
+          ...(o.grace !== undefined ? { grace: o.grace } : {}),
+          ...(o.expiresIn !== undefined ? { expiresIn: o.expiresIn } : {}),
+        },
+      );
+      print(out, t, () => t.token);
+      if (out === 'table') process.stderr.write(`token ${t.id} replaces ${t.rotatedFrom}; it is not shown again\n`);
+    });
+  runners
+    .command('register')
+    .description('Enrol one external runner: prints a one-time token and the agent command line')
+    .option('--pool <name>', 'pool to join (default: the external pool, created if missing)')
+    .option('--labels <k=v,...>', 'labels the runner offers')
+    .option('--name <name>', 'runner name')
+    .option('--expires-in <d>', 'token lifetime (default 1h)')
+    .action(async (o: { pool?: string; labels?: string; name?: string; expiresIn?: string }, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const body: Record<string, unknown> = {};
+      if (o.pool !== undefined) body.pool = o.pool;
+      if (o.labels !== undefined) body.labels = parseLabels(o.labels);
+      if (o.name !== undefined) body.name = o.name;
+      if (o.expiresIn !== undefined) body.expiresIn = o.expiresIn;
+      const r = await api.post<{ token: string; tokenId: string; pool: string; expiresAt: number; command: string }>(
+        '/v1/runners/register',
+        body,
+      );
+      print(out, r, () =>
+        [
+          `one-time token ${r.tokenId} for pool ${r.pool}, valid until ${new Date(r.expiresAt).toISOString()}:`,
+          `  ${r.token}`,
+          '',
+          'run this on the runner machine:',
+          `  ${r.command}`,
+        ].join('\n'),
+      );
+    });
+  runners
+    .command('drain <id>')
+    .description('Finish the current task, take no more; the runner then leaves')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const r = await api.post<Obj>(`/v1/runners/${encodeURIComponent(id)}/drain`);
+      print(out, r, () => `runner ${r.id} draining (${r.state})`);
+    });
+}
+
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('mctl')
     .description('Marionette CLI')
@@ -287,6 +401,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       [] as string[],
     )
     .option('--no-wait-for-capacity', 'fail at once when no pool can take the session')
+    .option('--priority <n>', 'higher is placed first; FIFO within a priority (default 0)')
     .option('--dry-run', 'show where it would go, create nothing')
     .option('--wait', 'wait for the first task; exit status 0 only if it succeeded')
     .option('-f, --follow', "stream the first task's output")
@@ -303,6 +418,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
         if (o[k] !== undefined) body[k] = o[k];
       if (Object.keys(env).length) body.env = env;
       if (o.waitForCapacity === false) body.waitForCapacity = false;
+      if (o.priority !== undefined) {
+        const n = Number(o.priority);
+        if (!Number.isInteger(n)) throw new CliError(`--priority ${JSON.stringify(o.priority)}: expected an integer`);
+        body.priority = n;
+      }
       if (o.dryRun) {
         const r = await api.post<{ decision: Placement }>('/v1/sessions', { ...body, dryRun: true });
         print(out, r, () => verdictTable(r.decision));
@@ -488,6 +608,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const r = await api.get<Obj>(`/v1/runners/${encodeURIComponent(id)}`);
       print(out, r, () => table([r], runnerCols));
     });
+  addRunnerEnrolmentCommands(runners);
 
   // ---- pools
   const pools = program.command('pools').alias('pool').description('Capacity pools');

@@ -2,7 +2,8 @@
  * @module State machines for sessions, tasks and runners, written as tables.
  *
  * Session: `pending → scheduling → provisioning → active ⇄ idle → suspending → suspended →
- * resuming → active …`, ending in `completed | failed | cancelled | terminated`. A session that
+ * resuming → active …` (a failed suspend goes back to `active | idle`, a failed resume back to
+ * `suspended`), ending in `completed | failed | cancelled | terminated`. A session that
  * cannot be placed stays `scheduling` with its per-pool verdicts recorded.
  *
  * Task: `queued → assigned → running → succeeded | failed | cancelled | timed_out | lost`. A task
@@ -26,9 +27,9 @@ export const SESSION_TRANSITIONS: Table<SessionState> = {
   provisioning: ['active', 'scheduling', 'failed', 'cancelled', 'terminated'],
   active: ['idle', 'suspending', 'scheduling', 'completed', 'failed', 'cancelled', 'terminated'],
   idle: ['active', 'suspending', 'scheduling', 'completed', 'failed', 'cancelled', 'terminated'],
-  suspending: ['suspended', 'failed', 'cancelled', 'terminated'],
+  suspending: ['suspended', 'active', 'idle', 'failed', 'cancelled', 'terminated'],
   suspended: ['resuming', 'cancelled', 'terminated', 'completed'],
-  resuming: ['active', 'idle', 'scheduling', 'provisioning', 'failed', 'cancelled', 'terminated'],
+  resuming: ['active', 'idle', 'scheduling', 'provisioning', 'suspended', 'failed', 'cancelled', 'terminated'],
   completed: [],
   failed: [],
   cancelled: [],

@@ -3,6 +3,8 @@
  * scheduler sees only their capabilities.
  */
 import type { ServerConfig } from '../config/index.js';
+import { parseDockerConfig } from './docker/config.js';
+import { DockerSandboxProvider } from './docker/provider.js';
 import { LocalSandboxProvider } from './local/provider.js';
 import { JoinedRunnersProvider } from './pool/provider.js';
 import type { SandboxProvider } from './types.js';
@@ -21,9 +23,19 @@ export const PROVIDER_IDS = [
   'external',
 ] as const;
 
+/**
+ * Builds every provider. Docker is always registered: with no engine its `health()` reports the
+ * socket it tried and the scheduler shows its pools as `provider_unavailable`. Its agent reaches
+ * the gateway through the server's unix socket folder, mounted into each container.
+ */
 export function createProviders(config: ServerConfig, gateway: string): Map<string, SandboxProvider> {
+  const docker = parseDockerConfig(
+    { gatewaySocket: config.gatewaySocket, ...config.providers.docker },
+    'providers.docker in marionette.yaml',
+  );
   const providers: SandboxProvider[] = [
     new LocalSandboxProvider({ home: config.home, gateway, config: config.providers.local }),
+    new DockerSandboxProvider(docker),
     new JoinedRunnersProvider('pool'),
     new JoinedRunnersProvider('external'),
   ];

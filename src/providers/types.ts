@@ -52,6 +52,8 @@ export interface SandboxSpec {
   /** The pool's `sandbox_config`. */
   config: Record<string, unknown>;
   toolchainDemand?: ComposedToolchainDemand;
+  /** The pool's suspend strategy and fallback, so a provider can prepare for them (e.g. a writable rootfs for `snapshot`). */
+  suspend?: { strategy: SuspendStrategy; fallback: SuspendStrategy };
   /** Marionette additions: who the sandbox belongs to (labels, workspace naming). */
   runnerId: string;
   poolId: string;

@@ -2,9 +2,12 @@
  * @module `marionette`: the server program (`marionette serve`, `marionette images build`).
  */
 import { Command } from 'commander';
+import Dockerode from 'dockerode';
 import { loadServerConfig } from '../config/index.js';
 import { MarionetteError, toError } from '../core/errors.js';
 import { VERSION } from '../paths.js';
+import { DEFAULT_AGENT_IMAGE, parseDockerConfig, parseEngineAddress } from '../providers/docker/config.js';
+import { buildAgentImage } from '../providers/docker/image.js';
 import { startServer } from './main.js';
 
 function fail(e: unknown): never {
@@ -63,6 +66,40 @@ export async function main(argv: string[]): Promise<void> {
       };
       process.on('SIGINT', () => void stop('SIGINT'));
       process.on('SIGTERM', () => void stop('SIGTERM'));
+    });
+  const images = program.command('images').description('Sandbox images');
+  images
+    .command('build')
+    .description(
+      'Build the default docker agent image from files on this machine (no registry needed); see docker/Dockerfile for setups with a registry',
+    )
+    .option('-t, --tag <tag>', `image tag (default: providers.docker.image, else ${DEFAULT_AGENT_IMAGE})`)
+    .option('--if-missing', 'do nothing when the tag already exists')
+    .option('-c, --config <file>', 'marionette.yaml whose providers.docker host/image to use (env MARIONETTE_CONFIG)')
+    .option('--home <dir>', 'state directory (env MARIONETTE_HOME)')
+    .action(async (opts: { tag?: string; ifMissing?: boolean; config?: string; home?: string }) => {
+      try {
+        const config = loadServerConfig({
+          ...(opts.config ? { config: opts.config } : {}),
+          ...(opts.home ? { home: opts.home } : {}),
+        });
+        const docker = parseDockerConfig(config.providers.docker ?? {}, 'providers.docker in marionette.yaml');
+        const addr = parseEngineAddress(docker.host);
+        const client =
+          addr.kind === 'unix'
+            ? new Dockerode({ socketPath: addr.socketPath })
+            : new Dockerode({ host: addr.host, port: addr.port, protocol: addr.protocol });
+        const tag = opts.tag ?? docker.image;
+        const started = Date.now();
+        const r = await buildAgentImage({ docker: client, tag, ifMissing: opts.ifMissing === true });
+        process.stdout.write(
+          r.built
+            ? `built ${r.tag} (${r.id.slice(0, 19)}, ${r.entries} files, ${(r.bytes / 1e6).toFixed(1)} MB) on ${addr.display} in ${((Date.now() - started) / 1000).toFixed(1)}s\n`
+            : `${r.tag} already exists (${r.id.slice(0, 19)}); nothing to do\n`,
+        );
+      } catch (e: unknown) {
+        fail(e);
+      }
     });
   await program.parseAsync(argv, { from: 'user' });
 }

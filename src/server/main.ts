@@ -10,12 +10,16 @@ import { toError } from '../core/errors.js';
 import { createProviders } from '../providers/registry.js';
 import { openStore, type Store } from '../store/index.js';
 import { buildApp } from './app.js';
+import { Autoscaler } from './autoscaler.js';
 import type { ServerContext } from './context.js';
 import { EventBus } from './events.js';
 import { Gateway } from './gateway.js';
 import { PoolService } from './pools.js';
+import { Reconciler } from './reconciler.js';
 import { RunnerService } from './runners.js';
 import { SessionService } from './sessions.js';
+import { SuspendService } from './suspend.js';
+import { TokenService } from './tokens.js';
 
 export interface RunningServer {
   ctx: ServerContext;
@@ -43,6 +47,7 @@ async function bootstrapToken(store: Store, orgId: string, home: string): Promis
 }
 
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
+  const startedAt = Date.now();
   mkdirSync(config.home, { recursive: true, mode: 0o700 });
   const log = pino(
     { level: config.logLevel, base: { svc: 'marionette' } },
@@ -66,7 +71,17 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   }
   const gateway = new Gateway(ctx, runners);
   runners.gateway = gateway;
-  const app = buildApp(ctx, { sessions, extend: (api) => pools.routes(api) });
+  const tokens = new TokenService(ctx, pools, runners);
+  const suspend = new SuspendService(ctx, sessions, runners);
+  const autoscaler = new Autoscaler(ctx, runners, sessions.providerHealth);
+  const app = buildApp(ctx, {
+    sessions,
+    extend: (api) => {
+      pools.routes(api);
+      tokens.routes(api);
+      suspend.routes(api);
+    },
+  });
   try {
     await gateway.listen();
     await app.listen({ port: config.port, host: config.host });
@@ -119,7 +134,15 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   await probe();
   every(10_000, 'provider health', probe);
   every(5_000, 'assigner', async () => sessions.kick());
+  // Orphaned containers/volumes, half-provisioned runners from a crash, dead sandboxes; pauses past max_duration.
+  const reconciler = new Reconciler(ctx, runners, sessions, startedAt);
+  await reconciler.atStart().catch((e: unknown) => log.error({ err: toError(e) }, 'reconciler at start failed'));
+  every(10_000, 'reconciler', async () => {
+    await reconciler.tick();
+  });
+  every(2_000, 'pause escalation', () => suspend.escalateExpiredPauses());
   sessions.kick();
+  autoscaler.start();
 
   log.info({ apiPort, gatewayPort: gateway.tcpPort, home: config.home }, 'marionette started');
   return {
@@ -134,6 +157,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     pools,
     async close(opts = {}) {
       for (const t of timers) clearInterval(t);
+      await autoscaler.close();
       await sessions.settled();
       if (opts.terminateRunners)
         for (const r of await store.runners.live()) await runners.terminate(r, 'server shutting down');

@@ -2,7 +2,7 @@
  * @module Runner lifecycle on the server: registration, the hello/re-attach handshake, log
  * ingestion with acks, task completion, leases, and provisioning/terminating managed runners.
  */
-import { toError } from '../core/errors.js';
+import { Conflict, NotFound, toError } from '../core/errors.js';
 import { hashSecret, newId, newSecret } from '../core/ids.js';
 import { matchSelector, parseSelector } from '../core/selector.js';
 import type { Pool, RunnerState } from '../core/types.js';
@@ -274,16 +274,16 @@ export class RunnerService implements GatewayHandler {
     ]);
     // A repeated report (after a reconnect, or after a forced cancel) changes nothing.
     if (!ok) return;
+    // The session side goes first (a per-task runner is released there), and only then does the
+    // runner become idle, so no pass can hand it another task in between.
+    const done = await store.tasks.get(task.id);
+    if (done) {
+      this.ctx.bus.emit('task:updated', { task: done });
+      await this.events.taskFinished(done);
+    }
     const runner = await store.runners.get(conn.runnerId);
     if (runner && (runner.state === 'busy' || runner.state === 'draining')) {
       await store.runners.transition(runner.id, runner.draining ? 'draining' : 'idle', {}, ['busy', 'draining']);
-    }
-    {
-      const done = await store.tasks.get(task.id);
-      if (done) {
-        this.ctx.bus.emit('task:updated', { task: done });
-        await this.events.taskFinished(done);
-      }
     }
     const fresh = await store.runners.get(conn.runnerId);
     if (fresh) {
@@ -294,6 +294,41 @@ export class RunnerService implements GatewayHandler {
 
   onClose(conn: RunnerConnection): void {
     this.ctx.log.info({ runnerId: conn.runnerId }, 'runner disconnected');
+    void this.finishDrain(conn.runnerId).catch((e: unknown) =>
+      this.ctx.log.error({ err: toError(e), runnerId: conn.runnerId }, 'finishing a drain failed'),
+    );
+  }
+
+  // ---- drain --------------------------------------------------------------------------------
+
+  /**
+   * Drains a runner: it finishes the task it holds and takes no more (the claim refuses a
+   * draining runner). An idle runner goes to `draining` at once; the agent exits when it has
+   * nothing left to report, and its disconnect ends the drain (`finishDrain`).
+   */
+  async drain(id: string): Promise<Runner> {
+    const { store } = this.ctx;
+    const runner = await store.runners.get(id, this.ctx.orgId);
+    if (!runner) throw new NotFound('runner', id, 'list runners with `mctl runners list`');
+    if (runner.state === 'terminated' || runner.state === 'offline')
+      throw new Conflict(`runner ${id} is ${runner.state}; there is nothing to drain`);
+    await store.runners.update(id, { draining: 1 });
+    await store.runners.transition(id, 'draining', {}, ['idle']);
+    const sent = this.gateway.send(id, { type: 'drain', ref: newId('cmd') });
+    this.ctx.log.info({ runnerId: id, connected: sent }, 'runner draining');
+    if (!sent) await this.finishDrain(id);
+    const fresh = (await store.runners.get(id)) ?? runner;
+    this.ctx.bus.emit('runner:updated', { runner: fresh });
+    return fresh;
+  }
+
+  /** A draining runner with no task that is gone (or going): terminated, its sandbox stopped. */
+  async finishDrain(runnerId: string): Promise<void> {
+    const runner = await this.ctx.store.runners.get(runnerId);
+    if (!runner?.draining || runner.state !== 'draining') return;
+    if (this.gateway.isConnected(runnerId)) return;
+    if (await this.ctx.store.tasks.activeForRunner(runnerId)) return;
+    await this.terminate(runner, 'drained');
   }
 
   // ---- commands to runners ------------------------------------------------------------------
@@ -444,6 +479,7 @@ export class RunnerService implements GatewayHandler {
       registrationToken: token,
       env: {},
       config: pool.sandboxConfig,
+      suspend: { strategy: pool.suspendConfig.strategy, fallback: pool.suspendConfig.fallback },
       runnerId: id,
       poolId: pool.id,
       poolName: pool.name,

@@ -44,6 +44,8 @@ export const CreateSessionBody = z.strictObject({
   /** Decide and explain without creating anything. */
   dryRun: z.boolean().optional(),
   maxRetries: z.number().int().min(0).max(10).optional(),
+  /** Higher is placed first; FIFO within a priority. Default 0. */
+  priority: z.number().int().min(-1000).max(1000).optional(),
 });
 export type CreateSessionBody = z.infer<typeof CreateSessionBody>;
 
@@ -51,6 +53,39 @@ export const CreateTaskBody = z.strictObject({
   prompt: z.string(),
   maxRetries: z.number().int().min(0).max(10).optional(),
 });
+
+/**
+ * The order an assigner pass visits sessions in: higher `priority` first; within a priority, the
+ * session whose oldest queued task was created first (a retry keeps its original creation time,
+ * so a re-queued task does not lose its place); sessions with nothing queued come last.
+ */
+export function passOrder(sessions: Map<string, Session>, firstQueued: Map<string, Task>): Session[] {
+  const key = (s: Session) => firstQueued.get(s.id)?.createdAt ?? Number.POSITIVE_INFINITY;
+  return [...sessions.values()].sort(
+    (a, b) =>
+      (b.request.priority ?? 0) - (a.request.priority ?? 0) ||
+      key(a) - key(b) ||
+      a.createdAt - b.createdAt ||
+      (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
+}
+
+/**
+ * What placement reads, taken once per assigner pass instead of once per session (with many
+ * queued sessions that was the cost of a pass). Runners claimed or provisioned during the pass
+ * are updated in place.
+ */
+interface PassSnapshot {
+  cards: AgentCard[];
+  profiles: Profile[];
+  pools: Pool[];
+  live: Runner[];
+}
+
+function snapshotRunner(snap: PassSnapshot, id: string, patch: Partial<Runner>): void {
+  const i = snap.live.findIndex((r) => r.id === id);
+  if (i >= 0) snap.live[i] = { ...(snap.live[i] as Runner), ...patch };
+}
 
 export interface ExplainResult {
   sessionId: string | null;
@@ -141,6 +176,7 @@ export class SessionService {
         profile: body.profile ?? null,
         authMode: body.authMode ?? 'byok',
         env: body.env ?? {},
+        ...(body.priority ? { priority: body.priority } : {}),
       },
     };
   }
@@ -327,8 +363,20 @@ export class SessionService {
     const runner = await this.ctx.store.runners.get(runnerId);
     if (!runner || runner.state === 'terminated') return;
     const pool = await this.ctx.store.pools.byId(runner.poolId);
-    if (pool?.mode === 'managed') await this.runners.terminate(runner, reason);
-    else await this.ctx.store.runners.update(runner.id, { session_id: null });
+    // A warm managed pool (min_runners or idle_timeout set) takes an idle runner back, unbound;
+    // the autoscaler reaps it after idle_timeout. Files the session left in the runner's
+    // workspace stay there (docs/pools.md).
+    const backToPool =
+      pool?.mode === 'managed' &&
+      pool.lifecycle === 'per-session' &&
+      (pool.minRunners > 0 || pool.idleTimeoutMs !== null) &&
+      runner.state === 'idle' &&
+      !runner.draining;
+    if (pool?.mode === 'managed' && !backToPool) await this.runners.terminate(runner, reason);
+    else {
+      await this.ctx.store.runners.update(runner.id, { session_id: null });
+      this.kick();
+    }
   }
 
   // ---- placement ----------------------------------------------------------------------------
@@ -341,13 +389,33 @@ export class SessionService {
     return compiled;
   }
 
-  /** Runs the pure scheduler over the live pools for a request. */
-  async evaluate(request: SessionRequest): Promise<Decision> {
+  /** Reads what placement looks at, once per assigner pass (see PassSnapshot). */
+  private async snapshot(): Promise<PassSnapshot> {
+    const { store, orgId } = this.ctx;
+    return {
+      cards: await this.agentCards(),
+      profiles: await store.pools.profiles(orgId),
+      pools: await store.pools.list(orgId),
+      live: await store.runners.live({ orgId }),
+    };
+  }
+
+  /** Runs the pure scheduler over the live pools for a request (from a pass's snapshot when given). */
+  async evaluate(request: SessionRequest, snap?: PassSnapshot): Promise<Decision> {
     const { store } = this.ctx;
-    const card = await this.agentCard(request.agent);
-    const profile = request.profile ? await this.profile(request.profile) : null;
-    const pools = await store.pools.list(this.ctx.orgId);
-    const live = await store.runners.live({ orgId: this.ctx.orgId });
+    let card: AgentCard;
+    let profile: Profile | null = null;
+    if (snap) {
+      const c = snap.cards.find((x) => x.name === request.agent);
+      card = c ?? (await this.agentCard(request.agent));
+      if (request.profile) profile = snap.profiles.find((x) => x.name === request.profile) ?? null;
+      if (request.profile && !profile) profile = await this.profile(request.profile);
+    } else {
+      card = await this.agentCard(request.agent);
+      profile = request.profile ? await this.profile(request.profile) : null;
+    }
+    const pools = snap ? snap.pools : await store.pools.list(this.ctx.orgId);
+    const live = snap ? snap.live : await store.runners.live({ orgId: this.ctx.orgId });
     const byPool = new Map<string, Runner[]>();
     const byProvider = new Map<string, number>();
     for (const r of live) {
@@ -360,7 +428,8 @@ export class SessionService {
       pool: this.compile(p),
       capabilities: this.ctx.providers.get(p.providerId)?.capabilities,
       providerUnavailable: this.providerHealth.get(p.providerId) ?? null,
-      runners: (byPool.get(p.id) ?? []).filter((r) => r.state !== 'provisioning' || r.sessionId !== null),
+      // Warm runners still starting count toward max_runners (they are not idle, so not assignable).
+      runners: byPool.get(p.id) ?? [],
       providerLiveRunners: byProvider.get(p.providerId) ?? 0,
     }));
     const selector = mergeSelectors(
@@ -396,9 +465,9 @@ export class SessionService {
   }
 
   /** Places a session that has no runner: assign an idle runner, provision one, or wait. */
-  private async place(session: Session, firstTask: Task | null): Promise<void> {
+  private async place(session: Session, firstTask: Task | null, snap?: PassSnapshot): Promise<void> {
     const { store } = this.ctx;
-    const decision = await this.evaluate(session.request);
+    const decision = await this.evaluate(session.request, snap);
     const placement = this.toPlacement(decision);
     const chosen = decision.chosen;
     if (!chosen) {
@@ -419,6 +488,7 @@ export class SessionService {
         if (firstTask) {
           const claimed = await store.runners.claim(runnerId, firstTask.id, session.id);
           if (!claimed) return this.kick();
+          if (snap) snapshotRunner(snap, runnerId, { state: 'busy', sessionId: session.id });
           await store.sessions.transition(session.id, 'active', {
             pool_id: pool.id,
             runner_id: runnerId,
@@ -441,6 +511,7 @@ export class SessionService {
             .where('state', '=', 'idle')
             .executeTakeFirst();
           if (Number(ok.numUpdatedRows) !== 1) return this.kick();
+          if (snap) snapshotRunner(snap, runnerId, { sessionId: session.id });
           await store.sessions.transition(
             session.id,
             'idle',
@@ -468,6 +539,7 @@ export class SessionService {
         await store.sessions.addEvent(session.id, session.orgId, 'placed', { pool: pool.name, action: 'provision' });
         try {
           const runner = await this.runners.provision(pool, session);
+          snap?.live.push(runner);
           await store.sessions.update(session.id, { runner_id: runner.id });
         } catch (e: unknown) {
           const err = toError(e);
@@ -530,20 +602,21 @@ export class SessionService {
 
   private async pass(): Promise<void> {
     const { store } = this.ctx;
-    const seen = new Set<string>();
     // Sessions waiting for a runner but with no queued task still need placing.
     const sessions = await store.sessions.listByState(['scheduling']);
     const queued = await store.tasks.listByState(['queued']);
     const firstQueued = new Map<string, Task>();
     for (const t of queued) if (!firstQueued.has(t.sessionId)) firstQueued.set(t.sessionId, t);
-    const order: string[] = [...firstQueued.keys()];
-    for (const s of sessions) if (!firstQueued.has(s.id)) order.push(s.id);
-    for (const sessionId of order) {
-      if (seen.has(sessionId)) continue;
-      seen.add(sessionId);
+    const byId = new Map<string, Session>();
+    for (const s of sessions) byId.set(s.id, s);
+    for (const s of await store.sessions.getMany([...firstQueued.keys()].filter((id) => !byId.has(id))))
+      byId.set(s.id, s);
+    // One read of pools, runners and catalog for the whole pass; claims stay compare-and-set, so a
+    // stale entry only costs a failed claim and another pass.
+    const snap = await this.snapshot();
+    for (const session of passOrder(byId, firstQueued)) {
+      const sessionId = session.id;
       const task = firstQueued.get(sessionId) ?? null;
-      const session = await store.sessions.get(sessionId);
-      if (!session) continue;
       if (isTerminalSession(session.state)) {
         if (task)
           await store.tasks.transition(
@@ -559,14 +632,16 @@ export class SessionService {
       if (task && (await store.tasks.activeForRunnerInSession(sessionId))) continue;
       if (session.runnerId) {
         const runner = await store.runners.get(session.runnerId);
-        if (!runner || runner.state === 'terminated' || runner.state === 'offline') {
+        // A drained runner keeps the task it holds but takes no new one: the session moves on.
+        const gone = !runner || runner.state === 'terminated' || runner.state === 'offline';
+        if (gone || (runner.state === 'draining' && task)) {
           await store.sessions.transition(session.id, 'scheduling', { runner_id: null }, [
             'active',
             'idle',
             'scheduling',
           ]);
           const s = await store.sessions.get(session.id);
-          if (s) await this.place(s, task);
+          if (s) await this.place(s, task, snap);
           continue;
         }
         if (!task || runner.state !== 'idle' || !this.runners.gateway.isConnected(runner.id)) {
@@ -591,7 +666,7 @@ export class SessionService {
       if (session.state !== 'scheduling')
         await store.sessions.transition(session.id, 'scheduling', {}, ['active', 'idle']);
       const s = await store.sessions.get(session.id);
-      if (s) await this.place(s, task);
+      if (s) await this.place(s, task, snap);
     }
     // Managed runners that came up for a session whose first task is not there (no prompt).
     for (const s of await store.sessions.listByState(['provisioning'])) {

@@ -29,6 +29,8 @@ export interface SessionRequest {
   profile: string | null;
   authMode: AuthMode;
   env: Record<string, string>;
+  /** Higher runs first; FIFO (oldest queued task) within a priority. Absent = 0. */
+  priority?: number;
 }
 
 export interface Placement {

@@ -6,7 +6,7 @@
  * it creates carries `<prefix>.managed=true` plus owner labels, so `reapOrphans` can find leaks.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Dockerode from 'dockerode';
 import { InvalidRequest, ProviderUnavailable, toError } from '../../core/errors.js';
@@ -585,7 +585,7 @@ export class DockerSandboxProvider implements SandboxProvider {
   private agentEnv(cfg: DockerProviderConfig, spec: SandboxSpec): string[] {
     const env: Record<string, string> = { ...spec.env };
     const server = cfg.gatewaySocket
-      ? `unix:${GATEWAY_SOCKET_IN_BOX}`
+      ? `unix:${posix.join(posix.dirname(GATEWAY_SOCKET_IN_BOX), basename(cfg.gatewaySocket))}`
       : (cfg.serverUrl ?? spec.env.MARIONETTE_SERVER ?? undefined);
     if (cfg.command === undefined) {
       if (server === undefined) {
@@ -611,7 +611,9 @@ export class DockerSandboxProvider implements SandboxProvider {
     const imageLabels = await this.inspectImage(place.image);
     const env = this.agentEnv(cfg, spec);
     const owner = { sessionId: spec.sessionId, runnerId: spec.runnerId, poolId: spec.poolId, orgId: spec.orgId };
-    const readOnlyRootfs = cfg.readOnlyRootfs && !wantsSnapshot(cfg);
+    const snapshotting =
+      wantsSnapshot(cfg) || spec.suspend?.strategy === 'snapshot' || spec.suspend?.fallback === 'snapshot';
+    const readOnlyRootfs = cfg.readOnlyRootfs && !snapshotting;
     const [uid, gid] = cfg.user.split(':');
     const tmpfs: Record<string, string> = { '/tmp': `rw,nosuid,nodev,size=${cfg.tmpfsSize},mode=1777` };
     if (readOnlyRootfs) tmpfs['/home/agent'] = `rw,nosuid,nodev,size=${cfg.tmpfsSize},uid=${uid},gid=${gid},mode=0700`;
@@ -633,7 +635,15 @@ export class DockerSandboxProvider implements SandboxProvider {
         { Type: 'bind', Source: cfg.nodePath ?? process.execPath, Target: NODE_IN_BOX, ReadOnly: true },
       );
     }
-    if (cfg.gatewaySocket) mounts.push({ Type: 'bind', Source: cfg.gatewaySocket, Target: GATEWAY_SOCKET_IN_BOX });
+    // The socket's FOLDER is mounted, not the socket file: a server restart recreates the socket (a new
+    // inode) and a file bind mount would keep pointing at the dead one.
+    if (cfg.gatewaySocket)
+      mounts.push({
+        Type: 'bind',
+        Source: dirname(cfg.gatewaySocket),
+        Target: posix.dirname(GATEWAY_SOCKET_IN_BOX),
+        ReadOnly: true,
+      });
     const memory = cfg.resources.memory === undefined ? undefined : parseMemoryBytes(cfg.resources.memory);
     const memoryMb = spec.resources?.memoryMB;
     const memBytes = memoryMb !== undefined ? memoryMb * 1024 * 1024 : memory;

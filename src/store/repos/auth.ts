@@ -176,7 +176,8 @@ export class AuthRepo {
       .selectFrom('registration_tokens')
       .selectAll()
       .where('org_id', '=', orgId)
-      .where('kind', '=', 'reusable');
+      // Tokens minted for one managed runner are internal; every token an operator made is listed.
+      .where('runner_id', 'is', null);
     if (poolId) q = q.where('pool_id', '=', poolId);
     return (await q.orderBy('created_at', 'desc').execute()).map(toRegToken);
   }

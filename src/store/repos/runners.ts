@@ -72,6 +72,21 @@ export class RunnerRepo {
       .execute();
   }
 
+  /**
+   * Takes an idle, unbound runner out of service (compare-and-set to `draining`), so no claim or
+   * session binding can land on it while it is being stopped. False when it was taken meanwhile.
+   */
+  async retireIdle(id: string, now = Date.now()): Promise<boolean> {
+    const r = await this.db
+      .updateTable('runners')
+      .set({ state: 'draining', draining: 1, updated_at: now })
+      .where('id', '=', id)
+      .where('state', '=', 'idle')
+      .where('session_id', 'is', null)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
   async renewLease(id: string, now: number, leaseMs: number): Promise<void> {
     await this.db
       .updateTable('runners')

@@ -41,6 +41,21 @@ export class SessionRepo {
     return rows.map(toSession);
   }
 
+  /** Several sessions by id in one query (order not guaranteed). */
+  async getMany(ids: readonly string[]): Promise<Session[]> {
+    if (ids.length === 0) return [];
+    const out: Session[] = [];
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await this.db
+        .selectFrom('sessions')
+        .selectAll()
+        .where('id', 'in', ids.slice(i, i + 500))
+        .execute();
+      for (const r of rows) out.push(toSession(r));
+    }
+    return out;
+  }
+
   async listByState(states: SessionState[]): Promise<Session[]> {
     const rows = await this.db
       .selectFrom('sessions')

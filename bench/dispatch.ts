@@ -1,0 +1,228 @@
+/**
+ * @module Dispatch benchmark: warm-pool dispatch latency (task created → agent process started on
+ * an idle runner) p50/p99, and throughput (tasks/s, created through the REST API until finished)
+ * with 100 runners, all on loopback, against baselines measured in the same run: a raw WebSocket
+ * round trip and a bare `spawn` of the same agent process.
+ *
+ * The server runs in this process (so task creation and the `task.started` report are timed on
+ * one clock, from the event bus); the 100 runners are real Agent instances in one helper process
+ * (bench/dispatch-agents.ts), each with its own WebSocket to the gateway. The agent card runs
+ * `/bin/true`, so the measurement is the control plane, not an AI agent's start-up.
+ * Targets: p50 < 10 ms, p99 < 50 ms, ≥ 1,000 tasks/s.
+ *
+ * Usage: `npm run bench:dispatch [-- --runners 100 --latency 300 --tasks 3000]`
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import WebSocket, { WebSocketServer } from 'ws';
+import { loadServerConfig } from '../src/config/index.js';
+import { type RunningServer, startServer } from '../src/server/main.js';
+
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const RUNNERS = arg('runners', 100);
+const LATENCY_SAMPLES = arg('latency', 300);
+const THROUGHPUT_TASKS = arg('tasks', 3000);
+const CONCURRENCY = 64;
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+}
+const ms = (x: number) => `${x.toFixed(2)} ms`;
+
+/** Baseline 1: WebSocket echo round trip on loopback. */
+async function wsRoundTrip(n: number): Promise<number[]> {
+  const http = createServer();
+  const wss = new WebSocketServer({ server: http });
+  wss.on('connection', (s) => s.on('message', (d) => s.send(d)));
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
+  const port = (http.address() as AddressInfo).port;
+  const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+  await new Promise((r) => ws.once('open', r));
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await new Promise<void>((r) => {
+      ws.once('message', () => r());
+      ws.send(JSON.stringify({ type: 'ping', i }));
+    });
+    out.push(performance.now() - t0);
+  }
+  ws.close();
+  wss.close();
+  http.close();
+  return out;
+}
+
+/** Baseline 2: spawning the agent process itself (the floor under "agent process started"). */
+async function bareSpawn(n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await new Promise<void>((resolve, reject) => {
+      const c = spawn('/bin/true', [], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      c.once('spawn', () => out.push(performance.now() - t0));
+      c.once('error', reject);
+      c.once('exit', () => resolve());
+    });
+  }
+  return out;
+}
+
+async function api(srv: RunningServer, token: string, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${srv.apiUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  const json = (await res.json()) as Record<string, unknown>;
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+async function main(): Promise<void> {
+  const home = mkdtempSync(join(tmpdir(), 'marionette-bench-'));
+  const work = join(home, 'work');
+  const cfg = join(home, 'marionette.yaml');
+  writeFileSync(
+    cfg,
+    [
+      'server: { log_level: warn }',
+      'agents:',
+      '  noop: { command: ["/bin/true"], description: "spawns /bin/true" }',
+      'pools:',
+      '  bench: { mode: pool, provider: pool, lifecycle: per-task }',
+      '',
+    ].join('\n'),
+  );
+  const srv = await startServer(loadServerConfig({ config: cfg, home, port: 0, gatewayPort: 0 }, {}));
+  const token = srv.bootstrapToken!;
+  let agents: ChildProcess | null = null;
+  try {
+    const tok = await api(srv, token, 'POST', '/v1/runners/tokens', { pool: 'bench' });
+    const helper = fileURLToPath(new URL('./dispatch-agents.js', import.meta.url));
+    agents = spawn(
+      process.execPath,
+      [helper, String(RUNNERS), `127.0.0.1:${srv.gatewayPort}`, String(tok.token), 'bench', work],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((resolve, reject) => {
+      agents!.stdout!.on('data', (c: Buffer) => c.toString().includes('ready') && resolve());
+      agents!.once('exit', (c) => reject(new Error(`agents exited ${c}`)));
+    });
+    const { store } = srv.ctx;
+    for (;;) {
+      const idle = (await store.runners.list({ states: ['idle'] })).length;
+      if (idle >= RUNNERS) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+
+    // Timestamps from the bus: a task's queued event (created) and running event (process started).
+    const created = new Map<string, number>();
+    const started = new Map<string, number>();
+    const finished = new Map<string, number>();
+    let onFinished: (() => void) | null = null;
+    srv.ctx.bus.on('task:updated', ({ task }) => {
+      const now = performance.now();
+      if (task.state === 'queued' && !created.has(task.id)) created.set(task.id, now);
+      else if (task.state === 'running' && !started.has(task.id)) started.set(task.id, now);
+      else if (task.state === 'succeeded' || task.state === 'failed' || task.state === 'lost') {
+        finished.set(task.id, now);
+        onFinished?.();
+      }
+    });
+    const waitFinished = (n: number) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (finished.size >= n) {
+            onFinished = null;
+            resolve();
+          }
+        };
+        onFinished = check;
+        check();
+      });
+
+    // Warm-up.
+    for (let i = 0; i < 20; i++) await api(srv, token, 'POST', '/v1/sessions', { agent: 'noop', prompt: 'x' });
+    await waitFinished(20);
+
+    // Latency: one task at a time onto an idle warm runner.
+    const latency: number[] = [];
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      const before = finished.size;
+      const s = await api(srv, token, 'POST', '/v1/sessions', { agent: 'noop', prompt: 'x' });
+      const id = (s.tasks as { id: string }[])[0]!.id;
+      await waitFinished(before + 1);
+      latency.push(started.get(id)! - created.get(id)!);
+    }
+
+    // Throughput: many tasks created concurrently through the API, until all finished.
+    const base = finished.size;
+    const t0 = performance.now();
+    let next = 0;
+    const ids: string[] = [];
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < THROUGHPUT_TASKS) {
+          next++;
+          const s = await api(srv, token, 'POST', '/v1/sessions', { agent: 'noop', prompt: 'x' });
+          ids.push((s.tasks as { id: string }[])[0]!.id);
+        }
+      }),
+    );
+    const createdAll = performance.now() - t0;
+    await waitFinished(base + THROUGHPUT_TASKS);
+    const elapsed = performance.now() - t0;
+    const ok = ids.filter((id) => finished.has(id)).length;
+    const underLoad = ids.map((id) => started.get(id)! - created.get(id)!);
+    const failed = (await store.tasks.listByState(['failed', 'lost'])).length;
+
+    const ws = await wsRoundTrip(1000);
+    const sp = await bareSpawn(300);
+    const rows: [string, string, string, string][] = [
+      ['case', 'p50', 'p99', 'note'],
+      [
+        `dispatch latency, idle warm runner (${RUNNERS} runners)`,
+        ms(pct(latency, 50)),
+        ms(pct(latency, 99)),
+        `target p50 < 10 ms, p99 < 50 ms; n=${latency.length}`,
+      ],
+      [
+        'dispatch latency under throughput load',
+        ms(pct(underLoad, 50)),
+        ms(pct(underLoad, 99)),
+        `created→started while ${CONCURRENCY} clients create`,
+      ],
+      ['baseline: WebSocket round trip, loopback', ms(pct(ws, 50)), ms(pct(ws, 99)), 'n=1000'],
+      ['baseline: bare spawn of /bin/true', ms(pct(sp, 50)), ms(pct(sp, 99)), 'n=300'],
+    ];
+    const w = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c]!.length)));
+    for (const r of rows) console.log(r.map((x, c) => x.padEnd(w[c]!)).join('  '));
+    console.log('');
+    console.log(
+      `throughput: ${THROUGHPUT_TASKS} tasks over ${RUNNERS} runners in ${(elapsed / 1000).toFixed(2)} s = ` +
+        `${(THROUGHPUT_TASKS / (elapsed / 1000)).toFixed(0)} tasks/s (target ≥ 1000); ` +
+        `API create alone: ${(THROUGHPUT_TASKS / (createdAll / 1000)).toFixed(0)} sessions/s; ` +
+        `finished ${ok}/${THROUGHPUT_TASKS}, failed or lost ${failed}`,
+    );
+  } finally {
+    agents?.kill('SIGTERM');
+    await srv.close();
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,173 @@
+/**
+ * @module Warm pools for managed pools (local, docker, ...): keep `min_runners` idle, unbound
+ * runners ready, never start one past `max_runners` live, and stop idle unbound runners that have
+ * been idle longer than `idle_timeout` (never going below `min_runners` warm).
+ *
+ * Reconciliation is level-triggered: each pass reads the live runners of every managed pool and
+ * moves them toward the target, so a missed event only delays a pass. Passes run periodically and
+ * whenever a pool changes or a runner changes state (coalesced: one at a time, and at most one
+ * queued behind it). Stopping a runner first takes it out of service with a compare-and-set
+ * (`idle` and unbound → `draining`), so a task claim racing the reaper either wins (and the runner
+ * stays) or loses (and the runner is stopped); never both.
+ *
+ * Growth on demand is the scheduler's part: a session that finds no idle runner provisions one
+ * (up to `max_runners`); when the warm runners are taken, this pass starts replacements.
+ * Pool and external pools are not scaled (their runners join by themselves); `mctl pools show`
+ * warns when they have fewer than `min_runners`.
+ */
+import { toError } from '../core/errors.js';
+import type { Pool } from '../core/types.js';
+import type { Runner } from '../store/records.js';
+import type { ServerContext } from './context.js';
+import type { RunnerService } from './runners.js';
+
+/** Runner states that count as "warm" when unbound: ready, or on the way to ready. */
+const WARMING = new Set(['provisioning', 'connecting', 'idle']);
+
+/** What one pool should do now (pure; exported for tests). */
+export interface ScalePlan {
+  /** Runners to provision (unbound). */
+  provision: number;
+  /** Idle unbound runners to stop, oldest idle first. */
+  reap: string[];
+}
+
+/**
+ * Decides a managed pool's next step from its live runners.
+ * @example planPool({minRunners: 2, maxRunners: 4, idleTimeoutMs: 60_000, active: true}, [], now)
+ *   // → { provision: 2, reap: [] }
+ */
+export function planPool(
+  pool: Pick<Pool, 'minRunners' | 'maxRunners' | 'idleTimeoutMs' | 'active'>,
+  live: readonly Pick<Runner, 'id' | 'state' | 'sessionId' | 'idleSince' | 'draining'>[],
+  now: number,
+): ScalePlan {
+  const warm = live.filter((r) => r.sessionId === null && !r.draining && WARMING.has(r.state));
+  const min = pool.active ? pool.minRunners : 0;
+  const room = pool.maxRunners === null ? Number.POSITIVE_INFINITY : Math.max(0, pool.maxRunners - live.length);
+  const provision = Math.max(0, Math.min(min - warm.length, room));
+  const reap: string[] = [];
+  let excess = warm.length - min;
+  if (excess > 0) {
+    const idle = warm
+      .filter((r) => r.state === 'idle')
+      .sort((a, b) => (a.idleSince ?? 0) - (b.idleSince ?? 0) || (a.id < b.id ? -1 : 1));
+    for (const r of idle) {
+      if (excess <= 0) break;
+      const expired = !pool.active || (pool.idleTimeoutMs !== null && now - (r.idleSince ?? now) >= pool.idleTimeoutMs);
+      if (!expired) continue;
+      reap.push(r.id);
+      excess--;
+    }
+  }
+  return { provision, reap };
+}
+
+export class Autoscaler {
+  private running = false;
+  private wanted = false;
+  private idle: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | null = null;
+  private readonly unsubscribe: (() => void)[] = [];
+  private closed = false;
+  /** Per pool: no provisioning before this instant (after a failure, with backoff). */
+  private readonly backoff = new Map<string, { until: number; failures: number }>();
+
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly runners: RunnerService,
+    /** Health of providers as probed by the server (`null` or absent = reachable). */
+    private readonly providerHealth: ReadonlyMap<string, string | null>,
+  ) {}
+
+  /** Starts periodic passes and event-driven ones. */
+  start(intervalMs = 500): void {
+    this.unsubscribe.push(
+      this.ctx.bus.on('pool:changed', ({ poolId }) => {
+        this.backoff.delete(poolId);
+        this.request();
+      }),
+      this.ctx.bus.on('runner:updated', () => this.request()),
+    );
+    this.timer = setInterval(() => this.request(), intervalMs);
+    this.timer.unref();
+    this.request();
+  }
+
+  /** Asks for a pass (coalesced). */
+  request(): void {
+    if (this.closed) return;
+    this.wanted = true;
+    if (this.running) return;
+    this.running = true;
+    this.idle = (async () => {
+      while (this.wanted && !this.closed) {
+        this.wanted = false;
+        try {
+          await this.reconcile();
+        } catch (e: unknown) {
+          this.ctx.log.error({ err: toError(e) }, 'autoscaler pass failed');
+        }
+      }
+      this.running = false;
+    })();
+  }
+
+  /** One pass over every managed pool. */
+  async reconcile(now = Date.now()): Promise<void> {
+    const { store } = this.ctx;
+    const pools = (await store.pools.list(this.ctx.orgId)).filter((p) => p.mode === 'managed');
+    if (pools.length === 0) return;
+    const live = await store.runners.live({ orgId: this.ctx.orgId });
+    for (const pool of pools) {
+      if (this.closed) return;
+      const mine = live.filter((r) => r.poolId === pool.id);
+      const plan = planPool(pool, mine, now);
+      for (const id of plan.reap) await this.reap(pool, id);
+      if (plan.provision > 0) await this.grow(pool, plan.provision, now);
+    }
+  }
+
+  private async reap(pool: Pool, runnerId: string): Promise<void> {
+    const { store } = this.ctx;
+    if (!(await store.runners.retireIdle(runnerId))) return; // claimed or bound meanwhile: it stays
+    const runner = await store.runners.get(runnerId);
+    if (!runner) return;
+    this.ctx.log.info({ runnerId, pool: pool.name }, 'reaping idle warm runner');
+    await this.runners.terminate(
+      runner,
+      pool.active ? `idle longer than idle_timeout (${pool.idleTimeoutMs} ms)` : 'pool deactivated',
+    );
+  }
+
+  private async grow(pool: Pool, n: number, now: number): Promise<void> {
+    if (this.ctx.providers.get(pool.providerId) === undefined) return;
+    if (this.providerHealth.get(pool.providerId)) return;
+    const b = this.backoff.get(pool.id);
+    if (b && b.until > now) return;
+    for (let i = 0; i < n && !this.closed; i++) {
+      try {
+        const r = await this.runners.provision(pool, null);
+        this.ctx.log.info({ runnerId: r.id, pool: pool.name }, 'warm runner provisioned');
+        this.backoff.delete(pool.id);
+      } catch (e: unknown) {
+        const failures = (this.backoff.get(pool.id)?.failures ?? 0) + 1;
+        const wait = Math.min(60_000, 1000 * 2 ** Math.min(failures - 1, 6));
+        this.backoff.set(pool.id, { until: Date.now() + wait, failures });
+        this.ctx.log.warn(
+          { err: toError(e), pool: pool.name, retryInMs: wait },
+          'provisioning a warm runner failed; backing off',
+        );
+        return;
+      }
+    }
+  }
+
+  /** Stops passes; resolves when the running one is done. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const u of this.unsubscribe) u();
+    await this.idle;
+  }
+}

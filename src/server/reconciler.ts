@@ -1,0 +1,161 @@
+/**
+ * @module The reconciler: makes the engine agree with the store, at start and periodically.
+ *
+ * 1. At start only: runners a previous server process was still provisioning (no handle was ever
+ *    written, created before this process started) are terminated, and their sessions go back to
+ *    `scheduling`; sessions caught mid-resume go back to `suspended`, mid-suspend to `failed`.
+ * 2. Orphans: for every provider that can list what it owns (`reapOrphans`), each labelled object
+ *    whose owner is gone is removed. A container is owned by its runner (live, or `suspended` =
+ *    mid-suspend); a volume or snapshot image by its runner or by its session while that session
+ *    has not ended (a suspended session keeps its storage); a network by its pool.
+ * 3. Dead sandboxes: each live runner of a managed pool whose provider reports its sandbox
+ *    `terminated`/`failed` is marked offline (its task is lost and the retry policy applies).
+ */
+import { toError } from '../core/errors.js';
+import { isTerminalSession, RUNNER_LIVE } from '../core/states.js';
+import type { RunnerState } from '../core/types.js';
+import type { OwnedObject, ReapResult } from '../providers/docker/provider.js';
+import type { SandboxProvider } from '../providers/types.js';
+import type { ServerContext } from './context.js';
+import type { RunnerService } from './runners.js';
+import type { SessionService } from './sessions.js';
+
+/** A provider that can list and reap the objects it labelled (the docker provider). */
+export interface ReapingProvider extends SandboxProvider {
+  reapOrphans(isLive: (o: OwnedObject) => boolean | Promise<boolean>): Promise<ReapResult>;
+}
+
+function canReap(p: SandboxProvider): p is ReapingProvider {
+  return typeof (p as Partial<ReapingProvider>).reapOrphans === 'function';
+}
+
+/** Runner states whose sandbox must be left alone (`suspended`: a suspend is removing or committing it). */
+const OWNS_SANDBOX: readonly RunnerState[] = [...RUNNER_LIVE, 'suspended'];
+
+export interface ReconcileReport {
+  removed: number;
+  failed: number;
+  offline: number;
+}
+
+export class Reconciler {
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly runners: RunnerService,
+    private readonly sessions: SessionService,
+    /** When this server process started: rows older than this cannot be in flight here. */
+    private readonly startedAt: number,
+  ) {}
+
+  /** Providers that are reachable right now (per the last health probe). */
+  private reachable(id: string): boolean {
+    return (this.sessions.providerHealth.get(id) ?? null) === null;
+  }
+
+  /** Step 1 (start only), then a first `tick`. */
+  async atStart(): Promise<ReconcileReport> {
+    const { store } = this.ctx;
+    for (const [id, provider] of this.ctx.providers) {
+      if (!canReap(provider)) continue;
+      for (const r of await store.runners.list({ states: ['provisioning', 'connecting', 'idle', 'busy'] })) {
+        if (r.providerId !== id || r.handle !== null || r.createdAt >= this.startedAt) continue;
+        await this.runners.terminate(r, 'the server stopped while provisioning this runner');
+        this.ctx.log.warn({ runnerId: r.id }, 'runner left half-provisioned by a previous server: terminated');
+        if (r.sessionId) {
+          const s = await store.sessions.get(r.sessionId);
+          if (s && s.state === 'provisioning' && (s.runnerId === null || s.runnerId === r.id)) {
+            await store.sessions.transition(s.id, 'scheduling', { runner_id: null }, ['provisioning']);
+            await store.sessions.addEvent(s.id, s.orgId, 'reprovision', { runnerId: r.id, reason: 'server restart' });
+          }
+        }
+      }
+    }
+    for (const s of await store.sessions.listByState(['provisioning', 'resuming', 'suspending'])) {
+      if (s.updatedAt >= this.startedAt) continue;
+      const pool = s.poolId ? await store.pools.byId(s.poolId) : null;
+      const provider = pool ? this.ctx.providers.get(pool.providerId) : undefined;
+      if (!provider || !canReap(provider)) continue;
+      if (s.state === 'provisioning' && s.runnerId === null)
+        await store.sessions.transition(s.id, 'scheduling', {}, ['provisioning']);
+      else if (s.state === 'resuming')
+        await store.sessions.transition(
+          s.id,
+          'suspended',
+          { state_reason: 'the server stopped while resuming; resume again' },
+          ['resuming'],
+        );
+      else if (s.state === 'suspending')
+        await store.sessions.transition(
+          s.id,
+          'failed',
+          { ended_at: Date.now(), state_reason: 'the server stopped while suspending this session' },
+          ['suspending'],
+        );
+    }
+    const report = await this.tick();
+    this.sessions.kick();
+    return report;
+  }
+
+  /** Steps 2 and 3. Unreachable providers are skipped until the health probe sees them back. */
+  async tick(): Promise<ReconcileReport> {
+    const report: ReconcileReport = { removed: 0, failed: 0, offline: 0 };
+    for (const [id, provider] of this.ctx.providers) {
+      if (!canReap(provider) || !this.reachable(id)) continue;
+      const r = await provider.reapOrphans((o) => this.isLive(o));
+      report.removed += r.removed.length;
+      report.failed += r.failed.length;
+      for (const o of r.removed)
+        this.ctx.log.info({ provider: id, kind: o.kind, name: o.name, owner: o.owner }, 'reaped an orphaned object');
+      for (const f of r.failed)
+        this.ctx.log.error(
+          { provider: id, kind: f.object.kind, name: f.object.name, err: f.error },
+          'reaping an orphaned object failed',
+        );
+    }
+    report.offline = await this.checkSandboxes();
+    return report;
+  }
+
+  /** Whether a labelled object still has an owner. Reads the store per object, after it was listed. */
+  async isLive(o: OwnedObject): Promise<boolean> {
+    const { store } = this.ctx;
+    if (o.owner.runner) {
+      const runner = await store.runners.get(o.owner.runner);
+      if (runner && OWNS_SANDBOX.includes(runner.state)) return true;
+    }
+    if (o.kind === 'container') return false;
+    if (o.owner.session) {
+      const session = await store.sessions.get(o.owner.session);
+      return session !== null && !isTerminalSession(session.state);
+    }
+    if (o.kind === 'network' && o.owner.pool) return (await store.pools.byId(o.owner.pool)) !== null;
+    return false;
+  }
+
+  /** Live runners of managed pools whose sandbox died go offline. Returns how many. */
+  async checkSandboxes(): Promise<number> {
+    const { store } = this.ctx;
+    let n = 0;
+    for (const runner of await store.runners.live()) {
+      if (!runner.handle) continue;
+      const provider = this.ctx.providers.get(runner.providerId);
+      if (!provider || !canReap(provider) || !this.reachable(provider.id)) continue;
+      const pool = await store.pools.byId(runner.poolId);
+      if (pool?.mode !== 'managed') continue;
+      let status: Awaited<ReturnType<SandboxProvider['status']>>;
+      try {
+        status = await provider.status(runner.handle);
+      } catch (e: unknown) {
+        this.ctx.log.warn({ err: toError(e), runnerId: runner.id }, 'sandbox status unknown');
+        continue;
+      }
+      if (status !== 'terminated' && status !== 'failed') continue;
+      // Re-read: a suspend or a terminate may have moved the runner on meanwhile.
+      const fresh = await store.runners.get(runner.id);
+      if (!fresh || !RUNNER_LIVE.includes(fresh.state)) continue;
+      if (await this.runners.markOffline(fresh, `the sandbox of runner ${runner.id} is ${status}`)) n++;
+    }
+    return n;
+  }
+}

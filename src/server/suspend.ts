@@ -1,0 +1,512 @@
+/**
+ * @module Suspend and resume of sessions, per the pool's `suspend_config` and what its provider
+ * can honour.
+ *
+ * Strategy: the one asked for (`--strategy`), else the pool's `strategy`; when the provider cannot
+ * honour it (not in `supportedSuspendStrategies()`, an operation missing, or `release_to_pool` on
+ * a managed pool) the pool's `fallback`, and when that cannot be honoured either, `terminate`.
+ *
+ * | strategy | the sandbox | the runner row | resume |
+ * |---|---|---|---|
+ * | `pause` | frozen (memory kept); a running task freezes with it | `paused` | unfreeze; the same runner goes back to `idle`/`busy` |
+ * | `terminate_preserve_storage` | removed, storage (workspace volume) kept | `terminated` (+ cost event) | a new runner is provisioned on the kept storage (`provider.restore`) |
+ * | `snapshot` | committed (filesystem outside the workspace too) and removed, storage kept | `terminated` (+ cost event) | a new runner from the snapshot and the kept storage |
+ * | `terminate` | removed with its storage | `terminated` (+ cost event) | placed again from scratch |
+ * | `release_to_pool` | kept: the runner goes back to its pool, idle and unbound | `idle` | placed again, possibly on another runner |
+ *
+ * A running task: `pause` freezes it with everything else. Every other strategy would kill it, so
+ * the request is refused (409 Conflict naming the task; cancel it or wait for it first).
+ *
+ * `min_duration`: a session's current sandbox must have existed this long (from its runner's
+ * creation) before the session may be suspended; earlier requests get 409 Conflict saying how
+ * long to wait. It keeps suspend/resume churn from costing more than it saves.
+ *
+ * `max_duration`: a `pause` older than this is escalated to the pool's fallback (or
+ * `terminate_preserve_storage`, else `terminate`, when the fallback is `pause` or cannot be
+ * honoured). A task frozen in that pause is marked `lost` (it cannot survive the container) and
+ * is not retried automatically.
+ *
+ * A failed suspend puts the session back to `active`/`idle`; a failed resume leaves it `suspended`
+ * (storage kept), in both cases with the provider's error in `state_reason` and the response.
+ */
+import { z } from 'zod';
+import { assertNever, Conflict, InvalidRequest, ProviderUnavailable, toError } from '../core/errors.js';
+import { RUNNER_LIVE } from '../core/states.js';
+import type { Pool } from '../core/types.js';
+import {
+  type SandboxHandle,
+  type SandboxProvider,
+  SUSPEND_STRATEGIES,
+  type SuspendStrategy,
+} from '../providers/types.js';
+import type { Runner, Session, SessionSuspendInfo } from '../store/records.js';
+import type { Api } from './api.js';
+import type { ServerContext } from './context.js';
+import type { RunnerService } from './runners.js';
+import type { SessionService } from './sessions.js';
+
+export const SuspendBody = z
+  .strictObject({
+    strategy: z.enum(SUSPEND_STRATEGIES as [SuspendStrategy, ...SuspendStrategy[]]).optional(),
+  })
+  .optional();
+
+/** The strategy a suspend will use and, when it is not the one wanted, why. */
+export interface SuspendPlan {
+  strategy: SuspendStrategy;
+  wanted: SuspendStrategy;
+  /** Why `wanted` was not used (null when it was). */
+  fellBack: string | null;
+}
+
+/**
+ * Whether `provider` can carry out `strategy` for a pool of this mode.
+ *
+ * @example
+ * canHonour(dockerProvider, 'managed', 'release_to_pool') // false: managed sandboxes have no pool to go back to
+ */
+export function canHonour(
+  provider: SandboxProvider | undefined,
+  mode: Pool['mode'],
+  strategy: SuspendStrategy,
+): boolean {
+  if (strategy === 'terminate') return true;
+  if (!provider) return false;
+  if (!(provider.supportedSuspendStrategies?.() ?? ['terminate']).includes(strategy)) return false;
+  switch (strategy) {
+    case 'pause':
+      return mode === 'managed' && provider.pause !== undefined && provider.unpause !== undefined;
+    case 'snapshot':
+      return mode === 'managed' && provider.snapshot !== undefined && provider.restore !== undefined;
+    case 'terminate_preserve_storage':
+      return mode === 'managed' && provider.stopPreserveStorage !== undefined;
+    case 'release_to_pool':
+      return mode !== 'managed';
+    default:
+      return assertNever(strategy, 'suspend strategy');
+  }
+}
+
+/**
+ * Picks the strategy: `requested`, else the pool's; the pool's fallback when the provider cannot
+ * honour it; `terminate` when it cannot honour that either.
+ *
+ * @example
+ * resolveStrategy(pool, provider, 'snapshot') // { strategy: 'terminate_preserve_storage', fellBack: 'docker cannot ...' }
+ */
+export function resolveStrategy(
+  pool: Pick<Pool, 'mode' | 'suspendConfig' | 'providerId'>,
+  provider: SandboxProvider | undefined,
+  requested?: SuspendStrategy,
+): SuspendPlan {
+  const wanted = requested ?? pool.suspendConfig.strategy;
+  if (canHonour(provider, pool.mode, wanted)) return { strategy: wanted, wanted, fellBack: null };
+  const why = `provider ${pool.providerId} cannot ${wanted} a ${pool.mode} pool's sandbox`;
+  const fallback = pool.suspendConfig.fallback;
+  if (canHonour(provider, pool.mode, fallback))
+    return { strategy: fallback, wanted, fellBack: `${why}; using the pool's fallback ${fallback}` };
+  return { strategy: 'terminate', wanted, fellBack: `${why}, nor the fallback ${fallback}; using terminate` };
+}
+
+function fmtMs(ms: number): string {
+  if (ms >= 3_600_000 && ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms >= 1000) return `${Math.ceil(ms / 1000)}s`;
+  return `${ms}ms`;
+}
+
+export class SuspendService {
+  /** Sessions with a suspend, resume or escalation in flight (one at a time per session). */
+  private readonly inFlight = new Set<string>();
+  /** Suspended sessions that ended and whose kept storage was already handed to `destroyStorage`. */
+  private readonly released = new Set<string>();
+
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly sessions: SessionService,
+    private readonly runners: RunnerService,
+  ) {
+    // A suspended session that ends (cancelled, ...) no longer needs the storage it kept.
+    ctx.bus.on('session:updated', ({ session }) => {
+      if (!session.endedAt || !session.suspend?.handle || session.suspend.strategy === 'pause') return;
+      if (this.released.has(session.id)) return;
+      this.released.add(session.id);
+      void this.destroyStorage(session).catch((e: unknown) =>
+        ctx.log.error({ err: toError(e), sessionId: session.id }, 'removing the storage of an ended session failed'),
+      );
+    });
+  }
+
+  private async destroyStorage(session: Session): Promise<void> {
+    const handle = session.suspend?.handle;
+    if (!handle) return;
+    const provider = this.ctx.providers.get(handle.providerId);
+    if (provider?.destroyStorage) await provider.destroyStorage(handle);
+  }
+
+  private async exclusive<T>(sessionId: string, fn: () => Promise<T>): Promise<T> {
+    if (this.inFlight.has(sessionId))
+      throw new Conflict(`a suspend or resume of session ${sessionId} is already in progress`, {
+        hint: 'wait for it to finish and look again with `mctl sessions get`',
+      });
+    this.inFlight.add(sessionId);
+    try {
+      return await fn();
+    } finally {
+      this.inFlight.delete(sessionId);
+    }
+  }
+
+  private async emitSession(id: string): Promise<Session> {
+    const s = await this.sessions.getSession(id);
+    this.ctx.bus.emit('session:updated', { session: s });
+    return s;
+  }
+
+  private async emitRunner(id: string): Promise<void> {
+    const r = await this.ctx.store.runners.get(id);
+    if (r) this.ctx.bus.emit('runner:updated', { runner: r });
+  }
+
+  // ---- suspend ------------------------------------------------------------------------------
+
+  /** Suspends a session. Throws Conflict when its state, a running task or min_duration forbid it. */
+  async suspend(sessionId: string, requested?: SuspendStrategy): Promise<Session> {
+    return this.exclusive(sessionId, async () => {
+      const { store } = this.ctx;
+      const session = await this.sessions.getSession(sessionId);
+      if (session.state === 'suspended')
+        throw new Conflict(`session ${session.id} is already suspended (${session.suspend?.strategy ?? 'unknown'})`, {
+          hint: `resume it with \`mctl sessions resume ${session.id}\``,
+        });
+      if (session.state !== 'active' && session.state !== 'idle')
+        throw new Conflict(
+          `session ${session.id} is ${session.state}; only an active or idle session can be suspended`,
+        );
+      const runner = session.runnerId ? await store.runners.get(session.runnerId) : null;
+      const live = runner && RUNNER_LIVE.includes(runner.state) ? runner : null;
+      const poolId = live?.poolId ?? session.poolId;
+      const pool = poolId ? await store.pools.byId(poolId) : null;
+      if (!pool) throw new Conflict(`session ${session.id} is not on any pool; there is nothing to suspend`);
+      const provider = this.ctx.providers.get(pool.providerId);
+      const plan = resolveStrategy(pool, provider, requested);
+      const now = Date.now();
+      if (live && now - live.createdAt < pool.suspendConfig.minDurationMs) {
+        const wait = pool.suspendConfig.minDurationMs - (now - live.createdAt);
+        throw new Conflict(
+          `session ${session.id} cannot be suspended yet: pool ${pool.name} has suspend_config.min_duration ${fmtMs(pool.suspendConfig.minDurationMs)} and its sandbox has run ${fmtMs(now - live.createdAt)}`,
+          { hint: `try again in ${fmtMs(wait)}`, details: { retryAfterMs: wait } },
+        );
+      }
+      const task = live ? await store.tasks.activeForRunner(live.id) : null;
+      if (task && plan.strategy !== 'pause')
+        throw new Conflict(
+          `session ${session.id} has task ${task.id} ${task.state}; suspending with ${plan.strategy} would kill it`,
+          {
+            hint: `cancel it with \`mctl tasks cancel ${task.id}\` or wait for it to finish${canHonour(provider, pool.mode, 'pause') ? ', or suspend with --strategy pause (freezes it)' : ''}`,
+            details: { taskId: task.id, strategy: plan.strategy },
+          },
+        );
+      const reason = `suspending (${plan.strategy})`;
+      if (!(await store.sessions.transition(session.id, 'suspending', { state_reason: reason }, [session.state])))
+        throw new Conflict(`session ${session.id} changed state meanwhile; look again and retry`);
+      await this.emitSession(session.id);
+      let handle: SandboxHandle | null;
+      try {
+        handle = live
+          ? await this.stop(live, pool, provider, plan.strategy, 'session suspended', ['idle', 'busy'])
+          : null;
+      } catch (e: unknown) {
+        const err = toError(e);
+        await store.sessions.transition(
+          session.id,
+          session.state,
+          { state_reason: `suspend (${plan.strategy}) failed: ${err.message}` },
+          ['suspending'],
+        );
+        await store.sessions.addEvent(session.id, session.orgId, 'suspend_failed', {
+          strategy: plan.strategy,
+          error: err.message,
+        });
+        await this.emitSession(session.id);
+        throw err;
+      }
+      const info: SessionSuspendInfo = {
+        strategy: plan.strategy,
+        requested: requested ?? null,
+        suspendedAt: Date.now(),
+        handle,
+      };
+      await store.sessions.transition(
+        session.id,
+        'suspended',
+        {
+          suspend: JSON.stringify(info),
+          state_reason: plan.fellBack
+            ? `suspended (${plan.strategy}): ${plan.fellBack}`
+            : `suspended (${plan.strategy})`,
+          ...(plan.strategy === 'pause' ? {} : { runner_id: null }),
+        },
+        ['suspending'],
+      );
+      await store.sessions.addEvent(session.id, session.orgId, 'suspended', {
+        strategy: plan.strategy,
+        wanted: plan.wanted,
+        ...(plan.fellBack ? { fellBack: plan.fellBack } : {}),
+        runnerId: live?.id ?? null,
+      });
+      if (plan.strategy === 'release_to_pool') this.sessions.kick();
+      return this.emitSession(session.id);
+    });
+  }
+
+  /**
+   * Carries out `strategy` on a live runner; returns the handle resume needs (null when nothing is
+   * kept). On failure the runner is put back as it was and the error is thrown.
+   */
+  private async stop(
+    runner: Runner,
+    pool: Pool,
+    provider: SandboxProvider | undefined,
+    strategy: SuspendStrategy,
+    reason: string,
+    from: Runner['state'][],
+  ): Promise<SandboxHandle | null> {
+    const { store } = this.ctx;
+    const needHandle = (): { provider: SandboxProvider; handle: SandboxHandle } => {
+      if (!provider || !runner.handle)
+        throw new InvalidRequest(`runner ${runner.id} has no sandbox handle; cannot ${strategy} it`);
+      return { provider, handle: runner.handle };
+    };
+    switch (strategy) {
+      case 'pause': {
+        const { provider: p, handle } = needHandle();
+        if (!(await store.runners.transition(runner.id, 'paused', {}, from)))
+          throw new Conflict(`runner ${runner.id} changed state meanwhile; look again and retry`);
+        try {
+          await p.pause!(handle);
+        } catch (e: unknown) {
+          await store.runners.transition(runner.id, runner.state, {}, ['paused']);
+          throw e;
+        }
+        await this.emitRunner(runner.id);
+        return handle;
+      }
+      case 'terminate_preserve_storage':
+      case 'snapshot': {
+        const { provider: p, handle } = needHandle();
+        // `suspended` first: out of the lease reaper's and the reconciler's sight while the sandbox goes.
+        if (
+          !(await store.runners.transition(
+            runner.id,
+            'suspended',
+            {},
+            from.filter((s) => s !== 'busy'),
+          ))
+        )
+          throw new Conflict(
+            `runner ${runner.id} is ${(await store.runners.get(runner.id))?.state}; cannot ${strategy} it now`,
+          );
+        let kept: SandboxHandle;
+        try {
+          if (strategy === 'snapshot') kept = await p.snapshot!(handle);
+          else {
+            await p.stopPreserveStorage!(handle);
+            kept = handle;
+          }
+        } catch (e: unknown) {
+          await store.runners.transition(runner.id, runner.state, {}, ['suspended']);
+          throw e;
+        }
+        this.runners.gateway.connections.get(runner.id)?.close(1000, reason.slice(0, 100));
+        const now = Date.now();
+        if (await store.runners.transition(runner.id, 'terminated', { stopped_at: now }, ['suspended']))
+          await this.runners.recordCost(runner, now);
+        await this.emitRunner(runner.id);
+        return kept;
+      }
+      case 'terminate':
+        await this.runners.terminate(runner, reason);
+        return null;
+      case 'release_to_pool':
+        if (pool.mode === 'managed') throw new InvalidRequest(`pool ${pool.name} is managed; nothing to release to`);
+        await store.runners.update(runner.id, { session_id: null });
+        await this.emitRunner(runner.id);
+        return null;
+      default:
+        return assertNever(strategy, 'suspend strategy');
+    }
+  }
+
+  // ---- resume -------------------------------------------------------------------------------
+
+  /** Resumes a suspended session. A failure leaves it suspended (storage kept) and is thrown. */
+  async resume(sessionId: string): Promise<Session> {
+    return this.exclusive(sessionId, async () => {
+      const { store } = this.ctx;
+      const session = await this.sessions.getSession(sessionId);
+      if (session.state !== 'suspended')
+        throw new Conflict(`session ${session.id} is ${session.state}; only a suspended session can be resumed`);
+      const info = session.suspend;
+      if (!(await store.sessions.transition(session.id, 'resuming', { state_reason: 'resuming' }, ['suspended'])))
+        throw new Conflict(`session ${session.id} changed state meanwhile; look again and retry`);
+      await this.emitSession(session.id);
+      try {
+        const how = await this.bringBack(session, info);
+        await store.sessions.addEvent(session.id, session.orgId, 'resumed', {
+          strategy: info?.strategy ?? null,
+          how,
+        });
+      } catch (e: unknown) {
+        const err = toError(e);
+        await store.sessions.transition(session.id, 'suspended', { state_reason: `resume failed: ${err.message}` }, [
+          'resuming',
+        ]);
+        await store.sessions.addEvent(session.id, session.orgId, 'resume_failed', { error: err.message });
+        await this.emitSession(session.id);
+        throw err;
+      }
+      this.sessions.kick();
+      return this.emitSession(session.id);
+    });
+  }
+
+  private async bringBack(session: Session, info: SessionSuspendInfo | null): Promise<string> {
+    const { store } = this.ctx;
+    const strategy = (info?.strategy ?? 'terminate') as SuspendStrategy;
+    const fresh = async (why: string): Promise<string> => {
+      await store.sessions.transition(
+        session.id,
+        'scheduling',
+        { runner_id: null, suspend: null, state_reason: null },
+        ['resuming'],
+      );
+      return why;
+    };
+    switch (strategy) {
+      case 'pause': {
+        const runner = session.runnerId ? await store.runners.get(session.runnerId) : null;
+        const provider = runner ? this.ctx.providers.get(runner.providerId) : undefined;
+        if (runner?.state !== 'paused' || !runner.handle || !provider?.unpause)
+          return fresh(
+            `the paused sandbox is gone (runner ${runner?.id ?? '-'} ${runner?.state ?? 'missing'}); placed afresh`,
+          );
+        await provider.unpause(runner.handle);
+        const task = await store.tasks.activeForRunner(runner.id);
+        await store.runners.transition(runner.id, task ? 'busy' : 'idle', {}, ['paused']);
+        await store.runners.renewLease(runner.id, Date.now(), this.ctx.config.leaseTimeoutMs);
+        await this.emitRunner(runner.id);
+        await store.sessions.transition(session.id, task ? 'active' : 'idle', { suspend: null, state_reason: null }, [
+          'resuming',
+        ]);
+        return 'unpaused';
+      }
+      case 'terminate_preserve_storage':
+      case 'snapshot': {
+        const pool = session.poolId ? await store.pools.byId(session.poolId) : null;
+        if (!pool) return fresh(`pool ${session.poolId} no longer exists; placed afresh`);
+        const provider = this.ctx.providers.get(pool.providerId);
+        if (!provider) throw new ProviderUnavailable(`provider ${pool.providerId} is not available on this server`);
+        const health = provider.health ? await provider.health() : { ok: true as const };
+        if (!health.ok) throw new ProviderUnavailable(health.message);
+        // `provision` sees the session's suspend handle and calls `provider.restore` with it.
+        const runner = await this.runners.provision(pool, session);
+        await store.sessions.transition(
+          session.id,
+          'provisioning',
+          { runner_id: runner.id, suspend: null, state_reason: null },
+          ['resuming'],
+        );
+        return `restored on runner ${runner.id}`;
+      }
+      case 'terminate':
+      case 'release_to_pool':
+        return fresh('placed afresh');
+      default:
+        return assertNever(strategy, 'suspend strategy');
+    }
+  }
+
+  // ---- max_duration -------------------------------------------------------------------------
+
+  /** Escalates pauses older than their pool's `max_duration` to the fallback. */
+  async escalateExpiredPauses(now = Date.now()): Promise<void> {
+    const { store } = this.ctx;
+    for (const s of await store.sessions.listByState(['suspended'])) {
+      if (s.suspend?.strategy !== 'pause' || !s.poolId) continue;
+      const pool = await store.pools.byId(s.poolId);
+      const max = pool?.suspendConfig.maxDurationMs ?? null;
+      if (!pool || max === null || now - s.suspend.suspendedAt < max) continue;
+      if (this.inFlight.has(s.id)) continue;
+      try {
+        await this.exclusive(s.id, () => this.escalate(s.id, pool));
+      } catch (e: unknown) {
+        this.ctx.log.error({ err: toError(e), sessionId: s.id }, 'escalating an expired pause failed');
+        await store.sessions.addEvent(s.id, s.orgId, 'escalation_failed', { error: toError(e).message });
+      }
+    }
+  }
+
+  private async escalate(sessionId: string, pool: Pool): Promise<void> {
+    const { store } = this.ctx;
+    const session = await this.sessions.getSession(sessionId);
+    const info = session.suspend;
+    if (session.state !== 'suspended' || info?.strategy !== 'pause') return;
+    const provider = this.ctx.providers.get(pool.providerId);
+    const fb = pool.suspendConfig.fallback;
+    const target: SuspendStrategy =
+      fb !== 'pause' && fb !== 'release_to_pool' && canHonour(provider, pool.mode, fb)
+        ? fb
+        : canHonour(provider, pool.mode, 'terminate_preserve_storage')
+          ? 'terminate_preserve_storage'
+          : 'terminate';
+    const reason = `paused longer than suspend_config.max_duration ${fmtMs(pool.suspendConfig.maxDurationMs ?? 0)}; escalated to ${target}`;
+    const runner = session.runnerId ? await store.runners.get(session.runnerId) : null;
+    let handle: SandboxHandle | null = null;
+    if (runner && runner.state === 'paused') {
+      const task = await store.tasks.activeForRunner(runner.id);
+      handle = await this.stop(runner, pool, provider, target, reason, ['paused']);
+      if (task && (await this.runners.loseTask(task, reason)))
+        await store.sessions.addEvent(session.id, session.orgId, 'task_lost', { taskId: task.id, reason });
+    }
+    const next: SessionSuspendInfo = {
+      strategy: target,
+      requested: info.requested,
+      suspendedAt: info.suspendedAt,
+      handle,
+      escalatedFrom: 'pause',
+    };
+    await store.sessions.update(session.id, {
+      suspend: JSON.stringify(next),
+      runner_id: null,
+      state_reason: `suspended (${target}): ${reason}`,
+    });
+    await store.sessions.addEvent(session.id, session.orgId, 'suspend_escalated', {
+      from: 'pause',
+      to: target,
+      reason,
+    });
+    await this.emitSession(session.id);
+  }
+
+  // ---- routes -------------------------------------------------------------------------------
+
+  routes(api: Api): void {
+    api.route(
+      'POST',
+      '/v1/sessions/:id/suspend',
+      {
+        summary: "Suspend a session (the pool's suspend_config, or `strategy`, decides how)",
+        tag: 'sessions',
+        body: SuspendBody,
+      },
+      async ({ params, body }) => this.suspend(params.id!, body?.strategy),
+    );
+    api.route(
+      'POST',
+      '/v1/sessions/:id/resume',
+      { summary: 'Resume a suspended session', tag: 'sessions' },
+      async ({ params }) => this.resume(params.id!),
+    );
+  }
+}

@@ -5,6 +5,8 @@ import { defineConfig } from 'rolldown';
 export default defineConfig({
   input: 'dist/src/agent/main.js',
   platform: 'node',
+  // YAML is loaded (from node_modules) only for `--config FILE`.
+  external: ['yaml'],
   output: { file: 'dist/agent.mjs', format: 'esm', minify: true, sourcemap: false },
   logLevel: 'warn',
 });

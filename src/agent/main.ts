@@ -2,9 +2,10 @@
  * @module `marionette-agent`: the runner. Dials out to the gateway, so it works behind NAT and in
  * sandboxes without inbound ports.
  */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command } from 'commander';
-import { loadAgentConfig } from '../config/agent.js';
+import { type AgentFileConfig, loadAgentConfig, readAgentConfigFile } from '../config/agent.js';
 import { MarionetteError } from '../core/errors.js';
 import { VERSION } from '../paths.js';
 import { Agent, AgentError } from './agent.js';
@@ -20,6 +21,10 @@ export async function main(argv: string[]): Promise<void> {
     .option('-n, --name <name>', 'runner name (default: hostname)')
     .option('-w, --workspace <dir>', 'where tasks run (default: the current directory)')
     .option('--state-dir <dir>', 'keeps the runner credential so a restart rejoins as the same runner')
+    .option(
+      '-c, --config <file>',
+      'settings file (YAML or JSON: server, token, pool, labels, name, workspace, state_dir); flags and env win',
+    )
     .showHelpAfterError();
   program.parse(argv, { from: 'user' });
   const opts = program.opts<{
@@ -30,10 +35,24 @@ export async function main(argv: string[]): Promise<void> {
     name?: string;
     workspace?: string;
     stateDir?: string;
+    config?: string;
   }>();
   let agent: Agent;
   try {
-    agent = new Agent({ config: loadAgentConfig(opts, process.env, hostname()) });
+    let file: AgentFileConfig = {};
+    if (opts.config) {
+      let text: string;
+      try {
+        text = readFileSync(opts.config, 'utf8');
+      } catch (e: unknown) {
+        throw new AgentError(
+          'bad_config',
+          `cannot read ${opts.config}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+        );
+      }
+      file = await readAgentConfigFile(opts.config, text);
+    }
+    agent = new Agent({ config: loadAgentConfig(opts, process.env, hostname(), file) });
     await agent.start();
   } catch (e: unknown) {
     if (e instanceof AgentError || e instanceof MarionetteError) {

@@ -33,7 +33,57 @@ export function parseLabels(text: string, what = '--labels'): Record<string, str
   return out;
 }
 
-/** marionette-agent: flags win over env (`MARIONETTE_SERVER`, `MARIONETTE_REGISTRATION_TOKEN`, ...). */
+/** What an agent config file (`marionette-agent --config FILE`, YAML or JSON) may hold. */
+export interface AgentFileConfig {
+  server?: string;
+  token?: string;
+  pool?: string;
+  labels?: Record<string, string> | string;
+  name?: string;
+  workspace?: string;
+  state_dir?: string;
+}
+
+const FILE_KEYS = ['server', 'token', 'pool', 'labels', 'name', 'workspace', 'state_dir'];
+
+/**
+ * Parses an agent config file's text. YAML support is loaded only here, so an agent started
+ * without `--config` never pays for it. Errors name the file and the bad key.
+ */
+export async function readAgentConfigFile(path: string, text: string): Promise<AgentFileConfig> {
+  const { parse } = await import('yaml');
+  let raw: unknown;
+  try {
+    raw = parse(text) ?? {};
+  } catch (e: unknown) {
+    throw new InvalidRequest(`${path}: not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new InvalidRequest(`${path}: expected a mapping of settings`);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (!FILE_KEYS.includes(k))
+      throw new InvalidRequest(`${path}: unknown key ${k} (expected ${FILE_KEYS.join(', ')})`);
+    if (k === 'labels') {
+      if (typeof v === 'string') out.labels = parseLabels(v, `${path}: labels`);
+      else if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+        const labels: Record<string, string> = {};
+        for (const [lk, lv] of Object.entries(v)) labels[lk] = String(lv);
+        out.labels = parseLabels(
+          Object.entries(labels)
+            .map(([a, b]) => `${a}=${b}`)
+            .join(','),
+          `${path}: labels`,
+        );
+      } else throw new InvalidRequest(`${path}: labels: expected a mapping or "k=v,k2=v2"`);
+    } else if (typeof v !== 'string' && typeof v !== 'number')
+      throw new InvalidRequest(`${path}: ${k}: expected a string`);
+    else out[k] = String(v);
+  }
+  return out as AgentFileConfig;
+}
+
+/** marionette-agent: flags win over env (`MARIONETTE_SERVER`, `MARIONETTE_REGISTRATION_TOKEN`, ...), env over the config file. */
 export function loadAgentConfig(
   flags: {
     server?: string;
@@ -46,18 +96,22 @@ export function loadAgentConfig(
   },
   env: Env = process.env,
   hostname = 'runner',
+  file: AgentFileConfig = {},
 ): AgentConfig {
-  const server = flags.server ?? env.MARIONETTE_SERVER ?? env.MARIONETTE_GATEWAY;
+  const server = flags.server ?? env.MARIONETTE_SERVER ?? env.MARIONETTE_GATEWAY ?? file.server;
   if (!server)
-    throw new InvalidRequest('no server given', { hint: 'pass --server HOST:9090 (or set MARIONETTE_SERVER)' });
+    throw new InvalidRequest('no server given', {
+      hint: 'pass --server HOST:9090 (or set MARIONETTE_SERVER, or server: in --config)',
+    });
+  const labelText = flags.labels ?? env.MARIONETTE_LABELS;
   return {
     server,
-    registrationToken: flags.token ?? env.MARIONETTE_REGISTRATION_TOKEN ?? env.RUNNER_TOKEN ?? null,
+    registrationToken: flags.token ?? env.MARIONETTE_REGISTRATION_TOKEN ?? env.RUNNER_TOKEN ?? file.token ?? null,
     runnerId: env.MARIONETTE_RUNNER_ID ?? null,
-    pool: flags.pool ?? env.MARIONETTE_POOL ?? null,
-    labels: parseLabels(flags.labels ?? env.MARIONETTE_LABELS ?? ''),
-    name: flags.name ?? env.MARIONETTE_RUNNER_NAME ?? hostname,
-    workspace: flags.workspace ?? env.MARIONETTE_WORKSPACE ?? null,
-    stateDir: flags.stateDir ?? env.MARIONETTE_AGENT_STATE ?? null,
+    pool: flags.pool ?? env.MARIONETTE_POOL ?? file.pool ?? null,
+    labels: labelText !== undefined ? parseLabels(labelText) : typeof file.labels === 'object' ? file.labels : {},
+    name: flags.name ?? env.MARIONETTE_RUNNER_NAME ?? file.name ?? hostname,
+    workspace: flags.workspace ?? env.MARIONETTE_WORKSPACE ?? file.workspace ?? null,
+    stateDir: flags.stateDir ?? env.MARIONETTE_AGENT_STATE ?? file.state_dir ?? null,
   };
 }

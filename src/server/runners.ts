@@ -30,6 +30,8 @@ const regError = (status: number, code: RegisterErrorCode, message: string) => (
 export class RunnerService implements GatewayHandler {
   gateway!: Gateway;
   events!: RunnerEvents;
+  /** Runners whose sandbox is being stopped on purpose right now (the reconciler leaves them be). */
+  private readonly terminating = new Set<string>();
   /** Pending cancel fallbacks: task id → timer. */
   private readonly cancelTimers = new Map<string, NodeJS.Timeout>();
 
@@ -415,6 +417,8 @@ export class RunnerService implements GatewayHandler {
    */
   async markOffline(runner: Runner, reason: string): Promise<boolean> {
     const { store } = this.ctx;
+    // A runner being terminated on purpose has lost nothing: its sandbox is going away by design.
+    if (this.terminating.has(runner.id)) return false;
     this.gateway.connections.get(runner.id)?.close(4005, reason.slice(0, 100));
     if (!(await store.runners.transition(runner.id, 'offline', {}, [runner.state]))) return false;
     this.ctx.log.warn({ runnerId: runner.id, reason }, 'runner offline');
@@ -500,6 +504,15 @@ export class RunnerService implements GatewayHandler {
 
   /** Stops a managed runner's sandbox, marks it terminated and writes its cost event. */
   async terminate(runner: Runner, reason: string): Promise<void> {
+    this.terminating.add(runner.id);
+    try {
+      await this.terminateNow(runner, reason);
+    } finally {
+      this.terminating.delete(runner.id);
+    }
+  }
+
+  private async terminateNow(runner: Runner, reason: string): Promise<void> {
     const { store } = this.ctx;
     this.gateway.send(runner.id, { type: 'shutdown', ref: newId('cmd'), reason });
     const provider = this.ctx.providers.get(runner.providerId);

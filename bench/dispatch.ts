@@ -101,6 +101,7 @@ async function main(): Promise<void> {
       '  noop: { command: ["/bin/true"], description: "spawns /bin/true" }',
       'pools:',
       '  bench: { mode: pool, provider: pool, lifecycle: per-task }',
+      '  local: { provider: local, active: false }',
       '',
     ].join('\n'),
   );
@@ -217,7 +218,7 @@ async function main(): Promise<void> {
     );
   } finally {
     agents?.kill('SIGTERM');
-    await srv.close();
+    await srv.close({ terminateRunners: true });
     rmSync(home, { recursive: true, force: true });
   }
 }

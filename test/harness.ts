@@ -76,7 +76,9 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerHandle
   ];
   if (opts.config) args.push('--config', join(home, 'marionette.yaml'));
   const proc = spawn(process.execPath, [BIN.marionette, ...args], {
-    env: { ...process.env, MARIONETTE_HOME: home, ...opts.env },
+    // HOME too: runners' `bash -l` then reads no login profile of the machine's user (one that,
+    // say, runs `pyenv rehash` behind a lock file a killed shell left behind).
+    env: { ...process.env, MARIONETTE_HOME: home, HOME: home, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -40,7 +40,7 @@ export class Agents {
       process.execPath,
       [BIN.agent, '--server', `127.0.0.1:${srv.gatewayPort}`, '--workspace', dir, ...args],
       {
-        env: { ...process.env, MARIONETTE_TEST_AGENTS: this.marker, ...env },
+        env: { ...process.env, HOME: dir, MARIONETTE_TEST_AGENTS: this.marker, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );

@@ -5,18 +5,27 @@
 import { Conflict, NotFound, toError } from '../core/errors.js';
 import { hashSecret, newId, newSecret } from '../core/ids.js';
 import { matchSelector, parseSelector } from '../core/selector.js';
-import type { Pool, RunnerState } from '../core/types.js';
+import type { AgentCard, Pool, RunnerState } from '../core/types.js';
 import { VERSION } from '../paths.js';
 import {
   PROTOCOL_VERSION,
   type RegisterErrorCode,
   type RegisterRequest,
   type RunnerMessage,
+  type TaskAssignment,
 } from '../protocol/messages.js';
 import type { SandboxSpec } from '../providers/types.js';
 import type { Runner, Session, Task } from '../store/records.js';
 import type { ServerContext } from './context.js';
 import type { Gateway, GatewayHandler, RunnerConnection } from './gateway.js';
+
+/** What a caller of `sendAssignment` already knows (each part is looked up when absent). */
+export interface AssignmentContext {
+  session?: Session;
+  card?: AgentCard | undefined;
+  /** The task was queued until this claim: it has no log lines yet. */
+  claimed?: boolean;
+}
 
 /** Callbacks into the session side (set after construction to avoid a construction cycle). */
 export interface RunnerEvents {
@@ -230,10 +239,9 @@ export class RunnerService implements GatewayHandler {
   private async onTaskStarted(conn: RunnerConnection, taskId: string): Promise<void> {
     const task = await this.ctx.store.tasks.get(taskId);
     if (!task || task.runnerId !== conn.runnerId) return;
-    if (await this.ctx.store.tasks.transition(taskId, 'running', { started_at: Date.now() }, ['assigned'])) {
-      const t = await this.ctx.store.tasks.get(taskId);
-      if (t) this.ctx.bus.emit('task:updated', { task: t });
-    }
+    const now = Date.now();
+    if (await this.ctx.store.tasks.transition(taskId, 'running', { started_at: now }, ['assigned']))
+      this.ctx.bus.emit('task:updated', { task: { ...task, state: 'running', startedAt: now } });
   }
 
   private async onLogs(
@@ -278,20 +286,21 @@ export class RunnerService implements GatewayHandler {
     if (!ok) return;
     // The session side goes first (a per-task runner is released there), and only then does the
     // runner become idle, so no pass can hand it another task in between.
-    const done = await store.tasks.get(task.id);
-    if (done) {
-      this.ctx.bus.emit('task:updated', { task: done });
-      await this.events.taskFinished(done);
-    }
+    const done: Task = { ...task, state: to, exitCode: msg.exitCode, error, finishedAt: now };
+    this.ctx.bus.emit('task:updated', { task: done });
+    await this.events.taskFinished(done);
     const runner = await store.runners.get(conn.runnerId);
-    if (runner && (runner.state === 'busy' || runner.state === 'draining')) {
-      await store.runners.transition(runner.id, runner.draining ? 'draining' : 'idle', {}, ['busy', 'draining']);
+    if (!runner) return;
+    let fresh = runner;
+    if (runner.state === 'busy' || runner.state === 'draining') {
+      const target = runner.draining ? 'draining' : 'idle';
+      if (await store.runners.transition(runner.id, target, {}, ['busy', 'draining'])) {
+        const at = Date.now();
+        fresh = { ...runner, state: target, updatedAt: at, ...(target === 'idle' ? { idleSince: at } : {}) };
+      } else fresh = (await store.runners.get(runner.id)) ?? runner;
     }
-    const fresh = await store.runners.get(conn.runnerId);
-    if (fresh) {
-      this.ctx.bus.emit('runner:updated', { runner: fresh });
-      if (fresh.state === 'idle') this.events.runnerIdle(fresh);
-    }
+    this.ctx.bus.emit('runner:updated', { runner: fresh });
+    if (fresh.state === 'idle') this.events.runnerIdle(fresh);
   }
 
   onClose(conn: RunnerConnection): void {
@@ -335,16 +344,21 @@ export class RunnerService implements GatewayHandler {
 
   // ---- commands to runners ------------------------------------------------------------------
 
-  async sendAssignment(task: Task): Promise<boolean> {
-    const session = await this.ctx.store.sessions.get(task.sessionId);
+  /**
+   * Sends a task's assignment to its runner. `known` carries what the caller already holds: the
+   * session, the agent card, and `claimed` (the task was queued until this claim, so it has no
+   * log lines to resume after).
+   */
+  async sendAssignment(task: Task, known: AssignmentContext = {}): Promise<boolean> {
+    const session = known.session ?? (await this.ctx.store.sessions.get(task.sessionId));
     if (!session || !task.runnerId) return false;
-    const assignment = await this.buildAssignment(session, task);
+    const assignment = await this.buildAssignment(session, task, known);
     if (!assignment) return false;
     return this.gateway.send(task.runnerId, { type: 'task.assign', task: assignment });
   }
 
   /** Set by the session service: renders the agent command and env for a task. */
-  buildAssignment!: (session: Session, task: Task) => Promise<import('../protocol/messages.js').TaskAssignment | null>;
+  buildAssignment!: (session: Session, task: Task, known: AssignmentContext) => Promise<TaskAssignment | null>;
 
   /** Asks the runner to cancel; if it cannot be reached (or does not answer in time) the task is cancelled here. */
   async cancelRunningTask(task: Task): Promise<void> {

@@ -23,10 +23,12 @@ import { mergeSelectors, parseSelector } from '../core/selector.js';
 import { isTerminalSession } from '../core/states.js';
 import { type AgentCard, AUTH_MODES, type AuthMode, type Pool, type Profile } from '../core/types.js';
 import type { TaskAssignment } from '../protocol/messages.js';
+import type { Repos } from '../store/index.js';
 import type { Placement, Runner, Session, SessionRequest, Task } from '../store/records.js';
+import type { LiveRunner } from '../store/repos/runners.js';
 import { renderCommand } from './agents.js';
 import type { ServerContext } from './context.js';
-import type { RunnerService } from './runners.js';
+import type { AssignmentContext, RunnerService } from './runners.js';
 
 export const CreateSessionBody = z.strictObject({
   agent: z.string().min(1),
@@ -79,13 +81,58 @@ interface PassSnapshot {
   cards: AgentCard[];
   profiles: Profile[];
   pools: Pool[];
-  live: Runner[];
+  live: LiveRunner[];
 }
 
-function snapshotRunner(snap: PassSnapshot, id: string, patch: Partial<Runner>): void {
+function snapshotRunner(snap: PassSnapshot, id: string, patch: Partial<LiveRunner>): void {
   const i = snap.live.findIndex((r) => r.id === id);
-  if (i >= 0) snap.live[i] = { ...(snap.live[i] as Runner), ...patch };
+  if (i >= 0) snap.live[i] = { ...(snap.live[i] as LiveRunner), ...patch };
 }
+
+/**
+ * How many sessions this snapshot could still place without waiting: idle unbound runners plus
+ * the free slots of managed pools (unlimited when a managed pool has no max). Deliberately
+ * generous (it ignores selectors, health and inactive pools): it only has to be zero when no
+ * session can be assigned or provisioned.
+ */
+export function assignableCapacity(snap: { pools: readonly Pool[]; live: readonly LiveRunner[] }): number {
+  let n = 0;
+  const perPool = new Map<string, number>();
+  for (const r of snap.live) {
+    perPool.set(r.poolId, (perPool.get(r.poolId) ?? 0) + 1);
+    if (r.state === 'idle' && r.sessionId === null && !r.draining) n++;
+  }
+  for (const p of snap.pools) {
+    if (p.mode !== 'managed') continue;
+    if (p.maxRunners === null) return Number.POSITIVE_INFINITY;
+    n += Math.max(0, p.maxRunners - (perPool.get(p.id) ?? 0));
+  }
+  return n;
+}
+
+/**
+ * Everything a placement decision reads except runner states: the pools (by version), provider
+ * health, the catalog, and the set of live runners (their labels never change). While the
+ * snapshot has no assignable capacity, a waiting session's decision is a function of this key and
+ * its own request, so a session evaluated under the same key keeps its recorded reason.
+ */
+function worldKey(snap: PassSnapshot, health: ReadonlyMap<string, string | null>): string {
+  const parts: string[] = [];
+  for (const p of snap.pools) parts.push(`${p.id}@${p.updatedAt}`);
+  parts.push('|', JSON.stringify([...health]), JSON.stringify(snap.cards), JSON.stringify(snap.profiles), '|');
+  for (const r of snap.live) parts.push(r.id);
+  return parts.join(' ');
+}
+
+/** What a waiting session was last told, under which world (see `worldKey`). */
+interface WaitMemo {
+  world: string;
+  reason: string | null;
+  poolId: string | null;
+}
+
+/** What `place` did with a session. */
+type PlaceOutcome = { kind: 'placed' } | { kind: 'waiting'; reason: string; poolId: string | null } | { kind: 'other' };
 
 export interface ExplainResult {
   sessionId: string | null;
@@ -97,6 +144,8 @@ export class SessionService {
   private readonly compiled = new Map<string, { updatedAt: number; compiled: CompiledPool }>();
   private passRunning = false;
   private passWanted = false;
+  /** Waiting sessions whose decision need not be re-run while nothing it reads has changed. */
+  private waitMemo = new Map<string, WaitMemo>();
   private idle: Promise<void> = Promise.resolve();
   /** Health of providers as last probed (`null` = reachable). */
   readonly providerHealth = new Map<string, string | null>();
@@ -110,7 +159,7 @@ export class SessionService {
       runnerLost: (r, t) => this.onRunnerLost(r, t),
       runnerIdle: () => this.kick(),
     };
-    runners.buildAssignment = (s, t) => this.buildAssignment(s, t);
+    runners.buildAssignment = (s, t, known) => this.buildAssignment(s, t, known);
   }
 
   // ---- catalog ------------------------------------------------------------------------------
@@ -193,7 +242,8 @@ export class SessionService {
     const now = Date.now();
     const id = newId('ses');
     const waitForCapacity = body.waitForCapacity ?? true;
-    let session = await store.sessions.insert({
+    // One transaction: the session, its first task and its first event commit together.
+    const row = {
       id,
       org_id: this.ctx.orgId,
       project_id: this.ctx.projectId,
@@ -209,12 +259,17 @@ export class SessionService {
       created_at: now,
       updated_at: now,
       ended_at: null,
+    } as const;
+    const prompt = request.prompt;
+    const { session, tasks } = await store.transaction(async (tx) => {
+      const inserted = await tx.sessions.insert(row);
+      const tasks: Task[] = [];
+      if (prompt !== null) tasks.push(await this.insertTask(inserted, prompt, body.maxRetries, undefined, tx));
+      await tx.sessions.addEvent(id, this.ctx.orgId, 'created', { agent: request.agent });
+      await tx.sessions.transition(id, 'scheduling', {}, ['pending']);
+      return { session: { ...inserted, state: 'scheduling' as const }, tasks };
     });
-    const tasks: Task[] = [];
-    if (request.prompt !== null) tasks.push(await this.insertTask(session, request.prompt, body.maxRetries));
-    await store.sessions.addEvent(id, this.ctx.orgId, 'created', { agent: request.agent });
-    await store.sessions.transition(id, 'scheduling', {}, ['pending']);
-    session = (await store.sessions.get(id)) ?? session;
+    for (const task of tasks) this.emitTask(task);
     if (!waitForCapacity) {
       // Decide now, so the caller gets the reasons in the error.
       const decision = await this.evaluate(request);
@@ -234,8 +289,15 @@ export class SessionService {
     return { session, tasks };
   }
 
-  private async insertTask(session: Session, prompt: string, maxRetries?: number, retryOf?: Task): Promise<Task> {
-    const task = await this.ctx.store.tasks.insert({
+  /** Inserts a queued task. Through `tx` it is part of the caller's transaction, which emits it after commit. */
+  private async insertTask(
+    session: Session,
+    prompt: string,
+    maxRetries?: number,
+    retryOf?: Task,
+    tx?: Repos,
+  ): Promise<Task> {
+    const task = await (tx ?? this.ctx.store).tasks.insert({
       id: newId('tsk'),
       org_id: session.orgId,
       session_id: session.id,
@@ -253,7 +315,7 @@ export class SessionService {
       started_at: null,
       finished_at: null,
     });
-    this.ctx.bus.emit('task:updated', { task });
+    if (!tx) this.emitTask(task);
     return task;
   }
 
@@ -396,7 +458,7 @@ export class SessionService {
       cards: await this.agentCards(),
       profiles: await store.pools.profiles(orgId),
       pools: await store.pools.list(orgId),
-      live: await store.runners.live({ orgId }),
+      live: await store.runners.liveViews(orgId),
     };
   }
 
@@ -415,8 +477,8 @@ export class SessionService {
       profile = request.profile ? await this.profile(request.profile) : null;
     }
     const pools = snap ? snap.pools : await store.pools.list(this.ctx.orgId);
-    const live = snap ? snap.live : await store.runners.live({ orgId: this.ctx.orgId });
-    const byPool = new Map<string, Runner[]>();
+    const live = snap ? snap.live : await store.runners.liveViews(this.ctx.orgId);
+    const byPool = new Map<string, LiveRunner[]>();
     const byProvider = new Map<string, number>();
     for (const r of live) {
       const list = byPool.get(r.poolId) ?? [];
@@ -464,44 +526,65 @@ export class SessionService {
     };
   }
 
-  /** Places a session that has no runner: assign an idle runner, provision one, or wait. */
-  private async place(session: Session, firstTask: Task | null, snap?: PassSnapshot): Promise<void> {
+  /**
+   * Places a session that has no runner: assign an idle runner, provision one, or wait. Takes
+   * the pass's snapshot (placement reads nothing else) and reports what it did, so the pass can
+   * track its remaining capacity and remember waiting sessions.
+   */
+  private async place(session: Session, firstTask: Task | null, snap: PassSnapshot): Promise<PlaceOutcome> {
     const { store } = this.ctx;
     const decision = await this.evaluate(session.request, snap);
     const placement = this.toPlacement(decision);
     const chosen = decision.chosen;
     if (!chosen) {
-      if (!session.waitForCapacity)
-        return this.failSession(session, `no eligible pool: ${placement.summary}`, placement);
+      if (!session.waitForCapacity) {
+        await this.failSession(session, `no eligible pool: ${placement.summary}`, placement);
+        return { kind: 'other' };
+      }
       const reason = `waiting for capacity: ${placement.summary}`;
       if (session.stateReason !== reason) {
-        await store.sessions.update(session.id, { placement: JSON.stringify(placement), state_reason: reason });
-        await store.sessions.addEvent(session.id, session.orgId, 'unplaced', { summary: placement.summary });
+        await store.transaction(async (tx) => {
+          await tx.sessions.update(session.id, { placement: JSON.stringify(placement), state_reason: reason });
+          await tx.sessions.addEvent(session.id, session.orgId, 'unplaced', { summary: placement.summary });
+        });
+        this.emitSession({ ...session, placement, stateReason: reason });
       }
-      return;
+      return { kind: 'waiting', reason, poolId: session.poolId };
     }
-    const pool = await store.pools.byId(chosen.poolId);
-    if (!pool) return;
+    const pool = snap.pools.find((p) => p.id === chosen.poolId);
+    if (!pool) return { kind: 'other' };
+    const placed = { pool_id: pool.id, placement: JSON.stringify(placement), state_reason: null };
+    const placedEvent = { pool: pool.name, runnerId: chosen.runnerId, action: chosen.action };
     switch (chosen.action) {
       case 'assign': {
         const runnerId = chosen.runnerId!;
         if (firstTask) {
           const claimed = await store.runners.claim(runnerId, firstTask.id, session.id);
-          if (!claimed) return this.kick();
-          if (snap) snapshotRunner(snap, runnerId, { state: 'busy', sessionId: session.id });
-          await store.sessions.transition(session.id, 'active', {
-            pool_id: pool.id,
-            runner_id: runnerId,
-            placement: JSON.stringify(placement),
-            state_reason: null,
+          if (!claimed) {
+            this.kick();
+            return { kind: 'other' };
+          }
+          snapshotRunner(snap, runnerId, { state: 'busy', sessionId: session.id });
+          await store.transaction(async (tx) => {
+            await tx.sessions.transition(session.id, 'active', { ...placed, runner_id: runnerId });
+            await tx.sessions.addEvent(session.id, session.orgId, 'placed', placedEvent);
           });
-          await store.sessions.addEvent(session.id, session.orgId, 'placed', {
-            pool: pool.name,
+          const active: Session = {
+            ...session,
+            state: 'active',
+            poolId: pool.id,
             runnerId,
-            action: 'assign',
+            placement,
+            stateReason: null,
+            updatedAt: Date.now(),
+          };
+          await this.runners.sendAssignment(claimed, {
+            session: active,
+            card: this.cardFrom(snap, session),
+            claimed: true,
           });
-          await this.runners.sendAssignment(claimed);
           this.emitTask(claimed);
+          this.emitSession(active);
         } else {
           const ok = await store.db
             .updateTable('runners')
@@ -510,60 +593,70 @@ export class SessionService {
             .where('session_id', 'is', null)
             .where('state', '=', 'idle')
             .executeTakeFirst();
-          if (Number(ok.numUpdatedRows) !== 1) return this.kick();
-          if (snap) snapshotRunner(snap, runnerId, { sessionId: session.id });
-          await store.sessions.transition(
-            session.id,
-            'idle',
-            { pool_id: pool.id, runner_id: runnerId, placement: JSON.stringify(placement), state_reason: null },
-            ['scheduling'],
-          );
-          await store.sessions.addEvent(session.id, session.orgId, 'placed', {
-            pool: pool.name,
-            runnerId,
-            action: 'assign',
+          if (Number(ok.numUpdatedRows) !== 1) {
+            this.kick();
+            return { kind: 'other' };
+          }
+          snapshotRunner(snap, runnerId, { sessionId: session.id });
+          await store.transaction(async (tx) => {
+            await tx.sessions.transition(session.id, 'idle', { ...placed, runner_id: runnerId }, ['scheduling']);
+            await tx.sessions.addEvent(session.id, session.orgId, 'placed', placedEvent);
           });
+          await this.emitSessionById(session.id);
         }
-        break;
+        return { kind: 'placed' };
       }
       case 'provision': {
-        if (
-          !(await store.sessions.transition(
-            session.id,
-            'provisioning',
-            { pool_id: pool.id, placement: JSON.stringify(placement), state_reason: null },
-            ['scheduling'],
-          ))
-        )
-          return;
-        await store.sessions.addEvent(session.id, session.orgId, 'placed', { pool: pool.name, action: 'provision' });
+        const moved = await store.transaction(async (tx) => {
+          if (!(await tx.sessions.transition(session.id, 'provisioning', placed, ['scheduling']))) return false;
+          await tx.sessions.addEvent(session.id, session.orgId, 'placed', { pool: pool.name, action: 'provision' });
+          return true;
+        });
+        if (!moved) return { kind: 'other' };
         try {
           const runner = await this.runners.provision(pool, session);
-          snap?.live.push(runner);
+          snap.live.push(runner);
           await store.sessions.update(session.id, { runner_id: runner.id });
         } catch (e: unknown) {
           const err = toError(e);
           this.ctx.log.warn({ err, sessionId: session.id, pool: pool.name }, 'provisioning failed');
           const s = await store.sessions.get(session.id);
           if (s) await this.failSession(s, `provisioning on pool ${pool.name} failed: ${err.message}`);
+          return { kind: 'other' };
         }
-        break;
+        await this.emitSessionById(session.id);
+        return { kind: 'placed' };
       }
       case 'wait': {
         const reason = `waiting for an idle runner in pool ${pool.name}`;
         if (session.stateReason !== reason || session.poolId !== pool.id) {
-          await store.sessions.update(session.id, {
-            pool_id: pool.id,
-            placement: JSON.stringify(placement),
-            state_reason: reason,
+          await store.transaction(async (tx) => {
+            await tx.sessions.update(session.id, {
+              pool_id: pool.id,
+              placement: JSON.stringify(placement),
+              state_reason: reason,
+            });
+            await tx.sessions.addEvent(session.id, session.orgId, 'waiting', { pool: pool.name });
           });
-          await store.sessions.addEvent(session.id, session.orgId, 'waiting', { pool: pool.name });
+          this.emitSession({ ...session, poolId: pool.id, placement, stateReason: reason });
         }
-        break;
+        return { kind: 'waiting', reason, poolId: pool.id };
       }
     }
-    const s = await store.sessions.get(session.id);
-    if (s) this.ctx.bus.emit('session:updated', { session: s });
+  }
+
+  /** The agent card for a session from a pass's snapshot (undefined: look it up). */
+  private cardFrom(snap: PassSnapshot, session: Session): AgentCard | undefined {
+    return snap.cards.find((c) => c.name === session.agent);
+  }
+
+  private emitSession(session: Session): void {
+    this.ctx.bus.emit('session:updated', { session });
+  }
+
+  private async emitSessionById(id: string): Promise<void> {
+    const s = await this.ctx.store.sessions.get(id);
+    if (s) this.emitSession(s);
   }
 
   async explain(id: string): Promise<ExplainResult> {
@@ -580,6 +673,9 @@ export class SessionService {
     this.passRunning = true;
     this.idle = (async () => {
       while (this.passWanted) {
+        // Let I/O that is already waiting (finished tasks, new sessions) land first, so one pass
+        // serves a burst of kicks instead of one pass each: a pass reads the whole queue.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         this.passWanted = false;
         try {
           await this.pass();
@@ -600,6 +696,14 @@ export class SessionService {
     this.ctx.bus.emit('task:updated', { task });
   }
 
+  /**
+   * One assigner pass. Sessions are visited in `passOrder`. A pass keeps count of the capacity its
+   * snapshot has left (`assignableCapacity`); once it is used up, a waiting session that was
+   * already evaluated under the same pools, catalog and runner set (`worldKey`) and still carries
+   * the reason it was given is not evaluated again: its decision could only come out the same, so
+   * its recorded verdicts and reason stay right. Any change to pools, provider health, the catalog
+   * or the set of live runners, or capacity appearing, re-evaluates every waiting session.
+   */
   private async pass(): Promise<void> {
     const { store } = this.ctx;
     // Sessions waiting for a runner but with no queued task still need placing.
@@ -614,71 +718,102 @@ export class SessionService {
     // One read of pools, runners and catalog for the whole pass; claims stay compare-and-set, so a
     // stale entry only costs a failed claim and another pass.
     const snap = await this.snapshot();
-    for (const session of passOrder(byId, firstQueued)) {
-      const sessionId = session.id;
-      const task = firstQueued.get(sessionId) ?? null;
-      if (isTerminalSession(session.state)) {
-        if (task)
-          await store.tasks.transition(
-            task.id,
-            'cancelled',
-            { error: `session ${session.state}`, finished_at: Date.now() },
-            ['queued'],
-          );
-        continue;
+    const withActiveTask = queued.length ? await store.tasks.sessionsWithActiveTask() : new Set<string>();
+    const world = worldKey(snap, this.providerHealth);
+    let capacity = assignableCapacity(snap);
+    const memo = new Map<string, WaitMemo>();
+    const placeUnbound = async (s: Session, task: Task | null): Promise<void> => {
+      if (capacity <= 0) {
+        const m = this.waitMemo.get(s.id);
+        if (m && m.world === world && m.reason === s.stateReason && m.poolId === s.poolId) {
+          memo.set(s.id, m);
+          return;
+        }
       }
-      if (['suspending', 'suspended', 'resuming'].includes(session.state)) continue;
-      if (session.state === 'provisioning' && !session.runnerId) continue; // provision() in flight
-      if (task && (await store.tasks.activeForRunnerInSession(sessionId))) continue;
-      if (session.runnerId) {
-        const runner = await store.runners.get(session.runnerId);
-        // A drained runner keeps the task it holds but takes no new one: the session moves on.
-        const gone = !runner || runner.state === 'terminated' || runner.state === 'offline';
-        if (gone || (runner.state === 'draining' && task)) {
-          await store.sessions.transition(session.id, 'scheduling', { runner_id: null }, [
-            'active',
-            'idle',
+      const outcome = await this.place(s, task, snap);
+      if (outcome.kind === 'waiting') memo.set(s.id, { world, reason: outcome.reason, poolId: outcome.poolId });
+      else if (outcome.kind === 'placed') capacity = assignableCapacity(snap);
+    };
+    try {
+      for (const session of passOrder(byId, firstQueued)) {
+        const sessionId = session.id;
+        const task = firstQueued.get(sessionId) ?? null;
+        if (isTerminalSession(session.state)) {
+          if (task)
+            await store.tasks.transition(
+              task.id,
+              'cancelled',
+              { error: `session ${session.state}`, finished_at: Date.now() },
+              ['queued'],
+            );
+          continue;
+        }
+        if (['suspending', 'suspended', 'resuming'].includes(session.state)) continue;
+        if (session.state === 'provisioning' && !session.runnerId) continue; // provision() in flight
+        if (task && withActiveTask.has(sessionId)) continue;
+        if (session.runnerId) {
+          const runner = snap.live.find((r) => r.id === session.runnerId);
+          // A drained runner keeps the task it holds but takes no new one: the session moves on.
+          // (Not live in the snapshot = offline or terminated.)
+          if (!runner || (runner.state === 'draining' && task)) {
+            if (
+              await store.sessions.transition(session.id, 'scheduling', { runner_id: null }, [
+                'active',
+                'idle',
+                'scheduling',
+              ])
+            )
+              await placeUnbound({ ...session, state: 'scheduling', runnerId: null }, task);
+            continue;
+          }
+          if (!task || runner.state !== 'idle' || !this.runners.gateway.isConnected(runner.id)) {
+            if (!task && session.state === 'scheduling' && (runner.state === 'idle' || runner.state === 'busy'))
+              await store.sessions.transition(session.id, 'idle', {}, ['scheduling']);
+            continue;
+          }
+          const claimed = await store.runners.claim(runner.id, task.id, session.id);
+          if (!claimed) continue;
+          snapshotRunner(snap, runner.id, { state: 'busy', sessionId: session.id });
+          capacity = assignableCapacity(snap);
+          await store.sessions.transition(session.id, 'active', { state_reason: null }, [
             'scheduling',
+            'idle',
+            'active',
+            'provisioning',
           ]);
-          const s = await store.sessions.get(session.id);
-          if (s) await this.place(s, task, snap);
+          const active: Session = { ...session, state: 'active', stateReason: null, updatedAt: Date.now() };
+          await this.runners.sendAssignment(claimed, {
+            session: active,
+            card: this.cardFrom(snap, session),
+            claimed: true,
+          });
+          this.emitTask(claimed);
+          this.emitSession(active);
           continue;
         }
-        if (!task || runner.state !== 'idle' || !this.runners.gateway.isConnected(runner.id)) {
-          if (!task && session.state === 'scheduling' && (runner.state === 'idle' || runner.state === 'busy'))
-            await store.sessions.transition(session.id, 'idle', {}, ['scheduling']);
-          continue;
-        }
-        const claimed = await store.runners.claim(runner.id, task.id, session.id);
-        if (!claimed) continue;
-        await store.sessions.transition(session.id, 'active', { state_reason: null }, [
-          'scheduling',
-          'idle',
-          'active',
-          'provisioning',
-        ]);
-        await this.runners.sendAssignment(claimed);
-        this.emitTask(claimed);
-        const s = await store.sessions.get(session.id);
-        if (s) this.ctx.bus.emit('session:updated', { session: s });
-        continue;
+        if (session.state !== 'scheduling') {
+          if (!(await store.sessions.transition(session.id, 'scheduling', {}, ['active', 'idle']))) continue;
+          await placeUnbound({ ...session, state: 'scheduling' }, task);
+        } else await placeUnbound(session, task);
       }
-      if (session.state !== 'scheduling')
-        await store.sessions.transition(session.id, 'scheduling', {}, ['active', 'idle']);
-      const s = await store.sessions.get(session.id);
-      if (s) await this.place(s, task, snap);
+    } finally {
+      this.waitMemo = memo;
     }
     // Managed runners that came up for a session whose first task is not there (no prompt).
     for (const s of await store.sessions.listByState(['provisioning'])) {
       if (!s.runnerId) continue;
-      const r = await store.runners.get(s.runnerId);
+      const r = snap.live.find((x) => x.id === s.runnerId) ?? (await store.runners.get(s.runnerId));
       if (r?.state === 'idle' && !firstQueued.has(s.id))
         await store.sessions.transition(s.id, 'idle', {}, ['provisioning']);
     }
   }
 
-  private async buildAssignment(session: Session, task: Task): Promise<TaskAssignment | null> {
-    const card = await this.agentCard(session.agent).catch(() => null);
+  private async buildAssignment(
+    session: Session,
+    task: Task,
+    known: AssignmentContext,
+  ): Promise<TaskAssignment | null> {
+    const card = known.card ?? (await this.agentCard(session.agent).catch(() => null));
     if (!card) {
       await this.failTask(task, `agent ${session.agent} no longer exists`);
       return null;
@@ -708,7 +843,7 @@ export class SessionService {
       env,
       workspace: null,
       setup: [],
-      resumeAfterSeq: await this.ctx.store.logs.maxSeq(task.id),
+      resumeAfterSeq: known.claimed ? 0 : await this.ctx.store.logs.maxSeq(task.id),
     };
   }
 
@@ -735,27 +870,30 @@ export class SessionService {
     const { store } = this.ctx;
     const session = await store.sessions.get(task.sessionId);
     if (!session) return;
-    await store.sessions.addEvent(session.id, session.orgId, 'task_finished', {
-      taskId: task.id,
-      state: task.state,
-      exitCode: task.exitCode,
-    });
     const pool = session.poolId ? await store.pools.byId(session.poolId) : null;
-    if (pool?.lifecycle === 'per-task' && session.runnerId && !isTerminalSession(session.state)) {
-      const runner = await store.runners.get(session.runnerId);
-      if (runner) await this.releaseRunnerOnly(runner, pool, 'per-task lifecycle: task finished');
-      await store.sessions.update(session.id, { runner_id: null });
+    const releaseRunner =
+      pool?.lifecycle === 'per-task' && session.runnerId !== null && !isTerminalSession(session.state);
+    // A managed runner is terminated (outside the transaction: it talks to the provider).
+    if (releaseRunner && pool?.mode === 'managed') {
+      const runner = await store.runners.get(session.runnerId!);
+      if (runner) await this.runners.terminate(runner, 'per-task lifecycle: task finished');
     }
-    const open = await store.tasks.openInSession(session.id);
-    if (open.length === 0) await store.sessions.transition(session.id, 'idle', {}, ['active']);
-    const s = await store.sessions.get(session.id);
-    if (s) this.ctx.bus.emit('session:updated', { session: s });
+    const updated = await store.transaction(async (tx) => {
+      await tx.sessions.addEvent(session.id, session.orgId, 'task_finished', {
+        taskId: task.id,
+        state: task.state,
+        exitCode: task.exitCode,
+      });
+      const patch = releaseRunner ? { runner_id: null } : {};
+      if (releaseRunner && pool?.mode !== 'managed') await tx.runners.update(session.runnerId!, { session_id: null });
+      const open = await tx.tasks.openInSession(session.id);
+      if (open.length === 0 && (await tx.sessions.transition(session.id, 'idle', patch, ['active'])))
+        return { ...session, ...(releaseRunner ? { runnerId: null } : {}), state: 'idle' as const };
+      if (releaseRunner) await tx.sessions.update(session.id, patch);
+      return { ...session, ...(releaseRunner ? { runnerId: null } : {}) };
+    });
+    this.emitSession({ ...updated, updatedAt: Date.now() });
     this.kick();
-  }
-
-  private async releaseRunnerOnly(runner: Runner, pool: Pool, reason: string): Promise<void> {
-    if (pool.mode === 'managed') await this.runners.terminate(runner, reason);
-    else await this.ctx.store.runners.update(runner.id, { session_id: null });
   }
 
   private async onRunnerLost(runner: Runner, task: Task | null): Promise<void> {

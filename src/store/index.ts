@@ -4,7 +4,6 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import { migrationProvider } from './migrations/index.js';
 import { AuthRepo } from './repos/auth.js';
@@ -14,19 +13,40 @@ import { RunnerRepo } from './repos/runners.js';
 import { SessionRepo } from './repos/sessions.js';
 import { TaskRepo } from './repos/tasks.js';
 import type { Database } from './schema.js';
+import { openSqlite } from './sqlite.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
-export interface Store {
-  db: Kysely<Database>;
-  dialect: Dialect;
+/** The repositories, grouped by aggregate; the same shape over the database or a transaction. */
+export interface Repos {
   auth: AuthRepo;
   pools: PoolRepo;
   runners: RunnerRepo;
   sessions: SessionRepo;
   tasks: TaskRepo;
   logs: LogRepo;
+}
+
+export interface Store extends Repos {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  /**
+   * Runs `fn` in one transaction: everything it writes through the repos it is given commits
+   * together or not at all. On SQLite that is also one commit instead of one per statement.
+   */
+  transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+function repos(db: Kysely<Database>): Repos {
+  return {
+    auth: new AuthRepo(db),
+    pools: new PoolRepo(db),
+    runners: new RunnerRepo(db),
+    sessions: new SessionRepo(db),
+    tasks: new TaskRepo(db),
+    logs: new LogRepo(db),
+  };
 }
 
 export interface StoreOptions {
@@ -62,11 +82,7 @@ async function makeKysely(opts: StoreOptions): Promise<{ db: Kysely<Database>; d
   if (opts.databaseUrl)
     throw new Error(`database url ${JSON.stringify(opts.databaseUrl)}: only postgres:// URLs are supported`);
   mkdirSync(opts.home, { recursive: true });
-  const sqlite = new SQLite(join(opts.home, 'marionette.db'));
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = NORMAL');
-  sqlite.pragma('busy_timeout = 5000');
-  sqlite.pragma('foreign_keys = ON');
+  const sqlite = openSqlite(join(opts.home, 'marionette.db'));
   return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), dialect: 'sqlite' };
 }
 
@@ -85,12 +101,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   return {
     db,
     dialect,
-    auth: new AuthRepo(db),
-    pools: new PoolRepo(db),
-    runners: new RunnerRepo(db),
-    sessions: new SessionRepo(db),
-    tasks: new TaskRepo(db),
-    logs: new LogRepo(db),
+    ...repos(db),
+    transaction: (fn) => db.transaction().execute((trx) => fn(repos(trx))),
     close: () => db.destroy(),
   };
 }

@@ -4,6 +4,7 @@
  */
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import * as m001 from './001_init.js';
+import * as m002 from './002_dispatch_indexes.js';
 
 export interface MigrationContext {
   dialect: 'sqlite' | 'postgres';
@@ -13,6 +14,7 @@ type Step = { up(db: Kysely<unknown>, ctx: MigrationContext): Promise<void> };
 
 const STEPS: Record<string, Step> = {
   '001_init': m001,
+  '002_dispatch_indexes': m002,
 };
 
 export function migrationProvider(ctx: MigrationContext): MigrationProvider {

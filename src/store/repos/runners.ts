@@ -5,9 +5,12 @@
 import type { Kysely, Updateable } from 'kysely';
 import { hashSecret } from '../../core/ids.js';
 import { fromStates, RUNNER_LIVE, RUNNER_TRANSITIONS } from '../../core/states.js';
-import type { RunnerState } from '../../core/types.js';
-import { type Runner, type Task, toRunner, toTask } from '../records.js';
+import type { Labels, RunnerState } from '../../core/types.js';
+import { json, type Runner, type Task, toRunner, toTask } from '../records.js';
 import type { Database, RunnersTable } from '../schema.js';
+
+/** A live runner as placement sees it. */
+export type LiveRunner = Pick<Runner, 'id' | 'poolId' | 'providerId' | 'sessionId' | 'state' | 'labels' | 'draining'>;
 
 export type RunnerPatch = Omit<Updateable<RunnersTable>, 'id' | 'state' | 'org_id'>;
 
@@ -48,6 +51,29 @@ export class RunnerRepo {
 
   async live(filter: { poolId?: string; orgId?: string } = {}): Promise<Runner[]> {
     return this.list({ ...filter, states: [...RUNNER_LIVE] });
+  }
+
+  /**
+   * Live runners with only what placement reads (the assigner takes this once per pass; the
+   * full rows cost several times as much to read).
+   */
+  async liveViews(orgId: string): Promise<LiveRunner[]> {
+    const rows = await this.db
+      .selectFrom('runners')
+      .select(['id', 'pool_id', 'provider_id', 'session_id', 'state', 'labels', 'draining'])
+      .where('org_id', '=', orgId)
+      .where('state', 'in', [...RUNNER_LIVE])
+      .orderBy('created_at')
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      poolId: r.pool_id,
+      providerId: r.provider_id,
+      sessionId: r.session_id,
+      state: r.state as RunnerState,
+      labels: json<Labels>(r.labels, {}),
+      draining: Boolean(r.draining),
+    }));
   }
 
   /** Compare-and-set state change; false when the guard did not hold. */
@@ -112,35 +138,37 @@ export class RunnerRepo {
    * assigned task, or null when either guard failed (someone else won).
    */
   async claim(runnerId: string, taskId: string, bindSession: string | null, now = Date.now()): Promise<Task | null> {
+    const body = async (trx: Kysely<Database>): Promise<Task> => {
+      const r = await trx
+        .updateTable('runners')
+        .set({
+          state: 'busy',
+          updated_at: now,
+          idle_since: null,
+          ...(bindSession ? { session_id: bindSession } : {}),
+        })
+        .where('id', '=', runnerId)
+        .where('state', '=', 'idle')
+        .where('draining', '=', 0)
+        .where((eb) =>
+          bindSession ? eb.or([eb('session_id', 'is', null), eb('session_id', '=', bindSession)]) : eb.lit(true),
+        )
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) !== 1) throw new ClaimLost();
+      const row = await trx
+        .updateTable('tasks')
+        .set({ state: 'assigned', runner_id: runnerId, assigned_at: now })
+        .where('id', '=', taskId)
+        .where('state', '=', 'queued')
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) throw new ClaimLost();
+      return toTask(row);
+    };
+    // Always its own transaction: a lost task guard must roll the runner write back.
     return this.db
       .transaction()
-      .execute(async (trx) => {
-        const r = await trx
-          .updateTable('runners')
-          .set({
-            state: 'busy',
-            updated_at: now,
-            idle_since: null,
-            ...(bindSession ? { session_id: bindSession } : {}),
-          })
-          .where('id', '=', runnerId)
-          .where('state', '=', 'idle')
-          .where('draining', '=', 0)
-          .where((eb) =>
-            bindSession ? eb.or([eb('session_id', 'is', null), eb('session_id', '=', bindSession)]) : eb.lit(true),
-          )
-          .executeTakeFirst();
-        if (Number(r.numUpdatedRows) !== 1) return null;
-        const t = await trx
-          .updateTable('tasks')
-          .set({ state: 'assigned', runner_id: runnerId, assigned_at: now })
-          .where('id', '=', taskId)
-          .where('state', '=', 'queued')
-          .executeTakeFirst();
-        if (Number(t.numUpdatedRows) !== 1) throw new ClaimLost();
-        const row = await trx.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirstOrThrow();
-        return toTask(row);
-      })
+      .execute(body)
       .catch((e: unknown) => {
         if (e instanceof ClaimLost) return null;
         throw e;

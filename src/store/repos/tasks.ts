@@ -3,7 +3,7 @@
  * so a task never lands on two runners and a runner never gets two tasks (the runner side of the
  * claim is guarded in RunnerRepo, both inside one transaction).
  */
-import type { Kysely, Updateable } from 'kysely';
+import { type Kysely, sql, type Updateable } from 'kysely';
 import { fromStates, TASK_TERMINAL, TASK_TRANSITIONS } from '../../core/states.js';
 import type { TaskState } from '../../core/types.js';
 import { type Task, toTask } from '../records.js';
@@ -14,18 +14,24 @@ export type TaskPatch = Omit<Updateable<TasksTable>, 'id' | 'state' | 'org_id' |
 export class TaskRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
-  /** Inserts a task as the next ordinal of its session. */
+  /**
+   * Inserts a task as the next ordinal of its session, in one statement (the ordinal is a
+   * subquery), so it needs no transaction of its own and can run inside a caller's.
+   */
   async insert(row: Omit<TasksTable, 'ordinal'>): Promise<Task> {
-    return this.db.transaction().execute(async (trx) => {
-      const r = await trx
-        .selectFrom('tasks')
-        .select((eb) => eb.fn.max('ordinal').as('m'))
-        .where('session_id', '=', row.session_id)
-        .executeTakeFirst();
-      const full: TasksTable = { ...row, ordinal: Number(r?.m ?? 0) + 1 };
-      await trx.insertInto('tasks').values(full).execute();
-      return toTask(full);
-    });
+    const r = await this.db
+      .insertInto('tasks')
+      .values({
+        ...row,
+        ordinal: (eb) =>
+          eb
+            .selectFrom('tasks')
+            .select(sql<number>`coalesce(max(ordinal), 0) + 1`.as('next'))
+            .where('session_id', '=', row.session_id),
+      })
+      .returning('ordinal')
+      .executeTakeFirstOrThrow();
+    return toTask({ ...row, ordinal: Number(r.ordinal) });
   }
 
   async get(id: string, orgId?: string): Promise<Task | null> {
@@ -95,6 +101,16 @@ export class TaskRepo {
       .where('state', 'in', ['assigned', 'running'])
       .executeTakeFirst();
     return r !== undefined;
+  }
+
+  /** Sessions that have a task assigned or running (one read for a whole assigner pass). */
+  async sessionsWithActiveTask(): Promise<Set<string>> {
+    const rows = await this.db
+      .selectFrom('tasks')
+      .select('session_id')
+      .where('state', 'in', ['assigned', 'running'])
+      .execute();
+    return new Set(rows.map((r) => r.session_id));
   }
 
   /** Compare-and-set state change; false when the guard did not hold. */

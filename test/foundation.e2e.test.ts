@@ -207,6 +207,15 @@ describe('cancel', () => {
     }, 'all tasks cancelled');
     expect(s.state).toBe('cancelled');
     expect(s.tasks.find((t) => t.id === queued.body.id)?.state).toBe('cancelled');
+    // Its runner stopped, so the ledger has a cost event for it.
+    const costs = await until(async () => {
+      const r = json<{ items: { billingModel: string; seconds: number; providerId: string }[] }>(
+        await srv.mctl(['-o', 'json', 'costs', 'list', '--session', sid]),
+      );
+      return r.items.length ? r.items : null;
+    }, 'cost event');
+    expect(costs[0]).toMatchObject({ providerId: 'local', billingModel: 'fixed' });
+    expect(costs[0]!.seconds).toBeGreaterThan(0);
   });
 });
 

@@ -784,6 +784,41 @@ export function buildProgram(setExit: (code: number) => void): Command {
         return `${table(rows, cols)}\n\n${status}`;
       });
     });
+  program
+    .command('costs')
+    .description('Cost events (one per stopped runner)')
+    .command('list')
+    .description('Newest first, with totals by billing model')
+    .option('--session <id>', 'only this session')
+    .option('--pool <name>', 'only this pool')
+    .option('--limit <n>', 'how many', '100')
+    .action(async (o: { session?: string; pool?: string; limit: string }, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const q = new URLSearchParams({
+        limit: o.limit,
+        ...(o.session ? { session: o.session } : {}),
+        ...(o.pool ? { pool: o.pool } : {}),
+      });
+      const r = await api.get<{ items: Obj[]; totalSecondsByBillingModel: Record<string, number> }>(`/v1/costs?${q}`);
+      print(out, r, () =>
+        [
+          table(r.items, [
+            { header: 'RUNNER', get: (c) => c.runnerId },
+            { header: 'SESSION', get: (c) => c.sessionId },
+            { header: 'PROVIDER', get: (c) => c.providerId },
+            { header: 'BILLING', get: (c) => c.billingModel },
+            { header: 'SECONDS', get: (c) => (c.seconds as number).toFixed(1) },
+            { header: 'ENDED', get: (c) => ago(c.endedAt as number) },
+          ]),
+          '',
+          `total: ${
+            Object.entries(r.totalSecondsByBillingModel)
+              .map(([m, s]) => `${s.toFixed(1)}s ${m}`)
+              .join(', ') || 'none'
+          }`,
+        ].join('\n'),
+      );
+    });
   const agents = program.command('agents').alias('agent').description('Agent cards');
   agents
     .command('list')

@@ -12,6 +12,7 @@ import { openStore, type Store } from '../store/index.js';
 import { buildApp } from './app.js';
 import { Autoscaler } from './autoscaler.js';
 import type { ServerContext } from './context.js';
+import { costRoutes } from './costs.js';
 import { EventBus } from './events.js';
 import { Gateway } from './gateway.js';
 import { PoolService } from './pools.js';
@@ -80,6 +81,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       pools.routes(api);
       tokens.routes(api);
       suspend.routes(api);
+      costRoutes(ctx, api);
     },
   });
   try {

@@ -5,16 +5,7 @@
  * `lost` (and the retry policy queues a new attempt).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ServerHandle, startServer, until } from './harness.js';
-
-interface Task {
-  id: string;
-  state: string;
-  attempt: number;
-  retryOf: string | null;
-  runnerId: string | null;
-  error: string | null;
-}
+import { type ServerHandle, startServer, type TaskView as Task, until } from './harness.js';
 
 const servers: ServerHandle[] = [];
 afterEach(async () => {

@@ -3,20 +3,14 @@
  * processes, and `mctl`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { json, type ServerHandle, startServer, until } from './harness.js';
-
-interface Task {
-  id: string;
-  state: string;
-  exitCode: number | null;
-  error: string | null;
-  sessionId: string;
-}
-interface Session {
-  id: string;
-  state: string;
-  tasks: Task[];
-}
+import {
+  json,
+  type ServerHandle,
+  type SessionView as Session,
+  startServer,
+  type TaskView as Task,
+  until,
+} from './harness.js';
 
 let srv: ServerHandle;
 

@@ -40,6 +40,29 @@ export interface ServerHandle {
   mctl(args: string[], opts?: { env?: Record<string, string>; timeoutMs?: number }): Promise<CmdResult>;
 }
 
+/** A task as the API returns it (the fields tests read). */
+export interface TaskView {
+  id: string;
+  sessionId: string;
+  ordinal: number;
+  state: string;
+  exitCode: number | null;
+  error: string | null;
+  attempt: number;
+  retryOf: string | null;
+  runnerId: string | null;
+}
+
+/** A session as `GET /v1/sessions/:id` returns it. */
+export interface SessionView {
+  id: string;
+  state: string;
+  stateReason: string | null;
+  poolId: string | null;
+  runnerId: string | null;
+  tasks: TaskView[];
+}
+
 export interface CmdResult {
   code: number;
   stdout: string;

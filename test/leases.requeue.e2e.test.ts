@@ -4,17 +4,8 @@
  * is told to stop the task it still holds. With max_retries 0 a lost task stays lost.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processesWithEnv, type ServerHandle, startServer, until } from './harness.js';
+import { processesWithEnv, type ServerHandle, startServer, type TaskView as Task, until } from './harness.js';
 import { Agents, createToken, idleRunners, poolRunners } from './pools.helpers.js';
-
-interface Task {
-  id: string;
-  state: string;
-  attempt: number;
-  retryOf: string | null;
-  runnerId: string | null;
-  error: string | null;
-}
 
 const CONFIG = `
 runners:

@@ -4,17 +4,9 @@
  * other where it completes, drain finishes and leaves, and a revoked token is refused by name.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { json, type ServerHandle, startServer, until } from './harness.js';
+import { json, type ServerHandle, startServer, type TaskView as Task, until } from './harness.js';
 import { type AgentProc, Agents, createToken, idleRunners, poolRunners } from './pools.helpers.js';
 
-interface Task {
-  id: string;
-  state: string;
-  attempt: number;
-  retryOf: string | null;
-  runnerId: string | null;
-  error: string | null;
-}
 interface SessionView {
   id: string;
   state: string;

@@ -64,6 +64,10 @@ export function planPool(
 }
 
 export class Autoscaler {
+  /** Pools that were warm in an earlier pass and may still hold unbound runners to reap. */
+  private readonly wasWarm = new Set<string>();
+  /** The first pass after start reads every managed pool (what was warm before a restart is unknown). */
+  private firstPass = true;
   private running = false;
   private wanted = false;
   private idle: Promise<void> = Promise.resolve();
@@ -116,12 +120,19 @@ export class Autoscaler {
   /** One pass over every managed pool. */
   async reconcile(now = Date.now()): Promise<void> {
     const { store } = this.ctx;
-    const pools = (await store.pools.list(this.ctx.orgId)).filter((p) => p.mode === 'managed');
-    if (pools.length === 0) return;
-    const live = await store.runners.live({ orgId: this.ctx.orgId });
+    // This pass runs on every runner change, so pools with nothing to keep must cost nothing:
+    // only warm pools (runners to hold ready, idle ones to reap), deactivated ones, and pools that
+    // were warm until recently (their leftover unbound runners still need reaping) are read.
+    const pools = (await store.pools.list(this.ctx.orgId)).filter(
+      (p) =>
+        p.mode === 'managed' && (p.minRunners > 0 || p.idleTimeoutMs !== null || !p.active || this.wasWarm.has(p.id)),
+    );
+    this.firstPass = false;
     for (const pool of pools) {
       if (this.closed) return;
-      const mine = live.filter((r) => r.poolId === pool.id);
+      const mine = await store.runners.live({ poolId: pool.id });
+      if (pool.minRunners > 0 || pool.idleTimeoutMs !== null) this.wasWarm.add(pool.id);
+      else if (!mine.some((r) => r.sessionId === null)) this.wasWarm.delete(pool.id);
       const plan = planPool(pool, mine, now);
       for (const id of plan.reap) await this.reap(pool, id);
       if (plan.provision > 0) await this.grow(pool, plan.provision, now);

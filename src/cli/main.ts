@@ -128,13 +128,24 @@ async function followLogs(api: ApiClient, path: string, status?: StatusLine): Pr
   return null;
 }
 
+/** How long `--wait` keeps retrying an unreachable server (a restart takes seconds). */
+const UNREACHABLE_GIVE_UP_MS = 120_000;
+
 async function waitTask(api: ApiClient, id: string, status: StatusLine): Promise<TaskObj> {
+  let unreachableSince: number | null = null;
   for (;;) {
     let t: TaskObj;
     try {
       t = await api.get<TaskObj>(`/v1/tasks/${id}`);
+      unreachableSince = null;
     } catch (e: unknown) {
       if (e instanceof CliError && e.status === undefined) {
+        unreachableSince ??= Date.now();
+        if (Date.now() - unreachableSince > UNREACHABLE_GIVE_UP_MS)
+          throw new CliError(
+            `${e.message} for ${UNREACHABLE_GIVE_UP_MS / 1000}s; stopped waiting (the task may still run)`,
+            `check later with \`mctl tasks get ${id}\``,
+          );
         status.set(`task ${id}: server unreachable, retrying`);
         await sleep(1000);
         continue;

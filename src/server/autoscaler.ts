@@ -122,10 +122,12 @@ export class Autoscaler {
     const { store } = this.ctx;
     // This pass runs on every runner change, so pools with nothing to keep must cost nothing:
     // only warm pools (runners to hold ready, idle ones to reap), deactivated ones, and pools that
-    // were warm until recently (their leftover unbound runners still need reaping) are read.
+    // were warm until recently (their leftover unbound runners still need reaping) are read; the
+    // first pass after a start reads them all.
     const pools = (await store.pools.list(this.ctx.orgId)).filter(
       (p) =>
-        p.mode === 'managed' && (p.minRunners > 0 || p.idleTimeoutMs !== null || !p.active || this.wasWarm.has(p.id)),
+        p.mode === 'managed' &&
+        (this.firstPass || p.minRunners > 0 || p.idleTimeoutMs !== null || !p.active || this.wasWarm.has(p.id)),
     );
     this.firstPass = false;
     for (const pool of pools) {

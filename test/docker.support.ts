@@ -8,26 +8,16 @@ import Database from 'better-sqlite3';
 import { expect } from 'vitest';
 import { docker, uniquePrefix } from '../src/providers/docker/docker.test-support.js';
 import { listOwned, removeContainer, removeImage, removeVolume } from '../src/providers/docker/provider.js';
-import { type ServerHandle, startServer, until } from './harness.js';
+import { type ServerHandle, type SessionView, startServer, type TaskView, until } from './harness.js';
 
 export { docker, dockerDescribe, engine, ensureTestImage } from '../src/providers/docker/docker.test-support.js';
 
-export interface SessionObj {
-  id: string;
-  state: string;
-  stateReason: string | null;
-  runnerId: string | null;
-  poolId: string | null;
+/** A session as the API returns it, with the suspend record the docker tests read. */
+export interface SessionObj extends Omit<SessionView, 'tasks'> {
   suspend: { strategy: string; requested: string | null; handle: unknown; escalatedFrom?: string } | null;
   tasks?: TaskObj[];
 }
-export interface TaskObj {
-  id: string;
-  state: string;
-  runnerId: string | null;
-  exitCode: number | null;
-  error: string | null;
-}
+export type TaskObj = TaskView;
 
 /** A server with a docker provider under a fresh label prefix; `pools` is YAML under `pools:`. */
 export async function startDockerServer(opts: {

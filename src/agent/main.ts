@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command } from 'commander';
-import { type AgentFileConfig, loadAgentConfig, readAgentConfigFile } from '../config/agent.js';
+import { type AgentFileConfig, type AgentFlags, loadAgentConfig, readAgentConfigFile } from '../config/agent.js';
 import { MarionetteError } from '../core/errors.js';
 import { VERSION } from '../paths.js';
 import { Agent, AgentError } from './agent.js';
@@ -27,16 +27,7 @@ export async function main(argv: string[]): Promise<void> {
     )
     .showHelpAfterError();
   program.parse(argv, { from: 'user' });
-  const opts = program.opts<{
-    server?: string;
-    token?: string;
-    pool?: string;
-    labels?: string;
-    name?: string;
-    workspace?: string;
-    stateDir?: string;
-    config?: string;
-  }>();
+  const opts = program.opts<AgentFlags>();
   let agent: Agent;
   try {
     let file: AgentFileConfig = {};

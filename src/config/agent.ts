@@ -33,6 +33,18 @@ export function parseLabels(text: string, what = '--labels'): Record<string, str
   return out;
 }
 
+/** marionette-agent's command-line flags. */
+export interface AgentFlags {
+  server?: string;
+  token?: string;
+  pool?: string;
+  labels?: string;
+  name?: string;
+  workspace?: string;
+  stateDir?: string;
+  config?: string;
+}
+
 /** What an agent config file (`marionette-agent --config FILE`, YAML or JSON) may hold. */
 export interface AgentFileConfig {
   server?: string;
@@ -85,15 +97,7 @@ export async function readAgentConfigFile(path: string, text: string): Promise<A
 
 /** marionette-agent: flags win over env (`MARIONETTE_SERVER`, `MARIONETTE_REGISTRATION_TOKEN`, ...), env over the config file. */
 export function loadAgentConfig(
-  flags: {
-    server?: string;
-    token?: string;
-    pool?: string;
-    labels?: string;
-    name?: string;
-    workspace?: string;
-    stateDir?: string;
-  },
+  flags: AgentFlags,
   env: Env = process.env,
   hostname = 'runner',
   file: AgentFileConfig = {},

@@ -13,10 +13,10 @@
  * Usage: `npm run bench:dispatch [-- --runners 100 --latency 300 --tasks 3000]`
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +31,7 @@ const arg = (name: string, def: number) => {
 const RUNNERS = arg('runners', 100);
 const LATENCY_SAMPLES = arg('latency', 300);
 const THROUGHPUT_TASKS = arg('tasks', 3000);
-const CONCURRENCY = 64;
+const CONCURRENCY = arg('concurrency', 64);
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -76,6 +76,46 @@ async function bareSpawn(n: number): Promise<number[]> {
     });
   }
   return out;
+}
+
+const TICK_MS = 1000 / 100; // USER_HZ: /proc reports CPU time in 1/100 s on Linux
+
+/** CPU time (ms) of a live process and of its children it has reaped, from /proc/PID/stat. */
+function procCpu(pid: number): { self: number; children: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start at field 3.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const field = (n: number) => Number(f[n - 3]) * TICK_MS;
+  return { self: field(14) + field(15), children: field(16) + field(17) };
+}
+
+/**
+ * Baseline: the most task processes this machine can start and reap with no control plane: one
+ * Node process per core, each spawning `/bin/true` with piped stdout and stderr (as an agent
+ * does) 64 at a time, `n` in all.
+ */
+async function spawnCeiling(n: number): Promise<{ procs: number; ms: number }> {
+  const procs = availableParallelism();
+  const code = `
+    const { spawn } = require('node:child_process');
+    let left = Number(process.argv[1]);
+    const one = () => new Promise((res, rej) => {
+      const c = spawn('/bin/true', [], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      c.stdout.resume(); c.stderr.resume(); c.once('error', rej); c.once('close', res);
+    });
+    Promise.all(Array.from({ length: 64 }, async () => { while (left-- > 0) await one(); }))
+      .then(() => process.stdout.write('done\\n'));`;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: procs }, (_, i) => {
+      const share = Math.floor(n / procs) + (i < n % procs ? 1 : 0);
+      const c = spawn(process.execPath, ['-e', code, String(share)], { stdio: ['ignore', 'ignore', 'inherit'] });
+      return new Promise<void>((resolve, reject) =>
+        c.once('exit', (status) => (status === 0 ? resolve() : reject(new Error(`spawn baseline exited ${status}`)))),
+      );
+    }),
+  );
+  return { procs, ms: performance.now() - t0 };
 }
 
 async function api(srv: RunningServer, token: string, method: string, path: string, body?: unknown) {
@@ -167,26 +207,45 @@ async function main(): Promise<void> {
       latency.push(started.get(id)! - created.get(id)!);
     }
 
-    // Throughput: many tasks created concurrently through the API, until all finished.
+    // Throughput: many tasks created concurrently through the API by a separate client process,
+    // until all finished. CPU time is read per process, so the server's share is its own.
     const base = finished.size;
+    const clientsJs = fileURLToPath(new URL('./dispatch-clients.js', import.meta.url));
+    const throughputIds: string[] = [];
+    const track = ({ task }: { task: { id: string; state: string } }) => {
+      if (task.state === 'queued' && !started.has(task.id) && !finished.has(task.id)) throughputIds.push(task.id);
+    };
+    const untrack = srv.ctx.bus.on('task:updated', track);
+    const cpu0 = process.cpuUsage();
+    const agentsCpu0 = procCpu(agents.pid!);
     const t0 = performance.now();
-    let next = 0;
-    const ids: string[] = [];
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (next < THROUGHPUT_TASKS) {
-          next++;
-          const s = await api(srv, token, 'POST', '/v1/sessions', { agent: 'noop', prompt: 'x' });
-          ids.push((s.tasks as { id: string }[])[0]!.id);
-        }
-      }),
+    const clients = spawn(
+      process.execPath,
+      [clientsJs, srv.apiUrl, token, String(THROUGHPUT_TASKS), String(CONCURRENCY)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
     );
-    const createdAll = performance.now() - t0;
+    const clientsOut = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      clients.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+      });
+      clients.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`clients exited ${code}`))));
+    });
+    const [, , createdMs, clientsCpuMs] = clientsOut.trim().split(' ');
+    const createdAll = Number(createdMs);
+    const clientsCpu = Number(clientsCpuMs);
     await waitFinished(base + THROUGHPUT_TASKS);
     const elapsed = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const agentsEnd = procCpu(agents.pid!);
+    const agentsCpu = { self: agentsEnd.self - agentsCpu0.self, children: agentsEnd.children - agentsCpu0.children };
+    untrack();
+    const serverCpuMs = (cpu.user + cpu.system) / 1000;
+    const ids = [...new Set(throughputIds)];
     const ok = ids.filter((id) => finished.has(id)).length;
-    const underLoad = ids.map((id) => started.get(id)! - created.get(id)!);
+    const underLoad = ids.filter((id) => started.has(id)).map((id) => started.get(id)! - created.get(id)!);
     const failed = (await store.tasks.listByState(['failed', 'lost'])).length;
+    const ceiling = await spawnCeiling(THROUGHPUT_TASKS);
 
     const ws = await wsRoundTrip(1000);
     const sp = await bareSpawn(300);
@@ -210,11 +269,33 @@ async function main(): Promise<void> {
     const w = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c]!.length)));
     for (const r of rows) console.log(r.map((x, c) => x.padEnd(w[c]!)).join('  '));
     console.log('');
+    const perSec = (n: number, msTotal: number) => (n / (msTotal / 1000)).toFixed(0);
+    const trows: [string, string, string][] = [
+      ['throughput case', 'tasks/s', 'note'],
+      [
+        `marionette, end to end (${RUNNERS} runners)`,
+        perSec(THROUGHPUT_TASKS, elapsed),
+        `${THROUGHPUT_TASKS} tasks in ${(elapsed / 1000).toFixed(2)} s; finished ${ok}/${THROUGHPUT_TASKS}, failed or lost ${failed}; API create alone ${perSec(THROUGHPUT_TASKS, createdAll)}/s`,
+      ],
+      [
+        'marionette server process capacity',
+        perSec(THROUGHPUT_TASKS, serverCpuMs),
+        `server CPU ${(serverCpuMs / THROUGHPUT_TASKS).toFixed(3)} ms/task (one core's worth of tasks); target ≥ 1000`,
+      ],
+      [
+        `baseline: bare spawn of /bin/true, ${ceiling.procs} processes`,
+        perSec(THROUGHPUT_TASKS, ceiling.ms),
+        'no control plane: the most task processes this machine can start and reap',
+      ],
+    ];
+    const tw = [0, 1, 2].map((c) => Math.max(...trows.map((r) => r[c]!.length)));
+    for (const r of trows) console.log(r.map((x, c) => x.padEnd(tw[c]!)).join('  '));
+    console.log('');
     console.log(
-      `throughput: ${THROUGHPUT_TASKS} tasks over ${RUNNERS} runners in ${(elapsed / 1000).toFixed(2)} s = ` +
-        `${(THROUGHPUT_TASKS / (elapsed / 1000)).toFixed(0)} tasks/s (target ≥ 1000); ` +
-        `API create alone: ${(THROUGHPUT_TASKS / (createdAll / 1000)).toFixed(0)} sessions/s; ` +
-        `finished ${ok}/${THROUGHPUT_TASKS}, failed or lost ${failed}`,
+      `CPU during the throughput run (ms per task): server ${(serverCpuMs / THROUGHPUT_TASKS).toFixed(3)}, ` +
+        `agents process ${(agentsCpu.self / THROUGHPUT_TASKS).toFixed(3)}, ` +
+        `task processes ${(agentsCpu.children / THROUGHPUT_TASKS).toFixed(3)}, ` +
+        `API clients ${(clientsCpu / THROUGHPUT_TASKS).toFixed(3)}; ${availableParallelism()} cores`,
     );
   } finally {
     agents?.kill('SIGTERM');

@@ -6,11 +6,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { planPool } from '../src/server/autoscaler.js';
 import { passOrder } from '../src/server/sessions.js';
-import type { Runner, Session, Task } from '../src/store/records.js';
+import type { Runner } from '../src/store/records.js';
 
-const session = (id: string, priority: number | undefined, createdAt = 0) =>
-  ({ id, createdAt, request: priority === undefined ? {} : { priority } }) as unknown as Session;
-const task = (sessionId: string, createdAt: number) => ({ sessionId, createdAt }) as unknown as Task;
+const session = (id: string, priority: number | undefined, createdAt = 0) => ({
+  id,
+  createdAt,
+  priority: priority ?? 0,
+});
+const task = (sessionId: string, createdAt: number) => ({ id: `t-${sessionId}`, sessionId, createdAt });
 
 describe('passOrder', () => {
   it('visits higher priority first, FIFO by oldest queued task within a priority (unqueued last within theirs)', () => {
@@ -40,8 +43,8 @@ describe('passOrder', () => {
           for (let i = 1; i < order.length; i++) {
             const a = order[i - 1]!;
             const b = order[i]!;
-            const pa = a.request.priority ?? 0;
-            const pb = b.request.priority ?? 0;
+            const pa = a.priority;
+            const pb = b.priority;
             expect(pa >= pb).toBe(true);
             if (pa === pb) expect(queued.get(a.id)!.createdAt <= queued.get(b.id)!.createdAt).toBe(true);
           }

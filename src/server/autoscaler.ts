@@ -82,6 +82,8 @@ export class Autoscaler {
     private readonly runners: RunnerService,
     /** Health of providers as probed by the server (`null` or absent = reachable). */
     private readonly providerHealth: ReadonlyMap<string, string | null>,
+    /** The org's pools (the session service's cached catalog: this runs on every runner change). */
+    private readonly listPools: () => Promise<Pool[]> = () => ctx.store.pools.list(ctx.orgId),
   ) {}
 
   /** Starts periodic passes and event-driven ones. */
@@ -124,7 +126,7 @@ export class Autoscaler {
     // only warm pools (runners to hold ready, idle ones to reap), deactivated ones, and pools that
     // were warm until recently (their leftover unbound runners still need reaping) are read; the
     // first pass after a start reads them all.
-    const pools = (await store.pools.list(this.ctx.orgId)).filter(
+    const pools = (await this.listPools()).filter(
       (p) =>
         p.mode === 'managed' &&
         (this.firstPass || p.minRunners > 0 || p.idleTimeoutMs !== null || !p.active || this.wasWarm.has(p.id)),

@@ -74,7 +74,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   runners.gateway = gateway;
   const tokens = new TokenService(ctx, pools, runners);
   const suspend = new SuspendService(ctx, sessions, runners);
-  const autoscaler = new Autoscaler(ctx, runners, sessions.providerHealth);
+  const autoscaler = new Autoscaler(ctx, runners, sessions.providerHealth, () => sessions.pools());
   const app = buildApp(ctx, {
     sessions,
     extend: (api) => {

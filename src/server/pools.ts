@@ -323,6 +323,7 @@ export class PoolService {
         throw new InvalidRequest(`pools.${name}: ${(e as Error).message}`);
       }
     }
+    this.sessions.poolsChanged();
   }
 
   routes(api: Api): void {
@@ -392,6 +393,7 @@ export class PoolService {
     );
     api.route('DELETE', '/v1/profiles/:name', { summary: 'Delete a profile', tag: 'profiles' }, async ({ params }) => {
       if (!(await store.pools.deleteProfile(orgId, params.name!))) throw new NotFound('profile', params.name!);
+      this.sessions.poolsChanged();
       return { deleted: params.name };
     });
     api.route(
@@ -409,6 +411,7 @@ export class PoolService {
           kits: body.kits,
         });
         await store.pools.putAgentCard(orgId, newId('agt'), card);
+        this.sessions.poolsChanged();
         return card;
       },
     );

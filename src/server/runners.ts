@@ -15,6 +15,7 @@ import {
   type TaskAssignment,
 } from '../protocol/messages.js';
 import type { SandboxSpec } from '../providers/types.js';
+import type { Repos } from '../store/index.js';
 import type { Runner, Session, Task } from '../store/records.js';
 import type { ServerContext } from './context.js';
 import type { Gateway, GatewayHandler, RunnerConnection } from './gateway.js';
@@ -30,8 +31,21 @@ export interface AssignmentContext {
 /** Callbacks into the session side (set after construction to avoid a construction cycle). */
 export interface RunnerEvents {
   taskFinished(task: Task): Promise<void>;
+  /**
+   * The session side of a finished task, written through the caller's transaction `tx`. When
+   * `terminateRunner` is set the runner is being let go (per-task lifecycle on a managed pool) and
+   * must not go back to idle; `after` runs after commit (terminates it, emits, asks for a pass).
+   */
+  finishTaskIn(task: Task, tx: Repos): Promise<{ terminateRunner: string | null; after: () => Promise<void> }>;
   runnerLost(runner: Runner, task: Task | null): Promise<void>;
   runnerIdle(runner: Runner): void;
+}
+
+/** What the task-finished transaction decided (see RunnerService.onTaskFinished). */
+interface FinishResult {
+  session: Awaited<ReturnType<RunnerEvents['finishTaskIn']>>;
+  /** The runner as it is now, to report; null when there is none or it is being terminated. */
+  runner: Runner | null;
 }
 
 const regError = (status: number, code: RegisterErrorCode, message: string) => ({ status, body: { code, message } });
@@ -237,11 +251,8 @@ export class RunnerService implements GatewayHandler {
   }
 
   private async onTaskStarted(conn: RunnerConnection, taskId: string): Promise<void> {
-    const task = await this.ctx.store.tasks.get(taskId);
-    if (!task || task.runnerId !== conn.runnerId) return;
-    const now = Date.now();
-    if (await this.ctx.store.tasks.transition(taskId, 'running', { started_at: now }, ['assigned']))
-      this.ctx.bus.emit('task:updated', { task: { ...task, state: 'running', startedAt: now } });
+    const task = await this.ctx.store.tasks.markStarted(taskId, conn.runnerId, Date.now());
+    if (task) this.ctx.bus.emit('task:updated', { task });
   }
 
   private async onLogs(
@@ -278,27 +289,39 @@ export class RunnerService implements GatewayHandler {
         : to === 'cancelled'
           ? 'cancelled by request'
           : null;
-    const ok = await store.tasks.transition(task.id, to, { exit_code: msg.exitCode, error, finished_at: now }, [
-      'assigned',
-      'running',
-    ]);
-    // A repeated report (after a reconnect, or after a forced cancel) changes nothing.
-    if (!ok) return;
-    // The session side goes first (a per-task runner is released there), and only then does the
-    // runner become idle, so no pass can hand it another task in between.
     const done: Task = { ...task, state: to, exitCode: msg.exitCode, error, finishedAt: now };
+    // One transaction: the task's end, the session side (its event, back to idle, a per-task runner
+    // let go) and the runner back to idle. No pass sees one without the others, so a per-task
+    // runner is never handed another task while still bound to this session.
+    const result = await store.transaction(async (tx): Promise<FinishResult | null> => {
+      const ok = await tx.tasks.transition(task.id, to, { exit_code: msg.exitCode, error, finished_at: now }, [
+        'assigned',
+        'running',
+      ]);
+      // A repeated report (after a reconnect, or after a forced cancel) changes nothing.
+      if (!ok) return null;
+      const session = await this.events.finishTaskIn(done, tx);
+      const runner = await tx.runners.get(conn.runnerId);
+      // A runner being let go is terminated after commit (and reported by terminate).
+      if (!runner || session.terminateRunner === runner.id) return { session, runner: null };
+      if (runner.state === 'busy' || runner.state === 'draining') {
+        const target: RunnerState = runner.draining ? 'draining' : 'idle';
+        if (await tx.runners.transition(runner.id, target, {}, ['busy', 'draining'])) {
+          const at = Date.now();
+          return {
+            session,
+            runner: { ...runner, state: target, updatedAt: at, ...(target === 'idle' ? { idleSince: at } : {}) },
+          };
+        }
+        return { session, runner: (await tx.runners.get(runner.id)) ?? runner };
+      }
+      return { session, runner };
+    });
+    if (!result) return;
     this.ctx.bus.emit('task:updated', { task: done });
-    await this.events.taskFinished(done);
-    const runner = await store.runners.get(conn.runnerId);
-    if (!runner) return;
-    let fresh = runner;
-    if (runner.state === 'busy' || runner.state === 'draining') {
-      const target = runner.draining ? 'draining' : 'idle';
-      if (await store.runners.transition(runner.id, target, {}, ['busy', 'draining'])) {
-        const at = Date.now();
-        fresh = { ...runner, state: target, updatedAt: at, ...(target === 'idle' ? { idleSince: at } : {}) };
-      } else fresh = (await store.runners.get(runner.id)) ?? runner;
-    }
+    await result.session.after();
+    const fresh = result.runner;
+    if (!fresh) return;
     this.ctx.bus.emit('runner:updated', { runner: fresh });
     if (fresh.state === 'idle') this.events.runnerIdle(fresh);
   }

@@ -25,7 +25,9 @@ import { type AgentCard, AUTH_MODES, type AuthMode, type Pool, type Profile } fr
 import type { TaskAssignment } from '../protocol/messages.js';
 import type { Repos } from '../store/index.js';
 import type { Placement, Runner, Session, SessionRequest, Task } from '../store/records.js';
-import type { LiveRunner } from '../store/repos/runners.js';
+import { isClaimLost, type LiveRunner } from '../store/repos/runners.js';
+import type { SessionPassView, SessionPatch } from '../store/repos/sessions.js';
+import type { QueuedTaskRef } from '../store/repos/tasks.js';
 import { renderCommand } from './agents.js';
 import type { ServerContext } from './context.js';
 import type { AssignmentContext, RunnerService } from './runners.js';
@@ -61,11 +63,14 @@ export const CreateTaskBody = z.strictObject({
  * session whose oldest queued task was created first (a retry keeps its original creation time,
  * so a re-queued task does not lose its place); sessions with nothing queued come last.
  */
-export function passOrder(sessions: Map<string, Session>, firstQueued: Map<string, Task>): Session[] {
-  const key = (s: Session) => firstQueued.get(s.id)?.createdAt ?? Number.POSITIVE_INFINITY;
+export function passOrder<S extends Pick<SessionPassView, 'id' | 'priority' | 'createdAt'>>(
+  sessions: Map<string, S>,
+  firstQueued: Map<string, Pick<QueuedTaskRef, 'createdAt'>>,
+): S[] {
+  const key = (s: S) => firstQueued.get(s.id)?.createdAt ?? Number.POSITIVE_INFINITY;
   return [...sessions.values()].sort(
     (a, b) =>
-      (b.request.priority ?? 0) - (a.request.priority ?? 0) ||
+      b.priority - a.priority ||
       key(a) - key(b) ||
       a.createdAt - b.createdAt ||
       (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
@@ -82,6 +87,15 @@ interface PassSnapshot {
   profiles: Profile[];
   pools: Pool[];
   live: LiveRunner[];
+  /** Why sessions wait, recorded at the end of the pass in one transaction (see `recordWaits`). */
+  waits: WaitRecord[];
+}
+
+/** A waiting session's new reason and placement, and the event that says so. */
+interface WaitRecord {
+  session: Session;
+  patch: SessionPatch;
+  event: [type: string, data: Record<string, unknown>];
 }
 
 function snapshotRunner(snap: PassSnapshot, id: string, patch: Partial<LiveRunner>): void {
@@ -124,6 +138,13 @@ function worldKey(snap: PassSnapshot, health: ReadonlyMap<string, string | null>
   return parts.join(' ');
 }
 
+/** What placement reads besides runners; changes only through PoolService (see `catalogView`). */
+interface Catalog {
+  cards: AgentCard[];
+  profiles: Profile[];
+  pools: Pool[];
+}
+
 /** What a waiting session was last told, under which world (see `worldKey`). */
 interface WaitMemo {
   world: string;
@@ -142,6 +163,7 @@ export interface ExplainResult {
 
 export class SessionService {
   private readonly compiled = new Map<string, { updatedAt: number; compiled: CompiledPool }>();
+  private catalog: Promise<Catalog> | null = null;
   private passRunning = false;
   private passWanted = false;
   /** Waiting sessions whose decision need not be re-run while nothing it reads has changed. */
@@ -156,6 +178,7 @@ export class SessionService {
   ) {
     runners.events = {
       taskFinished: (t) => this.onTaskFinished(t),
+      finishTaskIn: (t, tx) => this.finishTaskIn(t, tx),
       runnerLost: (r, t) => this.onRunnerLost(r, t),
       runnerIdle: () => this.kick(),
     };
@@ -164,8 +187,39 @@ export class SessionService {
 
   // ---- catalog ------------------------------------------------------------------------------
 
+  /**
+   * The catalog (agent cards, profiles, pools) as last read. Every request and every assigner pass
+   * reads it and it rarely changes, so it is read once and kept until `poolsChanged()`: every
+   * write to it goes through PoolService, which calls that after the write.
+   */
+  private catalogView(): Promise<Catalog> {
+    if (this.catalog) return this.catalog;
+    const { store, orgId } = this.ctx;
+    const read = (async () => ({
+      cards: await store.pools.agentCards(orgId),
+      profiles: await store.pools.profiles(orgId),
+      pools: await store.pools.list(orgId),
+    }))();
+    this.catalog = read;
+    // A failed read is not kept.
+    read.catch(() => {
+      if (this.catalog === read) this.catalog = null;
+    });
+    return read;
+  }
+
   async agentCards(): Promise<AgentCard[]> {
-    return this.ctx.store.pools.agentCards(this.ctx.orgId);
+    return (await this.catalogView()).cards;
+  }
+
+  /** The org's pools, from the catalog. */
+  async pools(): Promise<Pool[]> {
+    return (await this.catalogView()).pools;
+  }
+
+  /** A pool by id, from the catalog. */
+  private async poolById(id: string): Promise<Pool | null> {
+    return (await this.catalogView()).pools.find((p) => p.id === id) ?? null;
   }
 
   async agentCard(name: string): Promise<AgentCard> {
@@ -182,7 +236,7 @@ export class SessionService {
   }
 
   async profile(name: string): Promise<Profile> {
-    const all = await this.ctx.store.pools.profiles(this.ctx.orgId);
+    const all = (await this.catalogView()).profiles;
     const p = all.find((x) => x.name === name);
     if (!p)
       throw new InvalidRequest(
@@ -209,7 +263,7 @@ export class SessionService {
     if (body.prompt !== undefined) this.checkPrompt(body.prompt);
     if (body.selector) parseSelector(body.selector);
     const profile = body.profile ? await this.profile(body.profile) : null;
-    if (body.pool && !(await this.ctx.store.pools.get(body.pool, this.ctx.orgId)))
+    if (body.pool && !(await this.catalogView()).pools.some((p) => p.id === body.pool || p.name === body.pool))
       throw new InvalidRequest(`unknown pool ${JSON.stringify(body.pool)}`, {
         hint: 'list pools with `mctl pools list`',
       });
@@ -255,6 +309,7 @@ export class SessionService {
       request: JSON.stringify(request),
       placement: null,
       wait_for_capacity: waitForCapacity ? 1 : 0,
+      priority: request.priority ?? 0,
       suspend: null,
       created_at: now,
       updated_at: now,
@@ -424,7 +479,7 @@ export class SessionService {
     if (!runnerId) return;
     const runner = await this.ctx.store.runners.get(runnerId);
     if (!runner || runner.state === 'terminated') return;
-    const pool = await this.ctx.store.pools.byId(runner.poolId);
+    const pool = await this.poolById(runner.poolId);
     // A warm managed pool (min_runners or idle_timeout set) takes an idle runner back, unbound;
     // the autoscaler reaps it after idle_timeout. Files the session left in the runner's
     // workspace stay there (docs/pools.md).
@@ -454,12 +509,8 @@ export class SessionService {
   /** Reads what placement looks at, once per assigner pass (see PassSnapshot). */
   private async snapshot(): Promise<PassSnapshot> {
     const { store, orgId } = this.ctx;
-    return {
-      cards: await this.agentCards(),
-      profiles: await store.pools.profiles(orgId),
-      pools: await store.pools.list(orgId),
-      live: await store.runners.liveViews(orgId),
-    };
+    const { cards, profiles, pools } = await this.catalogView();
+    return { cards, profiles, pools, live: await store.runners.liveViews(orgId), waits: [] };
   }
 
   /** Runs the pure scheduler over the live pools for a request (from a pass's snapshot when given). */
@@ -476,7 +527,7 @@ export class SessionService {
       card = await this.agentCard(request.agent);
       profile = request.profile ? await this.profile(request.profile) : null;
     }
-    const pools = snap ? snap.pools : await store.pools.list(this.ctx.orgId);
+    const pools = snap ? snap.pools : (await this.catalogView()).pools;
     const live = snap ? snap.live : await store.runners.liveViews(this.ctx.orgId);
     const byPool = new Map<string, LiveRunner[]>();
     const byProvider = new Map<string, number>();
@@ -531,7 +582,7 @@ export class SessionService {
    * the pass's snapshot (placement reads nothing else) and reports what it did, so the pass can
    * track its remaining capacity and remember waiting sessions.
    */
-  private async place(session: Session, firstTask: Task | null, snap: PassSnapshot): Promise<PlaceOutcome> {
+  private async place(session: Session, firstTask: QueuedTaskRef | null, snap: PassSnapshot): Promise<PlaceOutcome> {
     const { store } = this.ctx;
     const decision = await this.evaluate(session.request, snap);
     const placement = this.toPlacement(decision);
@@ -542,13 +593,12 @@ export class SessionService {
         return { kind: 'other' };
       }
       const reason = `waiting for capacity: ${placement.summary}`;
-      if (session.stateReason !== reason) {
-        await store.transaction(async (tx) => {
-          await tx.sessions.update(session.id, { placement: JSON.stringify(placement), state_reason: reason });
-          await tx.sessions.addEvent(session.id, session.orgId, 'unplaced', { summary: placement.summary });
+      if (session.stateReason !== reason)
+        snap.waits.push({
+          session: { ...session, placement, stateReason: reason },
+          patch: { placement: JSON.stringify(placement), state_reason: reason },
+          event: ['unplaced', { summary: placement.summary }],
         });
-        this.emitSession({ ...session, placement, stateReason: reason });
-      }
       return { kind: 'waiting', reason, poolId: session.poolId };
     }
     const pool = snap.pools.find((p) => p.id === chosen.poolId);
@@ -559,16 +609,16 @@ export class SessionService {
       case 'assign': {
         const runnerId = chosen.runnerId!;
         if (firstTask) {
-          const claimed = await store.runners.claim(runnerId, firstTask.id, session.id);
+          // The claim, the session's move to active and its event commit together.
+          const claimed = await this.claimAnd(runnerId, firstTask.id, session.id, async (tx) => {
+            await tx.sessions.transition(session.id, 'active', { ...placed, runner_id: runnerId });
+            await tx.sessions.addEvent(session.id, session.orgId, 'placed', placedEvent);
+          });
           if (!claimed) {
             this.kick();
             return { kind: 'other' };
           }
           snapshotRunner(snap, runnerId, { state: 'busy', sessionId: session.id });
-          await store.transaction(async (tx) => {
-            await tx.sessions.transition(session.id, 'active', { ...placed, runner_id: runnerId });
-            await tx.sessions.addEvent(session.id, session.orgId, 'placed', placedEvent);
-          });
           const active: Session = {
             ...session,
             state: 'active',
@@ -629,19 +679,55 @@ export class SessionService {
       }
       case 'wait': {
         const reason = `waiting for an idle runner in pool ${pool.name}`;
-        if (session.stateReason !== reason || session.poolId !== pool.id) {
-          await store.transaction(async (tx) => {
-            await tx.sessions.update(session.id, {
-              pool_id: pool.id,
-              placement: JSON.stringify(placement),
-              state_reason: reason,
-            });
-            await tx.sessions.addEvent(session.id, session.orgId, 'waiting', { pool: pool.name });
+        if (session.stateReason !== reason || session.poolId !== pool.id)
+          snap.waits.push({
+            session: { ...session, poolId: pool.id, placement, stateReason: reason },
+            patch: { pool_id: pool.id, placement: JSON.stringify(placement), state_reason: reason },
+            event: ['waiting', { pool: pool.name }],
           });
-          this.emitSession({ ...session, poolId: pool.id, placement, stateReason: reason });
-        }
         return { kind: 'waiting', reason, poolId: pool.id };
       }
+    }
+  }
+
+  /**
+   * Writes why sessions wait, all of a pass's in one transaction (under load most sessions wait
+   * once before they are placed). Each write holds only while the session is still `scheduling`,
+   * so a session cancelled meanwhile keeps its own reason.
+   */
+  private async recordWaits(waits: WaitRecord[]): Promise<void> {
+    if (!waits.length) return;
+    const written = await this.ctx.store.transaction(async (tx) => {
+      const out: Session[] = [];
+      for (const w of waits) {
+        if (!(await tx.sessions.transition(w.session.id, 'scheduling', w.patch, ['scheduling']))) continue;
+        await tx.sessions.addEvent(w.session.id, w.session.orgId, ...w.event);
+        out.push(w.session);
+      }
+      return out;
+    });
+    for (const s of written) this.emitSession(s);
+  }
+
+  /**
+   * Claims `taskId` for `runnerId` (compare-and-set, see RunnerRepo.claim) and runs `then` in the
+   * same transaction: both commit or neither does. Null when the claim was lost.
+   */
+  private async claimAnd(
+    runnerId: string,
+    taskId: string,
+    sessionId: string,
+    then: (tx: Repos) => Promise<void>,
+  ): Promise<Task | null> {
+    try {
+      return await this.ctx.store.transaction(async (tx) => {
+        const claimed = await tx.runners.claim(runnerId, taskId, sessionId);
+        if (claimed) await then(tx);
+        return claimed;
+      });
+    } catch (e: unknown) {
+      if (isClaimLost(e)) return null;
+      throw e;
     }
   }
 
@@ -706,15 +792,17 @@ export class SessionService {
    */
   private async pass(): Promise<void> {
     const { store } = this.ctx;
+    // The pass reads a narrow view of the queue (no JSON) and loads a session in full only when it
+    // acts on it: under load most waiting sessions are skipped unread (see WaitMemo).
     // Sessions waiting for a runner but with no queued task still need placing.
-    const sessions = await store.sessions.listByState(['scheduling']);
-    const queued = await store.tasks.listByState(['queued']);
-    const firstQueued = new Map<string, Task>();
+    const views = await store.sessions.passViews({ states: ['scheduling'] });
+    const queued = await store.tasks.queuedRefs();
+    const firstQueued = new Map<string, QueuedTaskRef>();
     for (const t of queued) if (!firstQueued.has(t.sessionId)) firstQueued.set(t.sessionId, t);
-    const byId = new Map<string, Session>();
-    for (const s of sessions) byId.set(s.id, s);
-    for (const s of await store.sessions.getMany([...firstQueued.keys()].filter((id) => !byId.has(id))))
-      byId.set(s.id, s);
+    const byId = new Map<string, SessionPassView>();
+    for (const v of views) byId.set(v.id, v);
+    const others = [...firstQueued.keys()].filter((id) => !byId.has(id));
+    for (const v of await store.sessions.passViews({ ids: others })) byId.set(v.id, v);
     // One read of pools, runners and catalog for the whole pass; claims stay compare-and-set, so a
     // stale entry only costs a failed claim and another pass.
     const snap = await this.snapshot();
@@ -722,16 +810,19 @@ export class SessionService {
     const world = worldKey(snap, this.providerHealth);
     let capacity = assignableCapacity(snap);
     const memo = new Map<string, WaitMemo>();
-    const placeUnbound = async (s: Session, task: Task | null): Promise<void> => {
+    /** Places an unbound session; `v` carries the state and runner the pass just gave it. */
+    const placeUnbound = async (v: SessionPassView, task: QueuedTaskRef | null): Promise<void> => {
       if (capacity <= 0) {
-        const m = this.waitMemo.get(s.id);
-        if (m && m.world === world && m.reason === s.stateReason && m.poolId === s.poolId) {
-          memo.set(s.id, m);
+        const m = this.waitMemo.get(v.id);
+        if (m && m.world === world && m.reason === v.stateReason && m.poolId === v.poolId) {
+          memo.set(v.id, m);
           return;
         }
       }
-      const outcome = await this.place(s, task, snap);
-      if (outcome.kind === 'waiting') memo.set(s.id, { world, reason: outcome.reason, poolId: outcome.poolId });
+      const full = await store.sessions.get(v.id);
+      if (!full) return;
+      const outcome = await this.place({ ...full, state: v.state, runnerId: v.runnerId }, task, snap);
+      if (outcome.kind === 'waiting') memo.set(v.id, { world, reason: outcome.reason, poolId: outcome.poolId });
       else if (outcome.kind === 'placed') capacity = assignableCapacity(snap);
     };
     try {
@@ -771,20 +862,23 @@ export class SessionService {
               await store.sessions.transition(session.id, 'idle', {}, ['scheduling']);
             continue;
           }
-          const claimed = await store.runners.claim(runner.id, task.id, session.id);
+          const claimed = await this.claimAnd(runner.id, task.id, session.id, async (tx) => {
+            await tx.sessions.transition(session.id, 'active', { state_reason: null }, [
+              'scheduling',
+              'idle',
+              'active',
+              'provisioning',
+            ]);
+          });
           if (!claimed) continue;
           snapshotRunner(snap, runner.id, { state: 'busy', sessionId: session.id });
           capacity = assignableCapacity(snap);
-          await store.sessions.transition(session.id, 'active', { state_reason: null }, [
-            'scheduling',
-            'idle',
-            'active',
-            'provisioning',
-          ]);
-          const active: Session = { ...session, state: 'active', stateReason: null, updatedAt: Date.now() };
+          const full = await store.sessions.get(session.id);
+          if (!full) continue;
+          const active: Session = { ...full, state: 'active', stateReason: null };
           await this.runners.sendAssignment(claimed, {
             session: active,
-            card: this.cardFrom(snap, session),
+            card: this.cardFrom(snap, full),
             claimed: true,
           });
           this.emitTask(claimed);
@@ -798,6 +892,7 @@ export class SessionService {
       }
     } finally {
       this.waitMemo = memo;
+      await this.recordWaits(snap.waits);
     }
     // Managed runners that came up for a session whose first task is not there (no prompt).
     for (const s of await store.sessions.listByState(['provisioning'])) {
@@ -866,34 +961,49 @@ export class SessionService {
 
   // ---- callbacks from the runner side -------------------------------------------------------
 
-  private async onTaskFinished(task: Task): Promise<void> {
-    const { store } = this.ctx;
-    const session = await store.sessions.get(task.sessionId);
-    if (!session) return;
-    const pool = session.poolId ? await store.pools.byId(session.poolId) : null;
+  /**
+   * The session side of a finished task, written through `tx`: the `task_finished` event, the
+   * session back to idle when nothing is open, and under the per-task lifecycle its runner let go
+   * (a pool runner is unbound here; a managed one is named in `terminateRunner` and terminated by
+   * `after`, outside the transaction, since that talks to the provider). `after` runs after
+   * commit: it terminates, emits and asks for a pass.
+   */
+  async finishTaskIn(task: Task, tx: Repos): Promise<{ terminateRunner: string | null; after: () => Promise<void> }> {
+    const session = await tx.sessions.get(task.sessionId);
+    if (!session) return { terminateRunner: null, after: async () => {} };
+    const pool = session.poolId ? await this.poolById(session.poolId) : null;
     const releaseRunner =
       pool?.lifecycle === 'per-task' && session.runnerId !== null && !isTerminalSession(session.state);
-    // A managed runner is terminated (outside the transaction: it talks to the provider).
-    if (releaseRunner && pool?.mode === 'managed') {
-      const runner = await store.runners.get(session.runnerId!);
-      if (runner) await this.runners.terminate(runner, 'per-task lifecycle: task finished');
-    }
-    const updated = await store.transaction(async (tx) => {
-      await tx.sessions.addEvent(session.id, session.orgId, 'task_finished', {
-        taskId: task.id,
-        state: task.state,
-        exitCode: task.exitCode,
-      });
-      const patch = releaseRunner ? { runner_id: null } : {};
-      if (releaseRunner && pool?.mode !== 'managed') await tx.runners.update(session.runnerId!, { session_id: null });
-      const open = await tx.tasks.openInSession(session.id);
-      if (open.length === 0 && (await tx.sessions.transition(session.id, 'idle', patch, ['active'])))
-        return { ...session, ...(releaseRunner ? { runnerId: null } : {}), state: 'idle' as const };
-      if (releaseRunner) await tx.sessions.update(session.id, patch);
-      return { ...session, ...(releaseRunner ? { runnerId: null } : {}) };
+    const managed = pool?.mode === 'managed';
+    await tx.sessions.addEvent(session.id, session.orgId, 'task_finished', {
+      taskId: task.id,
+      state: task.state,
+      exitCode: task.exitCode,
     });
-    this.emitSession({ ...updated, updatedAt: Date.now() });
-    this.kick();
+    const patch = releaseRunner ? { runner_id: null } : {};
+    if (releaseRunner && !managed) await tx.runners.update(session.runnerId!, { session_id: null });
+    const open = await tx.tasks.openInSession(session.id);
+    let updated: Session = { ...session, ...(releaseRunner ? { runnerId: null } : {}) };
+    if (open.length === 0 && (await tx.sessions.transition(session.id, 'idle', patch, ['active'])))
+      updated = { ...updated, state: 'idle' };
+    else if (releaseRunner) await tx.sessions.update(session.id, patch);
+    const terminateRunner = releaseRunner && managed ? session.runnerId : null;
+    return {
+      terminateRunner,
+      after: async () => {
+        if (terminateRunner) {
+          const runner = await this.ctx.store.runners.get(terminateRunner);
+          if (runner) await this.runners.terminate(runner, 'per-task lifecycle: task finished');
+        }
+        this.emitSession({ ...updated, updatedAt: Date.now() });
+        this.kick();
+      },
+    };
+  }
+
+  private async onTaskFinished(task: Task): Promise<void> {
+    const { after } = await this.ctx.store.transaction((tx) => this.finishTaskIn(task, tx));
+    await after();
   }
 
   private async onRunnerLost(runner: Runner, task: Task | null): Promise<void> {
@@ -923,7 +1033,7 @@ export class SessionService {
         await store.sessions.addEvent(session.id, session.orgId, 'runner_lost', { runnerId: runner.id });
       }
     }
-    const pool = await store.pools.byId(runner.poolId);
+    const pool = await this.poolById(runner.poolId);
     if (pool?.mode === 'managed') await this.runners.terminate(runner, 'lease expired');
     else await store.runners.update(runner.id, { session_id: null });
     this.kick();
@@ -946,6 +1056,7 @@ export class SessionService {
 
   /** Sessions and runners a pool change could affect: re-run placement. */
   poolsChanged(): void {
+    this.catalog = null;
     this.compiled.clear();
     this.kick();
   }

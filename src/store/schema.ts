@@ -113,6 +113,8 @@ export interface SessionsTable {
   request: string;
   placement: string | null;
   wait_for_capacity: number;
+  /** Copied from the request (higher is placed first), for the assigner's narrow read. */
+  priority: number;
   suspend: string | null;
   created_at: number;
   updated_at: number;

@@ -103,6 +103,7 @@ for (const dialect of DIALECTS) {
         request: '{}',
         placement: null,
         wait_for_capacity: 1,
+        priority: 0,
         suspend: null,
         created_at: now,
         updated_at: now,

@@ -5,6 +5,7 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import * as m001 from './001_init.js';
 import * as m002 from './002_dispatch_indexes.js';
+import * as m003 from './003_session_priority.js';
 
 export interface MigrationContext {
   dialect: 'sqlite' | 'postgres';
@@ -15,6 +16,7 @@ type Step = { up(db: Kysely<unknown>, ctx: MigrationContext): Promise<void> };
 const STEPS: Record<string, Step> = {
   '001_init': m001,
   '002_dispatch_indexes': m002,
+  '003_session_priority': m003,
 };
 
 export function migrationProvider(ctx: MigrationContext): MigrationProvider {

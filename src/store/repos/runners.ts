@@ -165,7 +165,10 @@ export class RunnerRepo {
       if (!row) throw new ClaimLost();
       return toTask(row);
     };
-    // Always its own transaction: a lost task guard must roll the runner write back.
+    // Inside a caller's transaction a lost claim throws, so the caller's writes roll back with it
+    // (see `isClaimLost`); otherwise the claim is its own transaction, so a lost task guard rolls
+    // the runner write back.
+    if (this.db.isTransaction) return body(this.db);
     return this.db
       .transaction()
       .execute(body)
@@ -176,5 +179,10 @@ export class RunnerRepo {
   }
 }
 
-/** Internal: rolls back a claim whose task was taken in between. */
+/** Rolls back a claim whose runner or task was taken in between. */
 class ClaimLost extends Error {}
+
+/** Whether a transaction failed because a claim inside it was lost (nothing was written). */
+export function isClaimLost(e: unknown): boolean {
+  return e instanceof ClaimLost;
+}

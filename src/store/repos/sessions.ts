@@ -16,6 +16,17 @@ export interface SessionEvent {
   ts: number;
 }
 
+/** What an assigner pass reads of every session it might visit (see SessionRepo.passViews). */
+export interface SessionPassView {
+  id: string;
+  state: SessionState;
+  runnerId: string | null;
+  poolId: string | null;
+  stateReason: string | null;
+  priority: number;
+  createdAt: number;
+}
+
 export type SessionPatch = Omit<Updateable<SessionsTable>, 'id' | 'state' | 'org_id'>;
 
 export class SessionRepo {
@@ -39,6 +50,36 @@ export class SessionRepo {
     if (opts.states?.length) q = q.where('state', 'in', opts.states);
     const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit).execute();
     return rows.map(toSession);
+  }
+
+  /**
+   * The narrow view of sessions an assigner pass orders and filters by (no JSON parsed), by state
+   * or by id (order not guaranteed).
+   */
+  async passViews(by: { states: SessionState[] } | { ids: readonly string[] }): Promise<SessionPassView[]> {
+    const ids = 'ids' in by ? by.ids : null;
+    if (ids?.length === 0) return [];
+    const out: SessionPassView[] = [];
+    // In chunks of 500 ids (SQLite's bound parameter limit); one query by state.
+    for (let i = 0; i < (ids ? ids.length : 1); i += 500) {
+      let q = this.db
+        .selectFrom('sessions')
+        .select(['id', 'state', 'runner_id', 'pool_id', 'state_reason', 'priority', 'created_at']);
+      q = ids
+        ? q.where('id', 'in', ids.slice(i, i + 500))
+        : q.where('state', 'in', (by as { states: SessionState[] }).states);
+      for (const r of await q.execute())
+        out.push({
+          id: r.id,
+          state: r.state as SessionState,
+          runnerId: r.runner_id,
+          poolId: r.pool_id,
+          stateReason: r.state_reason,
+          priority: Number(r.priority),
+          createdAt: Number(r.created_at),
+        });
+    }
+    return out;
   }
 
   /** Several sessions by id in one query (order not guaranteed). */

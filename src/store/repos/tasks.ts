@@ -9,6 +9,13 @@ import type { TaskState } from '../../core/types.js';
 import { type Task, toTask } from '../records.js';
 import type { Database, TasksTable } from '../schema.js';
 
+/** A queued task as an assigner pass sees it. */
+export interface QueuedTaskRef {
+  id: string;
+  sessionId: string;
+  createdAt: number;
+}
+
 export type TaskPatch = Omit<Updateable<TasksTable>, 'id' | 'state' | 'org_id' | 'session_id'>;
 
 export class TaskRepo {
@@ -69,6 +76,18 @@ export class TaskRepo {
     return rows.map(toTask);
   }
 
+  /** Queued tasks, oldest first, as the assigner orders them: only id, session and creation time. */
+  async queuedRefs(): Promise<QueuedTaskRef[]> {
+    const rows = await this.db
+      .selectFrom('tasks')
+      .select(['id', 'session_id', 'created_at'])
+      .where('state', '=', 'queued')
+      .orderBy('created_at')
+      .orderBy('ordinal')
+      .execute();
+    return rows.map((r) => ({ id: r.id, sessionId: r.session_id, createdAt: Number(r.created_at) }));
+  }
+
   /** Tasks not yet finished in a session. */
   async openInSession(sessionId: string): Promise<Task[]> {
     const rows = await this.db
@@ -124,6 +143,22 @@ export class TaskRepo {
       .where('state', 'in', allowed)
       .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
+  }
+
+  /**
+   * `assigned` → `running` for the runner that holds the task, in one statement. Returns the
+   * started task, or null when the task is not assigned to that runner (any more).
+   */
+  async markStarted(id: string, runnerId: string, now: number): Promise<Task | null> {
+    const row = await this.db
+      .updateTable('tasks')
+      .set({ state: 'running', started_at: now })
+      .where('id', '=', id)
+      .where('runner_id', '=', runnerId)
+      .where('state', '=', 'assigned')
+      .returningAll()
+      .executeTakeFirst();
+    return row ? toTask(row) : null;
   }
 
   async update(id: string, patch: TaskPatch): Promise<void> {

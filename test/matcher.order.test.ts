@@ -4,9 +4,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { Pool } from '../src/core/types.js';
 import { planPool } from '../src/server/autoscaler.js';
-import { passOrder } from '../src/server/sessions.js';
+import { assignableCapacity, passOrder } from '../src/server/sessions.js';
 import type { Runner } from '../src/store/records.js';
+import type { LiveRunner } from '../src/store/repos/runners.js';
 
 const session = (id: string, priority: number | undefined, createdAt = 0) => ({
   id,
@@ -50,6 +52,36 @@ describe('passOrder', () => {
           }
         },
       ),
+    );
+  });
+});
+
+describe('assignableCapacity', () => {
+  const pool = (id: string, mode: string, maxRunners: number | null, active = true) =>
+    ({ id, mode, maxRunners, active }) as unknown as Pool;
+  const live = (id: string, poolId: string, state: string, sessionId: string | null = null, draining = false) =>
+    ({ id, poolId, state, sessionId, draining }) as unknown as LiveRunner;
+
+  it('counts, per pool, idle unbound runners plus free slots of active managed pools', () => {
+    const cap = assignableCapacity({
+      pools: [pool('gpu', 'pool', null), pool('local', 'managed', 8, false), pool('dock', 'managed', 3)],
+      live: [
+        live('a', 'gpu', 'idle'),
+        live('b', 'gpu', 'idle', 'ses_1'), // bound to a session
+        live('c', 'gpu', 'busy'),
+        live('d', 'gpu', 'idle', null, true), // draining
+        live('e', 'dock', 'busy'),
+      ],
+    });
+    expect(cap.get('gpu')).toBe(1);
+    // An inactive managed pool can take nothing, however many slots it has.
+    expect(cap.get('local') ?? 0).toBe(0);
+    expect(cap.get('dock')).toBe(2);
+  });
+
+  it('an active managed pool without max_runners is unlimited', () => {
+    expect(assignableCapacity({ pools: [pool('k8s', 'managed', null)], live: [] }).get('k8s')).toBe(
+      Number.POSITIVE_INFINITY,
     );
   });
 });

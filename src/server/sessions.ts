@@ -104,24 +104,32 @@ function snapshotRunner(snap: PassSnapshot, id: string, patch: Partial<LiveRunne
 }
 
 /**
- * How many sessions this snapshot could still place without waiting: idle unbound runners plus
- * the free slots of managed pools (unlimited when a managed pool has no max). Deliberately
- * generous (it ignores selectors, health and inactive pools): it only has to be zero when no
- * session can be assigned or provisioned.
+ * Per pool, how many sessions this snapshot could still place there without waiting: idle
+ * unbound runners plus, for an active managed pool, its free slots (unlimited when it has no
+ * max). Deliberately generous (it ignores selectors and health): it only has to be zero when the
+ * pool can take no session.
  */
-export function assignableCapacity(snap: { pools: readonly Pool[]; live: readonly LiveRunner[] }): number {
-  let n = 0;
+export function assignableCapacity(snap: { pools: readonly Pool[]; live: readonly LiveRunner[] }): Map<string, number> {
+  const cap = new Map<string, number>();
   const perPool = new Map<string, number>();
   for (const r of snap.live) {
     perPool.set(r.poolId, (perPool.get(r.poolId) ?? 0) + 1);
-    if (r.state === 'idle' && r.sessionId === null && !r.draining) n++;
+    if (r.state === 'idle' && r.sessionId === null && !r.draining) cap.set(r.poolId, (cap.get(r.poolId) ?? 0) + 1);
   }
   for (const p of snap.pools) {
-    if (p.mode !== 'managed') continue;
-    if (p.maxRunners === null) return Number.POSITIVE_INFINITY;
-    n += Math.max(0, p.maxRunners - (perPool.get(p.id) ?? 0));
+    if (p.mode !== 'managed' || !p.active) continue;
+    const free =
+      p.maxRunners === null ? Number.POSITIVE_INFINITY : Math.max(0, p.maxRunners - (perPool.get(p.id) ?? 0));
+    cap.set(p.id, (cap.get(p.id) ?? 0) + free);
   }
-  return n;
+  return cap;
+}
+
+/** Pools whose verdict could turn into a placement if they had capacity (see WaitMemo). */
+function capacityCandidates(d: Decision): string[] {
+  return d.verdicts
+    .filter((v) => v.reason === null || v.reason === 'lower_priority' || v.reason === 'at_capacity')
+    .map((v) => v.poolId);
 }
 
 /**
@@ -145,15 +153,24 @@ interface Catalog {
   pools: Pool[];
 }
 
-/** What a waiting session was last told, under which world (see `worldKey`). */
+/**
+ * What a waiting session was last told, under which world (see `worldKey`), and the pools that
+ * were eligible but had no room (`candidates`). Everything else a decision reads is in the world
+ * key, so while the key is the same and none of those pools has capacity, the decision could only
+ * come out the same: the session is not evaluated again.
+ */
 interface WaitMemo {
   world: string;
   reason: string | null;
   poolId: string | null;
+  candidates: string[];
 }
 
 /** What `place` did with a session. */
-type PlaceOutcome = { kind: 'placed' } | { kind: 'waiting'; reason: string; poolId: string | null } | { kind: 'other' };
+type PlaceOutcome =
+  | { kind: 'placed' }
+  | { kind: 'waiting'; reason: string; poolId: string | null; candidates: string[] }
+  | { kind: 'other' };
 
 export interface ExplainResult {
   sessionId: string | null;
@@ -599,7 +616,7 @@ export class SessionService {
           patch: { placement: JSON.stringify(placement), state_reason: reason },
           event: ['unplaced', { summary: placement.summary }],
         });
-      return { kind: 'waiting', reason, poolId: session.poolId };
+      return { kind: 'waiting', reason, poolId: session.poolId, candidates: capacityCandidates(decision) };
     }
     const pool = snap.pools.find((p) => p.id === chosen.poolId);
     if (!pool) return { kind: 'other' };
@@ -685,7 +702,7 @@ export class SessionService {
             patch: { pool_id: pool.id, placement: JSON.stringify(placement), state_reason: reason },
             event: ['waiting', { pool: pool.name }],
           });
-        return { kind: 'waiting', reason, poolId: pool.id };
+        return { kind: 'waiting', reason, poolId: pool.id, candidates: capacityCandidates(decision) };
       }
     }
   }
@@ -783,12 +800,13 @@ export class SessionService {
   }
 
   /**
-   * One assigner pass. Sessions are visited in `passOrder`. A pass keeps count of the capacity its
-   * snapshot has left (`assignableCapacity`); once it is used up, a waiting session that was
-   * already evaluated under the same pools, catalog and runner set (`worldKey`) and still carries
-   * the reason it was given is not evaluated again: its decision could only come out the same, so
-   * its recorded verdicts and reason stay right. Any change to pools, provider health, the catalog
-   * or the set of live runners, or capacity appearing, re-evaluates every waiting session.
+   * One assigner pass. Sessions are visited in `passOrder`. A pass keeps count, per pool, of the
+   * capacity its snapshot has left (`assignableCapacity`). A waiting session that was already
+   * evaluated under the same pools, catalog and runner set (`worldKey`), still carries the reason
+   * it was given, and whose candidate pools all have no capacity left is not evaluated again: its
+   * decision could only come out the same, so its recorded verdicts and reason stay right. Any
+   * change to pools, provider health, the catalog or the set of live runners, or capacity in one
+   * of its candidate pools, re-evaluates it.
    */
   private async pass(): Promise<void> {
     const { store } = this.ctx;
@@ -812,17 +830,22 @@ export class SessionService {
     const memo = new Map<string, WaitMemo>();
     /** Places an unbound session; `v` carries the state and runner the pass just gave it. */
     const placeUnbound = async (v: SessionPassView, task: QueuedTaskRef | null): Promise<void> => {
-      if (capacity <= 0) {
-        const m = this.waitMemo.get(v.id);
-        if (m && m.world === world && m.reason === v.stateReason && m.poolId === v.poolId) {
-          memo.set(v.id, m);
-          return;
-        }
+      const m = this.waitMemo.get(v.id);
+      if (
+        m &&
+        m.world === world &&
+        m.reason === v.stateReason &&
+        m.poolId === v.poolId &&
+        m.candidates.every((p) => (capacity.get(p) ?? 0) <= 0)
+      ) {
+        memo.set(v.id, m);
+        return;
       }
       const full = await store.sessions.get(v.id);
       if (!full) return;
       const outcome = await this.place({ ...full, state: v.state, runnerId: v.runnerId }, task, snap);
-      if (outcome.kind === 'waiting') memo.set(v.id, { world, reason: outcome.reason, poolId: outcome.poolId });
+      if (outcome.kind === 'waiting')
+        memo.set(v.id, { world, reason: outcome.reason, poolId: outcome.poolId, candidates: outcome.candidates });
       else if (outcome.kind === 'placed') capacity = assignableCapacity(snap);
     };
     try {

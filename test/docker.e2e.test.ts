@@ -130,7 +130,12 @@ dockerDescribe('docker pools end to end', () => {
       expect(t2.runnerId).not.toBe(first.runnerId);
       await srv.api('POST', `/v1/sessions/${created.id}/cancel`);
       await expectNothingLeft(prefix);
-      const costs = costEvents(srv.home).map((e) => e.runner_id);
+      // A per-task runner is terminated after its task is reported finished, so its cost event can
+      // land a moment after its container is gone.
+      const costs = await until(async () => {
+        const ids = costEvents(srv.home).map((e) => e.runner_id);
+        return ids.includes(first.runnerId!) && ids.includes(t2.runnerId!) ? ids : null;
+      }, 'a cost event for each per-task runner');
       expect(costs).toEqual(expect.arrayContaining([first.runnerId, t2.runnerId]));
     });
   });

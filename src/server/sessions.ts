@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import { Conflict, InvalidRequest, NotFound, toError, Unplaceable } from '../core/errors.js';
 import { newId } from '../core/ids.js';
+import { compareQueueKeys, QueueOrder } from '../core/queue.js';
 import {
   type CompiledPool,
   compilePool,
@@ -53,6 +54,13 @@ export const CreateSessionBody = z.strictObject({
 });
 export type CreateSessionBody = z.infer<typeof CreateSessionBody>;
 
+/**
+ * How often the assigner reads the whole queue again instead of only what changed (see
+ * `SessionService.queue`): every write to sessions and tasks is noted, so this only bounds how
+ * long anything missed could go unseen.
+ */
+const QUEUE_RELOAD_MS = 5_000;
+
 export const CreateTaskBody = z.strictObject({
   prompt: z.string(),
   maxRetries: z.number().int().min(0).max(10).optional(),
@@ -61,20 +69,40 @@ export const CreateTaskBody = z.strictObject({
 /**
  * The order an assigner pass visits sessions in: higher `priority` first; within a priority, the
  * session whose oldest queued task was created first (a retry keeps its original creation time,
- * so a re-queued task does not lose its place); sessions with nothing queued come last.
+ * so a re-queued task does not lose its place); sessions with nothing queued come last. (The
+ * assigner keeps this order as it goes, in a QueueOrder; this sorts a whole set at once.)
  */
 export function passOrder<S extends Pick<SessionPassView, 'id' | 'priority' | 'createdAt'>>(
   sessions: Map<string, S>,
   firstQueued: Map<string, Pick<QueuedTaskRef, 'createdAt'>>,
 ): S[] {
-  const key = (s: S) => firstQueued.get(s.id)?.createdAt ?? Number.POSITIVE_INFINITY;
-  return [...sessions.values()].sort(
-    (a, b) =>
-      b.priority - a.priority ||
-      key(a) - key(b) ||
-      a.createdAt - b.createdAt ||
-      (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-  );
+  const keyed = [...sessions.values()].map((s) => ({ s, key: queueKey(s, firstQueued.get(s.id)) }));
+  keyed.sort((a, b) => compareQueueKeys(a.key, b.key));
+  return keyed.map((k) => k.s);
+}
+
+/** A session in the assigner's queue: its pass view and when its oldest queued task was created. */
+type QueueEntry = SessionPassView & { first: number };
+
+/** Builds a queue entry (always with the same fields in the same order: one object shape). */
+function queueEntry(v: SessionPassView, first: Pick<QueuedTaskRef, 'createdAt'> | undefined): QueueEntry {
+  return {
+    id: v.id,
+    state: v.state,
+    runnerId: v.runnerId,
+    poolId: v.poolId,
+    stateReason: v.stateReason,
+    priority: v.priority,
+    createdAt: v.createdAt,
+    first: first?.createdAt ?? Number.POSITIVE_INFINITY,
+  };
+}
+
+function queueKey<S extends Pick<SessionPassView, 'id' | 'priority' | 'createdAt'>>(
+  s: S,
+  first: Pick<QueuedTaskRef, 'createdAt'> | undefined,
+): S & { first: number } {
+  return { ...s, first: first?.createdAt ?? Number.POSITIVE_INFINITY };
 }
 
 /**
@@ -87,6 +115,8 @@ interface PassSnapshot {
   profiles: Profile[];
   pools: Pool[];
   live: LiveRunner[];
+  /** `live` grouped by pool and counted by provider; rebuilt when `live` changes (null = stale). */
+  grouped: { byPool: Map<string, LiveRunner[]>; byProvider: Map<string, number> } | null;
   /** Why sessions wait, recorded at the end of the pass in one transaction (see `recordWaits`). */
   waits: WaitRecord[];
 }
@@ -101,6 +131,19 @@ interface WaitRecord {
 function snapshotRunner(snap: PassSnapshot, id: string, patch: Partial<LiveRunner>): void {
   const i = snap.live.findIndex((r) => r.id === id);
   if (i >= 0) snap.live[i] = { ...(snap.live[i] as LiveRunner), ...patch };
+  snap.grouped = null;
+}
+
+function groupLive(live: readonly LiveRunner[]): NonNullable<PassSnapshot['grouped']> {
+  const byPool = new Map<string, LiveRunner[]>();
+  const byProvider = new Map<string, number>();
+  for (const r of live) {
+    const list = byPool.get(r.poolId);
+    if (list) list.push(r);
+    else byPool.set(r.poolId, [r]);
+    byProvider.set(r.providerId, (byProvider.get(r.providerId) ?? 0) + 1);
+  }
+  return { byPool, byProvider };
 }
 
 /**
@@ -123,6 +166,11 @@ export function assignableCapacity(snap: { pools: readonly Pool[]; live: readonl
     cap.set(p.id, (cap.get(p.id) ?? 0) + free);
   }
   return cap;
+}
+
+function hasCapacity(capacity: ReadonlyMap<string, number>): boolean {
+  for (const n of capacity.values()) if (n > 0) return true;
+  return false;
 }
 
 /** Pools whose verdict could turn into a placement if they had capacity (see WaitMemo). */
@@ -160,7 +208,8 @@ interface Catalog {
  * come out the same: the session is not evaluated again.
  */
 interface WaitMemo {
-  world: string;
+  /** The world's version (see `SessionService.world`). */
+  world: number;
   reason: string | null;
   poolId: string | null;
   candidates: string[];
@@ -181,10 +230,31 @@ export interface ExplainResult {
 export class SessionService {
   private readonly compiled = new Map<string, { updatedAt: number; compiled: CompiledPool }>();
   private catalog: Promise<Catalog> | null = null;
+  /** The catalog once `catalog` has resolved (readable without awaiting, e.g. inside a transaction). */
+  private catalogLoaded: Catalog | null = null;
   private passRunning = false;
   private passWanted = false;
   /** Waiting sessions whose decision need not be re-run while nothing it reads has changed. */
-  private waitMemo = new Map<string, WaitMemo>();
+  private readonly waitMemo = new Map<string, WaitMemo>();
+  /** The last pass's world key, and a number that changes whenever the key does (cheap to compare). */
+  private world = { key: '', version: 0 };
+  /**
+   * The assigner's picture of the queue, kept between passes: sessions that are `scheduling` or
+   * have a queued task (narrow views), and each one's oldest queued task. A pass brings it up to
+   * date by reading again only the sessions and tasks written since the last pass (the store's
+   * ChangeLog), so a pass costs what changed, not the length of the queue. It is read in full at
+   * the first pass and again every QUEUE_RELOAD_MS, as a bound on any drift.
+   */
+  private readonly queue = new QueueOrder<QueueEntry>();
+  private readonly firstQueued = new Map<string, QueuedTaskRef>();
+  /**
+   * Queued sessions whose standing is not settled: new or changed since they were last evaluated,
+   * evaluated under an older world, or bound to a runner of their own. The rest wait with a
+   * verdict in `waitMemo` that only capacity in one of their candidate pools could change, so once
+   * no pool has any, a pass visits only these.
+   */
+  private readonly unsettled = new Set<string>();
+  private queueReadAt = 0;
   private idle: Promise<void> = Promise.resolve();
   /** Health of providers as last probed (`null` = reachable). */
   readonly providerHealth = new Map<string, string | null>();
@@ -218,10 +288,15 @@ export class SessionService {
       pools: await store.pools.list(orgId),
     }))();
     this.catalog = read;
-    // A failed read is not kept.
-    read.catch(() => {
-      if (this.catalog === read) this.catalog = null;
-    });
+    read.then(
+      (c) => {
+        if (this.catalog === read) this.catalogLoaded = c;
+      },
+      // A failed read is not kept.
+      () => {
+        if (this.catalog === read) this.catalog = null;
+      },
+    );
     return read;
   }
 
@@ -527,7 +602,7 @@ export class SessionService {
   private async snapshot(): Promise<PassSnapshot> {
     const { store, orgId } = this.ctx;
     const { cards, profiles, pools } = await this.catalogView();
-    return { cards, profiles, pools, live: await store.runners.liveViews(orgId), waits: [] };
+    return { cards, profiles, pools, live: await store.runners.liveViews(orgId), grouped: null, waits: [] };
   }
 
   /** Runs the pure scheduler over the live pools for a request (from a pass's snapshot when given). */
@@ -545,15 +620,12 @@ export class SessionService {
       profile = request.profile ? await this.profile(request.profile) : null;
     }
     const pools = snap ? snap.pools : (await this.catalogView()).pools;
-    const live = snap ? snap.live : await store.runners.liveViews(this.ctx.orgId);
-    const byPool = new Map<string, LiveRunner[]>();
-    const byProvider = new Map<string, number>();
-    for (const r of live) {
-      const list = byPool.get(r.poolId) ?? [];
-      list.push(r);
-      byPool.set(r.poolId, list);
-      byProvider.set(r.providerId, (byProvider.get(r.providerId) ?? 0) + 1);
-    }
+    let grouped: NonNullable<PassSnapshot['grouped']>;
+    if (snap) {
+      snap.grouped ??= groupLive(snap.live);
+      grouped = snap.grouped;
+    } else grouped = groupLive(await store.runners.liveViews(this.ctx.orgId));
+    const { byPool, byProvider } = grouped;
     const candidates: PoolCandidate[] = pools.map((p) => ({
       pool: this.compile(p),
       capabilities: this.ctx.providers.get(p.providerId)?.capabilities,
@@ -683,6 +755,7 @@ export class SessionService {
         try {
           const runner = await this.runners.provision(pool, session);
           snap.live.push(runner);
+          snap.grouped = null;
           await store.sessions.update(session.id, { runner_id: runner.id });
         } catch (e: unknown) {
           const err = toError(e);
@@ -800,34 +873,88 @@ export class SessionService {
   }
 
   /**
-   * One assigner pass. Sessions are visited in `passOrder`. A pass keeps count, per pool, of the
+   * Brings the assigner's picture of the queue (`queue`, `firstQueued`) up to date: in full on the
+   * first pass and every QUEUE_RELOAD_MS, otherwise by reading again only the sessions written
+   * since the last pass and those whose tasks were.
+   */
+  private async refreshQueue(): Promise<void> {
+    const { store } = this.ctx;
+    const now = Date.now();
+    if (this.queueReadAt === 0 || now - this.queueReadAt >= QUEUE_RELOAD_MS) {
+      // Taken before the reads: a write that lands after this is read again next pass.
+      store.changes.take();
+      const views = await store.sessions.passViews({ states: ['scheduling'] });
+      const queued = await store.tasks.queuedRefs();
+      this.firstQueued.clear();
+      for (const t of queued) if (!this.firstQueued.has(t.sessionId)) this.firstQueued.set(t.sessionId, t);
+      // Sessions waiting for a runner with no queued task still need placing; sessions in other
+      // states are in the queue only while they have a queued task.
+      const scheduling = new Set(views.map((v) => v.id));
+      const others = [...this.firstQueued.keys()].filter((id) => !scheduling.has(id));
+      views.push(...(await store.sessions.passViews({ ids: others })));
+      this.queue.reset(views.map((v) => queueEntry(v, this.firstQueued.get(v.id))));
+      this.unsettled.clear();
+      for (const v of views) this.unsettled.add(v.id);
+      for (const id of this.waitMemo.keys()) if (!this.queue.has(id)) this.waitMemo.delete(id);
+      this.queueReadAt = now;
+      return;
+    }
+    const changed = store.changes.take();
+    if (changed.sessions.size === 0 && changed.tasks.size === 0) return;
+    const ids = changed.sessions;
+    if (changed.tasks.size) for (const id of await store.tasks.sessionIdsOf([...changed.tasks])) ids.add(id);
+    const list = [...ids];
+    const views = await store.sessions.passViews({ ids: list });
+    const queued = await store.tasks.queuedRefsIn(list);
+    for (const id of list) {
+      this.queue.delete(id);
+      this.firstQueued.delete(id);
+      this.unsettled.delete(id);
+    }
+    for (const t of queued) if (!this.firstQueued.has(t.sessionId)) this.firstQueued.set(t.sessionId, t);
+    for (const v of views)
+      if (v.state === 'scheduling' || this.firstQueued.has(v.id)) {
+        this.queue.set(queueEntry(v, this.firstQueued.get(v.id)));
+        this.unsettled.add(v.id);
+      }
+    for (const id of list) if (!this.queue.has(id)) this.waitMemo.delete(id);
+  }
+
+  /**
+   * One assigner pass. Sessions are visited in queue order (`passOrder`), kept between passes and
+   * brought up to date from what changed (`refreshQueue`). A pass keeps count, per pool, of the
    * capacity its snapshot has left (`assignableCapacity`). A waiting session that was already
    * evaluated under the same pools, catalog and runner set (`worldKey`), still carries the reason
    * it was given, and whose candidate pools all have no capacity left is not evaluated again: its
    * decision could only come out the same, so its recorded verdicts and reason stay right. Any
    * change to pools, provider health, the catalog or the set of live runners, or capacity in one
-   * of its candidate pools, re-evaluates it.
+   * of its candidate pools, re-evaluates it. Once no pool has capacity the pass visits only the
+   * sessions whose standing is not settled (`unsettled`), so a long queue of waiting sessions costs a
+   * pass nothing per session.
    */
   private async pass(): Promise<void> {
     const { store } = this.ctx;
-    // The pass reads a narrow view of the queue (no JSON) and loads a session in full only when it
-    // acts on it: under load most waiting sessions are skipped unread (see WaitMemo).
-    // Sessions waiting for a runner but with no queued task still need placing.
-    const views = await store.sessions.passViews({ states: ['scheduling'] });
-    const queued = await store.tasks.queuedRefs();
-    const firstQueued = new Map<string, QueuedTaskRef>();
-    for (const t of queued) if (!firstQueued.has(t.sessionId)) firstQueued.set(t.sessionId, t);
-    const byId = new Map<string, SessionPassView>();
-    for (const v of views) byId.set(v.id, v);
-    const others = [...firstQueued.keys()].filter((id) => !byId.has(id));
-    for (const v of await store.sessions.passViews({ ids: others })) byId.set(v.id, v);
+    // The pass works from narrow views of the queue (no JSON) and loads a session in full only
+    // when it acts on it: under load most waiting sessions are skipped unread (see WaitMemo).
+    await this.refreshQueue();
+    const firstQueued = this.firstQueued;
     // One read of pools, runners and catalog for the whole pass; claims stay compare-and-set, so a
     // stale entry only costs a failed claim and another pass.
     const snap = await this.snapshot();
-    const withActiveTask = queued.length ? await store.tasks.sessionsWithActiveTask() : new Set<string>();
-    const world = worldKey(snap, this.providerHealth);
+    const liveById = new Map(snap.live.map((r) => [r.id, r]));
+    const withActiveTask = firstQueued.size ? await store.tasks.sessionsWithActiveTask() : new Set<string>();
+    const key = worldKey(snap, this.providerHealth);
+    if (key !== this.world.key) {
+      this.world = { key, version: this.world.version + 1 };
+      for (const e of this.queue.ordered()) this.unsettled.add(e.id);
+    }
+    const world = this.world.version;
     let capacity = assignableCapacity(snap);
-    const memo = new Map<string, WaitMemo>();
+    let anyCapacity = hasCapacity(capacity);
+    const placed = () => {
+      capacity = assignableCapacity(snap);
+      anyCapacity = hasCapacity(capacity);
+    };
     /** Places an unbound session; `v` carries the state and runner the pass just gave it. */
     const placeUnbound = async (v: SessionPassView, task: QueuedTaskRef | null): Promise<void> => {
       const m = this.waitMemo.get(v.id);
@@ -838,83 +965,104 @@ export class SessionService {
         m.poolId === v.poolId &&
         m.candidates.every((p) => (capacity.get(p) ?? 0) <= 0)
       ) {
-        memo.set(v.id, m);
+        this.unsettled.delete(v.id);
         return;
       }
+      this.waitMemo.delete(v.id);
       const full = await store.sessions.get(v.id);
       if (!full) return;
       const outcome = await this.place({ ...full, state: v.state, runnerId: v.runnerId }, task, snap);
-      if (outcome.kind === 'waiting')
-        memo.set(v.id, { world, reason: outcome.reason, poolId: outcome.poolId, candidates: outcome.candidates });
-      else if (outcome.kind === 'placed') capacity = assignableCapacity(snap);
+      if (outcome.kind === 'waiting') {
+        this.waitMemo.set(v.id, {
+          world,
+          reason: outcome.reason,
+          poolId: outcome.poolId,
+          candidates: outcome.candidates,
+        });
+        this.unsettled.delete(v.id);
+      } else if (outcome.kind === 'placed') placed();
+    };
+    const visit = async (session: QueueEntry): Promise<void> => {
+      const sessionId = session.id;
+      const task = firstQueued.get(sessionId) ?? null;
+      if (isTerminalSession(session.state)) {
+        if (task)
+          await store.tasks.transition(
+            task.id,
+            'cancelled',
+            { error: `session ${session.state}`, finished_at: Date.now() },
+            ['queued'],
+          );
+        return;
+      }
+      if (session.state === 'suspending' || session.state === 'suspended' || session.state === 'resuming') return;
+      if (session.state === 'provisioning' && !session.runnerId) return; // provision() in flight
+      if (task && withActiveTask.has(sessionId)) return;
+      if (session.runnerId) {
+        const runner = liveById.get(session.runnerId);
+        // A drained runner keeps the task it holds but takes no new one: the session moves on.
+        // (Not live in the snapshot = offline or terminated.)
+        if (!runner || (runner.state === 'draining' && task)) {
+          if (
+            await store.sessions.transition(session.id, 'scheduling', { runner_id: null }, [
+              'active',
+              'idle',
+              'scheduling',
+            ])
+          )
+            await placeUnbound({ ...session, state: 'scheduling', runnerId: null }, task);
+          return;
+        }
+        if (!task || runner.state !== 'idle' || !this.runners.gateway.isConnected(runner.id)) {
+          if (!task && session.state === 'scheduling' && (runner.state === 'idle' || runner.state === 'busy'))
+            await store.sessions.transition(session.id, 'idle', {}, ['scheduling']);
+          return;
+        }
+        const claimed = await this.claimAnd(runner.id, task.id, session.id, async (tx) => {
+          await tx.sessions.transition(session.id, 'active', { state_reason: null }, [
+            'scheduling',
+            'idle',
+            'active',
+            'provisioning',
+          ]);
+        });
+        if (!claimed) return;
+        snapshotRunner(snap, runner.id, { state: 'busy', sessionId: session.id });
+        liveById.set(runner.id, { ...runner, state: 'busy', sessionId: session.id });
+        placed();
+        const full = await store.sessions.get(session.id);
+        if (!full) return;
+        const active: Session = { ...full, state: 'active', stateReason: null };
+        await this.runners.sendAssignment(claimed, {
+          session: active,
+          card: this.cardFrom(snap, full),
+          claimed: true,
+        });
+        this.emitTask(claimed);
+        this.emitSession(active);
+        return;
+      }
+      if (session.state !== 'scheduling') {
+        if (!(await store.sessions.transition(session.id, 'scheduling', {}, ['active', 'idle']))) return;
+        await placeUnbound({ ...session, state: 'scheduling' }, task);
+      } else await placeUnbound(session, task);
     };
     try {
-      for (const session of passOrder(byId, firstQueued)) {
-        const sessionId = session.id;
-        const task = firstQueued.get(sessionId) ?? null;
-        if (isTerminalSession(session.state)) {
-          if (task)
-            await store.tasks.transition(
-              task.id,
-              'cancelled',
-              { error: `session ${session.state}`, finished_at: Date.now() },
-              ['queued'],
-            );
-          continue;
+      // In queue order while any pool has room. Once none has, nothing more can be placed, so
+      // only sessions whose standing is not settled need a visit: new or changed ones (to record
+      // why they wait), and those bound to a runner of their own.
+      const visited = new Set<string>();
+      if (anyCapacity)
+        for (const session of this.queue.ordered()) {
+          if (!anyCapacity) break;
+          visited.add(session.id);
+          await visit(session);
         }
-        if (['suspending', 'suspended', 'resuming'].includes(session.state)) continue;
-        if (session.state === 'provisioning' && !session.runnerId) continue; // provision() in flight
-        if (task && withActiveTask.has(sessionId)) continue;
-        if (session.runnerId) {
-          const runner = snap.live.find((r) => r.id === session.runnerId);
-          // A drained runner keeps the task it holds but takes no new one: the session moves on.
-          // (Not live in the snapshot = offline or terminated.)
-          if (!runner || (runner.state === 'draining' && task)) {
-            if (
-              await store.sessions.transition(session.id, 'scheduling', { runner_id: null }, [
-                'active',
-                'idle',
-                'scheduling',
-              ])
-            )
-              await placeUnbound({ ...session, state: 'scheduling', runnerId: null }, task);
-            continue;
-          }
-          if (!task || runner.state !== 'idle' || !this.runners.gateway.isConnected(runner.id)) {
-            if (!task && session.state === 'scheduling' && (runner.state === 'idle' || runner.state === 'busy'))
-              await store.sessions.transition(session.id, 'idle', {}, ['scheduling']);
-            continue;
-          }
-          const claimed = await this.claimAnd(runner.id, task.id, session.id, async (tx) => {
-            await tx.sessions.transition(session.id, 'active', { state_reason: null }, [
-              'scheduling',
-              'idle',
-              'active',
-              'provisioning',
-            ]);
-          });
-          if (!claimed) continue;
-          snapshotRunner(snap, runner.id, { state: 'busy', sessionId: session.id });
-          capacity = assignableCapacity(snap);
-          const full = await store.sessions.get(session.id);
-          if (!full) continue;
-          const active: Session = { ...full, state: 'active', stateReason: null };
-          await this.runners.sendAssignment(claimed, {
-            session: active,
-            card: this.cardFrom(snap, full),
-            claimed: true,
-          });
-          this.emitTask(claimed);
-          this.emitSession(active);
-          continue;
-        }
-        if (session.state !== 'scheduling') {
-          if (!(await store.sessions.transition(session.id, 'scheduling', {}, ['active', 'idle']))) continue;
-          await placeUnbound({ ...session, state: 'scheduling' }, task);
-        } else await placeUnbound(session, task);
+      for (const id of [...this.unsettled]) {
+        const session = this.queue.get(id);
+        if (session && !visited.has(id)) await visit(session);
       }
     } finally {
-      this.waitMemo = memo;
       await this.recordWaits(snap.waits);
     }
     // Managed runners that came up for a session whose first task is not there (no prompt).
@@ -994,7 +1142,11 @@ export class SessionService {
   async finishTaskIn(task: Task, tx: Repos): Promise<{ terminateRunner: string | null; after: () => Promise<void> }> {
     const session = await tx.sessions.get(task.sessionId);
     if (!session) return { terminateRunner: null, after: async () => {} };
-    const pool = session.poolId ? await this.poolById(session.poolId) : null;
+    // Read through `tx` unless the catalog is at hand: a read outside the transaction would wait
+    // for the connection this transaction holds.
+    const pool = session.poolId
+      ? (this.catalogLoaded?.pools.find((p) => p.id === session.poolId) ?? (await tx.pools.byId(session.poolId)))
+      : null;
     const releaseRunner =
       pool?.lifecycle === 'per-task' && session.runnerId !== null && !isTerminalSession(session.state);
     const managed = pool?.mode === 'managed';
@@ -1080,6 +1232,7 @@ export class SessionService {
   /** Sessions and runners a pool change could affect: re-run placement. */
   poolsChanged(): void {
     this.catalog = null;
+    this.catalogLoaded = null;
     this.compiled.clear();
     this.kick();
   }

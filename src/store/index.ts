@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import { migrationProvider } from './migrations/index.js';
 import { AuthRepo } from './repos/auth.js';
 import { LogRepo } from './repos/logs.js';
@@ -13,9 +13,36 @@ import { RunnerRepo } from './repos/runners.js';
 import { SessionRepo } from './repos/sessions.js';
 import { TaskRepo } from './repos/tasks.js';
 import type { Database } from './schema.js';
-import { openSqlite } from './sqlite.js';
+import { type GroupCommitDriver, GroupCommitSqliteDialect, openSqlite } from './sqlite.js';
 
 export type Dialect = 'sqlite' | 'postgres';
+
+/**
+ * Which sessions and tasks were written since the last `take()`: every write to those tables goes
+ * through SessionRepo and TaskRepo, which note the id here. The assigner reads only these between
+ * full reads of the queue. A write in a transaction that rolls back is noted too (a reader just
+ * reads that row again for nothing).
+ */
+export class ChangeLog {
+  private sessions = new Set<string>();
+  private tasks = new Set<string>();
+
+  session(id: string): void {
+    this.sessions.add(id);
+  }
+
+  task(id: string): void {
+    this.tasks.add(id);
+  }
+
+  /** The ids noted since the last call, and a fresh start. */
+  take(): { sessions: Set<string>; tasks: Set<string> } {
+    const out = { sessions: this.sessions, tasks: this.tasks };
+    this.sessions = new Set();
+    this.tasks = new Set();
+    return out;
+  }
+}
 
 /** The repositories, grouped by aggregate; the same shape over the database or a transaction. */
 export interface Repos {
@@ -30,21 +57,24 @@ export interface Repos {
 export interface Store extends Repos {
   db: Kysely<Database>;
   dialect: Dialect;
+  /** Sessions and tasks written since the assigner last looked (see ChangeLog). */
+  changes: ChangeLog;
   /**
    * Runs `fn` in one transaction: everything it writes through the repos it is given commits
-   * together or not at all. On SQLite that is also one commit instead of one per statement.
+   * together or not at all, and the promise settles once that is durable. On SQLite several
+   * units of work share one commit (see GroupCommitDriver).
    */
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
-function repos(db: Kysely<Database>): Repos {
+function repos(db: Kysely<Database>, changes: ChangeLog): Repos {
   return {
     auth: new AuthRepo(db),
     pools: new PoolRepo(db),
-    runners: new RunnerRepo(db),
-    sessions: new SessionRepo(db),
-    tasks: new TaskRepo(db),
+    runners: new RunnerRepo(db, changes),
+    sessions: new SessionRepo(db, changes),
+    tasks: new TaskRepo(db, changes),
     logs: new LogRepo(db),
   };
 }
@@ -58,7 +88,9 @@ export interface StoreOptions {
   pgSchema?: string;
 }
 
-async function makeKysely(opts: StoreOptions): Promise<{ db: Kysely<Database>; dialect: Dialect }> {
+async function makeKysely(
+  opts: StoreOptions,
+): Promise<{ db: Kysely<Database>; dialect: Dialect; grouped?: GroupCommitDriver }> {
   if (opts.databaseUrl && /^postgres(ql)?:\/\//.test(opts.databaseUrl)) {
     const pg = await import('pg');
     // int8 columns (timestamps, log ids) come back as JS numbers; all fit in 2^53.
@@ -82,13 +114,13 @@ async function makeKysely(opts: StoreOptions): Promise<{ db: Kysely<Database>; d
   if (opts.databaseUrl)
     throw new Error(`database url ${JSON.stringify(opts.databaseUrl)}: only postgres:// URLs are supported`);
   mkdirSync(opts.home, { recursive: true });
-  const sqlite = openSqlite(join(opts.home, 'marionette.db'));
-  return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), dialect: 'sqlite' };
+  const dialect = new GroupCommitSqliteDialect(openSqlite(join(opts.home, 'marionette.db')));
+  return { db: new Kysely<Database>({ dialect }), dialect: 'sqlite', grouped: dialect.driver };
 }
 
 /** Opens and migrates the store. */
 export async function openStore(opts: StoreOptions): Promise<Store> {
-  const { db, dialect } = await makeKysely(opts);
+  const { db, dialect, grouped } = await makeKysely(opts);
   const migrator = new Migrator({ db, provider: migrationProvider({ dialect }) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
@@ -98,11 +130,15 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       `database migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? String(error)}`,
     );
   }
+  // Migrations ran one transaction each; from here on, SQLite writes commit in groups.
+  if (grouped) grouped.grouping = true;
+  const changes = new ChangeLog();
   return {
     db,
     dialect,
-    ...repos(db),
-    transaction: (fn) => db.transaction().execute((trx) => fn(repos(trx))),
+    changes,
+    ...repos(db, changes),
+    transaction: (fn) => db.transaction().execute((trx) => fn(repos(trx, changes))),
     close: () => db.destroy(),
   };
 }

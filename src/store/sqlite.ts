@@ -10,7 +10,18 @@
  * Kysely, for both dialects.
  */
 import SQLite from 'better-sqlite3';
-import type { SqliteDatabase, SqliteStatement } from 'kysely';
+import {
+  type CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  type QueryResult,
+  SelectQueryNode,
+  type SqliteDatabase,
+  SqliteDialect,
+  type SqliteStatement,
+  type TransactionSettings,
+} from 'kysely';
+import { toError } from '../core/errors.js';
 
 /** How many distinct statements are kept; `in (?, ?, …)` lists of many lengths are what fill it. */
 const STATEMENT_CACHE_SIZE = 512;
@@ -64,4 +75,213 @@ export function openSqlite(file: string): CachingSqliteDatabase {
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   return new CachingSqliteDatabase(sqlite);
+}
+
+// ---- group commit -------------------------------------------------------------------------------
+
+/**
+ * One outer transaction that several units of work (a `db.transaction()` each, or a single
+ * statement outside one) write into; it commits once for all of them.
+ */
+interface Batch {
+  /** Settles when the batch has committed (or failed); every unit that wrote or read in it awaits this. */
+  readonly done: Promise<void>;
+  resolve(): void;
+  reject(e: Error): void;
+}
+
+function newBatch(): Batch {
+  let resolve!: () => void;
+  let reject!: (e: Error) => void;
+  const done = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A batch nobody waits on (all its units were reads that finished first) must not be reported unhandled.
+  done.catch(() => {});
+  return { done, resolve, reject };
+}
+
+/** The one connection, with the batch bookkeeping of the driver that owns it. */
+class GroupCommitConnection implements DatabaseConnection {
+  constructor(private readonly driver: GroupCommitDriver) {}
+
+  executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    return Promise.resolve(this.driver.run<R>(compiled));
+  }
+
+  // biome-ignore lint/correctness/useYield: streaming is refused (nothing in the store streams).
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('the SQLite store does not stream queries');
+  }
+}
+
+/**
+ * Kysely driver for the embedded SQLite database that commits in groups.
+ *
+ * A commit costs far more than the statements before it: every page it changed is written to the
+ * WAL (two `pwrite`s each), the WAL index is locked and unlocked, and every thousand pages a
+ * checkpoint copies them into the database file. The dispatch path commits a few small
+ * transactions per task, and concurrent tasks touch the same index pages, so committing each on its
+ * own writes the same pages again and again.
+ *
+ * So units of work share an outer transaction: the first write opens it (`BEGIN`); each
+ * `db.transaction()` is a savepoint inside it, so it still commits or rolls back as a whole
+ * (a rolled-back unit takes only its own writes back); and the outer transaction commits once the
+ * event loop has run what was ready (`setImmediate`), or as soon as the connection is released
+ * after that. A unit's promise settles only after that commit: a caller never sees, returns or
+ * sends on a write that is not durable yet, exactly as with one commit per unit. If the commit
+ * fails, every unit in the batch fails with its error.
+ *
+ * One connection serves everything (as in Kysely's own SQLite driver, a mutex hands it out), so a
+ * transaction holds it across its awaits, and the batch never commits in the middle of one.
+ */
+export class GroupCommitDriver implements Driver {
+  private readonly connection = new GroupCommitConnection(this);
+  /** Waiters for the connection, in order; `held` while someone has it. */
+  private held = false;
+  private readonly waiters: (() => void)[] = [];
+  /** The open outer transaction, if any. */
+  private batch: Batch | null = null;
+  /** The batch the current holder of the connection wrote or read in (it waits for its commit). */
+  private holderBatch: Batch | null = null;
+  private flushScheduled = false;
+  /** A flush came due while the connection was held: commit when it is released. */
+  private flushDue = false;
+  /** Off while migrations run (they manage their own transactions and pragmas). */
+  grouping = false;
+  /** Commits so far (for tests and benchmarks). */
+  commits = 0;
+
+  constructor(readonly db: CachingSqliteDatabase) {}
+
+  /** Whether writes are waiting for their batch to commit. */
+  get pendingCommit(): boolean {
+    return this.batch !== null;
+  }
+
+  async init(): Promise<void> {}
+
+  acquireConnection(): Promise<DatabaseConnection> {
+    if (!this.held) {
+      this.held = true;
+      return Promise.resolve(this.connection);
+    }
+    return new Promise((resolve) => this.waiters.push(() => resolve(this.connection)));
+  }
+
+  async beginTransaction(_conn: DatabaseConnection, _settings: TransactionSettings): Promise<void> {
+    if (!this.grouping) {
+      this.db.raw.exec('begin');
+      return;
+    }
+    this.open();
+    this.db.raw.exec('savepoint unit');
+  }
+
+  async commitTransaction(): Promise<void> {
+    if (!this.grouping || !this.batch) {
+      this.db.raw.exec('commit');
+      return;
+    }
+    this.db.raw.exec('release unit');
+  }
+
+  async rollbackTransaction(): Promise<void> {
+    if (!this.grouping || !this.batch) {
+      if (this.db.raw.inTransaction) this.db.raw.exec('rollback');
+      return;
+    }
+    // The unit's writes go; the batch (other units' writes) stays.
+    if (this.db.raw.inTransaction) this.db.raw.exec('rollback to unit; release unit');
+  }
+
+  async releaseConnection(): Promise<void> {
+    const mine = this.holderBatch;
+    this.holderBatch = null;
+    if (this.flushDue) this.flush();
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.held = false;
+    if (mine) await mine.done;
+  }
+
+  async destroy(): Promise<void> {
+    if (this.batch) this.flush();
+    this.db.close();
+  }
+
+  /** Runs one statement on the connection (its holder calls this through the connection). */
+  run<R>(compiled: CompiledQuery): QueryResult<R> {
+    const { sql, parameters } = compiled;
+    const stmt = this.db.prepare(sql);
+    const write = !SelectQueryNode.is(compiled.query);
+    if (this.grouping && (write || this.batch)) this.open();
+    try {
+      if (stmt.reader) return { rows: stmt.all(parameters as unknown[]) as R[] };
+      const { changes, lastInsertRowid } = stmt.run(parameters as unknown[]);
+      return {
+        numAffectedRows: BigInt(changes),
+        insertId: BigInt(lastInsertRowid),
+        rows: [],
+      };
+    } catch (e: unknown) {
+      // Some errors (disk full, I/O) roll the whole transaction back: the batch is gone.
+      if (this.batch && !this.db.raw.inTransaction) this.fail(toError(e));
+      throw e;
+    }
+  }
+
+  /** Joins (or opens) the outer transaction for the current holder of the connection. */
+  private open(): void {
+    if (!this.batch) {
+      this.db.raw.exec('begin');
+      this.batch = newBatch();
+    }
+    this.holderBatch = this.batch;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        if (this.held) this.flushDue = true;
+        else this.flush();
+      });
+    }
+  }
+
+  /** Commits the outer transaction (only ever while no unit is inside it). */
+  private flush(): void {
+    this.flushDue = false;
+    const batch = this.batch;
+    if (!batch) return;
+    this.batch = null;
+    try {
+      this.db.raw.exec('commit');
+      this.commits++;
+      batch.resolve();
+    } catch (e: unknown) {
+      if (this.db.raw.inTransaction) this.db.raw.exec('rollback');
+      batch.reject(toError(e));
+    }
+  }
+
+  private fail(e: Error): void {
+    const batch = this.batch;
+    this.batch = null;
+    batch?.reject(new Error(`the transaction was rolled back: ${e.message}`));
+  }
+}
+
+/** Kysely's SQLite dialect with the group-commit driver (see GroupCommitDriver). */
+export class GroupCommitSqliteDialect extends SqliteDialect {
+  readonly driver: GroupCommitDriver;
+
+  constructor(db: CachingSqliteDatabase) {
+    super({ database: db });
+    this.driver = new GroupCommitDriver(db);
+  }
+
+  override createDriver(): Driver {
+    return this.driver;
+  }
 }

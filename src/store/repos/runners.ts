@@ -6,6 +6,7 @@ import type { Kysely, Updateable } from 'kysely';
 import { hashSecret } from '../../core/ids.js';
 import { fromStates, RUNNER_LIVE, RUNNER_TRANSITIONS } from '../../core/states.js';
 import type { Labels, RunnerState } from '../../core/types.js';
+import type { ChangeLog } from '../index.js';
 import { json, type Runner, type Task, toRunner, toTask } from '../records.js';
 import type { Database, RunnersTable } from '../schema.js';
 
@@ -15,7 +16,10 @@ export type LiveRunner = Pick<Runner, 'id' | 'poolId' | 'providerId' | 'sessionI
 export type RunnerPatch = Omit<Updateable<RunnersTable>, 'id' | 'state' | 'org_id'>;
 
 export class RunnerRepo {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly changes?: ChangeLog,
+  ) {}
 
   async insert(row: RunnersTable): Promise<Runner> {
     await this.db.insertInto('runners').values(row).execute();
@@ -155,6 +159,7 @@ export class RunnerRepo {
         )
         .executeTakeFirst();
       if (Number(r.numUpdatedRows) !== 1) throw new ClaimLost();
+      this.changes?.task(taskId);
       const row = await trx
         .updateTable('tasks')
         .set({ state: 'assigned', runner_id: runnerId, assigned_at: now })

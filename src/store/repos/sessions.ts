@@ -5,6 +5,7 @@
 import type { Kysely, Updateable } from 'kysely';
 import { fromStates, SESSION_TRANSITIONS } from '../../core/states.js';
 import type { SessionState } from '../../core/types.js';
+import type { ChangeLog } from '../index.js';
 import { type Session, toSession } from '../records.js';
 import type { Database, SessionsTable } from '../schema.js';
 
@@ -30,9 +31,13 @@ export interface SessionPassView {
 export type SessionPatch = Omit<Updateable<SessionsTable>, 'id' | 'state' | 'org_id'>;
 
 export class SessionRepo {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly changes?: ChangeLog,
+  ) {}
 
   async insert(row: SessionsTable): Promise<Session> {
+    this.changes?.session(row.id);
     await this.db.insertInto('sessions').values(row).execute();
     return toSession(row);
   }
@@ -114,6 +119,7 @@ export class SessionRepo {
   async transition(id: string, to: SessionState, patch: SessionPatch = {}, from?: SessionState[]): Promise<boolean> {
     const allowed = from ?? fromStates(SESSION_TRANSITIONS, to);
     if (allowed.length === 0) return false;
+    this.changes?.session(id);
     const r = await this.db
       .updateTable('sessions')
       .set({ ...patch, state: to, updated_at: Date.now() })
@@ -125,6 +131,7 @@ export class SessionRepo {
 
   /** Updates fields other than state. */
   async update(id: string, patch: SessionPatch): Promise<void> {
+    this.changes?.session(id);
     await this.db
       .updateTable('sessions')
       .set({ ...patch, updated_at: Date.now() })

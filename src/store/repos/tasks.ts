@@ -6,6 +6,7 @@
 import { type Kysely, sql, type Updateable } from 'kysely';
 import { fromStates, TASK_TERMINAL, TASK_TRANSITIONS } from '../../core/states.js';
 import type { TaskState } from '../../core/types.js';
+import type { ChangeLog } from '../index.js';
 import { type Task, toTask } from '../records.js';
 import type { Database, TasksTable } from '../schema.js';
 
@@ -14,18 +15,24 @@ export interface QueuedTaskRef {
   id: string;
   sessionId: string;
   createdAt: number;
+  /** Order within the session (set when read by session, to order tasks created the same millisecond). */
+  ordinal?: number;
 }
 
 export type TaskPatch = Omit<Updateable<TasksTable>, 'id' | 'state' | 'org_id' | 'session_id'>;
 
 export class TaskRepo {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly changes?: ChangeLog,
+  ) {}
 
   /**
    * Inserts a task as the next ordinal of its session, in one statement (the ordinal is a
    * subquery), so it needs no transaction of its own and can run inside a caller's.
    */
   async insert(row: Omit<TasksTable, 'ordinal'>): Promise<Task> {
+    this.changes?.session(row.session_id);
     const r = await this.db
       .insertInto('tasks')
       .values({
@@ -88,6 +95,36 @@ export class TaskRepo {
     return rows.map((r) => ({ id: r.id, sessionId: r.session_id, createdAt: Number(r.created_at) }));
   }
 
+  /** Queued tasks of the given sessions, oldest first (as `queuedRefs`). */
+  async queuedRefsIn(sessionIds: readonly string[]): Promise<QueuedTaskRef[]> {
+    const out: QueuedTaskRef[] = [];
+    for (let i = 0; i < sessionIds.length; i += 500) {
+      const rows = await this.db
+        .selectFrom('tasks')
+        .select(['id', 'session_id', 'created_at', 'ordinal'])
+        .where('session_id', 'in', sessionIds.slice(i, i + 500))
+        .where('state', '=', 'queued')
+        .execute();
+      for (const r of rows)
+        out.push({ id: r.id, sessionId: r.session_id, createdAt: Number(r.created_at), ordinal: Number(r.ordinal) });
+    }
+    return out.sort((a, b) => a.createdAt - b.createdAt || (a.ordinal ?? 0) - (b.ordinal ?? 0));
+  }
+
+  /** The sessions the given tasks belong to. */
+  async sessionIdsOf(taskIds: readonly string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (let i = 0; i < taskIds.length; i += 500) {
+      const rows = await this.db
+        .selectFrom('tasks')
+        .select('session_id')
+        .where('id', 'in', taskIds.slice(i, i + 500))
+        .execute();
+      for (const r of rows) out.push(r.session_id);
+    }
+    return out;
+  }
+
   /** Tasks not yet finished in a session. */
   async openInSession(sessionId: string): Promise<Task[]> {
     const rows = await this.db
@@ -136,6 +173,7 @@ export class TaskRepo {
   async transition(id: string, to: TaskState, patch: TaskPatch = {}, from?: TaskState[]): Promise<boolean> {
     const allowed = from ?? fromStates(TASK_TRANSITIONS, to);
     if (allowed.length === 0) return false;
+    this.changes?.task(id);
     const r = await this.db
       .updateTable('tasks')
       .set({ ...patch, state: to })
@@ -150,6 +188,7 @@ export class TaskRepo {
    * started task, or null when the task is not assigned to that runner (any more).
    */
   async markStarted(id: string, runnerId: string, now: number): Promise<Task | null> {
+    this.changes?.task(id);
     const row = await this.db
       .updateTable('tasks')
       .set({ state: 'running', started_at: now })
@@ -162,6 +201,7 @@ export class TaskRepo {
   }
 
   async update(id: string, patch: TaskPatch): Promise<void> {
+    this.changes?.task(id);
     await this.db.updateTable('tasks').set(patch).where('id', '=', id).execute();
   }
 }

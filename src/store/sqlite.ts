@@ -74,6 +74,10 @@ export function openSqlite(file: string): CachingSqliteDatabase {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
+  // Statement journals (a statement inside a larger transaction, such as a unit of a group
+  // commit, keeps one so it can be undone alone) and sorts live in memory instead of in a
+  // temporary file each: they are small and short-lived, and a file costs open/write/unlink calls.
+  sqlite.pragma('temp_store = MEMORY');
   return new CachingSqliteDatabase(sqlite);
 }
 

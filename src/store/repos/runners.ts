@@ -7,6 +7,7 @@ import { hashSecret } from '../../core/ids.js';
 import { fromStates, RUNNER_LIVE, RUNNER_TRANSITIONS } from '../../core/states.js';
 import type { Labels, RunnerState } from '../../core/types.js';
 import type { ChangeLog } from '../index.js';
+import { arg, args, changed, patchShape, run, setFrom } from '../prepared.js';
 import { json, type Runner, type Task, toRunner, toTask } from '../records.js';
 import type { Database, RunnersTable } from '../schema.js';
 
@@ -27,10 +28,15 @@ export class RunnerRepo {
   }
 
   async get(id: string, orgId?: string): Promise<Runner | null> {
-    let q = this.db.selectFrom('runners').selectAll().where('id', '=', id);
-    if (orgId) q = q.where('org_id', '=', orgId);
-    const r = await q.executeTakeFirst();
-    return r ? toRunner(r) : null;
+    const r = orgId
+      ? await run(this.db, 'runners.get.org', [id, orgId], ([id, org]) =>
+          this.db.selectFrom('runners').selectAll().where('id', '=', id).where('org_id', '=', org),
+        )
+      : await run(this.db, 'runners.get', [id], ([id]) =>
+          this.db.selectFrom('runners').selectAll().where('id', '=', id),
+        );
+    const row = r.rows[0];
+    return row ? toRunner(row) : null;
   }
 
   async findByCredential(credential: string): Promise<Runner | null> {
@@ -85,21 +91,28 @@ export class RunnerRepo {
     const allowed = from ?? fromStates(RUNNER_TRANSITIONS, to);
     if (allowed.length === 0) return false;
     const now = Date.now();
-    const r = await this.db
-      .updateTable('runners')
-      .set({ ...patch, state: to, updated_at: now, ...(to === 'idle' ? { idle_since: now } : {}) })
-      .where('id', '=', id)
-      .where('state', 'in', allowed)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+    const set = patchShape({ ...patch, state: to, updated_at: now, ...(to === 'idle' ? { idle_since: now } : {}) });
+    const n = set.values.length;
+    const r = await run(
+      this.db,
+      `runners.transition:${set.key}:${allowed.length}`,
+      [...set.values, id, ...allowed],
+      (p) =>
+        this.db
+          .updateTable('runners')
+          .set(setFrom(set.columns, p))
+          .where('id', '=', arg(p, n))
+          .where('state', 'in', args(p, n + 1, n + 1 + allowed.length)),
+    );
+    return changed(r) === 1;
   }
 
   async update(id: string, patch: RunnerPatch): Promise<void> {
-    await this.db
-      .updateTable('runners')
-      .set({ ...patch, updated_at: Date.now() })
-      .where('id', '=', id)
-      .execute();
+    const set = patchShape({ ...patch, updated_at: Date.now() });
+    const n = set.values.length;
+    await run(this.db, `runners.update:${set.key}`, [...set.values, id], (p) =>
+      this.db.updateTable('runners').set(setFrom(set.columns, p)).where('id', '=', arg(p, n)),
+    );
   }
 
   /**
@@ -118,11 +131,9 @@ export class RunnerRepo {
   }
 
   async renewLease(id: string, now: number, leaseMs: number): Promise<void> {
-    await this.db
-      .updateTable('runners')
-      .set({ last_heartbeat_at: now, lease_expires_at: now + leaseMs })
-      .where('id', '=', id)
-      .execute();
+    await run(this.db, 'runners.renewLease', [now, now + leaseMs, id], ([now, expires, id]) =>
+      this.db.updateTable('runners').set({ last_heartbeat_at: now, lease_expires_at: expires }).where('id', '=', id),
+    );
   }
 
   /** Runners whose lease ran out before `now` (a provisioning runner's lease is its time to register). */
@@ -143,30 +154,35 @@ export class RunnerRepo {
    */
   async claim(runnerId: string, taskId: string, bindSession: string | null, now = Date.now()): Promise<Task | null> {
     const body = async (trx: Kysely<Database>): Promise<Task> => {
-      const r = await trx
-        .updateTable('runners')
-        .set({
-          state: 'busy',
-          updated_at: now,
-          idle_since: null,
-          ...(bindSession ? { session_id: bindSession } : {}),
-        })
-        .where('id', '=', runnerId)
-        .where('state', '=', 'idle')
-        .where('draining', '=', 0)
-        .where((eb) =>
-          bindSession ? eb.or([eb('session_id', 'is', null), eb('session_id', '=', bindSession)]) : eb.lit(true),
-        )
-        .executeTakeFirst();
-      if (Number(r.numUpdatedRows) !== 1) throw new ClaimLost();
+      const r = bindSession
+        ? await run(trx, 'runners.claim.bind', [now, bindSession, runnerId], ([now, session, runner]) =>
+            trx
+              .updateTable('runners')
+              .set({ state: 'busy', updated_at: now, idle_since: null, session_id: session })
+              .where('id', '=', runner)
+              .where('state', '=', 'idle')
+              .where('draining', '=', 0)
+              .where((eb) => eb.or([eb('session_id', 'is', null), eb('session_id', '=', session)])),
+          )
+        : await run(trx, 'runners.claim', [now, runnerId], ([now, runner]) =>
+            trx
+              .updateTable('runners')
+              .set({ state: 'busy', updated_at: now, idle_since: null })
+              .where('id', '=', runner)
+              .where('state', '=', 'idle')
+              .where('draining', '=', 0),
+          );
+      if (changed(r) !== 1) throw new ClaimLost();
       this.changes?.task(taskId);
-      const row = await trx
-        .updateTable('tasks')
-        .set({ state: 'assigned', runner_id: runnerId, assigned_at: now })
-        .where('id', '=', taskId)
-        .where('state', '=', 'queued')
-        .returningAll()
-        .executeTakeFirst();
+      const t = await run(trx, 'tasks.claim', [runnerId, now, taskId], ([runner, now, task]) =>
+        trx
+          .updateTable('tasks')
+          .set({ state: 'assigned', runner_id: runner, assigned_at: now })
+          .where('id', '=', task)
+          .where('state', '=', 'queued')
+          .returningAll(),
+      );
+      const row = t.rows[0];
       if (!row) throw new ClaimLost();
       return toTask(row);
     };

@@ -6,6 +6,7 @@ import type { Kysely, Updateable } from 'kysely';
 import { fromStates, SESSION_TRANSITIONS } from '../../core/states.js';
 import type { SessionState } from '../../core/types.js';
 import type { ChangeLog } from '../index.js';
+import { arg, args, changed, patchShape, run, setFrom } from '../prepared.js';
 import { type Session, toSession } from '../records.js';
 import type { Database, SessionsTable } from '../schema.js';
 
@@ -38,15 +39,23 @@ export class SessionRepo {
 
   async insert(row: SessionsTable): Promise<Session> {
     this.changes?.session(row.id);
-    await this.db.insertInto('sessions').values(row).execute();
+    const set = patchShape({ ...row });
+    await run(this.db, `sessions.insert:${set.key}`, set.values, (p) =>
+      this.db.insertInto('sessions').values(setFrom(set.columns, p) as unknown as SessionsTable),
+    );
     return toSession(row);
   }
 
   async get(id: string, orgId?: string): Promise<Session | null> {
-    let q = this.db.selectFrom('sessions').selectAll().where('id', '=', id);
-    if (orgId) q = q.where('org_id', '=', orgId);
-    const r = await q.executeTakeFirst();
-    return r ? toSession(r) : null;
+    const r = orgId
+      ? await run(this.db, 'sessions.get.org', [id, orgId], ([id, org]) =>
+          this.db.selectFrom('sessions').selectAll().where('id', '=', id).where('org_id', '=', org),
+        )
+      : await run(this.db, 'sessions.get', [id], ([id]) =>
+          this.db.selectFrom('sessions').selectAll().where('id', '=', id),
+        );
+    const row = r.rows[0];
+    return row ? toSession(row) : null;
   }
 
   async list(orgId: string, opts: { limit: number; before?: number; states?: SessionState[] }): Promise<Session[]> {
@@ -120,30 +129,40 @@ export class SessionRepo {
     const allowed = from ?? fromStates(SESSION_TRANSITIONS, to);
     if (allowed.length === 0) return false;
     this.changes?.session(id);
-    const r = await this.db
-      .updateTable('sessions')
-      .set({ ...patch, state: to, updated_at: Date.now() })
-      .where('id', '=', id)
-      .where('state', 'in', allowed)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+    const set = patchShape({ ...patch, state: to, updated_at: Date.now() });
+    const n = set.values.length;
+    const r = await run(
+      this.db,
+      `sessions.transition:${set.key}:${allowed.length}`,
+      [...set.values, id, ...allowed],
+      (p) =>
+        this.db
+          .updateTable('sessions')
+          .set(setFrom(set.columns, p))
+          .where('id', '=', arg(p, n))
+          .where('state', 'in', args(p, n + 1, n + 1 + allowed.length)),
+    );
+    return changed(r) === 1;
   }
 
   /** Updates fields other than state. */
   async update(id: string, patch: SessionPatch): Promise<void> {
     this.changes?.session(id);
-    await this.db
-      .updateTable('sessions')
-      .set({ ...patch, updated_at: Date.now() })
-      .where('id', '=', id)
-      .execute();
+    const set = patchShape({ ...patch, updated_at: Date.now() });
+    const n = set.values.length;
+    await run(this.db, `sessions.update:${set.key}`, [...set.values, id], (p) =>
+      this.db.updateTable('sessions').set(setFrom(set.columns, p)).where('id', '=', arg(p, n)),
+    );
   }
 
   async addEvent(sessionId: string, orgId: string, type: string, data: Record<string, unknown> = {}): Promise<void> {
-    await this.db
-      .insertInto('session_events')
-      .values({ session_id: sessionId, org_id: orgId, type, data: JSON.stringify(data), ts: Date.now() })
-      .execute();
+    await run(
+      this.db,
+      'sessions.addEvent',
+      [sessionId, orgId, type, JSON.stringify(data), Date.now()],
+      ([session_id, org_id, type, data, ts]) =>
+        this.db.insertInto('session_events').values({ session_id, org_id, type, data, ts }),
+    );
   }
 
   async events(sessionId: string, after = 0, limit = 500): Promise<SessionEvent[]> {

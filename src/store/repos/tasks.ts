@@ -7,6 +7,7 @@ import { type Kysely, sql, type Updateable } from 'kysely';
 import { fromStates, TASK_TERMINAL, TASK_TRANSITIONS } from '../../core/states.js';
 import type { TaskState } from '../../core/types.js';
 import type { ChangeLog } from '../index.js';
+import { arg, args, changed, patchShape, run, setFrom } from '../prepared.js';
 import { type Task, toTask } from '../records.js';
 import type { Database, TasksTable } from '../schema.js';
 
@@ -33,26 +34,34 @@ export class TaskRepo {
    */
   async insert(row: Omit<TasksTable, 'ordinal'>): Promise<Task> {
     this.changes?.session(row.session_id);
-    const r = await this.db
-      .insertInto('tasks')
-      .values({
-        ...row,
-        ordinal: (eb) =>
-          eb
-            .selectFrom('tasks')
-            .select(sql<number>`coalesce(max(ordinal), 0) + 1`.as('next'))
-            .where('session_id', '=', row.session_id),
-      })
-      .returning('ordinal')
-      .executeTakeFirstOrThrow();
-    return toTask({ ...row, ordinal: Number(r.ordinal) });
+    const set = patchShape({ ...row });
+    const n = set.values.length;
+    const r = await run(this.db, `tasks.insert:${set.key}`, [...set.values, row.session_id], (p) =>
+      this.db
+        .insertInto('tasks')
+        .values({
+          ...(setFrom(set.columns, p) as unknown as Omit<TasksTable, 'ordinal'>),
+          ordinal: (eb) =>
+            eb
+              .selectFrom('tasks')
+              .select(sql<number>`coalesce(max(ordinal), 0) + 1`.as('next'))
+              .where('session_id', '=', arg(p, n)),
+        })
+        .returning('ordinal'),
+    );
+    const ordinal = r.rows[0]?.ordinal;
+    if (ordinal === undefined) throw new Error(`inserting task ${row.id} returned no row`);
+    return toTask({ ...row, ordinal: Number(ordinal) });
   }
 
   async get(id: string, orgId?: string): Promise<Task | null> {
-    let q = this.db.selectFrom('tasks').selectAll().where('id', '=', id);
-    if (orgId) q = q.where('org_id', '=', orgId);
-    const r = await q.executeTakeFirst();
-    return r ? toTask(r) : null;
+    const r = orgId
+      ? await run(this.db, 'tasks.get.org', [id, orgId], ([id, org]) =>
+          this.db.selectFrom('tasks').selectAll().where('id', '=', id).where('org_id', '=', org),
+        )
+      : await run(this.db, 'tasks.get', [id], ([id]) => this.db.selectFrom('tasks').selectAll().where('id', '=', id));
+    const row = r.rows[0];
+    return row ? toTask(row) : null;
   }
 
   async listBySession(sessionId: string): Promise<Task[]> {
@@ -127,14 +136,16 @@ export class TaskRepo {
 
   /** Tasks not yet finished in a session. */
   async openInSession(sessionId: string): Promise<Task[]> {
-    const rows = await this.db
-      .selectFrom('tasks')
-      .selectAll()
-      .where('session_id', '=', sessionId)
-      .where('state', 'not in', TASK_TERMINAL as TaskState[])
-      .orderBy('ordinal')
-      .execute();
-    return rows.map(toTask);
+    const terminal = TASK_TERMINAL as TaskState[];
+    const r = await run(this.db, 'tasks.openInSession', [sessionId, ...terminal], (p) =>
+      this.db
+        .selectFrom('tasks')
+        .selectAll()
+        .where('session_id', '=', arg(p, 0))
+        .where('state', 'not in', args(p, 1, 1 + terminal.length))
+        .orderBy('ordinal'),
+    );
+    return r.rows.map(toTask);
   }
 
   /** The task a runner holds (assigned or running), if any. */
@@ -174,13 +185,20 @@ export class TaskRepo {
     const allowed = from ?? fromStates(TASK_TRANSITIONS, to);
     if (allowed.length === 0) return false;
     this.changes?.task(id);
-    const r = await this.db
-      .updateTable('tasks')
-      .set({ ...patch, state: to })
-      .where('id', '=', id)
-      .where('state', 'in', allowed)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+    const set = patchShape({ ...patch, state: to });
+    const n = set.values.length;
+    const r = await run(
+      this.db,
+      `tasks.transition:${set.key}:${allowed.length}`,
+      [...set.values, id, ...allowed],
+      (p) =>
+        this.db
+          .updateTable('tasks')
+          .set(setFrom(set.columns, p))
+          .where('id', '=', arg(p, n))
+          .where('state', 'in', args(p, n + 1, n + 1 + allowed.length)),
+    );
+    return changed(r) === 1;
   }
 
   /**
@@ -189,14 +207,16 @@ export class TaskRepo {
    */
   async markStarted(id: string, runnerId: string, now: number): Promise<Task | null> {
     this.changes?.task(id);
-    const row = await this.db
-      .updateTable('tasks')
-      .set({ state: 'running', started_at: now })
-      .where('id', '=', id)
-      .where('runner_id', '=', runnerId)
-      .where('state', '=', 'assigned')
-      .returningAll()
-      .executeTakeFirst();
+    const r = await run(this.db, 'tasks.markStarted', [now, id, runnerId], ([now, id, runner]) =>
+      this.db
+        .updateTable('tasks')
+        .set({ state: 'running', started_at: now })
+        .where('id', '=', id)
+        .where('runner_id', '=', runner)
+        .where('state', '=', 'assigned')
+        .returningAll(),
+    );
+    const row = r.rows[0];
     return row ? toTask(row) : null;
   }
 

@@ -24,7 +24,7 @@ import { mergeSelectors, parseSelector } from '../core/selector.js';
 import { isTerminalSession } from '../core/states.js';
 import { type AgentCard, AUTH_MODES, type AuthMode, type Pool, type Profile } from '../core/types.js';
 import type { TaskAssignment } from '../protocol/messages.js';
-import type { Repos } from '../store/index.js';
+import type { Changes, Repos } from '../store/index.js';
 import type { Placement, Runner, Session, SessionRequest, Task } from '../store/records.js';
 import { isClaimLost, type LiveRunner } from '../store/repos/runners.js';
 import type { SessionPassView, SessionPatch } from '../store/repos/sessions.js';
@@ -55,9 +55,9 @@ export const CreateSessionBody = z.strictObject({
 export type CreateSessionBody = z.infer<typeof CreateSessionBody>;
 
 /**
- * How often the assigner reads the whole queue again instead of only what changed (see
- * `SessionService.queue`): every write to sessions and tasks is noted, so this only bounds how
- * long anything missed could go unseen.
+ * How often the assigner reads the whole queue and every live runner again instead of only what
+ * changed (see `SessionService.queue` and `snapshot`): every write to sessions, tasks and runners
+ * is noted, so this only bounds how long anything missed could go unseen.
  */
 const QUEUE_RELOAD_MS = 5_000;
 
@@ -255,6 +255,8 @@ export class SessionService {
    */
   private readonly unsettled = new Set<string>();
   private queueReadAt = 0;
+  /** Live runners as placement sees them, kept between passes (see `snapshot`). */
+  private readonly live = new Map<string, LiveRunner>();
   private idle: Promise<void> = Promise.resolve();
   /** Health of providers as last probed (`null` = reachable). */
   readonly providerHealth = new Map<string, string | null>();
@@ -598,11 +600,29 @@ export class SessionService {
     return compiled;
   }
 
-  /** Reads what placement looks at, once per assigner pass (see PassSnapshot). */
-  private async snapshot(): Promise<PassSnapshot> {
+  /**
+   * Reads what placement looks at, once per assigner pass (see PassSnapshot). Live runners are kept
+   * between passes like the queue: read in full now and then, otherwise only those written since
+   * the last pass (`changed`, from the store's ChangeLog) are read again.
+   */
+  private async snapshot(changed: ReadonlySet<string>, full: boolean): Promise<PassSnapshot> {
     const { store, orgId } = this.ctx;
     const { cards, profiles, pools } = await this.catalogView();
-    return { cards, profiles, pools, live: await store.runners.liveViews(orgId), grouped: null, waits: [] };
+    if (full) {
+      this.live.clear();
+      for (const r of await store.runners.liveViews(orgId)) this.live.set(r.id, r);
+    } else if (changed.size) {
+      const ids = [...changed];
+      const fresh = new Map((await store.runners.liveViewsByIds(orgId, ids)).map((r) => [r.id, r]));
+      // A runner keeps its place in the order (set on an existing key), so the pick among idle
+      // runners stays oldest first.
+      for (const id of ids) {
+        const r = fresh.get(id);
+        if (r) this.live.set(id, r);
+        else this.live.delete(id);
+      }
+    }
+    return { cards, profiles, pools, live: [...this.live.values()], grouped: null, waits: [] };
   }
 
   /** Runs the pure scheduler over the live pools for a request (from a pass's snapshot when given). */
@@ -725,14 +745,7 @@ export class SessionService {
           this.emitTask(claimed);
           this.emitSession(active);
         } else {
-          const ok = await store.db
-            .updateTable('runners')
-            .set({ session_id: session.id, updated_at: Date.now() })
-            .where('id', '=', runnerId)
-            .where('session_id', 'is', null)
-            .where('state', '=', 'idle')
-            .executeTakeFirst();
-          if (Number(ok.numUpdatedRows) !== 1) {
+          if (!(await store.runners.bindIdle(runnerId, session.id))) {
             this.kick();
             return { kind: 'other' };
           }
@@ -873,16 +886,13 @@ export class SessionService {
   }
 
   /**
-   * Brings the assigner's picture of the queue (`queue`, `firstQueued`) up to date: in full on the
-   * first pass and every QUEUE_RELOAD_MS, otherwise by reading again only the sessions written
-   * since the last pass and those whose tasks were.
+   * Brings the assigner's picture of the queue (`queue`, `firstQueued`) up to date: in full when
+   * `full` (the first pass, then every QUEUE_RELOAD_MS), otherwise by reading again only the
+   * sessions written since the last pass and those whose tasks were (`changed`).
    */
-  private async refreshQueue(): Promise<void> {
+  private async refreshQueue(changed: Changes, full: boolean): Promise<void> {
     const { store } = this.ctx;
-    const now = Date.now();
-    if (this.queueReadAt === 0 || now - this.queueReadAt >= QUEUE_RELOAD_MS) {
-      // Taken before the reads: a write that lands after this is read again next pass.
-      store.changes.take();
+    if (full) {
       const views = await store.sessions.passViews({ states: ['scheduling'] });
       const queued = await store.tasks.queuedRefs();
       this.firstQueued.clear();
@@ -896,10 +906,8 @@ export class SessionService {
       this.unsettled.clear();
       for (const v of views) this.unsettled.add(v.id);
       for (const id of this.waitMemo.keys()) if (!this.queue.has(id)) this.waitMemo.delete(id);
-      this.queueReadAt = now;
       return;
     }
-    const changed = store.changes.take();
     if (changed.sessions.size === 0 && changed.tasks.size === 0) return;
     const ids = changed.sessions;
     if (changed.tasks.size) for (const id of await store.tasks.sessionIdsOf([...changed.tasks])) ids.add(id);
@@ -936,11 +944,17 @@ export class SessionService {
     const { store } = this.ctx;
     // The pass works from narrow views of the queue (no JSON) and loads a session in full only
     // when it acts on it: under load most waiting sessions are skipped unread (see WaitMemo).
-    await this.refreshQueue();
+    // What was written since the last pass; taken before any read, so a write that lands after
+    // this is read again next pass. Now and then everything is read again instead.
+    const changed = store.changes.take();
+    const now = Date.now();
+    const full = this.queueReadAt === 0 || now - this.queueReadAt >= QUEUE_RELOAD_MS;
+    if (full) this.queueReadAt = now;
+    await this.refreshQueue(changed, full);
     const firstQueued = this.firstQueued;
     // One read of pools, runners and catalog for the whole pass; claims stay compare-and-set, so a
     // stale entry only costs a failed claim and another pass.
-    const snap = await this.snapshot();
+    const snap = await this.snapshot(changed.runners, full);
     const liveById = new Map(snap.live.map((r) => [r.id, r]));
     const withActiveTask = firstQueued.size ? await store.tasks.sessionsWithActiveTask() : new Set<string>();
     const key = worldKey(snap, this.providerHealth);

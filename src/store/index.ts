@@ -18,14 +18,20 @@ import { type GroupCommitDriver, GroupCommitSqliteDialect, openSqlite } from './
 export type Dialect = 'sqlite' | 'postgres';
 
 /**
- * Which sessions and tasks were written since the last `take()`: every write to those tables goes
- * through SessionRepo and TaskRepo, which note the id here. The assigner reads only these between
+ * Which sessions, tasks and runners were written since the last `take()`: every write to those
+ * tables goes through their repos, which note the id here. The assigner reads only these between
  * full reads of the queue. A write in a transaction that rolls back is noted too (a reader just
  * reads that row again for nothing).
+ */
+/*
+ * Repos note an id after its write has run, never before: a pass that takes the log and then reads
+ * could otherwise consume the note of a write still waiting for the connection, read the old row,
+ * and not look again.
  */
 export class ChangeLog {
   private sessions = new Set<string>();
   private tasks = new Set<string>();
+  private runners = new Set<string>();
 
   session(id: string): void {
     this.sessions.add(id);
@@ -35,13 +41,26 @@ export class ChangeLog {
     this.tasks.add(id);
   }
 
+  /** A runner's state, binding, labels or draining flag was written (lease renewals are not noted). */
+  runner(id: string): void {
+    this.runners.add(id);
+  }
+
   /** The ids noted since the last call, and a fresh start. */
-  take(): { sessions: Set<string>; tasks: Set<string> } {
-    const out = { sessions: this.sessions, tasks: this.tasks };
+  take(): Changes {
+    const out = { sessions: this.sessions, tasks: this.tasks, runners: this.runners };
     this.sessions = new Set();
     this.tasks = new Set();
+    this.runners = new Set();
     return out;
   }
+}
+
+/** What ChangeLog.take returns. */
+export interface Changes {
+  sessions: Set<string>;
+  tasks: Set<string>;
+  runners: Set<string>;
 }
 
 /** The repositories, grouped by aggregate; the same shape over the database or a transaction. */

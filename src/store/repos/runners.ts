@@ -23,8 +23,12 @@ export class RunnerRepo {
   ) {}
 
   async insert(row: RunnersTable): Promise<Runner> {
-    await this.db.insertInto('runners').values(row).execute();
-    return toRunner(row);
+    try {
+      await this.db.insertInto('runners').values(row).execute();
+      return toRunner(row);
+    } finally {
+      this.changes?.runner(row.id);
+    }
   }
 
   async get(id: string, orgId?: string): Promise<Runner | null> {
@@ -75,44 +79,60 @@ export class RunnerRepo {
       .where('state', 'in', [...RUNNER_LIVE])
       .orderBy('created_at')
       .execute();
-    return rows.map((r) => ({
-      id: r.id,
-      poolId: r.pool_id,
-      providerId: r.provider_id,
-      sessionId: r.session_id,
-      state: r.state as RunnerState,
-      labels: json<Labels>(r.labels, {}),
-      draining: Boolean(r.draining),
-    }));
+    return rows.map(liveView);
+  }
+
+  /** Live runners among `ids`, as `liveViews` gives them (order not guaranteed). */
+  async liveViewsByIds(orgId: string, ids: readonly string[]): Promise<LiveRunner[]> {
+    const out: LiveRunner[] = [];
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await this.db
+        .selectFrom('runners')
+        .select(['id', 'pool_id', 'provider_id', 'session_id', 'state', 'labels', 'draining'])
+        .where('org_id', '=', orgId)
+        .where('state', 'in', [...RUNNER_LIVE])
+        .where('id', 'in', ids.slice(i, i + 500))
+        .execute();
+      for (const r of rows) out.push(liveView(r));
+    }
+    return out;
   }
 
   /** Compare-and-set state change; false when the guard did not hold. */
   async transition(id: string, to: RunnerState, patch: RunnerPatch = {}, from?: RunnerState[]): Promise<boolean> {
     const allowed = from ?? fromStates(RUNNER_TRANSITIONS, to);
     if (allowed.length === 0) return false;
-    const now = Date.now();
-    const set = patchShape({ ...patch, state: to, updated_at: now, ...(to === 'idle' ? { idle_since: now } : {}) });
-    const n = set.values.length;
-    const r = await run(
-      this.db,
-      `runners.transition:${set.key}:${allowed.length}`,
-      [...set.values, id, ...allowed],
-      (p) =>
-        this.db
-          .updateTable('runners')
-          .set(setFrom(set.columns, p))
-          .where('id', '=', arg(p, n))
-          .where('state', 'in', args(p, n + 1, n + 1 + allowed.length)),
-    );
-    return changed(r) === 1;
+    try {
+      const now = Date.now();
+      const set = patchShape({ ...patch, state: to, updated_at: now, ...(to === 'idle' ? { idle_since: now } : {}) });
+      const n = set.values.length;
+      const r = await run(
+        this.db,
+        `runners.transition:${set.key}:${allowed.length}`,
+        [...set.values, id, ...allowed],
+        (p) =>
+          this.db
+            .updateTable('runners')
+            .set(setFrom(set.columns, p))
+            .where('id', '=', arg(p, n))
+            .where('state', 'in', args(p, n + 1, n + 1 + allowed.length)),
+      );
+      return changed(r) === 1;
+    } finally {
+      this.changes?.runner(id);
+    }
   }
 
   async update(id: string, patch: RunnerPatch): Promise<void> {
-    const set = patchShape({ ...patch, updated_at: Date.now() });
-    const n = set.values.length;
-    await run(this.db, `runners.update:${set.key}`, [...set.values, id], (p) =>
-      this.db.updateTable('runners').set(setFrom(set.columns, p)).where('id', '=', arg(p, n)),
-    );
+    try {
+      const set = patchShape({ ...patch, updated_at: Date.now() });
+      const n = set.values.length;
+      await run(this.db, `runners.update:${set.key}`, [...set.values, id], (p) =>
+        this.db.updateTable('runners').set(setFrom(set.columns, p)).where('id', '=', arg(p, n)),
+      );
+    } finally {
+      this.changes?.runner(id);
+    }
   }
 
   /**
@@ -120,14 +140,34 @@ export class RunnerRepo {
    * session binding can land on it while it is being stopped. False when it was taken meanwhile.
    */
   async retireIdle(id: string, now = Date.now()): Promise<boolean> {
-    const r = await this.db
-      .updateTable('runners')
-      .set({ state: 'draining', draining: 1, updated_at: now })
-      .where('id', '=', id)
-      .where('state', '=', 'idle')
-      .where('session_id', 'is', null)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+    try {
+      const r = await this.db
+        .updateTable('runners')
+        .set({ state: 'draining', draining: 1, updated_at: now })
+        .where('id', '=', id)
+        .where('state', '=', 'idle')
+        .where('session_id', 'is', null)
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) === 1;
+    } finally {
+      this.changes?.runner(id);
+    }
+  }
+
+  /** Binds an idle, unbound runner to a session (compare-and-set); false when it was taken meanwhile. */
+  async bindIdle(id: string, sessionId: string, now = Date.now()): Promise<boolean> {
+    try {
+      const r = await this.db
+        .updateTable('runners')
+        .set({ session_id: sessionId, updated_at: now })
+        .where('id', '=', id)
+        .where('session_id', 'is', null)
+        .where('state', '=', 'idle')
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) === 1;
+    } finally {
+      this.changes?.runner(id);
+    }
   }
 
   async renewLease(id: string, now: number, leaseMs: number): Promise<void> {
@@ -173,7 +213,8 @@ export class RunnerRepo {
               .where('draining', '=', 0),
           );
       if (changed(r) !== 1) throw new ClaimLost();
-      this.changes?.task(taskId);
+      // Noted after the write (see ChangeLog): a pass that took the log before it reads it again.
+      this.changes?.runner(runnerId);
       const t = await run(trx, 'tasks.claim', [runnerId, now, taskId], ([runner, now, task]) =>
         trx
           .updateTable('tasks')
@@ -182,6 +223,7 @@ export class RunnerRepo {
           .where('state', '=', 'queued')
           .returningAll(),
       );
+      this.changes?.task(taskId);
       const row = t.rows[0];
       if (!row) throw new ClaimLost();
       return toTask(row);
@@ -198,6 +240,26 @@ export class RunnerRepo {
         throw e;
       });
   }
+}
+
+function liveView(r: {
+  id: string;
+  pool_id: string;
+  provider_id: string;
+  session_id: string | null;
+  state: string;
+  labels: string;
+  draining: number;
+}): LiveRunner {
+  return {
+    id: r.id,
+    poolId: r.pool_id,
+    providerId: r.provider_id,
+    sessionId: r.session_id,
+    state: r.state as RunnerState,
+    labels: json<Labels>(r.labels, {}),
+    draining: Boolean(r.draining),
+  };
 }
 
 /** Rolls back a claim whose runner or task was taken in between. */

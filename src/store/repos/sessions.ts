@@ -38,12 +38,15 @@ export class SessionRepo {
   ) {}
 
   async insert(row: SessionsTable): Promise<Session> {
-    this.changes?.session(row.id);
-    const set = patchShape({ ...row });
-    await run(this.db, `sessions.insert:${set.key}`, set.values, (p) =>
-      this.db.insertInto('sessions').values(setFrom(set.columns, p) as unknown as SessionsTable),
-    );
-    return toSession(row);
+    try {
+      const set = patchShape({ ...row });
+      await run(this.db, `sessions.insert:${set.key}`, set.values, (p) =>
+        this.db.insertInto('sessions').values(setFrom(set.columns, p) as unknown as SessionsTable),
+      );
+      return toSession(row);
+    } finally {
+      this.changes?.session(row.id);
+    }
   }
 
   async get(id: string, orgId?: string): Promise<Session | null> {
@@ -128,31 +131,37 @@ export class SessionRepo {
   async transition(id: string, to: SessionState, patch: SessionPatch = {}, from?: SessionState[]): Promise<boolean> {
     const allowed = from ?? fromStates(SESSION_TRANSITIONS, to);
     if (allowed.length === 0) return false;
-    this.changes?.session(id);
-    const set = patchShape({ ...patch, state: to, updated_at: Date.now() });
-    const n = set.values.length;
-    const r = await run(
-      this.db,
-      `sessions.transition:${set.key}:${allowed.length}`,
-      [...set.values, id, ...allowed],
-      (p) =>
-        this.db
-          .updateTable('sessions')
-          .set(setFrom(set.columns, p))
-          .where('id', '=', arg(p, n))
-          .where('state', 'in', args(p, n + 1, n + 1 + allowed.length)),
-    );
-    return changed(r) === 1;
+    try {
+      const set = patchShape({ ...patch, state: to, updated_at: Date.now() });
+      const n = set.values.length;
+      const r = await run(
+        this.db,
+        `sessions.transition:${set.key}:${allowed.length}`,
+        [...set.values, id, ...allowed],
+        (p) =>
+          this.db
+            .updateTable('sessions')
+            .set(setFrom(set.columns, p))
+            .where('id', '=', arg(p, n))
+            .where('state', 'in', args(p, n + 1, n + 1 + allowed.length)),
+      );
+      return changed(r) === 1;
+    } finally {
+      this.changes?.session(id);
+    }
   }
 
   /** Updates fields other than state. */
   async update(id: string, patch: SessionPatch): Promise<void> {
-    this.changes?.session(id);
-    const set = patchShape({ ...patch, updated_at: Date.now() });
-    const n = set.values.length;
-    await run(this.db, `sessions.update:${set.key}`, [...set.values, id], (p) =>
-      this.db.updateTable('sessions').set(setFrom(set.columns, p)).where('id', '=', arg(p, n)),
-    );
+    try {
+      const set = patchShape({ ...patch, updated_at: Date.now() });
+      const n = set.values.length;
+      await run(this.db, `sessions.update:${set.key}`, [...set.values, id], (p) =>
+        this.db.updateTable('sessions').set(setFrom(set.columns, p)).where('id', '=', arg(p, n)),
+      );
+    } finally {
+      this.changes?.session(id);
+    }
   }
 
   async addEvent(sessionId: string, orgId: string, type: string, data: Record<string, unknown> = {}): Promise<void> {

@@ -33,25 +33,28 @@ export class TaskRepo {
    * subquery), so it needs no transaction of its own and can run inside a caller's.
    */
   async insert(row: Omit<TasksTable, 'ordinal'>): Promise<Task> {
-    this.changes?.session(row.session_id);
-    const set = patchShape({ ...row });
-    const n = set.values.length;
-    const r = await run(this.db, `tasks.insert:${set.key}`, [...set.values, row.session_id], (p) =>
-      this.db
-        .insertInto('tasks')
-        .values({
-          ...(setFrom(set.columns, p) as unknown as Omit<TasksTable, 'ordinal'>),
-          ordinal: (eb) =>
-            eb
-              .selectFrom('tasks')
-              .select(sql<number>`coalesce(max(ordinal), 0) + 1`.as('next'))
-              .where('session_id', '=', arg(p, n)),
-        })
-        .returning('ordinal'),
-    );
-    const ordinal = r.rows[0]?.ordinal;
-    if (ordinal === undefined) throw new Error(`inserting task ${row.id} returned no row`);
-    return toTask({ ...row, ordinal: Number(ordinal) });
+    try {
+      const set = patchShape({ ...row });
+      const n = set.values.length;
+      const r = await run(this.db, `tasks.insert:${set.key}`, [...set.values, row.session_id], (p) =>
+        this.db
+          .insertInto('tasks')
+          .values({
+            ...(setFrom(set.columns, p) as unknown as Omit<TasksTable, 'ordinal'>),
+            ordinal: (eb) =>
+              eb
+                .selectFrom('tasks')
+                .select(sql<number>`coalesce(max(ordinal), 0) + 1`.as('next'))
+                .where('session_id', '=', arg(p, n)),
+          })
+          .returning('ordinal'),
+      );
+      const ordinal = r.rows[0]?.ordinal;
+      if (ordinal === undefined) throw new Error(`inserting task ${row.id} returned no row`);
+      return toTask({ ...row, ordinal: Number(ordinal) });
+    } finally {
+      this.changes?.session(row.session_id);
+    }
   }
 
   async get(id: string, orgId?: string): Promise<Task | null> {
@@ -184,21 +187,24 @@ export class TaskRepo {
   async transition(id: string, to: TaskState, patch: TaskPatch = {}, from?: TaskState[]): Promise<boolean> {
     const allowed = from ?? fromStates(TASK_TRANSITIONS, to);
     if (allowed.length === 0) return false;
-    this.changes?.task(id);
-    const set = patchShape({ ...patch, state: to });
-    const n = set.values.length;
-    const r = await run(
-      this.db,
-      `tasks.transition:${set.key}:${allowed.length}`,
-      [...set.values, id, ...allowed],
-      (p) =>
-        this.db
-          .updateTable('tasks')
-          .set(setFrom(set.columns, p))
-          .where('id', '=', arg(p, n))
-          .where('state', 'in', args(p, n + 1, n + 1 + allowed.length)),
-    );
-    return changed(r) === 1;
+    try {
+      const set = patchShape({ ...patch, state: to });
+      const n = set.values.length;
+      const r = await run(
+        this.db,
+        `tasks.transition:${set.key}:${allowed.length}`,
+        [...set.values, id, ...allowed],
+        (p) =>
+          this.db
+            .updateTable('tasks')
+            .set(setFrom(set.columns, p))
+            .where('id', '=', arg(p, n))
+            .where('state', 'in', args(p, n + 1, n + 1 + allowed.length)),
+      );
+      return changed(r) === 1;
+    } finally {
+      this.changes?.task(id);
+    }
   }
 
   /**
@@ -206,22 +212,28 @@ export class TaskRepo {
    * started task, or null when the task is not assigned to that runner (any more).
    */
   async markStarted(id: string, runnerId: string, now: number): Promise<Task | null> {
-    this.changes?.task(id);
-    const r = await run(this.db, 'tasks.markStarted', [now, id, runnerId], ([now, id, runner]) =>
-      this.db
-        .updateTable('tasks')
-        .set({ state: 'running', started_at: now })
-        .where('id', '=', id)
-        .where('runner_id', '=', runner)
-        .where('state', '=', 'assigned')
-        .returningAll(),
-    );
-    const row = r.rows[0];
-    return row ? toTask(row) : null;
+    try {
+      const r = await run(this.db, 'tasks.markStarted', [now, id, runnerId], ([now, id, runner]) =>
+        this.db
+          .updateTable('tasks')
+          .set({ state: 'running', started_at: now })
+          .where('id', '=', id)
+          .where('runner_id', '=', runner)
+          .where('state', '=', 'assigned')
+          .returningAll(),
+      );
+      const row = r.rows[0];
+      return row ? toTask(row) : null;
+    } finally {
+      this.changes?.task(id);
+    }
   }
 
   async update(id: string, patch: TaskPatch): Promise<void> {
-    this.changes?.task(id);
-    await this.db.updateTable('tasks').set(patch).where('id', '=', id).execute();
+    try {
+      await this.db.updateTable('tasks').set(patch).where('id', '=', id).execute();
+    } finally {
+      this.changes?.task(id);
+    }
   }
 }

@@ -36,7 +36,11 @@ export interface RunnerEvents {
    * `terminateRunner` is set the runner is being let go (per-task lifecycle on a managed pool) and
    * must not go back to idle; `after` runs after commit (terminates it, emits, asks for a pass).
    */
-  finishTaskIn(task: Task, tx: Repos): Promise<{ terminateRunner: string | null; after: () => Promise<void> }>;
+  finishTaskIn(
+    task: Task,
+    tx: Repos,
+    opts?: { callerUnbinds?: boolean },
+  ): Promise<{ terminateRunner: string | null; unbindRunner: string | null; after: () => Promise<void> }>;
   runnerLost(runner: Runner, task: Task | null): Promise<void>;
   runnerIdle(runner: Runner): void;
 }
@@ -300,22 +304,43 @@ export class RunnerService implements GatewayHandler {
       ]);
       // A repeated report (after a reconnect, or after a forced cancel) changes nothing.
       if (!ok) return null;
-      const session = await this.events.finishTaskIn(done, tx);
+      // The session side may let go of this runner (per-task lifecycle); the runner's own write
+      // below carries that unbinding, so it is one write.
+      const session = await this.events.finishTaskIn(done, tx, { callerUnbinds: true });
+      const unbind = session.unbindRunner;
       const runner = await tx.runners.get(conn.runnerId);
+      // The unbinding of a runner other than this one (or one that cannot move to idle) is written on its own.
+      const unbindAlone = async () => {
+        if (unbind) await tx.runners.update(unbind, { session_id: null });
+      };
       // A runner being let go is terminated after commit (and reported by terminate).
-      if (!runner || session.terminateRunner === runner.id) return { session, runner: null };
+      if (!runner || session.terminateRunner === runner.id) {
+        await unbindAlone();
+        return { session, runner: null };
+      }
+      const mine = unbind === runner.id;
+      if (!mine) await unbindAlone();
+      const unbound = mine ? { sessionId: null } : {};
       if (runner.state === 'busy' || runner.state === 'draining') {
         const target: RunnerState = runner.draining ? 'draining' : 'idle';
-        if (await tx.runners.transition(runner.id, target, {}, ['busy', 'draining'])) {
+        if (await tx.runners.transition(runner.id, target, mine ? { session_id: null } : {}, ['busy', 'draining'])) {
           const at = Date.now();
           return {
             session,
-            runner: { ...runner, state: target, updatedAt: at, ...(target === 'idle' ? { idleSince: at } : {}) },
+            runner: {
+              ...runner,
+              ...unbound,
+              state: target,
+              updatedAt: at,
+              ...(target === 'idle' ? { idleSince: at } : {}),
+            },
           };
         }
+        if (mine) await unbindAlone();
         return { session, runner: (await tx.runners.get(runner.id)) ?? runner };
       }
-      return { session, runner };
+      if (mine) await unbindAlone();
+      return { session, runner: { ...runner, ...unbound } };
     });
     if (!result) return;
     this.ctx.bus.emit('task:updated', { task: done });

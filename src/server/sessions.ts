@@ -396,7 +396,9 @@ export class SessionService {
       org_id: this.ctx.orgId,
       project_id: this.ctx.projectId,
       agent: request.agent,
-      state: 'pending',
+      // Written as `scheduling` directly: it would be `pending` only until this transaction
+      // commits, which no reader can see.
+      state: 'scheduling',
       state_reason: null,
       pool_id: null,
       runner_id: null,
@@ -415,8 +417,7 @@ export class SessionService {
       const tasks: Task[] = [];
       if (prompt !== null) tasks.push(await this.insertTask(inserted, prompt, body.maxRetries, undefined, tx));
       await tx.sessions.addEvent(id, this.ctx.orgId, 'created', { agent: request.agent });
-      await tx.sessions.transition(id, 'scheduling', {}, ['pending']);
-      return { session: { ...inserted, state: 'scheduling' as const }, tasks };
+      return { session: inserted, tasks };
     });
     for (const task of tasks) this.emitTask(task);
     if (!waitForCapacity) {
@@ -1153,9 +1154,13 @@ export class SessionService {
    * `after`, outside the transaction, since that talks to the provider). `after` runs after
    * commit: it terminates, emits and asks for a pass.
    */
-  async finishTaskIn(task: Task, tx: Repos): Promise<{ terminateRunner: string | null; after: () => Promise<void> }> {
+  async finishTaskIn(
+    task: Task,
+    tx: Repos,
+    opts: { callerUnbinds?: boolean } = {},
+  ): Promise<{ terminateRunner: string | null; unbindRunner: string | null; after: () => Promise<void> }> {
     const session = await tx.sessions.get(task.sessionId);
-    if (!session) return { terminateRunner: null, after: async () => {} };
+    if (!session) return { terminateRunner: null, unbindRunner: null, after: async () => {} };
     // Read through `tx` unless the catalog is at hand: a read outside the transaction would wait
     // for the connection this transaction holds.
     const pool = session.poolId
@@ -1170,7 +1175,10 @@ export class SessionService {
       exitCode: task.exitCode,
     });
     const patch = releaseRunner ? { runner_id: null } : {};
-    if (releaseRunner && !managed) await tx.runners.update(session.runnerId!, { session_id: null });
+    // A pool runner is unbound here, or by the caller in the same transaction when it moves the
+    // runner back to idle anyway (`callerUnbinds`: one write instead of two).
+    const unbindRunner = releaseRunner && !managed ? session.runnerId : null;
+    if (unbindRunner && !opts.callerUnbinds) await tx.runners.update(unbindRunner, { session_id: null });
     const open = await tx.tasks.openInSession(session.id);
     let updated: Session = { ...session, ...(releaseRunner ? { runnerId: null } : {}) };
     if (open.length === 0 && (await tx.sessions.transition(session.id, 'idle', patch, ['active'])))
@@ -1179,6 +1187,7 @@ export class SessionService {
     const terminateRunner = releaseRunner && managed ? session.runnerId : null;
     return {
       terminateRunner,
+      unbindRunner,
       after: async () => {
         if (terminateRunner) {
           const runner = await this.ctx.store.runners.get(terminateRunner);

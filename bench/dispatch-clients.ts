@@ -3,15 +3,15 @@
  * the server's process so the server's CPU time per task is its own. It creates N sessions
  * (each with one task) through `POST /v1/sessions` over C concurrent keep-alive connections and
  * prints `created N MS CPU_MS` (wall time, and its own CPU time) when every request has been answered.
- * Usage: `node dist/bench/dispatch-clients.js API_URL TOKEN N C`.
+ * Usage: `node dist/bench/dispatch-clients.js API_URL TOKEN N C [POOL]`.
  */
 import { performance } from 'node:perf_hooks';
 
 async function main(): Promise<void> {
-  const [apiUrl, token, n, c] = process.argv.slice(2);
-  if (!apiUrl || !token || !n || !c) throw new Error('usage: API_URL TOKEN N CONCURRENCY');
+  const [apiUrl, token, n, c, pool] = process.argv.slice(2);
+  if (!apiUrl || !token || !n || !c) throw new Error('usage: API_URL TOKEN N CONCURRENCY [POOL]');
   const total = Number(n);
-  const body = JSON.stringify({ agent: 'noop', prompt: 'x' });
+  const body = JSON.stringify({ agent: 'noop', prompt: 'x', ...(pool ? { pool } : {}) });
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   let next = 0;
   const t0 = performance.now();

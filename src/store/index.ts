@@ -84,6 +84,8 @@ export interface Store extends Repos {
    * units of work share one commit (see GroupCommitDriver).
    */
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
+  /** Commits so far (SQLite: group commits; PostgreSQL: not counted, 0). For benchmarks. */
+  commitCount(): number;
   close(): Promise<void>;
 }
 
@@ -158,6 +160,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     changes,
     ...repos(db, changes),
     transaction: (fn) => db.transaction().execute((trx) => fn(repos(trx, changes))),
+    commitCount: () => grouped?.commits ?? 0,
     close: () => db.destroy(),
   };
 }

@@ -156,6 +156,33 @@ for (const dialect of DIALECTS) {
       return id;
     };
 
+    it('notes every write to sessions, tasks and runners in the change log (lease renewals aside)', async () => {
+      store.changes.take();
+      const s = await session();
+      const t = await task(s);
+      const r = await runner();
+      let c = store.changes.take();
+      expect([...c.sessions]).toEqual([s]); // the task insert notes its session
+      expect([...c.runners]).toEqual([r]);
+      const claimed = await store.runners.claim(r, t.id, s);
+      expect(claimed?.runnerId).toBe(r);
+      await store.runners.renewLease(r, Date.now(), 60_000);
+      await store.sessions.update(s, { state_reason: 'x' });
+      c = store.changes.take();
+      expect([...c.tasks]).toEqual([t.id]);
+      expect([...c.runners]).toEqual([r]);
+      expect([...c.sessions]).toEqual([s]);
+      // A write inside a transaction that rolls back is noted too (a reader reads it again for nothing).
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.tasks.transition(t.id, 'running');
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
+      expect((await store.tasks.get(t.id))?.state).toBe('assigned');
+      expect([...store.changes.take().tasks]).toEqual([t.id]);
+    });
+
     it('numbers tasks per session in order', async () => {
       const s = await session();
       const a = await task(s);

@@ -19,7 +19,7 @@ import { toError } from '../core/errors.js';
 import type { Pool } from '../core/types.js';
 import type { Runner } from '../store/records.js';
 import type { ServerContext } from './context.js';
-import type { RunnerService } from './runners.js';
+import { PoolFull, type RunnerService } from './runners.js';
 
 /** Runner states that count as "warm" when unbound: ready, or on the way to ready. */
 const WARMING = new Set(['provisioning', 'connecting', 'idle']);
@@ -166,6 +166,8 @@ export class Autoscaler {
         this.ctx.log.info({ runnerId: r.id, pool: pool.name }, 'warm runner provisioned');
         this.backoff.delete(pool.id);
       } catch (e: unknown) {
+        // Sessions took the last slots meanwhile: nothing failed, there is just no room.
+        if (e instanceof PoolFull) return;
         const failures = (this.backoff.get(pool.id)?.failures ?? 0) + 1;
         const wait = Math.min(60_000, 1000 * 2 ** Math.min(failures - 1, 6));
         this.backoff.set(pool.id, { until: Date.now() + wait, failures });

@@ -54,6 +54,19 @@ interface FinishResult {
 
 const regError = (status: number, code: RegisterErrorCode, message: string) => ({ status, body: { code, message } });
 
+/**
+ * A managed pool already has `max_runners` live runners: `provision` refuses to start another.
+ * The count and the new row are one transaction, so the assigner and the autoscaler provisioning
+ * at the same moment can never take a pool past its maximum.
+ */
+export class PoolFull extends Conflict {
+  constructor(pool: Pool) {
+    super(`pool ${pool.name} already has its max_runners (${pool.maxRunners}) live runners`, {
+      hint: 'wait for one to finish, or raise max_runners with `mctl pools update`',
+    });
+  }
+}
+
 export class RunnerService implements GatewayHandler {
   gateway!: Gateway;
   events!: RunnerEvents;
@@ -511,25 +524,29 @@ export class RunnerService implements GatewayHandler {
     if (!provider) throw new Error(`provider ${pool.providerId} is not available on this server`);
     const id = newId('run');
     const now = Date.now();
-    const runner = await store.runners.insert({
-      id,
-      org_id: pool.orgId,
-      pool_id: pool.id,
-      session_id: session?.id ?? null,
-      name: `${pool.name}-${id.slice(-8)}`,
-      state: 'provisioning',
-      labels: '{}',
-      credential_hash: null,
-      provider_id: pool.providerId,
-      handle: null,
-      agent_version: null,
-      draining: 0,
-      last_heartbeat_at: null,
-      lease_expires_at: now + Math.max(this.ctx.config.leaseTimeoutMs, 120_000),
-      idle_since: null,
-      created_at: now,
-      updated_at: now,
-      stopped_at: null,
+    const runner = await store.transaction(async (tx) => {
+      if (pool.maxRunners !== null && (await tx.runners.countLive(pool.id)) >= pool.maxRunners)
+        throw new PoolFull(pool);
+      return tx.runners.insert({
+        id,
+        org_id: pool.orgId,
+        pool_id: pool.id,
+        session_id: session?.id ?? null,
+        name: `${pool.name}-${id.slice(-8)}`,
+        state: 'provisioning',
+        labels: '{}',
+        credential_hash: null,
+        provider_id: pool.providerId,
+        handle: null,
+        agent_version: null,
+        draining: 0,
+        last_heartbeat_at: null,
+        lease_expires_at: now + Math.max(this.ctx.config.leaseTimeoutMs, 120_000),
+        idle_since: null,
+        created_at: now,
+        updated_at: now,
+        stopped_at: null,
+      });
     });
     const { token } = await store.auth.createRegistrationToken({
       orgId: pool.orgId,

@@ -31,7 +31,7 @@ import type { SessionPassView, SessionPatch } from '../store/repos/sessions.js';
 import type { QueuedTaskRef } from '../store/repos/tasks.js';
 import { renderCommand } from './agents.js';
 import type { ServerContext } from './context.js';
-import type { AssignmentContext, RunnerService } from './runners.js';
+import { type AssignmentContext, PoolFull, type RunnerService } from './runners.js';
 
 export const CreateSessionBody = z.strictObject({
   agent: z.string().min(1),
@@ -606,15 +606,20 @@ export class SessionService {
    * between passes like the queue: read in full now and then, otherwise only those written since
    * the last pass (`changed`, from the store's ChangeLog) are read again.
    */
-  private async snapshot(changed: ReadonlySet<string>, full: boolean): Promise<PassSnapshot> {
-    const { store, orgId } = this.ctx;
-    const { cards, profiles, pools } = await this.catalogView();
+  private async snapshot(
+    tx: Repos,
+    catalog: Catalog,
+    changed: ReadonlySet<string>,
+    full: boolean,
+  ): Promise<PassSnapshot> {
+    const { orgId } = this.ctx;
+    const { cards, profiles, pools } = catalog;
     if (full) {
       this.live.clear();
-      for (const r of await store.runners.liveViews(orgId)) this.live.set(r.id, r);
+      for (const r of await tx.runners.liveViews(orgId)) this.live.set(r.id, r);
     } else if (changed.size) {
       const ids = [...changed];
-      const fresh = new Map((await store.runners.liveViewsByIds(orgId, ids)).map((r) => [r.id, r]));
+      const fresh = new Map((await tx.runners.liveViewsByIds(orgId, ids)).map((r) => [r.id, r]));
       // A runner keeps its place in the order (set on an existing key), so the pick among idle
       // runners stays oldest first.
       for (const id of ids) {
@@ -772,6 +777,11 @@ export class SessionService {
           snap.grouped = null;
           await store.sessions.update(session.id, { runner_id: runner.id });
         } catch (e: unknown) {
+          if (e instanceof PoolFull) {
+            // Another runner took the last slot since the snapshot: wait for capacity again.
+            await store.sessions.transition(session.id, 'scheduling', {}, ['provisioning']);
+            return { kind: 'other' };
+          }
           const err = toError(e);
           this.ctx.log.warn({ err, sessionId: session.id, pool: pool.name }, 'provisioning failed');
           const s = await store.sessions.get(session.id);
@@ -891,18 +901,17 @@ export class SessionService {
    * `full` (the first pass, then every QUEUE_RELOAD_MS), otherwise by reading again only the
    * sessions written since the last pass and those whose tasks were (`changed`).
    */
-  private async refreshQueue(changed: Changes, full: boolean): Promise<void> {
-    const { store } = this.ctx;
+  private async refreshQueue(tx: Repos, changed: Changes, full: boolean): Promise<void> {
     if (full) {
-      const views = await store.sessions.passViews({ states: ['scheduling'] });
-      const queued = await store.tasks.queuedRefs();
+      const views = await tx.sessions.passViews({ states: ['scheduling'] });
+      const queued = await tx.tasks.queuedRefs();
       this.firstQueued.clear();
       for (const t of queued) if (!this.firstQueued.has(t.sessionId)) this.firstQueued.set(t.sessionId, t);
       // Sessions waiting for a runner with no queued task still need placing; sessions in other
       // states are in the queue only while they have a queued task.
       const scheduling = new Set(views.map((v) => v.id));
       const others = [...this.firstQueued.keys()].filter((id) => !scheduling.has(id));
-      views.push(...(await store.sessions.passViews({ ids: others })));
+      views.push(...(await tx.sessions.passViews({ ids: others })));
       this.queue.reset(views.map((v) => queueEntry(v, this.firstQueued.get(v.id))));
       this.unsettled.clear();
       for (const v of views) this.unsettled.add(v.id);
@@ -911,10 +920,10 @@ export class SessionService {
     }
     if (changed.sessions.size === 0 && changed.tasks.size === 0) return;
     const ids = changed.sessions;
-    if (changed.tasks.size) for (const id of await store.tasks.sessionIdsOf([...changed.tasks])) ids.add(id);
+    if (changed.tasks.size) for (const id of await tx.tasks.sessionIdsOf([...changed.tasks])) ids.add(id);
     const list = [...ids];
-    const views = await store.sessions.passViews({ ids: list });
-    const queued = await store.tasks.queuedRefsIn(list);
+    const views = await tx.sessions.passViews({ ids: list });
+    const queued = await tx.tasks.queuedRefsIn(list);
     for (const id of list) {
       this.queue.delete(id);
       this.firstQueued.delete(id);
@@ -945,17 +954,23 @@ export class SessionService {
     const { store } = this.ctx;
     // The pass works from narrow views of the queue (no JSON) and loads a session in full only
     // when it acts on it: under load most waiting sessions are skipped unread (see WaitMemo).
-    // What was written since the last pass; taken before any read, so a write that lands after
-    // this is read again next pass. Now and then everything is read again instead.
-    const changed = store.changes.take();
+    // What was written since the last pass, taken and read again in one transaction. Repos note
+    // an id before their write and again after it, and a write needs the connection this
+    // transaction holds: every write that ran before these reads is in the set taken here (on
+    // SQLite), and one that runs later is noted for the next pass. Now and then everything is read
+    // again instead.
+    const catalog = await this.catalogView();
     const now = Date.now();
     const full = this.queueReadAt === 0 || now - this.queueReadAt >= QUEUE_RELOAD_MS;
     if (full) this.queueReadAt = now;
-    await this.refreshQueue(changed, full);
-    const firstQueued = this.firstQueued;
     // One read of pools, runners and catalog for the whole pass; claims stay compare-and-set, so a
     // stale entry only costs a failed claim and another pass.
-    const snap = await this.snapshot(changed.runners, full);
+    const snap = await store.transaction(async (tx) => {
+      const changed = store.changes.take();
+      await this.refreshQueue(tx, changed, full);
+      return this.snapshot(tx, catalog, changed.runners, full);
+    });
+    const firstQueued = this.firstQueued;
     const liveById = new Map(snap.live.map((r) => [r.id, r]));
     const withActiveTask = firstQueued.size ? await store.tasks.sessionsWithActiveTask() : new Set<string>();
     const key = worldKey(snap, this.providerHealth);

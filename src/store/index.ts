@@ -24,9 +24,10 @@ export type Dialect = 'sqlite' | 'postgres';
  * reads that row again for nothing).
  */
 /*
- * Repos note an id after its write has run, never before: a pass that takes the log and then reads
- * could otherwise consume the note of a write still waiting for the connection, read the old row,
- * and not look again.
+ * Repos note an id before their write and again after it. A reader that takes the log and reads
+ * while holding the connection (a transaction) sees every write that ran before: it was noted
+ * before it ran. A write still waiting for the connection is noted again once it has run, so the
+ * reader's next take has it.
  */
 export class ChangeLog {
   private sessions = new Set<string>();

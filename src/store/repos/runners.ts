@@ -23,6 +23,7 @@ export class RunnerRepo {
   ) {}
 
   async insert(row: RunnersTable): Promise<Runner> {
+    this.changes?.runner(row.id);
     try {
       await this.db.insertInto('runners').values(row).execute();
       return toRunner(row);
@@ -82,6 +83,17 @@ export class RunnerRepo {
     return rows.map(liveView);
   }
 
+  /** How many live runners a pool has (what max_runners bounds). */
+  async countLive(poolId: string): Promise<number> {
+    const r = await this.db
+      .selectFrom('runners')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('pool_id', '=', poolId)
+      .where('state', 'in', [...RUNNER_LIVE])
+      .executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
   /** Live runners among `ids`, as `liveViews` gives them (order not guaranteed). */
   async liveViewsByIds(orgId: string, ids: readonly string[]): Promise<LiveRunner[]> {
     const out: LiveRunner[] = [];
@@ -102,6 +114,7 @@ export class RunnerRepo {
   async transition(id: string, to: RunnerState, patch: RunnerPatch = {}, from?: RunnerState[]): Promise<boolean> {
     const allowed = from ?? fromStates(RUNNER_TRANSITIONS, to);
     if (allowed.length === 0) return false;
+    this.changes?.runner(id);
     try {
       const now = Date.now();
       const set = patchShape({ ...patch, state: to, updated_at: now, ...(to === 'idle' ? { idle_since: now } : {}) });
@@ -124,6 +137,7 @@ export class RunnerRepo {
   }
 
   async update(id: string, patch: RunnerPatch): Promise<void> {
+    this.changes?.runner(id);
     try {
       const set = patchShape({ ...patch, updated_at: Date.now() });
       const n = set.values.length;
@@ -140,6 +154,7 @@ export class RunnerRepo {
    * session binding can land on it while it is being stopped. False when it was taken meanwhile.
    */
   async retireIdle(id: string, now = Date.now()): Promise<boolean> {
+    this.changes?.runner(id);
     try {
       const r = await this.db
         .updateTable('runners')
@@ -156,6 +171,7 @@ export class RunnerRepo {
 
   /** Binds an idle, unbound runner to a session (compare-and-set); false when it was taken meanwhile. */
   async bindIdle(id: string, sessionId: string, now = Date.now()): Promise<boolean> {
+    this.changes?.runner(id);
     try {
       const r = await this.db
         .updateTable('runners')
@@ -213,7 +229,7 @@ export class RunnerRepo {
               .where('draining', '=', 0),
           );
       if (changed(r) !== 1) throw new ClaimLost();
-      // Noted after the write (see ChangeLog): a pass that took the log before it reads it again.
+      // Inside a transaction: noted before the connection is released (see ChangeLog).
       this.changes?.runner(runnerId);
       const t = await run(trx, 'tasks.claim', [runnerId, now, taskId], ([runner, now, task]) =>
         trx

@@ -38,6 +38,7 @@ export class SessionRepo {
   ) {}
 
   async insert(row: SessionsTable): Promise<Session> {
+    this.changes?.session(row.id);
     try {
       const set = patchShape({ ...row });
       await run(this.db, `sessions.insert:${set.key}`, set.values, (p) =>
@@ -131,6 +132,7 @@ export class SessionRepo {
   async transition(id: string, to: SessionState, patch: SessionPatch = {}, from?: SessionState[]): Promise<boolean> {
     const allowed = from ?? fromStates(SESSION_TRANSITIONS, to);
     if (allowed.length === 0) return false;
+    this.changes?.session(id);
     try {
       const set = patchShape({ ...patch, state: to, updated_at: Date.now() });
       const n = set.values.length;
@@ -153,6 +155,7 @@ export class SessionRepo {
 
   /** Updates fields other than state. */
   async update(id: string, patch: SessionPatch): Promise<void> {
+    this.changes?.session(id);
     try {
       const set = patchShape({ ...patch, updated_at: Date.now() });
       const n = set.values.length;

@@ -33,6 +33,7 @@ export class TaskRepo {
    * subquery), so it needs no transaction of its own and can run inside a caller's.
    */
   async insert(row: Omit<TasksTable, 'ordinal'>): Promise<Task> {
+    this.changes?.session(row.session_id);
     try {
       const set = patchShape({ ...row });
       const n = set.values.length;
@@ -187,6 +188,7 @@ export class TaskRepo {
   async transition(id: string, to: TaskState, patch: TaskPatch = {}, from?: TaskState[]): Promise<boolean> {
     const allowed = from ?? fromStates(TASK_TRANSITIONS, to);
     if (allowed.length === 0) return false;
+    this.changes?.task(id);
     try {
       const set = patchShape({ ...patch, state: to });
       const n = set.values.length;
@@ -212,6 +214,7 @@ export class TaskRepo {
    * started task, or null when the task is not assigned to that runner (any more).
    */
   async markStarted(id: string, runnerId: string, now: number): Promise<Task | null> {
+    this.changes?.task(id);
     try {
       const r = await run(this.db, 'tasks.markStarted', [now, id, runnerId], ([now, id, runner]) =>
         this.db
@@ -230,6 +233,7 @@ export class TaskRepo {
   }
 
   async update(id: string, patch: TaskPatch): Promise<void> {
+    this.changes?.task(id);
     try {
       await this.db.updateTable('tasks').set(patch).where('id', '=', id).execute();
     } finally {

@@ -11,7 +11,7 @@
 import { z } from 'zod';
 import { Conflict, InvalidRequest, NotFound, toError, Unplaceable } from '../core/errors.js';
 import { newId } from '../core/ids.js';
-import { compareQueueKeys, QueueOrder } from '../core/queue.js';
+import { QueueOrder } from '../core/queue.js';
 import {
   type CompiledPool,
   compilePool,
@@ -76,9 +76,11 @@ export function passOrder<S extends Pick<SessionPassView, 'id' | 'priority' | 'c
   sessions: Map<string, S>,
   firstQueued: Map<string, Pick<QueuedTaskRef, 'createdAt'>>,
 ): S[] {
-  const keyed = [...sessions.values()].map((s) => ({ s, key: queueKey(s, firstQueued.get(s.id)) }));
-  keyed.sort((a, b) => compareQueueKeys(a.key, b.key));
-  return keyed.map((k) => k.s);
+  const q = new QueueOrder<S & { first: number }>();
+  q.reset(
+    [...sessions.values()].map((s) => ({ ...s, first: firstQueued.get(s.id)?.createdAt ?? Number.POSITIVE_INFINITY })),
+  );
+  return q.ordered();
 }
 
 /** A session in the assigner's queue: its pass view and when its oldest queued task was created. */
@@ -96,13 +98,6 @@ function queueEntry(v: SessionPassView, first: Pick<QueuedTaskRef, 'createdAt'> 
     createdAt: v.createdAt,
     first: first?.createdAt ?? Number.POSITIVE_INFINITY,
   };
-}
-
-function queueKey<S extends Pick<SessionPassView, 'id' | 'priority' | 'createdAt'>>(
-  s: S,
-  first: Pick<QueuedTaskRef, 'createdAt'> | undefined,
-): S & { first: number } {
-  return { ...s, first: first?.createdAt ?? Number.POSITIVE_INFINITY };
 }
 
 /**

@@ -22,8 +22,7 @@ export type Dialect = 'sqlite' | 'postgres';
  * tables goes through their repos, which note the id here. The assigner reads only these between
  * full reads of the queue. A write in a transaction that rolls back is noted too (a reader just
  * reads that row again for nothing).
- */
-/*
+ *
  * Repos note an id before their write and again after it. A reader that takes the log and reads
  * while holding the connection (a transaction) sees every write that ran before: it was noted
  * before it ran. A write still waiting for the connection is noted again once it has run, so the
@@ -77,7 +76,7 @@ export interface Repos {
 export interface Store extends Repos {
   db: Kysely<Database>;
   dialect: Dialect;
-  /** Sessions and tasks written since the assigner last looked (see ChangeLog). */
+  /** Sessions, tasks and runners written since the assigner last looked (see ChangeLog). */
   changes: ChangeLog;
   /**
    * Runs `fn` in one transaction: everything it writes through the repos it is given commits

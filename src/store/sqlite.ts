@@ -1,9 +1,10 @@
 /**
  * @module Opens the embedded SQLite database (better-sqlite3) for Kysely: WAL with
  * `synchronous=NORMAL` (a committed transaction survives a crash of the process; only an OS crash
- * or power loss can take the last ones back) and a prepared-statement cache.
+ * or power loss can take the last ones back), a prepared-statement cache, and the Kysely driver
+ * that commits in groups (GroupCommitDriver, below).
  *
- * Kysely's SqliteDialect calls `prepare(sql)` for every query it runs. Preparing is a parse and
+ * The driver calls `prepare(sql)` for every query it runs. Preparing is a parse and
  * plan inside SQLite, and the dispatch path runs the same few dozen statements over and over, so
  * the database handed to Kysely is a small structural wrapper that keeps prepared statements by
  * SQL text and hands them out again. Callers do not see it: queries are still written once, in

@@ -8,6 +8,7 @@ import { Command } from 'commander';
 import { type AgentFileConfig, type AgentFlags, loadAgentConfig, readAgentConfigFile } from '../config/agent.js';
 import { MarionetteError } from '../core/errors.js';
 import { VERSION } from '../paths.js';
+import { exitWhenFlushed } from '../stdio.js';
 import { Agent, AgentError } from './agent.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -49,7 +50,7 @@ export async function main(argv: string[]): Promise<void> {
     if (e instanceof AgentError || e instanceof MarionetteError) {
       process.stderr.write(`marionette-agent: ${e.message}\n`);
       if (e instanceof MarionetteError && e.hint) process.stderr.write(`hint: ${e.hint}\n`);
-      process.exit(2);
+      return exitWhenFlushed(2);
     }
     throw e;
   }
@@ -57,5 +58,5 @@ export async function main(argv: string[]): Promise<void> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   await agent.done;
-  process.exit(process.exitCode ?? 0);
+  return exitWhenFlushed(Number(process.exitCode ?? 0));
 }

@@ -8,7 +8,7 @@ import { loadCliConfig, parseLabels } from '../config/index.js';
 import { MarionetteError } from '../core/errors.js';
 import { VERSION } from '../paths.js';
 import { ApiClient, CliError } from './client.js';
-import { ago, type Column, type OutputFormat, print, StatusLine, table } from './output.js';
+import { ago, type Column, exitWhenFlushed, type OutputFormat, print, StatusLine, table } from './output.js';
 
 type Obj = Record<string, unknown> & { id: string };
 interface Listing<T> {
@@ -895,17 +895,17 @@ export async function main(argv: string[]): Promise<void> {
   } catch (e: unknown) {
     const code = (e as { code?: string }).code;
     if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help')
-      process.exit(0);
+      return exitWhenFlushed(0);
     if (typeof code === 'string' && code.startsWith('commander.'))
-      process.exit((e as { exitCode?: number }).exitCode ?? 2);
+      return exitWhenFlushed((e as { exitCode?: number }).exitCode ?? 2);
     if (e instanceof CliError || e instanceof MarionetteError) {
       process.stderr.write(`mctl: ${e.message}\n`);
       const hint = e.hint;
       if (hint) process.stderr.write(`hint: ${hint}\n`);
-      process.exit(e instanceof CliError && e.status === 422 ? 3 : 1);
+      return exitWhenFlushed(e instanceof CliError && e.status === 422 ? 3 : 1);
     }
     process.stderr.write(`mctl: ${(e as Error).message}\n`);
-    process.exit(1);
+    return exitWhenFlushed(1);
   }
-  process.exit(exit);
+  return exitWhenFlushed(exit);
 }

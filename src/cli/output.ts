@@ -3,6 +3,9 @@
  */
 import { stringify as toYaml } from 'yaml';
 
+/** mctl exits through this, so output to a pipe is never cut (see src/stdio.ts). */
+export { exitWhenFlushed } from '../stdio.js';
+
 export type OutputFormat = 'table' | 'json' | 'yaml';
 
 export interface Column<T> {

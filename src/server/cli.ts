@@ -8,16 +8,17 @@ import { MarionetteError, toError } from '../core/errors.js';
 import { VERSION } from '../paths.js';
 import { DEFAULT_AGENT_IMAGE, parseDockerConfig, parseEngineAddress } from '../providers/docker/config.js';
 import { buildAgentImage } from '../providers/docker/image.js';
+import { exitWhenFlushed } from '../stdio.js';
 import { startServer } from './main.js';
 
-function fail(e: unknown): never {
+function fail(e: unknown): Promise<never> {
   const err = toError(e);
   if (err instanceof MarionetteError) {
     process.stderr.write(`marionette: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`);
-    process.exit(2);
+    return exitWhenFlushed(2);
   }
   process.stderr.write(`marionette: ${err.message}\n`);
-  process.exit(1);
+  return exitWhenFlushed(1);
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -37,13 +38,13 @@ export async function main(argv: string[]): Promise<void> {
       try {
         config = loadServerConfig(opts);
       } catch (e: unknown) {
-        fail(e);
+        return fail(e);
       }
       let server: Awaited<ReturnType<typeof startServer>>;
       try {
         server = await startServer(config);
       } catch (e: unknown) {
-        fail(e);
+        return fail(e);
       }
       const out = process.stderr;
       out.write(`marionette ${VERSION}\n`);
@@ -58,11 +59,11 @@ export async function main(argv: string[]): Promise<void> {
       out.write('ready\n');
       let stopping = false;
       const stop = async (sig: string) => {
-        if (stopping) process.exit(1);
+        if (stopping) return exitWhenFlushed(1);
         stopping = true;
         out.write(`marionette: ${sig}, stopping (runners keep running and reconnect on the next start)\n`);
         await server.close().catch(() => {});
-        process.exit(0);
+        return exitWhenFlushed(0);
       };
       process.on('SIGINT', () => void stop('SIGINT'));
       process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -98,7 +99,7 @@ export async function main(argv: string[]): Promise<void> {
             : `${r.tag} already exists (${r.id.slice(0, 19)}); nothing to do\n`,
         );
       } catch (e: unknown) {
-        fail(e);
+        return fail(e);
       }
     });
   await program.parseAsync(argv, { from: 'user' });

@@ -1,0 +1,58 @@
+/**
+ * Output to a pipe is never cut: `mctl ... -o json | cat` used to end at 65,536 bytes (the CLI
+ * exited before stdout had drained into the pipe), so a large listing was invalid JSON.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, ROOT, type ServerHandle, startServer } from './harness.js';
+
+let srv: ServerHandle;
+beforeAll(async () => {
+  srv = await startServer();
+});
+afterAll(async () => {
+  await srv?.destroy();
+});
+
+/** Runs a shell pipeline; resolves with its stdout and exit code. */
+function sh(script: string, env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      'sh',
+      ['-c', script],
+      { env: { ...process.env, ...env }, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('mctl output through a pipe', () => {
+  it('writes a listing over 1 MB in full, as valid JSON, to a fast and to a slow reader', async () => {
+    // Sessions nothing can place (their selector matches no pool): they wait, and each carries a
+    // 20 KB env value that the listing repeats.
+    const big = 'v'.repeat(20_000);
+    for (let i = 0; i < 60; i++) {
+      const r = await srv.api('POST', '/v1/sessions', { agent: 'shell', selector: 'nosuch=1', env: { BIG: big } });
+      expect(r.status).toBe(201);
+    }
+    const env = { MARIONETTE_SERVER: srv.apiUrl, MARIONETTE_TOKEN: srv.token, MARIONETTE_HOME: srv.home };
+    const mctl = `'${process.execPath}' '${BIN.mctl}' sessions list --limit 1000 -o json`;
+    for (const reader of ['cat', 'sh -c "sleep 1; cat"']) {
+      const r = await sh(`${mctl} | ${reader}`, env);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.length).toBeGreaterThan(1_000_000);
+      const items = JSON.parse(r.stdout) as { request: { env: { BIG: string } } }[];
+      expect(items).toHaveLength(60);
+      for (const s of items) expect(s.request.env.BIG).toBe(big);
+    }
+  });
+
+  it('every program exits through a flush: 2 MB written just before exit all arrive', async () => {
+    const stdio = join(ROOT, 'dist', 'src', 'stdio.js');
+    const script = `import('${stdio}').then((m) => { process.stdout.write('x'.repeat(2_000_000)); process.stderr.write('y'.repeat(300_000)); return m.exitWhenFlushed(7); })`;
+    const r = await sh(`'${process.execPath}' -e "${script}" 2>&1 | sh -c 'sleep 1; wc -c'`, {});
+    expect(r.stdout.trim()).toBe('2300000');
+  });
+});

@@ -32,8 +32,8 @@ function issuesToMessage(where: string, error: z.ZodError): string {
     .map((i) => {
       if (i.code === 'unrecognized_keys')
         return `${where}: unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => JSON.stringify(k)).join(', ')}`;
-      const path = i.path.length ? i.path.join('.') : where;
-      return `${where === 'body' && i.path.length ? '' : `${where}: `}${path}: ${i.message}`.replace(/^: /, '');
+      if (!i.path.length) return `${where}: ${i.message}`;
+      return `${where === 'body' ? '' : `${where}: `}${i.path.join('.')}: ${i.message}`;
     })
     .join('; ');
 }

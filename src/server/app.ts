@@ -2,16 +2,16 @@
  * @module The REST API under `/v1`: bearer-token auth, RFC 9457 problems for every error, and
  * the routes for sessions, tasks, logs, runners, pools, agents and providers.
  */
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { InvalidRequest, MarionetteError, NotFound, Unauthorized } from '../core/errors.js';
+import { NotFound, Unauthorized } from '../core/errors.js';
 import { hashSecret } from '../core/ids.js';
 import { VERSION } from '../paths.js';
 import type { ApiPrincipal } from '../store/repos/auth.js';
 import { Api } from './api.js';
 import type { ServerContext } from './context.js';
 import { followLogs } from './follow.js';
-import { problemFor } from './problem.js';
+import { installProblemHandlers, problemServerOptions } from './http-problems.js';
 import { CreateSessionBody, CreateTaskBody, type SessionService } from './sessions.js';
 
 declare module 'fastify' {
@@ -47,6 +47,7 @@ export function buildApp(ctx: ServerContext, services: AppServices): FastifyInst
   const app = Fastify({
     logger: false,
     bodyLimit: ctx.config.maxPromptBytes + 64 * 1024,
+    ...problemServerOptions(),
   });
   const tokenCache = new Map<string, ApiPrincipal>();
 
@@ -72,44 +73,7 @@ export function buildApp(ctx: ServerContext, services: AppServices): FastifyInst
     req.principal = principal;
   });
 
-  app.setErrorHandler((err: FastifyError | MarionetteError | Error, req, reply) => {
-    let problem: ReturnType<typeof problemFor>;
-    if (err instanceof MarionetteError) problem = problemFor(err, req.url);
-    else if ((err as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE')
-      problem = problemFor(
-        new MarionetteError('payload_too_large', `request body is over the ${app.initialConfig.bodyLimit} byte limit`),
-        req.url,
-      );
-    else if ((err as FastifyError).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
-      problem = problemFor(
-        new InvalidRequest(
-          `unsupported content type ${JSON.stringify(req.headers['content-type'] ?? '')}; send application/json`,
-        ),
-        req.url,
-      );
-    else if ((err as FastifyError).code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
-      problem = problemFor(new InvalidRequest('request body is empty; send a JSON object'), req.url);
-    else if (
-      (err as FastifyError).code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
-      ((err as FastifyError).statusCode === 400 && err instanceof SyntaxError)
-    )
-      problem = problemFor(new InvalidRequest(`malformed JSON body: ${err.message}`), req.url);
-    else if ((err as FastifyError).statusCode && (err as FastifyError).statusCode! < 500)
-      problem = problemFor(new InvalidRequest(err.message), req.url);
-    else {
-      ctx.log.error({ err, url: req.url }, 'request failed');
-      problem = problemFor(new MarionetteError('internal', 'internal error; see the server log'), req.url);
-    }
-    reply.code(problem.status).type('application/problem+json').send(problem);
-  });
-
-  app.setNotFoundHandler((req, reply) => {
-    const p = problemFor(
-      new NotFound('route', `${req.method} ${req.url.split('?')[0]}`, 'the API is described at /v1/openapi.json'),
-      req.url,
-    );
-    reply.code(404).type('application/problem+json').send(p);
-  });
+  installProblemHandlers(app, (err, url) => ctx.log.error({ err, url }, 'request failed'));
 
   const api = new Api(app);
   const { sessions } = services;

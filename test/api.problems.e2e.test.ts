@@ -80,7 +80,11 @@ describe('framework errors are problem+json', () => {
   });
 
   it('a path parameter over the length limit (414)', async () => {
-    expectProblem(await srv.api('GET', `/v1/sessions/${'x'.repeat(200)}`), 414, /path parameter is over 100 characters/);
+    expectProblem(
+      await srv.api('GET', `/v1/sessions/${'x'.repeat(200)}`),
+      414,
+      /path parameter is over 100 characters/,
+    );
   });
 
   it('a URL over the header size limit (431), and a request the parser cannot read (400)', async () => {
@@ -96,11 +100,19 @@ describe('framework errors are problem+json', () => {
     expectProblem(await post('/v1/sessions', '{"agent": ', 'application/json'), 400, /malformed JSON body/);
     expectProblem(await post('/v1/sessions', '', 'application/json'), 400, /request body is empty/);
     expectProblem(
-      await post('/v1/sessions', JSON.stringify({ agent: 'shell', prompt: 'x'.repeat(2 * 1024 * 1024) }), 'application/json'),
+      await post(
+        '/v1/sessions',
+        JSON.stringify({ agent: 'shell', prompt: 'x'.repeat(2 * 1024 * 1024) }),
+        'application/json',
+      ),
       413,
       /over the \d+ byte limit/,
     );
-    expectProblem(await post('/v1/sessions', 'agent=shell', 'text/plain'), 400, /unsupported content type "text\/plain"/);
+    expectProblem(
+      await post('/v1/sessions', 'agent=shell', 'text/plain'),
+      400,
+      /unsupported content type "text\/plain"/,
+    );
     expectProblem(
       await post('/v1/sessions', 'agent=shell', 'application/x-www-form-urlencoded'),
       400,

@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { InvalidRequest } from '../core/errors.js';
+import { rejectNul } from './input-guards.js';
 
 export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType> {
   summary: string;
@@ -87,6 +88,9 @@ export class Api {
       url,
       config: { auth: spec.auth !== false },
       handler: async (req, reply) => {
+        rejectNul('path', req.params);
+        rejectNul('query', req.query);
+        rejectNul('body', req.body);
         let body: unknown;
         if (spec.body) {
           const r = spec.body.safeParse(req.body ?? undefined);

@@ -6,7 +6,6 @@
 import { z } from 'zod';
 import type { PoolFileConfig } from '../config/index.js';
 import { deriveCapabilities, PROVIDER_CLASS_CAPABILITIES, parseRuntimeProvides } from '../core/capabilities.js';
-import { parseDuration } from '../core/duration.js';
 import { Conflict, InvalidRequest, NotFound } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { formatSelector, parseSelector, selectorFromMap } from '../core/selector.js';
@@ -24,6 +23,7 @@ import type { PoolsTable } from '../store/schema.js';
 import { agentCardFromConfig, BUILT_IN_AGENTS } from './agents.js';
 import type { Api } from './api.js';
 import type { ServerContext } from './context.js';
+import { boundedDuration, intInRange, PRIORITY_RANGE, RUNNER_COUNT_RANGE } from './input-guards.js';
 import type { SessionService } from './sessions.js';
 
 const durationInput = z.union([z.string(), z.number()]);
@@ -128,13 +128,6 @@ function strategy(v: string, field: string): SuspendStrategy {
   return v as SuspendStrategy;
 }
 
-function duration(v: string | number, field: string): number {
-  const ms = parseDuration(v);
-  if (ms === null)
-    throw new InvalidRequest(`${field}: ${JSON.stringify(v)} is not a duration (e.g. 30s, 5m, 24h, or seconds)`);
-  return ms;
-}
-
 export class PoolService {
   constructor(
     private readonly ctx: ServerContext,
@@ -167,16 +160,20 @@ export class PoolService {
     let runtimeProvides = base?.runtimeProvides ?? null;
     if (input.runtimeProvides !== undefined)
       runtimeProvides = input.runtimeProvides === null ? null : parseRuntimeProvides(input.runtimeProvides);
-    const minRunners = input.minRunners ?? base?.minRunners ?? 0;
+    const minRunners = intInRange(input.minRunners ?? base?.minRunners ?? 0, 'min_runners', RUNNER_COUNT_RANGE);
     const maxRunners =
-      input.maxRunners !== undefined ? input.maxRunners : (base?.maxRunners ?? (mode === 'managed' ? 10 : null));
+      input.maxRunners !== undefined && input.maxRunners !== null
+        ? intInRange(input.maxRunners, 'max_runners', RUNNER_COUNT_RANGE)
+        : input.maxRunners === null
+          ? null
+          : (base?.maxRunners ?? (mode === 'managed' ? 10 : null));
     if (maxRunners !== null && minRunners > maxRunners)
       throw new InvalidRequest(`min_runners (${minRunners}) is larger than max_runners (${maxRunners})`);
     const idleTimeoutMs =
       input.idleTimeout !== undefined
         ? input.idleTimeout === null
           ? null
-          : duration(input.idleTimeout, 'idle_timeout')
+          : boundedDuration(input.idleTimeout, 'idle_timeout')
         : (base?.idleTimeoutMs ?? null);
     const def = base?.suspendConfig ?? defaultSuspend(providerId, mode);
     const sc = input.suspendConfig;
@@ -184,12 +181,14 @@ export class PoolService {
       strategy: sc?.strategy ? strategy(sc.strategy, 'suspend_config.strategy') : def.strategy,
       fallback: sc?.fallback ? strategy(sc.fallback, 'suspend_config.fallback') : def.fallback,
       minDurationMs:
-        sc?.minDuration !== undefined ? duration(sc.minDuration, 'suspend_config.min_duration') : def.minDurationMs,
+        sc?.minDuration !== undefined
+          ? boundedDuration(sc.minDuration, 'suspend_config.min_duration')
+          : def.minDurationMs,
       maxDurationMs:
         sc?.maxDuration !== undefined
           ? sc.maxDuration === null
             ? null
-            : duration(sc.maxDuration, 'suspend_config.max_duration')
+            : boundedDuration(sc.maxDuration, 'suspend_config.max_duration')
           : def.maxDurationMs,
     };
     if (suspendConfig.maxDurationMs !== null && suspendConfig.maxDurationMs < suspendConfig.minDurationMs)
@@ -201,7 +200,7 @@ export class PoolService {
       name: input.name,
       mode,
       provider_id: providerId,
-      priority: input.priority ?? base?.priority ?? 0,
+      priority: intInRange(input.priority ?? base?.priority ?? 0, 'priority', PRIORITY_RANGE),
       active: (input.active ?? base?.active ?? true) ? 1 : 0,
       labels: JSON.stringify(input.labels ?? base?.labels ?? {}),
       min_runners: minRunners,

@@ -11,12 +11,12 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { parseLabels } from '../config/index.js';
-import { parseDuration } from '../core/duration.js';
 import { Conflict, InvalidRequest, NotFound } from '../core/errors.js';
 import type { Pool } from '../core/types.js';
 import type { RegistrationToken } from '../store/repos/auth.js';
 import type { Api } from './api.js';
 import type { ServerContext } from './context.js';
+import { boundedDuration } from './input-guards.js';
 import type { PoolService } from './pools.js';
 import type { RunnerService } from './runners.js';
 
@@ -72,12 +72,6 @@ export function tokenStatus(t: RegistrationToken, now = Date.now()): TokenView['
   return 'active';
 }
 
-function durationMs(v: string | number, field: string): number {
-  const ms = parseDuration(v);
-  if (ms === null) throw new InvalidRequest(`${field}: ${JSON.stringify(v)} is not a duration (e.g. 30s, 10m, 24h)`);
-  return ms;
-}
-
 export class TokenService {
   constructor(
     private readonly ctx: ServerContext,
@@ -117,7 +111,7 @@ export class TokenService {
         { hint: 'tokens are for pool and external pools (`mctl pools create NAME --mode pool`)' },
       );
     const now = Date.now();
-    const expiresAt = body.expiresIn === undefined ? null : now + durationMs(body.expiresIn, 'expiresIn');
+    const expiresAt = body.expiresIn === undefined ? null : now + boundedDuration(body.expiresIn, 'expiresIn');
     const { id, token } = await this.ctx.store.auth.createRegistrationToken({
       orgId: this.ctx.orgId,
       poolId: pool.id,
@@ -158,10 +152,10 @@ export class TokenService {
       throw new Conflict(`registration token ${id} is ${status}; create a new one instead`, {
         hint: '`mctl runners tokens create --pool NAME`',
       });
-    const grace = body.grace === undefined ? DEFAULT_ROTATION_GRACE_MS : durationMs(body.grace, 'grace');
+    const grace = body.grace === undefined ? DEFAULT_ROTATION_GRACE_MS : boundedDuration(body.grace, 'grace');
     const expiresAt =
       body.expiresIn !== undefined
-        ? now + durationMs(body.expiresIn, 'expiresIn')
+        ? now + boundedDuration(body.expiresIn, 'expiresIn')
         : old.expiresAt === null
           ? null
           : now + Math.max(0, old.expiresAt - old.createdAt);
@@ -213,7 +207,8 @@ export class TokenService {
     const labels = typeof body.labels === 'string' ? parseLabels(body.labels, 'labels') : { ...(body.labels ?? {}) };
     const now = Date.now();
     const expiresAt =
-      now + (body.expiresIn === undefined ? DEFAULT_EXTERNAL_TOKEN_TTL_MS : durationMs(body.expiresIn, 'expiresIn'));
+      now +
+      (body.expiresIn === undefined ? DEFAULT_EXTERNAL_TOKEN_TTL_MS : boundedDuration(body.expiresIn, 'expiresIn'));
     const { id, token } = await this.ctx.store.auth.createRegistrationToken({
       orgId: this.ctx.orgId,
       poolId: pool.id,

@@ -12,7 +12,8 @@ import { Api } from './api.js';
 import type { ServerContext } from './context.js';
 import { followLogs } from './follow.js';
 import { installProblemHandlers, problemServerOptions } from './http-problems.js';
-import { CreateSessionBody, CreateTaskBody, type SessionService } from './sessions.js';
+import { CreateSessionBody, CreateTaskBody } from './session-requests.js';
+import type { SessionService } from './sessions.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -8,7 +8,6 @@
  * follows if more were asked for meanwhile. Every binding is a compare-and-set claim in the
  * store, so a pass racing anything else cannot double-assign.
  */
-import { z } from 'zod';
 import { Conflict, InvalidRequest, NotFound, toError, Unplaceable } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { QueueOrder } from '../core/queue.js';
@@ -22,7 +21,7 @@ import {
 } from '../core/scheduler.js';
 import { mergeSelectors, parseSelector } from '../core/selector.js';
 import { isTerminalSession } from '../core/states.js';
-import { type AgentCard, AUTH_MODES, type AuthMode, type Pool, type Profile } from '../core/types.js';
+import type { AgentCard, Pool, Profile } from '../core/types.js';
 import type { TaskAssignment } from '../protocol/messages.js';
 import type { Changes, Repos } from '../store/index.js';
 import type { Placement, Runner, Session, SessionRequest, Task } from '../store/records.js';
@@ -32,27 +31,7 @@ import type { QueuedTaskRef } from '../store/repos/tasks.js';
 import { renderCommand } from './agents.js';
 import type { ServerContext } from './context.js';
 import { type AssignmentContext, PoolFull, type RunnerService } from './runners.js';
-
-export const CreateSessionBody = z.strictObject({
-  agent: z.string().min(1),
-  prompt: z.string().optional(),
-  provider: z.string().min(1).optional(),
-  pool: z.string().min(1).optional(),
-  selector: z.string().optional(),
-  profile: z.string().min(1).optional(),
-  authMode: z.enum(AUTH_MODES as [AuthMode, ...AuthMode[]]).optional(),
-  env: z
-    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are letters, digits and _'), z.string())
-    .optional(),
-  /** false: fail at once when no pool can take the session, with the reasons. Default true. */
-  waitForCapacity: z.boolean().optional(),
-  /** Decide and explain without creating anything. */
-  dryRun: z.boolean().optional(),
-  maxRetries: z.number().int().min(0).max(10).optional(),
-  /** Higher is placed first; FIFO within a priority. Default 0. */
-  priority: z.number().int().min(-1000).max(1000).optional(),
-});
-export type CreateSessionBody = z.infer<typeof CreateSessionBody>;
+import { type CreateSessionBody, type CreateTaskBody, checkProvider } from './session-requests.js';
 
 /**
  * How often the assigner reads the whole queue and every live runner again instead of only what
@@ -60,11 +39,6 @@ export type CreateSessionBody = z.infer<typeof CreateSessionBody>;
  * is noted, so this only bounds how long anything missed could go unseen.
  */
 const QUEUE_RELOAD_MS = 5_000;
-
-export const CreateTaskBody = z.strictObject({
-  prompt: z.string(),
-  maxRetries: z.number().int().min(0).max(10).optional(),
-});
 
 /**
  * The order an assigner pass visits sessions in: higher `priority` first; within a priority, the
@@ -349,6 +323,7 @@ export class SessionService {
     body: CreateSessionBody,
   ): Promise<{ request: SessionRequest; card: AgentCard; profile: Profile | null }> {
     const card = await this.agentCard(body.agent);
+    if (body.provider !== undefined) checkProvider(body.provider);
     if (body.prompt !== undefined) this.checkPrompt(body.prompt);
     if (body.selector) parseSelector(body.selector);
     const profile = body.profile ? await this.profile(body.profile) : null;
@@ -385,6 +360,17 @@ export class SessionService {
     const now = Date.now();
     const id = newId('ses');
     const waitForCapacity = body.waitForCapacity ?? true;
+    // Decide before writing anything, so a refused request leaves no session, task or event.
+    if (!waitForCapacity) {
+      const decision = await this.evaluate(request);
+      if (!decision.chosen) {
+        const placement = this.toPlacement(decision);
+        throw new Unplaceable(`no pool can take this session: ${placement.summary}`, {
+          hint: 'nothing was created; without --no-wait-for-capacity the session would wait for capacity (`mctl sessions create --dry-run` shows the same verdicts)',
+          details: { verdicts: placement.verdicts },
+        });
+      }
+    }
     // One transaction: the session, its first task and its first event commit together.
     const row = {
       id,
@@ -415,21 +401,6 @@ export class SessionService {
       return { session: inserted, tasks };
     });
     for (const task of tasks) this.emitTask(task);
-    if (!waitForCapacity) {
-      // Decide now, so the caller gets the reasons in the error.
-      const decision = await this.evaluate(request);
-      if (!decision.chosen) {
-        const placement = this.toPlacement(decision);
-        await this.failSession(session, `no eligible pool: ${placement.summary}`, placement);
-        throw new Unplaceable(`no pool can take this session: ${placement.summary}`, {
-          hint:
-            'see `mctl sessions explain ' +
-            id +
-            '`; without --no-wait-for-capacity the session would wait for capacity',
-          details: { sessionId: id, verdicts: placement.verdicts },
-        });
-      }
-    }
     this.kick();
     return { session, tasks };
   }
@@ -464,7 +435,7 @@ export class SessionService {
     return task;
   }
 
-  async createTask(sessionId: string, body: z.infer<typeof CreateTaskBody>): Promise<Task> {
+  async createTask(sessionId: string, body: CreateTaskBody): Promise<Task> {
     const session = await this.getSession(sessionId);
     this.checkPrompt(body.prompt);
     if (isTerminalSession(session.state))

@@ -6,7 +6,9 @@
  * - durations past 3650 days (`expiresIn: 1e308` stored Infinity on SQLite and was a 500 on
  *   PostgreSQL) and integers past their 32-bit columns (pool priority, runner counts);
  */
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROTOCOL_VERSION } from '../src/protocol/messages.js';
 import { type ServerHandle, startServer } from './harness.js';
 import { testDatabases } from './pg.support.js';
 
@@ -25,6 +27,29 @@ function expectProblem(r: { status: number; type: string | null; body: unknown }
   expect(p.type).toMatch(/^https:\/\/marionette\.dev\/problems\//);
   expect(p.title).toBeTruthy();
   expect(p.detail).toMatch(detail);
+}
+
+/** POST /v1/register on a server's gateway socket (how a runner joins). */
+function register(srv: ServerHandle, body: unknown): Promise<{ status: number; body: { message?: string } }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        socketPath: srv.gatewaySocket,
+        path: '/v1/register',
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => {
+          text += c.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
 }
 
 for (const db of testDatabases('api inputs')) {
@@ -190,6 +215,22 @@ for (const db of testDatabases('api inputs')) {
       expect(after.tokens).toHaveLength(tokens.body.items.length + 1);
       expect(after.pools).toEqual(before.pools);
       expect(after.sessions).toEqual(before.sessions);
+    });
+
+    it('refuses a runner registration with a NUL byte in its name or labels, registering nothing', async () => {
+      const tok = await srv.api<{ id: string; token: string }>('POST', '/v1/runners/tokens', { pool: 'joined' });
+      expect(tok.status).toBe(201);
+      const base = { protocol: PROTOCOL_VERSION, token: tok.body.token, pool: 'joined', agentVersion: 'test' };
+      const runners = async () => (await srv.api<{ items: unknown[] }>('GET', '/v1/runners?all=1')).body.items.length;
+      const before = await runners();
+      const byName = await register(srv, { ...base, name: 'box\u0000' });
+      expect(byName.status).toBe(400);
+      expect(byName.body.message).toMatch(/^registration: name contains a NUL byte/);
+      const byLabel = await register(srv, { ...base, name: 'box', labels: { os: 'lin\u0000ux' } });
+      expect(byLabel.status).toBe(400);
+      expect(byLabel.body.message).toMatch(/^registration: labels\.os contains a NUL byte/);
+      expect(await runners()).toBe(before);
+      await srv.api('POST', `/v1/runners/tokens/${tok.body.id}/revoke`, {});
     });
   });
 }

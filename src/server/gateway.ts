@@ -13,6 +13,7 @@ import { toError } from '../core/errors.js';
 import { parseFrame, RegisterRequest, RunnerMessage, type ServerMessage } from '../protocol/messages.js';
 import type { Runner } from '../store/records.js';
 import type { ServerContext } from './context.js';
+import { findNul } from './input-guards.js';
 
 /** What the gateway calls into (implemented by RunnerService). */
 export interface GatewayHandler {
@@ -91,6 +92,9 @@ export class Gateway {
       }
       const parsed = parseFrame(RegisterRequest, body);
       if (!parsed.ok) return reply(res, 400, { code: 'bad_request', message: `registration: ${parsed.error}` });
+      const nul = findNul(parsed.value);
+      if (nul !== null)
+        return reply(res, 400, { code: 'bad_request', message: `registration: ${nul} contains a NUL byte (\\u0000)` });
       try {
         const r = await this.handler.register(parsed.value);
         return reply(res, r.status, r.body);

@@ -17,8 +17,18 @@ export function flushed(stream: NodeJS.WriteStream): Promise<void> {
   });
 }
 
-/** Waits for stdout and stderr to be flushed, then exits with `code`. */
-export async function exitWhenFlushed(code: number): Promise<never> {
-  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+/**
+ * Waits for stdout and stderr to be flushed, then exits with `code`. A CLI waits as long as its
+ * reader takes (as any program writing to a pipe does); a long-running program passes
+ * `maxWaitMs`, so a reader that stopped reading cannot keep it from exiting.
+ */
+export async function exitWhenFlushed(code: number, maxWaitMs?: number): Promise<never> {
+  const both = Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  if (maxWaitMs === undefined) await both;
+  else {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([both, new Promise((r) => (timer = setTimeout(r, maxWaitMs)))]);
+    clearTimeout(timer);
+  }
   process.exit(code);
 }

@@ -1,8 +1,9 @@
 /**
  * Output to a pipe is never cut: `mctl ... -o json | cat` used to end at 65,536 bytes (the CLI
- * exited before stdout had drained into the pipe), so a large listing was invalid JSON.
+ * exited before stdout had drained into the pipe), so a large listing was invalid JSON. The
+ * server and the agent wait for their output too, but only for a bounded time.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, ROOT, type ServerHandle, startServer } from './harness.js';
@@ -54,5 +55,16 @@ describe('mctl output through a pipe', () => {
     const script = `import('${stdio}').then((m) => { process.stdout.write('x'.repeat(2_000_000)); process.stderr.write('y'.repeat(300_000)); return m.exitWhenFlushed(7); })`;
     const r = await sh(`'${process.execPath}' -e "${script}" 2>&1 | sh -c 'sleep 1; wc -c'`, {});
     expect(r.stdout.trim()).toBe('2300000');
+  });
+
+  it('a long-running program (server, agent) still exits when its reader stopped reading', async () => {
+    const stdio = join(ROOT, 'dist', 'src', 'stdio.js');
+    const script = `import('${stdio}').then((m) => { process.stdout.write('x'.repeat(1_000_000)); return m.exitWhenFlushed(5, 300); })`;
+    // stdout is a pipe this test never reads from: without a bound, the exit would wait forever.
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child.stdout.pause();
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code).toBe(5);
+    child.stdout.destroy();
   });
 });

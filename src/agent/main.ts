@@ -50,7 +50,7 @@ export async function main(argv: string[]): Promise<void> {
     if (e instanceof AgentError || e instanceof MarionetteError) {
       process.stderr.write(`marionette-agent: ${e.message}\n`);
       if (e instanceof MarionetteError && e.hint) process.stderr.write(`hint: ${e.hint}\n`);
-      return exitWhenFlushed(2);
+      return exitWhenFlushed(2, 2000);
     }
     throw e;
   }
@@ -58,5 +58,5 @@ export async function main(argv: string[]): Promise<void> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   await agent.done;
-  return exitWhenFlushed(Number(process.exitCode ?? 0));
+  return exitWhenFlushed(Number(process.exitCode ?? 0), 2000);
 }

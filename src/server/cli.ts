@@ -11,14 +11,17 @@ import { buildAgentImage } from '../providers/docker/image.js';
 import { exitWhenFlushed } from '../stdio.js';
 import { startServer } from './main.js';
 
+/** How long the server waits, on exit, for its output to drain into a pipe nobody may be reading. */
+const EXIT_FLUSH_MS = 2000;
+
 function fail(e: unknown): Promise<never> {
   const err = toError(e);
   if (err instanceof MarionetteError) {
     process.stderr.write(`marionette: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`);
-    return exitWhenFlushed(2);
+    return exitWhenFlushed(2, EXIT_FLUSH_MS);
   }
   process.stderr.write(`marionette: ${err.message}\n`);
-  return exitWhenFlushed(1);
+  return exitWhenFlushed(1, EXIT_FLUSH_MS);
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -59,11 +62,11 @@ export async function main(argv: string[]): Promise<void> {
       out.write('ready\n');
       let stopping = false;
       const stop = async (sig: string) => {
-        if (stopping) return exitWhenFlushed(1);
+        if (stopping) process.exit(1);
         stopping = true;
         out.write(`marionette: ${sig}, stopping (runners keep running and reconnect on the next start)\n`);
         await server.close().catch(() => {});
-        return exitWhenFlushed(0);
+        return exitWhenFlushed(0, EXIT_FLUSH_MS);
       };
       process.on('SIGINT', () => void stop('SIGINT'));
       process.on('SIGTERM', () => void stop('SIGTERM'));

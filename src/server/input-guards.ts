@@ -42,22 +42,26 @@ export function intInRange(v: number, field: string, range: { min: number; max: 
   return v;
 }
 
-/** The path (`env.FOO`, `labels[2]`) of the first string in `value` holding a NUL byte, as a key or a value. */
-export function findNul(value: unknown, path = ''): string | null {
-  if (typeof value === 'string') return value.includes('\0') ? path : null;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const hit = findNul(value[i], `${path}[${i}]`);
-      if (hit !== null) return hit;
-    }
-    return null;
-  }
-  if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      const at = path ? `${path}.${k}` : k;
-      if (k.includes('\0')) return `${path ? `${path}.` : ''}${JSON.stringify(k)} (a key)`;
-      const hit = findNul(v, at);
-      if (hit !== null) return hit;
+/**
+ * The path (`env.FOO`, `command[2]`) of the first string in `value` holding a NUL byte, as a key
+ * or a value; null when there is none. Walks with its own stack, so no nesting depth can overflow
+ * the call stack.
+ */
+export function findNul(value: unknown): string | null {
+  const todo: [unknown, string][] = [[value, '']];
+  for (let next = todo.pop(); next; next = todo.pop()) {
+    const [v, path] = next;
+    if (typeof v === 'string') {
+      if (v.includes('\0')) return path;
+    } else if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) todo.push([v[i], `${path}[${i}]`]);
+    } else if (v !== null && typeof v === 'object') {
+      const entries = Object.entries(v);
+      for (const [k] of entries) if (k.includes('\0')) return `${path ? `${path}.` : ''}${JSON.stringify(k)} (a key)`;
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [k, x] = entries[i]!;
+        todo.push([x, path ? `${path}.${k}` : k]);
+      }
     }
   }
   return null;

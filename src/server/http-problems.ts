@@ -3,7 +3,8 @@
  * `detail`), including the ones Fastify and Node's HTTP parser produce before a route runs: no
  * route, a bad percent-encoding in the path, a path parameter over the length limit (414), a
  * malformed, empty, oversized or non-JSON body, headers over the size limit (431), a request that
- * timed out (408) and a request the parser cannot read (400).
+ * timed out (408), a request the parser cannot read (400) and one arriving while the server
+ * closes (503).
  *
  * `installProblemHandlers` sets the app's error and not-found handlers; `problemServerOptions`
  * are the Fastify options for the replies Fastify sends outside those handlers.
@@ -70,6 +71,19 @@ export function installProblemHandlers(app: FastifyInstance, log: ErrorLog): voi
   // The API takes JSON only: a text/plain body is refused as an unsupported content type
   // instead of reaching a route as a string.
   app.removeContentTypeParser('text/plain');
+  // While the server closes, a request still arriving on an open connection is refused with a
+  // 503 problem (Fastify's own 503 for it is plain JSON; `return503OnClosing` is off for this).
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onRequest', async (req, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close');
+    send(reply, httpProblem(503, 'the server is shutting down; retry in a moment', req.url));
+    return reply;
+  });
   app.setErrorHandler((err, req, reply) => {
     send(reply, problemForError(err, req, app.initialConfig.bodyLimit ?? 1024 * 1024, log));
   });
@@ -93,10 +107,11 @@ const MAX_PARAM_LENGTH = 100;
  */
 export function problemServerOptions(): Pick<
   FastifyServerOptions,
-  'frameworkErrors' | 'clientErrorHandler' | 'maxParamLength'
+  'frameworkErrors' | 'clientErrorHandler' | 'routerOptions' | 'return503OnClosing'
 > {
   return {
-    maxParamLength: MAX_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    return503OnClosing: false,
     frameworkErrors(err, req, reply) {
       const path = req.url.split('?')[0] ?? req.url;
       if (err.code === 'FST_ERR_BAD_URL')

@@ -3,6 +3,38 @@ import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { installProblemHandlers, problemServerOptions } from './http-problems.js';
 
+describe('problem replies from the HTTP parser', () => {
+  it('answers a request that does not arrive in time with a 408 problem', async () => {
+    const app = Fastify({
+      logger: false,
+      requestTimeout: 200,
+      http: { connectionsCheckingInterval: 50 },
+      ...problemServerOptions(),
+    });
+    installProblemHandlers(app, () => {});
+    app.get('/x', async () => ({ ok: true }));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const { port } = app.server.address() as { port: number };
+      const sock = connect(port, '127.0.0.1');
+      let data = '';
+      sock.setEncoding('utf8');
+      sock.on('data', (c: string) => {
+        data += c;
+      });
+      const closed = new Promise<void>((r) => sock.on('close', () => r()));
+      sock.write('GET /x HTTP/1.1\r\nHost: x\r\n'); // the headers never end
+      await closed;
+      expect(data).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+      expect(data).toMatch(/content-type: application\/problem\+json/i);
+      const body = JSON.parse(data.split('\r\n\r\n')[1]!) as { type: string; status: number; detail: string };
+      expect(body).toMatchObject({ status: 408, type: 'https://marionette.dev/problems/request-timeout' });
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('problem replies while the server closes', () => {
   it('answers a request that arrives during close with a 503 problem', async () => {
     const app = Fastify({ logger: false, ...problemServerOptions() });

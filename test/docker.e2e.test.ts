@@ -181,5 +181,5 @@ dockerDescribe('docker pools end to end', () => {
       await removeImage(docker, tag);
     }
     await until(async () => !(await docker.listImages({ filters: { reference: [tag] } })).length, 'image removed');
-  });
+  }, 240_000);
 });

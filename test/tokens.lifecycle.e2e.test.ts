@@ -89,7 +89,7 @@ describe('registration tokens', () => {
 
   it('rotate: the new token works, the old one keeps working for the grace period, then is refused', async () => {
     const old = await createToken(srv, ['--pool', 'farm']);
-    const rot = await srv.mctl(['-o', 'json', 'runners', 'tokens', 'rotate', old.id, '--grace', '2s']);
+    const rot = await srv.mctl(['-o', 'json', 'runners', 'tokens', 'rotate', old.id, '--grace', '8s']);
     expect(rot.code, rot.stderr).toBe(0);
     const fresh = json<{ id: string; token: string; rotatedFrom: string }>(rot);
     expect(fresh.rotatedFrom).toBe(old.id);

@@ -214,3 +214,107 @@ describe('an idle session holding the only runner', () => {
     expect(other?.stateReason).toContain(`to make room for session ${idleId}`);
   });
 });
+
+describe('preemption switched off for a pool, and bad values', () => {
+  it('refuses a --preempt-idle that is not true, false or default, and a non-boolean preemptIdle', async () => {
+    const r = await srv.mctl(['pools', 'update', 'local', '--preempt-idle', 'maybe']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^mctl: --preempt-idle "maybe": expected true, false or default/);
+    const api = await srv.api<{ detail: string }>('PATCH', '/v1/pools/local', {
+      suspendConfig: { preemptIdle: 'yes' },
+    });
+    expect(api.status).toBe(400);
+    expect(api.body.detail).toMatch(/suspendConfig\.preemptIdle/);
+  });
+
+  it('with --preempt-idle false the idle session keeps its runner and the new one waits', async () => {
+    const off = await srv.mctl(['pools', 'update', 'local', '--preempt-idle', 'false']);
+    expect(off.code, off.stderr).toBe(0);
+    const holders = (
+      await srv.api<{ items: { id: string; state: string }[] }>('GET', '/v1/sessions?limit=50&state=idle')
+    ).body.items;
+    expect(holders).toHaveLength(1);
+    const r = await srv.mctl(
+      ['sessions', 'create', '--agent', 'shell', '--prompt', 'true', '--wait', '--timeout', '5s'],
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    expect(r.code, r.stderr).toBe(124);
+    expect(r.stderr).toMatch(/waiting: session ses_\w+ scheduling: waiting for capacity: .*at_capacity/);
+    expect((await session(holders[0]!.id)).state).toBe('idle');
+    // Back to the server's default: the waiting session gets the runner.
+    const on = await srv.mctl(['pools', 'update', 'local', '--preempt-idle', 'default']);
+    expect(on.code, on.stderr).toBe(0);
+    const waiting = /session (ses_\w+) scheduling/.exec(r.stderr)![1]!;
+    await until(
+      async () => ((await session(waiting)).tasks[0]?.state === 'succeeded' ? true : null),
+      'the waiting session to run',
+      60_000,
+    );
+    expect((await session(holders[0]!.id)).state).toBe('suspended');
+  });
+});
+
+describe('more waiting sessions than idle ones to suspend', () => {
+  let big: ServerHandle;
+  beforeAll(async () => {
+    big = await startServer({
+      config: [
+        'sessions:',
+        '  preempt_min_idle: 0s',
+        'pools:',
+        '  local:',
+        '    provider: local',
+        '    max_runners: 2',
+        '',
+      ].join('\n'),
+    });
+  });
+  afterAll(async () => {
+    await big?.destroy();
+  });
+
+  it('every session runs, never more than max_runners live, each idle session suspended at most once per wait', async () => {
+    const first: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const r = await big.api<{ id: string }>('POST', '/v1/sessions', { agent: 'shell', prompt: `echo first ${i}` });
+      expect(r.status).toBe(201);
+      first.push(r.body.id);
+    }
+    const stateOf = async (id: string) => (await big.api<SessionView>('GET', `/v1/sessions/${id}`)).body;
+    await until(
+      async () => {
+        for (const id of first) if ((await stateOf(id)).state !== 'idle') return null;
+        return true;
+      },
+      'the first two sessions idle',
+      60_000,
+    );
+    const later: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const r = await big.api<{ id: string }>('POST', '/v1/sessions', { agent: 'shell', prompt: `echo later ${i}` });
+      expect(r.status).toBe(201);
+      later.push(r.body.id);
+    }
+    let most = 0;
+    await until(
+      async () => {
+        const live = (await big.api<{ items: unknown[] }>('GET', '/v1/runners')).body.items.length;
+        most = Math.max(most, live);
+        for (const id of later) if ((await stateOf(id)).tasks[0]?.state !== 'succeeded') return null;
+        return true;
+      },
+      'all six later sessions to run',
+      120_000,
+    );
+    expect(most).toBeLessThanOrEqual(2);
+    // The first two were suspended to make room, once each.
+    for (const id of first) {
+      const s = await stateOf(id);
+      expect(s.state).toBe('suspended');
+      const ev = (await big.api<{ items: { type: string }[] }>('GET', `/v1/sessions/${id}/events`)).body.items;
+      expect(ev.filter((e) => e.type === 'preempted')).toHaveLength(1);
+    }
+  });
+});

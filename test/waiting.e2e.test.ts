@@ -147,7 +147,7 @@ describe('--follow into a pipe that closes', () => {
       'the runner to go',
       30_000,
     );
-  });
+  }, 120000);
 });
 
 describe('an idle session holding the only runner', () => {
@@ -167,7 +167,7 @@ describe('an idle session holding the only runner', () => {
     expect(local.runners).toEqual({ live: 1, idle: 0, bound: 1, busy: 0 });
     const t = await srv.mctl(['pools', 'list']);
     expect(t.stdout).toMatch(/local\s+managed\s+local\s+\S+\s+\S+\s+1 \(0 idle, 1 bound to idle sessions\)/);
-  });
+  }, 150000);
 
   it('is suspended so a new session runs; sessions get and explain say it made room', async () => {
     const b = await srv.mctl(
@@ -195,7 +195,7 @@ describe('an idle session holding the only runner', () => {
     expect(get.stdout).toContain('to make room for session');
     const explain = await srv.mctl(['sessions', 'explain', idleId]);
     expect(explain.stdout).toMatch(/\(suspended\): suspended \(terminate_preserve_storage\) to make room for session/);
-  });
+  }, 150000);
 
   it('a session suspended to make room runs its next task (the other idle session gives way in turn)', async () => {
     const r = await srv.mctl(
@@ -212,7 +212,7 @@ describe('an idle session holding the only runner', () => {
     );
     const other = sessions.body.items.find((s) => s.id !== idleId && s.state === 'suspended');
     expect(other?.stateReason).toContain(`to make room for session ${idleId}`);
-  });
+  }, 150000);
 });
 
 describe('preemption switched off for a pool, and bad values', () => {
@@ -253,7 +253,7 @@ describe('preemption switched off for a pool, and bad values', () => {
       60_000,
     );
     expect((await session(holders[0]!.id)).state).toBe('suspended');
-  });
+  }, 150000);
 });
 
 describe('more waiting sessions than idle ones to suspend', () => {
@@ -316,5 +316,5 @@ describe('more waiting sessions than idle ones to suspend', () => {
       const ev = (await big.api<{ items: { type: string }[] }>('GET', `/v1/sessions/${id}/events`)).body.items;
       expect(ev.filter((e) => e.type === 'preempted')).toHaveLength(1);
     }
-  });
+  }, 240000);
 });

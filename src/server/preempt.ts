@@ -20,11 +20,12 @@ import { toError } from '../core/errors.js';
 import { choosePreemptions, type Preemption, type RunnerHolder, type WaitingSession } from '../core/preempt.js';
 import { firstFailingTerm, mergeSelectors, parseSelector, type Selector } from '../core/selector.js';
 import type { Pool } from '../core/types.js';
+import type { SandboxProvider, SuspendStrategy } from '../providers/types.js';
 import type { Session } from '../store/records.js';
 import type { LiveRunner } from '../store/repos/runners.js';
 import type { ServerContext } from './context.js';
 import type { SessionService } from './sessions.js';
-import type { SuspendService } from './suspend.js';
+import { canHonour, resolveStrategy, type SuspendService } from './suspend.js';
 
 /** How often a pass runs without being asked. */
 const TICK_MS = 2_000;
@@ -189,9 +190,14 @@ export class Preempter {
     if (again?.state !== 'idle' || again.runnerId !== p.victim.runnerId) return;
     if ((await store.tasks.openInSession(victim)).length > 0) return;
     const why = `${MADE_ROOM} ${p.forSessionId} waiting on pool ${pool.name} (idle ${Math.round(p.idleMs / 1000)}s)`;
+    const strategy = roomMakingStrategy(pool, this.ctx.providers.get(pool.providerId));
+    if (strategy === null) {
+      this.ctx.log.info({ sessionId: victim, pool: pool.name }, 'no suspend strategy of this pool frees a runner slot');
+      return;
+    }
     let suspended: Session;
     try {
-      suspended = await this.suspend.suspend(victim);
+      suspended = await this.suspend.suspend(victim, strategy);
     } catch (e: unknown) {
       // Refused (min_duration, a task arrived, a suspend in flight) or failed: the suspend says
       // why in the session's reason and events; the next pass looks again.
@@ -258,6 +264,25 @@ export class Preempter {
     }
     return blocked;
   }
+}
+
+/**
+ * The strategy that suspends an idle session of `pool` and frees its runner's slot: the pool's
+ * own (as `resolveStrategy` picks it, fallback included), except `pause`, which keeps the
+ * sandbox and so the slot (a paused runner still counts toward `max_runners`): then the pool's
+ * fallback when that is not `pause` and can be honoured, else `terminate_preserve_storage` when it
+ * can be. Null when none frees a slot without losing the workspace the pool meant to keep.
+ */
+export function roomMakingStrategy(
+  pool: Pick<Pool, 'mode' | 'suspendConfig' | 'providerId'>,
+  provider: SandboxProvider | undefined,
+): SuspendStrategy | null {
+  const own = resolveStrategy(pool, provider).strategy;
+  if (own !== 'pause') return own;
+  const fb = pool.suspendConfig.fallback;
+  if (fb !== 'pause' && canHonour(provider, pool.mode, fb)) return fb;
+  if (canHonour(provider, pool.mode, 'terminate_preserve_storage')) return 'terminate_preserve_storage';
+  return null;
 }
 
 /** Whether a pool can take a session without anyone giving up a runner. */

@@ -36,6 +36,7 @@ export class ApiClient {
     try {
       return await fetch(`${this.server}${path}`, init);
     } catch (e: unknown) {
+      if (init.signal?.aborted) throw e;
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
       throw new CliError(
         `cannot reach the Marionette server at ${this.server}: ${cause?.code ?? cause?.message ?? (e as Error).message}`,
@@ -78,9 +79,12 @@ export class ApiClient {
     return this.request<T>('POST', path, body);
   }
 
-  /** Reads an SSE stream until it ends (or the server closes it). */
-  async *stream(path: string): AsyncGenerator<SseEvent> {
-    const res = await this.fetch(path, { headers: { ...this.headers(false), accept: 'text/event-stream' } });
+  /** Reads an SSE stream until it ends (or the server closes it, or `signal` aborts it). */
+  async *stream(path: string, signal?: AbortSignal): AsyncGenerator<SseEvent> {
+    const res = await this.fetch(path, {
+      headers: { ...this.headers(false), accept: 'text/event-stream' },
+      ...(signal ? { signal } : {}),
+    });
     if (!res.ok) return yield* [await this.fail(res)];
     if (!res.body) return;
     const decoder = new TextDecoder();

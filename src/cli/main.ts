@@ -1,24 +1,18 @@
 /**
  * @module `mctl`: the user's CLI, a thin client of the REST API (kubectl / gh style).
  */
-import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
 import { loadCliConfig, parseLabels } from '../config/index.js';
 import { MarionetteError } from '../core/errors.js';
 import { VERSION } from '../paths.js';
 import { ApiClient, CliError } from './client.js';
-import { ago, type Column, exitWhenFlushed, type OutputFormat, print, StatusLine, table } from './output.js';
+import { ago, type Column, exitWhenFlushed, type OutputFormat, print, table } from './output.js';
+import { poolBody, poolCols, poolOptions, readJsonOrFile } from './pools.js';
+import { followLogs, pageLogs, parseTimeout, type TaskObj, waitAndReport } from './wait.js';
 
 type Obj = Record<string, unknown> & { id: string };
 interface Listing<T> {
   items: T[];
-}
-interface TaskObj extends Obj {
-  state: string;
-  sessionId: string;
-  exitCode: number | null;
-  error: string | null;
 }
 interface SessionObj extends Obj {
   state: string;
@@ -40,12 +34,16 @@ interface Placement {
   summary: string;
 }
 
-const TERMINAL_TASK = ['succeeded', 'failed', 'cancelled', 'timed_out', 'lost'];
-
 interface Globals {
   server?: string;
   token?: string;
   output: OutputFormat;
+}
+
+/** `--timeout`, checked before anything is created. */
+function waitTimeout(o: { wait?: unknown; follow?: unknown; timeout?: unknown }): number | null {
+  if (o.timeout !== undefined && !o.wait && !o.follow) throw new CliError('--timeout needs --wait or --follow');
+  return parseTimeout(o.timeout as string | undefined);
 }
 
 function ctx(cmd: Command): { api: ApiClient; out: OutputFormat; tty: boolean } {
@@ -88,179 +86,6 @@ function verdictTable(p: Placement): string {
     p.summary,
   ].join('\n');
 }
-
-/** Prints log lines: stdout to stdout, stderr and system lines to stderr. */
-function writeLine(l: { stream: string; line: string }): void {
-  if (l.stream === 'stdout') process.stdout.write(`${l.line}\n`);
-  else process.stderr.write(`${l.line}\n`);
-}
-
-async function pageLogs(api: ApiClient, path: string): Promise<void> {
-  let after = 0;
-  for (;;) {
-    const page = await api.get<{ items: { id: number; stream: string; line: string }[]; next: number | null }>(
-      `${path}?after=${after}&limit=5000`,
-    );
-    for (const l of page.items) writeLine(l);
-    if (page.next === null) return;
-    after = page.next;
-  }
-}
-
-async function followLogs(api: ApiClient, path: string, status?: StatusLine): Promise<string | null> {
-  let after = 0;
-  for (let attempt = 0; attempt < 50; attempt++) {
-    try {
-      for await (const ev of api.stream(`${path}?follow=1&after=${after}`)) {
-        if (ev.event === 'line') {
-          const l = JSON.parse(ev.data) as { id: number; stream: string; line: string };
-          after = l.id;
-          status?.clear();
-          writeLine(l);
-        } else if (ev.event === 'end') return (JSON.parse(ev.data) as { state: string }).state;
-      }
-    } catch (e: unknown) {
-      if (e instanceof CliError && e.status) throw e;
-    }
-    // The server went away mid-stream (restart): reconnect after the last line seen.
-    await sleep(Math.min(2000, 200 * (attempt + 1)));
-  }
-  return null;
-}
-
-/** How long `--wait` keeps retrying an unreachable server (a restart takes seconds). */
-const UNREACHABLE_GIVE_UP_MS = 120_000;
-
-async function waitTask(api: ApiClient, id: string, status: StatusLine): Promise<TaskObj> {
-  let unreachableSince: number | null = null;
-  for (;;) {
-    let t: TaskObj;
-    try {
-      t = await api.get<TaskObj>(`/v1/tasks/${id}`);
-      unreachableSince = null;
-    } catch (e: unknown) {
-      if (e instanceof CliError && e.status === undefined) {
-        unreachableSince ??= Date.now();
-        if (Date.now() - unreachableSince > UNREACHABLE_GIVE_UP_MS)
-          throw new CliError(
-            `${e.message} for ${UNREACHABLE_GIVE_UP_MS / 1000}s; stopped waiting (the task may still run)`,
-            `check later with \`mctl tasks get ${id}\``,
-          );
-        status.set(`task ${id}: server unreachable, retrying`);
-        await sleep(1000);
-        continue;
-      }
-      throw e;
-    }
-    if (TERMINAL_TASK.includes(t.state)) return t;
-    if (t.state === 'queued') {
-      const s = await api.get<SessionObj>(`/v1/sessions/${t.sessionId}`).catch(() => null);
-      status.set(`task ${id}: queued${s ? `; session ${s.state}${s.stateReason ? ` (${s.stateReason})` : ''}` : ''}`);
-    } else status.set(`task ${id}: ${t.state}`);
-    await sleep(250);
-  }
-}
-
-/** Waits for (and optionally follows) a task; returns the process exit code. */
-async function waitAndReport(
-  api: ApiClient,
-  task: TaskObj,
-  opts: { wait?: boolean; follow?: boolean },
-  tty: boolean,
-  out: OutputFormat,
-): Promise<number> {
-  if (!opts.wait && !opts.follow) return 0;
-  const status = new StatusLine(tty && !opts.follow);
-  try {
-    if (opts.follow) await followLogs(api, `/v1/tasks/${task.id}/logs`);
-    const done = await waitTask(api, task.id, status);
-    status.stop();
-    if (opts.wait && out !== 'table') print(out, done, () => '');
-    if (done.state !== 'succeeded') {
-      process.stderr.write(`mctl: task ${done.id} ${done.state}${done.error ? `: ${done.error}` : ''}\n`);
-      return done.exitCode && done.exitCode > 0 ? done.exitCode : 1;
-    }
-    if (tty && out === 'table') process.stderr.write(`task ${done.id} succeeded\n`);
-    return 0;
-  } finally {
-    status.stop();
-  }
-}
-
-function readJsonOrFile(v: string, what: string): unknown {
-  const text =
-    v.trim().startsWith('{') || v.trim().startsWith('[') || v.trim() === 'null' ? v : readFileSync(v, 'utf8');
-  try {
-    return JSON.parse(text);
-  } catch (e: unknown) {
-    throw new CliError(`${what}: not valid JSON: ${(e as Error).message}`);
-  }
-}
-
-function poolBody(o: Record<string, unknown>): Record<string, unknown> {
-  const b: Record<string, unknown> = {};
-  if (o.provider !== undefined) b.provider = o.provider;
-  if (o.mode !== undefined) b.mode = o.mode;
-  if (o.priority !== undefined) b.priority = Number(o.priority);
-  if (o.labels !== undefined) b.labels = parseLabels(String(o.labels));
-  if (o.runtimeProvides !== undefined)
-    b.runtimeProvides = readJsonOrFile(String(o.runtimeProvides), '--runtime-provides');
-  if (o.active !== undefined) b.active = o.active === true || o.active === 'true';
-  if (o.minRunners !== undefined) b.minRunners = Number(o.minRunners);
-  if (o.maxRunners !== undefined) b.maxRunners = Number(o.maxRunners);
-  if (o.idleTimeout !== undefined) b.idleTimeout = o.idleTimeout;
-  if (o.selector !== undefined) b.selector = o.selector;
-  if (o.lifecycle !== undefined) b.lifecycle = o.lifecycle;
-  if (o.sandboxConfig !== undefined) b.sandboxConfig = readJsonOrFile(String(o.sandboxConfig), '--sandbox-config');
-  const sc: Record<string, unknown> = {};
-  if (o.suspendStrategy !== undefined) sc.strategy = o.suspendStrategy;
-  if (o.suspendFallback !== undefined) sc.fallback = o.suspendFallback;
-  if (o.suspendMin !== undefined) sc.minDuration = o.suspendMin;
-  if (o.suspendMax !== undefined) sc.maxDuration = o.suspendMax;
-  if (Object.keys(sc).length) b.suspendConfig = sc;
-  return b;
-}
-
-function poolOptions(cmd: Command): Command {
-  return cmd
-    .option(
-      '--provider <id>',
-      'provider (local, docker, kubernetes, e2b, daytona, modal, vercel, firecracker, pool, external)',
-    )
-    .addOption(new Option('--mode <mode>', 'managed | pool | external').choices(['managed', 'pool', 'external']))
-    .option('--priority <n>', 'higher wins')
-    .option('--labels <k=v,...>', 'labels selectors match')
-    .option('--runtime-provides <file|json>', 'substrate override {"runtimeKinds":[...],"requirementKinds":[...]}')
-    .option('--active <bool>', 'true | false')
-    .option('--min-runners <n>', 'warm runners to keep (managed) / expected (pool)')
-    .option('--max-runners <n>', 'most runners at once')
-    .option('--idle-timeout <d>', 'reap idle runners after this long (e.g. 5m)')
-    .option('--selector <s>', 'runners joining must match (e.g. "os=darwin,arch=arm64")')
-    .addOption(new Option('--lifecycle <l>', 'per-session | per-task').choices(['per-session', 'per-task']))
-    .option('--sandbox-config <file|json>', "provider config for this pool's sandboxes")
-    .option('--suspend-strategy <s>', 'pause | snapshot | terminate_preserve_storage | release_to_pool | terminate')
-    .option('--suspend-fallback <s>', 'used when the strategy is not supported')
-    .option('--suspend-min <d>', 'min_duration')
-    .option('--suspend-max <d>', 'max_duration');
-}
-
-const poolCols: Column<Obj>[] = [
-  { header: 'NAME', get: (p) => p.name },
-  { header: 'MODE', get: (p) => p.mode },
-  { header: 'PROVIDER', get: (p) => p.providerId },
-  { header: 'PRIORITY', get: (p) => p.priority },
-  { header: 'ACTIVE', get: (p) => p.active },
-  {
-    header: 'RUNNERS',
-    get: (p) => {
-      const r = p.runners as { live: number; idle: number } | undefined;
-      return r ? `${r.live} (${r.idle} idle)` : '-';
-    },
-  },
-  { header: 'MIN/MAX', get: (p) => `${p.minRunners}/${p.maxRunners ?? '-'}` },
-  { header: 'LABELS', get: (p) => p.labels },
-  { header: 'HEALTH', get: (p) => p.health },
-];
 
 // ---- runners: registration tokens, external registration, drain (issue 5)
 const tokenCols: Column<Obj>[] = [
@@ -416,8 +241,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--dry-run', 'show where it would go, create nothing')
     .option('--wait', 'wait for the first task; exit status 0 only if it succeeded')
     .option('-f, --follow', "stream the first task's output")
+    .option(
+      '--timeout <duration>',
+      'with --wait/--follow: stop waiting after this long (e.g. 30s, 5m); exit status 124',
+    )
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const { api, out, tty } = ctx(cmd);
+      const timeoutMs = waitTimeout(o);
       const env: Record<string, string> = {};
       for (const kv of o.env as string[]) {
         const i = kv.indexOf('=');
@@ -445,7 +275,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       if (!(o.wait || o.follow) || out !== 'table') print(out, s, () => s.id);
       else if (tty) process.stderr.write(`session ${s.id} created\n`);
       if (task)
-        setExit(await waitAndReport(api, task, { wait: Boolean(o.wait), follow: Boolean(o.follow) }, tty, 'table'));
+        setExit(await waitAndReport(api, task, { wait: Boolean(o.wait), follow: Boolean(o.follow), timeoutMs }, tty));
     });
   sessions
     .command('list')
@@ -489,14 +319,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('Why the session is where it is: a verdict per pool')
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const { api, out } = ctx(cmd);
-      const r = await api.get<{ sessionId: string; state: string; decision: Placement | null }>(
+      const r = await api.get<{ sessionId: string; state: string; reason?: string | null; decision: Placement | null }>(
         `/v1/sessions/${encodeURIComponent(id)}/explain`,
       );
-      print(out, r, () =>
-        r.decision
-          ? `session ${r.sessionId} (${r.state})\n\n${verdictTable(r.decision)}`
-          : `session ${r.sessionId} (${r.state}): not evaluated yet`,
-      );
+      const head = `session ${r.sessionId} (${r.state})${r.reason ? `: ${r.reason}` : ''}`;
+      print(out, r, () => (r.decision ? `${head}\n\n${verdictTable(r.decision)}` : `${head}\nnot evaluated yet`));
     });
   sessions
     .command('suspend <id>')
@@ -532,12 +359,22 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .requiredOption('--prompt <text>', 'prompt')
     .option('--wait', 'wait; exit status 0 only if it succeeded')
     .option('-f, --follow', 'stream its output')
-    .action(async (o: { session: string; prompt: string; wait?: boolean; follow?: boolean }, cmd: Command) => {
-      const { api, out, tty } = ctx(cmd);
-      const t = await api.post<TaskObj>(`/v1/sessions/${encodeURIComponent(o.session)}/tasks`, { prompt: o.prompt });
-      if (!(o.wait || o.follow) || out !== 'table') print(out, t, () => t.id);
-      setExit(await waitAndReport(api, t, o, tty, 'table'));
-    });
+    .option(
+      '--timeout <duration>',
+      'with --wait/--follow: stop waiting after this long (e.g. 30s, 5m); exit status 124',
+    )
+    .action(
+      async (
+        o: { session: string; prompt: string; wait?: boolean; follow?: boolean; timeout?: string },
+        cmd: Command,
+      ) => {
+        const { api, out, tty } = ctx(cmd);
+        const timeoutMs = waitTimeout(o);
+        const t = await api.post<TaskObj>(`/v1/sessions/${encodeURIComponent(o.session)}/tasks`, { prompt: o.prompt });
+        if (!(o.wait || o.follow) || out !== 'table') print(out, t, () => t.id);
+        setExit(await waitAndReport(api, t, { ...o, timeoutMs }, tty));
+      },
+    );
   tasks
     .command('list')
     .description('List tasks, newest first')

@@ -39,6 +39,8 @@ const suspendConfigSchema = z.strictObject({
   fallback: z.string().optional(),
   min_duration: duration.optional(),
   max_duration: duration.optional(),
+  /** Suspend idle sessions of this pool for waiting ones (default: `sessions.preempt_idle`). */
+  preempt_idle: z.boolean().optional(),
 });
 
 /** One pool as written under `pools:` or `providers.pool.pools:` (validated fully by the pool service). */
@@ -98,6 +100,10 @@ const fileSchema = z.strictObject({
     .strictObject({
       /** A session idle this long is completed and its runner released. Default 15m. */
       idle_timeout: duration.optional(),
+      /** Suspend an idle session holding a runner a waiting session needs. Default true. */
+      preempt_idle: z.boolean().optional(),
+      /** ...once it has been idle this long. Default 10s. */
+      preempt_min_idle: duration.optional(),
     })
     .optional(),
   /** Extra agent cards, by name (built-ins `shell`, `claude`, `codex` cannot be replaced). */
@@ -141,6 +147,10 @@ export interface ServerConfig {
   leaseTimeoutMs: number;
   maxRetries: number;
   sessionIdleTimeoutMs: number;
+  /** Suspend idle sessions for waiting ones (`sessions.preempt_idle`, default true; pools may override). */
+  preemptIdle: boolean;
+  /** How long a session must have been idle before it is suspended for a waiting one (default 10s). */
+  preemptMinIdleMs: number;
   agents: Record<string, AgentCardFileConfig>;
   providers: Record<string, Record<string, unknown>>;
   pools: Record<string, PoolFileConfig>;
@@ -249,6 +259,8 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
     leaseTimeoutMs,
     maxRetries: file.runners?.max_retries ?? 1,
     sessionIdleTimeoutMs: file.sessions?.idle_timeout ?? 15 * 60_000,
+    preemptIdle: file.sessions?.preempt_idle ?? true,
+    preemptMinIdleMs: file.sessions?.preempt_min_idle ?? 10_000,
     agents: file.agents ?? {},
     providers: file.providers ?? {},
     pools: file.pools ?? {},

@@ -372,6 +372,33 @@ describe('decide: ordering and ties', () => {
     expect(pools.chosen).toMatchObject({ poolName: 'p2', action: 'assign', runnerId: 'b1' });
   });
 
+  it('a ready idle runner beats a pool that would have to provision one, whatever the free capacity', () => {
+    // `warm` has 1 free slot and an idle runner; `empty` has unlimited room but nothing running.
+    const warm = cand(pool({ name: 'warm', maxRunners: 2 }), { runners: [runner('r1')] });
+    const empty = cand(pool({ name: 'empty', maxRunners: null }));
+    for (const cs of [
+      [warm, empty],
+      [empty, warm],
+    ]) {
+      const d = decide(req(), cs);
+      expect(d.chosen).toMatchObject({ poolName: 'warm', action: 'assign', runnerId: 'r1' });
+      expect(d.verdicts.find((v) => v.poolName === 'empty')?.detail).toBe(
+        'eligible, but pool warm won on a ready idle runner (empty has none idle and would have to provision one) at equal priority 0',
+      );
+    }
+    // Against a join-only pool that has room but no idle runner, too.
+    const joined = cand(pool({ name: 'joined', mode: 'pool', providerId: 'pool' }), {
+      runners: [runner('j1', { state: 'busy' })],
+    });
+    expect(decide(req(), [joined, warm]).chosen?.poolName).toBe('warm');
+    // A bound idle runner is not ready: it belongs to another session.
+    const held = cand(pool({ name: 'held', maxRunners: 2 }), { runners: [runner('r2', { sessionId: 'ses-1' })] });
+    expect(decide(req(), [held, empty]).chosen).toMatchObject({ poolName: 'empty', action: 'provision' });
+    // Priority still comes first.
+    const high = cand(pool({ name: 'high', priority: 5, maxRunners: null }));
+    expect(decide(req(), [warm, high]).chosen?.poolName).toBe('high');
+  });
+
   it('then name ascending, independent of candidate order', () => {
     const a = cand(pool({ name: 'alpha' }));
     const b = cand(pool({ name: 'beta' }));

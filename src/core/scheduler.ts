@@ -14,8 +14,9 @@
  * backend unreachable) → `at_capacity`.
  *
  * Among eligible pools: highest priority, then earlier in the profile's `providerPreference`
- * (listed providers first, in list order), then most free capacity, then name (then id). The rest
- * get `lower_priority` with who won and why. In the chosen pool: an idle unbound runner whose
+ * (listed providers first, in list order), then a pool with a ready idle runner over one that would
+ * have to provision a runner (or wait for one to join), whatever their free capacity, then most
+ * free capacity, then name (then id). The rest get `lower_priority` with who won and why. In the chosen pool: an idle unbound runner whose
  * labels match is assigned; else a managed pool provisions; else (pool / external) the session
  * waits for a runner to join. Pool and external pools never fail on capacity.
  */
@@ -647,6 +648,10 @@ function compareEligible(cands: readonly PoolCandidate[], el: Eligible, a: numbe
   const fa = el.pref[a] as number;
   const fb = el.pref[b] as number;
   if (fa !== fb) return fa - fb;
+  // A ready idle runner starts the session now; an empty pool would first have to provision one.
+  const ra = el.runnerId[a] !== null;
+  const rb = el.runnerId[b] !== null;
+  if (ra !== rb) return ra ? -1 : 1;
   const ca = el.free[a] as number;
   const cb = el.free[b] as number;
   if (ca !== cb) return ca > cb ? -1 : 1;
@@ -707,6 +712,12 @@ function lostDetail(ctx: Ctx, cands: readonly PoolCandidate[], el: Eligible, w: 
       ctx.lostByPreference.set(lp.providerId, d);
     }
     return d;
+  }
+  if (el.runnerId[w] !== null && el.runnerId[l] === null) {
+    const later = (cands[el.idx[l] as number] as PoolCandidate).pool.isManaged
+      ? 'would have to provision one'
+      : 'would wait for one to join';
+    return `${head} on a ready idle runner (${lp.name} has none idle and ${later}) at equal priority ${wp.priority}`;
   }
   const wc = el.free[w] as number;
   const lc = el.free[l] as number;

@@ -56,6 +56,11 @@ export interface SuspendConfig {
   minDurationMs: number;
   /** A pause older than this escalates to the fallback. `null`: no limit. */
   maxDurationMs: number | null;
+  /**
+   * Whether an idle session holding one of this pool's runners is suspended (with this strategy)
+   * when another session waits for the runner. `null` or absent: the server's `sessions.preempt_idle`.
+   */
+  preemptIdle?: boolean | null;
 }
 
 export interface Pool {

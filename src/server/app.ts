@@ -132,7 +132,11 @@ export function buildApp(ctx: ServerContext, services: AppServices): FastifyInst
     'GET',
     '/v1/sessions/:id/explain',
     { summary: 'Why the session was placed where it was (or waits)', tag: 'sessions' },
-    async ({ params }) => sessions.explain(params.id!),
+    async ({ params }) => {
+      const s = await sessions.getSession(params.id!);
+      // `reason`: why it is in this state (waiting, suspended to make room, failed, ...).
+      return { sessionId: s.id, state: s.state, reason: s.stateReason, decision: s.placement };
+    },
   );
   api.route(
     'GET',

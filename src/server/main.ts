@@ -16,11 +16,13 @@ import { costRoutes } from './costs.js';
 import { EventBus } from './events.js';
 import { Gateway } from './gateway.js';
 import { PoolService } from './pools.js';
+import { Preempter } from './preempt.js';
 import { Reconciler } from './reconciler.js';
 import { RunnerService } from './runners.js';
 import { SessionService } from './sessions.js';
 import { SuspendService } from './suspend.js';
 import { TokenService } from './tokens.js';
+import { watchRoutes } from './watch.js';
 
 export interface RunningServer {
   ctx: ServerContext;
@@ -74,6 +76,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   runners.gateway = gateway;
   const tokens = new TokenService(ctx, pools, runners);
   const suspend = new SuspendService(ctx, sessions, runners);
+  const preempter = new Preempter(ctx, sessions, suspend);
   const autoscaler = new Autoscaler(ctx, runners, sessions.providerHealth, () => sessions.pools());
   const app = buildApp(ctx, {
     sessions,
@@ -82,6 +85,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       tokens.routes(api);
       suspend.routes(api);
       costRoutes(ctx, api);
+      watchRoutes(ctx, api, sessions);
     },
   });
   try {
@@ -145,6 +149,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   every(2_000, 'pause escalation', () => suspend.escalateExpiredPauses());
   sessions.kick();
   autoscaler.start();
+  preempter.start();
 
   log.info({ apiPort, gatewayPort: gateway.tcpPort, home: config.home }, 'marionette started');
   return {
@@ -160,6 +165,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     async close(opts = {}) {
       for (const t of timers) clearInterval(t);
       await autoscaler.close();
+      await preempter.close();
       await sessions.settled();
       if (opts.terminateRunners)
         for (const r of await store.runners.live()) await runners.terminate(r, 'server shutting down');

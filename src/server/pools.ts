@@ -56,6 +56,8 @@ export const PoolInput = z.strictObject({
       fallback: z.string().optional(),
       minDuration: durationInput.optional(),
       maxDuration: durationInput.nullable().optional(),
+      /** Suspend idle sessions for waiting ones (null: the server's `sessions.preempt_idle`). */
+      preemptIdle: z.boolean().nullable().optional(),
     })
     .optional(),
 });
@@ -190,6 +192,11 @@ export class PoolService {
             ? null
             : boundedDuration(sc.maxDuration, 'suspend_config.max_duration')
           : def.maxDurationMs,
+      ...(sc?.preemptIdle !== undefined
+        ? { preemptIdle: sc.preemptIdle }
+        : def.preemptIdle !== undefined
+          ? { preemptIdle: def.preemptIdle }
+          : {}),
     };
     if (suspendConfig.maxDurationMs !== null && suspendConfig.maxDurationMs < suspendConfig.minDurationMs)
       throw new InvalidRequest('suspend_config.max_duration is shorter than suspend_config.min_duration');
@@ -434,16 +441,21 @@ export class PoolService {
     );
   }
 
-  private counts(p: Pool, live: { poolId: string; state: string }[]) {
+  /**
+   * Runner counts: `idle` is what a new session could take (idle, bound to no session); `bound` is
+   * idle but held by a session between its tasks (not free for anyone else); `busy` runs a task.
+   */
+  private counts(p: Pool, live: { poolId: string; state: string; sessionId: string | null }[]) {
     const mine = live.filter((r) => r.poolId === p.id);
-    const idle = mine.filter((r) => r.state === 'idle').length;
+    const idle = mine.filter((r) => r.state === 'idle' && r.sessionId === null).length;
+    const bound = mine.filter((r) => r.state === 'idle' && r.sessionId !== null).length;
     const warnings: string[] = [];
     if (p.mode !== 'managed' && mine.length < p.minRunners)
       warnings.push(`${mine.length} live runner(s), fewer than min_runners ${p.minRunners}`);
     const unavailable = this.sessions.providerHealth.get(p.providerId);
     if (unavailable) warnings.push(`provider_unavailable: ${unavailable}`);
     return {
-      runners: { live: mine.length, idle, busy: mine.filter((r) => r.state === 'busy').length },
+      runners: { live: mine.length, idle, bound, busy: mine.filter((r) => r.state === 'busy').length },
       health: warnings.length ? 'warning' : 'ok',
       warnings,
     };
@@ -478,6 +490,7 @@ function fileToInput(name: string, p: PoolFileConfig): Partial<PoolInput> & { na
             ...(p.suspend_config.max_duration !== undefined
               ? { maxDuration: `${p.suspend_config.max_duration}ms` }
               : {}),
+            ...(p.suspend_config.preempt_idle !== undefined ? { preemptIdle: p.suspend_config.preempt_idle } : {}),
           },
         }
       : {}),

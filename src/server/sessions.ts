@@ -190,12 +190,6 @@ type PlaceOutcome =
   | { kind: 'waiting'; reason: string; poolId: string | null; candidates: string[] }
   | { kind: 'other' };
 
-export interface ExplainResult {
-  sessionId: string | null;
-  state: string | null;
-  decision: Placement | null;
-}
-
 export class SessionService {
   private readonly compiled = new Map<string, { updatedAt: number; compiled: CompiledPool }>();
   private catalog: Promise<Catalog> | null = null;
@@ -823,11 +817,6 @@ export class SessionService {
   private async emitSessionById(id: string): Promise<void> {
     const s = await this.ctx.store.sessions.get(id);
     if (s) this.emitSession(s);
-  }
-
-  async explain(id: string): Promise<ExplainResult> {
-    const s = await this.getSession(id);
-    return { sessionId: s.id, state: s.state, decision: s.placement };
   }
 
   // ---- the assigner -------------------------------------------------------------------------

@@ -1,0 +1,225 @@
+/**
+ * @module mctl's waiting and following: `--wait` / `--follow` on `sessions create` and `tasks
+ * create`, and `logs -f`. Waiting reads the server's watch stream (`GET /v1/tasks/:id/watch`, SSE),
+ * says on stderr why the task waits each time the reason changes (the session's recorded placement
+ * reason, as `mctl sessions explain` shows it), and gives up after `--timeout` with a message that
+ * says the session was left as it is and how to look at it later. Log lines go to stdout (stderr
+ * and system lines to stderr); once the reader of a pipe has gone (`| head -1`) mctl ends quietly.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { formatDuration, parseDuration } from '../core/duration.js';
+import { type ApiClient, CliError } from './client.js';
+import { StatusLine } from './output.js';
+
+/** A task as the API returns it (the fields mctl reads). */
+export interface TaskObj extends Record<string, unknown> {
+  id: string;
+  state: string;
+  sessionId: string;
+  exitCode: number | null;
+  error: string | null;
+}
+
+/** What the watch stream says (see src/server/watch.ts). */
+export interface WatchStatus {
+  task: { id: string; state: string; exitCode: number | null; error: string | null; sessionId: string };
+  session: {
+    id: string;
+    state: string;
+    stateReason: string | null;
+    poolId: string | null;
+    runnerId: string | null;
+  } | null;
+}
+
+/** Exit status when `--timeout` ends a wait (as `timeout(1)`). */
+export const TIMEOUT_EXIT = 124;
+
+/** How long a wait keeps retrying an unreachable server (a restart takes seconds). */
+const UNREACHABLE_GIVE_UP_MS = 120_000;
+
+let pipeGuarded = false;
+
+/**
+ * Once the reader of stdout or stderr has gone (`mctl ... --follow | head -1`), the next write
+ * fails with EPIPE: end quietly (status 0) instead of with a stack trace.
+ */
+export function endQuietlyOnClosedPipe(): void {
+  if (pipeGuarded) return;
+  pipeGuarded = true;
+  for (const stream of [process.stdout, process.stderr])
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(0);
+      throw e;
+    });
+}
+
+/** Prints a log line: stdout to stdout, stderr and system lines to stderr. */
+function writeLine(l: { stream: string; line: string }): void {
+  if (l.stream === 'stdout') process.stdout.write(`${l.line}\n`);
+  else process.stderr.write(`${l.line}\n`);
+}
+
+/** Prints every stored line of a task or session, page by page. */
+export async function pageLogs(api: ApiClient, path: string): Promise<void> {
+  endQuietlyOnClosedPipe();
+  let after = 0;
+  for (;;) {
+    const page = await api.get<{ items: { id: number; stream: string; line: string }[]; next: number | null }>(
+      `${path}?after=${after}&limit=5000`,
+    );
+    for (const l of page.items) writeLine(l);
+    if (page.next === null) return;
+    after = page.next;
+  }
+}
+
+/**
+ * Streams log lines until the server says the target has finished; reconnects after the last line
+ * seen when the server goes away. Returns the final state (null when it gave up or `signal` fired).
+ */
+export async function followLogs(
+  api: ApiClient,
+  path: string,
+  opts: { signal?: AbortSignal; status?: StatusLine } = {},
+): Promise<string | null> {
+  endQuietlyOnClosedPipe();
+  const { signal, status } = opts;
+  let after = 0;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    try {
+      for await (const ev of api.stream(`${path}?follow=1&after=${after}`, signal)) {
+        if (ev.event === 'line') {
+          const l = JSON.parse(ev.data) as { id: number; stream: string; line: string };
+          after = l.id;
+          status?.clear();
+          writeLine(l);
+        } else if (ev.event === 'end') return (JSON.parse(ev.data) as { state: string }).state;
+      }
+    } catch (e: unknown) {
+      if (signal?.aborted) return null;
+      if (e instanceof CliError && e.status) throw e;
+    }
+    // The server went away mid-stream (restart): reconnect after the last line seen.
+    try {
+      await sleep(Math.min(2000, 200 * (attempt + 1)), undefined, signal ? { signal } : {});
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+/** `--timeout`: a duration (`30s`, `5m`, `1h`, or seconds); null when not given. */
+export function parseTimeout(v: string | undefined): number | null {
+  if (v === undefined) return null;
+  const ms = parseDuration(v);
+  if (ms === null || ms <= 0)
+    throw new CliError(`--timeout ${JSON.stringify(v)}: expected a duration such as 30s, 5m or 1h`);
+  return ms;
+}
+
+/** Why a task is not running yet, in one line; null while nothing is holding it up. */
+export function waitingReason(s: WatchStatus): string | null {
+  if (s.task.state !== 'queued' || !s.session?.stateReason) return null;
+  return `session ${s.session.id} ${s.session.state}: ${s.session.stateReason}`;
+}
+
+class WaitTimedOut extends Error {}
+
+/**
+ * Reads the watch stream until the task ends, calling `onStatus` with each status. Reconnects when
+ * the server goes away (for up to UNREACHABLE_GIVE_UP_MS). Throws WaitTimedOut once `signal` fires.
+ */
+async function watchTask(
+  api: ApiClient,
+  id: string,
+  onStatus: (s: WatchStatus) => void,
+  signal: AbortSignal,
+): Promise<WatchStatus> {
+  let unreachableSince: number | null = null;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      for await (const ev of api.stream(`/v1/tasks/${encodeURIComponent(id)}/watch`, signal)) {
+        unreachableSince = null;
+        attempt = 0;
+        const s = JSON.parse(ev.data) as WatchStatus;
+        onStatus(s);
+        if (ev.event === 'end') return s;
+      }
+    } catch (e: unknown) {
+      if (signal.aborted) throw new WaitTimedOut();
+      // An HTTP error is an answer (404: no such task); anything else is the connection.
+      if (e instanceof CliError && e.status !== undefined) throw e;
+      unreachableSince ??= Date.now();
+      if (Date.now() - unreachableSince > UNREACHABLE_GIVE_UP_MS)
+        throw new CliError(
+          `${e instanceof Error ? e.message : String(e)} for ${UNREACHABLE_GIVE_UP_MS / 1000}s; stopped waiting (the task may still run)`,
+          `check later with \`mctl tasks get ${id}\``,
+        );
+    }
+    // The stream ended without `end` (the server restarted) or could not be opened: try again.
+    try {
+      await sleep(Math.min(2000, 200 * (attempt + 1)), undefined, { signal });
+    } catch {
+      throw new WaitTimedOut();
+    }
+  }
+}
+
+/** Waits for (and with `follow` streams) a task; returns the process exit code. */
+export async function waitAndReport(
+  api: ApiClient,
+  task: TaskObj,
+  opts: { wait?: boolean; follow?: boolean; timeoutMs: number | null },
+  tty: boolean,
+): Promise<number> {
+  if (!opts.wait && !opts.follow) return 0;
+  const status = new StatusLine(tty && !opts.follow);
+  const ac = new AbortController();
+  const timer = opts.timeoutMs === null ? null : setTimeout(() => ac.abort(), opts.timeoutMs);
+  let seen: WatchStatus | null = null;
+  let said: string | null = null;
+  const onStatus = (s: WatchStatus) => {
+    seen = s;
+    const ses = s.session;
+    status.set(`task ${s.task.id}: ${s.task.state}${s.task.state === 'queued' && ses ? `; session ${ses.state}` : ''}`);
+    const why = waitingReason(s);
+    if (why !== null && why !== said) {
+      status.clear();
+      process.stderr.write(`waiting: ${why}\n`);
+    }
+    said = why;
+  };
+  try {
+    const [end] = await Promise.all([
+      watchTask(api, task.id, onStatus, ac.signal),
+      opts.follow ? followLogs(api, `/v1/tasks/${task.id}/logs`, { signal: ac.signal, status }) : null,
+    ]);
+    status.stop();
+    const done = end.task;
+    if (done.state !== 'succeeded') {
+      process.stderr.write(`mctl: task ${done.id} ${done.state}${done.error ? `: ${done.error}` : ''}\n`);
+      return done.exitCode && done.exitCode > 0 ? done.exitCode : 1;
+    }
+    if (tty) process.stderr.write(`task ${done.id} succeeded\n`);
+    return 0;
+  } catch (e: unknown) {
+    if (!(e instanceof WaitTimedOut) || opts.timeoutMs === null) throw e;
+    status.stop();
+    const last = seen as WatchStatus | null;
+    const sessionId = last?.session?.id ?? task.sessionId;
+    const where = last
+      ? `task ${task.id} is still ${last.task.state}${last.session ? `; session ${sessionId} is ${last.session.state}${last.session.stateReason ? ` (${last.session.stateReason})` : ''}` : ''}`
+      : `task ${task.id} has not finished`;
+    process.stderr.write(`mctl: stopped waiting after ${formatDuration(opts.timeoutMs)}: ${where}\n`);
+    process.stderr.write(
+      `hint: the session was left as it is; check later with \`mctl tasks get ${task.id}\` or \`mctl sessions explain ${sessionId}\`, or stop it with \`mctl sessions cancel ${sessionId}\`\n`,
+    );
+    return TIMEOUT_EXIT;
+  } finally {
+    if (timer) clearTimeout(timer);
+    ac.abort();
+    status.stop();
+  }
+}

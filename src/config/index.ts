@@ -10,6 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { InvalidRequest } from '../core/errors.js';
+import { type LimitsConfig, limitsFileSchema, resolveLimits } from './limits.js';
 
 /** A duration: `60s`, `5m`, `24h`, or a number of seconds. Parsed to milliseconds. */
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
@@ -100,6 +101,8 @@ const fileSchema = z.strictObject({
       idle_timeout: duration.optional(),
     })
     .optional(),
+  /** Timeouts and connection caps on the API and gateway (src/config/limits.ts). */
+  limits: limitsFileSchema.optional(),
   /** Extra agent cards, by name (built-ins `shell`, `claude`, `codex` cannot be replaced). */
   agents: z.record(z.string(), agentCardSchema).optional(),
   /** Provider settings by provider id (`local`, `docker`, `pool`, ...). */
@@ -141,6 +144,8 @@ export interface ServerConfig {
   leaseTimeoutMs: number;
   maxRetries: number;
   sessionIdleTimeoutMs: number;
+  /** Socket timeouts and caps, hello timeout, invalid-frame budget, registration rate (`limits:`). */
+  limits: LimitsConfig;
   agents: Record<string, AgentCardFileConfig>;
   providers: Record<string, Record<string, unknown>>;
   pools: Record<string, PoolFileConfig>;
@@ -249,6 +254,7 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
     leaseTimeoutMs,
     maxRetries: file.runners?.max_retries ?? 1,
     sessionIdleTimeoutMs: file.sessions?.idle_timeout ?? 15 * 60_000,
+    limits: resolveLimits(file.limits),
     agents: file.agents ?? {},
     providers: file.providers ?? {},
     pools: file.pools ?? {},
@@ -282,3 +288,4 @@ export function loadCliConfig(flags: { server?: string; token?: string }, env: E
 }
 
 export { type AgentConfig, loadAgentConfig, parseLabels } from './agent.js';
+export type { GatewayLimits, LimitsConfig, ListenerLimits } from './limits.js';

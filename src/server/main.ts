@@ -15,6 +15,7 @@ import type { ServerContext } from './context.js';
 import { costRoutes } from './costs.js';
 import { EventBus } from './events.js';
 import { Gateway } from './gateway.js';
+import { guardListener } from './listener-guard.js';
 import { PoolService } from './pools.js';
 import { Reconciler } from './reconciler.js';
 import { RunnerService } from './runners.js';
@@ -84,6 +85,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       costRoutes(ctx, api);
     },
   });
+  guardListener(app.server, config.limits.api, 'api', log);
   try {
     await gateway.listen();
     await app.listen({ port: config.port, host: config.host });

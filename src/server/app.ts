@@ -13,6 +13,7 @@ import type { ServerContext } from './context.js';
 import { followLogs } from './follow.js';
 import { problemFor } from './problem.js';
 import { CreateSessionBody, CreateTaskBody, type SessionService } from './sessions.js';
+import { healthReport, type StorageHealth, storageReason, storageRefusal } from './storage-health.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -25,6 +26,8 @@ declare module 'fastify' {
 
 export interface AppServices {
   sessions: SessionService;
+  /** Whether the store and server.log can write (GET /v1/healthz; writes get 507 while the store cannot). */
+  storage?: StorageHealth;
   /** Extra routes (pools, profiles, tokens, suspend...) registered by later modules. */
   extend?: (api: Api) => void;
 }
@@ -72,10 +75,23 @@ export function buildApp(ctx: ServerContext, services: AppServices): FastifyInst
     req.principal = principal;
   });
 
+  // While the store cannot write (disk full), writes are refused up front with 507 naming why.
+  app.addHook('onRequest', async (req) => {
+    const failing = services.storage?.store;
+    if (failing && req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS')
+      throw storageRefusal(failing);
+  });
+
   app.setErrorHandler((err: FastifyError | MarionetteError | Error, req, reply) => {
     let problem: ReturnType<typeof problemFor>;
     if (err instanceof MarionetteError) problem = problemFor(err, req.url);
-    else if ((err as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    else if (storageReason(err)) {
+      services.storage?.failed('store', err);
+      problem = problemFor(
+        storageRefusal({ reason: storageReason(err)!, message: err.message, since: Date.now() }),
+        req.url,
+      );
+    } else if ((err as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE')
       problem = problemFor(
         new MarionetteError('payload_too_large', `request body is over the ${app.initialConfig.bodyLimit} byte limit`),
         req.url,
@@ -114,10 +130,15 @@ export function buildApp(ctx: ServerContext, services: AppServices): FastifyInst
   const api = new Api(app);
   const { sessions } = services;
 
-  api.route('GET', '/v1/healthz', { summary: 'Liveness', tag: 'meta', auth: false }, async () => ({
-    ok: true,
-    version: VERSION,
-  }));
+  api.route(
+    'GET',
+    '/v1/healthz',
+    { summary: 'Liveness, and why writes fail (disk full, store write failing)', tag: 'meta', auth: false },
+    async ({ reply }) => {
+      const h = { ...healthReport(services.storage), version: VERSION };
+      return h.ok ? h : reply.code(503).send(h);
+    },
+  );
 
   // ---- sessions
   api.route(

@@ -243,6 +243,32 @@ describe('invalid frames', () => {
   });
 });
 
+describe('large invalid frames', () => {
+  it('cuts off a runner sending large invalid frames; the API keeps answering (latency printed)', async () => {
+    const baseline = await healthLatencies(sleep(1_000));
+    const { runnerId, credential } = await runnerCredential('flooder');
+    const ws = await openWs(credential);
+    const c = closed(ws);
+    ws.send(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, runnerId, agentVersion: 'test', task: null }));
+    // Valid JSON the protocol refuses: each costs the server a full parse. Bounded: 20 × 2 MB.
+    const frame = JSON.stringify({ type: 'logs', taskId: 'x', lines: 'y'.repeat(2 * 1024 * 1024) });
+    const flood = (async () => {
+      for (let i = 0; i < 20 && ws.readyState === WebSocket.OPEN; i++) {
+        ws.send(frame);
+        await sleep(10);
+      }
+      return c;
+    })();
+    const during = await healthLatencies(flood);
+    const { code, reason } = await c;
+    console.log(
+      `[sockets] API health before: ${summary(baseline.ms)}; during a 2 MB invalid-frame flood: ${summary(during.ms)}; closed ${code} ${reason}`,
+    );
+    expect(code).toBe(4400);
+    expect(during.failures).toBe(0);
+  });
+});
+
 /** Opens `n` raw connections at once; resolves when each was refused (503) or admitted (still open after a moment). */
 async function flood(port: number, n: number): Promise<{ refused: string[]; admitted: Socket[] }> {
   const socks = await Promise.all(

@@ -95,7 +95,7 @@ export const DEFAULT_LIMITS: LimitsConfig = {
     requestTimeoutMs: 30_000,
     idleTimeoutMs: 60_000,
     keepAliveTimeoutMs: 5_000,
-    maxConnections: 16_384,
+    maxConnections: 8192,
     maxConnectionsPerIp: 2048,
     helloTimeoutMs: 10_000,
     maxInvalidFrames: 20,

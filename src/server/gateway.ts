@@ -99,16 +99,10 @@ export class Gateway {
       }
       const parsed = parseFrame(RegisterRequest, body);
       if (!parsed.ok) return reply(res, 400, { code: 'bad_request', message: `registration: ${parsed.error}` });
-      const waitMs = this.linkLimits.registrations.take(parsed.value.token);
-      if (waitMs !== null) {
-        const { perMinute, burst } = this.linkLimits.registrations;
-        const retryAfterSeconds = Math.max(1, Math.ceil(waitMs / 1000));
-        res.setHeader('retry-after', String(retryAfterSeconds));
-        return reply(res, 429, {
-          code: 'rate_limited',
-          message: `too many registrations with this token (limit ${perMinute}/min, burst ${burst}); retry in ${retryAfterSeconds}s`,
-          retryAfterSeconds,
-        });
+      const limited = this.linkLimits.registrationRefused(parsed.value.token);
+      if (limited) {
+        res.setHeader('retry-after', String(limited.retryAfterSeconds));
+        return reply(res, 429, limited);
       }
       try {
         const r = await this.handler.register(parsed.value);

@@ -32,6 +32,19 @@ export class RunnerLinkLimits {
     this.registrations = new TokenRateLimiter(limits.registrationsPerMinute, limits.registrationBurst);
   }
 
+  /** Takes one registration for `token`: null when allowed, else the 429 body (its Retry-After too). */
+  registrationRefused(token: string): { code: 'rate_limited'; message: string; retryAfterSeconds: number } | null {
+    const waitMs = this.registrations.take(token);
+    if (waitMs === null) return null;
+    const { perMinute, burst } = this.registrations;
+    const retryAfterSeconds = Math.max(1, Math.ceil(waitMs / 1000));
+    return {
+      code: 'rate_limited',
+      message: `too many registrations with this token (limit ${perMinute}/min, burst ${burst}); retry in ${retryAfterSeconds}s`,
+      retryAfterSeconds,
+    };
+  }
+
   private state(ws: WebSocket): LinkState {
     let s = this.links.get(ws);
     if (!s) {

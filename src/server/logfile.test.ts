@@ -18,7 +18,7 @@ describe('LogFile', () => {
       for (let i = 0; i < 1000; i++) f.write(`{"n":${i}}\n`);
       await new Promise<void>((resolve) => f.flush(() => resolve()));
       f.write('{"n":"last"}\n');
-      f.close();
+      await f.close();
       const lines = readFileSync(join(dir, 'server.log'), 'utf8').trim().split('\n');
       expect(lines).toHaveLength(1001);
       expect(lines[0]).toBe('{"n":0}');
@@ -45,7 +45,7 @@ describe('LogFile', () => {
     expect(statuses).toEqual(['ENOSPC']);
     const t = performance.now();
     f.flushSync();
-    f.close();
+    await f.close();
     expect(performance.now() - t).toBeLessThan(5_000);
   });
 });

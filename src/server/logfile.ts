@@ -165,8 +165,27 @@ export class LogFile {
     }
   }
 
-  /** Writes what it can synchronously, once, and closes the file. */
-  close(): void {
+  /**
+   * Waits (at most `waitMs`) for the write under way and what is queued behind it, then writes
+   * what is left synchronously, once, and closes the file. Never retries, never throws.
+   */
+  async close(waitMs = 1000): Promise<void> {
+    if (this.closed) return;
+    if (this.writing) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.flush(() => resolve())),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, waitMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    this.closeNow();
+  }
+
+  /** Writes what is queued synchronously, once, and closes the file (a write under way finishes first). */
+  closeNow(): void {
     if (this.closed) return;
     this.flushSync();
     this.closed = true;

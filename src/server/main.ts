@@ -69,7 +69,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     onError: (e) => storage?.failed('store', e),
   }).catch((e: unknown) => {
     process.off('exit', flushAtExit);
-    logFile.close();
+    logFile.closeNow();
     throw e;
   });
   storage = new StorageHealth(
@@ -101,7 +101,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     storage.close();
     await store.close();
     process.off('exit', flushAtExit);
-    logFile.close();
+    logFile.closeNow();
     throw e;
   }
   const gateway = new Gateway(ctx, runners);
@@ -128,7 +128,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await app.close().catch(() => {});
     await store.close();
     process.off('exit', flushAtExit);
-    logFile.close();
+    logFile.closeNow();
     const err = toError(e) as NodeJS.ErrnoException;
     if (err.code === 'EADDRINUSE')
       throw new Error(
@@ -212,7 +212,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       storage.close();
       await store.close();
       process.off('exit', flushAtExit);
-      logFile.close();
+      await logFile.close();
     },
   };
 }

@@ -22,6 +22,9 @@ import {
 import { LogShipper } from './logship.js';
 import { killLeftoverTask, RunningTask, type TaskResult } from './task.js';
 
+/** How many 429 answers registration waits out before giving up. */
+const MAX_RATE_LIMITED_RETRIES = 10;
+
 export class AgentError extends Error {
   constructor(
     readonly code: string,
@@ -153,7 +156,7 @@ export class Agent {
         'no registration token: pass --token (or set MARIONETTE_REGISTRATION_TOKEN); create one with `mctl runners tokens create --pool NAME`',
       );
     let res: { status: number; body: unknown };
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0, limited = 0; ; attempt++) {
       try {
         res = await postJson(this.ep, '/v1/register', {
           protocol: PROTOCOL_VERSION,
@@ -164,6 +167,15 @@ export class Agent {
           labels: c.labels,
           agentVersion: VERSION,
         });
+        // Rate limited (many runners registering with one token): wait as told, a bounded number of times.
+        if (res.status === 429 && limited < MAX_RATE_LIMITED_RETRIES && !this.stopping) {
+          const b = res.body as { message?: string; retryAfterSeconds?: number };
+          const waitS = Math.min(60, Math.max(1, Number(b.retryAfterSeconds) || 1));
+          limited++;
+          this.log(`registration rate limited (429): ${b.message ?? 'too many registrations'}; retrying in ${waitS}s`);
+          await sleep(waitS * 1000 + Math.floor(Math.random() * 250));
+          continue;
+        }
         break;
       } catch (e: unknown) {
         if (attempt >= 20 || this.stopping)

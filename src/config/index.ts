@@ -10,6 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { InvalidRequest } from '../core/errors.js';
+import { type LimitsConfig, limitsFileSchema, resolveLimits } from './limits.js';
 
 /** A duration: `60s`, `5m`, `24h`, or a number of seconds. Parsed to milliseconds. */
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
@@ -106,6 +107,8 @@ const fileSchema = z.strictObject({
       preempt_min_idle: duration.optional(),
     })
     .optional(),
+  /** Timeouts and connection caps on the API and gateway (src/config/limits.ts). */
+  limits: limitsFileSchema.optional(),
   /** Extra agent cards, by name (built-ins `shell`, `claude`, `codex` cannot be replaced). */
   agents: z.record(z.string(), agentCardSchema).optional(),
   /** Provider settings by provider id (`local`, `docker`, `pool`, ...). */
@@ -151,6 +154,8 @@ export interface ServerConfig {
   preemptIdle: boolean;
   /** How long a session must have been idle before it is suspended for a waiting one (default 10s). */
   preemptMinIdleMs: number;
+  /** Socket timeouts and caps, hello timeout, invalid-frame budget, registration rate (`limits:`). */
+  limits: LimitsConfig;
   agents: Record<string, AgentCardFileConfig>;
   providers: Record<string, Record<string, unknown>>;
   pools: Record<string, PoolFileConfig>;
@@ -261,6 +266,7 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
     sessionIdleTimeoutMs: file.sessions?.idle_timeout ?? 15 * 60_000,
     preemptIdle: file.sessions?.preempt_idle ?? true,
     preemptMinIdleMs: file.sessions?.preempt_min_idle ?? 10_000,
+    limits: resolveLimits(file.limits),
     agents: file.agents ?? {},
     providers: file.providers ?? {},
     pools: file.pools ?? {},
@@ -294,3 +300,4 @@ export function loadCliConfig(flags: { server?: string; token?: string }, env: E
 }
 
 export { type AgentConfig, loadAgentConfig, parseLabels } from './agent.js';
+export type { GatewayLimits, LimitsConfig, ListenerLimits } from './limits.js';

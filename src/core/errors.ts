@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'provider_unavailable'
   | 'unplaceable'
   | 'payload_too_large'
+  | 'insufficient_storage'
   | 'internal';
 
 export class MarionetteError extends Error {
@@ -69,6 +70,13 @@ export class ProviderUnavailable extends MarionetteError {
 export class Unplaceable extends MarionetteError {
   constructor(message: string, opts: { hint?: string; details?: Record<string, unknown> } = {}) {
     super('unplaceable', message, opts);
+  }
+}
+
+/** The server cannot store anything now (disk full, or the store's writes are failing); nothing was written. */
+export class InsufficientStorage extends MarionetteError {
+  constructor(message: string, opts: { hint?: string; details?: Record<string, unknown> } = {}) {
+    super('insufficient_storage', message, opts);
   }
 }
 

@@ -14,6 +14,7 @@ import { followLogs } from './follow.js';
 import { installProblemHandlers, problemServerOptions } from './http-problems.js';
 import { CreateSessionBody, CreateTaskBody } from './session-requests.js';
 import type { SessionService } from './sessions.js';
+import { healthReport, type StorageHealth, storageReason, storageRefusal } from './storage-health.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -26,6 +27,8 @@ declare module 'fastify' {
 
 export interface AppServices {
   sessions: SessionService;
+  /** Whether the store and server.log can write (GET /v1/healthz; writes get 507 while the store cannot). */
+  storage?: StorageHealth;
   /** Extra routes (pools, profiles, tokens, suspend...) registered by later modules. */
   extend?: (api: Api) => void;
 }
@@ -74,15 +77,36 @@ export function buildApp(ctx: ServerContext, services: AppServices): FastifyInst
     req.principal = principal;
   });
 
-  installProblemHandlers(app, (err, url) => ctx.log.error({ err, url }, 'request failed'));
+  // While the store cannot write (disk full), writes are refused up front with 507 naming why.
+  app.addHook('onRequest', async (req) => {
+    const failing = services.storage?.store;
+    if (failing && req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS')
+      throw storageRefusal(failing);
+  });
+  installProblemHandlers(
+    app,
+    (err, url) => ctx.log.error({ err, url }, 'request failed'),
+    (err) => {
+      // A write that failed for lack of space (or a failing disk) is a 507, and marks the store unhealthy.
+      const reason = storageReason(err);
+      if (!reason) return null;
+      services.storage?.failed('store', err);
+      return storageRefusal({ reason, message: (err as Error).message, since: Date.now() });
+    },
+  );
 
   const api = new Api(app);
   const { sessions } = services;
 
-  api.route('GET', '/v1/healthz', { summary: 'Liveness', tag: 'meta', auth: false }, async () => ({
-    ok: true,
-    version: VERSION,
-  }));
+  api.route(
+    'GET',
+    '/v1/healthz',
+    { summary: 'Liveness, and why writes fail (disk full, store write failing)', tag: 'meta', auth: false },
+    async ({ reply }) => {
+      const h = { ...healthReport(services.storage), version: VERSION };
+      return h.ok ? h : reply.code(503).send(h);
+    },
+  );
 
   // ---- sessions
   api.route(

@@ -14,6 +14,8 @@ import { parseFrame, RegisterRequest, RunnerMessage, type ServerMessage } from '
 import type { Runner } from '../store/records.js';
 import type { ServerContext } from './context.js';
 import { findNul } from './input-guards.js';
+import { guardListener, type ListenerStats } from './listener-guard.js';
+import { RunnerLinkLimits } from './runner-link-limits.js';
 
 /** What the gateway calls into (implemented by RunnerService). */
 export interface GatewayHandler {
@@ -73,12 +75,18 @@ export class Gateway {
   readonly connections = new Map<string, RunnerConnection>();
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
   private readonly servers: Server[] = [];
+  /** Hello deadline, invalid-frame budget, registration rate (src/server/runner-link-limits.ts). */
+  private readonly linkLimits: RunnerLinkLimits;
+  /** Open and refused connections per listener (`tcp`, `unix`). */
+  readonly listenerStats = new Map<string, ListenerStats>();
   tcpPort = 0;
 
   constructor(
     private readonly ctx: ServerContext,
     private readonly handler: GatewayHandler,
-  ) {}
+  ) {
+    this.linkLimits = new RunnerLinkLimits(ctx.config.limits.gateway, ctx.log);
+  }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/';
@@ -95,6 +103,11 @@ export class Gateway {
       const nul = findNul(parsed.value);
       if (nul !== null)
         return reply(res, 400, { code: 'bad_request', message: `registration: ${nul} contains a NUL byte (\\u0000)` });
+      const limited = this.linkLimits.registrationRefused(parsed.value.token);
+      if (limited) {
+        res.setHeader('retry-after', String(limited.retryAfterSeconds));
+        return reply(res, 429, limited);
+      }
       try {
         const r = await this.handler.register(parsed.value);
         return reply(res, r.status, r.body);
@@ -123,7 +136,10 @@ export class Gateway {
     }
     if (!runner) return deny(401, 'unknown or revoked runner credential');
     const runnerId = runner.id;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(runnerId, ws));
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.linkLimits.opened(ws, runnerId);
+      this.attach(runnerId, ws);
+    });
   }
 
   private attach(runnerId: string, ws: WebSocket): void {
@@ -133,14 +149,17 @@ export class Gateway {
     this.connections.set(runnerId, conn);
     ws.on('message', (data, isBinary) => {
       if (isBinary) {
+        if (this.linkLimits.invalidFrame(ws, runnerId, 'binary frame')) return;
         conn.send({ type: 'error', code: 'bad_frame', message: 'binary frames are not part of the protocol' });
         return;
       }
       const parsed = parseFrame(RunnerMessage, data.toString());
       if (!parsed.ok) {
+        if (this.linkLimits.invalidFrame(ws, runnerId, parsed.error)) return;
         conn.send({ type: 'error', code: 'bad_frame', message: parsed.error });
         return;
       }
+      if (parsed.value.type === 'hello') this.linkLimits.helloReceived(ws);
       conn.enqueue(async () => {
         try {
           await this.handler.onMessage(conn, parsed.value);
@@ -168,19 +187,20 @@ export class Gateway {
   }
 
   async listen(): Promise<void> {
-    const make = () => {
+    const make = (name: string) => {
       const s = createServer((req, res) => void this.onRequest(req, res));
       s.on('upgrade', (req, socket, head) => void this.onUpgrade(req, socket, head));
+      this.listenerStats.set(name, guardListener(s, this.ctx.config.limits.gateway, `gateway (${name})`, this.ctx.log));
       this.servers.push(s);
       return s;
     };
-    const tcp = make();
+    const tcp = make('tcp');
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);
       tcp.listen(this.ctx.config.gatewayPort, this.ctx.config.gatewayHost, () => resolve());
     });
     this.tcpPort = (tcp.address() as AddressInfo).port;
-    const unix = make();
+    const unix = make('unix');
     // The socket lives in its own folder so sandboxes can mount the folder (not $MARIONETTE_HOME,
     // and not the socket file, whose inode changes on every restart).
     mkdirSync(dirname(this.ctx.config.gatewaySocket), { recursive: true, mode: 0o755 });

@@ -18,6 +18,9 @@ import { PROBLEM_BASE, type Problem, problemFor } from './problem.js';
 /** Where the server logs a failure it answered with a 500. */
 export type ErrorLog = (err: unknown, url: string) => void;
 
+/** Maps an error that is not a MarionetteError to one (a full disk to a 507, say), or null. */
+export type ErrorTranslator = (err: unknown) => MarionetteError | null;
+
 /** A problem for an HTTP-level fault that has no error class of its own (414, 431, 408...). */
 export function httpProblem(status: number, detail: string, instance?: string): Problem {
   const title = STATUS_CODES[status] ?? 'Error';
@@ -35,8 +38,16 @@ function send(reply: FastifyReply, p: Problem): void {
 }
 
 /** The problem for an error thrown while handling a request (by a hook, a body parser or a route). */
-export function problemForError(err: unknown, req: FastifyRequest, bodyLimit: number, log: ErrorLog): Problem {
+export function problemForError(
+  err: unknown,
+  req: FastifyRequest,
+  bodyLimit: number,
+  log: ErrorLog,
+  translate: ErrorTranslator = () => null,
+): Problem {
   if (err instanceof MarionetteError) return problemFor(err, req.url);
+  const translated = translate(err);
+  if (translated) return problemFor(translated, req.url);
   const e = err as Partial<FastifyError> & Error;
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -67,7 +78,7 @@ export function problemForError(err: unknown, req: FastifyRequest, bodyLimit: nu
 }
 
 /** Sets the error and not-found handlers of `app` (both answer with problem+json); JSON bodies only. */
-export function installProblemHandlers(app: FastifyInstance, log: ErrorLog): void {
+export function installProblemHandlers(app: FastifyInstance, log: ErrorLog, translate?: ErrorTranslator): void {
   // The API takes JSON only: a text/plain body is refused as an unsupported content type
   // instead of reaching a route as a string.
   app.removeContentTypeParser('text/plain');
@@ -85,7 +96,7 @@ export function installProblemHandlers(app: FastifyInstance, log: ErrorLog): voi
     return reply;
   });
   app.setErrorHandler((err, req, reply) => {
-    send(reply, problemForError(err, req, app.initialConfig.bodyLimit ?? 1024 * 1024, log));
+    send(reply, problemForError(err, req, app.initialConfig.bodyLimit ?? 1024 * 1024, log, translate));
   });
   app.setNotFoundHandler((req, reply) => {
     send(

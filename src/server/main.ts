@@ -15,11 +15,14 @@ import type { ServerContext } from './context.js';
 import { costRoutes } from './costs.js';
 import { EventBus } from './events.js';
 import { Gateway } from './gateway.js';
+import { guardListener } from './listener-guard.js';
+import { LogFile } from './logfile.js';
 import { PoolService } from './pools.js';
 import { Preempter } from './preempt.js';
 import { Reconciler } from './reconciler.js';
 import { RunnerService } from './runners.js';
 import { SessionService } from './sessions.js';
+import { ensureFreeSpace, StorageHealth } from './storage-health.js';
 import { SuspendService } from './suspend.js';
 import { TokenService } from './tokens.js';
 import { watchRoutes } from './watch.js';
@@ -52,11 +55,39 @@ async function bootstrapToken(store: Store, orgId: string, home: string): Promis
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const startedAt = Date.now();
   mkdirSync(config.home, { recursive: true, mode: 0o700 });
-  const log = pino(
-    { level: config.logLevel, base: { svc: 'marionette' } },
-    pino.destination({ dest: join(config.home, 'server.log'), sync: false, mkdir: true }),
+  // Storage health: the log file and the store report write failures; a full disk degrades the
+  // server (health says why, API writes get 507) instead of wedging it.
+  let storage: StorageHealth | null = null;
+  const logFile = new LogFile(join(config.home, 'server.log'), {
+    onStatus: (err) => (err ? storage?.failed('log', err) : storage?.ok('log')),
+  });
+  const log = pino({ level: config.logLevel, base: { svc: 'marionette' } }, logFile);
+  // At exit, one synchronous attempt to write what is buffered (never a retry loop).
+  const flushAtExit = () => logFile.flushSync();
+  process.on('exit', flushAtExit);
+  const store = await openStore({
+    home: config.home,
+    databaseUrl: config.databaseUrl,
+    onError: (e) => storage?.failed('store', e),
+  }).catch((e: unknown) => {
+    process.off('exit', flushAtExit);
+    logFile.closeNow();
+    throw e;
+  });
+  storage = new StorageHealth(
+    async () => {
+      if (store.dialect === 'sqlite') await ensureFreeSpace(config.home);
+      await store.probeWrite();
+    },
+    (component, problem) => {
+      if (problem) log.error({ component, reason: problem.reason }, `storage failing: ${problem.message}`);
+      else log.warn({ component }, 'storage writable again');
+      // Heartbeats could not be written meanwhile: give live runners a fresh lease before any is reaped.
+      if (component === 'store' && !problem)
+        runners.graceAfterRestart().catch((e: unknown) => log.error({ err: toError(e) }, 'lease grace failed'));
+    },
   );
-  const store = await openStore({ home: config.home, databaseUrl: config.databaseUrl });
+  if (logFile.error) storage.failed('log', logFile.error);
   const { orgId, projectId } = await store.auth.ensureDefaultTenancy();
   const token = await bootstrapToken(store, orgId, config.home);
   const bus = new EventBus((event, e) => log.error({ err: toError(e), event }, 'event listener failed'));
@@ -69,7 +100,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   try {
     await pools.seed();
   } catch (e: unknown) {
+    storage.close();
     await store.close();
+    process.off('exit', flushAtExit);
+    logFile.closeNow();
     throw e;
   }
   const gateway = new Gateway(ctx, runners);
@@ -80,6 +114,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const autoscaler = new Autoscaler(ctx, runners, sessions.providerHealth, () => sessions.pools());
   const app = buildApp(ctx, {
     sessions,
+    storage,
     extend: (api) => {
       pools.routes(api);
       tokens.routes(api);
@@ -88,6 +123,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       watchRoutes(ctx, api, sessions);
     },
   });
+  guardListener(app.server, config.limits.api, 'api', log);
   try {
     await gateway.listen();
     await app.listen({ port: config.port, host: config.host });
@@ -95,6 +131,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await gateway.close().catch(() => {});
     await app.close().catch(() => {});
     await store.close();
+    process.off('exit', flushAtExit);
+    logFile.closeNow();
     const err = toError(e) as NodeJS.ErrnoException;
     if (err.code === 'EADDRINUSE')
       throw new Error(
@@ -111,10 +149,14 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const every = (ms: number, name: string, fn: () => Promise<void>) => {
     let running = false;
     const t = setInterval(() => {
-      if (running) return;
+      // While the store cannot write, reconcilers would only fail (and the lease reaper would
+      // declare runners lost whose heartbeats could not be written): wait for it to recover.
+      if (running || storage.store) return;
       running = true;
       fn()
-        .catch((e: unknown) => log.error({ err: toError(e) }, `${name} failed`))
+        .catch((e: unknown) => {
+          if (!storage.failed('store', e)) log.error({ err: toError(e) }, `${name} failed`);
+        })
         .finally(() => {
           running = false;
         });
@@ -173,8 +215,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       await app.close();
       await gateway.close();
       for (const p of providers.values()) await p.close?.();
+      storage.close();
       await store.close();
-      log.flush();
+      process.off('exit', flushAtExit);
+      await logFile.close();
     },
   };
 }

@@ -32,6 +32,8 @@ function statusOf(code: ErrorCode): { status: number; title: string } {
       return { status: 422, title: 'Unplaceable' };
     case 'payload_too_large':
       return { status: 413, title: 'Payload Too Large' };
+    case 'insufficient_storage':
+      return { status: 507, title: 'Insufficient Storage' };
     case 'internal':
       return { status: 500, title: 'Internal Server Error' };
     default:

@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kysely, Migrator, PostgresDialect } from 'kysely';
+import { Kysely, type LogEvent, Migrator, PostgresDialect, sql } from 'kysely';
 import { migrationProvider } from './migrations/index.js';
 import { AuthRepo } from './repos/auth.js';
 import { LogRepo } from './repos/logs.js';
@@ -86,6 +86,8 @@ export interface Store extends Repos {
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
   /** Commits so far (SQLite: group commits; PostgreSQL: not counted, 0). For benchmarks. */
   commitCount(): number;
+  /** A harmless real write (rewrites one row as it is): does the store accept writes now? */
+  probeWrite(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -107,11 +109,19 @@ export interface StoreOptions {
   databaseUrl?: string | null;
   /** PostgreSQL schema to use (tests give each run its own). */
   pgSchema?: string;
+  /** Told of every failed statement or commit (the caller still gets the error): for storage health. */
+  onError?: (e: Error) => void;
 }
 
 async function makeKysely(
   opts: StoreOptions,
 ): Promise<{ db: Kysely<Database>; dialect: Dialect; grouped?: GroupCommitDriver }> {
+  const onError = opts.onError;
+  const log = onError
+    ? (event: LogEvent) => {
+        if (event.level === 'error') onError(event.error as Error);
+      }
+    : undefined;
   if (opts.databaseUrl && /^postgres(ql)?:\/\//.test(opts.databaseUrl)) {
     const pg = await import('pg');
     // int8 columns (timestamps, log ids) come back as JS numbers; all fit in 2^53.
@@ -130,13 +140,16 @@ async function makeKysely(
         c.release();
       }
     }
-    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), dialect: 'postgres' };
+    return {
+      db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(log ? { log } : {}) }),
+      dialect: 'postgres',
+    };
   }
   if (opts.databaseUrl)
     throw new Error(`database url ${JSON.stringify(opts.databaseUrl)}: only postgres:// URLs are supported`);
   mkdirSync(opts.home, { recursive: true });
-  const dialect = new GroupCommitSqliteDialect(openSqlite(join(opts.home, 'marionette.db')));
-  return { db: new Kysely<Database>({ dialect }), dialect: 'sqlite', grouped: dialect.driver };
+  const dialect = new GroupCommitSqliteDialect(openSqlite(join(opts.home, 'marionette.db')), onError);
+  return { db: new Kysely<Database>({ dialect, ...(log ? { log } : {}) }), dialect: 'sqlite', grouped: dialect.driver };
 }
 
 /** Opens and migrates the store. */
@@ -161,6 +174,9 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     ...repos(db, changes),
     transaction: (fn) => db.transaction().execute((trx) => fn(repos(trx, changes))),
     commitCount: () => grouped?.commits ?? 0,
+    probeWrite: async () => {
+      await sql`update orgs set created_at = created_at where id = (select min(id) from orgs)`.execute(db);
+    },
     close: () => db.destroy(),
   };
 }

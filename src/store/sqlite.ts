@@ -158,7 +158,11 @@ export class GroupCommitDriver implements Driver {
   /** Commits so far (for tests and benchmarks). */
   commits = 0;
 
-  constructor(readonly db: CachingSqliteDatabase) {}
+  /** @param onCommitError told of every failed group commit (disk full, I/O), after its units were failed */
+  constructor(
+    readonly db: CachingSqliteDatabase,
+    private readonly onCommitError: (e: Error) => void = () => {},
+  ) {}
 
   /** Whether writes are waiting for their batch to commit. */
   get pendingCommit(): boolean {
@@ -204,10 +208,14 @@ export class GroupCommitDriver implements Driver {
   async releaseConnection(): Promise<void> {
     const mine = this.holderBatch;
     this.holderBatch = null;
-    if (this.flushDue) this.flush();
-    const next = this.waiters.shift();
-    if (next) next();
-    else this.held = false;
+    try {
+      if (this.flushDue) this.flush();
+    } finally {
+      // Whatever the commit did, the next waiter gets the connection: a failed commit never wedges it.
+      const next = this.waiters.shift();
+      if (next) next();
+      else this.held = false;
+    }
     if (mine) await mine.done;
   }
 
@@ -240,6 +248,8 @@ export class GroupCommitDriver implements Driver {
   /** Joins (or opens) the outer transaction for the current holder of the connection. */
   private open(): void {
     if (!this.batch) {
+      // A failed commit whose rollback failed too left a transaction open: end it first.
+      if (this.db.raw.inTransaction) this.abandon();
       this.db.raw.exec('begin');
       this.batch = newBatch();
     }
@@ -265,8 +275,20 @@ export class GroupCommitDriver implements Driver {
       this.commits++;
       batch.resolve();
     } catch (e: unknown) {
+      // SQLite asks for an explicit rollback after SQLITE_FULL / SQLITE_IOERR at commit.
+      this.abandon();
+      const err = toError(e);
+      batch.reject(err);
+      this.onCommitError(err);
+    }
+  }
+
+  /** Rolls the open transaction back, if any; a rollback that fails is left for the next `open()`. */
+  private abandon(): void {
+    try {
       if (this.db.raw.inTransaction) this.db.raw.exec('rollback');
-      batch.reject(toError(e));
+    } catch {
+      /* retried by open() before the next batch begins */
     }
   }
 
@@ -281,9 +303,9 @@ export class GroupCommitDriver implements Driver {
 export class GroupCommitSqliteDialect extends SqliteDialect {
   readonly driver: GroupCommitDriver;
 
-  constructor(db: CachingSqliteDatabase) {
+  constructor(db: CachingSqliteDatabase, onCommitError?: (e: Error) => void) {
     super({ database: db });
-    this.driver = new GroupCommitDriver(db);
+    this.driver = new GroupCommitDriver(db, onCommitError);
   }
 
   override createDriver(): Driver {

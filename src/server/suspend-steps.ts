@@ -160,7 +160,8 @@ export class SuspendSteps {
     const strategy = info.strategy as SuspendStrategy;
     const steps: readonly SuspendStep[] = SUSPEND_STEPS[strategy];
     const runner = info.op.runnerId ? await store.runners.get(info.op.runnerId) : null;
-    const reason = info.escalatedFrom ? (info.op.fellBack ?? 'escalated') : 'session suspended';
+    const escalating = info.op.from === 'suspended';
+    const reason = escalating ? (info.op.fellBack ?? 'escalated') : 'session suspended';
     if (runner) {
       for (const step of steps.slice(steps.indexOf(info.op.step as SuspendStep) + 1)) {
         const kept = await this.step(strategy, step, runner, session, reason);
@@ -172,7 +173,7 @@ export class SuspendSteps {
       info.op.handle ??
       (strategy === 'pause' || strategy === 'terminate_preserve_storage' ? (runner?.handle ?? null) : null);
     const { op, ...rest } = info;
-    const done: SessionSuspendInfo = { ...rest, handle };
+    const done: SessionSuspendInfo = { ...rest, handle, ...(escalating ? { escalatedFrom: 'pause' } : {}) };
     const why = op.fellBack ? `suspended (${strategy}): ${op.fellBack}` : `suspended (${strategy})`;
     if (
       !(await store.sessions.transition(
@@ -183,9 +184,9 @@ export class SuspendSteps {
       ))
     )
       throw new Conflict(`session ${session.id} changed state during its suspend (cancelled?); stopped there`);
-    if (info.escalatedFrom)
+    if (escalating)
       await store.sessions.addEvent(session.id, session.orgId, 'suspend_escalated', {
-        from: info.escalatedFrom,
+        from: 'pause',
         to: strategy,
         reason: op.fellBack,
       });

@@ -437,7 +437,6 @@ export class SuspendService {
       requested: info.requested,
       suspendedAt: info.suspendedAt,
       handle: null,
-      escalatedFrom: 'pause',
       op: {
         kind: 'suspend',
         step: 'begun',

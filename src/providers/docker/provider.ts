@@ -429,8 +429,8 @@ export class DockerSandboxProvider implements SandboxProvider {
   }
 
   /**
-   * Commits the container to `marionette-snapshot:<runnerId>` (one tag per runner, so a second
-   * call finds the first's work) and removes the container. Idempotent: when that image already
+   * Commits the container to `marionette-snapshot:<runnerId>-<container id>` (one tag per
+   * container, so a second call finds the first's work) and removes the container. Idempotent: when that image already
    * exists (a commit finished before a crash) it is kept and not committed again; when the
    * container is already gone, the existing image is the snapshot.
    */
@@ -438,7 +438,7 @@ export class DockerSandboxProvider implements SandboxProvider {
     const prefix = meta(handle, 'labelPrefix') ?? this.config.labelPrefix;
     const runner = meta(handle, 'runnerId') ?? handle.externalId.slice(0, 12);
     const repo = 'marionette-snapshot';
-    const tag = safeName(runner).slice(0, 128);
+    const tag = `${safeName(runner)}-${handle.externalId.slice(0, 12)}`.slice(0, 128);
     const ref = `${repo}:${tag}`;
     let imageId = await this.imageId(ref);
     if (imageId === null) {

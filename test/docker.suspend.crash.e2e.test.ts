@@ -5,6 +5,7 @@
  * keeps), an interrupted resume is undone (back to `suspended`), resume then works with the
  * workspace kept, and cancel leaves no container, volume or image of the test's label prefix.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import {
@@ -23,7 +24,7 @@ import {
   startDockerServer,
   taskDone,
 } from './docker.support.js';
-import { type ServerHandle, startServer } from './harness.js';
+import { type ServerHandle, startServer, until } from './harness.js';
 
 const POOLS = [
   'p: {provider: docker, mode: managed, max_runners: 4}',
@@ -104,6 +105,54 @@ dockerDescribe('a server killed mid-suspend or mid-resume (docker)', () => {
     expect((s.suspend as { op?: unknown } | null)?.op).toBeUndefined();
     return s;
   }
+
+  /** A server on the shared home whose docker provider points at an engine that is not there. */
+  function startUnreachable(): Promise<ServerHandle> {
+    const config = readFileSync(join(home, 'marionette.yaml'), 'utf8').replace(
+      '  docker:\n',
+      '  docker:\n    host: unix:///nonexistent/marionette-test-docker.sock\n',
+    );
+    writeFileSync(join(home, 'unreachable.yaml'), config);
+    return startServer({ home, env: { MARIONETTE_CONFIG: join(home, 'unreachable.yaml') } });
+  }
+
+  /** Recovery cannot finish while the engine is unreachable; cancel must work anyway, and nothing may leak. */
+  async function cancelWhileStuck(id: string, state: string): Promise<void> {
+    srv = await startUnreachable();
+    const stuck = await getSession(srv, id);
+    expect(stuck.state).toBe(state);
+    const c = await srv.api<SessionObj>('POST', `/v1/sessions/${id}/cancel`);
+    expect(c.status, JSON.stringify(c.body)).toBe(200);
+    expect(c.body.state).toBe('cancelled');
+    // The cancel lets go of the session's runners (a resume's new one too) right after replying.
+    await until(async () => {
+      const live = (await srv!.api<{ items: RunnerObj[] }>('GET', '/v1/runners?limit=500')).body.items;
+      return live.every((r) => r.sessionId !== id);
+    }, 'the cancelled session to hold no runner');
+    await srv.stop(true);
+    // With the engine back, the reconciler removes what the cancelled session left.
+    srv = await start();
+    expect((await getSession(srv, id)).state).toBe('cancelled');
+    await expectNothingLeft(prefix);
+  }
+
+  it('cancel works on a session left suspending when the engine is unreachable, and leaves nothing', async () => {
+    srv = await start('suspend:terminate_preserve_storage:begun');
+    const s = await idleSession('p');
+    await runTask(srv, s.id, 'echo x > /workspace/x.txt');
+    await crashOn(srv, 'POST', `/v1/sessions/${s.id}/suspend`, { strategy: 'terminate_preserve_storage' });
+    await cancelWhileStuck(s.id, 'suspending');
+  });
+
+  it('cancel works on a session left resuming when the engine is unreachable, and leaves nothing', async () => {
+    srv = await start('resume:snapshot:provisioned');
+    const s = await idleSession('snap');
+    const sus = await srv.api<SessionObj>('POST', `/v1/sessions/${s.id}/suspend`, {});
+    expect(sus.status, JSON.stringify(sus.body)).toBe(200);
+    await crashOn(srv, 'POST', `/v1/sessions/${s.id}/resume`);
+    expect((await owned(prefix)).map((o) => o.split(' ')[0]).sort()).toEqual(['container', 'image', 'volume']);
+    await cancelWhileStuck(s.id, 'resuming');
+  });
 
   it('terminate_preserve_storage, killed after the container was removed: finished, volume kept, resume works', async () => {
     srv = await start('suspend:terminate_preserve_storage:stopped');

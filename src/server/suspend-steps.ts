@@ -257,18 +257,9 @@ export class SuspendSteps {
         }
       }
     } else if (strategy === 'terminate_preserve_storage' || strategy === 'snapshot') {
-      for (const r of await store.runners.list({ sessionId: session.id })) {
-        if (r.state === 'terminated' || r.createdAt < info.op.startedAt) continue;
-        const provider = this.ctx.providers.get(r.providerId);
-        // The storage belongs to the suspended session: only the sandbox goes.
-        if (r.handle && provider?.stopPreserveStorage) await provider.stopPreserveStorage(r.handle);
-        this.runners.gateway.connections.get(r.id)?.close(1000, 'resume interrupted');
-        const now = Date.now();
-        if (await store.runners.transition(r.id, 'terminated', { stopped_at: now })) {
-          await this.runners.recordCost(r, now);
-          await this.emitRunner(r.id);
-        }
-      }
+      for (const r of await store.runners.list({ sessionId: session.id }))
+        if (r.state !== 'terminated' && r.createdAt >= info.op.startedAt)
+          await this.stopKeepingStorage(r, 'resume interrupted');
     }
     const { op: _op, ...kept } = info;
     await store.sessions.transition(
@@ -279,6 +270,19 @@ export class SuspendSteps {
     );
     await store.sessions.addEvent(session.id, session.orgId, 'resume_interrupted', { strategy });
     await this.emitSession(session.id);
+  }
+
+  /** Stops a runner started on a suspended session's storage, keeping the storage; `terminated`. */
+  async stopKeepingStorage(r: Runner, reason: string): Promise<void> {
+    const { store } = this.ctx;
+    const provider = this.ctx.providers.get(r.providerId);
+    if (r.handle && provider?.stopPreserveStorage) await provider.stopPreserveStorage(r.handle);
+    this.runners.gateway.connections.get(r.id)?.close(1000, reason);
+    const now = Date.now();
+    if (await store.runners.transition(r.id, 'terminated', { stopped_at: now })) {
+      await this.runners.recordCost(r, now);
+      await this.emitRunner(r.id);
+    }
   }
 
   /**

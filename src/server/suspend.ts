@@ -131,20 +131,24 @@ export class SuspendService {
     private readonly runners: RunnerService,
   ) {
     this.steps = new SuspendSteps(ctx, sessions, runners);
-    // A suspended session that ends (cancelled, ...) no longer needs the storage it kept.
+    // A suspended session that ends (cancelled, ...) no longer needs the storage it kept, nor a
+    // runner that a resume in flight had started on it.
     ctx.bus.on('session:updated', ({ session }) => {
-      if (!session.endedAt || !session.suspend?.handle || session.suspend.strategy === 'pause') return;
+      if (!session.endedAt || !session.suspend) return;
       if (this.released.has(session.id)) return;
       this.released.add(session.id);
-      void this.destroyStorage(session).catch((e: unknown) =>
+      void this.releaseEnded(session).catch((e: unknown) =>
         ctx.log.error({ err: toError(e), sessionId: session.id }, 'removing the storage of an ended session failed'),
       );
     });
   }
 
-  private async destroyStorage(session: Session): Promise<void> {
+  private async releaseEnded(session: Session): Promise<void> {
+    if (session.suspend?.op?.kind === 'resume')
+      for (const r of await this.ctx.store.runners.list({ sessionId: session.id }))
+        if (r.state !== 'terminated' && r.id !== session.runnerId) await this.runners.terminate(r, 'session ended');
     const handle = session.suspend?.handle;
-    if (!handle) return;
+    if (!handle || session.suspend?.strategy === 'pause') return;
     const provider = this.ctx.providers.get(handle.providerId);
     if (provider?.destroyStorage) await provider.destroyStorage(handle);
   }
@@ -370,8 +374,10 @@ export class SuspendService {
             ['resuming'],
           ))
         ) {
-          // Cancelled meanwhile: the new sandbox is not wanted (and the session's storage goes with it).
-          await this.runners.terminate(runner, 'session ended while resuming');
+          // Cancelled (or undone by another server) meanwhile: the new sandbox is not wanted.
+          const now = await store.sessions.get(session.id);
+          if (now?.endedAt) await this.runners.terminate(runner, 'session ended while resuming');
+          else await this.steps.stopKeepingStorage(runner, 'resume undone');
           throw new Conflict(`session ${session.id} changed state while resuming; its new runner was stopped`);
         }
         return `restored on runner ${runner.id}`;

@@ -122,6 +122,8 @@ export class SuspendService {
   private readonly inFlight = new Set<string>();
   /** Suspended sessions that ended and whose kept storage was already handed to `destroyStorage`. */
   private readonly released = new Set<string>();
+  /** Whether `releaseEndedResumes` has run in this process. */
+  private sweptEnded = false;
 
   private readonly steps: SuspendSteps;
 
@@ -394,12 +396,31 @@ export class SuspendService {
    * Finishes suspends and undoes resumes that a previous server process left half-done (see
    * src/server/suspend-steps.ts). Run at start, before the reconciler, and every 10 s.
    */
-  recoverInterrupted(startedAt: number): Promise<number> {
+  async recoverInterrupted(startedAt: number): Promise<number> {
+    if (!this.sweptEnded)
+      try {
+        await this.releaseEndedResumes(startedAt);
+        this.sweptEnded = true;
+      } catch (e: unknown) {
+        this.ctx.log.error({ err: toError(e) }, 'letting go of runners of sessions that ended while resuming failed');
+      }
     return this.steps.recover(
       startedAt,
       (id) => this.inFlight.has(id),
       (id, fn) => this.exclusive(id, fn),
     );
+  }
+
+  /**
+   * Once per process: a session that ended during a resume (cancelled) just before the previous
+   * server died may still hold the runner that resume started; it goes, with the storage.
+   */
+  private async releaseEndedResumes(startedAt: number): Promise<void> {
+    for (const r of await this.ctx.store.runners.live()) {
+      if (!r.sessionId || r.createdAt >= startedAt) continue;
+      const s = await this.ctx.store.sessions.get(r.sessionId);
+      if (s?.endedAt && s.suspend?.op?.kind === 'resume') await this.releaseEnded(s);
+    }
   }
 
   // ---- max_duration -------------------------------------------------------------------------

@@ -262,7 +262,8 @@ export class SuspendService {
     } catch (e: unknown) {
       const err = toError(e);
       const now = await this.ctx.store.sessions.get(session.id);
-      if (now?.state === 'suspending') await this.steps.rollBack(session, (now.suspend as InFlight) ?? info, err);
+      if (now?.state === 'suspending')
+        await this.steps.rollBack(session, now.suspend?.op ? (now.suspend as InFlight) : info, err);
       throw err;
     }
   }

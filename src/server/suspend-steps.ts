@@ -193,7 +193,7 @@ export class SuspendSteps {
     else
       await store.sessions.addEvent(session.id, session.orgId, 'suspended', {
         strategy,
-        wanted: info.requested ?? strategy,
+        wanted: op.wanted,
         ...(op.fellBack ? { fellBack: op.fellBack } : {}),
         runnerId: op.runnerId,
       });
@@ -335,6 +335,7 @@ export class SuspendSteps {
         runnerId: s.runnerId,
         from: 'idle',
         runnerFrom: null,
+        wanted: strategy,
         fellBack: null,
         handle: null,
         startedAt: 0,

@@ -62,6 +62,8 @@ export interface SuspendOp {
   from: SessionState;
   /** The runner's state before, to put it back when a suspend fails. */
   runnerFrom: RunnerState | null;
+  /** The strategy asked for (the request's, else the pool's). */
+  wanted: string;
   /** Why the strategy is not the one asked for (null when it is). */
   fellBack: string | null;
   /** The kept storage's handle once a step produced it (a snapshot's image). */

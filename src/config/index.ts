@@ -10,6 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { InvalidRequest } from '../core/errors.js';
+import { FAULT_POINTS } from '../core/suspend-steps.js';
 import { type LimitsConfig, limitsFileSchema, resolveLimits } from './limits.js';
 
 /** A duration: `60s`, `5m`, `24h`, or a number of seconds. Parsed to milliseconds. */
@@ -161,6 +162,12 @@ export interface ServerConfig {
   pools: Record<string, PoolFileConfig>;
   profiles: NonNullable<FileConfig['profiles']>;
   configFile: string | null;
+  /**
+   * TEST-ONLY crash point (env `MARIONETTE_FAULT`, e.g. `suspend:snapshot:stopped`): the server
+   * kills itself with SIGKILL at that step of a suspend or resume, so crash-recovery tests can
+   * stop it at an exact step. Default null (never set it outside tests).
+   */
+  faultPoint: string | null;
   /** Agent credentials passed to tasks whose agent card requires them (ANTHROPIC_API_KEY, OPENAI_API_KEY, and any named in MARIONETTE_PASSTHROUGH_ENV). */
   credentialsEnv: Record<string, string>;
 }
@@ -273,7 +280,19 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
     profiles: file.profiles ?? {},
     configFile,
     credentialsEnv: pickCredentials(env),
+    faultPoint: parseFaultPoint(env),
   };
+}
+
+/** `MARIONETTE_FAULT` (test-only): one of `FAULT_POINTS`, else a clear error; unset is null. */
+function parseFaultPoint(env: Env): string | null {
+  const v = env.MARIONETTE_FAULT;
+  if (v === undefined || v === '') return null;
+  if (!FAULT_POINTS.includes(v))
+    throw new InvalidRequest(
+      `MARIONETTE_FAULT: ${JSON.stringify(v)} is not a known crash point (test-only setting; one of ${FAULT_POINTS.join(', ')})`,
+    );
+  return v;
 }
 
 export interface CliConfig {

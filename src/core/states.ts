@@ -4,7 +4,9 @@
  * Session: `pending → scheduling → provisioning → active ⇄ idle → suspending → suspended →
  * resuming → active …` (a failed suspend goes back to `active | idle`, a failed resume back to
  * `suspended`), ending in `completed | failed | cancelled | terminated`. A session that
- * cannot be placed stays `scheduling` with its per-pool verdicts recorded.
+ * cannot be placed stays `scheduling` with its per-pool verdicts recorded. `suspending →
+ * suspending` and `resuming → resuming` record a step done (src/core/suspend-steps.ts);
+ * `suspended → suspending` is a pause escalated past its `max_duration`.
  *
  * Task: `queued → assigned → running → succeeded | failed | cancelled | timed_out | lost`. A task
  * whose runner vanished is `lost`; the retry policy queues a new attempt as a new task row
@@ -27,9 +29,19 @@ export const SESSION_TRANSITIONS: Table<SessionState> = {
   provisioning: ['active', 'scheduling', 'failed', 'cancelled', 'terminated'],
   active: ['idle', 'suspending', 'scheduling', 'completed', 'failed', 'cancelled', 'terminated'],
   idle: ['active', 'suspending', 'scheduling', 'completed', 'failed', 'cancelled', 'terminated'],
-  suspending: ['suspended', 'active', 'idle', 'failed', 'cancelled', 'terminated'],
-  suspended: ['resuming', 'cancelled', 'terminated', 'completed'],
-  resuming: ['active', 'idle', 'scheduling', 'provisioning', 'suspended', 'failed', 'cancelled', 'terminated'],
+  suspending: ['suspending', 'suspended', 'active', 'idle', 'failed', 'cancelled', 'terminated'],
+  suspended: ['resuming', 'suspending', 'cancelled', 'terminated', 'completed'],
+  resuming: [
+    'resuming',
+    'active',
+    'idle',
+    'scheduling',
+    'provisioning',
+    'suspended',
+    'failed',
+    'cancelled',
+    'terminated',
+  ],
   completed: [],
   failed: [],
   cancelled: [],

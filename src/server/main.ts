@@ -182,6 +182,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   await probe();
   every(10_000, 'provider health', probe);
   every(5_000, 'assigner', async () => sessions.kick());
+  // Suspends and resumes a killed server left half-done (finished / undone), before the reconciler reaps.
+  await suspend
+    .recoverInterrupted(startedAt)
+    .catch((e: unknown) => log.error({ err: toError(e) }, 'recovering interrupted suspends failed'));
+  every(10_000, 'suspend recovery', async () => {
+    await suspend.recoverInterrupted(startedAt);
+  });
   // Orphaned containers/volumes, half-provisioned runners from a crash, dead sandboxes; pauses past max_duration.
   const reconciler = new Reconciler(ctx, runners, sessions, startedAt);
   await reconciler.atStart().catch((e: unknown) => log.error({ err: toError(e) }, 'reconciler at start failed'));

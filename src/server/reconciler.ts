@@ -3,7 +3,8 @@
  *
  * 1. At start only: runners a previous server process was still provisioning (no handle was ever
  *    written, created before this process started) are terminated, and their sessions go back to
- *    `scheduling`; sessions caught mid-resume go back to `suspended`, mid-suspend to `failed`.
+ *    `scheduling`. (Sessions caught mid-suspend or mid-resume are settled before this, by
+ *    `SuspendService.recoverInterrupted`: see src/server/suspend-steps.ts.)
  * 2. Orphans: for every provider that can list what it owns (`reapOrphans`), each labelled object
  *    whose owner is gone is removed. A container is owned by its runner (live, or `suspended` =
  *    mid-suspend); a volume or snapshot image by its runner or by its session while that session
@@ -70,27 +71,12 @@ export class Reconciler {
         }
       }
     }
-    for (const s of await store.sessions.listByState(['provisioning', 'resuming', 'suspending'])) {
+    for (const s of await store.sessions.listByState(['provisioning'])) {
       if (s.updatedAt >= this.startedAt) continue;
       const pool = s.poolId ? await store.pools.byId(s.poolId) : null;
       const provider = pool ? this.ctx.providers.get(pool.providerId) : undefined;
       if (!provider || !canReap(provider)) continue;
-      if (s.state === 'provisioning' && s.runnerId === null)
-        await store.sessions.transition(s.id, 'scheduling', {}, ['provisioning']);
-      else if (s.state === 'resuming')
-        await store.sessions.transition(
-          s.id,
-          'suspended',
-          { state_reason: 'the server stopped while resuming; resume again' },
-          ['resuming'],
-        );
-      else if (s.state === 'suspending')
-        await store.sessions.transition(
-          s.id,
-          'failed',
-          { ended_at: Date.now(), state_reason: 'the server stopped while suspending this session' },
-          ['suspending'],
-        );
+      if (s.runnerId === null) await store.sessions.transition(s.id, 'scheduling', {}, ['provisioning']);
     }
     const report = await this.tick();
     this.sessions.kick();

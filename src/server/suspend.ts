@@ -28,22 +28,24 @@
  *
  * A failed suspend puts the session back to `active`/`idle`; a failed resume leaves it `suspended`
  * (storage kept), in both cases with the provider's error in `state_reason` and the response.
+ *
+ * Crash safety: the steps and their intent record are in src/server/suspend-steps.ts. A server
+ * killed mid-suspend leaves the session `suspending` with the last step done; the next server
+ * (`recoverInterrupted`, at start and every 10 s) finishes it. One killed mid-resume leaves it
+ * `resuming`; the next server undoes it back to `suspended`.
  */
 import { z } from 'zod';
 import { assertNever, Conflict, InvalidRequest, ProviderUnavailable, toError } from '../core/errors.js';
 import { RUNNER_LIVE } from '../core/states.js';
 import type { Pool } from '../core/types.js';
-import {
-  type SandboxHandle,
-  type SandboxProvider,
-  SUSPEND_STRATEGIES,
-  type SuspendStrategy,
-} from '../providers/types.js';
-import type { Runner, Session, SessionSuspendInfo } from '../store/records.js';
+import { type SandboxProvider, SUSPEND_STRATEGIES, type SuspendStrategy } from '../providers/types.js';
+import type { Session } from '../store/records.js';
 import type { Api } from './api.js';
 import type { ServerContext } from './context.js';
+import { crashPoint } from './faults.js';
 import type { RunnerService } from './runners.js';
 import type { SessionService } from './sessions.js';
+import { type InFlight, SuspendSteps } from './suspend-steps.js';
 
 export const SuspendBody = z
   .strictObject({
@@ -120,26 +122,35 @@ export class SuspendService {
   private readonly inFlight = new Set<string>();
   /** Suspended sessions that ended and whose kept storage was already handed to `destroyStorage`. */
   private readonly released = new Set<string>();
+  /** Whether `releaseEndedResumes` has run in this process. */
+  private sweptEnded = false;
+
+  private readonly steps: SuspendSteps;
 
   constructor(
     private readonly ctx: ServerContext,
     private readonly sessions: SessionService,
     private readonly runners: RunnerService,
   ) {
-    // A suspended session that ends (cancelled, ...) no longer needs the storage it kept.
+    this.steps = new SuspendSteps(ctx, sessions, runners);
+    // A suspended session that ends (cancelled, ...) no longer needs the storage it kept, nor a
+    // runner that a resume in flight had started on it.
     ctx.bus.on('session:updated', ({ session }) => {
-      if (!session.endedAt || !session.suspend?.handle || session.suspend.strategy === 'pause') return;
+      if (!session.endedAt || !session.suspend) return;
       if (this.released.has(session.id)) return;
       this.released.add(session.id);
-      void this.destroyStorage(session).catch((e: unknown) =>
+      void this.releaseEnded(session).catch((e: unknown) =>
         ctx.log.error({ err: toError(e), sessionId: session.id }, 'removing the storage of an ended session failed'),
       );
     });
   }
 
-  private async destroyStorage(session: Session): Promise<void> {
+  private async releaseEnded(session: Session): Promise<void> {
+    if (session.suspend?.op?.kind === 'resume')
+      for (const r of await this.ctx.store.runners.list({ sessionId: session.id }))
+        if (r.state !== 'terminated' && r.id !== session.runnerId) await this.runners.terminate(r, 'session ended');
     const handle = session.suspend?.handle;
-    if (!handle) return;
+    if (!handle || session.suspend?.strategy === 'pause') return;
     const provider = this.ctx.providers.get(handle.providerId);
     if (provider?.destroyStorage) await provider.destroyStorage(handle);
   }
@@ -207,134 +218,54 @@ export class SuspendService {
             details: { taskId: task.id, strategy: plan.strategy },
           },
         );
-      const reason = `suspending (${plan.strategy})`;
-      if (!(await store.sessions.transition(session.id, 'suspending', { state_reason: reason }, [session.state])))
-        throw new Conflict(`session ${session.id} changed state meanwhile; look again and retry`);
-      await this.emitSession(session.id);
-      let handle: SandboxHandle | null;
-      try {
-        handle = live
-          ? await this.stop(live, pool, provider, plan.strategy, 'session suspended', ['idle', 'busy'])
-          : null;
-      } catch (e: unknown) {
-        const err = toError(e);
-        await store.sessions.transition(
-          session.id,
-          session.state,
-          { state_reason: `suspend (${plan.strategy}) failed: ${err.message}` },
-          ['suspending'],
-        );
-        await store.sessions.addEvent(session.id, session.orgId, 'suspend_failed', {
-          strategy: plan.strategy,
-          error: err.message,
-        });
-        await this.emitSession(session.id);
-        throw err;
-      }
-      const info: SessionSuspendInfo = {
+      if (live && plan.strategy !== 'terminate' && plan.strategy !== 'release_to_pool' && !live.handle)
+        throw new InvalidRequest(`runner ${live.id} has no sandbox handle; cannot ${plan.strategy} it`);
+      if (live && plan.strategy === 'release_to_pool' && pool.mode === 'managed')
+        throw new InvalidRequest(`pool ${pool.name} is managed; nothing to release to`);
+      // The intent goes in with the move to `suspending`, before any side effect.
+      const info: InFlight = {
         strategy: plan.strategy,
         requested: requested ?? null,
-        suspendedAt: Date.now(),
-        handle,
-      };
-      await store.sessions.transition(
-        session.id,
-        'suspended',
-        {
-          suspend: JSON.stringify(info),
-          state_reason: plan.fellBack
-            ? `suspended (${plan.strategy}): ${plan.fellBack}`
-            : `suspended (${plan.strategy})`,
-          ...(plan.strategy === 'pause' ? {} : { runner_id: null }),
+        suspendedAt: now,
+        handle: null,
+        op: {
+          kind: 'suspend',
+          step: 'begun',
+          runnerId: live?.id ?? null,
+          from: session.state,
+          runnerFrom: live?.state ?? null,
+          wanted: plan.wanted,
+          fellBack: plan.fellBack,
+          handle: null,
+          startedAt: now,
         },
-        ['suspending'],
-      );
-      await store.sessions.addEvent(session.id, session.orgId, 'suspended', {
-        strategy: plan.strategy,
-        wanted: plan.wanted,
-        ...(plan.fellBack ? { fellBack: plan.fellBack } : {}),
-        runnerId: live?.id ?? null,
-      });
-      if (plan.strategy === 'release_to_pool') this.sessions.kick();
-      return this.emitSession(session.id);
+      };
+      const reason = `suspending (${plan.strategy})`;
+      if (
+        !(await store.sessions.transition(
+          session.id,
+          'suspending',
+          { state_reason: reason, suspend: JSON.stringify(info) },
+          [session.state],
+        ))
+      )
+        throw new Conflict(`session ${session.id} changed state meanwhile; look again and retry`);
+      crashPoint(this.ctx.config, `suspend:${plan.strategy}:begun`);
+      await this.emitSession(session.id);
+      return this.runSteps(session, info);
     });
   }
 
-  /**
-   * Carries out `strategy` on a live runner; returns the handle resume needs (null when nothing is
-   * kept). On failure the runner is put back as it was and the error is thrown.
-   */
-  private async stop(
-    runner: Runner,
-    pool: Pool,
-    provider: SandboxProvider | undefined,
-    strategy: SuspendStrategy,
-    reason: string,
-    from: Runner['state'][],
-  ): Promise<SandboxHandle | null> {
-    const { store } = this.ctx;
-    const needHandle = (): { provider: SandboxProvider; handle: SandboxHandle } => {
-      if (!provider || !runner.handle)
-        throw new InvalidRequest(`runner ${runner.id} has no sandbox handle; cannot ${strategy} it`);
-      return { provider, handle: runner.handle };
-    };
-    switch (strategy) {
-      case 'pause': {
-        const { provider: p, handle } = needHandle();
-        if (!(await store.runners.transition(runner.id, 'paused', {}, from)))
-          throw new Conflict(`runner ${runner.id} changed state meanwhile; look again and retry`);
-        try {
-          await p.pause!(handle);
-        } catch (e: unknown) {
-          await store.runners.transition(runner.id, runner.state, {}, ['paused']);
-          throw e;
-        }
-        await this.emitRunner(runner.id);
-        return handle;
-      }
-      case 'terminate_preserve_storage':
-      case 'snapshot': {
-        const { provider: p, handle } = needHandle();
-        // `suspended` first: out of the lease reaper's and the reconciler's sight while the sandbox goes.
-        if (
-          !(await store.runners.transition(
-            runner.id,
-            'suspended',
-            {},
-            from.filter((s) => s !== 'busy'),
-          ))
-        )
-          throw new Conflict(
-            `runner ${runner.id} is ${(await store.runners.get(runner.id))?.state}; cannot ${strategy} it now`,
-          );
-        let kept: SandboxHandle;
-        try {
-          if (strategy === 'snapshot') kept = await p.snapshot!(handle);
-          else {
-            await p.stopPreserveStorage!(handle);
-            kept = handle;
-          }
-        } catch (e: unknown) {
-          await store.runners.transition(runner.id, runner.state, {}, ['suspended']);
-          throw e;
-        }
-        this.runners.gateway.connections.get(runner.id)?.close(1000, reason.slice(0, 100));
-        const now = Date.now();
-        if (await store.runners.transition(runner.id, 'terminated', { stopped_at: now }, ['suspended']))
-          await this.runners.recordCost(runner, now);
-        await this.emitRunner(runner.id);
-        return kept;
-      }
-      case 'terminate':
-        await this.runners.terminate(runner, reason);
-        return null;
-      case 'release_to_pool':
-        if (pool.mode === 'managed') throw new InvalidRequest(`pool ${pool.name} is managed; nothing to release to`);
-        await store.runners.update(runner.id, { session_id: null });
-        await this.emitRunner(runner.id);
-        return null;
-      default:
-        return assertNever(strategy, 'suspend strategy');
+  /** Runs a recorded suspend; on failure, rolls back unless the session moved on meanwhile. */
+  private async runSteps(session: Session, info: InFlight): Promise<Session> {
+    try {
+      return await this.steps.forward(session, info);
+    } catch (e: unknown) {
+      const err = toError(e);
+      const now = await this.ctx.store.sessions.get(session.id);
+      if (now?.state === 'suspending')
+        await this.steps.rollBack(session, now.suspend?.op ? (now.suspend as InFlight) : info, err);
+      throw err;
     }
   }
 
@@ -348,20 +279,48 @@ export class SuspendService {
       if (session.state !== 'suspended')
         throw new Conflict(`session ${session.id} is ${session.state}; only a suspended session can be resumed`);
       const info = session.suspend;
-      if (!(await store.sessions.transition(session.id, 'resuming', { state_reason: 'resuming' }, ['suspended'])))
+      const strategy = (info?.strategy ?? 'terminate') as SuspendStrategy;
+      const now = Date.now();
+      const intent: InFlight = {
+        strategy,
+        requested: info?.requested ?? null,
+        suspendedAt: info?.suspendedAt ?? now,
+        handle: info?.handle ?? null,
+        ...(info?.escalatedFrom ? { escalatedFrom: info.escalatedFrom } : {}),
+        op: {
+          kind: 'resume',
+          step: 'begun',
+          runnerId: session.runnerId,
+          from: 'suspended',
+          runnerFrom: null,
+          wanted: strategy,
+          fellBack: null,
+          handle: null,
+          startedAt: now,
+        },
+      };
+      if (
+        !(await store.sessions.transition(
+          session.id,
+          'resuming',
+          { state_reason: 'resuming', suspend: JSON.stringify(intent) },
+          ['suspended'],
+        ))
+      )
         throw new Conflict(`session ${session.id} changed state meanwhile; look again and retry`);
+      crashPoint(this.ctx.config, `resume:${strategy}:begun`);
       await this.emitSession(session.id);
       try {
-        const how = await this.bringBack(session, info);
-        await store.sessions.addEvent(session.id, session.orgId, 'resumed', {
-          strategy: info?.strategy ?? null,
-          how,
-        });
+        const how = await this.bringBack(session, strategy);
+        await store.sessions.addEvent(session.id, session.orgId, 'resumed', { strategy, how });
       } catch (e: unknown) {
         const err = toError(e);
-        await store.sessions.transition(session.id, 'suspended', { state_reason: `resume failed: ${err.message}` }, [
-          'resuming',
-        ]);
+        await store.sessions.transition(
+          session.id,
+          'suspended',
+          { state_reason: `resume failed: ${err.message}`, suspend: info ? JSON.stringify(info) : null },
+          ['resuming'],
+        );
         await store.sessions.addEvent(session.id, session.orgId, 'resume_failed', { error: err.message });
         await this.emitSession(session.id);
         throw err;
@@ -371,9 +330,8 @@ export class SuspendService {
     });
   }
 
-  private async bringBack(session: Session, info: SessionSuspendInfo | null): Promise<string> {
+  private async bringBack(session: Session, strategy: SuspendStrategy): Promise<string> {
     const { store } = this.ctx;
-    const strategy = (info?.strategy ?? 'terminate') as SuspendStrategy;
     const fresh = async (why: string): Promise<string> => {
       await store.sessions.transition(
         session.id,
@@ -392,6 +350,7 @@ export class SuspendService {
             `the paused sandbox is gone (runner ${runner?.id ?? '-'} ${runner?.state ?? 'missing'}); placed afresh`,
           );
         await provider.unpause(runner.handle);
+        crashPoint(this.ctx.config, 'resume:pause:thawed');
         const task = await store.tasks.activeForRunner(runner.id);
         await store.runners.transition(runner.id, task ? 'busy' : 'idle', {}, ['paused']);
         await store.runners.renewLease(runner.id, Date.now(), this.ctx.config.leaseTimeoutMs);
@@ -411,12 +370,21 @@ export class SuspendService {
         if (!health.ok) throw new ProviderUnavailable(health.message);
         // `provision` sees the session's suspend handle and calls `provider.restore` with it.
         const runner = await this.runners.provision(pool, session);
-        await store.sessions.transition(
-          session.id,
-          'provisioning',
-          { runner_id: runner.id, suspend: null, state_reason: null },
-          ['resuming'],
-        );
+        crashPoint(this.ctx.config, `resume:${strategy}:provisioned`);
+        if (
+          !(await store.sessions.transition(
+            session.id,
+            'provisioning',
+            { runner_id: runner.id, suspend: null, state_reason: null },
+            ['resuming'],
+          ))
+        ) {
+          // Cancelled (or undone by another server) meanwhile: the new sandbox is not wanted.
+          const now = await store.sessions.get(session.id);
+          if (now?.endedAt) await this.runners.terminate(runner, 'session ended while resuming');
+          else await this.steps.stopKeepingStorage(runner, 'resume undone');
+          throw new Conflict(`session ${session.id} changed state while resuming; its new runner was stopped`);
+        }
         return `restored on runner ${runner.id}`;
       }
       case 'terminate':
@@ -424,6 +392,37 @@ export class SuspendService {
         return fresh('placed afresh');
       default:
         return assertNever(strategy, 'suspend strategy');
+    }
+  }
+
+  /**
+   * Finishes suspends and undoes resumes that a previous server process left half-done (see
+   * src/server/suspend-steps.ts). Run at start, before the reconciler, and every 10 s.
+   */
+  async recoverInterrupted(startedAt: number): Promise<number> {
+    if (!this.sweptEnded)
+      try {
+        await this.releaseEndedResumes(startedAt);
+        this.sweptEnded = true;
+      } catch (e: unknown) {
+        this.ctx.log.error({ err: toError(e) }, 'letting go of runners of sessions that ended while resuming failed');
+      }
+    return this.steps.recover(
+      startedAt,
+      (id) => this.inFlight.has(id),
+      (id, fn) => this.exclusive(id, fn),
+    );
+  }
+
+  /**
+   * Once per process: a session that ended during a resume (cancelled) just before the previous
+   * server died may still hold the runner that resume started; it goes, with the storage.
+   */
+  private async releaseEndedResumes(startedAt: number): Promise<void> {
+    for (const r of await this.ctx.store.runners.live()) {
+      if (!r.sessionId || r.createdAt >= startedAt) continue;
+      const s = await this.ctx.store.sessions.get(r.sessionId);
+      if (s?.endedAt && s.suspend?.op?.kind === 'resume') await this.releaseEnded(s);
     }
   }
 
@@ -442,7 +441,6 @@ export class SuspendService {
         await this.exclusive(s.id, () => this.escalate(s.id, pool));
       } catch (e: unknown) {
         this.ctx.log.error({ err: toError(e), sessionId: s.id }, 'escalating an expired pause failed');
-        await store.sessions.addEvent(s.id, s.orgId, 'escalation_failed', { error: toError(e).message });
       }
     }
   }
@@ -462,31 +460,36 @@ export class SuspendService {
           : 'terminate';
     const reason = `paused longer than suspend_config.max_duration ${fmtMs(pool.suspendConfig.maxDurationMs ?? 0)}; escalated to ${target}`;
     const runner = session.runnerId ? await store.runners.get(session.runnerId) : null;
-    let handle: SandboxHandle | null = null;
-    if (runner && runner.state === 'paused') {
-      const task = await store.tasks.activeForRunner(runner.id);
-      handle = await this.stop(runner, pool, provider, target, reason, ['paused']);
-      if (task && (await this.runners.loseTask(task, reason)))
-        await store.sessions.addEvent(session.id, session.orgId, 'task_lost', { taskId: task.id, reason });
-    }
-    const next: SessionSuspendInfo = {
+    const paused = runner?.state === 'paused' ? runner : null;
+    // An escalation is a suspend from `suspended`, with its intent recorded the same way.
+    const next: InFlight = {
       strategy: target,
       requested: info.requested,
       suspendedAt: info.suspendedAt,
-      handle,
-      escalatedFrom: 'pause',
+      handle: null,
+      op: {
+        kind: 'suspend',
+        step: 'begun',
+        runnerId: paused?.id ?? null,
+        from: 'suspended',
+        runnerFrom: paused ? 'paused' : null,
+        wanted: target,
+        fellBack: reason,
+        handle: null,
+        startedAt: Date.now(),
+      },
     };
-    await store.sessions.update(session.id, {
-      suspend: JSON.stringify(next),
-      runner_id: null,
-      state_reason: `suspended (${target}): ${reason}`,
-    });
-    await store.sessions.addEvent(session.id, session.orgId, 'suspend_escalated', {
-      from: 'pause',
-      to: target,
-      reason,
-    });
+    if (
+      !(await store.sessions.transition(
+        session.id,
+        'suspending',
+        { suspend: JSON.stringify(next), state_reason: `suspending (${target}): ${reason}` },
+        ['suspended'],
+      ))
+    )
+      return;
     await this.emitSession(session.id);
+    await this.runSteps(session, next);
   }
 
   // ---- routes -------------------------------------------------------------------------------

@@ -47,6 +47,28 @@ export interface SessionSuspendInfo {
   suspendedAt: number;
   handle: SandboxHandle | null;
   escalatedFrom?: string;
+  /** A suspend or resume in flight; absent once it ended (see src/core/suspend-steps.ts). */
+  op?: SuspendOp;
+}
+
+/** The intent of a suspend or resume, written before its first side effect. */
+export interface SuspendOp {
+  kind: 'suspend' | 'resume';
+  /** The last step done (a step of `SUSPEND_STEPS` / `RESUME_STEPS` for the strategy). */
+  step: string;
+  /** The runner being suspended (null: the session had no live runner). */
+  runnerId: string | null;
+  /** The session's state before (`active`, `idle`; `suspended` for a pause being escalated). */
+  from: SessionState;
+  /** The runner's state before, to put it back when a suspend fails. */
+  runnerFrom: RunnerState | null;
+  /** The strategy asked for (the request's, else the pool's). */
+  wanted: string;
+  /** Why the strategy is not the one asked for (null when it is). */
+  fellBack: string | null;
+  /** The kept storage's handle once a step produced it (a snapshot's image). */
+  handle: SandboxHandle | null;
+  startedAt: number;
 }
 
 export interface Session {

@@ -404,18 +404,22 @@ export class DockerSandboxProvider implements SandboxProvider {
     if (snap !== undefined) await removeImage(this.docker, snap);
   }
 
+  /** Freezes the container. Idempotent: an already paused container is fine. */
   async pause(handle: SandboxHandle): Promise<void> {
     try {
       await this.docker.getContainer(handle.externalId).pause();
     } catch (e: unknown) {
+      if (/already paused/i.test(engineMessage(e))) return;
       throw new ProviderUnavailable(`docker pause ${handle.externalId} failed: ${engineMessage(e)}`);
     }
   }
 
+  /** Thaws the container. Idempotent: a container that is not paused is fine. */
   async unpause(handle: SandboxHandle): Promise<void> {
     try {
       await this.docker.getContainer(handle.externalId).unpause();
     } catch (e: unknown) {
+      if (/is not paused/i.test(engineMessage(e))) return;
       throw new ProviderUnavailable(`docker unpause ${handle.externalId} failed: ${engineMessage(e)}`);
     }
   }
@@ -424,42 +428,61 @@ export class DockerSandboxProvider implements SandboxProvider {
     await removeContainer(this.docker, handle.externalId);
   }
 
+  /**
+   * Commits the container to `marionette-snapshot:<runnerId>-<container id>` (one tag per
+   * container, so a second call finds the first's work) and removes the container. Idempotent: when that image already
+   * exists (a commit finished before a crash) it is kept and not committed again; when the
+   * container is already gone, the existing image is the snapshot.
+   */
   async snapshot(handle: SandboxHandle): Promise<SandboxHandle> {
     const prefix = meta(handle, 'labelPrefix') ?? this.config.labelPrefix;
     const runner = meta(handle, 'runnerId') ?? handle.externalId.slice(0, 12);
-    const tag = `${safeName(runner)}-${Date.now()}`.slice(0, 128);
     const repo = 'marionette-snapshot';
-    const labels = ownerLabels(
-      prefix,
-      {
-        sessionId: meta(handle, 'sessionId') ?? null,
-        runnerId: runner,
-        poolId: meta(handle, 'poolId') ?? '',
-        orgId: meta(handle, 'orgId') ?? '',
-      },
-      'image',
-    );
-    const changes = Object.entries(labels).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`);
-    let imageId: string;
-    try {
-      const res = (await this.docker.getContainer(handle.externalId).commit({
-        repo,
-        tag,
-        pause: true,
-        changes,
-      } as unknown as Record<string, unknown>)) as { Id?: string; id?: string };
-      imageId = res.Id ?? res.id ?? `${repo}:${tag}`;
-    } catch (e: unknown) {
-      throw new ProviderUnavailable(`docker commit ${handle.externalId} failed: ${engineMessage(e)}`);
+    const tag = `${safeName(runner)}-${handle.externalId.slice(0, 12)}`.slice(0, 128);
+    const ref = `${repo}:${tag}`;
+    let imageId = await this.imageId(ref);
+    if (imageId === null) {
+      const labels = ownerLabels(
+        prefix,
+        {
+          sessionId: meta(handle, 'sessionId') ?? null,
+          runnerId: runner,
+          poolId: meta(handle, 'poolId') ?? '',
+          orgId: meta(handle, 'orgId') ?? '',
+        },
+        'image',
+      );
+      const changes = Object.entries(labels).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`);
+      try {
+        const res = (await this.docker.getContainer(handle.externalId).commit({
+          repo,
+          tag,
+          pause: true,
+          changes,
+        } as unknown as Record<string, unknown>)) as { Id?: string; id?: string };
+        imageId = res.Id ?? res.id ?? ref;
+      } catch (e: unknown) {
+        throw new ProviderUnavailable(`docker commit ${handle.externalId} failed: ${engineMessage(e)}`);
+      }
     }
     await removeContainer(this.docker, handle.externalId);
     const previous = meta(handle, 'snapshotImage');
-    if (previous !== undefined && previous !== `${repo}:${tag}`) await removeImage(this.docker, previous);
+    if (previous !== undefined && previous !== ref) await removeImage(this.docker, previous);
     return {
       providerId: this.id,
       externalId: handle.externalId,
-      metadata: { ...handle.metadata, snapshotImage: `${repo}:${tag}`, snapshotImageId: imageId },
+      metadata: { ...handle.metadata, snapshotImage: ref, snapshotImageId: imageId },
     };
+  }
+
+  /** The id of an image, or null when there is none by that reference. */
+  private async imageId(ref: string): Promise<string | null> {
+    try {
+      return (await this.docker.getImage(ref).inspect()).Id;
+    } catch (e: unknown) {
+      if (statusCode(e) === 404) return null;
+      throw new ProviderUnavailable(`inspecting image ${ref} failed: ${engineMessage(e)}`);
+    }
   }
 
   async restore(handle: SandboxHandle, spec: SandboxSpec): Promise<SandboxHandle> {

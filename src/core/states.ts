@@ -75,6 +75,12 @@ export const SESSION_TERMINAL: readonly SessionState[] = ['completed', 'failed',
 export const TASK_TERMINAL: readonly TaskState[] = ['succeeded', 'failed', 'cancelled', 'timed_out', 'lost'];
 export const RUNNER_LIVE: readonly RunnerState[] = ['provisioning', 'connecting', 'idle', 'busy', 'draining', 'paused'];
 
+/**
+ * Runners whose sandbox may still exist: the live ones and a `suspended` one (a suspend strategy
+ * marks the runner before it stops the sandbox, and releases it after). What `max_runners` bounds.
+ */
+export const RUNNER_HOLDS_SANDBOX: readonly RunnerState[] = [...RUNNER_LIVE, 'suspended'];
+
 /** The states from which `to` may be entered, per the table. */
 export function fromStates<S extends string>(table: Table<S>, to: S): S[] {
   return (Object.keys(table) as S[]).filter((from) => table[from].includes(to));

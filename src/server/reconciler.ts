@@ -13,7 +13,7 @@
  *    `terminated`/`failed` is marked offline (its task is lost and the retry policy applies).
  */
 import { toError } from '../core/errors.js';
-import { isTerminalSession, RUNNER_LIVE } from '../core/states.js';
+import { isTerminalSession, RUNNER_HOLDS_SANDBOX, RUNNER_LIVE } from '../core/states.js';
 import type { RunnerState } from '../core/types.js';
 import type { OwnedObject, ReapResult } from '../providers/docker/provider.js';
 import type { SandboxProvider } from '../providers/types.js';
@@ -31,7 +31,7 @@ function canReap(p: SandboxProvider): p is ReapingProvider {
 }
 
 /** Runner states whose sandbox must be left alone (`suspended`: a suspend is removing or committing it). */
-const OWNS_SANDBOX: readonly RunnerState[] = [...RUNNER_LIVE, 'suspended'];
+const OWNS_SANDBOX: readonly RunnerState[] = RUNNER_HOLDS_SANDBOX;
 
 export interface ReconcileReport {
   removed: number;

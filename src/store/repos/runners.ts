@@ -4,7 +4,7 @@
  */
 import type { Kysely, Updateable } from 'kysely';
 import { hashSecret } from '../../core/ids.js';
-import { fromStates, RUNNER_LIVE, RUNNER_TRANSITIONS } from '../../core/states.js';
+import { fromStates, RUNNER_HOLDS_SANDBOX, RUNNER_LIVE, RUNNER_TRANSITIONS } from '../../core/states.js';
 import type { Labels, RunnerState } from '../../core/types.js';
 import type { ChangeLog } from '../index.js';
 import { arg, args, changed, patchShape, run, setFrom } from '../prepared.js';
@@ -83,13 +83,13 @@ export class RunnerRepo {
     return rows.map(liveView);
   }
 
-  /** How many live runners a pool has (what max_runners bounds). */
+  /** How many runners of a pool may still hold a sandbox (what max_runners bounds): live or mid-suspend. */
   async countLive(poolId: string): Promise<number> {
     const r = await this.db
       .selectFrom('runners')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('pool_id', '=', poolId)
-      .where('state', 'in', [...RUNNER_LIVE])
+      .where('state', 'in', [...RUNNER_HOLDS_SANDBOX])
       .executeTakeFirst();
     return Number(r?.n ?? 0);
   }

@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TaskAssignment } from '../protocol/messages.js';
+import { raiseOomScore } from './oom.js';
 
 const MAX_LINE = 64 * 1024;
 
@@ -88,6 +89,7 @@ export class RunningTask {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       this.child = child;
+      raiseOomScore(child.pid);
       let spawnError: string | null = null;
       const out = lineSplitter((l) => this.sink.line('stdout', l));
       const err = lineSplitter((l) => this.sink.line('stderr', l));

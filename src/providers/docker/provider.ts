@@ -23,6 +23,7 @@ import {
   parseEngineAddress,
   parseMemoryBytes,
   parseNanoCpus,
+  tmpfsSizeFor,
   WORKSPACE_IN_BOX,
   wantsSnapshot,
 } from './config.js';
@@ -450,8 +451,13 @@ export class DockerSandboxProvider implements SandboxProvider {
       wantsSnapshot(cfg) || spec.suspend?.strategy === 'snapshot' || spec.suspend?.fallback === 'snapshot';
     const readOnlyRootfs = cfg.readOnlyRootfs && !snapshotting;
     const [uid, gid] = cfg.user.split(':');
-    const tmpfs: Record<string, string> = { '/tmp': `rw,nosuid,nodev,size=${cfg.tmpfsSize},mode=1777` };
-    if (readOnlyRootfs) tmpfs['/home/agent'] = `rw,nosuid,nodev,size=${cfg.tmpfsSize},uid=${uid},gid=${gid},mode=0700`;
+    const memory = cfg.resources.memory === undefined ? undefined : parseMemoryBytes(cfg.resources.memory);
+    const memoryMb = spec.resources?.memoryMB;
+    const memBytes = memoryMb !== undefined ? memoryMb * 1024 * 1024 : memory;
+    // tmpfs pages count against the memory limit: bounded below it, a full /tmp is ENOSPC, not an OOM kill.
+    const tmpfsSize = tmpfsSizeFor(cfg, memBytes, readOnlyRootfs ? 2 : 1);
+    const tmpfs: Record<string, string> = { '/tmp': `rw,nosuid,nodev,size=${tmpfsSize},mode=1777` };
+    if (readOnlyRootfs) tmpfs['/home/agent'] = `rw,nosuid,nodev,size=${tmpfsSize},uid=${uid},gid=${gid},mode=0700`;
     // A fresh volume copies the image's /workspace (owned by the image's user) on first mount. When the
     // configured user differs, `chownVolume` prepares the volume instead and copy-up is turned off, or
     // it would hand the empty volume back to the image's owner.
@@ -479,9 +485,6 @@ export class DockerSandboxProvider implements SandboxProvider {
         Target: posix.dirname(GATEWAY_SOCKET_IN_BOX),
         ReadOnly: true,
       });
-    const memory = cfg.resources.memory === undefined ? undefined : parseMemoryBytes(cfg.resources.memory);
-    const memoryMb = spec.resources?.memoryMB;
-    const memBytes = memoryMb !== undefined ? memoryMb * 1024 * 1024 : memory;
     const cpus = spec.resources?.cpu ?? cfg.resources.cpus;
 
     await this.ensureNetwork(cfg, spec);

@@ -172,7 +172,7 @@ export class Reconciler {
     for (const runner of await store.runners.live()) {
       if (!runner.handle) continue;
       const provider = this.ctx.providers.get(runner.providerId);
-      if (!provider || !canReap(provider) || !this.reachable(provider.id)) continue;
+      if (!provider || !this.reachable(provider.id)) continue;
       const pool = await store.pools.byId(runner.poolId);
       if (pool?.mode !== 'managed') continue;
       let status: Awaited<ReturnType<SandboxProvider['status']>>;

@@ -188,6 +188,7 @@ export class RunnerService implements GatewayHandler {
         return this.onHello(conn, msg);
       case 'heartbeat':
         await this.ctx.store.runners.renewLease(conn.runnerId, Date.now(), this.ctx.config.leaseTimeoutMs);
+        conn.send({ type: 'lease', leaseMs: this.ctx.config.leaseTimeoutMs });
         return;
       case 'task.started':
         return this.onTaskStarted(conn, msg.taskId);
@@ -247,8 +248,12 @@ export class RunnerService implements GatewayHandler {
         busy = true;
         resend = active;
       } else if (active?.state === 'running') {
-        // The runner restarted and lost the process: the task is lost.
-        await this.loseTask(active, 'the runner restarted while the task was running');
+        // The runner restarted and lost the process, or killed it when its lease was about to lapse
+        // (src/agent/fence.ts): the task is lost.
+        await this.loseTask(
+          active,
+          'the runner no longer runs this task (it restarted, or stopped the task after losing contact with the server for nearly its lease)',
+        );
       }
     }
     const target: RunnerState = busy ? 'busy' : runner.draining ? 'draining' : 'idle';
@@ -260,6 +265,8 @@ export class RunnerService implements GatewayHandler {
       heartbeatIntervalMs: this.ctx.config.heartbeatIntervalMs,
       resume,
     });
+    conn.send({ type: 'lease', leaseMs: this.ctx.config.leaseTimeoutMs }); // hello renewed it
+
     this.ctx.log.info({ runnerId: runner.id, resume }, 'runner connected');
     if (resend) await this.sendAssignment(resend);
     const fresh = await store.runners.get(runner.id);
@@ -497,6 +504,7 @@ export class RunnerService implements GatewayHandler {
     this.gateway.connections.get(runner.id)?.close(4005, reason.slice(0, 100));
     if (!(await store.runners.transition(runner.id, 'offline', {}, [runner.state]))) return false;
     this.ctx.log.warn({ runnerId: runner.id, reason }, 'runner offline');
+    await this.fenceSandbox(runner);
     const task = await store.tasks.activeForRunner(runner.id);
     if (task) await this.loseTask(task, reason);
     const fresh = (await store.runners.get(runner.id)) ?? runner;
@@ -504,6 +512,21 @@ export class RunnerService implements GatewayHandler {
     const lostTask = task ? await store.tasks.get(task.id) : null;
     await this.events.runnerLost(fresh, lostTask);
     return true;
+  }
+
+  /**
+   * Before a task of a runner given up on is lost (and retried): the provider stops what the
+   * sandbox still runs (`fence`), so the old attempt is dead first. A failure is logged and the
+   * loss goes on: the agent fences itself too (src/agent/fence.ts).
+   */
+  private async fenceSandbox(runner: Runner): Promise<void> {
+    const provider = this.ctx.providers.get(runner.providerId);
+    if (!runner.handle || !provider?.fence) return;
+    try {
+      await provider.fence(runner.handle);
+    } catch (e: unknown) {
+      this.ctx.log.error({ err: toError(e), runnerId: runner.id }, 'stopping the sandbox of a lost runner failed');
+    }
   }
 
   /** After a server restart: give every live runner a fresh lease to reconnect in. */

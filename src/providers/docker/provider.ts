@@ -222,6 +222,11 @@ export class DockerSandboxProvider implements SandboxProvider {
     if (snap !== undefined) await removeImage(this.docker, snap);
   }
 
+  /** The container goes at once (SIGKILL, removed); the workspace volume and any snapshot stay. */
+  async fence(handle: SandboxHandle): Promise<void> {
+    if (handle.externalId) await removeContainer(this.docker, handle.externalId);
+  }
+
   async pause(handle: SandboxHandle): Promise<void> {
     try {
       await this.docker.getContainer(handle.externalId).pause();

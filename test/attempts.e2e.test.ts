@@ -4,7 +4,10 @@
  *   outlives the agent) is killed before the task is lost and retried, so the retry never runs
  *   beside it in the same workspace;
  * - a runner cut off from the server (the server stopped with SIGSTOP for longer than the lease)
- *   kills its own task before the lease lapses, and the task is retried once the server is back.
+ *   kills its own task before the lease lapses, and the task is retried once the server is back;
+ * - a runner told to drop a task it still runs (`task.stop`, here after a forced cancel while the
+ *   agent was stopped; `welcome.resume.keep = false` takes the same path) SIGKILLs its group at
+ *   once and starts the next task only when it is gone, even when the task ignores SIGTERM.
  * Each attempt appends to a beat file of its own every 100 ms; a dead attempt's file stops growing.
  */
 import { statSync } from 'node:fs';
@@ -157,5 +160,68 @@ describe('a local runner cut off from the server for longer than its lease', () 
     expect(first.state).toBe('lost');
     expect(retry.attempt).toBe(2);
     expect(await grows(beats)).toBe(false);
+  });
+});
+
+describe('a runner told to drop the task it runs', () => {
+  it('kills its whole group before it starts the next task, even a group that ignores SIGTERM', async () => {
+    const srv = await startServer({ config: 'runners:\n  lease_timeout: 2m\n' });
+    servers.push(srv);
+    const s = await srv.api<{ id: string; tasks: TaskView[] }>('POST', '/v1/sessions', {
+      agent: 'shell',
+      prompt: "trap '' TERM; while :; do date +%s%N >> beat-first; sleep 0.1; done",
+    });
+    expect(s.status).toBe(201);
+    const first = await until(async () => {
+      const t = (await tasksOf(srv, s.body.id))[0];
+      return t?.state === 'running' ? t : null;
+    }, 'the first task running');
+    const runner = (
+      await srv.api<{ handle: { externalId: string; metadata: { workspace: string } } }>(
+        'GET',
+        `/v1/runners/${first.runnerId}`,
+      )
+    ).body;
+    const workspace = runner.handle.metadata.workspace;
+    await until(async () => size(join(workspace, 'beat-first')) > 0, 'the first task beating');
+    // The next task measures whether the first one is still beating while it runs.
+    const second = await srv.api<TaskView>('POST', `/v1/sessions/${s.body.id}/tasks`, {
+      prompt:
+        'a=$(wc -c < beat-first); sleep 1; b=$(wc -c < beat-first); [ "$a" = "$b" ] && echo alone || echo overlap',
+    });
+    expect(second.status).toBe(201);
+    const agentPid = Number(runner.handle.externalId);
+    process.kill(agentPid, 'SIGSTOP'); // it cannot answer the cancel: after 10 s the server forces it
+    try {
+      expect((await srv.api('POST', `/v1/tasks/${first.id}/cancel`)).status).toBeLessThan(300);
+      await until(
+        async () =>
+          (await tasksOf(srv, s.body.id)).find((t) => t.id === first.id)?.state === 'cancelled' ? true : null,
+        'the forced cancel',
+        30_000,
+      );
+      // The next task is already assigned to the stopped runner, behind task.cancel and task.stop.
+      await until(
+        async () =>
+          (await tasksOf(srv, s.body.id)).find((t) => t.id === second.body.id)?.state === 'assigned' ? true : null,
+        'the next task assigned',
+        30_000,
+      );
+    } finally {
+      process.kill(agentPid, 'SIGCONT');
+    }
+    const done = await until(
+      async () => {
+        const t = (await tasksOf(srv, s.body.id)).find((x) => x.id === second.body.id);
+        return t && ['succeeded', 'failed'].includes(t.state) ? t : null;
+      },
+      'the next task to finish',
+      30_000,
+    );
+    expect(done.state).toBe('succeeded');
+    const lines = (await srv.api<{ items: { line: string; stream: string }[] }>('GET', `/v1/tasks/${done.id}/logs`))
+      .body.items;
+    expect(lines.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual(['alone']);
+    expect(processesWithEnv('MARIONETTE_TASK_ID', first.id)).toEqual([]);
   });
 });

@@ -148,8 +148,15 @@ export class LocalSandboxProvider implements SandboxProvider {
 
   /** Kills the runner's whole process group (the agent and anything it started), and its task's group. */
   async terminate(handle: SandboxHandle): Promise<void> {
-    if (!this.isOurs(handle)) return this.fence(handle);
-    const pid = Number(handle.externalId);
+    if (this.isOurs(handle)) await this.stopAgent(Number(handle.externalId));
+    // The task's group is not the agent's: whatever outlived the agent goes now.
+    await this.fence(handle);
+    const stateDir = handle.metadata.stateDir;
+    if (typeof stateDir === 'string') rmSync(stateDir, { recursive: true, force: true });
+  }
+
+  /** SIGTERM to the agent's group (it stops its task), SIGKILL after `kill_grace_seconds`. */
+  private async stopAgent(pid: number): Promise<void> {
     const signal = (sig: NodeJS.Signals) => {
       try {
         process.kill(-pid, sig);
@@ -165,7 +172,6 @@ export class LocalSandboxProvider implements SandboxProvider {
     const deadline = Date.now() + this.config.kill_grace_seconds * 1000;
     while (Date.now() < deadline && alive(pid)) await sleep(50);
     if (alive(pid)) signal('SIGKILL');
-    await this.fence(handle);
   }
 
   /** terminate_preserve_storage: the process goes, the workspace directory stays. */

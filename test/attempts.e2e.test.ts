@@ -10,10 +10,11 @@
  *   once and starts the next task only when it is gone, even when the task ignores SIGTERM.
  * Each attempt appends to a beat file of its own every 100 ms; a dead attempt's file stops growing.
  */
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
+import { fenceMargin } from '../src/agent/fence.js';
 import { groupMembers, readTaskPid } from '../src/agent/procs.js';
 import { processesWithEnv, type ServerHandle, startServer, type TaskView, until } from './harness.js';
 
@@ -140,9 +141,13 @@ describe('a local runner cut off from the server for longer than its lease', () 
         'the runner to kill its own task',
         3 * leaseMs,
       );
-      const killedAfter = Date.now() - stoppedAt;
-      // Not before a lease's worth of silence (less the fence margin), and while the server is still stopped.
-      expect(killedAfter).toBeGreaterThanOrEqual(leaseMs / 2);
+      // While the server is still stopped, and not before the lease (less the fence margin) went unconfirmed.
+      const said = /has not confirmed this runner's lease for ([\d.]+) s: killing task (\S+)/.exec(
+        readFileSync(join(r.srv.home, 'runners', `${r.first.runnerId}.log`), 'utf8'),
+      );
+      expect(said?.[2]).toBe(r.first.id);
+      expect(Number(said?.[1]) * 1000).toBeGreaterThanOrEqual(leaseMs - fenceMargin(leaseMs) - 100);
+      expect(Date.now() - stoppedAt).toBeLessThan(3 * leaseMs);
       expect(groupMembers(r.taskPgid)).toEqual([]);
       expect(await grows(beats)).toBe(false);
       // The agent itself is alive: it fenced, it did not die.

@@ -18,6 +18,7 @@ import type { SandboxSpec } from '../providers/types.js';
 import type { Repos } from '../store/index.js';
 import type { Runner, Session, Task } from '../store/records.js';
 import type { ServerContext } from './context.js';
+import { fenceSandbox } from './fencing.js';
 import type { Gateway, GatewayHandler, RunnerConnection } from './gateway.js';
 
 /** What a caller of `sendAssignment` already knows (each part is looked up when absent). */
@@ -248,11 +249,10 @@ export class RunnerService implements GatewayHandler {
         busy = true;
         resend = active;
       } else if (active?.state === 'running') {
-        // The runner restarted and lost the process, or killed it when its lease was about to lapse
-        // (src/agent/fence.ts): the task is lost.
+        // The runner restarted and lost the process, or fenced it (src/agent/fence.ts): the task is lost.
         await this.loseTask(
           active,
-          'the runner no longer runs this task (it restarted, or stopped the task after losing contact with the server for nearly its lease)',
+          'the runner no longer runs the task (it restarted, or fenced it when out of contact)',
         );
       }
     }
@@ -266,7 +266,6 @@ export class RunnerService implements GatewayHandler {
       resume,
     });
     conn.send({ type: 'lease', leaseMs: this.ctx.config.leaseTimeoutMs }); // hello renewed it
-
     this.ctx.log.info({ runnerId: runner.id, resume }, 'runner connected');
     if (resend) await this.sendAssignment(resend);
     const fresh = await store.runners.get(runner.id);
@@ -504,7 +503,7 @@ export class RunnerService implements GatewayHandler {
     this.gateway.connections.get(runner.id)?.close(4005, reason.slice(0, 100));
     if (!(await store.runners.transition(runner.id, 'offline', {}, [runner.state]))) return false;
     this.ctx.log.warn({ runnerId: runner.id, reason }, 'runner offline');
-    await this.fenceSandbox(runner);
+    await fenceSandbox(this.ctx, runner); // the old attempt dies before its task is lost
     const task = await store.tasks.activeForRunner(runner.id);
     if (task) await this.loseTask(task, reason);
     const fresh = (await store.runners.get(runner.id)) ?? runner;
@@ -512,21 +511,6 @@ export class RunnerService implements GatewayHandler {
     const lostTask = task ? await store.tasks.get(task.id) : null;
     await this.events.runnerLost(fresh, lostTask);
     return true;
-  }
-
-  /**
-   * Before a task of a runner given up on is lost (and retried): the provider stops what the
-   * sandbox still runs (`fence`), so the old attempt is dead first. A failure is logged and the
-   * loss goes on: the agent fences itself too (src/agent/fence.ts).
-   */
-  private async fenceSandbox(runner: Runner): Promise<void> {
-    const provider = this.ctx.providers.get(runner.providerId);
-    if (!runner.handle || !provider?.fence) return;
-    try {
-      await provider.fence(runner.handle);
-    } catch (e: unknown) {
-      this.ctx.log.error({ err: toError(e), runnerId: runner.id }, 'stopping the sandbox of a lost runner failed');
-    }
   }
 
   /** After a server restart: give every live runner a fresh lease to reconnect in. */

@@ -15,6 +15,7 @@ import {
   forceClean,
   getSession,
   getTask,
+  installIdOf,
   owned,
   runTask,
   sessionIn,
@@ -76,26 +77,42 @@ dockerDescribe('docker reconciler', () => {
       if (prefix) await forceClean(prefix);
     });
 
-    it('are removed when the server starts', async () => {
-      // Start once to learn the prefix, stop, plant leftovers of a "previous" server, start again.
+    it("are removed when the server starts if they are this install's; another install's are left alone", async () => {
+      // Start once to learn the prefix and install id, stop, plant leftovers, start again.
       ({ srv, prefix } = await startDockerServer({ pools: POOLS }));
       await srv.stop();
-      const labels = ownerLabels(
-        prefix,
-        { sessionId: 'ses_gone', runnerId: 'run_gone', poolId: 'pool_gone', orgId: 'org_gone' },
-        'volume',
-      );
-      await docker.createVolume({ Name: `marionette-ws-orphan-${prefix}`, Labels: labels });
-      const c = await docker.createContainer({
-        Image: 'marionette/agent:latest',
-        Entrypoint: ['sleep', '600'],
-        Labels: { ...labels, [`${prefix}.kind`]: 'container' },
-        HostConfig: { NetworkMode: 'none' },
-      });
-      await c.start();
-      expect((await owned(prefix)).length).toBe(2);
+      const installId = installIdOf(srv.home);
+      const gone = { sessionId: 'ses_gone', runnerId: 'run_gone', poolId: 'pool_gone', orgId: 'org_gone' };
+      const plant = async (name: string, installLabel: string | null) => {
+        const labels = ownerLabels(prefix, { ...gone, installId: installLabel }, 'volume');
+        await docker.createVolume({ Name: `marionette-ws-${name}-${prefix}`, Labels: labels });
+        const c = await docker.createContainer({
+          name: `mtest-${name}-${prefix}`,
+          Image: 'marionette/agent:latest',
+          Entrypoint: ['sleep', '600'],
+          Labels: { ...labels, [`${prefix}.kind`]: 'container' },
+          HostConfig: { NetworkMode: 'none' },
+        });
+        await c.start();
+      };
+      await plant('mine', installId);
+      await plant('other', 'ins_another_install');
+      // From before install ids: no install label, and an owner this install never had.
+      await plant('legacy', null);
+      expect((await owned(prefix)).length).toBe(6);
       srv = await srv.restart();
-      await expectNothingLeft(prefix);
+      await until(
+        async () => !(await owned(prefix)).some((o) => o.includes('-mine-')),
+        "this install's orphans to be removed",
+      );
+      expect((await owned(prefix)).sort()).toEqual(
+        [
+          `container mtest-legacy-${prefix}`,
+          `container mtest-other-${prefix}`,
+          `volume marionette-ws-legacy-${prefix}`,
+          `volume marionette-ws-other-${prefix}`,
+        ].sort(),
+      );
     });
   });
 

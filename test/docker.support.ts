@@ -19,12 +19,16 @@ export interface SessionObj extends Omit<SessionView, 'tasks'> {
 }
 export type TaskObj = TaskView;
 
-/** A server with a docker provider under a fresh label prefix; `pools` is YAML under `pools:`. */
+/**
+ * A server with a docker provider under a fresh label prefix (or `prefix`, to share one between
+ * servers); `pools` is YAML under `pools:`.
+ */
 export async function startDockerServer(opts: {
   pools: string;
   docker?: string;
+  prefix?: string;
 }): Promise<{ srv: ServerHandle; prefix: string }> {
-  const prefix = uniquePrefix();
+  const prefix = opts.prefix ?? uniquePrefix();
   const config = [
     'providers:',
     '  docker:',
@@ -120,6 +124,16 @@ export function costEvents(home: string): Array<{ runner_id: string; billing_mod
   const db = new Database(join(home, 'marionette.db'), { readonly: true });
   try {
     return db.prepare('select runner_id, billing_model, seconds from cost_events').all() as never;
+  } finally {
+    db.close();
+  }
+}
+
+/** The install id a server keeps in its SQLite store (every object it creates is labelled with it). */
+export function installIdOf(home: string): string {
+  const db = new Database(join(home, 'marionette.db'), { readonly: true });
+  try {
+    return (db.prepare("select value from meta where key = 'install_id'").get() as { value: string }).value;
   } finally {
     db.close();
   }

@@ -57,9 +57,17 @@ describe('lease loss', () => {
     expect((await poolRunners(srv, 'lease', true)).find((r) => r.id === ra!.id)?.state).toBe('offline');
     // Another runner joins and takes the retry.
     agents.start(srv, ['--token', token, '--name', 'b']);
-    // The first runner comes back: it must stop the lost attempt, not report it.
+    // The first runner comes back: it must stop the lost attempt, not report it. Its own fence sees
+    // the lease long past and kills the task at once, or the server's welcome tells it to.
     a.kill('SIGCONT');
-    await until(async () => (a.output().includes(`server gave up on task ${first.id}`) ? true : null), 'told to stop');
+    await until(
+      async () =>
+        a.output().includes(`server gave up on task ${first.id}`) ||
+        a.output().includes(`killing task ${first.id} before the lease lapses`)
+          ? true
+          : null,
+      'told to stop',
+    );
     await until(
       async () => (processesWithEnv('MARIONETTE_TASK_ID', first.id).length === 0 ? true : null),
       'lost attempt killed',

@@ -19,6 +19,7 @@ import {
   ServerMessage,
   type TaskAssignment,
 } from '../protocol/messages.js';
+import { killAttempt, LeaseFence } from './fence.js';
 import { LogShipper } from './logship.js';
 import { killLeftoverTask, RunningTask, type TaskResult } from './task.js';
 
@@ -120,6 +121,10 @@ export class Agent {
   private readonly log: (msg: string) => void;
   private cred: Credential | null = null;
   private heartbeatMs = 5000;
+  /** Kills the task when the server has not confirmed the lease for nearly its length (fence.ts). */
+  private readonly fence = new LeaseFence((silentMs) => this.fenced(silentMs));
+  /** A dropped task's process group being killed: nothing new starts until it is gone. */
+  private killing: Promise<void> | null = null;
   private stopped!: () => void;
   readonly done = new Promise<void>((r) => {
     this.stopped = r;
@@ -282,6 +287,7 @@ export class Agent {
         if (this.heartbeat) clearInterval(this.heartbeat);
         this.heartbeat = null;
         this.welcomed = false;
+        this.fence.disconnected();
         if (this.ws === ws) this.ws = null;
         if (code === 4004) outcome = 'fatal';
         if (!this.stopping && outcome !== 'fatal')
@@ -298,6 +304,7 @@ export class Agent {
     const ws = this.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) return false;
     ws.send(JSON.stringify(msg));
+    if (msg.type === 'hello' || msg.type === 'heartbeat') this.fence.sent();
     return true;
   }
 
@@ -331,6 +338,9 @@ export class Agent {
       }
       case 'task.assign':
         this.onAssign(msg.task);
+        return;
+      case 'lease':
+        this.fence.renewed(msg.leaseMs);
         return;
       case 'logs.ack':
         if (this.current?.assignment.taskId === msg.taskId) {
@@ -376,6 +386,11 @@ export class Agent {
   }
 
   private onAssign(a: TaskAssignment): void {
+    if (this.killing) {
+      // The previous attempt's group is still dying: start nothing beside it.
+      void this.killing.then(() => this.onAssign(a));
+      return;
+    }
     if (this.current && this.current.assignment.taskId !== a.taskId) {
       this.log(`refusing task ${a.taskId}: still busy with ${this.current.assignment.taskId}`);
       return;
@@ -422,12 +437,29 @@ export class Agent {
     });
   }
 
+  /** Forgets the current task and SIGKILLs its process group; the next task waits until the group is gone. */
   private dropTask(): void {
     const t = this.current;
     if (!t) return;
     this.current = null;
     t.ship.dispose();
-    t.run.kill(1000);
+    const k = killAttempt(t.run).then((gone) => {
+      if (!gone) this.log(`task ${t.assignment.taskId}: its process group outlived SIGKILL for 5 s`);
+      if (this.killing === k) this.killing = null;
+    });
+    this.killing = k;
+  }
+
+  /** The lease is about to lapse unconfirmed: kill the task before the server retries it elsewhere. */
+  private fenced(silentMs: number): void {
+    const t = this.current;
+    if (!t || t.result) return;
+    this.log(
+      `the server has not confirmed this runner's lease for ${(silentMs / 1000).toFixed(1)} s: killing task ${t.assignment.taskId} before the lease lapses (the server retries it)`,
+    );
+    this.dropTask();
+    // Reconnect: the next hello holds no task, so the server marks it lost if it still thinks it runs.
+    this.ws?.terminate();
   }
 
   async stop(code: number): Promise<void> {
@@ -438,6 +470,7 @@ export class Agent {
       await Promise.race([this.current.run.done, sleep(3000)]);
     }
     if (this.heartbeat) clearInterval(this.heartbeat);
+    this.fence.stop();
     this.ws?.close(1000, 'agent stopping');
     process.exitCode = code;
     this.stopped();

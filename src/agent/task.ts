@@ -3,9 +3,11 @@
  * group (so cancel kills everything it started), with stdout and stderr split into lines.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TaskAssignment } from '../protocol/messages.js';
+import { raiseOomScore } from './oom.js';
+import { isRecordedGroup, parseTaskPid, signalGroup, writeTaskPid } from './procs.js';
 
 const MAX_LINE = 64 * 1024;
 
@@ -88,6 +90,7 @@ export class RunningTask {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       this.child = child;
+      raiseOomScore(child.pid);
       let spawnError: string | null = null;
       const out = lineSplitter((l) => this.sink.line('stdout', l));
       const err = lineSplitter((l) => this.sink.line('stderr', l));
@@ -95,7 +98,7 @@ export class RunningTask {
       child.stderr?.on('data', (c: Buffer) => err.write(c));
       child.once('spawn', () => {
         const pf = this.pidFile();
-        if (pf && child.pid) writeFileSync(pf, String(child.pid));
+        if (pf && child.pid) writeTaskPid(pf, child.pid);
         if (main) this.sink.started(child.pid ?? null);
       });
       child.once('error', (e: NodeJS.ErrnoException) => {
@@ -121,6 +124,11 @@ export class RunningTask {
     });
   }
 
+  /** The process group of the command running now (setup or main); null between commands and after. */
+  get pgid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
   /** Kills the task's whole process group: SIGTERM, then SIGKILL after `graceMs`. */
   kill(graceMs = 3000): void {
     this.cancelled = true;
@@ -139,15 +147,10 @@ export class RunningTask {
   }
 }
 
-/** Kills a task group left behind by a previous agent process (its pid file in the state dir). */
+/** Kills a task group left behind by a previous agent process (its pid file in the state dir), unless its number was recycled. */
 export function killLeftoverTask(stateDir: string | null, read: (p: string) => string | null): void {
   if (!stateDir) return;
-  const pid = Number(read(join(stateDir, 'task.pid')));
-  if (!Number.isInteger(pid) || pid <= 1) return;
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    /* already gone */
-  }
+  const g = parseTaskPid(read(join(stateDir, 'task.pid')) ?? '');
+  if (g && isRecordedGroup(g)) signalGroup(g.pgid, 'SIGKILL');
   rmSync(join(stateDir, 'task.pid'), { force: true });
 }

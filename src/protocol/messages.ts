@@ -11,6 +11,10 @@
  * - A runner re-attaches to its task after a reconnect (`hello.task`).
  * - Every server command (`task.cancel`, `task.stop`, `drain`, `suspend`, `resume`) is answered
  *   by an `ack` with the command's `ref`.
+ * - Every lease renewal (`hello`, `heartbeat`) is answered by `lease` once it is stored, in order,
+ *   so the runner knows how long it may keep running its task unconfirmed (src/agent/fence.ts).
+ *   Added within protocol 1: an agent that does not know `lease` ignores it, and an agent that
+ *   gets none keeps its task running (no self-fencing).
  */
 import { z } from 'zod';
 
@@ -113,6 +117,8 @@ export const ServerMessage = z.discriminatedUnion('type', [
   }),
   z.strictObject({ type: z.literal('task.assign'), task: TaskAssignment }),
   z.strictObject({ type: z.literal('logs.ack'), taskId: z.string(), seq: z.number().int().min(0) }),
+  /** The lease was renewed: it lasts `leaseMs` from when the runner sent the hello/heartbeat that renewed it. */
+  z.strictObject({ type: z.literal('lease'), leaseMs: z.number().int().positive() }),
   z.strictObject({ type: z.literal('task.finished.ack'), taskId: z.string() }),
   z.strictObject({ type: z.literal('task.cancel'), ref: z.string(), taskId: z.string() }),
   /** The task was given up on (lost and re-queued elsewhere): kill it, report nothing more. */

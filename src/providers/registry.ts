@@ -26,16 +26,22 @@ export const PROVIDER_IDS = [
 /**
  * Builds every provider. Docker is always registered: with no engine its `health()` reports the
  * socket it tried and the scheduler shows its pools as `provider_unavailable`. Its agent reaches
- * the gateway through the server's unix socket folder, mounted into each container.
+ * the gateway through the server's unix socket folder, mounted into each container. Every object a
+ * provider creates carries `installId`, and its reaper touches only objects carrying it.
  */
-export function createProviders(config: ServerConfig, gateway: string): Map<string, SandboxProvider> {
+export function createProviders(
+  config: ServerConfig,
+  gateway: string,
+  /** The install's id (from the store): providers label what they create with it. */
+  installId?: string,
+): Map<string, SandboxProvider> {
   const docker = parseDockerConfig(
     { gatewaySocket: config.gatewaySocket, ...config.providers.docker },
     'providers.docker in marionette.yaml',
   );
   const providers: SandboxProvider[] = [
     new LocalSandboxProvider({ home: config.home, gateway, config: config.providers.local }),
-    new DockerSandboxProvider(docker),
+    new DockerSandboxProvider(docker, installId ? { installId } : {}),
     new JoinedRunnersProvider('pool'),
     new JoinedRunnersProvider('external'),
   ];

@@ -92,6 +92,13 @@ export interface SandboxProvider {
   provision(spec: SandboxSpec): Promise<SandboxHandle>;
   status(handle: SandboxHandle): Promise<SandboxStatus>;
   terminate(handle: SandboxHandle): Promise<void>;
+  /**
+   * Stops everything the sandbox runs, now, keeping its storage, and resolves once it is stopped.
+   * The server calls it when it gives up on the runner (lease expired, or sandbox found dead),
+   * before the runner's task is declared lost and retried, so a retry never runs beside the old
+   * attempt. A provider without it relies on the agent fencing itself (src/agent/fence.ts).
+   */
+  fence?(handle: SandboxHandle): Promise<void>;
   streamLogs?(handle: SandboxHandle): AsyncIterable<string>;
   execCommand?(handle: SandboxHandle, command: string, env?: Record<string, string>): Promise<SandboxExecResult>;
   /** Suspend strategies this provider instance can honour (the rest use the pool's fallback). */

@@ -5,8 +5,11 @@
  *    written, created before this process started) are terminated, and their sessions go back to
  *    `scheduling`. (Sessions caught mid-suspend or mid-resume are settled before this, by
  *    `SuspendService.recoverInterrupted`: see src/server/suspend-steps.ts.)
- * 2. Orphans: for every provider that can list what it owns (`reapOrphans`), each labelled object
- *    whose owner is gone is removed. A container is owned by its runner (live, or `suspended` =
+ * 2. Orphans: for every provider that can list what it owns (`reapOrphans`), each object labelled
+ *    with this install's id whose owner is gone is removed. Another install's objects (same engine,
+ *    same label prefix) are never touched; an object from before install ids (no install label)
+ *    is this install's only if its runner, session or pool is in this store (`isKnown`); the rest
+ *    are left alone and counted in the log. A container is owned by its runner (live, or `suspended` =
  *    mid-suspend); a volume or snapshot image by its runner or by its session while that session
  *    has not ended (a suspended session keeps its storage); a network by its pool.
  * 3. Dead sandboxes: each live runner of a managed pool whose provider reports its sandbox
@@ -23,7 +26,10 @@ import type { SessionService } from './sessions.js';
 
 /** A provider that can list and reap the objects it labelled (the docker provider). */
 export interface ReapingProvider extends SandboxProvider {
-  reapOrphans(isLive: (o: OwnedObject) => boolean | Promise<boolean>): Promise<ReapResult>;
+  reapOrphans(
+    isLive: (o: OwnedObject) => boolean | Promise<boolean>,
+    adopt?: (o: OwnedObject) => boolean | Promise<boolean>,
+  ): Promise<ReapResult>;
 }
 
 function canReap(p: SandboxProvider): p is ReapingProvider {
@@ -88,7 +94,11 @@ export class Reconciler {
     const report: ReconcileReport = { removed: 0, failed: 0, offline: 0 };
     for (const [id, provider] of this.ctx.providers) {
       if (!canReap(provider) || !this.reachable(id)) continue;
-      const r = await provider.reapOrphans((o) => this.isLive(o));
+      const r = await provider.reapOrphans(
+        (o) => this.isLive(o),
+        (o) => this.isKnown(o),
+      );
+      this.noteForeign(id, r.foreign);
       report.removed += r.removed.length;
       report.failed += r.failed.length;
       for (const o of r.removed)
@@ -101,6 +111,28 @@ export class Reconciler {
     }
     report.offline = await this.checkSandboxes();
     return report;
+  }
+
+  /** Providers whose unlabelled (pre-install-id) objects were already reported. */
+  private readonly reportedLegacy = new Set<string>();
+
+  /** Says once per provider that objects from before install ids were left alone, and how many. */
+  private noteForeign(provider: string, foreign: OwnedObject[]): void {
+    const legacy = foreign.filter((o) => !o.owner.install);
+    if (legacy.length === 0 || this.reportedLegacy.has(provider)) return;
+    this.reportedLegacy.add(provider);
+    this.ctx.log.warn(
+      { provider, count: legacy.length, names: legacy.slice(0, 20).map((o) => `${o.kind} ${o.name}`) },
+      'objects with no install label whose owner this install does not know were left alone (another install, or from before install ids); remove them by hand once nothing uses them',
+    );
+  }
+
+  /** Whether an object with no install label is this install's: its runner, session or pool is in this store. */
+  async isKnown(o: OwnedObject): Promise<boolean> {
+    const { store } = this.ctx;
+    if (o.owner.runner && (await store.runners.get(o.owner.runner))) return true;
+    if (o.owner.session && (await store.sessions.get(o.owner.session))) return true;
+    return o.owner.pool !== '' && (await store.pools.byId(o.owner.pool)) !== null;
   }
 
   /** Whether a labelled object still has an owner. Reads the store per object, after it was listed. */
@@ -126,7 +158,7 @@ export class Reconciler {
     for (const runner of await store.runners.live()) {
       if (!runner.handle) continue;
       const provider = this.ctx.providers.get(runner.providerId);
-      if (!provider || !canReap(provider) || !this.reachable(provider.id)) continue;
+      if (!provider || !this.reachable(provider.id)) continue;
       const pool = await store.pools.byId(runner.poolId);
       if (pool?.mode !== 'managed') continue;
       let status: Awaited<ReturnType<SandboxProvider['status']>>;

@@ -18,6 +18,7 @@ import type { SandboxSpec } from '../providers/types.js';
 import type { Repos } from '../store/index.js';
 import type { Runner, Session, Task } from '../store/records.js';
 import type { ServerContext } from './context.js';
+import { fenceSandbox } from './fencing.js';
 import type { Gateway, GatewayHandler, RunnerConnection } from './gateway.js';
 
 /** What a caller of `sendAssignment` already knows (each part is looked up when absent). */
@@ -188,6 +189,7 @@ export class RunnerService implements GatewayHandler {
         return this.onHello(conn, msg);
       case 'heartbeat':
         await this.ctx.store.runners.renewLease(conn.runnerId, Date.now(), this.ctx.config.leaseTimeoutMs);
+        conn.send({ type: 'lease', leaseMs: this.ctx.config.leaseTimeoutMs });
         return;
       case 'task.started':
         return this.onTaskStarted(conn, msg.taskId);
@@ -247,8 +249,11 @@ export class RunnerService implements GatewayHandler {
         busy = true;
         resend = active;
       } else if (active?.state === 'running') {
-        // The runner restarted and lost the process: the task is lost.
-        await this.loseTask(active, 'the runner restarted while the task was running');
+        // The runner restarted and lost the process, or fenced it (src/agent/fence.ts): the task is lost.
+        await this.loseTask(
+          active,
+          'the runner no longer runs the task (it restarted, or fenced it when out of contact)',
+        );
       }
     }
     const target: RunnerState = busy ? 'busy' : runner.draining ? 'draining' : 'idle';
@@ -260,6 +265,7 @@ export class RunnerService implements GatewayHandler {
       heartbeatIntervalMs: this.ctx.config.heartbeatIntervalMs,
       resume,
     });
+    conn.send({ type: 'lease', leaseMs: this.ctx.config.leaseTimeoutMs }); // hello renewed it
     this.ctx.log.info({ runnerId: runner.id, resume }, 'runner connected');
     if (resend) await this.sendAssignment(resend);
     const fresh = await store.runners.get(runner.id);
@@ -497,6 +503,7 @@ export class RunnerService implements GatewayHandler {
     this.gateway.connections.get(runner.id)?.close(4005, reason.slice(0, 100));
     if (!(await store.runners.transition(runner.id, 'offline', {}, [runner.state]))) return false;
     this.ctx.log.warn({ runnerId: runner.id, reason }, 'runner offline');
+    await fenceSandbox(this.ctx, runner); // the old attempt dies before its task is lost
     const task = await store.tasks.activeForRunner(runner.id);
     if (task) await this.loseTask(task, reason);
     const fresh = (await store.runners.get(runner.id)) ?? runner;

@@ -8,6 +8,7 @@ import { Kysely, type LogEvent, Migrator, PostgresDialect, sql } from 'kysely';
 import { migrationProvider } from './migrations/index.js';
 import { AuthRepo } from './repos/auth.js';
 import { LogRepo } from './repos/logs.js';
+import { MetaRepo } from './repos/meta.js';
 import { PoolRepo } from './repos/pools.js';
 import { RunnerRepo } from './repos/runners.js';
 import { SessionRepo } from './repos/sessions.js';
@@ -71,6 +72,7 @@ export interface Repos {
   sessions: SessionRepo;
   tasks: TaskRepo;
   logs: LogRepo;
+  meta: MetaRepo;
 }
 
 export interface Store extends Repos {
@@ -99,6 +101,7 @@ function repos(db: Kysely<Database>, changes: ChangeLog): Repos {
     sessions: new SessionRepo(db, changes),
     tasks: new TaskRepo(db, changes),
     logs: new LogRepo(db),
+    meta: new MetaRepo(db),
   };
 }
 
@@ -155,7 +158,13 @@ async function makeKysely(
 /** Opens and migrates the store. */
 export async function openStore(opts: StoreOptions): Promise<Store> {
   const { db, dialect, grouped } = await makeKysely(opts);
-  const migrator = new Migrator({ db, provider: migrationProvider({ dialect }) });
+  // The migration tables live in the store's own schema: Kysely looks for them by schema, and would
+  // otherwise take another schema's tables in the same database for this one's.
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider({ dialect }),
+    ...(dialect === 'postgres' && opts.pgSchema ? { migrationTableSchema: opts.pgSchema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');

@@ -170,6 +170,12 @@ export interface CostEventsTable {
   created_at: number;
 }
 
+/** Install-wide settings (`install_id`: the id every provider object is labelled with). */
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
 export interface Database {
   orgs: OrgsTable;
   projects: ProjectsTable;
@@ -184,4 +190,5 @@ export interface Database {
   task_logs: TaskLogsTable;
   session_events: SessionEventsTable;
   cost_events: CostEventsTable;
+  meta: MetaTable;
 }

@@ -15,13 +15,24 @@ if (!pgUrl && process.env.MARIONETTE_REQUIRE_POSTGRES === '1')
   throw new Error('MARIONETTE_REQUIRE_POSTGRES=1 but MARIONETTE_TEST_DATABASE_URL is not set');
 if (!pgUrl) console.warn('store conformance: PostgreSQL skipped (set MARIONETTE_TEST_DATABASE_URL to run it)');
 
-const DIALECTS: { name: string; open: () => Promise<{ store: Store; cleanup: () => Promise<void> }> }[] = [
+/** A fresh store; `reopen` opens the same database again (as a server restart does). */
+interface Opened {
+  store: Store;
+  reopen: () => Promise<Store>;
+  cleanup: () => Promise<void>;
+}
+
+const DIALECTS: { name: string; open: () => Promise<Opened> }[] = [
   {
     name: 'sqlite',
     open: async () => {
       const home = mkdtempSync(join(tmpdir(), 'mrn-store-'));
       const store = await openStore({ home });
-      return { store, cleanup: async () => rmSync(home, { recursive: true, force: true }) };
+      return {
+        store,
+        reopen: () => openStore({ home }),
+        cleanup: async () => rmSync(home, { recursive: true, force: true }),
+      };
     },
   },
   ...(pgUrl
@@ -33,6 +44,7 @@ const DIALECTS: { name: string; open: () => Promise<{ store: Store; cleanup: () 
             const store = await openStore({ home: tmpdir(), databaseUrl: pgUrl, pgSchema: schema });
             return {
               store,
+              reopen: () => openStore({ home: tmpdir(), databaseUrl: pgUrl, pgSchema: schema }),
               cleanup: async () => {
                 const pg = await import('pg');
                 const c = new pg.default.Client({ connectionString: pgUrl });
@@ -50,13 +62,14 @@ const DIALECTS: { name: string; open: () => Promise<{ store: Store; cleanup: () 
 for (const dialect of DIALECTS) {
   describe(`store conformance: ${dialect.name}`, () => {
     let store: Store;
+    let reopen: () => Promise<Store>;
     let cleanup: () => Promise<void>;
     let orgId: string;
     let projectId: string;
     let poolId: string;
 
     beforeAll(async () => {
-      ({ store, cleanup } = await dialect.open());
+      ({ store, reopen, cleanup } = await dialect.open());
       ({ orgId, projectId } = await store.auth.ensureDefaultTenancy());
       const now = Date.now();
       poolId = newId('pool');
@@ -262,6 +275,25 @@ for (const dialect of DIALECTS) {
       expect(rows.some((r) => r.token_hash.includes(token))).toBe(false);
       expect((await store.auth.findApiToken(token))?.orgId).toBe(orgId);
       expect(await store.auth.findApiToken(`${token}x`)).toBeNull();
+    });
+
+    it('keeps one install id per store: generated at the first start, the same after a restart, unique', async () => {
+      const id = await store.meta.installId();
+      expect(id).toMatch(/^ins_[0-9a-z]+$/);
+      expect(await store.meta.installId()).toBe(id);
+      const again = await reopen();
+      try {
+        expect(await again.meta.installId()).toBe(id);
+      } finally {
+        await again.close();
+      }
+      const other = await dialect.open();
+      try {
+        expect(await other.store.meta.installId()).not.toBe(id);
+      } finally {
+        await other.store.close();
+        await other.cleanup();
+      }
     });
   });
 }

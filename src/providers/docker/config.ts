@@ -71,8 +71,18 @@ export const DockerProviderConfigSchema = z
      * suspend strategy or fallback is `snapshot`, because a snapshot of a read-only rootfs keeps nothing.
      */
     readOnlyRootfs: z.boolean().default(true),
-    /** Size of the `/tmp` tmpfs (and of the home-directory tmpfs when the rootfs is read-only). Default `256m`. */
+    /**
+     * Size of the `/tmp` tmpfs (and of the home-directory tmpfs when the rootfs is read-only).
+     * Default `256m`. With a memory limit it is bounded by `tmpfsMemoryFraction`.
+     */
     tmpfsSize: memoryString.default('256m'),
+    /**
+     * With a memory limit, the tmpfs mounts together hold at most this fraction of it (split evenly
+     * between them). tmpfs pages count against the container's memory, so a task filling `/tmp`
+     * gets ENOSPC while the agent and the task still have memory, instead of the OOM killer
+     * picking a process. Default 0.5.
+     */
+    tmpfsMemoryFraction: z.number().gt(0).lt(1).default(0.5),
     /** Host path of the gateway unix socket (filled in by the server); bind-mounted at /run/marionette/gateway.sock. */
     gatewaySocket: z.string().startsWith('/', 'expected an absolute path').optional(),
     /** Gateway URL for the agent when no socket is mounted (e.g. `ws://10.0.0.5:9090`). */
@@ -214,4 +224,17 @@ export function parseEngineAddress(host: string): EngineAddress {
 /** The strategy and fallback the pool asked for; used to decide whether the rootfs must be writable. */
 export function wantsSnapshot(cfg: DockerProviderConfig): boolean {
   return cfg.suspend_config?.strategy === 'snapshot' || cfg.suspend_config?.fallback === 'snapshot';
+}
+
+/**
+ * The size of each tmpfs mount (`/tmp`, and `/home/agent` on a read-only rootfs): `tmpfsSize`,
+ * bounded with a memory limit so that all `mounts` together stay within `tmpfsMemoryFraction` of it.
+ *
+ * @example
+ * tmpfsSizeFor(parseDockerConfig({ tmpfsSize: '256m' }), 256 * 2 ** 20, 2) // 67108864 (64 MiB each)
+ */
+export function tmpfsSizeFor(cfg: DockerProviderConfig, memoryBytes: number | undefined, mounts: number): string {
+  if (memoryBytes === undefined) return cfg.tmpfsSize;
+  const cap = Math.floor((memoryBytes * cfg.tmpfsMemoryFraction) / Math.max(1, mounts));
+  return parseMemoryBytes(cfg.tmpfsSize) <= cap ? cfg.tmpfsSize : String(cap);
 }

@@ -23,57 +23,48 @@ import {
   parseEngineAddress,
   parseMemoryBytes,
   parseNanoCpus,
+  tmpfsSizeFor,
   WORKSPACE_IN_BOX,
   wantsSnapshot,
 } from './config.js';
 import { WORKSPACE_OWNER_LABEL } from './image.js';
+import {
+  type DockerClient,
+  engineMessage,
+  listOwned,
+  type OwnedObject,
+  ownerLabels,
+  type ReapResult,
+  reapOrphans,
+  removeContainer,
+  removeImage,
+  removeVolume,
+  statusCode,
+} from './objects.js';
 
-/** The slice of dockerode this provider uses (a real `Dockerode` satisfies it). */
-export type DockerClient = Pick<
-  Dockerode,
-  | 'createContainer'
-  | 'getContainer'
-  | 'getVolume'
-  | 'getNetwork'
-  | 'getImage'
-  | 'createVolume'
-  | 'createNetwork'
-  | 'listContainers'
-  | 'listVolumes'
-  | 'listNetworks'
-  | 'listImages'
-  | 'ping'
-  | 'importImage'
-  | 'modem'
->;
+export {
+  type DockerClient,
+  listOwned,
+  type OwnedKind,
+  type OwnedObject,
+  ownerLabels,
+  type ReapResult,
+  reapOrphans,
+  removeContainer,
+  removeImage,
+  removeNetwork,
+  removeVolume,
+} from './objects.js';
 
 export interface DockerProviderOptions {
   /** An engine client, or a factory called once on first use. Default: dockerode on `config.host`. */
   docker?: DockerClient | (() => DockerClient);
-}
-
-/** Kinds of engine objects the provider creates. */
-export type OwnedKind = 'container' | 'volume' | 'network' | 'image';
-
-/** One engine object carrying our managed label. */
-export interface OwnedObject {
-  kind: OwnedKind;
-  /** Container id, volume name, network id, or image id. */
-  id: string;
-  /** Container name, volume name, network name, or first repo tag. */
-  name: string;
-  labels: Record<string, string>;
-  /** Owner labels without the prefix (`session`, `runner`, `pool`, `org`); '' when absent. */
-  owner: { session: string; runner: string; pool: string; org: string };
-}
-
-/** What `reapOrphans` did. Nothing is dropped silently: every failure is listed. */
-export interface ReapResult {
-  removed: OwnedObject[];
-  kept: OwnedObject[];
-  /** Not live but not removable right now (e.g. a network with containers attached). */
-  skipped: Array<{ object: OwnedObject; reason: string }>;
-  failed: Array<{ object: OwnedObject; error: Error }>;
+  /**
+   * The install's id (kept in the store): every object is labelled with it and `reapOrphans`
+   * touches only objects carrying it. Unset (tests, tools): objects carry no install label and
+   * every object under the label prefix counts as this provider's.
+   */
+  installId?: string;
 }
 
 /** Volume mount option that turns off copy-up (@types/dockerode wrongly requires Labels and DriverConfig too). */
@@ -82,186 +73,10 @@ const NO_COPY = { NoCopy: true } as unknown as NonNullable<Dockerode.MountSettin
 /** Networks docker itself provides; never created or labelled by us. */
 const BUILTIN_NETWORKS = new Set(['host', 'none', 'bridge', 'default']);
 
-function statusCode(e: unknown): number | undefined {
-  const c = (e as { statusCode?: unknown } | null)?.statusCode;
-  return typeof c === 'number' ? c : undefined;
-}
-
-function engineMessage(e: unknown): string {
-  const err = toError(e);
-  const json = (e as { json?: { message?: unknown } } | null)?.json;
-  return typeof json?.message === 'string' ? json.message : err.message;
-}
-
 /** Docker object names allow `[a-zA-Z0-9][a-zA-Z0-9_.-]*`. */
 function safeName(s: string): string {
   const cleaned = s.replace(/[^a-zA-Z0-9_.-]/g, '-').replace(/^[^a-zA-Z0-9]+/, '');
   return cleaned.length > 0 ? cleaned : 'x';
-}
-
-/**
- * The labels every object we create carries.
- *
- * @example
- * ownerLabels('io.marionette', { sessionId: 's1', runnerId: 'r1', poolId: 'p1', orgId: 'o1' }, 'volume')
- */
-export function ownerLabels(
-  prefix: string,
-  owner: { sessionId: string | null; runnerId: string; poolId: string; orgId: string },
-  kind: OwnedKind | 'init',
-): Record<string, string> {
-  return {
-    [`${prefix}.managed`]: 'true',
-    [`${prefix}.kind`]: kind,
-    [`${prefix}.session`]: owner.sessionId ?? '',
-    [`${prefix}.runner`]: owner.runnerId,
-    [`${prefix}.pool`]: owner.poolId,
-    [`${prefix}.org`]: owner.orgId,
-  };
-}
-
-/** Removes a container (force, with its anonymous volumes). Missing is fine. */
-export async function removeContainer(docker: DockerClient, id: string): Promise<void> {
-  try {
-    await docker.getContainer(id).remove({ force: true, v: true });
-  } catch (e: unknown) {
-    if (statusCode(e) === 404) return;
-    // 409 "removal already in progress" means someone else is removing it: wait for that to finish.
-    if (statusCode(e) === 409 && /already in progress/.test(engineMessage(e))) {
-      await docker
-        .getContainer(id)
-        .wait({ condition: 'removed' })
-        .catch((w: unknown) => {
-          if (statusCode(w) !== 404) throw w;
-        });
-      return;
-    }
-    throw new ProviderUnavailable(`removing container ${id} failed: ${engineMessage(e)}`);
-  }
-}
-
-/** Removes a named volume. Missing is fine; in use is an error. */
-export async function removeVolume(docker: DockerClient, name: string): Promise<void> {
-  try {
-    await docker.getVolume(name).remove();
-  } catch (e: unknown) {
-    if (statusCode(e) === 404) return;
-    throw new ProviderUnavailable(`removing volume ${name} failed: ${engineMessage(e)}`);
-  }
-}
-
-/** Removes an image by tag or id. Missing is fine. */
-export async function removeImage(docker: DockerClient, ref: string): Promise<void> {
-  try {
-    await docker.getImage(ref).remove({});
-  } catch (e: unknown) {
-    if (statusCode(e) === 404) return;
-    throw new ProviderUnavailable(`removing image ${ref} failed: ${engineMessage(e)}`);
-  }
-}
-
-/** Removes a network. Missing is fine; with containers attached it is an error. */
-export async function removeNetwork(docker: DockerClient, id: string): Promise<void> {
-  try {
-    await docker.getNetwork(id).remove();
-  } catch (e: unknown) {
-    if (statusCode(e) === 404) return;
-    throw new ProviderUnavailable(`removing network ${id} failed: ${engineMessage(e)}`);
-  }
-}
-
-function toOwned(
-  kind: OwnedKind,
-  id: string,
-  name: string,
-  labels: Record<string, string> | null | undefined,
-  prefix: string,
-): OwnedObject {
-  const l = labels ?? {};
-  return {
-    kind,
-    id,
-    name,
-    labels: l,
-    owner: {
-      session: l[`${prefix}.session`] ?? '',
-      runner: l[`${prefix}.runner`] ?? '',
-      pool: l[`${prefix}.pool`] ?? '',
-      org: l[`${prefix}.org`] ?? '',
-    },
-  };
-}
-
-/**
- * Every container, volume, network and image carrying `<labelPrefix>.managed=true`.
- *
- * @example
- * const owned = await listOwned(docker, { labelPrefix: 'io.marionette' });
- */
-export async function listOwned(docker: DockerClient, opts: { labelPrefix: string }): Promise<OwnedObject[]> {
-  const p = opts.labelPrefix;
-  const filters = { label: [`${p}.managed=true`] };
-  const [containers, volumes, networks, images] = await Promise.all([
-    docker.listContainers({ all: true, filters }),
-    docker.listVolumes({ filters }),
-    docker.listNetworks({ filters }),
-    docker.listImages({ filters }),
-  ]);
-  const out: OwnedObject[] = [];
-  for (const c of containers)
-    out.push(toOwned('container', c.Id, (c.Names[0] ?? c.Id).replace(/^\//, ''), c.Labels, p));
-  for (const v of volumes.Volumes ?? []) out.push(toOwned('volume', v.Name, v.Name, v.Labels, p));
-  for (const n of networks) out.push(toOwned('network', n.Id, n.Name, n.Labels, p));
-  for (const i of images) out.push(toOwned('image', i.Id, i.RepoTags?.[0] ?? i.Id, i.Labels, p));
-  return out;
-}
-
-/**
- * Removes every object under `labelPrefix` whose owner is not live: containers first, then
- * snapshot images, volumes and networks (so nothing is still in use when its turn comes).
- * `isLive` decides from the labels (typically: does the runner / session / pool still exist).
- * A network with containers attached is skipped, not failed.
- *
- * @example
- * await reapOrphans(docker, { labelPrefix: 'io.marionette', isLive: (o) => liveRunners.has(o.owner.runner) });
- */
-export async function reapOrphans(
-  docker: DockerClient,
-  opts: { labelPrefix: string; isLive: (o: OwnedObject) => boolean | Promise<boolean> },
-): Promise<ReapResult> {
-  const result: ReapResult = { removed: [], kept: [], skipped: [], failed: [] };
-  const owned = await listOwned(docker, opts);
-  const order: OwnedKind[] = ['container', 'image', 'volume', 'network'];
-  for (const kind of order) {
-    for (const o of owned.filter((x) => x.kind === kind)) {
-      if (await opts.isLive(o)) {
-        result.kept.push(o);
-        continue;
-      }
-      try {
-        if (kind === 'network') {
-          const info = await docker.getNetwork(o.id).inspect();
-          const attached = Object.keys((info as { Containers?: Record<string, unknown> }).Containers ?? {});
-          if (attached.length > 0) {
-            result.skipped.push({ object: o, reason: `${attached.length} container(s) still attached` });
-            continue;
-          }
-        }
-        if (kind === 'container') await removeContainer(docker, o.id);
-        else if (kind === 'image') await removeImage(docker, o.id);
-        else if (kind === 'volume') await removeVolume(docker, o.id);
-        else await removeNetwork(docker, o.id);
-        result.removed.push(o);
-      } catch (e: unknown) {
-        if (kind === 'network' && statusCode(e) === 404) {
-          result.removed.push(o);
-          continue;
-        }
-        result.failed.push({ object: o, error: toError(e) });
-      }
-    }
-  }
-  return result;
 }
 
 let packageRootCache: string | undefined;
@@ -323,9 +138,12 @@ export class DockerSandboxProvider implements SandboxProvider {
   private client: DockerClient | undefined;
   private readonly factory: () => DockerClient;
   private readonly networks = new Map<string, Promise<void>>();
+  /** The install's id, on every object's labels; null outside a server. */
+  readonly installId: string | null;
 
   constructor(config: DockerProviderConfigInput | Record<string, unknown> = {}, opts: DockerProviderOptions = {}) {
     this.config = parseDockerConfig(config);
+    this.installId = opts.installId ?? null;
     const given = opts.docker;
     if (typeof given === 'function') this.factory = given;
     else if (given !== undefined) this.factory = () => given;
@@ -404,6 +222,11 @@ export class DockerSandboxProvider implements SandboxProvider {
     if (snap !== undefined) await removeImage(this.docker, snap);
   }
 
+  /** The container goes at once (SIGKILL, removed); the workspace volume and any snapshot stay. */
+  async fence(handle: SandboxHandle): Promise<void> {
+    if (handle.externalId) await removeContainer(this.docker, handle.externalId);
+  }
+
   /** Freezes the container. Idempotent: an already paused container is fine. */
   async pause(handle: SandboxHandle): Promise<void> {
     try {
@@ -449,6 +272,7 @@ export class DockerSandboxProvider implements SandboxProvider {
           runnerId: runner,
           poolId: meta(handle, 'poolId') ?? '',
           orgId: meta(handle, 'orgId') ?? '',
+          installId: this.installId,
         },
         'image',
       );
@@ -518,9 +342,20 @@ export class DockerSandboxProvider implements SandboxProvider {
     return listOwned(this.docker, { labelPrefix: opts.labelPrefix ?? this.config.labelPrefix });
   }
 
-  /** Removes this prefix's objects whose owner `isLive` rejects. */
-  reapOrphans(isLive: (o: OwnedObject) => boolean | Promise<boolean>): Promise<ReapResult> {
-    return reapOrphans(this.docker, { labelPrefix: this.config.labelPrefix, isLive });
+  /**
+   * Removes this install's objects under the prefix whose owner `isLive` rejects. Objects from
+   * before install ids (no install label) count as this install's only when `adopt` says so.
+   */
+  reapOrphans(
+    isLive: (o: OwnedObject) => boolean | Promise<boolean>,
+    adopt?: (o: OwnedObject) => boolean | Promise<boolean>,
+  ): Promise<ReapResult> {
+    return reapOrphans(this.docker, {
+      labelPrefix: this.config.labelPrefix,
+      installId: this.installId,
+      isLive,
+      ...(adopt ? { adopt } : {}),
+    });
   }
 
   async close(): Promise<void> {
@@ -562,7 +397,7 @@ export class DockerSandboxProvider implements SandboxProvider {
           CheckDuplicate: true,
           Labels: ownerLabels(
             cfg.labelPrefix,
-            { sessionId: null, runnerId: '', poolId: spec.poolId, orgId: spec.orgId },
+            { sessionId: null, runnerId: '', poolId: spec.poolId, orgId: spec.orgId, installId: this.installId },
             'network',
           ),
         });
@@ -633,13 +468,24 @@ export class DockerSandboxProvider implements SandboxProvider {
   private async createAndStart(cfg: DockerProviderConfig, spec: SandboxSpec, place: Placement): Promise<SandboxHandle> {
     const imageLabels = await this.inspectImage(place.image);
     const env = this.agentEnv(cfg, spec);
-    const owner = { sessionId: spec.sessionId, runnerId: spec.runnerId, poolId: spec.poolId, orgId: spec.orgId };
+    const owner = {
+      sessionId: spec.sessionId,
+      runnerId: spec.runnerId,
+      poolId: spec.poolId,
+      orgId: spec.orgId,
+      installId: this.installId,
+    };
     const snapshotting =
       wantsSnapshot(cfg) || spec.suspend?.strategy === 'snapshot' || spec.suspend?.fallback === 'snapshot';
     const readOnlyRootfs = cfg.readOnlyRootfs && !snapshotting;
     const [uid, gid] = cfg.user.split(':');
-    const tmpfs: Record<string, string> = { '/tmp': `rw,nosuid,nodev,size=${cfg.tmpfsSize},mode=1777` };
-    if (readOnlyRootfs) tmpfs['/home/agent'] = `rw,nosuid,nodev,size=${cfg.tmpfsSize},uid=${uid},gid=${gid},mode=0700`;
+    const memory = cfg.resources.memory === undefined ? undefined : parseMemoryBytes(cfg.resources.memory);
+    const memoryMb = spec.resources?.memoryMB;
+    const memBytes = memoryMb !== undefined ? memoryMb * 1024 * 1024 : memory;
+    // tmpfs pages count against the memory limit: bounded below it, a full /tmp is ENOSPC, not an OOM kill.
+    const tmpfsSize = tmpfsSizeFor(cfg, memBytes, readOnlyRootfs ? 2 : 1);
+    const tmpfs: Record<string, string> = { '/tmp': `rw,nosuid,nodev,size=${tmpfsSize},mode=1777` };
+    if (readOnlyRootfs) tmpfs['/home/agent'] = `rw,nosuid,nodev,size=${tmpfsSize},uid=${uid},gid=${gid},mode=0700`;
     // A fresh volume copies the image's /workspace (owned by the image's user) on first mount. When the
     // configured user differs, `chownVolume` prepares the volume instead and copy-up is turned off, or
     // it would hand the empty volume back to the image's owner.
@@ -667,9 +513,6 @@ export class DockerSandboxProvider implements SandboxProvider {
         Target: posix.dirname(GATEWAY_SOCKET_IN_BOX),
         ReadOnly: true,
       });
-    const memory = cfg.resources.memory === undefined ? undefined : parseMemoryBytes(cfg.resources.memory);
-    const memoryMb = spec.resources?.memoryMB;
-    const memBytes = memoryMb !== undefined ? memoryMb * 1024 * 1024 : memory;
     const cpus = spec.resources?.cpu ?? cfg.resources.cpus;
 
     await this.ensureNetwork(cfg, spec);
@@ -747,6 +590,7 @@ export class DockerSandboxProvider implements SandboxProvider {
         network: cfg.network,
         readOnlyRootfs,
         labelPrefix: cfg.labelPrefix,
+        installId: this.installId,
       },
     };
   }

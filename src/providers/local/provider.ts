@@ -2,11 +2,19 @@
  * @module The `local` provider: each runner is a `marionette-agent` child process of the server,
  * started detached (its own process group, output to a log file) so that it outlives a server
  * crash and reconnects when the server is back. One workspace directory per session.
+ *
+ * Each agent keeps a state dir (`$MARIONETTE_HOME/runners/<runner>.state`) where it records the
+ * process group of the task it runs (`task.pid`). Tasks run in groups of their own, so killing the
+ * agent does not kill them: `fence` (called when the server gives up on the runner, before its task
+ * is declared lost) kills the agent's group and the recorded task group and waits until both are
+ * gone, so a retry never runs beside the old attempt in the same workspace. `status` does the same
+ * for a runner it finds dead, and `terminate` after stopping the agent.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { groupMembers, killGroupNow, killRecordedTask, processStartTime } from '../../agent/procs.js';
 import { InvalidRequest, ProviderUnavailable } from '../../core/errors.js';
 import { AGENT_BIN } from '../../paths.js';
 import type { SandboxHandle, SandboxProvider, SandboxSpec, SandboxStatus, SuspendStrategy } from '../types.js';
@@ -18,17 +26,6 @@ export interface LocalProviderOptions {
   /** Gateway address runners dial (the unix socket by default). */
   gateway: string;
   config?: unknown;
-}
-
-/** Reads a process's start time (clock ticks since boot) so a recycled pid is never mistaken for our runner. */
-function processStartTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19] ?? null;
-  } catch {
-    return null;
-  }
 }
 
 function alive(pid: number): boolean {
@@ -72,6 +69,8 @@ export class LocalSandboxProvider implements SandboxProvider {
     const logDir = join(this.opts.home, 'runners');
     mkdirSync(logDir, { recursive: true });
     const logFile = join(logDir, `${spec.runnerId}.log`);
+    const stateDir = join(logDir, `${spec.runnerId}.state`);
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     const fd = openSync(logFile, 'a');
     let pid: number | undefined;
     try {
@@ -87,6 +86,7 @@ export class LocalSandboxProvider implements SandboxProvider {
           MARIONETTE_RUNNER_ID: spec.runnerId,
           MARIONETTE_WORKSPACE: workspace,
           MARIONETTE_RUNNER_NAME: `local-${spec.runnerId.slice(-8)}`,
+          MARIONETTE_AGENT_STATE: stateDir,
         },
       });
       pid = child.pid;
@@ -107,6 +107,7 @@ export class LocalSandboxProvider implements SandboxProvider {
         startTime: processStartTime(pid),
         workspace,
         logFile,
+        stateDir,
         provisionedAt: new Date().toISOString(),
       },
     };
@@ -120,14 +121,42 @@ export class LocalSandboxProvider implements SandboxProvider {
     return true;
   }
 
+  /** A dead runner's leftovers (its group's other members, its task's group) are killed before it is reported terminated. */
   async status(handle: SandboxHandle): Promise<SandboxStatus> {
-    return this.isOurs(handle) ? 'running' : 'terminated';
+    if (this.isOurs(handle)) return 'running';
+    await this.fence(handle);
+    return 'terminated';
   }
 
-  /** Kills the runner's whole process group (the agent and anything it started). */
-  async terminate(handle: SandboxHandle): Promise<void> {
-    if (!this.isOurs(handle)) return;
+  /**
+   * Kills everything the runner ran, at once (SIGKILL), and waits until it is gone: the agent's
+   * process group (when it is still ours, or members outlived the agent) and the task group the
+   * agent recorded. The workspace stays. Called before the runner's task is declared lost.
+   */
+  async fence(handle: SandboxHandle): Promise<void> {
     const pid = Number(handle.externalId);
+    if (Number.isInteger(pid) && pid > 1) {
+      const start = processStartTime(pid);
+      const recorded = handle.metadata.startTime;
+      // The leader alive with another start time is a stranger: ours is gone and its number reused.
+      const ours = start === null ? groupMembers(pid).length > 0 : typeof recorded !== 'string' || start === recorded;
+      if (ours) await killGroupNow(pid);
+    }
+    const stateDir = handle.metadata.stateDir;
+    if (typeof stateDir === 'string') await killRecordedTask(join(stateDir, 'task.pid'));
+  }
+
+  /** Kills the runner's whole process group (the agent and anything it started), and its task's group. */
+  async terminate(handle: SandboxHandle): Promise<void> {
+    if (this.isOurs(handle)) await this.stopAgent(Number(handle.externalId));
+    // The task's group is not the agent's: whatever outlived the agent goes now.
+    await this.fence(handle);
+    const stateDir = handle.metadata.stateDir;
+    if (typeof stateDir === 'string') rmSync(stateDir, { recursive: true, force: true });
+  }
+
+  /** SIGTERM to the agent's group (it stops its task), SIGKILL after `kill_grace_seconds`. */
+  private async stopAgent(pid: number): Promise<void> {
     const signal = (sig: NodeJS.Signals) => {
       try {
         process.kill(-pid, sig);

@@ -4,9 +4,11 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
+import { renderLogLine } from '../agent/outcome/index.js';
 import { loadCliConfig, parseLabels } from '../config/index.js';
 import { MarionetteError } from '../core/errors.js';
 import { VERSION } from '../paths.js';
+import { agentCommands, parseEnvPairs, parseTimeout } from './agents.js';
 import { ApiClient, CliError } from './client.js';
 import { ago, type Column, type OutputFormat, print, StatusLine, table } from './output.js';
 
@@ -90,24 +92,25 @@ function verdictTable(p: Placement): string {
 }
 
 /** Prints log lines: stdout to stdout, stderr and system lines to stderr. */
-function writeLine(l: { stream: string; line: string }): void {
-  if (l.stream === 'stdout') process.stdout.write(`${l.line}\n`);
-  else process.stderr.write(`${l.line}\n`);
+function writeLine(l: { stream: string; line: string }, raw = false): void {
+  const text = l.stream === 'stdout' && !raw ? renderLogLine(l.line).join('\n') : l.line;
+  if (l.stream === 'stdout') process.stdout.write(text || l.line === '' ? `${text}\n` : '');
+  else process.stderr.write(`${text}\n`);
 }
 
-async function pageLogs(api: ApiClient, path: string): Promise<void> {
+async function pageLogs(api: ApiClient, path: string, raw = false): Promise<void> {
   let after = 0;
   for (;;) {
     const page = await api.get<{ items: { id: number; stream: string; line: string }[]; next: number | null }>(
       `${path}?after=${after}&limit=5000`,
     );
-    for (const l of page.items) writeLine(l);
+    for (const l of page.items) writeLine(l, raw);
     if (page.next === null) return;
     after = page.next;
   }
 }
 
-async function followLogs(api: ApiClient, path: string, status?: StatusLine): Promise<string | null> {
+async function followLogs(api: ApiClient, path: string, status?: StatusLine, raw = false): Promise<string | null> {
   let after = 0;
   for (let attempt = 0; attempt < 50; attempt++) {
     try {
@@ -116,7 +119,7 @@ async function followLogs(api: ApiClient, path: string, status?: StatusLine): Pr
           const l = JSON.parse(ev.data) as { id: number; stream: string; line: string };
           after = l.id;
           status?.clear();
-          writeLine(l);
+          writeLine(l, raw);
         } else if (ev.event === 'end') return (JSON.parse(ev.data) as { state: string }).state;
       }
     } catch (e: unknown) {
@@ -411,6 +414,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
       (v: string, acc: string[]) => [...acc, v],
       [] as string[],
     )
+    .option(
+      '--task-timeout <duration>',
+      "kill a task running longer (e.g. 30m; default the profile's, card's or server's)",
+    )
     .option('--no-wait-for-capacity', 'fail at once when no pool can take the session')
     .option('--priority <n>', 'higher is placed first; FIFO within a priority (default 0)')
     .option('--dry-run', 'show where it would go, create nothing')
@@ -418,16 +425,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('-f, --follow', "stream the first task's output")
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const { api, out, tty } = ctx(cmd);
-      const env: Record<string, string> = {};
-      for (const kv of o.env as string[]) {
-        const i = kv.indexOf('=');
-        if (i <= 0) throw new CliError(`--env ${JSON.stringify(kv)}: expected NAME=value`);
-        env[kv.slice(0, i)] = kv.slice(i + 1);
-      }
+      const env = parseEnvPairs(o.env as string[]);
       const body: Record<string, unknown> = { agent: o.agent };
       for (const k of ['prompt', 'provider', 'pool', 'selector', 'profile', 'authMode'] as const)
         if (o[k] !== undefined) body[k] = o[k];
       if (Object.keys(env).length) body.env = env;
+      if (o.taskTimeout) body.taskTimeoutMs = parseTimeout(String(o.taskTimeout));
       if (o.waitForCapacity === false) body.waitForCapacity = false;
       if (o.priority !== undefined) {
         const n = Number(o.priority);
@@ -479,10 +482,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description("Print a session's output (all tasks)")
     .option('-f, --follow', 'keep streaming until the session has nothing more running')
     .action(async (id: string, o: { follow?: boolean }, cmd: Command) => {
-      const { api } = ctx(cmd);
+      const { api, out } = ctx(cmd);
       const path = `/v1/sessions/${encodeURIComponent(id)}/logs`;
-      if (o.follow) await followLogs(api, path);
-      else await pageLogs(api, path);
+      if (o.follow) await followLogs(api, path, undefined, out === 'json');
+      else await pageLogs(api, path, out === 'json');
     });
   sessions
     .command('explain <id>')
@@ -579,10 +582,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description("Print a task's output")
     .option('-f, --follow', 'keep streaming until the task ends')
     .action(async (id: string, o: { follow?: boolean }, cmd: Command) => {
-      const { api } = ctx(cmd);
+      const { api, out } = ctx(cmd);
       const path = `/v1/tasks/${encodeURIComponent(id)}/logs`;
-      if (o.follow) await followLogs(api, path);
-      else await pageLogs(api, path);
+      if (o.follow) await followLogs(api, path, undefined, out === 'json');
+      else await pageLogs(api, path, out === 'json');
     });
 
   // ---- runners
@@ -830,57 +833,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         ].join('\n'),
       );
     });
-  const agents = program.command('agents').alias('agent').description('Agent cards');
-  agents
-    .command('list')
-    .description('List agent cards')
-    .action(async (_o: unknown, cmd: Command) => {
-      const { api, out } = ctx(cmd);
-      const r = await api.get<Listing<Obj>>('/v1/agents');
-      print(out, r.items, () =>
-        table(r.items, [
-          { header: 'NAME', get: (a) => a.name },
-          { header: 'BUILT-IN', get: (a) => a.builtIn },
-          { header: 'COMMAND', get: (a) => (a.command as string[]).join(' ') },
-          { header: 'DESCRIPTION', get: (a) => a.description },
-        ]),
-      );
-    });
-  agents
-    .command('get <name>')
-    .description('Show an agent card')
-    .action(async (name: string, _o: unknown, cmd: Command) => {
-      const { api, out } = ctx(cmd);
-      const a = await api.get<Obj>(`/v1/agents/${encodeURIComponent(name)}`);
-      print(out, a, () => JSON.stringify(a, null, 2));
-    });
-  agents
-    .command('create <name>')
-    .description('Create an agent card; the command is an argv template where {{prompt}} is the task prompt')
-    .requiredOption('--command <json>', 'argv as JSON, e.g. \'["aider","--message","{{prompt}}"]\'')
-    .option('--description <text>', 'what it is')
-    .option('--requires <kinds>', 'requirement kinds, comma-separated')
-    .option('--runtimes <kinds>', 'runtime kinds, comma-separated (default native)')
-    .option('--required-env <names>', 'env vars it needs, comma-separated')
-    .action(async (name: string, o: Record<string, string | undefined>, cmd: Command) => {
-      const { api, out } = ctx(cmd);
-      const list = (v?: string) =>
-        v
-          ? v
-              .split(',')
-              .map((s) => s.trim())
-              .filter(Boolean)
-          : undefined;
-      const a = await api.post<Obj>('/v1/agents', {
-        name,
-        command: readJsonOrFile(o.command!, '--command'),
-        ...(o.description ? { description: o.description } : {}),
-        ...(list(o.requires) ? { requires: list(o.requires)!.map((kind) => ({ kind })) } : {}),
-        ...(list(o.runtimes) ? { runtimes: list(o.runtimes)!.map((kind) => ({ kind })) } : {}),
-        ...(list(o.requiredEnv) ? { requiredEnv: list(o.requiredEnv) } : {}),
-      });
-      print(out, a, () => `agent ${name} created`);
-    });
+  agentCommands(program, ctx);
   return program;
 }
 

@@ -32,6 +32,16 @@ const agentCardSchema = z.strictObject({
   runtimes: z.array(z.strictObject({ kind: z.string() })).default([{ kind: 'native' }]),
   requires: z.array(z.strictObject({ kind: z.string() })).default([]),
   kits: z.array(z.string()).default([]),
+  /** argv put in place of a `{{resume}}` element on a follow-up task; `{{conversation}}` is the agent's conversation id. */
+  resume: z.array(z.string()).optional(),
+  /** How the outcome is read: exit (default), claude, codex, gemini, opencode. */
+  outcome: z.string().optional(),
+  /** Shell commands run before the command, with the task's environment. */
+  setup: z.array(z.string()).optional(),
+  /** Task timeout for this card (e.g. 30m); default `tasks.default_timeout`. */
+  task_timeout: duration.optional(),
+  /** How to provide each required env var (shown when it is missing), by name. */
+  env_hints: z.record(z.string(), z.string()).optional(),
 });
 
 const suspendConfigSchema = z.strictObject({
@@ -100,6 +110,12 @@ const fileSchema = z.strictObject({
       idle_timeout: duration.optional(),
     })
     .optional(),
+  tasks: z
+    .strictObject({
+      /** A task running longer is killed and ends `timed_out`. Default 1h; a card, profile or session may set its own. */
+      default_timeout: duration.optional(),
+    })
+    .optional(),
   /** Extra agent cards, by name (built-ins `shell`, `claude`, `codex` cannot be replaced). */
   agents: z.record(z.string(), agentCardSchema).optional(),
   /** Provider settings by provider id (`local`, `docker`, `pool`, ...). */
@@ -117,6 +133,8 @@ const fileSchema = z.strictObject({
           .strictObject({ cpu: z.string().optional(), memory: z.string().optional(), gpu: z.string().optional() })
           .optional(),
         provider_preference: z.array(z.string()).optional(),
+        /** Task timeout for sessions with this profile (overrides the agent card's). */
+        task_timeout: duration.optional(),
       }),
     )
     .optional(),
@@ -141,6 +159,8 @@ export interface ServerConfig {
   leaseTimeoutMs: number;
   maxRetries: number;
   sessionIdleTimeoutMs: number;
+  /** `tasks.default_timeout` (default 1h). */
+  taskTimeoutMs: number;
   agents: Record<string, AgentCardFileConfig>;
   providers: Record<string, Record<string, unknown>>;
   pools: Record<string, PoolFileConfig>;
@@ -148,6 +168,8 @@ export interface ServerConfig {
   configFile: string | null;
   /** Agent credentials passed to tasks whose agent card requires them (ANTHROPIC_API_KEY, OPENAI_API_KEY, and any named in MARIONETTE_PASSTHROUGH_ENV). */
   credentialsEnv: Record<string, string>;
+  /** The names the server passes through when set (the built-in ones plus MARIONETTE_PASSTHROUGH_ENV). */
+  credentialNames: string[];
 }
 
 export interface ServerFlags {
@@ -197,12 +219,20 @@ function parseEnvPort(env: Env, name: string): number | undefined {
   return p.data;
 }
 
-function pickCredentials(env: Env): Record<string, string> {
-  const names = [
+function credentialNames(env: Env): string[] {
+  return [
     'ANTHROPIC_API_KEY',
     'OPENAI_API_KEY',
-    ...(env.MARIONETTE_PASSTHROUGH_ENV ?? '').split(',').map((s) => s.trim()),
+    'GEMINI_API_KEY',
+    ...(env.MARIONETTE_PASSTHROUGH_ENV ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
   ];
+}
+
+function pickCredentials(env: Env): Record<string, string> {
+  const names = credentialNames(env);
   const out: Record<string, string> = {};
   for (const n of names) {
     const v = n ? env[n] : undefined;
@@ -249,12 +279,14 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
     leaseTimeoutMs,
     maxRetries: file.runners?.max_retries ?? 1,
     sessionIdleTimeoutMs: file.sessions?.idle_timeout ?? 15 * 60_000,
+    taskTimeoutMs: file.tasks?.default_timeout ?? 60 * 60_000,
     agents: file.agents ?? {},
     providers: file.providers ?? {},
     pools: file.pools ?? {},
     profiles: file.profiles ?? {},
     configFile,
     credentialsEnv: pickCredentials(env),
+    credentialNames: credentialNames(env),
   };
 }
 

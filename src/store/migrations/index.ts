@@ -6,6 +6,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import * as m001 from './001_init.js';
 import * as m002 from './002_dispatch_indexes.js';
 import * as m003 from './003_session_priority.js';
+import * as m004 from './004_agent_outcomes.js';
 
 export interface MigrationContext {
   dialect: 'sqlite' | 'postgres';
@@ -17,6 +18,7 @@ const STEPS: Record<string, Step> = {
   '001_init': m001,
   '002_dispatch_indexes': m002,
   '003_session_priority': m003,
+  '004_agent_outcomes': m004,
 };
 
 export function migrationProvider(ctx: MigrationContext): MigrationProvider {

@@ -15,7 +15,12 @@
 import { z } from 'zod';
 import { OUTCOME_KINDS } from '../core/types.js';
 
-export const PROTOCOL_VERSION = 1;
+/**
+ * 2: `task.assign` carries `outcome` and `timeoutMs`, `task.finished` carries `timedOut` and the
+ * agent's `outcome` (a version-1 runner would refuse those assignments' unknown keys, so it is told
+ * to upgrade at hello instead).
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** POST /v1/register on the gateway: exchanges a registration token for a runner credential. */
 export const RegisterRequest = z.strictObject({

@@ -1,7 +1,7 @@
 /**
- * The built-in `claude` and `codex` cards, end to end with the real CLIs (installed from npm into
- * test/agents by `.ci/run`) against loopback stand-ins of the Anthropic Messages and OpenAI
- * Responses APIs (test/agents/standins.ts): the agent edits files and runs commands unattended,
+ * The built-in `claude`, `codex` and `gemini` cards, end to end with the real CLIs (installed from npm into
+ * test/agents by `.ci/run`) against loopback stand-ins of the Anthropic Messages, OpenAI
+ * Responses and Gemini APIs (test/agents/standins.ts): the agent edits files and runs commands unattended,
  * the task's outcome and error are the agent's own, a prompt is never read as an option, a
  * follow-up task resumes the conversation, a permission denial fails the task, and an API that
  * never answers is stopped by the task timeout. Nothing here leaves the machine: every base URL
@@ -12,11 +12,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SCRIPT_FINAL, type StandIn, startAnthropicStandIn, startOpenAIStandIn } from './agents/standins.js';
+import {
+  SCRIPT_FINAL,
+  type StandIn,
+  startAnthropicStandIn,
+  startGeminiStandIn,
+  startOpenAIStandIn,
+} from './agents/standins.js';
 import { ROOT, type ServerHandle, startServer, until } from './harness.js';
 
 const BIN = join(ROOT, 'test', 'agents', 'node_modules', '.bin');
-const installed = existsSync(join(BIN, 'claude')) && existsSync(join(BIN, 'codex'));
+const installed = ['claude', 'codex', 'gemini'].every((b) => existsSync(join(BIN, b)));
 if (!installed && process.env.CI)
   throw new Error('the agent CLIs are not installed: run `npm ci --prefix test/agents`');
 
@@ -55,17 +61,20 @@ async function closedPort(): Promise<number> {
 let srv: ServerHandle;
 let anthropic: StandIn;
 let openai: StandIn;
+let gemini: StandIn;
 
 beforeAll(async () => {
   if (!installed) return;
   anthropic = await startAnthropicStandIn();
   openai = await startOpenAIStandIn();
+  gemini = await startGeminiStandIn();
   srv = await startServer({ env: { PATH: `${BIN}:${process.env.PATH ?? ''}` } });
 });
 afterAll(async () => {
   await srv?.destroy();
   await anthropic?.close();
   await openai?.close();
+  await gemini?.close();
 });
 
 async function createSession(agent: string, prompt: string, env: Record<string, string>, extra: object = {}) {
@@ -105,12 +114,21 @@ const AGENTS = [
     standIn: () => anthropic,
     env: (url: string, key = 'sk-test') => ({ ANTHROPIC_API_KEY: key, ANTHROPIC_BASE_URL: url }),
     keyError: /Invalid API key/,
+    fresh: startAnthropicStandIn,
   },
   {
     agent: 'codex',
     standIn: () => openai,
     env: (url: string, key = 'sk-test') => ({ OPENAI_API_KEY: key, OPENAI_BASE_URL: `${url}/v1` }),
     keyError: /Incorrect API key|401/,
+    fresh: startOpenAIStandIn,
+  },
+  {
+    agent: 'gemini',
+    standIn: () => gemini,
+    env: (url: string, key = 'sk-test') => ({ GEMINI_API_KEY: key, GOOGLE_GEMINI_BASE_URL: url }),
+    keyError: /API key not valid/,
+    fresh: startGeminiStandIn,
   },
 ] as const;
 
@@ -172,7 +190,7 @@ describe.skipIf(!installed)('built-in agent cards with the real CLIs', { timeout
       });
 
       it("fails a task the API refuses (401) within 30 s, with the agent's own message", async () => {
-        const bad = a.agent === 'claude' ? await startAnthropicStandIn() : await startOpenAIStandIn();
+        const bad = await a.fresh();
         bad.mode = 'unauthorized';
         try {
           const s = await createSession(a.agent, 'hi', a.env(bad.url, 'sk-bad'));

@@ -105,8 +105,10 @@ export const BUILT_IN_AGENTS: readonly AgentCard[] = [
     outcome: 'codex',
     setup: [
       IGNORE_STATE,
-      // CODEX_HOME must exist; OPENAI_BASE_URL (when the session sets it) becomes codex's openai_base_url.
-      'mkdir -p "$CODEX_HOME" && if [ -n "$OPENAI_BASE_URL" ]; then printf \'openai_base_url = "%s"\\n\' "$OPENAI_BASE_URL" > "$CODEX_HOME/config.toml"; fi',
+      // CODEX_HOME must exist. The OpenAI Responses API as a provider of its own: bounded retries
+      // (the built-in provider's cannot be changed), no WebSocket detour, OPENAI_BASE_URL honoured.
+      'mkdir -p "$CODEX_HOME" || exit 1; u="$OPENAI_BASE_URL"; [ -n "$u" ] || u=https://api.openai.com/v1; ' +
+        'printf \'model_provider = "marionette-openai"\\n\\n[model_providers.marionette-openai]\\nname = "OpenAI"\\nbase_url = "%s"\\nenv_key = "OPENAI_API_KEY"\\nwire_api = "responses"\\nrequest_max_retries = 2\\nstream_max_retries = 2\\nsupports_websockets = false\\n\' "$u" > "$CODEX_HOME/config.toml"',
     ],
   },
   {
@@ -132,8 +134,8 @@ export const BUILT_IN_AGENTS: readonly AgentCard[] = [
     outcome: 'gemini',
     setup: [
       IGNORE_STATE,
-      // No usage statistics leave the sandbox.
-      'mkdir -p "$GEMINI_CLI_HOME/.gemini" && [ -f "$GEMINI_CLI_HOME/.gemini/settings.json" ] || printf \'{"privacy":{"usageStatisticsEnabled":false}}\\n\' > "$GEMINI_CLI_HOME/.gemini/settings.json"',
+      // API-key auth (headless gemini stops at "Invalid auth method selected" otherwise), no usage statistics.
+      'mkdir -p "$GEMINI_CLI_HOME/.gemini" && [ -f "$GEMINI_CLI_HOME/.gemini/settings.json" ] || printf \'{"security":{"auth":{"selectedType":"gemini-api-key"}},"privacy":{"usageStatisticsEnabled":false}}\\n\' > "$GEMINI_CLI_HOME/.gemini/settings.json"',
     ],
   },
   {

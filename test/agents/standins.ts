@@ -444,3 +444,82 @@ export function startOpenAIStandIn(): Promise<StandIn> {
       ),
   );
 }
+
+// ---- Gemini API (generativelanguage, v1beta) ------------------------------------------------
+
+interface GeminiPart {
+  text?: string;
+  functionCall?: { name: string; args: unknown };
+  functionResponse?: { name: string };
+}
+interface GeminiContent {
+  role?: string;
+  parts?: GeminiPart[];
+}
+
+/** Starts the Gemini API stand-in on loopback (`generateContent`, `streamGenerateContent?alt=sse`, `countTokens`). */
+export function startGeminiStandIn(): Promise<StandIn> {
+  return serve(
+    (req, body, res, s) => {
+      const path = (req.url ?? '').split('?')[0] ?? '';
+      if (s.mode === 'unauthorized')
+        return json(res, 400, {
+          error: { code: 400, message: 'API key not valid. Please pass a valid API key.', status: 'INVALID_ARGUMENT' },
+        });
+      if (path.endsWith(':countTokens')) return json(res, 200, { totalTokens: 10 });
+      const stream = path.endsWith(':streamGenerateContent');
+      if (req.method !== 'POST' || !body || (!stream && !path.endsWith(':generateContent')))
+        return json(res, 404, { error: { code: 404, message: `no route ${path}`, status: 'NOT_FOUND' } });
+      const tools = ((body.tools as { functionDeclarations?: { name: string }[] }[] | undefined) ?? []).flatMap((t) =>
+        (t.functionDeclarations ?? []).map((f) => f.name),
+      );
+      const contents = (body.contents as GeminiContent[] | undefined) ?? [];
+      const answered = (contents[contents.length - 1]?.parts ?? []).flatMap((p) =>
+        p.functionResponse ? [p.functionResponse.name] : [],
+      );
+      // The working directory heads the directory listing Gemini CLI sends with the first prompt.
+      const listing = /Showing up to \d+ items[^\n]*\n\n(\/[^\n]*?)\/?\n/.exec(
+        contents.map((c) => c.parts?.map((p) => p.text ?? '').join('\n') ?? '').join('\n'),
+      );
+      const dir = listing?.[1] ?? '.';
+      let parts: GeminiPart[];
+      if (!tools.includes('write_file') || !tools.includes('run_shell_command'))
+        parts = [
+          {
+            text: JSON.stringify({
+              reasoning: 'simple',
+              model_choice: 'flash',
+              complexity_reasoning: 'simple',
+              complexity_score: 1,
+            }),
+          },
+        ];
+      else if (answered.includes('write_file'))
+        parts = [
+          {
+            functionCall: {
+              name: 'run_shell_command',
+              args: { command: SCRIPT_COMMAND, description: 'Write ran.txt' },
+            },
+          },
+        ];
+      else if (answered.includes('run_shell_command')) parts = [{ text: SCRIPT_FINAL }];
+      else
+        parts = [{ functionCall: { name: 'write_file', args: { file_path: `${dir}/hello.txt`, content: 'hello\n' } } }];
+      const response = {
+        candidates: [{ content: { role: 'model', parts }, finishReason: 'STOP', index: 0 }],
+        usageMetadata: { promptTokenCount: 40, candidatesTokenCount: 20, totalTokenCount: 60 },
+        modelVersion: 'gemini-standin',
+      };
+      if (!stream) return json(res, 200, response);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(`data: ${JSON.stringify(response)}\n\n`);
+    },
+    (requests) =>
+      requests.flatMap((r) =>
+        ((r.body?.contents as GeminiContent[] | undefined) ?? [])
+          .filter((c) => c.role === 'user')
+          .flatMap((c) => (c.parts ?? []).flatMap((p) => (p.text ? [p.text] : []))),
+      ),
+  );
+}

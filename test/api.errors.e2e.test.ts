@@ -48,7 +48,7 @@ describe('API bad input', () => {
     expectProblem(
       await srv.api('POST', '/v1/sessions', { agent: 'nope', prompt: 'x' }),
       400,
-      /unknown agent "nope"; known agents: claude, codex, shell/,
+      /unknown agent "nope"; known agents: claude, codex, gemini, opencode, shell/,
     );
     expectProblem(await srv.api('POST', '/v1/sessions', '{"agent": "shell", "prompt": '), 400, /malformed JSON body/);
     expectProblem(

@@ -21,6 +21,7 @@ import {
 } from '../protocol/messages.js';
 import { killAttempt, LeaseFence } from './fence.js';
 import { LogShipper } from './logship.js';
+import { type AgentOutcome, type OutcomeReader, outcomeReader } from './outcome/index.js';
 import { killLeftoverTask, RunningTask, type TaskResult } from './task.js';
 
 /** How many 429 answers registration waits out before giving up. */
@@ -101,6 +102,8 @@ interface CurrentTask {
   ship: LogShipper;
   run: RunningTask;
   result: TaskResult | null;
+  /** Reads the agent's own outcome from its stdout (cards with an outcome kind). */
+  reader: OutcomeReader | null;
   /** task.finished went out on the current connection (sent once per connection). */
   finishedSent: boolean;
 }
@@ -108,6 +111,11 @@ interface CurrentTask {
 export interface AgentOptions {
   config: AgentConfig;
   log?: (msg: string) => void;
+}
+
+/** The timeout flag and the agent's own outcome, for task.finished (and hello after a reconnect). */
+function finishedOutcome(t: CurrentTask): { timedOut: boolean; outcome: AgentOutcome | null } {
+  return { timedOut: t.result?.timedOut ?? false, outcome: t.reader?.outcome() ?? null };
 }
 
 export class Agent {
@@ -267,6 +275,7 @@ export class Agent {
                       signal: t.result.signal,
                       error: t.result.error,
                       cancelled: t.result.cancelled,
+                      ...finishedOutcome(t),
                     }
                   : null,
                 lastSeq: t.ship.lastSeq,
@@ -397,17 +406,21 @@ export class Agent {
     }
     if (this.current) return; // a resend of the task already running
     const ship = new LogShipper(a.taskId, (taskId, lines) => this.send({ type: 'logs', taskId, lines }));
+    const reader = outcomeReader(a.outcome);
     const workspace = a.workspace ?? this.workspace;
     const run = new RunningTask(
       a,
       workspace,
       {
-        line: (stream, text) => ship.push(stream, text),
+        line: (stream, text) => {
+          if (stream === 'stdout') reader?.line(text);
+          ship.push(stream, text);
+        },
         started: (pid) => this.send({ type: 'task.started', taskId: a.taskId, pid }),
       },
       this.opts.config.stateDir,
     );
-    const cur: CurrentTask = { assignment: a, ship, run, result: null, finishedSent: false };
+    const cur: CurrentTask = { assignment: a, ship, run, result: null, reader, finishedSent: false };
     this.current = cur;
     void run.done.then((result) => {
       if (this.current !== cur) return;
@@ -433,6 +446,7 @@ export class Agent {
       signal: t.result.signal,
       error: t.result.error,
       cancelled: t.result.cancelled,
+      ...finishedOutcome(t),
       lastSeq: t.ship.lastSeq,
     });
   }

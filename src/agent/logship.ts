@@ -6,6 +6,24 @@
  */
 import type { LogEntry } from '../protocol/messages.js';
 
+/**
+ * A batch carries at most this many UTF-16 units of line text (besides `maxBatch` lines), so one
+ * frame stays under the gateway's 16 MiB limit even with long lines (JSON escaping included).
+ */
+const MAX_BATCH_UNITS = 2 * 1024 * 1024;
+
+/** How many of `entries` from `start` fit in one batch (at least one). */
+function batchEnd(entries: LogEntry[], start: number, maxBatch: number): number {
+  let units = 0;
+  let end = start;
+  while (end < entries.length && end - start < maxBatch) {
+    units += entries[end]!.line.length;
+    if (units > MAX_BATCH_UNITS && end > start) break;
+    end++;
+  }
+  return end;
+}
+
 export class LogShipper {
   private entries: LogEntry[] = [];
   private nextSeq = 1;
@@ -45,7 +63,7 @@ export class LogShipper {
     while (this.sentUpTo < this.lastSeq) {
       const start = this.entries.findIndex((e) => e.seq > this.sentUpTo);
       if (start < 0) break;
-      const batch = this.entries.slice(start, start + this.opts.maxBatch);
+      const batch = this.entries.slice(start, batchEnd(this.entries, start, this.opts.maxBatch));
       if (!this.send(this.taskId, batch)) return false;
       this.sentUpTo = batch[batch.length - 1]!.seq;
     }

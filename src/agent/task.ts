@@ -9,13 +9,20 @@ import type { TaskAssignment } from '../protocol/messages.js';
 import { raiseOomScore } from './oom.js';
 import { isRecordedGroup, parseTaskPid, signalGroup, writeTaskPid } from './procs.js';
 
-const MAX_LINE = 64 * 1024;
+/**
+ * The longest line shipped whole, in UTF-16 units: one agent JSON event is one line (a tool
+ * result can be hundreds of KiB), so the cut is high; a longer line is still cut, so memory and
+ * the protocol frame stay bounded (see LogShipper's batch bound).
+ */
+export const MAX_LINE = 1024 * 1024;
 
 export interface TaskResult {
   exitCode: number | null;
   signal: string | null;
   error: string | null;
   cancelled: boolean;
+  /** Killed at the assignment's `timeoutMs`. */
+  timedOut?: boolean;
 }
 
 export interface TaskSink {
@@ -23,7 +30,7 @@ export interface TaskSink {
   started(pid: number | null): void;
 }
 
-/** Splits a byte stream into lines (long lines are cut at 64 KiB). */
+/** Splits a byte stream into lines (lines longer than MAX_LINE are cut). */
 function lineSplitter(emit: (line: string) => void): { write(chunk: Buffer): void; end(): void } {
   let rest = '';
   return {
@@ -47,10 +54,18 @@ function lineSplitter(emit: (line: string) => void): { write(chunk: Buffer): voi
   };
 }
 
+/** Env values may name the task's workspace as `{{workspace}}` (only the runner knows where it is). */
+function withWorkspace(env: Record<string, string>, workspace: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) out[k] = v.split('{{workspace}}').join(workspace);
+  return out;
+}
+
 export class RunningTask {
   private child: ChildProcess | null = null;
   private cancelled = false;
   private killTimer: NodeJS.Timeout | null = null;
+  private timedOut = false;
   readonly done: Promise<TaskResult>;
 
   constructor(
@@ -77,7 +92,17 @@ export class RunningTask {
         return { ...r, error: r.error ?? `setup command failed (exit ${r.exitCode}): ${cmd}` };
     }
     if (this.cancelled) return { exitCode: null, signal: null, error: null, cancelled: true };
-    return this.spawnOne(a.command, true);
+    const limit = a.timeoutMs
+      ? setTimeout(() => {
+          this.timedOut = true;
+          this.sink.line('system', `task timed out after ${Math.round(a.timeoutMs! / 1000)}s; killing it`);
+          this.kill();
+        }, a.timeoutMs)
+      : null;
+    const r = await this.spawnOne(a.command, true);
+    if (limit) clearTimeout(limit);
+    if (!this.timedOut) return r;
+    return { ...r, cancelled: false, timedOut: true, error: `timed out after ${Math.round(a.timeoutMs! / 1000)}s` };
   }
 
   private spawnOne(argv: string[], main: boolean): Promise<TaskResult> {
@@ -85,7 +110,11 @@ export class RunningTask {
       const [file, ...args] = argv;
       const child = spawn(file!, args, {
         cwd: this.workspace,
-        env: { ...process.env, ...this.assignment.env, MARIONETTE_WORKSPACE: this.workspace },
+        env: {
+          ...process.env,
+          ...withWorkspace(this.assignment.env, this.workspace),
+          MARIONETTE_WORKSPACE: this.workspace,
+        },
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
       });

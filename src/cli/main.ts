@@ -5,9 +5,10 @@ import { Command, Option } from 'commander';
 import { loadCliConfig, parseLabels } from '../config/index.js';
 import { MarionetteError } from '../core/errors.js';
 import { VERSION } from '../paths.js';
+import { agentCommands, parseEnvPairs, parseTimeout as parseTaskTimeout } from './agents.js';
 import { ApiClient, CliError } from './client.js';
 import { ago, type Column, exitWhenFlushed, type OutputFormat, print, table } from './output.js';
-import { poolBody, poolCols, poolOptions, readJsonOrFile } from './pools.js';
+import { poolBody, poolCols, poolOptions } from './pools.js';
 import { followLogs, pageLogs, parseTimeout, type TaskObj, waitAndReport } from './wait.js';
 
 type Obj = Record<string, unknown> & { id: string };
@@ -236,6 +237,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
       (v: string, acc: string[]) => [...acc, v],
       [] as string[],
     )
+    .option(
+      '--task-timeout <duration>',
+      "kill a task running longer (e.g. 30m; default the profile's, card's or server's)",
+    )
     .option('--no-wait-for-capacity', 'fail at once when no pool can take the session')
     .option('--priority <n>', 'higher is placed first; FIFO within a priority (default 0)')
     .option('--dry-run', 'show where it would go, create nothing')
@@ -248,16 +253,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const { api, out, tty } = ctx(cmd);
       const timeoutMs = waitTimeout(o);
-      const env: Record<string, string> = {};
-      for (const kv of o.env as string[]) {
-        const i = kv.indexOf('=');
-        if (i <= 0) throw new CliError(`--env ${JSON.stringify(kv)}: expected NAME=value`);
-        env[kv.slice(0, i)] = kv.slice(i + 1);
-      }
+      const env = parseEnvPairs(o.env as string[]);
       const body: Record<string, unknown> = { agent: o.agent };
       for (const k of ['prompt', 'provider', 'pool', 'selector', 'profile', 'authMode'] as const)
         if (o[k] !== undefined) body[k] = o[k];
       if (Object.keys(env).length) body.env = env;
+      if (o.taskTimeout) body.taskTimeoutMs = parseTaskTimeout(String(o.taskTimeout));
       if (o.waitForCapacity === false) body.waitForCapacity = false;
       if (o.priority !== undefined) {
         const n = Number(o.priority);
@@ -309,10 +310,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description("Print a session's output (all tasks)")
     .option('-f, --follow', 'keep streaming until the session has nothing more running')
     .action(async (id: string, o: { follow?: boolean }, cmd: Command) => {
-      const { api } = ctx(cmd);
+      const { api, out } = ctx(cmd);
       const path = `/v1/sessions/${encodeURIComponent(id)}/logs`;
-      if (o.follow) await followLogs(api, path);
-      else await pageLogs(api, path);
+      if (o.follow) await followLogs(api, path, { raw: out === 'json' });
+      else await pageLogs(api, path, out === 'json');
     });
   sessions
     .command('explain <id>')
@@ -416,10 +417,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description("Print a task's output")
     .option('-f, --follow', 'keep streaming until the task ends')
     .action(async (id: string, o: { follow?: boolean }, cmd: Command) => {
-      const { api } = ctx(cmd);
+      const { api, out } = ctx(cmd);
       const path = `/v1/tasks/${encodeURIComponent(id)}/logs`;
-      if (o.follow) await followLogs(api, path);
-      else await pageLogs(api, path);
+      if (o.follow) await followLogs(api, path, { raw: out === 'json' });
+      else await pageLogs(api, path, out === 'json');
     });
 
   // ---- runners
@@ -667,57 +668,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         ].join('\n'),
       );
     });
-  const agents = program.command('agents').alias('agent').description('Agent cards');
-  agents
-    .command('list')
-    .description('List agent cards')
-    .action(async (_o: unknown, cmd: Command) => {
-      const { api, out } = ctx(cmd);
-      const r = await api.get<Listing<Obj>>('/v1/agents');
-      print(out, r.items, () =>
-        table(r.items, [
-          { header: 'NAME', get: (a) => a.name },
-          { header: 'BUILT-IN', get: (a) => a.builtIn },
-          { header: 'COMMAND', get: (a) => (a.command as string[]).join(' ') },
-          { header: 'DESCRIPTION', get: (a) => a.description },
-        ]),
-      );
-    });
-  agents
-    .command('get <name>')
-    .description('Show an agent card')
-    .action(async (name: string, _o: unknown, cmd: Command) => {
-      const { api, out } = ctx(cmd);
-      const a = await api.get<Obj>(`/v1/agents/${encodeURIComponent(name)}`);
-      print(out, a, () => JSON.stringify(a, null, 2));
-    });
-  agents
-    .command('create <name>')
-    .description('Create an agent card; the command is an argv template where {{prompt}} is the task prompt')
-    .requiredOption('--command <json>', 'argv as JSON, e.g. \'["aider","--message","{{prompt}}"]\'')
-    .option('--description <text>', 'what it is')
-    .option('--requires <kinds>', 'requirement kinds, comma-separated')
-    .option('--runtimes <kinds>', 'runtime kinds, comma-separated (default native)')
-    .option('--required-env <names>', 'env vars it needs, comma-separated')
-    .action(async (name: string, o: Record<string, string | undefined>, cmd: Command) => {
-      const { api, out } = ctx(cmd);
-      const list = (v?: string) =>
-        v
-          ? v
-              .split(',')
-              .map((s) => s.trim())
-              .filter(Boolean)
-          : undefined;
-      const a = await api.post<Obj>('/v1/agents', {
-        name,
-        command: readJsonOrFile(o.command!, '--command'),
-        ...(o.description ? { description: o.description } : {}),
-        ...(list(o.requires) ? { requires: list(o.requires)!.map((kind) => ({ kind })) } : {}),
-        ...(list(o.runtimes) ? { runtimes: list(o.runtimes)!.map((kind) => ({ kind })) } : {}),
-        ...(list(o.requiredEnv) ? { requiredEnv: list(o.requiredEnv) } : {}),
-      });
-      print(out, a, () => `agent ${name} created`);
-    });
+  agentCommands(program, ctx);
   return program;
 }
 

@@ -7,6 +7,7 @@
  * and system lines to stderr); once the reader of a pipe has gone (`| head -1`) mctl ends quietly.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { renderLogLine } from '../agent/outcome/index.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { type ApiClient, CliError } from './client.js';
 import { StatusLine } from './output.js';
@@ -54,21 +55,25 @@ export function endQuietlyOnClosedPipe(): void {
     });
 }
 
-/** Prints a log line: stdout to stdout, stderr and system lines to stderr. */
-function writeLine(l: { stream: string; line: string }): void {
-  if (l.stream === 'stdout') process.stdout.write(`${l.line}\n`);
-  else process.stderr.write(`${l.line}\n`);
+/**
+ * Prints a log line: stdout to stdout, stderr and system lines to stderr. An agent's JSON event on
+ * stdout is rendered for people (its text, tool calls, summary) unless `raw` (`-o json`).
+ */
+function writeLine(l: { stream: string; line: string }, raw = false): void {
+  const text = l.stream === 'stdout' && !raw ? renderLogLine(l.line).join('\n') : l.line;
+  if (l.stream === 'stdout') process.stdout.write(text || l.line === '' ? `${text}\n` : '');
+  else process.stderr.write(`${text}\n`);
 }
 
 /** Prints every stored line of a task or session, page by page. */
-export async function pageLogs(api: ApiClient, path: string): Promise<void> {
+export async function pageLogs(api: ApiClient, path: string, raw = false): Promise<void> {
   endQuietlyOnClosedPipe();
   let after = 0;
   for (;;) {
     const page = await api.get<{ items: { id: number; stream: string; line: string }[]; next: number | null }>(
       `${path}?after=${after}&limit=5000`,
     );
-    for (const l of page.items) writeLine(l);
+    for (const l of page.items) writeLine(l, raw);
     if (page.next === null) return;
     after = page.next;
   }
@@ -81,10 +86,10 @@ export async function pageLogs(api: ApiClient, path: string): Promise<void> {
 export async function followLogs(
   api: ApiClient,
   path: string,
-  opts: { signal?: AbortSignal; status?: StatusLine } = {},
+  opts: { signal?: AbortSignal; status?: StatusLine; raw?: boolean } = {},
 ): Promise<string | null> {
   endQuietlyOnClosedPipe();
-  const { signal, status } = opts;
+  const { signal, status, raw = false } = opts;
   let after = 0;
   for (let attempt = 0; attempt < 50; attempt++) {
     try {
@@ -93,7 +98,7 @@ export async function followLogs(
           const l = JSON.parse(ev.data) as { id: number; stream: string; line: string };
           after = l.id;
           status?.clear();
-          writeLine(l);
+          writeLine(l, raw);
         } else if (ev.event === 'end') return (JSON.parse(ev.data) as { state: string }).state;
       }
     } catch (e: unknown) {

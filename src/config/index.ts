@@ -34,6 +34,16 @@ const agentCardSchema = z.strictObject({
   runtimes: z.array(z.strictObject({ kind: z.string() })).default([{ kind: 'native' }]),
   requires: z.array(z.strictObject({ kind: z.string() })).default([]),
   kits: z.array(z.string()).default([]),
+  /** argv put in place of a `{{resume}}` element on a follow-up task; `{{conversation}}` is the agent's conversation id. */
+  resume: z.array(z.string()).optional(),
+  /** How the outcome is read: exit (default), claude, codex, gemini, opencode. */
+  outcome: z.string().optional(),
+  /** Shell commands run before the command, with the task's environment. */
+  setup: z.array(z.string()).optional(),
+  /** Task timeout for this card (e.g. 30m); default `tasks.default_timeout`. */
+  task_timeout: duration.optional(),
+  /** How to provide each required env var (shown when it is missing), by name. */
+  env_hints: z.record(z.string(), z.string()).optional(),
 });
 
 const suspendConfigSchema = z.strictObject({
@@ -110,6 +120,12 @@ const fileSchema = z.strictObject({
     .optional(),
   /** Timeouts and connection caps on the API and gateway (src/config/limits.ts). */
   limits: limitsFileSchema.optional(),
+  tasks: z
+    .strictObject({
+      /** A task running longer is killed and ends `timed_out`. Default 1h; a card, profile or session may set its own. */
+      default_timeout: duration.optional(),
+    })
+    .optional(),
   /** Extra agent cards, by name (built-ins `shell`, `claude`, `codex` cannot be replaced). */
   agents: z.record(z.string(), agentCardSchema).optional(),
   /** Provider settings by provider id (`local`, `docker`, `pool`, ...). */
@@ -127,6 +143,8 @@ const fileSchema = z.strictObject({
           .strictObject({ cpu: z.string().optional(), memory: z.string().optional(), gpu: z.string().optional() })
           .optional(),
         provider_preference: z.array(z.string()).optional(),
+        /** Task timeout for sessions with this profile (overrides the agent card's). */
+        task_timeout: duration.optional(),
       }),
     )
     .optional(),
@@ -157,6 +175,8 @@ export interface ServerConfig {
   preemptMinIdleMs: number;
   /** Socket timeouts and caps, hello timeout, invalid-frame budget, registration rate (`limits:`). */
   limits: LimitsConfig;
+  /** `tasks.default_timeout` (default 1h). */
+  taskTimeoutMs: number;
   agents: Record<string, AgentCardFileConfig>;
   providers: Record<string, Record<string, unknown>>;
   pools: Record<string, PoolFileConfig>;
@@ -170,6 +190,8 @@ export interface ServerConfig {
   faultPoint: string | null;
   /** Agent credentials passed to tasks whose agent card requires them (ANTHROPIC_API_KEY, OPENAI_API_KEY, and any named in MARIONETTE_PASSTHROUGH_ENV). */
   credentialsEnv: Record<string, string>;
+  /** The names the server passes through when set (the built-in ones plus MARIONETTE_PASSTHROUGH_ENV). */
+  credentialNames: string[];
 }
 
 export interface ServerFlags {
@@ -219,12 +241,20 @@ function parseEnvPort(env: Env, name: string): number | undefined {
   return p.data;
 }
 
-function pickCredentials(env: Env): Record<string, string> {
-  const names = [
+function credentialNames(env: Env): string[] {
+  return [
     'ANTHROPIC_API_KEY',
     'OPENAI_API_KEY',
-    ...(env.MARIONETTE_PASSTHROUGH_ENV ?? '').split(',').map((s) => s.trim()),
+    'GEMINI_API_KEY',
+    ...(env.MARIONETTE_PASSTHROUGH_ENV ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
   ];
+}
+
+function pickCredentials(env: Env): Record<string, string> {
+  const names = credentialNames(env);
   const out: Record<string, string> = {};
   for (const n of names) {
     const v = n ? env[n] : undefined;
@@ -274,6 +304,7 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
     preemptIdle: file.sessions?.preempt_idle ?? true,
     preemptMinIdleMs: file.sessions?.preempt_min_idle ?? 10_000,
     limits: resolveLimits(file.limits),
+    taskTimeoutMs: file.tasks?.default_timeout ?? 60 * 60_000,
     agents: file.agents ?? {},
     providers: file.providers ?? {},
     pools: file.pools ?? {},
@@ -281,6 +312,7 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
     configFile,
     credentialsEnv: pickCredentials(env),
     faultPoint: parseFaultPoint(env),
+    credentialNames: credentialNames(env),
   };
 }
 

@@ -99,14 +99,32 @@ export interface AgentCard {
   description: string;
   runtimes: AgentRuntime[];
   requires: AgentRequirement[];
-  /** argv template; `{{prompt}}` is replaced by the task's prompt. */
+  /**
+   * argv template; `{{prompt}}` is replaced by the task's prompt, and an element that is exactly
+   * `{{resume}}` by `resume` (on a follow-up task) or by nothing.
+   */
   command: string[];
+  /** Environment; a value's `{{workspace}}` is the task's workspace directory on the runner. */
   env: Record<string, string>;
   /** Env vars that must be set (on the server or in the session) for the agent to work. */
   requiredEnv: string[];
   kits: string[];
   builtIn: boolean;
+  /** argv put in place of `{{resume}}` when the session has a conversation; `{{conversation}}` is its id. */
+  resume?: string[];
+  /** How the task's outcome is read from the agent's output (default `exit`: the exit code alone). */
+  outcome?: OutcomeKind;
+  /** Shell commands run (bash -lc, with the task's environment) before the command. */
+  setup?: string[];
+  /** This card's task timeout (ms); overrides the server default, under profile and session. */
+  taskTimeoutMs?: number | null;
+  /** How to provide each required env var, by name (shown when one is missing). */
+  envHints?: Record<string, string>;
 }
+
+/** How a task's outcome is read: the exit code alone, or the agent's own JSON result events. */
+export const OUTCOME_KINDS = ['exit', 'claude', 'codex', 'gemini', 'opencode'] as const;
+export type OutcomeKind = (typeof OUTCOME_KINDS)[number];
 
 export interface Resources {
   cpu?: string;
@@ -121,6 +139,8 @@ export interface Profile {
   resources: Resources;
   /** Providers tried in this order (the first eligible wins ties on priority). */
   providerPreference: string[];
+  /** Task timeout (ms) for sessions using this profile; overrides the agent card's. */
+  taskTimeoutMs?: number | null;
 }
 
 export type SessionState =

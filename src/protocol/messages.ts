@@ -17,8 +17,14 @@
  *   gets none keeps its task running (no self-fencing).
  */
 import { z } from 'zod';
+import { OUTCOME_KINDS } from '../core/types.js';
 
-export const PROTOCOL_VERSION = 1;
+/**
+ * 2: `task.assign` carries `outcome` and `timeoutMs`, `task.finished` carries `timedOut` and the
+ * agent's `outcome` (a version-1 runner would refuse those assignments' unknown keys, so it is told
+ * to upgrade at hello instead).
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** POST /v1/register on the gateway: exchanges a registration token for a runner credential. */
 export const RegisterRequest = z.strictObject({
@@ -49,6 +55,33 @@ const LogEntry = z.strictObject({
 });
 export type LogEntry = z.infer<typeof LogEntry>;
 
+/**
+ * What the agent itself reported about a task, read from its JSON events by the card's outcome
+ * reader on the runner (src/agent/outcome/). `status` 'unknown': the agent never reported a result.
+ */
+export const AgentOutcome = z.strictObject({
+  status: z.enum(['succeeded', 'failed', 'unknown']),
+  error: z.string().max(8192).nullable(),
+  conversationId: z.string().max(512).nullable(),
+  permissionDenials: z
+    .array(
+      z.strictObject({ tool: z.string().max(256), detail: z.string().max(1024), id: z.string().max(256).nullable() }),
+    )
+    .max(50),
+  usage: z
+    .strictObject({
+      inputTokens: z.number().min(0),
+      outputTokens: z.number().min(0),
+      cacheReadTokens: z.number().min(0),
+      cacheWriteTokens: z.number().min(0),
+    })
+    .nullable(),
+  costUsd: z.number().min(0).nullable(),
+  model: z.string().max(256).nullable(),
+  summary: z.string().max(8192).nullable(),
+});
+export type AgentOutcome = z.infer<typeof AgentOutcome>;
+
 /** Runner → server. */
 export const RunnerMessage = z.discriminatedUnion('type', [
   z.strictObject({
@@ -66,6 +99,8 @@ export const RunnerMessage = z.discriminatedUnion('type', [
             signal: z.string().nullable(),
             error: z.string().nullable(),
             cancelled: z.boolean(),
+            timedOut: z.boolean().default(false),
+            outcome: AgentOutcome.nullable().default(null),
           })
           .nullable(),
         lastSeq: z.number().int().min(0),
@@ -83,6 +118,10 @@ export const RunnerMessage = z.discriminatedUnion('type', [
     /** A failure before or outside the process (binary missing, kit install failed...). */
     error: z.string().nullable(),
     cancelled: z.boolean(),
+    /** The runner killed the task at its timeout. */
+    timedOut: z.boolean().default(false),
+    /** What the agent reported (cards with an outcome reader), else null. */
+    outcome: AgentOutcome.nullable().default(null),
     lastSeq: z.number().int().min(0),
   }),
   z.strictObject({ type: z.literal('ack'), ref: z.string(), ok: z.boolean(), message: z.string().optional() }),
@@ -102,6 +141,10 @@ export const TaskAssignment = z.strictObject({
   setup: z.array(z.string()).default([]),
   /** Resend logs after this seq (0 for a fresh task). */
   resumeAfterSeq: z.number().int().min(0),
+  /** How the agent's outcome is read from its stdout (the card's `outcome`). */
+  outcome: z.enum(OUTCOME_KINDS).default('exit'),
+  /** Kill the task (its process group) this long after it started; null = no limit. */
+  timeoutMs: z.number().int().positive().nullable().default(null),
 });
 export type TaskAssignment = z.infer<typeof TaskAssignment>;
 

@@ -6,6 +6,7 @@ import Dockerode from 'dockerode';
 import { loadServerConfig } from '../config/index.js';
 import { MarionetteError, toError } from '../core/errors.js';
 import { VERSION } from '../paths.js';
+import { installAgentClis, parseWith } from '../providers/docker/agent-clis.js';
 import { DEFAULT_AGENT_IMAGE, parseDockerConfig, parseEngineAddress } from '../providers/docker/config.js';
 import { buildAgentImage } from '../providers/docker/image.js';
 import { exitWhenFlushed } from '../stdio.js';
@@ -81,7 +82,11 @@ export async function main(argv: string[]): Promise<void> {
     .option('--if-missing', 'do nothing when the tag already exists')
     .option('-c, --config <file>', 'marionette.yaml whose providers.docker host/image to use (env MARIONETTE_CONFIG)')
     .option('--home <dir>', 'state directory (env MARIONETTE_HOME)')
-    .action(async (opts: { tag?: string; ifMissing?: boolean; config?: string; home?: string }) => {
+    .option(
+      '--with <agents>',
+      'agent CLIs to install from npm into the image: claude, codex, gemini, opencode (name@version for another version)',
+    )
+    .action(async (opts: { tag?: string; ifMissing?: boolean; config?: string; home?: string; with?: string }) => {
       try {
         const config = loadServerConfig({
           ...(opts.config ? { config: opts.config } : {}),
@@ -95,7 +100,16 @@ export async function main(argv: string[]): Promise<void> {
             : new Dockerode({ host: addr.host, port: addr.port, protocol: addr.protocol });
         const tag = opts.tag ?? docker.image;
         const started = Date.now();
-        const r = await buildAgentImage({ docker: client, tag, ifMissing: opts.ifMissing === true });
+        const specs = opts.with ? parseWith(opts.with) : [];
+        const clis = specs.length ? await installAgentClis(config.home, specs) : null;
+        const r = await buildAgentImage({
+          docker: client,
+          tag,
+          ifMissing: opts.ifMissing === true,
+          ...(clis
+            ? { extraPaths: [clis.dir], extraLinks: clis.links, agents: specs.map((s) => `${s.name}@${s.version}`) }
+            : {}),
+        });
         process.stdout.write(
           r.built
             ? `built ${r.tag} (${r.id.slice(0, 19)}, ${r.entries} files, ${(r.bytes / 1e6).toFixed(1)} MB) on ${addr.display} in ${((Date.now() - started) / 1000).toFixed(1)}s\n`

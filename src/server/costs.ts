@@ -1,6 +1,7 @@
 /**
  * @module The cost ledger's read side: one row per runner that stopped (wall-clock seconds and
- * the provider's billing model), written by RunnerService when a runner is terminated.
+ * the provider's billing model), written by RunnerService when a runner is terminated, and one per
+ * agent task that reported tokens or a cost (`agent-reported`, with the agent's own figures).
  */
 import { z } from 'zod';
 import type { Api } from './api.js';
@@ -35,6 +36,18 @@ export function costRoutes(ctx: ServerContext, api: Api): void {
         startedAt: Number(r.started_at),
         endedAt: Number(r.ended_at),
         seconds: Number(r.seconds),
+        // Agent-reported events (one per task): the agent's own token counts and cost.
+        ...(r.task_id
+          ? {
+              taskId: r.task_id,
+              inputTokens: Number(r.input_tokens ?? 0),
+              outputTokens: Number(r.output_tokens ?? 0),
+              cacheReadTokens: Number(r.cache_read_tokens ?? 0),
+              cacheWriteTokens: Number(r.cache_write_tokens ?? 0),
+              costUsd: r.cost_usd === null || r.cost_usd === undefined ? null : Number(r.cost_usd),
+              model: r.model ?? null,
+            }
+          : {}),
       }));
       const totals: Record<string, number> = {};
       for (const i of items) totals[i.billingModel] = (totals[i.billingModel] ?? 0) + i.seconds;

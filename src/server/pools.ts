@@ -20,6 +20,7 @@ import {
 } from '../core/types.js';
 import { SUSPEND_STRATEGIES, type SuspendStrategy } from '../providers/types.js';
 import type { PoolsTable } from '../store/schema.js';
+import { agentRoutes } from './agent-routes.js';
 import { agentCardFromConfig, BUILT_IN_AGENTS } from './agents.js';
 import type { Api } from './api.js';
 import type { ServerContext } from './context.js';
@@ -72,17 +73,8 @@ const ProfileInput = z.strictObject({
     .strictObject({ cpu: z.string().optional(), memory: z.string().optional(), gpu: z.string().optional() })
     .default({}),
   providerPreference: z.array(z.string()).default([]),
-});
-
-const AgentInput = z.strictObject({
-  name: z.string(),
-  description: z.string().default(''),
-  command: z.array(z.string()).min(1),
-  env: z.record(z.string(), z.string()).default({}),
-  requiredEnv: z.array(z.string()).default([]),
-  runtimes: z.array(z.strictObject({ kind: z.string() })).default([{ kind: 'native' }]),
-  requires: z.array(z.strictObject({ kind: z.string() })).default([]),
-  kits: z.array(z.string()).default([]),
+  /** Task timeout (ms) for sessions with this profile. */
+  taskTimeoutMs: z.number().int().positive().nullable().optional(),
 });
 
 /** The seed's example profile. */
@@ -309,6 +301,7 @@ export class PoolService {
           selector,
           resources: p.resources ?? {},
           providerPreference: p.provider_preference ?? [],
+          taskTimeoutMs: p.task_timeout ?? null,
         },
         false,
       );
@@ -333,6 +326,7 @@ export class PoolService {
   }
 
   routes(api: Api): void {
+    agentRoutes(api, this.ctx, this.sessions);
     const { store, orgId } = this.ctx;
     api.route('GET', '/v1/pools', { summary: 'List pools', tag: 'pools' }, async () => {
       const pools = await store.pools.list(orgId);
@@ -391,6 +385,7 @@ export class PoolService {
           selector,
           resources: body.resources,
           providerPreference: body.providerPreference,
+          taskTimeoutMs: body.taskTimeoutMs ?? null,
         };
         await store.pools.putProfile(orgId, newId('prf'), profile, false);
         this.sessions.poolsChanged();
@@ -402,25 +397,6 @@ export class PoolService {
       this.sessions.poolsChanged();
       return { deleted: params.name };
     });
-    api.route(
-      'POST',
-      '/v1/agents',
-      { summary: 'Create an agent card', tag: 'agents', body: AgentInput, status: 201 },
-      async ({ body }) => {
-        const card = agentCardFromConfig(body.name, {
-          description: body.description,
-          command: body.command,
-          env: body.env,
-          required_env: body.requiredEnv,
-          runtimes: body.runtimes,
-          requires: body.requires,
-          kits: body.kits,
-        });
-        await store.pools.putAgentCard(orgId, newId('agt'), card);
-        this.sessions.poolsChanged();
-        return card;
-      },
-    );
     api.route(
       'GET',
       '/v1/providers',

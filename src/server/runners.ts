@@ -20,6 +20,7 @@ import type { Runner, Session, Task } from '../store/records.js';
 import type { ServerContext } from './context.js';
 import { fenceSandbox } from './fencing.js';
 import type { Gateway, GatewayHandler, RunnerConnection } from './gateway.js';
+import { decideTaskEnd } from './outcome.js';
 
 /** What a caller of `sendAssignment` already knows (each part is looked up when absent). */
 export interface AssignmentContext {
@@ -304,23 +305,19 @@ export class RunnerService implements GatewayHandler {
     if (!task || task.runnerId !== conn.runnerId) return;
     this.clearCancelTimer(task.id);
     const now = Date.now();
-    const to =
-      msg.cancelled || task.cancelRequested ? 'cancelled' : msg.exitCode === 0 && !msg.error ? 'succeeded' : 'failed';
-    const error =
-      to === 'failed'
-        ? (msg.error ?? (msg.signal ? `killed by ${msg.signal}` : `exit code ${msg.exitCode}`))
-        : to === 'cancelled'
-          ? 'cancelled by request'
-          : null;
-    const done: Task = { ...task, state: to, exitCode: msg.exitCode, error, finishedAt: now };
+    const { state: to, error } = decideTaskEnd(msg, task.cancelRequested);
+    const done: Task = { ...task, state: to, exitCode: msg.exitCode, error, finishedAt: now, outcome: msg.outcome };
+    const outcome = msg.outcome ? { outcome: JSON.stringify(msg.outcome) } : {};
     // One transaction: the task's end, the session side (its event, back to idle, a per-task runner
     // let go) and the runner back to idle. No pass sees one without the others, so a per-task
     // runner is never handed another task while still bound to this session.
     const result = await store.transaction(async (tx): Promise<FinishResult | null> => {
-      const ok = await tx.tasks.transition(task.id, to, { exit_code: msg.exitCode, error, finished_at: now }, [
-        'assigned',
-        'running',
-      ]);
+      const ok = await tx.tasks.transition(
+        task.id,
+        to,
+        { exit_code: msg.exitCode, error, finished_at: now, ...outcome },
+        ['assigned', 'running'],
+      );
       // A repeated report (after a reconnect, or after a forced cancel) changes nothing.
       if (!ok) return null;
       // The session side may let go of this runner (per-task lifecycle); the runner's own write
@@ -328,6 +325,7 @@ export class RunnerService implements GatewayHandler {
       const session = await this.events.finishTaskIn(done, tx, { callerUnbinds: true });
       const unbind = session.unbindRunner;
       const runner = await tx.runners.get(conn.runnerId);
+      if (runner && done.outcome) await tx.tasks.addAgentCost(done, runner);
       // The unbinding of a runner other than this one (or one that cannot move to idle) is written on its own.
       const unbindAlone = async () => {
         if (unbind) await tx.runners.update(unbind, { session_id: null });

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { InvalidRequest } from '../core/errors.js';
 import { AUTH_MODES, type AuthMode } from '../core/types.js';
 import { PROVIDER_IDS } from '../providers/registry.js';
+import { TaskTimeoutMs } from './agents.js';
 import { PRIORITY_RANGE } from './input-guards.js';
 
 export const CreateSessionBody = z.strictObject({
@@ -28,6 +29,7 @@ export const CreateSessionBody = z.strictObject({
   maxRetries: z.number().int().min(0).max(10).optional(),
   /** Higher is placed first; FIFO within a priority. Default 0. */
   priority: z.number().int().min(PRIORITY_RANGE.min).max(PRIORITY_RANGE.max).optional(),
+  taskTimeoutMs: TaskTimeoutMs.optional(),
 });
 export type CreateSessionBody = z.infer<typeof CreateSessionBody>;
 

@@ -28,7 +28,7 @@ import type { Placement, Runner, Session, SessionRequest, Task } from '../store/
 import { isClaimLost, type LiveRunner } from '../store/repos/runners.js';
 import type { SessionPassView, SessionPatch } from '../store/repos/sessions.js';
 import type { QueuedTaskRef } from '../store/repos/tasks.js';
-import { renderCommand } from './agents.js';
+import { assignmentFields, missingEnvError, renderTask, taskContext } from './agents.js';
 import type { ServerContext } from './context.js';
 import { type AssignmentContext, PoolFull, type RunnerService } from './runners.js';
 import { type CreateSessionBody, type CreateTaskBody, checkProvider } from './session-requests.js';
@@ -338,6 +338,7 @@ export class SessionService {
         authMode: body.authMode ?? 'byok',
         env: body.env ?? {},
         ...(body.priority ? { priority: body.priority } : {}),
+        ...(body.taskTimeoutMs ? { taskTimeoutMs: body.taskTimeoutMs } : {}),
       },
     };
   }
@@ -1069,32 +1070,20 @@ export class SessionService {
       await this.failTask(task, `agent ${session.agent} no longer exists`);
       return null;
     }
-    const env: Record<string, string> = { ...card.env };
-    for (const name of card.requiredEnv) {
-      const v = session.request.env[name] ?? this.ctx.config.credentialsEnv[name];
-      if (v !== undefined) env[name] = v;
-    }
-    Object.assign(env, session.request.env, {
-      MARIONETTE_SESSION_ID: session.id,
-      MARIONETTE_TASK_ID: task.id,
-    });
-    const missing = card.requiredEnv.filter((n) => !env[n]);
-    if (missing.length) {
-      await this.failTask(
-        task,
-        `agent ${card.name} needs ${missing.join(', ')}: set it in the server's environment or pass it with --env`,
-      );
+    const profile = session.request.profile ? await this.profile(session.request.profile).catch(() => null) : null;
+    const conversationId = await this.ctx.store.tasks.lastConversationId(session.id);
+    const r = renderTask(card, task.prompt, taskContext(session, task, this.ctx.config, profile, conversationId));
+    if (r.missing.length) {
+      await this.failTask(task, missingEnvError(card, r.missing));
       return null;
     }
     return {
       taskId: task.id,
       sessionId: session.id,
       agent: card.name,
-      command: renderCommand(card, task.prompt),
-      env,
       workspace: null,
-      setup: [],
       resumeAfterSeq: known.claimed ? 0 : await this.ctx.store.logs.maxSeq(task.id),
+      ...assignmentFields(r),
     };
   }
 

@@ -16,6 +16,7 @@ import type {
   SessionState,
   TaskState,
 } from '../core/types.js';
+import type { AgentOutcome } from '../protocol/messages.js';
 import type { SandboxHandle } from '../providers/types.js';
 import type { PoolsTable, ProfilesTable, RunnersTable, SessionsTable, TasksTable } from './schema.js';
 
@@ -31,6 +32,8 @@ export interface SessionRequest {
   env: Record<string, string>;
   /** Higher runs first; FIFO (oldest queued task) within a priority. Absent = 0. */
   priority?: number;
+  /** Task timeout for this session's tasks (ms); absent = profile, card, server default. */
+  taskTimeoutMs?: number;
 }
 
 export interface Placement {
@@ -107,6 +110,8 @@ export interface Task {
   assignedAt: number | null;
   startedAt: number | null;
   finishedAt: number | null;
+  /** What the agent itself reported (cards with an outcome reader); null otherwise. */
+  outcome: AgentOutcome | null;
 }
 
 export interface Runner {
@@ -185,6 +190,7 @@ export function toTask(r: TasksTable): Task {
     assignedAt: num(r.assigned_at),
     startedAt: num(r.started_at),
     finishedAt: num(r.finished_at),
+    outcome: r.outcome ? json<AgentOutcome | null>(r.outcome, null) : null,
   };
 }
 
@@ -246,6 +252,7 @@ export function toProfile(r: ProfilesTable): Profile & { builtIn: boolean } {
     selector: r.selector,
     resources: json(r.resources, {}),
     providerPreference: json<string[]>(r.provider_preference, []),
+    taskTimeoutMs: num(r.task_timeout_ms ?? null),
     builtIn: Boolean(r.built_in),
   };
 }

@@ -66,6 +66,8 @@ export interface ProfilesTable {
   provider_preference: string;
   built_in: number;
   created_at: number;
+  /** Migration 004. */
+  task_timeout_ms?: number | null;
 }
 export interface RunnersTable {
   id: string;
@@ -138,6 +140,8 @@ export interface TasksTable {
   assigned_at: number | null;
   started_at: number | null;
   finished_at: number | null;
+  /** JSON AgentOutcome (migration 004); null for tasks whose card reads no outcome. */
+  outcome?: string | null;
 }
 export interface TaskLogsTable {
   id: Generated<number>;
@@ -168,6 +172,14 @@ export interface CostEventsTable {
   ended_at: number;
   seconds: number;
   created_at: number;
+  /** Migration 004: set on an agent-reported event (one per task). */
+  task_id?: string | null;
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+  cache_read_tokens?: number | null;
+  cache_write_tokens?: number | null;
+  cost_usd?: number | null;
+  model?: string | null;
 }
 
 /** Install-wide settings (`install_id`: the id every provider object is labelled with). */

@@ -196,6 +196,35 @@ for (const dialect of DIALECTS) {
       expect([...store.changes.take().tasks]).toEqual([t.id]);
     });
 
+    it("keeps a task's agent outcome, finds the session's conversation, writes its cost event", async () => {
+      const s = await session();
+      const t1 = await task(s);
+      const t2 = await task(s);
+      expect(await store.tasks.lastConversationId(s)).toBeNull();
+      const outcome = (conversationId: string | null) => ({
+        status: 'succeeded' as const,
+        error: null,
+        conversationId,
+        permissionDenials: [],
+        usage: { inputTokens: 10, outputTokens: 2, cacheReadTokens: 1, cacheWriteTokens: 0 },
+        costUsd: 0.25,
+        model: 'm',
+        summary: 'done',
+      });
+      await store.tasks.update(t1.id, { outcome: JSON.stringify(outcome('conv-1')) });
+      await store.tasks.update(t2.id, { outcome: JSON.stringify(outcome(null)) });
+      expect(await store.tasks.lastConversationId(s)).toBe('conv-1');
+      const got = (await store.tasks.get(t1.id))!;
+      expect(got.outcome).toEqual(outcome('conv-1'));
+      const r = await runner();
+      await store.tasks.addAgentCost({ ...got, finishedAt: Date.now() }, { id: r, poolId, providerId: 'pool' });
+      const rows = await store.db.selectFrom('cost_events').selectAll().where('task_id', '=', t1.id).execute();
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ billing_model: 'agent-reported', session_id: s, model: 'm' });
+      expect(Number(rows[0]!.input_tokens)).toBe(10);
+      expect(Number(rows[0]!.cost_usd)).toBe(0.25);
+    });
+
     it('numbers tasks per session in order', async () => {
       const s = await session();
       const a = await task(s);

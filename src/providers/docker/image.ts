@@ -109,6 +109,10 @@ export interface BuildAgentImageOptions {
   nodePath?: string;
   /** Extra host files or directories to copy in (absolute paths; ELF files get their libraries). */
   extraPaths?: readonly string[];
+  /** Symlinks to add (e.g. `/usr/local/bin/claude` to an agent CLI copied in with `extraPaths`). */
+  extraLinks?: readonly { path: string; target: string }[];
+  /** Recorded in the image's `io.marionette.agents` label (the agent CLIs it carries). */
+  agents?: readonly string[];
 }
 
 export interface BuildAgentImageResult {
@@ -236,7 +240,11 @@ function textFile(path: string, text: string, mode = 0o644): TarEntry {
 
 /** Assembles the image's entries (exported for tests and for `marionette images build --dry-run`). */
 export async function collectAgentRootfs(
-  opts: { nodePath?: string; extraPaths?: readonly string[] } = {},
+  opts: {
+    nodePath?: string;
+    extraPaths?: readonly string[];
+    extraLinks?: readonly { path: string; target: string }[];
+  } = {},
 ): Promise<TarEntry[]> {
   const c: Collected = { entries: new Map(), inodes: new Map(), elfs: new Set() };
   // Merged-/usr hosts: keep /bin -> usr/bin and friends so `#!/bin/sh` and /lib64 loaders resolve.
@@ -309,6 +317,7 @@ export async function collectAgentRootfs(
   ];
   // Our fixed entries override whatever the host walk put at the same path (ownership of /usr/local/bin etc.).
   for (const e of [...dirs, ...files]) c.entries.set(e.path, e);
+  for (const l of opts.extraLinks ?? []) c.entries.set(l.path, { type: 'symlink', path: l.path, target: l.target });
   const all = [...c.entries.values()];
   const rank = (e: TarEntry): number => (e.type === 'dir' ? 0 : e.type === 'file' ? 1 : e.type === 'symlink' ? 2 : 3);
   all.sort((a, b) => rank(a) - rank(b) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -344,6 +353,7 @@ export async function buildAgentImage(opts: BuildAgentImageOptions): Promise<Bui
   const entries = await collectAgentRootfs({
     ...(opts.nodePath === undefined ? {} : { nodePath: opts.nodePath }),
     ...(opts.extraPaths === undefined ? {} : { extraPaths: opts.extraPaths }),
+    ...(opts.extraLinks === undefined ? {} : { extraLinks: opts.extraLinks }),
   });
   const bytes = entries.reduce((n, e) => n + (e.type === 'file' ? e.data.length : 0), 0);
   const lastColon = tag.lastIndexOf(':');
@@ -359,6 +369,7 @@ export async function buildAgentImage(opts: BuildAgentImageOptions): Promise<Bui
     `LABEL ${AGENT_IMAGE_LABEL}=agent`,
     `LABEL ${WORKSPACE_OWNER_LABEL}=${AGENT_UID}:${AGENT_GID}`,
     `LABEL ${AGENT_IMAGE_FORMAT_LABEL}=${AGENT_IMAGE_FORMAT}`,
+    ...(opts.agents?.length ? [`LABEL io.marionette.agents=${opts.agents.join(',')}`] : []),
   ];
   let stream: NodeJS.ReadableStream;
   try {

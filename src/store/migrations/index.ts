@@ -7,6 +7,7 @@ import * as m001 from './001_init.js';
 import * as m002 from './002_dispatch_indexes.js';
 import * as m003 from './003_session_priority.js';
 import * as m004 from './004_install_meta.js';
+import * as m005 from './005_agent_outcomes.js';
 
 export interface MigrationContext {
   dialect: 'sqlite' | 'postgres';
@@ -19,6 +20,7 @@ const STEPS: Record<string, Step> = {
   '002_dispatch_indexes': m002,
   '003_session_priority': m003,
   '004_install_meta': m004,
+  '005_agent_outcomes': m005,
 };
 
 export function migrationProvider(ctx: MigrationContext): MigrationProvider {

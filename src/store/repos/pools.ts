@@ -77,6 +77,17 @@ export class PoolRepo {
       .execute();
   }
 
+  /** Deletes a user-made agent card; false when there is none of that name (built-ins are refused by the caller). */
+  async deleteAgentCard(orgId: string, name: string): Promise<boolean> {
+    const r = await this.db
+      .deleteFrom('agent_cards')
+      .where('org_id', '=', orgId)
+      .where('name', '=', name)
+      .where('built_in', '=', 0)
+      .executeTakeFirst();
+    return Number(r.numDeletedRows) === 1;
+  }
+
   async profiles(orgId: string): Promise<(Profile & { builtIn: boolean })[]> {
     const rows = await this.db.selectFrom('profiles').selectAll().where('org_id', '=', orgId).orderBy('name').execute();
     return rows.map(toProfile);
@@ -88,6 +99,7 @@ export class PoolRepo {
       selector: p.selector,
       resources: JSON.stringify(p.resources),
       provider_preference: JSON.stringify(p.providerPreference),
+      task_timeout_ms: p.taskTimeoutMs ?? null,
       built_in: builtIn ? 1 : 0,
     };
     await this.db

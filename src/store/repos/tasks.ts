@@ -4,11 +4,12 @@
  * claim is guarded in RunnerRepo, both inside one transaction).
  */
 import { type Kysely, sql, type Updateable } from 'kysely';
+import { newId } from '../../core/ids.js';
 import { fromStates, TASK_TERMINAL, TASK_TRANSITIONS } from '../../core/states.js';
 import type { TaskState } from '../../core/types.js';
 import type { ChangeLog } from '../index.js';
 import { arg, args, changed, patchShape, run, setFrom } from '../prepared.js';
-import { type Task, toTask } from '../records.js';
+import { type Runner, type Task, toTask } from '../records.js';
 import type { Database, TasksTable } from '../schema.js';
 
 /** A queued task as an assigner pass sees it. */
@@ -182,6 +183,61 @@ export class TaskRepo {
       .where('state', 'in', ['assigned', 'running'])
       .execute();
     return new Set(rows.map((r) => r.session_id));
+  }
+
+  /**
+   * The agent conversation a session's next task resumes: the conversation id of its latest task
+   * whose agent reported one (null when none did).
+   */
+  async lastConversationId(sessionId: string): Promise<string | null> {
+    const rows = await this.db
+      .selectFrom('tasks')
+      .select('outcome')
+      .where('session_id', '=', sessionId)
+      .where('outcome', 'is not', null)
+      .orderBy('ordinal', 'desc')
+      .orderBy('attempt', 'desc')
+      .limit(20)
+      .execute();
+    for (const r of rows) {
+      const id = r.outcome ? (JSON.parse(r.outcome) as { conversationId?: unknown }).conversationId : null;
+      if (typeof id === 'string' && id) return id;
+    }
+    return null;
+  }
+
+  /**
+   * The cost event of a finished task whose agent reported tokens or a cost: the agent's own
+   * figures, the task's wall-clock seconds, billing model `agent-reported`.
+   */
+  async addAgentCost(task: Task, runner: Pick<Runner, 'poolId' | 'providerId' | 'id'>): Promise<void> {
+    const o = task.outcome;
+    if (!o || (!o.usage && o.costUsd === null)) return;
+    const started = task.startedAt ?? task.assignedAt ?? task.createdAt;
+    const ended = task.finishedAt ?? Date.now();
+    await this.db
+      .insertInto('cost_events')
+      .values({
+        id: newId('cst'),
+        org_id: task.orgId,
+        runner_id: runner.id,
+        session_id: task.sessionId,
+        pool_id: runner.poolId,
+        provider_id: runner.providerId,
+        billing_model: 'agent-reported',
+        started_at: started,
+        ended_at: ended,
+        seconds: Math.max(0, (ended - started) / 1000),
+        created_at: Date.now(),
+        task_id: task.id,
+        input_tokens: o.usage?.inputTokens ?? null,
+        output_tokens: o.usage?.outputTokens ?? null,
+        cache_read_tokens: o.usage?.cacheReadTokens ?? null,
+        cache_write_tokens: o.usage?.cacheWriteTokens ?? null,
+        cost_usd: o.costUsd,
+        model: o.model,
+      })
+      .execute();
   }
 
   /** Compare-and-set state change; false when the guard did not hold. */

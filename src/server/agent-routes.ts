@@ -1,0 +1,147 @@
+/**
+ * @module The agent-card routes that change cards or show what a task would run: create (409
+ * when the name exists), update (replace a user card), delete, and render (the exact argv and
+ * the environment names a task of the card would get, with no secret values).
+ */
+import { z } from 'zod';
+import { Conflict, InvalidRequest, NotFound } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import type { AgentCard } from '../core/types.js';
+import { agentCardFromConfig, renderTask, TaskTimeoutMs } from './agents.js';
+import type { Api } from './api.js';
+import type { ServerContext } from './context.js';
+import type { SessionService } from './sessions.js';
+
+const CardFields = {
+  description: z.string().default(''),
+  command: z.array(z.string()).min(1),
+  env: z.record(z.string(), z.string()).default({}),
+  requiredEnv: z.array(z.string()).default([]),
+  runtimes: z.array(z.strictObject({ kind: z.string() })).default([{ kind: 'native' }]),
+  requires: z.array(z.strictObject({ kind: z.string() })).default([]),
+  kits: z.array(z.string()).default([]),
+  resume: z.array(z.string()).optional(),
+  outcome: z.string().optional(),
+  setup: z.array(z.string()).optional(),
+  taskTimeoutMs: TaskTimeoutMs.nullable().optional(),
+  envHints: z.record(z.string(), z.string()).optional(),
+};
+const AgentInput = z.strictObject({ name: z.string(), ...CardFields });
+const AgentUpdate = z.strictObject(CardFields);
+
+const RenderBody = z.strictObject({
+  prompt: z.string(),
+  /** The conversation a follow-up task would resume (shows the resume arguments). */
+  conversation: z.string().min(1).optional(),
+  /** Names (values are not needed) of env the session would be created with. */
+  env: z.array(z.string()).default([]),
+  taskTimeoutMs: TaskTimeoutMs.optional(),
+  profile: z.string().optional(),
+});
+
+function toCard(name: string, b: z.infer<typeof AgentUpdate>): AgentCard {
+  return agentCardFromConfig(name, {
+    description: b.description,
+    command: b.command,
+    env: b.env,
+    required_env: b.requiredEnv,
+    runtimes: b.runtimes,
+    requires: b.requires,
+    kits: b.kits,
+    ...(b.resume ? { resume: b.resume } : {}),
+    ...(b.outcome ? { outcome: b.outcome } : {}),
+    ...(b.setup ? { setup: b.setup } : {}),
+    ...(b.taskTimeoutMs ? { task_timeout: b.taskTimeoutMs } : {}),
+    ...(b.envHints ? { env_hints: b.envHints } : {}),
+  });
+}
+
+export function agentRoutes(api: Api, ctx: ServerContext, sessions: SessionService): void {
+  const { store, orgId } = ctx;
+  const existing = async (name: string) => (await sessions.agentCards()).find((c) => c.name === name) ?? null;
+
+  api.route(
+    'POST',
+    '/v1/agents',
+    { summary: 'Create an agent card', tag: 'agents', body: AgentInput, status: 201 },
+    async ({ body }) => {
+      const card = toCard(body.name, body);
+      if (await existing(body.name))
+        throw new Conflict(`agent ${JSON.stringify(body.name)} already exists`, {
+          hint: `change it with \`mctl agents update ${body.name}\`, or delete it first`,
+        });
+      await store.pools.putAgentCard(orgId, newId('agt'), card);
+      sessions.poolsChanged();
+      return card;
+    },
+  );
+
+  api.route(
+    'PUT',
+    '/v1/agents/:name',
+    { summary: 'Replace a user-made agent card', tag: 'agents', body: AgentUpdate },
+    async ({ params, body }) => {
+      const name = params.name!;
+      const old = await existing(name);
+      if (!old) throw new NotFound('agent', name, 'create it with `mctl agents create`');
+      if (old.builtIn)
+        throw new InvalidRequest(`agent ${name} is built in and cannot be changed; create your own card`);
+      const card = toCard(name, body);
+      await store.pools.putAgentCard(orgId, newId('agt'), card);
+      sessions.poolsChanged();
+      return card;
+    },
+  );
+
+  api.route(
+    'DELETE',
+    '/v1/agents/:name',
+    { summary: 'Delete a user-made agent card', tag: 'agents' },
+    async ({ params }) => {
+      const name = params.name!;
+      const old = await existing(name);
+      if (!old) throw new NotFound('agent', name, 'list agents with `mctl agents list`');
+      if (old.builtIn) throw new InvalidRequest(`agent ${name} is built in and cannot be deleted`);
+      await store.pools.deleteAgentCard(orgId, name);
+      sessions.poolsChanged();
+      return { deleted: name };
+    },
+  );
+
+  api.route(
+    'POST',
+    '/v1/agents/:name/render',
+    { summary: "A task's exact argv and environment names for a prompt", tag: 'agents', body: RenderBody },
+    async ({ params, body }) => {
+      const card = await existing(params.name!);
+      if (!card) throw new NotFound('agent', params.name!, 'list agents with `mctl agents list`');
+      const profile = body.profile ? await sessions.profile(body.profile) : null;
+      const sessionEnv = Object.fromEntries(body.env.map((n) => [n, '(set)']));
+      const r = renderTask(card, body.prompt, {
+        sessionEnv,
+        credentialsEnv: ctx.config.credentialsEnv,
+        credentialNames: ctx.config.credentialNames,
+        sessionTimeoutMs: body.taskTimeoutMs ?? null,
+        profileTimeoutMs: profile?.taskTimeoutMs ?? null,
+        defaultTimeoutMs: ctx.config.taskTimeoutMs,
+        conversationId: body.conversation ?? null,
+      });
+      return {
+        agent: card.name,
+        argv: r.command,
+        /** Names only: values may be secrets. The card's own values are shown (they are not secret). */
+        env: Object.keys({
+          ...r.env,
+          MARIONETTE_SESSION_ID: '',
+          MARIONETTE_TASK_ID: '',
+          MARIONETTE_WORKSPACE: '',
+        }).sort(),
+        cardEnv: card.env,
+        setup: r.setup,
+        outcome: r.outcome,
+        timeoutMs: r.timeoutMs,
+        missing: r.missing,
+      };
+    },
+  );
+}

@@ -1,11 +1,15 @@
 /**
  * @module Runs one task: optional setup commands, then the agent's command, in its own process
- * group (so cancel kills everything it started), with stdout and stderr split into lines.
+ * group (so cancel kills everything it started), with stdout and stderr split into lines. Its
+ * pipes can be paused (`pauseOutput`): the agent does so while the server has not acknowledged
+ * enough of its output, so a task that prints faster than the server stores blocks in `write()`
+ * instead of growing the agent's memory.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TaskAssignment } from '../protocol/messages.js';
+import { Utf8StreamDecoder } from './utf8.js';
 
 const MAX_LINE = 64 * 1024;
 
@@ -21,24 +25,38 @@ export interface TaskSink {
   started(pid: number | null): void;
 }
 
-/** Splits a byte stream into lines (long lines are cut at 64 KiB). */
-function lineSplitter(emit: (line: string) => void): { write(chunk: Buffer): void; end(): void } {
+/**
+ * Splits a byte stream into lines: decoded with a streaming UTF-8 decoder (a character split
+ * across reads stays whole; invalid bytes are kept, see ./utf8.ts), `\r\n` counts as `\n`, and a
+ * line still unfinished past 64 KiB is cut there (never inside a surrogate pair).
+ */
+export function lineSplitter(emit: (line: string) => void): { write(chunk: Buffer): void; end(): void } {
+  const decoder = new Utf8StreamDecoder();
   let rest = '';
+  const feed = (decoded: string) => {
+    const text = rest + decoded;
+    let start = 0;
+    let i = text.indexOf('\n');
+    while (i >= 0) {
+      const end = i > start && text.charCodeAt(i - 1) === 13 ? i - 1 : i;
+      emit(text.slice(start, end));
+      start = i + 1;
+      i = text.indexOf('\n', start);
+    }
+    rest = start ? text.slice(start) : text;
+    while (rest.length > MAX_LINE) {
+      const hi = rest.charCodeAt(MAX_LINE - 1);
+      const cut = hi >= 0xd800 && hi <= 0xdbff ? MAX_LINE - 1 : MAX_LINE;
+      emit(rest.slice(0, cut));
+      rest = rest.slice(cut);
+    }
+  };
   return {
     write(chunk) {
-      rest += chunk.toString('utf8');
-      let i = rest.indexOf('\n');
-      while (i >= 0) {
-        emit(rest.slice(0, i).replace(/\r$/, ''));
-        rest = rest.slice(i + 1);
-        i = rest.indexOf('\n');
-      }
-      while (rest.length > MAX_LINE) {
-        emit(rest.slice(0, MAX_LINE));
-        rest = rest.slice(MAX_LINE);
-      }
+      feed(decoder.write(chunk));
     },
     end() {
+      feed(decoder.end());
       if (rest) emit(rest);
       rest = '';
     },
@@ -49,6 +67,7 @@ export class RunningTask {
   private child: ChildProcess | null = null;
   private cancelled = false;
   private killTimer: NodeJS.Timeout | null = null;
+  private outputPaused = false;
   readonly done: Promise<TaskResult>;
 
   constructor(
@@ -93,6 +112,7 @@ export class RunningTask {
       const err = lineSplitter((l) => this.sink.line('stderr', l));
       child.stdout?.on('data', (c: Buffer) => out.write(c));
       child.stderr?.on('data', (c: Buffer) => err.write(c));
+      if (this.outputPaused) this.pauseOutput(true);
       child.once('spawn', () => {
         const pf = this.pidFile();
         if (pf && child.pid) writeFileSync(pf, String(child.pid));
@@ -121,9 +141,23 @@ export class RunningTask {
     });
   }
 
+  /** Stops (or resumes) reading the task's stdout and stderr; a paused task blocks once its pipes fill. */
+  pauseOutput(paused: boolean): void {
+    this.outputPaused = paused;
+    const c = this.child;
+    if (!c) return;
+    for (const s of [c.stdout, c.stderr]) {
+      if (!s) continue;
+      if (paused) s.pause();
+      else s.resume();
+    }
+  }
+
   /** Kills the task's whole process group: SIGTERM, then SIGKILL after `graceMs`. */
   kill(graceMs = 3000): void {
     this.cancelled = true;
+    this.pauseOutput(false); // drain the pipes so the group can end
+
     const pid = this.child?.pid;
     if (!pid) return;
     const signalGroup = (sig: NodeJS.Signals) => {

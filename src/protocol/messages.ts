@@ -6,8 +6,15 @@
  *
  * Guarantees:
  * - Log lines carry a per-task `seq` starting at 1. The server stores them idempotently and acks
- *   the highest seq it has stored; after a reconnect `welcome.resume` tells the runner where to
- *   resend from, so no line is lost or doubled.
+ *   the highest contiguous seq it has stored (every line up to it is stored); after a reconnect
+ *   `welcome.resume` tells the runner where to resend from, so no line is lost or doubled. An ack
+ *   with `resend` means the server could not store what followed: send it again. Lines for a task
+ *   that is no longer running (finished, lost, cancelled) are answered with `logs.refused`.
+ * - Flow control: the runner keeps a bounded window of unacknowledged lines and pauses the task's
+ *   pipes when it is full; the server handles heartbeats and control frames apart from log
+ *   batches, and stops reading a socket whose log batches are backed up.
+ * - A line is any string; bytes that were not valid UTF-8 travel as U+DC80–U+DCFF
+ *   (`src/agent/utf8.ts`).
  * - A runner re-attaches to its task after a reconnect (`hello.task`).
  * - Every server command (`task.cancel`, `task.stop`, `drain`, `suspend`, `resume`) is answered
  *   by an `ack` with the command's `ref`.
@@ -98,6 +105,8 @@ export const TaskAssignment = z.strictObject({
   setup: z.array(z.string()).default([]),
   /** Resend logs after this seq (0 for a fresh task). */
   resumeAfterSeq: z.number().int().min(0),
+  /** Per-task output limits (stdout + stderr); absent = the agent's defaults. */
+  outputLimits: z.strictObject({ lines: z.number().int().positive(), bytes: z.number().int().positive() }).optional(),
 });
 export type TaskAssignment = z.infer<typeof TaskAssignment>;
 
@@ -112,7 +121,15 @@ export const ServerMessage = z.discriminatedUnion('type', [
     resume: z.strictObject({ taskId: z.string(), ackedSeq: z.number().int().min(0), keep: z.boolean() }).nullable(),
   }),
   z.strictObject({ type: z.literal('task.assign'), task: TaskAssignment }),
-  z.strictObject({ type: z.literal('logs.ack'), taskId: z.string(), seq: z.number().int().min(0) }),
+  /** Every line up to `seq` is stored; `resend`: storing what followed failed, send it again. */
+  z.strictObject({
+    type: z.literal('logs.ack'),
+    taskId: z.string(),
+    seq: z.number().int().min(0),
+    resend: z.boolean().optional(),
+  }),
+  /** The task no longer takes lines (it finished, was lost or cancelled, or is not this runner's): stop it. */
+  z.strictObject({ type: z.literal('logs.refused'), taskId: z.string(), state: z.string(), message: z.string() }),
   z.strictObject({ type: z.literal('task.finished.ack'), taskId: z.string() }),
   z.strictObject({ type: z.literal('task.cancel'), ref: z.string(), taskId: z.string() }),
   /** The task was given up on (lost and re-queued elsewhere): kill it, report nothing more. */

@@ -1,7 +1,8 @@
 /**
  * @module Live log following over Server-Sent Events: replay from the store after a cursor, then
- * stream new lines from the event bus without gaps or repeats (lines are ordered by their store
- * id), and end when the task (or session) has nothing more to run. A subscriber that cannot keep
+ * stream new lines from the event bus without gaps or repeats (a task's lines in seq order, a
+ * session's task by task; the bus carries lines once they are contiguous, and a line is written only
+ * when its seq is past the last one written for its task), and end when the task (or session) has nothing more to run. A subscriber that cannot keep
  * up is disconnected; it never slows the runner down.
  */
 import type { FastifyReply } from 'fastify';
@@ -38,6 +39,8 @@ export async function followLogs(
   target: FollowTarget,
   after: number,
 ): Promise<void> {
+  // The first page before hijacking: a bad cursor is still an ordinary problem+json reply.
+  const first = await ctx.store.logs.page(target, after, 1000);
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(200, {
@@ -50,8 +53,10 @@ export async function followLogs(
   let closed = false;
   let live = false;
   const pending: LogLine[] = [];
+  const lastSeq = new Map<string, number>();
   const write = (line: LogLine) => {
-    if (line.id <= lastId) return;
+    if (line.seq <= (lastSeq.get(line.taskId) ?? 0)) return;
+    lastSeq.set(line.taskId, line.seq);
     lastId = line.id;
     raw.write(`id: ${line.id}\nevent: line\ndata: ${JSON.stringify(line)}\n\n`);
   };
@@ -105,13 +110,11 @@ export async function followLogs(
     clearInterval(ping);
   };
   raw.on('close', stop);
-  for (;;) {
-    const page = await ctx.store.logs.page(target, lastId, 1000);
+  for (let page = first; ; page = await ctx.store.logs.page(target, lastId, 1000)) {
     for (const l of page) write(l);
     if (page.length < 1000) break;
   }
   live = true;
-  pending.sort((a, b) => a.id - b.id);
   for (const l of pending) write(l);
   pending.length = 0;
   await end();

@@ -2,7 +2,8 @@
  * @module The runner gateway: `POST /v1/register` (token → credential) and the `/v1/connect`
  * WebSocket, served on TCP (default :9090) and on a unix socket in `$MARIONETTE_HOME`, so a
  * sandbox with no network at all can still reach the server. Frames are validated with the
- * shared protocol schemas; each connection's frames are handled strictly in order.
+ * shared protocol schemas. Heartbeats are handled at once, log batches on a bounded data lane that
+ * pauses the socket when full, and control frames in order on their own lane (./lanes.ts).
  */
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -13,6 +14,7 @@ import { toError } from '../core/errors.js';
 import { parseFrame, RegisterRequest, RunnerMessage, type ServerMessage } from '../protocol/messages.js';
 import type { Runner } from '../store/records.js';
 import type { ServerContext } from './context.js';
+import { FrameLanes } from './lanes.js';
 
 /** What the gateway calls into (implemented by RunnerService). */
 export interface GatewayHandler {
@@ -24,11 +26,13 @@ export interface GatewayHandler {
 
 export class RunnerConnection {
   helloDone = false;
-  private chain: Promise<void> = Promise.resolve();
+  readonly lanes: FrameLanes;
   constructor(
     readonly runnerId: string,
     private readonly ws: WebSocket,
-  ) {}
+  ) {
+    this.lanes = new FrameLanes(ws);
+  }
 
   send(msg: ServerMessage): boolean {
     if (this.ws.readyState !== this.ws.OPEN) return false;
@@ -40,9 +44,22 @@ export class RunnerConnection {
     this.ws.close(code, reason);
   }
 
-  /** Runs frame handlers one after another, in arrival order. */
+  /** Runs frame handlers one after another on the control lane, in arrival order. */
   enqueue(fn: () => Promise<void>): void {
-    this.chain = this.chain.then(fn, fn);
+    this.lanes.enqueueControl(fn);
+  }
+
+  /**
+   * Routes a frame: heartbeats at once, log batches to the bounded data lane, `task.finished`
+   * after the batches before it, the rest in order (see ./lanes.ts). Before hello everything goes
+   * to the control lane (where the handler refuses it).
+   */
+  dispatch(type: RunnerMessage['type'], fn: () => Promise<void>): void {
+    if (!this.helloDone) this.lanes.enqueueControl(fn);
+    else if (type === 'heartbeat') void fn();
+    else if (type === 'logs') this.lanes.enqueueData(fn);
+    else if (type === 'task.finished') this.lanes.enqueueAfterData(fn);
+    else this.lanes.enqueueControl(fn);
   }
 
   get bufferedAmount(): number {
@@ -51,6 +68,12 @@ export class RunnerConnection {
 }
 
 const MAX_BODY = 64 * 1024;
+/**
+ * Largest runner frame. The agent batches at most 1,000 lines or about 256 KiB, and a line is cut
+ * at 64 KiB (at most ~400 KB of JSON escapes), so 2 MiB leaves room; a bigger frame is a broken or
+ * hostile runner and costs the event loop a parse.
+ */
+const MAX_FRAME = 2 * 1024 * 1024;
 
 async function readBody(req: IncomingMessage): Promise<string> {
   let size = 0;
@@ -70,7 +93,7 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
 
 export class Gateway {
   readonly connections = new Map<string, RunnerConnection>();
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME });
   private readonly servers: Server[] = [];
   tcpPort = 0;
 
@@ -137,7 +160,7 @@ export class Gateway {
         conn.send({ type: 'error', code: 'bad_frame', message: parsed.error });
         return;
       }
-      conn.enqueue(async () => {
+      conn.dispatch(parsed.value.type, async () => {
         try {
           await this.handler.onMessage(conn, parsed.value);
         } catch (e: unknown) {
@@ -149,7 +172,7 @@ export class Gateway {
     ws.on('close', () => {
       if (this.connections.get(runnerId) === conn) {
         this.connections.delete(runnerId);
-        conn.enqueue(async () => this.handler.onClose(conn));
+        conn.lanes.enqueueAfterData(async () => this.handler.onClose(conn));
       }
     });
     ws.on('error', (e) => this.ctx.log.debug({ err: e, runnerId }, 'runner socket error'));

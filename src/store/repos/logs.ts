@@ -1,8 +1,13 @@
 /**
  * @module Task log lines. `(task_id, seq)` is unique and inserts ignore duplicates, so a runner
- * that resends after a reconnect can never double a line.
+ * that resends after a reconnect can never double a line. Lines are stored in the escaped form of
+ * `../logtext.ts` (NUL, lone surrogates), so any line round-trips on both databases. Pages come
+ * back in seq order: a task's lines by seq, a session's by task (its ordinal) then seq, whatever
+ * order they arrived in; the cursor is the id of the last line seen.
  */
 import type { Kysely, Selectable } from 'kysely';
+import { InvalidRequest } from '../../core/errors.js';
+import { escapeLine, unescapeLine } from '../logtext.js';
 import type { LogLine } from '../records.js';
 import type { Database, TaskLogsTable } from '../schema.js';
 
@@ -19,7 +24,7 @@ const toLogLine = (r: Selectable<TaskLogsTable>): LogLine => ({
   sessionId: r.session_id,
   seq: r.seq,
   stream: r.stream as LogLine['stream'],
-  line: r.line,
+  line: unescapeLine(r.line),
   ts: Number(r.ts),
 });
 
@@ -37,7 +42,7 @@ export class LogRepo {
           session_id: sessionId,
           seq: l.seq,
           stream: l.stream,
-          line: l.line,
+          line: escapeLine(l.line),
           ts: l.ts,
         })),
       )
@@ -57,12 +62,99 @@ export class LogRepo {
     return Number(r?.m ?? 0);
   }
 
-  /** A page of lines after cursor `after` (a line id), for one task or a whole session. */
-  async page(filter: { taskId?: string; sessionId?: string }, after: number, limit: number): Promise<LogLine[]> {
-    let q = this.db.selectFrom('task_logs').selectAll().where('id', '>', after);
-    if (filter.taskId) q = q.where('task_id', '=', filter.taskId);
-    if (filter.sessionId) q = q.where('session_id', '=', filter.sessionId);
-    const rows = await q.orderBy('id').limit(limit).execute();
+  /**
+   * The highest seq `n` such that every line 1..n of the task is stored (0 when line 1 is not).
+   * This, not the highest seq, is what a runner may forget: anything after it may have a hole.
+   */
+  async contiguousSeq(taskId: string): Promise<number> {
+    const r = await this.db
+      .selectFrom('task_logs')
+      .select((eb) => [eb.fn.max('seq').as('m'), eb.fn.countAll().as('n')])
+      .where('task_id', '=', taskId)
+      .executeTakeFirst();
+    const max = Number(r?.m ?? 0);
+    if (Number(r?.n ?? 0) === max) return max; // seqs are unique and positive: no hole
+    const first = await this.db
+      .selectFrom('task_logs')
+      .select('seq')
+      .where('task_id', '=', taskId)
+      .where('seq', '=', 1)
+      .executeTakeFirst();
+    if (!first) return 0;
+    const gap = await this.db
+      .selectFrom('task_logs as a')
+      .select((eb) => eb.fn.min('a.seq').as('s'))
+      .where('a.task_id', '=', taskId)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('task_logs as b')
+              .select('b.seq')
+              .whereRef('b.task_id', '=', 'a.task_id')
+              .where((eb) => eb('b.seq', '=', eb('a.seq', '+', 1))),
+          ),
+        ),
+      )
+      .executeTakeFirst();
+    return Number(gap?.s ?? 0);
+  }
+
+  /** Lines `from..to` (inclusive) of a task, in seq order. */
+  async range(taskId: string, from: number, to: number): Promise<LogLine[]> {
+    const rows = await this.db
+      .selectFrom('task_logs')
+      .selectAll()
+      .where('task_id', '=', taskId)
+      .where('seq', '>=', from)
+      .where('seq', '<=', to)
+      .orderBy('seq')
+      .execute();
     return rows.map(toLogLine);
+  }
+
+  /**
+   * A page of lines after cursor `after` (the id of the last line seen; 0 = from the start), for
+   * one task (seq order) or a whole session (task ordinal, then seq).
+   */
+  async page(filter: { taskId?: string; sessionId?: string }, after: number, limit: number): Promise<LogLine[]> {
+    let taskIds: string[];
+    if (filter.taskId) taskIds = [filter.taskId];
+    else {
+      const tasks = await this.db
+        .selectFrom('tasks')
+        .select('id')
+        .where('session_id', '=', filter.sessionId ?? '')
+        .orderBy('ordinal')
+        .execute();
+      taskIds = tasks.map((t) => t.id);
+    }
+    let start = 0;
+    let afterSeq = 0;
+    if (after > 0) {
+      const cursor = await this.db
+        .selectFrom('task_logs')
+        .select(['task_id', 'seq'])
+        .where('id', '=', after)
+        .executeTakeFirst();
+      start = cursor ? taskIds.indexOf(cursor.task_id) : -1;
+      if (!cursor || start < 0)
+        throw new InvalidRequest(
+          `after=${after} is not a line of this ${filter.taskId ? 'task' : 'session'}: pass the id of the last line you read, or 0`,
+        );
+      afterSeq = cursor.seq;
+    }
+    const out: LogLine[] = [];
+    for (let i = start; i < taskIds.length && out.length < limit; i++) {
+      const rows = await this.db
+        .selectFrom('task_logs')
+        .selectAll()
+        .where('task_id', '=', taskIds[i]!)
+        .where('seq', '>', i === start ? afterSeq : 0)
+        .orderBy('seq')
+        .limit(limit - out.length)
+        .execute();
+      for (const r of rows) out.push(toLogLine(r));
+    }
+    return out;
   }
 }

@@ -7,7 +7,8 @@
  * - lines were accepted for a task that had finished;
  * - `é` split across two pipe reads came out as two U+FFFD (20 of 40 lines);
  * - one NUL on PostgreSQL rejected the batch and left the task running forever (SQLite kept it;
- *   invalid bytes became U+FFFD on both).
+ *   invalid bytes became U+FFFD on both);
+ * - there was no output limit (the agent buffered whatever a task printed).
  */
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +23,7 @@ const CONFIG = `
 runners:
   heartbeat_interval: 500ms
   lease_timeout: 2s
+  task_output_max_lines: 50
 providers:
   pool:
     pools:
@@ -230,5 +232,34 @@ describe('bytes through a real task', () => {
     expect(raw).toEqual(
       Buffer.from('6e756c5b005d206261645bfffe5d206375745be2825d20646c655b105d206f6b5bf09f98805d', 'hex'),
     );
+  }, 90_000);
+});
+
+describe('per-task output limit', () => {
+  it('keeps the first lines, says the limit was reached, discards the rest, and the task goes on', async () => {
+    const s = await srv.api<{ id: string }>('POST', '/v1/sessions', {
+      agent: 'shell',
+      prompt: 'seq 1 200; echo still-running >&2; exit 3',
+    });
+    const v = await until(
+      async () => {
+        const x = (await srv.api<SessionView>('GET', `/v1/sessions/${s.body.id}`)).body;
+        const st = x.tasks[0]?.state;
+        return st && !['queued', 'assigned', 'running'].includes(st) ? x : null;
+      },
+      'task ended',
+      60_000,
+    );
+    // The task ran to its own end: its exit code is its outcome, not the limit.
+    expect(v.tasks[0]).toMatchObject({ state: 'failed', exitCode: 3 });
+    const page = await srv.api<{ items: { stream: string; line: string }[] }>(
+      'GET',
+      `/v1/tasks/${v.tasks[0]!.id}/logs`,
+    );
+    const out = page.body.items.filter((l) => l.stream === 'stdout').map((l) => l.line);
+    expect(out).toEqual(Array.from({ length: 50 }, (_, i) => String(i + 1)));
+    const sys = page.body.items.filter((l) => l.stream === 'system').map((l) => l.line);
+    expect(sys.some((l) => l.includes('output limit reached after 50 lines'))).toBe(true);
+    expect(sys).toContain('discarded 151 lines (565 bytes) past the output limit');
   }, 90_000);
 });

@@ -54,11 +54,16 @@ export async function followLogs(
   let live = false;
   const pending: LogLine[] = [];
   const lastSeq = new Map<string, number>();
-  const write = (line: LogLine) => {
-    if (line.seq <= (lastSeq.get(line.taskId) ?? 0)) return;
-    lastSeq.set(line.taskId, line.seq);
-    lastId = line.id;
-    raw.write(`id: ${line.id}\nevent: line\ndata: ${JSON.stringify(line)}\n\n`);
+  /** Writes the lines not written yet, as one chunk (a batch is up to 1,000 lines). */
+  const write = (lines: readonly LogLine[]) => {
+    let out = '';
+    for (const line of lines) {
+      if (line.seq <= (lastSeq.get(line.taskId) ?? 0)) continue;
+      lastSeq.set(line.taskId, line.seq);
+      lastId = line.id;
+      out += `id: ${line.id}\nevent: line\ndata: ${JSON.stringify(line)}\n\n`;
+    }
+    if (out) raw.write(out);
   };
   const matches = (p: { taskId: string; sessionId: string }) =>
     target.taskId ? p.taskId === target.taskId : p.sessionId === target.sessionId;
@@ -72,7 +77,7 @@ export async function followLogs(
       // Drain what landed in the store after our last line, then end.
       for (;;) {
         const page = await ctx.store.logs.page(target, lastId, 1000);
-        for (const l of page) write(l);
+        write(page);
         if (page.length < 1000) break;
       }
       raw.write(`event: end\ndata: ${JSON.stringify({ state })}\n\n`);
@@ -93,7 +98,7 @@ export async function followLogs(
       return;
     }
     if (!live) pending.push(...p.lines);
-    else for (const l of p.lines) write(l);
+    else write(p.lines);
   });
   const offTask = ctx.bus.on('task:updated', (p) => {
     if (target.taskId ? p.task.id === target.taskId : p.task.sessionId === target.sessionId) void end();
@@ -111,11 +116,11 @@ export async function followLogs(
   };
   raw.on('close', stop);
   for (let page = first; ; page = await ctx.store.logs.page(target, lastId, 1000)) {
-    for (const l of page) write(l);
+    write(page);
     if (page.length < 1000) break;
   }
   live = true;
-  for (const l of pending) write(l);
+  write(pending);
   pending.length = 0;
   await end();
 }

@@ -42,28 +42,39 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WRITER = `
 const n = Number(process.argv[2]); const rate = Number(process.argv[3]);
 const now = () => performance.timeOrigin + performance.now();
-if (rate === 0) {
+// Waits for 'drain' when the pipe is full, so a line's time is taken when it can really be
+// written, not when it joins a buffer inside this process.
+const out = (chunk) => process.stdout.write(chunk) ? null : new Promise((r) => process.stdout.once('drain', r));
+(async () => {
+  const t0 = now();
   for (let i = 1; i <= n; ) {
-    let chunk = ''; const t = now().toFixed(3);
-    for (let k = 0; k < 500 && i <= n; k++, i++) chunk += i + ' ' + t + '\\n';
-    process.stdout.write(chunk);
-  }
-} else {
-  const t0 = now(); let i = 1;
-  const tick = () => {
-    const due = Math.min(n, Math.floor(((now() - t0) / 1000) * rate));
+    const due = rate === 0 ? n : Math.min(n, Math.floor(((now() - t0) / 1000) * rate));
+    if (i > due) { await new Promise((r) => setTimeout(r, 1)); continue; }
     let chunk = '';
-    for (; i <= due; i++) chunk += i + ' ' + now().toFixed(3) + '\\n';
-    if (chunk) process.stdout.write(chunk);
-    if (i <= n) setTimeout(tick, 1);
-  };
-  tick();
-}
+    const t = now().toFixed(3);
+    for (let k = 0; k < 500 && i <= due; k++, i++) chunk += i + ' ' + t + '\\n';
+    const wait = out(chunk);
+    if (wait) await wait;
+  }
+})();
 `;
 
 function pct(xs: number[], p: number): number {
   const s = Float64Array.from(xs).sort();
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+}
+
+const TICK_MS = 10; // USER_HZ: /proc reports CPU time in 1/100 s on Linux
+
+/** CPU time (ms, user + system) a process has used, from /proc/PID/stat. */
+function cpuOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * TICK_MS;
+  } catch {
+    return 0;
+  }
 }
 
 function rssOf(pid: number): number {
@@ -144,6 +155,9 @@ async function startServer(home: string): Promise<Server> {
 interface RunResult {
   lines: number;
   inOrder: boolean;
+  /** CPU ms used per 1,000 lines, by the agent and by the server. */
+  agentCpu: number;
+  serverCpu: number;
   /** Task started → finished (every line stored and acknowledged), from the task's own timestamps. */
   storedSeconds: number;
   seconds: number;
@@ -155,7 +169,17 @@ interface RunResult {
 }
 
 /** Creates a session running the writer and follows its logs until it ends. */
-async function runTask(srv: Server, home: string, cmd: string, expected: number): Promise<RunResult> {
+/**
+ * Runs `cmd` as a task and follows its logs until it ends. The first call creates the session;
+ * later ones queue follow-up tasks in it, so one agent (one runner) serves every run.
+ */
+async function runTask(
+  srv: Server,
+  home: string,
+  cmd: string,
+  expected: number,
+  session: { id?: string },
+): Promise<RunResult> {
   const api = async (method: string, path: string, body?: unknown) => {
     const r = await fetch(`${srv.apiUrl}${path}`, {
       method,
@@ -170,10 +194,19 @@ async function runTask(srv: Server, home: string, cmd: string, expected: number)
     for (const p of agentPids(home)) agentRss = Math.max(agentRss, rssOf(p));
     serverRss = Math.max(serverRss, rssOf(srv.proc.pid!));
   }, 100);
+  const agentPid = agentPids(home)[0];
+  const cpu0 = { agent: agentPid ? cpuOf(agentPid) : 0, server: cpuOf(srv.proc.pid!) };
   try {
-    const s = await api('POST', '/v1/sessions', { agent: 'shell', prompt: cmd });
-    const id = s.id as string;
-    const res = await fetch(`${srv.apiUrl}/v1/sessions/${id}/logs?follow=1`, {
+    let taskId: string;
+    if (!session.id) {
+      const s = (await api('POST', '/v1/sessions', { agent: 'shell', prompt: cmd })) as {
+        id: string;
+        tasks: { id: string }[];
+      };
+      session.id = s.id;
+      taskId = s.tasks[0]!.id;
+    } else taskId = (await api('POST', `/v1/sessions/${session.id}/tasks`, { prompt: cmd })).id as string;
+    const res = await fetch(`${srv.apiUrl}/v1/tasks/${taskId}/logs?follow=1`, {
       headers: { authorization: `Bearer ${srv.token}` },
     });
     const latencies: number[] = [];
@@ -205,16 +238,26 @@ async function runTask(srv: Server, home: string, cmd: string, expected: number)
         last = now;
       }
     }
-    const fin = (await api('GET', `/v1/sessions/${id}`)) as {
-      tasks: { state: string; attempt: number; startedAt: number; finishedAt: number }[];
+    const fin = (await api('GET', `/v1/sessions/${session.id}`)) as {
+      tasks: {
+        id: string;
+        state: string;
+        attempt: number;
+        retryOf: string | null;
+        startedAt: number;
+        finishedAt: number;
+      }[];
     };
-    const t = fin.tasks;
+    // This run's task and any retry of it.
+    const t = fin.tasks.filter((x) => x.id === taskId || x.retryOf === taskId);
     const stored = t[0] ? (t[0].finishedAt - t[0].startedAt) / 1000 : Number.NaN;
     return {
       lines: count,
       inOrder: inOrder && count === expected,
       seconds: (last - first) / 1000,
       storedSeconds: stored,
+      agentCpu: agentPid ? ((cpuOf(agentPid) - cpu0.agent) / count) * 1000 : Number.NaN,
+      serverCpu: ((cpuOf(srv.proc.pid!) - cpu0.server) / count) * 1000,
       latencies,
       agentRss,
       serverRss,
@@ -249,14 +292,15 @@ async function main(): Promise<void> {
   const srv = await startServer(home);
   try {
     const node = process.execPath;
+    const session: { id?: string } = {};
     // Warm-up: start the local runner, load everything once.
-    await runTask(srv, home, `${node} ${writer} 1000 0`, 1000);
+    await runTask(srv, home, `${node} ${writer} 1000 0`, 1000, session);
     const idleAgentRss = Math.max(0, ...agentPids(home).map(rssOf));
     const idleServerRss = rssOf(srv.proc.pid!);
     const fileSecs = await baseline(writer, LINES, 0, join(home, 'out.txt'));
-    const tp = await runTask(srv, home, `${node} ${writer} ${LINES} 0`, LINES);
+    const tp = await runTask(srv, home, `${node} ${writer} ${LINES} 0`, LINES, session);
     const rateN = RATE * SECONDS;
-    const lat = await runTask(srv, home, `${node} ${writer} ${rateN} ${RATE}`, rateN);
+    const lat = await runTask(srv, home, `${node} ${writer} ${rateN} ${RATE}`, rateN, session);
     const rows: string[][] = [
       [
         'run',
@@ -269,9 +313,10 @@ async function main(): Promise<void> {
         'task',
         'agent RSS',
         'server RSS',
+        'CPU ms per 1k lines: agent, server',
       ],
-      ['baseline: writer > file', f0(LINES), f0(LINES / fileSecs), '', '', '', '', '', '', ''],
-      ['idle, after a 1,000-line warm-up task', '', '', '', '', '', '', '', mb(idleAgentRss), mb(idleServerRss)],
+      ['baseline: writer > file', f0(LINES), f0(LINES / fileSecs), '', '', '', '', '', '', '', ''],
+      ['idle, after a 1,000-line warm-up task', '', '', '', '', '', '', '', mb(idleAgentRss), mb(idleServerRss), ''],
       [
         `marionette, as fast as it goes (${DATABASE_URL ? 'PostgreSQL' : 'SQLite'})`,
         f0(tp.lines),
@@ -283,6 +328,7 @@ async function main(): Promise<void> {
         `${tp.state} (${tp.attempts} attempt${tp.attempts > 1 ? 's' : ''})`,
         mb(tp.agentRss),
         mb(tp.serverRss),
+        `${tp.agentCpu.toFixed(1)}, ${tp.serverCpu.toFixed(1)}`,
       ],
       [
         `marionette, paced at ${f0(RATE)} lines/s`,
@@ -295,6 +341,7 @@ async function main(): Promise<void> {
         `${lat.state} (${lat.attempts} attempt${lat.attempts > 1 ? 's' : ''})`,
         mb(lat.agentRss),
         mb(lat.serverRss),
+        `${lat.agentCpu.toFixed(1)}, ${lat.serverCpu.toFixed(1)}`,
       ],
     ];
     const w = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));

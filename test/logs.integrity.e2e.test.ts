@@ -13,7 +13,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { lineBytes } from '../src/agent/utf8.js';
+import { lineBytes } from '../src/protocol/linebytes.js';
 import { PROTOCOL_VERSION } from '../src/protocol/messages.js';
 import { type ServerHandle, type SessionView, startServer, until } from './harness.js';
 import { createToken } from './pools.helpers.js';

@@ -37,9 +37,9 @@ export interface ShipperOptions {
 export const DEFAULT_SHIPPER_OPTIONS: ShipperOptions = {
   maxBatchLines: 1000,
   maxBatchBytes: 256 * 1024,
-  flushMs: 15,
-  windowLines: 20_000,
-  windowBytes: 8 * 1024 * 1024,
+  flushMs: 5,
+  windowLines: 5_000,
+  windowBytes: 2 * 1024 * 1024,
   limits: DEFAULT_OUTPUT_LIMITS,
 };
 

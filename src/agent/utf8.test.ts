@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { lineBytes } from '../protocol/linebytes.js';
 import { lineSplitter } from './task.js';
-import { lineBytes, Utf8StreamDecoder } from './utf8.js';
+import { Utf8StreamDecoder } from './utf8.js';
 
 /** Feeds `bytes` to a fresh decoder in pieces cut at every `cuts` offset. */
 function decodeIn(bytes: Buffer, cuts: number[]): string {

@@ -2,7 +2,8 @@
  * @module A streaming UTF-8 decoder for a task's stdout and stderr. A character split across two
  * pipe reads is decoded whole (the incomplete tail of one chunk waits for the next). Bytes that are
  * not valid UTF-8 are kept, not replaced: each becomes the lone surrogate U+DC80–U+DCFF (the
- * "surrogateescape" convention), so `lineBytes` gives back the exact bytes the task wrote. The store
+ * "surrogateescape" convention), so `lineBytes` (src/protocol/linebytes.ts) gives back the exact
+ * bytes the task wrote. The store
  * escapes those code units (and NUL) so they survive both databases (`src/store/logtext.ts`).
  */
 import { isUtf8 } from 'node:buffer';
@@ -95,20 +96,4 @@ export class Utf8StreamDecoder {
     this.carry = null;
     return c ? decodeLossless(c) : '';
   }
-}
-
-/** The bytes a decoded line stands for: U+DC80–U+DCFF that are not half of a pair become raw bytes again. */
-export function lineBytes(line: string): Buffer {
-  const parts: Buffer[] = [];
-  let run = 0;
-  for (let i = 0; i < line.length; i++) {
-    const c = line.charCodeAt(i);
-    if (c < 0xdc80 || c > 0xdcff) continue;
-    const prev = i > 0 ? line.charCodeAt(i - 1) : 0;
-    if (prev >= 0xd800 && prev <= 0xdbff) continue; // the low half of a pair
-    parts.push(Buffer.from(line.slice(run, i), 'utf8'), Buffer.from([c - 0xdc00]));
-    run = i + 1;
-  }
-  parts.push(Buffer.from(line.slice(run), 'utf8'));
-  return Buffer.concat(parts);
 }

@@ -7,6 +7,7 @@ import { Command, Option } from 'commander';
 import { loadCliConfig, parseLabels } from '../config/index.js';
 import { MarionetteError } from '../core/errors.js';
 import { VERSION } from '../paths.js';
+import { lineBytes } from '../protocol/linebytes.js';
 import { ApiClient, CliError } from './client.js';
 import { ago, type Column, type OutputFormat, print, StatusLine, table } from './output.js';
 
@@ -89,10 +90,9 @@ function verdictTable(p: Placement): string {
   ].join('\n');
 }
 
-/** Prints log lines: stdout to stdout, stderr and system lines to stderr. */
+/** Prints log lines, as the bytes the task wrote: stdout to stdout, stderr and system lines to stderr. */
 function writeLine(l: { stream: string; line: string }): void {
-  if (l.stream === 'stdout') process.stdout.write(`${l.line}\n`);
-  else process.stderr.write(`${l.line}\n`);
+  (l.stream === 'stdout' ? process.stdout : process.stderr).write(lineBytes(`${l.line}\n`));
 }
 
 async function pageLogs(api: ApiClient, path: string): Promise<void> {

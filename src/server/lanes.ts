@@ -1,7 +1,7 @@
 /**
  * @module Per-connection flow control on the runner gateway: liveness never waits behind data.
  *
- * A runner's frames go into one of three places:
+ * Where a runner's frames go:
  *
  * | frame | where | why |
  * |---|---|---|

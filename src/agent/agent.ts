@@ -354,7 +354,16 @@ export class Agent {
       case 'logs.ack':
         if (this.current?.assignment.taskId === msg.taskId) {
           this.current.ship.ack(msg.seq);
+          if (msg.resend) this.current.ship.resendAfter(1000);
           this.maybeReportFinished();
+        }
+        return;
+      case 'logs.refused':
+        // The server takes no more lines for this task (it finished, or was given up on): stop it.
+        if (this.current?.assignment.taskId === msg.taskId) {
+          this.log(`server refused lines for task ${msg.taskId} (${msg.state}): ${msg.message}; stopping it`);
+          this.dropTask();
+          if (this.draining) void this.stop(0);
         }
         return;
       case 'task.finished.ack':
@@ -405,10 +414,15 @@ export class Agent {
       return;
     }
     if (this.current) return; // a resend of the task already running
-    const ship = new LogShipper(a.taskId, (taskId, lines) => this.send({ type: 'logs', taskId, lines }));
+    const ship = new LogShipper(
+      a.taskId,
+      (taskId, lines) => this.send({ type: 'logs', taskId, lines }),
+      a.outputLimits ? { limits: a.outputLimits } : {},
+      (paused) => run.pauseOutput(paused),
+    );
     const reader = outcomeReader(a.outcome);
     const workspace = a.workspace ?? this.workspace;
-    const run = new RunningTask(
+    const run: RunningTask = new RunningTask(
       a,
       workspace,
       {
@@ -425,6 +439,7 @@ export class Agent {
     void run.done.then((result) => {
       if (this.current !== cur) return;
       if (result.error) ship.push('system', result.error);
+      ship.finish();
       cur.result = result;
       ship.flush();
       this.maybeReportFinished();

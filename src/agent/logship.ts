@@ -1,43 +1,79 @@
 /**
- * @module Log shipping with sequence numbers. Lines get `seq` 1, 2, 3... per task; they stay in
- * memory until the server acknowledges them, and after a reconnect everything after the server's
- * acknowledged seq is sent again, so no line is lost and (the server ignores seqs it has) none is
- * doubled. Sends are batched (up to `maxBatch` lines or `flushMs`).
+ * @module Log shipping with sequence numbers and flow control. Lines get `seq` 1, 2, 3... per task;
+ * they stay in memory until the server acknowledges them, and after a reconnect (or when the server
+ * asks for a resend) everything after the server's acknowledged seq is sent again, so no line is
+ * lost and (the server ignores seqs it has) none is doubled. Sends are batched (up to `maxBatchLines`
+ * lines or about `maxBatchBytes` of JSON, or after `flushMs`).
+ *
+ * Memory is bounded whatever the task prints: at most `windowLines` lines or `windowBytes` bytes
+ * wait for an ack. When the window is full `onPressure(true)` asks the task's pipes to pause (the
+ * task then blocks in `write()`); when acks bring it under half, `onPressure(false)` resumes them.
+ *
+ * Per-task output limits: past `limits.lines` stdout/stderr lines or `limits.bytes` bytes, a
+ * `system` line says so and further stdout/stderr is discarded (counted, not shipped); the task
+ * keeps running and what was logged is kept. `finish()` adds a closing `system` line with the count.
  */
 import type { LogEntry } from '../protocol/messages.js';
 
-/**
- * A batch carries at most this many UTF-16 units of line text (besides `maxBatch` lines), so one
- * frame stays under the gateway's 16 MiB limit even with long lines (JSON escaping included).
- */
-const MAX_BATCH_UNITS = 2 * 1024 * 1024;
-
-/** How many of `entries` from `start` fit in one batch (at least one). */
-function batchEnd(entries: LogEntry[], start: number, maxBatch: number): number {
-  let units = 0;
-  let end = start;
-  while (end < entries.length && end - start < maxBatch) {
-    units += entries[end]!.line.length;
-    if (units > MAX_BATCH_UNITS && end > start) break;
-    end++;
-  }
-  return end;
+export interface OutputLimits {
+  /** stdout + stderr lines kept per task. */
+  lines: number;
+  /** stdout + stderr bytes (UTF-8, newline included) kept per task. */
+  bytes: number;
 }
 
+/** The defaults when the server's assignment names none (documented in docs/config.md). */
+export const DEFAULT_OUTPUT_LIMITS: OutputLimits = { lines: 5_000_000, bytes: 512 * 1024 * 1024 };
+
+export interface ShipperOptions {
+  maxBatchLines: number;
+  maxBatchBytes: number;
+  flushMs: number;
+  windowLines: number;
+  windowBytes: number;
+  limits: OutputLimits;
+}
+
+export const DEFAULT_SHIPPER_OPTIONS: ShipperOptions = {
+  maxBatchLines: 1000,
+  maxBatchBytes: 256 * 1024,
+  flushMs: 5,
+  windowLines: 5_000,
+  windowBytes: 2 * 1024 * 1024,
+  limits: DEFAULT_OUTPUT_LIMITS,
+};
+
+/** A JSON size estimate for one entry: the line (worst case 6 bytes per code unit is rare) plus the envelope. */
+const entrySize = (line: string) => line.length + 64;
+
 export class LogShipper {
+  /** Unacknowledged entries: `entries[head]` has seq `ackedUpTo + 1`, the rest follow in order. */
   private entries: LogEntry[] = [];
+  private head = 0;
+  private unackedBytes = 0;
   private nextSeq = 1;
   /** Highest seq handed to the transport. */
   private sentUpTo = 0;
   /** Highest seq the server acknowledged. */
   ackedUpTo = 0;
   private timer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private pressured = false;
+  private disposed = false;
+  /** The output limit was reached: later stdout/stderr is discarded. */
+  private limitReached = false;
+  private readonly opts: ShipperOptions;
+  /** stdout/stderr output counted against the limits, and what was discarded past them. */
+  readonly output = { lines: 0, bytes: 0, discardedLines: 0, discardedBytes: 0 };
 
   constructor(
     readonly taskId: string,
     private readonly send: (taskId: string, lines: LogEntry[]) => boolean,
-    private readonly opts: { maxBatch: number; flushMs: number } = { maxBatch: 1000, flushMs: 15 },
-  ) {}
+    opts: Partial<ShipperOptions> = {},
+    private readonly onPressure: (paused: boolean) => void = () => {},
+  ) {
+    this.opts = { ...DEFAULT_SHIPPER_OPTIONS, ...opts };
+  }
 
   get lastSeq(): number {
     return this.nextSeq - 1;
@@ -45,12 +81,48 @@ export class LogShipper {
 
   /** Lines not yet acknowledged. */
   get pending(): number {
-    return this.entries.length;
+    return this.entries.length - this.head;
   }
 
   push(stream: LogEntry['stream'], line: string): void {
+    if (this.disposed) return;
+    if (stream !== 'system') {
+      const bytes = Buffer.byteLength(line) + 1;
+      const { limits } = this.opts;
+      if (this.limitReached || this.output.lines + 1 > limits.lines || this.output.bytes + bytes > limits.bytes) {
+        if (!this.limitReached) {
+          this.limitReached = true;
+          this.append(
+            'system',
+            `output limit reached after ${this.output.lines} lines / ${this.output.bytes} bytes (limits: ${limits.lines} lines, ${limits.bytes} bytes per task): further stdout/stderr is discarded; the task keeps running`,
+          );
+        }
+        this.output.discardedLines++;
+        this.output.discardedBytes += bytes;
+        return;
+      }
+      this.output.lines++;
+      this.output.bytes += bytes;
+    }
+    this.append(stream, line);
+  }
+
+  /** Adds the closing note when output was discarded (call once the task has ended). */
+  finish(): void {
+    const o = this.output;
+    if (o.discardedLines)
+      this.append('system', `discarded ${o.discardedLines} lines (${o.discardedBytes} bytes) past the output limit`);
+  }
+
+  private append(stream: LogEntry['stream'], line: string): void {
+    if (this.disposed) return;
     this.entries.push({ seq: this.nextSeq++, stream, line, ts: Date.now() });
-    if (this.lastSeq - this.sentUpTo >= this.opts.maxBatch) this.flush();
+    this.unackedBytes += entrySize(line);
+    if (!this.pressured && (this.pending >= this.opts.windowLines || this.unackedBytes >= this.opts.windowBytes)) {
+      this.pressured = true;
+      this.onPressure(true);
+    }
+    if (this.lastSeq - this.sentUpTo >= this.opts.maxBatchLines) this.flush();
     else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.opts.flushMs);
   }
 
@@ -60,10 +132,18 @@ export class LogShipper {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    while (this.sentUpTo < this.lastSeq) {
-      const start = this.entries.findIndex((e) => e.seq > this.sentUpTo);
-      if (start < 0) break;
-      const batch = this.entries.slice(start, batchEnd(this.entries, start, this.opts.maxBatch));
+    while (this.sentUpTo < this.lastSeq && this.pending > 0) {
+      const first = this.entries[this.head]!.seq;
+      let i = this.head + Math.max(0, this.sentUpTo + 1 - first);
+      const start = i;
+      let size = 0;
+      while (i < this.entries.length && i - start < this.opts.maxBatchLines) {
+        const s = entrySize(this.entries[i]!.line);
+        if (i > start && size + s > this.opts.maxBatchBytes) break;
+        size += s;
+        i++;
+      }
+      const batch = this.entries.slice(start, i);
       if (!this.send(this.taskId, batch)) return false;
       this.sentUpTo = batch[batch.length - 1]!.seq;
     }
@@ -72,17 +152,42 @@ export class LogShipper {
 
   ack(seq: number): void {
     if (seq <= this.ackedUpTo) return;
-    this.ackedUpTo = seq;
-    let drop = 0;
-    while (drop < this.entries.length && this.entries[drop]!.seq <= seq) drop++;
-    if (drop) this.entries = this.entries.slice(drop);
+    this.ackedUpTo = Math.min(seq, this.lastSeq);
+    while (this.head < this.entries.length && this.entries[this.head]!.seq <= this.ackedUpTo) {
+      this.unackedBytes -= entrySize(this.entries[this.head]!.line);
+      this.head++;
+    }
+    if (this.head > 4096 && this.head * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.head);
+      this.head = 0;
+    }
+    if (this.pending === 0) this.unackedBytes = 0;
+    if (
+      this.pressured &&
+      this.pending <= this.opts.windowLines / 2 &&
+      this.unackedBytes <= this.opts.windowBytes / 2 &&
+      !this.disposed
+    ) {
+      this.pressured = false;
+      this.onPressure(false);
+    }
   }
 
   /** After a reconnect: the server has everything up to `ackedSeq`; resend the rest. */
   resumeFrom(ackedSeq: number): void {
     this.ack(ackedSeq);
-    this.sentUpTo = Math.max(ackedSeq, this.entries.length ? this.entries[0]!.seq - 1 : ackedSeq);
+    this.sentUpTo = this.ackedUpTo;
     this.flush();
+  }
+
+  /** The server could not store what followed its ack: send it again after `ms`. */
+  resendAfter(ms: number): void {
+    if (this.retryTimer || this.disposed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.sentUpTo = this.ackedUpTo;
+      this.flush();
+    }, ms);
   }
 
   /** Whether every line was acknowledged. */
@@ -91,7 +196,16 @@ export class LogShipper {
   }
 
   dispose(): void {
+    this.disposed = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.timer = null;
+    this.retryTimer = null;
+    this.entries = [];
+    this.head = 0;
+    if (this.pressured) {
+      this.pressured = false;
+      this.onPressure(false);
+    }
   }
 }

@@ -1,6 +1,9 @@
 /**
  * @module Runs one task: optional setup commands, then the agent's command, in its own process
- * group (so cancel kills everything it started), with stdout and stderr split into lines.
+ * group (so cancel kills everything it started), with stdout and stderr split into lines. Its
+ * pipes can be paused (`pauseOutput`): the agent does so while the server has not acknowledged
+ * enough of its output, so a task that prints faster than the server stores blocks in `write()`
+ * instead of growing the agent's memory.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -8,6 +11,7 @@ import { join } from 'node:path';
 import type { TaskAssignment } from '../protocol/messages.js';
 import { raiseOomScore } from './oom.js';
 import { isRecordedGroup, parseTaskPid, signalGroup, writeTaskPid } from './procs.js';
+import { Utf8StreamDecoder } from './utf8.js';
 
 /**
  * The longest line shipped whole, in UTF-16 units: one agent JSON event is one line (a tool
@@ -30,24 +34,38 @@ export interface TaskSink {
   started(pid: number | null): void;
 }
 
-/** Splits a byte stream into lines (lines longer than MAX_LINE are cut). */
-function lineSplitter(emit: (line: string) => void): { write(chunk: Buffer): void; end(): void } {
+/**
+ * Splits a byte stream into lines: decoded with a streaming UTF-8 decoder (a character split
+ * across reads stays whole; invalid bytes are kept, see ./utf8.ts), `\r\n` counts as `\n`, and a
+ * line still unfinished past MAX_LINE (1 MiB: one agent JSON event) is cut there (never inside a surrogate pair).
+ */
+export function lineSplitter(emit: (line: string) => void): { write(chunk: Buffer): void; end(): void } {
+  const decoder = new Utf8StreamDecoder();
   let rest = '';
+  const feed = (decoded: string) => {
+    const text = rest + decoded;
+    let start = 0;
+    let i = text.indexOf('\n');
+    while (i >= 0) {
+      const end = i > start && text.charCodeAt(i - 1) === 13 ? i - 1 : i;
+      emit(text.slice(start, end));
+      start = i + 1;
+      i = text.indexOf('\n', start);
+    }
+    rest = start ? text.slice(start) : text;
+    while (rest.length > MAX_LINE) {
+      const hi = rest.charCodeAt(MAX_LINE - 1);
+      const cut = hi >= 0xd800 && hi <= 0xdbff ? MAX_LINE - 1 : MAX_LINE;
+      emit(rest.slice(0, cut));
+      rest = rest.slice(cut);
+    }
+  };
   return {
     write(chunk) {
-      rest += chunk.toString('utf8');
-      let i = rest.indexOf('\n');
-      while (i >= 0) {
-        emit(rest.slice(0, i).replace(/\r$/, ''));
-        rest = rest.slice(i + 1);
-        i = rest.indexOf('\n');
-      }
-      while (rest.length > MAX_LINE) {
-        emit(rest.slice(0, MAX_LINE));
-        rest = rest.slice(MAX_LINE);
-      }
+      feed(decoder.write(chunk));
     },
     end() {
+      feed(decoder.end());
       if (rest) emit(rest);
       rest = '';
     },
@@ -66,6 +84,7 @@ export class RunningTask {
   private cancelled = false;
   private killTimer: NodeJS.Timeout | null = null;
   private timedOut = false;
+  private outputPaused = false;
   readonly done: Promise<TaskResult>;
 
   constructor(
@@ -125,6 +144,7 @@ export class RunningTask {
       const err = lineSplitter((l) => this.sink.line('stderr', l));
       child.stdout?.on('data', (c: Buffer) => out.write(c));
       child.stderr?.on('data', (c: Buffer) => err.write(c));
+      if (this.outputPaused) this.pauseOutput(true);
       child.once('spawn', () => {
         const pf = this.pidFile();
         if (pf && child.pid) writeTaskPid(pf, child.pid);
@@ -158,9 +178,23 @@ export class RunningTask {
     return this.child?.pid ?? null;
   }
 
+  /** Stops (or resumes) reading the task's stdout and stderr; a paused task blocks once its pipes fill. */
+  pauseOutput(paused: boolean): void {
+    this.outputPaused = paused;
+    const c = this.child;
+    if (!c) return;
+    for (const s of [c.stdout, c.stderr]) {
+      if (!s) continue;
+      if (paused) s.pause();
+      else s.resume();
+    }
+  }
+
   /** Kills the task's whole process group: SIGTERM, then SIGKILL after `graceMs`. */
   kill(graceMs = 3000): void {
     this.cancelled = true;
+    this.pauseOutput(false); // drain the pipes so the group can end
+
     const pid = this.child?.pid;
     if (!pid) return;
     const signalGroup = (sig: NodeJS.Signals) => {

@@ -9,6 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { renderLogLine } from '../agent/outcome/index.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
+import { lineBytes } from '../protocol/linebytes.js';
 import { type ApiClient, CliError } from './client.js';
 import { StatusLine } from './output.js';
 
@@ -56,13 +57,14 @@ export function endQuietlyOnClosedPipe(): void {
 }
 
 /**
- * Prints a log line: stdout to stdout, stderr and system lines to stderr. An agent's JSON event on
- * stdout is rendered for people (its text, tool calls, summary) unless `raw` (`-o json`).
+ * Prints a log line as the bytes the task wrote: stdout to stdout, stderr and system lines to
+ * stderr. An agent's JSON event on stdout is rendered for people (its text, tool calls, summary)
+ * unless `raw` (`-o json`).
  */
 function writeLine(l: { stream: string; line: string }, raw = false): void {
   const text = l.stream === 'stdout' && !raw ? renderLogLine(l.line).join('\n') : l.line;
-  if (l.stream === 'stdout') process.stdout.write(text || l.line === '' ? `${text}\n` : '');
-  else process.stderr.write(`${text}\n`);
+  if (text === '' && l.line !== '') return; // an event with nothing to show people
+  (l.stream === 'stdout' ? process.stdout : process.stderr).write(lineBytes(`${text}\n`));
 }
 
 /** Prints every stored line of a task or session, page by page. */

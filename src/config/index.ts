@@ -106,6 +106,10 @@ const fileSchema = z.strictObject({
       lease_timeout: duration.optional(),
       /** Retries for a task whose runner was lost. Default 1. */
       max_retries: z.number().int().min(0).optional(),
+      /** stdout + stderr lines kept per task; later output is discarded. Default 5,000,000. */
+      task_output_max_lines: z.number().int().positive().optional(),
+      /** stdout + stderr bytes kept per task; later output is discarded. Default 536,870,912 (512 MiB). */
+      task_output_max_bytes: z.number().int().positive().optional(),
     })
     .optional(),
   sessions: z
@@ -167,6 +171,8 @@ export interface ServerConfig {
   maxPromptBytes: number;
   heartbeatIntervalMs: number;
   leaseTimeoutMs: number;
+  /** Per-task output limits sent to runners with each assignment. */
+  taskOutputLimits: { lines: number; bytes: number };
   maxRetries: number;
   sessionIdleTimeoutMs: number;
   /** Suspend idle sessions for waiting ones (`sessions.preempt_idle`, default true; pools may override). */
@@ -300,6 +306,10 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
     heartbeatIntervalMs: file.runners?.heartbeat_interval ?? 5_000,
     leaseTimeoutMs,
     maxRetries: file.runners?.max_retries ?? 1,
+    taskOutputLimits: {
+      lines: file.runners?.task_output_max_lines ?? 5_000_000,
+      bytes: file.runners?.task_output_max_bytes ?? 512 * 1024 * 1024,
+    },
     sessionIdleTimeoutMs: file.sessions?.idle_timeout ?? 15 * 60_000,
     preemptIdle: file.sessions?.preempt_idle ?? true,
     preemptMinIdleMs: file.sessions?.preempt_min_idle ?? 10_000,

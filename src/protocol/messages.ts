@@ -6,8 +6,15 @@
  *
  * Guarantees:
  * - Log lines carry a per-task `seq` starting at 1. The server stores them idempotently and acks
- *   the highest seq it has stored; after a reconnect `welcome.resume` tells the runner where to
- *   resend from, so no line is lost or doubled.
+ *   the highest contiguous seq it has stored (every line up to it is stored); after a reconnect
+ *   `welcome.resume` tells the runner where to resend from, so no line is lost or doubled. An ack
+ *   with `resend` means the server could not store what followed: send it again. Lines for a task
+ *   that is no longer running (finished, lost, cancelled) are answered with `logs.refused`.
+ * - Flow control: the runner keeps a bounded window of unacknowledged lines and pauses the task's
+ *   pipes when it is full; the server handles heartbeats and control frames apart from log
+ *   batches, and stops reading a socket whose log batches are backed up.
+ * - A line is any string; bytes that were not valid UTF-8 travel as U+DC80–U+DCFF
+ *   (`src/agent/utf8.ts`).
  * - A runner re-attaches to its task after a reconnect (`hello.task`).
  * - Every server command (`task.cancel`, `task.stop`, `drain`, `suspend`, `resume`) is answered
  *   by an `ack` with the command's `ref`.
@@ -145,6 +152,8 @@ export const TaskAssignment = z.strictObject({
   outcome: z.enum(OUTCOME_KINDS).default('exit'),
   /** Kill the task (its process group) this long after it started; null = no limit. */
   timeoutMs: z.number().int().positive().nullable().default(null),
+  /** Per-task output limits (stdout + stderr); absent = the agent's defaults. */
+  outputLimits: z.strictObject({ lines: z.number().int().positive(), bytes: z.number().int().positive() }).optional(),
 });
 export type TaskAssignment = z.infer<typeof TaskAssignment>;
 
@@ -159,7 +168,15 @@ export const ServerMessage = z.discriminatedUnion('type', [
     resume: z.strictObject({ taskId: z.string(), ackedSeq: z.number().int().min(0), keep: z.boolean() }).nullable(),
   }),
   z.strictObject({ type: z.literal('task.assign'), task: TaskAssignment }),
-  z.strictObject({ type: z.literal('logs.ack'), taskId: z.string(), seq: z.number().int().min(0) }),
+  /** Every line up to `seq` is stored; `resend`: storing what followed failed, send it again. */
+  z.strictObject({
+    type: z.literal('logs.ack'),
+    taskId: z.string(),
+    seq: z.number().int().min(0),
+    resend: z.boolean().optional(),
+  }),
+  /** The task no longer takes lines (it finished, was lost or cancelled, or is not this runner's): stop it. */
+  z.strictObject({ type: z.literal('logs.refused'), taskId: z.string(), state: z.string(), message: z.string() }),
   /** The lease was renewed: it lasts `leaseMs` from when the runner sent the hello/heartbeat that renewed it. */
   z.strictObject({ type: z.literal('lease'), leaseMs: z.number().int().positive() }),
   z.strictObject({ type: z.literal('task.finished.ack'), taskId: z.string() }),
@@ -181,6 +198,37 @@ export function describeProtocolError(error: z.ZodError): string {
   return `${i.path.join('.') || 'message'}: ${i.message}`;
 }
 
+const LOG_STREAMS = new Set(['stdout', 'stderr', 'system']);
+const LOG_KEYS = new Set(['seq', 'stream', 'line', 'ts']);
+
+/**
+ * The `logs` frame checked by hand, to the letter of its schema above: it is most of what a runner
+ * sends (up to 100,000 lines a second), and the generic validator cost several times the JSON parse.
+ * Returns null when the frame is valid, else the error in `describeProtocolError`'s form.
+ */
+function checkLogsFrame(raw: Record<string, unknown>): string | null {
+  for (const k of Object.keys(raw))
+    if (k !== 'type' && k !== 'taskId' && k !== 'lines') return `message: Unrecognized key: "${k}"`;
+  if (typeof raw.taskId !== 'string') return 'taskId: expected string';
+  const lines = raw.lines;
+  if (!Array.isArray(lines)) return 'lines: expected array';
+  if (lines.length < 1 || lines.length > 5000) return 'lines: expected between 1 and 5000 lines';
+  for (let i = 0; i < lines.length; i++) {
+    const e = lines[i] as Record<string, unknown> | null;
+    if (typeof e !== 'object' || e === null || Array.isArray(e)) return `lines.${i}: expected object`;
+    const { seq, stream, line, ts } = e;
+    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1)
+      return `lines.${i}.seq: expected a positive integer`;
+    if (typeof stream !== 'string' || !LOG_STREAMS.has(stream))
+      return `lines.${i}.stream: expected stdout, stderr or system`;
+    if (typeof line !== 'string') return `lines.${i}.line: expected string`;
+    if (typeof ts !== 'number' || !Number.isFinite(ts)) return `lines.${i}.ts: expected number`;
+    if (Object.keys(e).length !== 4)
+      for (const k of Object.keys(e)) if (!LOG_KEYS.has(k)) return `lines.${i}: Unrecognized key: "${k}"`;
+  }
+  return null;
+}
+
 /** Parses a frame; returns a readable error instead of throwing. */
 export function parseFrame<T>(
   schema: z.ZodType<T>,
@@ -191,6 +239,10 @@ export function parseFrame<T>(
     raw = JSON.parse(text);
   } catch {
     return { ok: false, error: 'frame is not valid JSON' };
+  }
+  if ((schema as unknown) === RunnerMessage && (raw as { type?: unknown } | null)?.type === 'logs') {
+    const error = checkLogsFrame(raw as Record<string, unknown>);
+    return error ? { ok: false, error } : { ok: true, value: raw as T };
   }
   const r = schema.safeParse(raw);
   return r.success ? { ok: true, value: r.data } : { ok: false, error: describeProtocolError(r.error) };

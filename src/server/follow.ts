@@ -1,7 +1,8 @@
 /**
  * @module Live log following over Server-Sent Events: replay from the store after a cursor, then
- * stream new lines from the event bus without gaps or repeats (lines are ordered by their store
- * id), and end when the task (or session) has nothing more to run. A subscriber that cannot keep
+ * stream new lines from the event bus without gaps or repeats (a task's lines in seq order, a
+ * session's task by task; the bus carries lines once they are contiguous, and a line is written only
+ * when its seq is past the last one written for its task), and end when the task (or session) has nothing more to run. A subscriber that cannot keep
  * up is disconnected; it never slows the runner down.
  */
 import type { FastifyReply } from 'fastify';
@@ -38,6 +39,8 @@ export async function followLogs(
   target: FollowTarget,
   after: number,
 ): Promise<void> {
+  // The first page before hijacking: a bad cursor is still an ordinary problem+json reply.
+  const first = await ctx.store.logs.page(target, after, 1000);
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(200, {
@@ -50,10 +53,17 @@ export async function followLogs(
   let closed = false;
   let live = false;
   const pending: LogLine[] = [];
-  const write = (line: LogLine) => {
-    if (line.id <= lastId) return;
-    lastId = line.id;
-    raw.write(`id: ${line.id}\nevent: line\ndata: ${JSON.stringify(line)}\n\n`);
+  const lastSeq = new Map<string, number>();
+  /** Writes the lines not written yet, as one chunk (a batch is up to 1,000 lines). */
+  const write = (lines: readonly LogLine[]) => {
+    let out = '';
+    for (const line of lines) {
+      if (line.seq <= (lastSeq.get(line.taskId) ?? 0)) continue;
+      lastSeq.set(line.taskId, line.seq);
+      lastId = line.id;
+      out += `id: ${line.id}\nevent: line\ndata: ${JSON.stringify(line)}\n\n`;
+    }
+    if (out) raw.write(out);
   };
   const matches = (p: { taskId: string; sessionId: string }) =>
     target.taskId ? p.taskId === target.taskId : p.sessionId === target.sessionId;
@@ -67,7 +77,7 @@ export async function followLogs(
       // Drain what landed in the store after our last line, then end.
       for (;;) {
         const page = await ctx.store.logs.page(target, lastId, 1000);
-        for (const l of page) write(l);
+        write(page);
         if (page.length < 1000) break;
       }
       raw.write(`event: end\ndata: ${JSON.stringify({ state })}\n\n`);
@@ -88,7 +98,7 @@ export async function followLogs(
       return;
     }
     if (!live) pending.push(...p.lines);
-    else for (const l of p.lines) write(l);
+    else write(p.lines);
   });
   const offTask = ctx.bus.on('task:updated', (p) => {
     if (target.taskId ? p.task.id === target.taskId : p.task.sessionId === target.sessionId) void end();
@@ -105,14 +115,12 @@ export async function followLogs(
     clearInterval(ping);
   };
   raw.on('close', stop);
-  for (;;) {
-    const page = await ctx.store.logs.page(target, lastId, 1000);
-    for (const l of page) write(l);
+  for (let page = first; ; page = await ctx.store.logs.page(target, lastId, 1000)) {
+    write(page);
     if (page.length < 1000) break;
   }
   live = true;
-  pending.sort((a, b) => a.id - b.id);
-  for (const l of pending) write(l);
+  write(pending);
   pending.length = 0;
   await end();
 }

@@ -2,7 +2,8 @@
  * @module The runner gateway: `POST /v1/register` (token → credential) and the `/v1/connect`
  * WebSocket, served on TCP (default :9090) and on a unix socket in `$MARIONETTE_HOME`, so a
  * sandbox with no network at all can still reach the server. Frames are validated with the
- * shared protocol schemas; each connection's frames are handled strictly in order.
+ * shared protocol schemas. Heartbeats are handled at once, log batches on a bounded data lane that
+ * pauses the socket when full, and control frames in order on their own lane (./lanes.ts).
  */
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -14,6 +15,7 @@ import { parseFrame, RegisterRequest, RunnerMessage, type ServerMessage } from '
 import type { Runner } from '../store/records.js';
 import type { ServerContext } from './context.js';
 import { findNul } from './input-guards.js';
+import { FrameLanes } from './lanes.js';
 import { guardListener, type ListenerStats } from './listener-guard.js';
 import { RunnerLinkLimits } from './runner-link-limits.js';
 
@@ -27,11 +29,13 @@ export interface GatewayHandler {
 
 export class RunnerConnection {
   helloDone = false;
-  private chain: Promise<void> = Promise.resolve();
+  readonly lanes: FrameLanes;
   constructor(
     readonly runnerId: string,
     private readonly ws: WebSocket,
-  ) {}
+  ) {
+    this.lanes = new FrameLanes(ws);
+  }
 
   send(msg: ServerMessage): boolean {
     if (this.ws.readyState !== this.ws.OPEN) return false;
@@ -43,9 +47,22 @@ export class RunnerConnection {
     this.ws.close(code, reason);
   }
 
-  /** Runs frame handlers one after another, in arrival order. */
+  /** Runs frame handlers one after another on the control lane, in arrival order. */
   enqueue(fn: () => Promise<void>): void {
-    this.chain = this.chain.then(fn, fn);
+    this.lanes.enqueueControl(fn);
+  }
+
+  /**
+   * Routes a frame: heartbeats at once, log batches to the bounded data lane, `task.finished`
+   * after the batches before it, the rest in order (see ./lanes.ts). Before hello everything goes
+   * to the control lane (where the handler refuses it).
+   */
+  dispatch(type: RunnerMessage['type'], fn: () => Promise<void>): void {
+    if (!this.helloDone) this.lanes.enqueueControl(fn);
+    else if (type === 'heartbeat') void fn();
+    else if (type === 'logs') this.lanes.enqueueData(fn);
+    else if (type === 'task.finished') this.lanes.enqueueAfterData(fn);
+    else this.lanes.enqueueControl(fn);
   }
 
   get bufferedAmount(): number {
@@ -54,6 +71,13 @@ export class RunnerConnection {
 }
 
 const MAX_BODY = 64 * 1024;
+/**
+ * Largest runner frame. The agent batches at most 1,000 lines or about 256 KiB, but one line (up to
+ * 1 MiB: an agent's JSON event) always goes whole, and its JSON escapes can grow it to ~6 MiB in the
+ * worst case, so 8 MiB leaves room; a bigger frame is a broken or hostile runner and costs the event
+ * loop a parse (the invalid-frame budget cuts such a runner off).
+ */
+const MAX_FRAME = 8 * 1024 * 1024;
 
 async function readBody(req: IncomingMessage): Promise<string> {
   let size = 0;
@@ -73,7 +97,7 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
 
 export class Gateway {
   readonly connections = new Map<string, RunnerConnection>();
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME });
   private readonly servers: Server[] = [];
   /** Hello deadline, invalid-frame budget, registration rate (src/server/runner-link-limits.ts). */
   private readonly linkLimits: RunnerLinkLimits;
@@ -160,7 +184,7 @@ export class Gateway {
         return;
       }
       if (parsed.value.type === 'hello') this.linkLimits.helloReceived(ws);
-      conn.enqueue(async () => {
+      conn.dispatch(parsed.value.type, async () => {
         try {
           await this.handler.onMessage(conn, parsed.value);
         } catch (e: unknown) {
@@ -172,7 +196,7 @@ export class Gateway {
     ws.on('close', () => {
       if (this.connections.get(runnerId) === conn) {
         this.connections.delete(runnerId);
-        conn.enqueue(async () => this.handler.onClose(conn));
+        conn.lanes.enqueueAfterData(async () => this.handler.onClose(conn));
       }
     });
     ws.on('error', (e) => this.ctx.log.debug({ err: e, runnerId }, 'runner socket error'));

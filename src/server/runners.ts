@@ -20,6 +20,7 @@ import type { Runner, Session, Task } from '../store/records.js';
 import type { ServerContext } from './context.js';
 import { fenceSandbox } from './fencing.js';
 import type { Gateway, GatewayHandler, RunnerConnection } from './gateway.js';
+import { LogIngest } from './logingest.js';
 import { decideTaskEnd } from './outcome.js';
 
 /** What a caller of `sendAssignment` already knows (each part is looked up when absent). */
@@ -77,7 +78,12 @@ export class RunnerService implements GatewayHandler {
   /** Pending cancel fallbacks: task id → timer. */
   private readonly cancelTimers = new Map<string, NodeJS.Timeout>();
 
-  constructor(private readonly ctx: ServerContext) {}
+  /** Log batches: storage, acks, refusals (the gateway's data lane). */
+  private readonly logs: LogIngest;
+
+  constructor(private readonly ctx: ServerContext) {
+    this.logs = new LogIngest(ctx);
+  }
 
   // ---- registration -------------------------------------------------------------------------
 
@@ -195,7 +201,7 @@ export class RunnerService implements GatewayHandler {
       case 'task.started':
         return this.onTaskStarted(conn, msg.taskId);
       case 'logs':
-        return this.onLogs(conn, msg.taskId, msg.lines);
+        return this.logs.onLogs(conn, msg.taskId, msg.lines);
       case 'task.finished':
         return this.onTaskFinished(conn, msg);
       case 'ack':
@@ -238,7 +244,7 @@ export class RunnerService implements GatewayHandler {
     let resend: Task | null = null;
     if (msg.task) {
       const task = await store.tasks.get(msg.task.taskId);
-      const ackedSeq = task ? await store.logs.maxSeq(task.id) : 0;
+      const ackedSeq = task ? await store.logs.contiguousSeq(task.id) : 0;
       const keep = Boolean(
         task && task.runnerId === runner.id && (task.state === 'assigned' || task.state === 'running'),
       );
@@ -277,22 +283,6 @@ export class RunnerService implements GatewayHandler {
   private async onTaskStarted(conn: RunnerConnection, taskId: string): Promise<void> {
     const task = await this.ctx.store.tasks.markStarted(taskId, conn.runnerId, Date.now());
     if (task) this.ctx.bus.emit('task:updated', { task });
-  }
-
-  private async onLogs(
-    conn: RunnerConnection,
-    taskId: string,
-    lines: Extract<RunnerMessage, { type: 'logs' }>['lines'],
-  ): Promise<void> {
-    const task = await this.ctx.store.tasks.get(taskId);
-    if (!task || task.runnerId !== conn.runnerId) {
-      conn.send({ type: 'error', code: 'unknown_task', message: `task ${taskId} is not assigned to this runner` });
-      return;
-    }
-    const inserted = await this.ctx.store.logs.append(taskId, task.sessionId, lines);
-    const last = lines[lines.length - 1];
-    conn.send({ type: 'logs.ack', taskId, seq: last ? last.seq : 0 });
-    if (inserted.length) this.ctx.bus.emit('task:logs', { taskId, sessionId: task.sessionId, lines: inserted });
   }
 
   private async onTaskFinished(
@@ -419,7 +409,8 @@ export class RunnerService implements GatewayHandler {
     if (!session || !task.runnerId) return false;
     const assignment = await this.buildAssignment(session, task, known);
     if (!assignment) return false;
-    return this.gateway.send(task.runnerId, { type: 'task.assign', task: assignment });
+    const withLimits = { ...assignment, outputLimits: this.ctx.config.taskOutputLimits };
+    return this.gateway.send(task.runnerId, { type: 'task.assign', task: withLimits });
   }
 
   /** Set by the session service: renders the agent command and env for a task. */

@@ -93,14 +93,14 @@ export interface Store extends Repos {
   close(): Promise<void>;
 }
 
-function repos(db: Kysely<Database>, changes: ChangeLog): Repos {
+function repos(db: Kysely<Database>, changes: ChangeLog, dialect: Dialect): Repos {
   return {
     auth: new AuthRepo(db),
     pools: new PoolRepo(db),
     runners: new RunnerRepo(db, changes),
     sessions: new SessionRepo(db, changes),
     tasks: new TaskRepo(db, changes),
-    logs: new LogRepo(db),
+    logs: new LogRepo(db, dialect),
     meta: new MetaRepo(db),
   };
 }
@@ -180,8 +180,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     db,
     dialect,
     changes,
-    ...repos(db, changes),
-    transaction: (fn) => db.transaction().execute((trx) => fn(repos(trx, changes))),
+    ...repos(db, changes, dialect),
+    transaction: (fn) => db.transaction().execute((trx) => fn(repos(trx, changes, dialect))),
     commitCount: () => grouped?.commits ?? 0,
     probeWrite: async () => {
       await sql`update orgs set created_at = created_at where id = (select min(id) from orgs)`.execute(db);

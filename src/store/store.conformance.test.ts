@@ -276,6 +276,59 @@ for (const dialect of DIALECTS) {
       expect((await store.logs.page({ sessionId: s }, page[3]!.id, 2)).map((l) => l.seq)).toEqual([5, 6]);
     });
 
+    it('round-trips NUL, invalid-byte code units and the escape character itself in log lines', async () => {
+      const s = await session();
+      const t = await task(s);
+      const odd = [
+        'nul[\u0000] end',
+        'bytes[\udcff\udcfe]',
+        'lone high[\ud800] lone low[\udc00]',
+        'pair[😀] dle[\u0010] fake escape[\u00100000]',
+        '\u0000',
+        '',
+      ];
+      const lines = odd.map((line, i) => ({ seq: i + 1, stream: 'stdout' as const, line, ts: 1 }));
+      // One bad line must not cost the batch (PostgreSQL refused the whole batch on one NUL).
+      expect(await store.logs.append(t.id, s, lines)).toHaveLength(odd.length);
+      expect((await store.logs.page({ taskId: t.id }, 0, 100)).map((l) => l.line)).toEqual(odd);
+      expect((await store.logs.range(t.id, 2, 3)).map((l) => l.line)).toEqual(odd.slice(1, 3));
+    });
+
+    it('pages in seq order whatever the arrival order, and knows the highest contiguous seq', async () => {
+      const s = await session();
+      const t1 = await task(s);
+      const t2 = await task(s);
+      const l = (seqs: number[]) => seqs.map((seq) => ({ seq, stream: 'stdout' as const, line: `s${seq}`, ts: 1 }));
+      await store.logs.append(t2.id, s, l([1, 2]));
+      await store.logs.append(t1.id, s, l([1, 2, 6, 7]));
+      expect(await store.logs.contiguousSeq(t1.id)).toBe(2);
+      await store.logs.append(t1.id, s, l([5, 3, 4]));
+      expect(await store.logs.contiguousSeq(t1.id)).toBe(7);
+      expect(await store.logs.contiguousSeq(t2.id)).toBe(2);
+      expect(await store.logs.contiguousSeq('tsk_none')).toBe(0);
+      const page = await store.logs.page({ taskId: t1.id }, 0, 100);
+      expect(page.map((x) => x.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      // A session: task by task (ordinal), then seq; the cursor is the last line's id.
+      const all = await store.logs.page({ sessionId: s }, 0, 100);
+      expect(all.map((x) => `${x.taskId === t1.id ? 'a' : 'b'}${x.seq}`)).toEqual([
+        'a1',
+        'a2',
+        'a3',
+        'a4',
+        'a5',
+        'a6',
+        'a7',
+        'b1',
+        'b2',
+      ]);
+      const next = await store.logs.page({ sessionId: s }, all[5]!.id, 2);
+      expect(next.map((x) => `${x.taskId === t1.id ? 'a' : 'b'}${x.seq}`)).toEqual(['a7', 'b1']);
+      await expect(store.logs.page({ taskId: t2.id }, all[0]!.id, 2)).rejects.toThrow(/not a line of this task/);
+      const noHoleAtStart = await task(s);
+      await store.logs.append(noHoleAtStart.id, s, l([2, 3]));
+      expect(await store.logs.contiguousSeq(noHoleAtStart.id)).toBe(0);
+    });
+
     it('consumes a one-time registration token once, and tells unknown, expired and revoked apart', async () => {
       const one = await store.auth.createRegistrationToken({ orgId, poolId, kind: 'one-time' });
       const [a, b] = await Promise.all([

@@ -8,7 +8,7 @@ import { MarionetteError, toError } from '../core/errors.js';
 import { VERSION } from '../paths.js';
 import { installAgentClis, parseWith } from '../providers/docker/agent-clis.js';
 import { DEFAULT_AGENT_IMAGE, parseDockerConfig, parseEngineAddress } from '../providers/docker/config.js';
-import { buildAgentImage } from '../providers/docker/image.js';
+import { buildAgentImage, existingAgentImage } from '../providers/docker/image.js';
 import { exitWhenFlushed } from '../stdio.js';
 import { startServer } from './main.js';
 
@@ -101,14 +101,19 @@ export async function main(argv: string[]): Promise<void> {
         const tag = opts.tag ?? docker.image;
         const started = Date.now();
         const specs = opts.with ? parseWith(opts.with) : [];
+        const agents = specs.map((s) => `${s.name}@${s.version}`);
+        // --if-missing: an image that already has every CLI asked for needs no npm install either.
+        const existing = opts.ifMissing ? await existingAgentImage(client, tag, agents) : undefined;
+        if (existing !== undefined) {
+          process.stdout.write(`${tag} already exists (${existing.slice(0, 19)}); nothing to do\n`);
+          return;
+        }
         const clis = specs.length ? await installAgentClis(config.home, specs) : null;
         const r = await buildAgentImage({
           docker: client,
           tag,
           ifMissing: opts.ifMissing === true,
-          ...(clis
-            ? { extraPaths: [clis.dir], extraLinks: clis.links, agents: specs.map((s) => `${s.name}@${s.version}`) }
-            : {}),
+          ...(clis ? { extraPaths: [clis.dir], extraLinks: clis.links, agents } : {}),
         });
         process.stdout.write(
           r.built

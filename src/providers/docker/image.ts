@@ -21,6 +21,8 @@ const execFileP = promisify(execFile);
 export const AGENT_IMAGE_LABEL = 'io.marionette.image';
 /** Label naming the `uid:gid` that owns `/workspace` in the image (a fresh volume copies it). */
 export const WORKSPACE_OWNER_LABEL = 'io.marionette.workspace-owner';
+/** Label listing the agent CLIs an image carries (`claude@2.1.332,codex@0.171.0`). */
+export const AGENTS_LABEL = 'io.marionette.agents';
 /** Label carrying the layout version of the image; `ifMissing` rebuilds when it differs. */
 export const AGENT_IMAGE_FORMAT_LABEL = 'io.marionette.image-format';
 /** Bump when the image layout changes. */
@@ -336,6 +338,23 @@ async function imageExists(docker: ImageBuildClient, tag: string, format?: strin
 }
 
 /**
+ * The id of the agent image `tag` if it exists in the current layout and carries every agent CLI in
+ * `agents` (`name@version`, per its `io.marionette.agents` label); else undefined, so
+ * `--if-missing` rebuilds an image that lacks a CLI asked for.
+ */
+export async function existingAgentImage(
+  docker: ImageBuildClient,
+  tag: string,
+  agents: readonly string[] = [],
+): Promise<string | undefined> {
+  const id = await imageExists(docker, tag, AGENT_IMAGE_FORMAT);
+  if (id === undefined || agents.length === 0) return id;
+  const info = await docker.getImage(tag).inspect();
+  const has = new Set((info.Config?.Labels?.[AGENTS_LABEL] ?? '').split(',').filter(Boolean));
+  return agents.every((a) => has.has(a)) ? id : undefined;
+}
+
+/**
  * Builds the default agent image with no registry, from files on this machine, via `docker import`.
  * Takes seconds. The image has user `agent` (1000:1000), `/workspace`, `/opt/tools/bin` and
  * `/usr/local/bin` owned by that user, and an entrypoint that runs the mounted Node on the mounted agent.
@@ -346,7 +365,7 @@ async function imageExists(docker: ImageBuildClient, tag: string, format?: strin
 export async function buildAgentImage(opts: BuildAgentImageOptions): Promise<BuildAgentImageResult> {
   const tag = opts.tag ?? DEFAULT_AGENT_IMAGE;
   if (opts.ifMissing) {
-    const id = await imageExists(opts.docker, tag, AGENT_IMAGE_FORMAT);
+    const id = await existingAgentImage(opts.docker, tag, opts.agents);
     if (id !== undefined) return { tag, id, built: false, entries: 0, bytes: 0 };
   }
   const previousId = await imageExists(opts.docker, tag);
@@ -369,7 +388,7 @@ export async function buildAgentImage(opts: BuildAgentImageOptions): Promise<Bui
     `LABEL ${AGENT_IMAGE_LABEL}=agent`,
     `LABEL ${WORKSPACE_OWNER_LABEL}=${AGENT_UID}:${AGENT_GID}`,
     `LABEL ${AGENT_IMAGE_FORMAT_LABEL}=${AGENT_IMAGE_FORMAT}`,
-    ...(opts.agents?.length ? [`LABEL io.marionette.agents=${opts.agents.join(',')}`] : []),
+    ...(opts.agents?.length ? [`LABEL ${AGENTS_LABEL}=${opts.agents.join(',')}`] : []),
   ];
   let stream: NodeJS.ReadableStream;
   try {

@@ -2,8 +2,11 @@
  * @module Live log following over Server-Sent Events: replay from the store after a cursor, then
  * stream new lines from the event bus without gaps or repeats (a task's lines in seq order, a
  * session's task by task; the bus carries lines once they are contiguous, and a line is written only
- * when its seq is past the last one written for its task), and end when the task (or session) has nothing more to run. A subscriber that cannot keep
- * up is disconnected; it never slows the runner down.
+ * when its seq is past the last one written for its task), and end when the task (or session) has
+ * nothing more to run. The replay goes at the subscriber's pace (it waits for the socket to drain,
+ * and stops when the subscriber leaves), so a long stored log never piles up in the server's memory;
+ * bus lines are held only while one page is read. A live subscriber that cannot keep up is
+ * disconnected; it never slows the runner down.
  */
 import type { FastifyReply } from 'fastify';
 import { isTerminalSession, isTerminalTask } from '../core/states.js';
@@ -11,6 +14,8 @@ import type { LogLine } from '../store/records.js';
 import type { ServerContext } from './context.js';
 
 const MAX_BUFFERED = 8 * 1024 * 1024;
+/** While replaying stored lines, wait for the socket to drain past this much unsent output. */
+const REPLAY_HIGH_WATER = 1024 * 1024;
 
 export interface FollowTarget {
   taskId?: string;
@@ -65,6 +70,38 @@ export async function followLogs(
     }
     if (out) raw.write(out);
   };
+  /** Resolves once the unsent output is under the high-water mark, or the subscriber has gone. */
+  const drained = () =>
+    closed || raw.writableLength <= REPLAY_HIGH_WATER
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          const done = () => {
+            raw.off('drain', done);
+            raw.off('close', done);
+            resolve();
+          };
+          raw.on('drain', done);
+          raw.on('close', done);
+        });
+  /**
+   * Writes the stored lines after the last one written, page by page at the subscriber's pace.
+   * Lines the bus carries meanwhile are held only while one page is read: every line is stored
+   * before it is emitted, so the next page has whatever an earlier read missed.
+   */
+  const replay = async (firstPage?: LogLine[]) => {
+    let page = firstPage;
+    for (;;) {
+      if (page === undefined) {
+        pending.length = 0;
+        page = await ctx.store.logs.page(target, lastId, 1000);
+      }
+      if (closed) return;
+      write(page);
+      if (page.length < 1000) return;
+      page = undefined;
+      await drained();
+    }
+  };
   const matches = (p: { taskId: string; sessionId: string }) =>
     target.taskId ? p.taskId === target.taskId : p.sessionId === target.sessionId;
   let checking = false;
@@ -75,11 +112,8 @@ export async function followLogs(
       const state = await finished(ctx, target);
       if (state === null || closed) return;
       // Drain what landed in the store after our last line, then end.
-      for (;;) {
-        const page = await ctx.store.logs.page(target, lastId, 1000);
-        write(page);
-        if (page.length < 1000) break;
-      }
+      await replay();
+      if (closed) return;
       raw.write(`event: end\ndata: ${JSON.stringify({ state })}\n\n`);
       stop();
       raw.end();
@@ -115,10 +149,8 @@ export async function followLogs(
     clearInterval(ping);
   };
   raw.on('close', stop);
-  for (let page = first; ; page = await ctx.store.logs.page(target, lastId, 1000)) {
-    write(page);
-    if (page.length < 1000) break;
-  }
+  await replay(first);
+  if (closed) return;
   live = true;
   write(pending);
   pending.length = 0;

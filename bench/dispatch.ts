@@ -149,8 +149,10 @@ async function main(): Promise<void> {
     cfg,
     [
       'server: { log_level: warn }',
+      // 100 runners join with one pool token at once: the registration rate limit is not what this measures.
+      'limits: { gateway: { registration_burst: 1000, registrations_per_minute: 6000 } }',
       'agents:',
-      '  noop: { command: ["/bin/true"], description: "spawns /bin/true" }',
+      '  noop: { command: ["/bin/true", "{{prompt}}"], description: "spawns /bin/true (the prompt as its argument)" }',
       'pools:',
       '  bench: { mode: pool, provider: pool, lifecycle: per-task }',
       '  wire: { mode: pool, provider: pool, lifecycle: per-task }',

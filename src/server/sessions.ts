@@ -1071,7 +1071,8 @@ export class SessionService {
       return null;
     }
     const profile = session.request.profile ? await this.profile(session.request.profile).catch(() => null) : null;
-    const conversationId = await this.ctx.store.tasks.lastConversationId(session.id);
+    // Only a card that resumes conversations needs the last one (one query fewer per task otherwise).
+    const conversationId = card.resume ? await this.ctx.store.tasks.lastConversationId(session.id) : null;
     const r = renderTask(card, task.prompt, taskContext(session, task, this.ctx.config, profile, conversationId));
     if (r.missing.length) {
       await this.failTask(task, missingEnvError(card, r.missing));

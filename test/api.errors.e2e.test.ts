@@ -6,13 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, run, type ServerHandle, startServer } from './harness.js';
-
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-}
+import { expectProblem, oversized } from './problems.support.js';
 
 let srv: ServerHandle;
 beforeAll(async () => {
@@ -26,20 +20,6 @@ async function counts(): Promise<{ sessions: number; tasks: number }> {
   const s = await srv.api<{ items: unknown[] }>('GET', '/v1/sessions?limit=1000');
   const t = await srv.api<{ items: unknown[] }>('GET', '/v1/tasks?limit=1000');
   return { sessions: s.body.items.length, tasks: t.body.items.length };
-}
-
-function expectProblem(
-  r: { status: number; body: unknown; type: string | null },
-  status: number,
-  detail: RegExp,
-): void {
-  expect(r.status).toBe(status);
-  expect(r.type).toContain('application/problem+json');
-  const p = r.body as Problem;
-  expect(p.status).toBe(status);
-  expect(p.type).toMatch(/^https:\/\/marionette\.dev\/problems\//);
-  expect(p.title).toBeTruthy();
-  expect(p.detail).toMatch(detail);
 }
 
 describe('API bad input', () => {
@@ -63,11 +43,7 @@ describe('API bad input', () => {
       400,
       /prompt is 307200 bytes; the limit is 262144 bytes/,
     );
-    expectProblem(
-      await srv.api('POST', '/v1/sessions', { agent: 'shell', prompt: 'x'.repeat(2 * 1024 * 1024) }),
-      413,
-      /over the \d+ byte limit/,
-    );
+    expectProblem(await oversized(srv, '/v1/sessions', 2 * 1024 * 1024), 413, /over the \d+ byte limit/);
     expectProblem(
       await srv.api('POST', '/v1/sessions', { agent: 'shell', selector: 'gpu=nvidia,vram>>16GB' }),
       400,

@@ -11,23 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION } from '../src/protocol/messages.js';
 import { type ServerHandle, startServer } from './harness.js';
 import { testDatabases } from './pg.support.js';
-
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-}
-
-function expectProblem(r: { status: number; type: string | null; body: unknown }, status: number, detail: RegExp) {
-  expect(r.status, JSON.stringify(r.body)).toBe(status);
-  expect(r.type).toContain('application/problem+json');
-  const p = r.body as Problem;
-  expect(p.status).toBe(status);
-  expect(p.type).toMatch(/^https:\/\/marionette\.dev\/problems\//);
-  expect(p.title).toBeTruthy();
-  expect(p.detail).toMatch(detail);
-}
+import { expectProblem } from './problems.support.js';
 
 /** POST /v1/register on a server's gateway socket (how a runner joins). */
 function register(srv: ServerHandle, body: unknown): Promise<{ status: number; body: { message?: string } }> {

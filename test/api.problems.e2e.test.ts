@@ -6,15 +6,9 @@
  * large, not JSON).
  */
 import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { type ServerHandle, startServer } from './harness.js';
-
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-}
+import { expectProblem, oversized } from './problems.support.js';
 
 let srv: ServerHandle;
 beforeAll(async () => {
@@ -23,16 +17,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await srv?.destroy();
 });
-
-function expectProblem(r: { status: number; type: string | null; body: unknown }, status: number, detail: RegExp) {
-  expect(r.status).toBe(status);
-  expect(r.type).toContain('application/problem+json');
-  const p = r.body as Problem;
-  expect(p.status).toBe(status);
-  expect(p.type).toMatch(/^https:\/\/marionette\.dev\/problems\/[a-z-]+$/);
-  expect(p.title).toBeTruthy();
-  expect(p.detail).toMatch(detail);
-}
 
 /** Sends raw bytes to the API port; resolves with the status, content type and parsed body. */
 function raw(request: string): Promise<{ status: number; type: string | null; body: unknown }> {
@@ -99,15 +83,7 @@ describe('framework errors are problem+json', () => {
   it('body faults: malformed, empty, too large, not JSON', async () => {
     expectProblem(await post('/v1/sessions', '{"agent": ', 'application/json'), 400, /malformed JSON body/);
     expectProblem(await post('/v1/sessions', '', 'application/json'), 400, /request body is empty/);
-    expectProblem(
-      await post(
-        '/v1/sessions',
-        JSON.stringify({ agent: 'shell', prompt: 'x'.repeat(2 * 1024 * 1024) }),
-        'application/json',
-      ),
-      413,
-      /over the \d+ byte limit/,
-    );
+    expectProblem(await oversized(srv, '/v1/sessions', 2 * 1024 * 1024), 413, /over the \d+ byte limit/);
     expectProblem(
       await post('/v1/sessions', 'agent=shell', 'text/plain'),
       400,

@@ -8,22 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROVIDER_IDS } from '../src/providers/registry.js';
 import { type ServerHandle, startServer } from './harness.js';
-
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-}
-
-function expectProblem(r: { status: number; type: string | null; body: unknown }, status: number, detail: RegExp) {
-  expect(r.status, JSON.stringify(r.body)).toBe(status);
-  expect(r.type).toContain('application/problem+json');
-  const p = r.body as Problem;
-  expect(p.status).toBe(status);
-  expect(p.type).toMatch(/^https:\/\/marionette\.dev\/problems\//);
-  expect(p.detail).toMatch(detail);
-}
+import { expectProblem, type Problem } from './problems.support.js';
 
 describe('refused session requests', () => {
   let srv: ServerHandle;

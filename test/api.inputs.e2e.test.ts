@@ -1,39 +1,12 @@
-/**
- * Bad input is a 400 naming the field on both databases, never a 500 on one of them, and a
- * refused request writes nothing:
- * - a NUL byte in a path parameter, a query value or any string of a JSON body (PostgreSQL
- *   `text` cannot hold one; it was a 500 there);
- * - durations past 3650 days (`expiresIn: 1e308` stored Infinity on SQLite and was a 500 on
- *   PostgreSQL) and integers past their 32-bit columns (pool priority, runner counts);
- */
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION } from '../src/protocol/messages.js';
-import { type ServerHandle, startServer } from './harness.js';
+import { registerOnGateway, type ServerHandle, startServer } from './harness.js';
 import { testDatabases } from './pg.support.js';
 import { expectProblem } from './problems.support.js';
 
 /** POST /v1/register on a server's gateway socket (how a runner joins). */
 function register(srv: ServerHandle, body: unknown): Promise<{ status: number; body: { message?: string } }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        socketPath: srv.gatewaySocket,
-        path: '/v1/register',
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => {
-          text += c.toString();
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-      },
-    );
-    req.on('error', reject);
-    req.end(JSON.stringify(body));
-  });
+  return registerOnGateway(srv, body);
 }
 
 for (const db of testDatabases('api inputs')) {

@@ -1,12 +1,7 @@
-/**
- * The runner protocol on the wire: bad registrations and bad frames get errors naming what was
- * wrong and change nothing; a credential is needed to connect; hello must come first.
- */
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { PROTOCOL_VERSION } from '../src/protocol/messages.js';
-import { type ServerHandle, startServer } from './harness.js';
+import { registerOnGateway, type ServerHandle, startServer } from './harness.js';
 
 let srv: ServerHandle;
 beforeAll(async () => {
@@ -19,25 +14,7 @@ afterAll(async () => {
 function register(
   body: string,
 ): Promise<{ status: number; body: { code?: string; message?: string; runnerId?: string; credential?: string } }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        socketPath: srv.gatewaySocket,
-        path: '/v1/register',
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => {
-          text += c.toString();
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+  return registerOnGateway(srv, body);
 }
 
 function connect(credential: string | null): Promise<{ ws: WebSocket | null; status: number | null }> {

@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -253,4 +254,39 @@ export function json<T = Record<string, unknown>>(r: CmdResult): T {
   } catch {
     throw new Error(`not JSON (exit ${r.code}):\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
   }
+}
+
+/**
+ * POST /v1/register on a server's gateway socket (how a runner joins): `body` as an object, or as
+ * raw text for malformed requests. Resolves with the status, `Retry-After` and the parsed answer.
+ */
+export function registerOnGateway<B = Record<string, unknown>>(
+  srv: { gatewaySocket: string },
+  body: unknown,
+): Promise<{ status: number; retryAfter: string | null; body: B }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        socketPath: srv.gatewaySocket,
+        path: '/v1/register',
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => {
+          text += c.toString();
+        });
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            retryAfter: (res.headers['retry-after'] as string | undefined) ?? null,
+            body: JSON.parse(text) as B,
+          }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(typeof body === 'string' ? body : JSON.stringify(body));
+  });
 }

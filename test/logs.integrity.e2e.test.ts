@@ -1,21 +1,8 @@
-/**
- * Log integrity on the wire and through a real task: a wire-level runner (its own WebSocket, no
- * agent) sends log batches and checks the server's answers; a real local task prints split UTF-8,
- * NUL bytes and invalid UTF-8, and reads them back exactly. Each case failed before:
- * - the ack was the batch's last seq even with a hole before it;
- * - pages came back in arrival order, not seq order;
- * - lines were accepted for a task that had finished;
- * - `é` split across two pipe reads came out as two U+FFFD (20 of 40 lines);
- * - one NUL on PostgreSQL rejected the batch and left the task running forever (SQLite kept it;
- *   invalid bytes became U+FFFD on both);
- * - there was no output limit (the agent buffered whatever a task printed).
- */
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { lineBytes } from '../src/protocol/linebytes.js';
 import { PROTOCOL_VERSION } from '../src/protocol/messages.js';
-import { type ServerHandle, type SessionView, startServer, until } from './harness.js';
+import { registerOnGateway, type ServerHandle, type SessionView, startServer, until } from './harness.js';
 import { createToken } from './pools.helpers.js';
 
 // A short lease: a heartbeat stuck behind log batches for 2 s would lose the task.
@@ -42,26 +29,15 @@ afterAll(async () => {
 
 type Frame = Record<string, unknown> & { type: string };
 
-function register(): Promise<{ runnerId: string; credential: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        socketPath: srv.gatewaySocket,
-        path: '/v1/register',
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => {
-          text += c.toString();
-        });
-        res.on('end', () => resolve(JSON.parse(text)));
-      },
-    );
-    req.on('error', reject);
-    req.end(JSON.stringify({ protocol: PROTOCOL_VERSION, token, name: 'wire', agentVersion: 'test', labels: {} }));
+async function register(): Promise<{ runnerId: string; credential: string }> {
+  const r = await registerOnGateway<{ runnerId: string; credential: string }>(srv, {
+    protocol: PROTOCOL_VERSION,
+    token,
+    name: 'wire',
+    agentVersion: 'test',
+    labels: {},
   });
+  return r.body;
 }
 
 /** A wire-level runner: hello, then frames in and out by hand. */

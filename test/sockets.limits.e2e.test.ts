@@ -1,18 +1,9 @@
-/**
- * Timeouts and limits on every socket of the real server: clients that trickle headers are
- * closed (API and gateway), a runner WebSocket that never says hello is closed after the hello
- * timeout, connection caps hold (cap 20, 30 opened), a runner past its invalid-frame budget is
- * disconnected with code 4400, and registrations with one token are rate limited with a 429 that
- * the real agent prints. Meanwhile the API keeps answering: its latency is measured and printed,
- * never asserted against a tight bound.
- */
-import { request } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { PROTOCOL_VERSION } from '../src/protocol/messages.js';
-import { type ServerHandle, startServer, until } from './harness.js';
+import { registerOnGateway, type ServerHandle, startServer, until } from './harness.js';
 import { Agents, createToken } from './pools.helpers.js';
 
 const CAP = 20;
@@ -105,32 +96,13 @@ function register(
   token: string,
   name: string,
 ): Promise<{ status: number; retryAfter: string | null; body: RegisterAnswer }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        socketPath: srv.gatewaySocket,
-        path: '/v1/register',
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => {
-          text += c.toString();
-        });
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            retryAfter: (res.headers['retry-after'] as string) ?? null,
-            body: JSON.parse(text),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(
-      JSON.stringify({ protocol: PROTOCOL_VERSION, token, pool: 'edge', name, labels: {}, agentVersion: 'test' }),
-    );
+  return registerOnGateway<RegisterAnswer>(srv, {
+    protocol: PROTOCOL_VERSION,
+    token,
+    pool: 'edge',
+    name,
+    labels: {},
+    agentVersion: 'test',
   });
 }
 

@@ -71,8 +71,17 @@ export const RUNNER_TRANSITIONS: Table<RunnerState> = {
   terminated: [],
 };
 
-export const SESSION_TERMINAL: readonly SessionState[] = ['completed', 'failed', 'cancelled', 'terminated'];
-export const TASK_TERMINAL: readonly TaskState[] = ['succeeded', 'failed', 'cancelled', 'timed_out', 'lost'];
+/** Every state of each machine, in table order (what the API's `state` filters accept). */
+export const SESSION_STATES = Object.keys(SESSION_TRANSITIONS) as readonly SessionState[];
+export const TASK_STATES = Object.keys(TASK_TRANSITIONS) as readonly TaskState[];
+export const RUNNER_STATES = Object.keys(RUNNER_TRANSITIONS) as readonly RunnerState[];
+
+/** The terminal states: those the table leaves no edge from (the one list of them). */
+function terminal<S extends string>(table: Table<S>): readonly S[] {
+  return (Object.keys(table) as S[]).filter((s) => table[s].length === 0);
+}
+export const SESSION_TERMINAL: readonly SessionState[] = terminal(SESSION_TRANSITIONS);
+export const TASK_TERMINAL: readonly TaskState[] = terminal(TASK_TRANSITIONS);
 export const RUNNER_LIVE: readonly RunnerState[] = ['provisioning', 'connecting', 'idle', 'busy', 'draining', 'paused'];
 
 /**

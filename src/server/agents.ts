@@ -1,10 +1,4 @@
-/**
- * @module Agent cards: the built-ins (`shell`, `claude`, `codex`, `gemini`, `opencode`; each
- * flag and why in docs/agents.md), config- and API-defined cards, and turning a card into what a
- * task runs (argv with the prompt where no option parser can take it, the resume arguments of the
- * session's conversation, environment, setup, timeout), with an exact hint for each missing key.
- */
-import { z } from 'zod';
+import { TaskTimeoutMs } from '../api/schemas.js';
 import type { AgentCardFileConfig, ServerConfig } from '../config/index.js';
 import { isRequirementKind, isRuntimeKind } from '../core/capabilities.js';
 import { InvalidRequest } from '../core/errors.js';
@@ -22,11 +16,7 @@ import type { TaskAssignment } from '../protocol/messages.js';
 import type { Session, Task } from '../store/records.js';
 
 /** A task timeout given through the API (ms, up to a week). */
-export const TaskTimeoutMs = z
-  .number()
-  .int()
-  .positive()
-  .max(7 * 24 * 3_600_000);
+export { TaskTimeoutMs };
 
 /** Where an agent keeps its conversations: inside the workspace, so they move with it on suspend and resume. */
 const STATE = '{{workspace}}/.marionette';

@@ -1,10 +1,13 @@
 /**
  * @module A thin route helper over Fastify: every route declares its zod schemas once; they
  * validate the request (errors name the field) and feed the OpenAPI document at
- * `/v1/openapi.json`.
+ * `/v1/openapi.json`. Each route is looked up in the operations table (src/api/operations.ts) for
+ * its `operationId`, success status and success-response schema; a route not in the table fails
+ * at startup.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { type Method, operationFor } from '../api/operations.js';
 import { InvalidRequest } from '../core/errors.js';
 import { rejectNul } from './input-guards.js';
 
@@ -13,9 +16,9 @@ export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType> {
   tag: string;
   body?: B;
   query?: Q;
-  /** Success status (default 200). */
+  /** Success status; must match the operations table's (which is the default). */
   status?: number;
-  /** Responds with `text/event-stream` when asked to follow. */
+  /** Responds with `text/event-stream` when asked to follow (documented from the operations table). */
   streams?: boolean;
   auth?: boolean;
 }
@@ -44,11 +47,17 @@ export class Api {
   constructor(private readonly app: FastifyInstance) {}
 
   route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined>(
-    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    method: Method,
     url: string,
     spec: RouteSpec<B, Q>,
     handler: Handler<B, Q>,
   ): void {
+    const { id: operationId, op: operation } = operationFor(method, url);
+    if (spec.status !== undefined && spec.status !== operation.status)
+      throw new Error(
+        `route ${method} ${url}: status ${spec.status} differs from its operation's (${operation.status})`,
+      );
+    const status = operation.status;
     const oaPath = url.replace(/:([A-Za-z]+)/g, '{$1}');
     const params = [...url.matchAll(/:([A-Za-z]+)/g)].map((m) => ({
       name: m[1],
@@ -61,15 +70,27 @@ export class Api {
           (z.toJSONSchema(spec.query, { io: 'input' }) as { properties?: Record<string, unknown> }).properties ?? {},
         ).map(([name, schema]) => ({ name, in: 'query', required: false, schema }))
       : [];
+    const success = (schema: z.ZodType, description: string) => {
+      const json = { schema: z.toJSONSchema(schema, { io: 'output', unrepresentable: 'any' }) };
+      const sse = { schema: { type: 'string', description: 'Server-Sent Events (see docs/api.md)' } };
+      const content =
+        operation.sse === 'always'
+          ? { 'text/event-stream': sse }
+          : operation.sse
+            ? { 'application/json': json, 'text/event-stream': sse }
+            : { 'application/json': json };
+      return { description, content };
+    };
     const op: Record<string, unknown> = {
+      operationId,
       summary: spec.summary,
       tags: [spec.tag],
       parameters: [...params, ...query],
       responses: {
-        [String(spec.status ?? 200)]: {
-          description: 'OK',
-          content: spec.streams ? { 'application/json': {}, 'text/event-stream': {} } : { 'application/json': {} },
-        },
+        [String(status)]: success(operation.response, 'OK'),
+        ...(operation.also
+          ? { [String(operation.also.status)]: success(operation.also.response, operation.also.description) }
+          : {}),
         default: {
           description: 'Problem',
           content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
@@ -88,6 +109,8 @@ export class Api {
       url,
       config: { auth: spec.auth !== false },
       handler: async (req, reply) => {
+        // The success status, set first so that a handler may answer another (a dry run's 200).
+        reply.code(status);
         rejectNul('path', req.params);
         rejectNul('query', req.query);
         rejectNul('body', req.body);
@@ -111,7 +134,6 @@ export class Api {
           query: q as z.infer<Q>,
         });
         if (reply.sent) return reply;
-        reply.code(spec.status ?? 200);
         return out;
       },
     });

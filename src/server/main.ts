@@ -12,7 +12,6 @@ import { openStore, type Store } from '../store/index.js';
 import { buildApp } from './app.js';
 import { Autoscaler } from './autoscaler.js';
 import type { ServerContext } from './context.js';
-import { costRoutes } from './costs.js';
 import { EventBus } from './events.js';
 import { Gateway } from './gateway.js';
 import { guardListener } from './listener-guard.js';
@@ -25,7 +24,6 @@ import { SessionService } from './sessions.js';
 import { ensureFreeSpace, StorageHealth } from './storage-health.js';
 import { SuspendService } from './suspend.js';
 import { TokenService } from './tokens.js';
-import { watchRoutes } from './watch.js';
 
 export interface RunningServer {
   ctx: ServerContext;
@@ -115,12 +113,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const app = buildApp(ctx, {
     sessions,
     storage,
+    suspend,
     extend: (api) => {
       pools.routes(api);
       tokens.routes(api);
-      suspend.routes(api);
-      costRoutes(ctx, api);
-      watchRoutes(ctx, api, sessions);
     },
   });
   guardListener(app.server, config.limits.api, 'api', log);

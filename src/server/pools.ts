@@ -20,7 +20,6 @@ import {
 } from '../core/types.js';
 import { SUSPEND_STRATEGIES, type SuspendStrategy } from '../providers/types.js';
 import type { PoolsTable } from '../store/schema.js';
-import { agentRoutes } from './agent-routes.js';
 import { agentCardFromConfig, BUILT_IN_AGENTS } from './agents.js';
 import type { Api } from './api.js';
 import type { ServerContext } from './context.js';
@@ -326,7 +325,6 @@ export class PoolService {
   }
 
   routes(api: Api): void {
-    agentRoutes(api, this.ctx, this.sessions);
     const { store, orgId } = this.ctx;
     api.route('GET', '/v1/pools', { summary: 'List pools', tag: 'pools' }, async () => {
       const pools = await store.pools.list(orgId);

@@ -1,43 +1,12 @@
 /**
- * @module The request bodies of session and task creation (`POST /v1/sessions`,
- * `POST /v1/sessions/:id/tasks`) and the checks on them that need no store: a request is refused
+ * @module The checks on session and task creation requests (`POST /v1/sessions`,
+ * `POST /v1/sessions/:id/tasks`; their bodies are in src/api/schemas.ts) that need no store: a request is refused
  * (400 naming the field) before anything is written.
  */
-import { z } from 'zod';
 import { InvalidRequest } from '../core/errors.js';
-import { AUTH_MODES, type AuthMode } from '../core/types.js';
 import { PROVIDER_IDS } from '../providers/registry.js';
-import { TaskTimeoutMs } from './agents.js';
-import { PRIORITY_RANGE } from './input-guards.js';
 
-export const CreateSessionBody = z.strictObject({
-  agent: z.string().min(1),
-  prompt: z.string().optional(),
-  /** Only pools of this provider (one of the registry's provider ids). */
-  provider: z.string().min(1).optional(),
-  pool: z.string().min(1).optional(),
-  selector: z.string().optional(),
-  profile: z.string().min(1).optional(),
-  authMode: z.enum(AUTH_MODES as [AuthMode, ...AuthMode[]]).optional(),
-  env: z
-    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are letters, digits and _'), z.string())
-    .optional(),
-  /** false: fail at once when no pool can take the session, with the reasons, writing nothing. Default true. */
-  waitForCapacity: z.boolean().optional(),
-  /** Decide and explain without creating anything. */
-  dryRun: z.boolean().optional(),
-  maxRetries: z.number().int().min(0).max(10).optional(),
-  /** Higher is placed first; FIFO within a priority. Default 0. */
-  priority: z.number().int().min(PRIORITY_RANGE.min).max(PRIORITY_RANGE.max).optional(),
-  taskTimeoutMs: TaskTimeoutMs.optional(),
-});
-export type CreateSessionBody = z.infer<typeof CreateSessionBody>;
-
-export const CreateTaskBody = z.strictObject({
-  prompt: z.string(),
-  maxRetries: z.number().int().min(0).max(10).optional(),
-});
-export type CreateTaskBody = z.infer<typeof CreateTaskBody>;
+export { CreateSessionBody, CreateTaskBody } from '../api/schemas.js';
 
 /** Refuses a provider id the provider registry does not know (such a session could never be placed). */
 export function checkProvider(provider: string): void {

@@ -34,24 +34,19 @@
  * (`recoverInterrupted`, at start and every 10 s) finishes it. One killed mid-resume leaves it
  * `resuming`; the next server undoes it back to `suspended`.
  */
-import { z } from 'zod';
+import { SuspendBody } from '../api/schemas.js';
 import { assertNever, Conflict, InvalidRequest, ProviderUnavailable, toError } from '../core/errors.js';
 import { RUNNER_LIVE } from '../core/states.js';
 import type { Pool } from '../core/types.js';
-import { type SandboxProvider, SUSPEND_STRATEGIES, type SuspendStrategy } from '../providers/types.js';
+import type { SandboxProvider, SuspendStrategy } from '../providers/types.js';
 import type { Session } from '../store/records.js';
-import type { Api } from './api.js';
 import type { ServerContext } from './context.js';
 import { crashPoint } from './faults.js';
 import type { RunnerService } from './runners.js';
 import type { SessionService } from './sessions.js';
 import { type InFlight, SuspendSteps } from './suspend-steps.js';
 
-export const SuspendBody = z
-  .strictObject({
-    strategy: z.enum(SUSPEND_STRATEGIES as [SuspendStrategy, ...SuspendStrategy[]]).optional(),
-  })
-  .optional();
+export { SuspendBody };
 
 /** The strategy a suspend will use and, when it is not the one wanted, why. */
 export interface SuspendPlan {
@@ -490,26 +485,5 @@ export class SuspendService {
       return;
     await this.emitSession(session.id);
     await this.runSteps(session, next);
-  }
-
-  // ---- routes -------------------------------------------------------------------------------
-
-  routes(api: Api): void {
-    api.route(
-      'POST',
-      '/v1/sessions/:id/suspend',
-      {
-        summary: "Suspend a session (the pool's suspend_config, or `strategy`, decides how)",
-        tag: 'sessions',
-        body: SuspendBody,
-      },
-      async ({ params, body }) => this.suspend(params.id!, body?.strategy),
-    );
-    api.route(
-      'POST',
-      '/v1/sessions/:id/resume',
-      { summary: 'Resume a suspended session', tag: 'sessions' },
-      async ({ params }) => this.resume(params.id!),
-    );
   }
 }

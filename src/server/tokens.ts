@@ -9,7 +9,8 @@
  * error for each of unknown, expired, revoked and used (see RunnerService.register).
  */
 import { hostname } from 'node:os';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { CreateTokenBody, ListTokensQuery, RegisterExternalBody, RotateTokenBody } from '../api/schemas.js';
 import { parseLabels } from '../config/index.js';
 import { Conflict, InvalidRequest, NotFound } from '../core/errors.js';
 import type { Pool } from '../core/types.js';
@@ -25,28 +26,7 @@ export const DEFAULT_ROTATION_GRACE_MS = 60 * 60_000;
 /** How long an external runner's one-time token is valid when no expiry is given. */
 export const DEFAULT_EXTERNAL_TOKEN_TTL_MS = 60 * 60_000;
 
-const durationInput = z.union([z.string(), z.number()]);
-const labelsInput = z.union([z.string(), z.record(z.string(), z.string())]);
-
-export const CreateTokenBody = z.strictObject({
-  pool: z.string().min(1),
-  /** Duration until the token stops working (e.g. `24h`); default: never. */
-  expiresIn: durationInput.optional(),
-  oneTime: z.boolean().optional(),
-  description: z.string().max(200).optional(),
-});
-export const RotateTokenBody = z.strictObject({
-  /** How long the old token keeps working (e.g. `10m`, `0` for not at all). Default 1h. */
-  grace: durationInput.optional(),
-  expiresIn: durationInput.optional(),
-});
-export const RegisterExternalBody = z.strictObject({
-  /** An external (or pool) pool; default: the only external pool, created as `external` if none. */
-  pool: z.string().min(1).optional(),
-  labels: labelsInput.optional(),
-  name: z.string().min(1).max(200).optional(),
-  expiresIn: durationInput.optional(),
-});
+export { CreateTokenBody, RegisterExternalBody, RotateTokenBody };
 
 /** A token as the API shows it (never the secret, except once at creation). */
 export interface TokenView {
@@ -239,7 +219,7 @@ export class TokenService {
       {
         summary: 'List registration tokens (never their secrets)',
         tag: 'runners',
-        query: z.strictObject({ pool: z.string().optional() }),
+        query: ListTokensQuery,
       },
       async ({ query }) => ({ items: await this.list(query.pool) }),
     );

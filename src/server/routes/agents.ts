@@ -1,43 +1,17 @@
 /**
- * @module The agent-card routes that change cards or show what a task would run: create (409
- * when the name exists), update (replace a user card), delete, and render (the exact argv and
- * the environment names a task of the card would get, with no secret values).
+ * @module The agent-card routes: list and get, create (409 when the name exists), update (replace
+ * a user card), delete, and render (the exact argv and the environment names a task of the card
+ * would get, with no secret values).
  */
-import { z } from 'zod';
-import { Conflict, InvalidRequest, NotFound } from '../core/errors.js';
-import { newId } from '../core/ids.js';
-import type { AgentCard } from '../core/types.js';
-import { agentCardFromConfig, renderTask, TaskTimeoutMs } from './agents.js';
-import type { Api } from './api.js';
-import type { ServerContext } from './context.js';
-import type { SessionService } from './sessions.js';
-
-const CardFields = {
-  description: z.string().default(''),
-  command: z.array(z.string()).min(1),
-  env: z.record(z.string(), z.string()).default({}),
-  requiredEnv: z.array(z.string()).default([]),
-  runtimes: z.array(z.strictObject({ kind: z.string() })).default([{ kind: 'native' }]),
-  requires: z.array(z.strictObject({ kind: z.string() })).default([]),
-  kits: z.array(z.string()).default([]),
-  resume: z.array(z.string()).optional(),
-  outcome: z.string().optional(),
-  setup: z.array(z.string()).optional(),
-  taskTimeoutMs: TaskTimeoutMs.nullable().optional(),
-  envHints: z.record(z.string(), z.string()).optional(),
-};
-const AgentInput = z.strictObject({ name: z.string(), ...CardFields });
-const AgentUpdate = z.strictObject(CardFields);
-
-const RenderBody = z.strictObject({
-  prompt: z.string(),
-  /** The conversation a follow-up task would resume (shows the resume arguments). */
-  conversation: z.string().min(1).optional(),
-  /** Names (values are not needed) of env the session would be created with. */
-  env: z.array(z.string()).default([]),
-  taskTimeoutMs: TaskTimeoutMs.optional(),
-  profile: z.string().optional(),
-});
+import type { z } from 'zod';
+import { AgentInput, AgentUpdate, RenderBody } from '../../api/schemas.js';
+import { Conflict, InvalidRequest, NotFound } from '../../core/errors.js';
+import { newId } from '../../core/ids.js';
+import type { AgentCard } from '../../core/types.js';
+import { agentCardFromConfig, renderTask } from '../agents.js';
+import type { Api } from '../api.js';
+import type { ServerContext } from '../context.js';
+import type { SessionService } from '../sessions.js';
 
 function toCard(name: string, b: z.infer<typeof AgentUpdate>): AgentCard {
   return agentCardFromConfig(name, {
@@ -59,6 +33,15 @@ function toCard(name: string, b: z.infer<typeof AgentUpdate>): AgentCard {
 export function agentRoutes(api: Api, ctx: ServerContext, sessions: SessionService): void {
   const { store, orgId } = ctx;
   const existing = async (name: string) => (await sessions.agentCards()).find((c) => c.name === name) ?? null;
+
+  api.route('GET', '/v1/agents', { summary: 'List agent cards', tag: 'agents' }, async () => ({
+    items: await sessions.agentCards(),
+  }));
+  api.route('GET', '/v1/agents/:name', { summary: 'Get an agent card', tag: 'agents' }, async ({ params }) => {
+    const card = await existing(params.name!);
+    if (!card) throw new NotFound('agent', params.name!, 'list agents with `mctl agents list`');
+    return card;
+  });
 
   api.route(
     'POST',

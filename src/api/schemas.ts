@@ -1,0 +1,169 @@
+/**
+ * @module The REST API's request schemas (bodies and query strings), in one place that the server
+ * (validation and the OpenAPI document), the client (`MarionetteClient`, which `mctl` uses) and the
+ * tests share. The states a list can be filtered by come from the state tables in
+ * `src/core/states.ts` (the one list of each machine's states). Response schemas are in
+ * `./responses.ts`; the operations (ids, paths, success statuses) in `./operations.ts`.
+ */
+import { z } from 'zod';
+import { RUNNER_STATES, SESSION_STATES, TASK_STATES } from '../core/states.js';
+import { AUTH_MODES, type AuthMode } from '../core/types.js';
+import { SUSPEND_STRATEGIES, type SuspendStrategy } from '../providers/types.js';
+import { PRIORITY_RANGE } from '../server/input-guards.js';
+
+export { RUNNER_STATES, SESSION_STATES, TASK_STATES };
+
+/** A task timeout in milliseconds (at most a week). */
+export const TaskTimeoutMs = z
+  .number()
+  .int()
+  .positive()
+  .max(7 * 24 * 3_600_000);
+
+/**
+ * A `state=` filter: comma-separated states of one machine. An unknown state is refused (400)
+ * naming the valid ones, instead of matching nothing.
+ */
+export function stateFilter<S extends string>(states: readonly S[]) {
+  return z
+    .string()
+    .transform((v, ctx) => {
+      const wanted = v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const bad = wanted.filter((s) => !(states as readonly string[]).includes(s));
+      if (bad.length) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown state${bad.length > 1 ? 's' : ''} ${bad.map((b) => JSON.stringify(b)).join(', ')}; valid states: ${states.join(', ')}`,
+        });
+        return z.NEVER;
+      }
+      return wanted as S[];
+    })
+    .optional();
+}
+
+const limit = (max: number, dflt: number) => z.coerce.number().int().min(1).max(max).default(dflt);
+
+export const ListSessionsQuery = z.strictObject({
+  limit: limit(1000, 50),
+  state: stateFilter(SESSION_STATES),
+});
+export const ListTasksQuery = z.strictObject({
+  limit: limit(1000, 50),
+  state: stateFilter(TASK_STATES),
+  session: z.string().optional(),
+});
+export const ListRunnersQuery = z.strictObject({
+  limit: limit(1000, 50),
+  state: stateFilter(RUNNER_STATES),
+  pool: z.string().optional(),
+  all: z.enum(['1', 'true']).optional(),
+});
+export const LogsQuery = z.strictObject({
+  after: z.coerce.number().int().min(0).default(0),
+  limit: limit(10_000, 1000),
+  follow: z
+    .enum(['1', 'true', '0', 'false'])
+    .optional()
+    .transform((v) => v === '1' || v === 'true'),
+});
+export const EventsQuery = z.strictObject({ after: z.coerce.number().int().min(0).default(0) });
+export const CostQuery = z.strictObject({
+  session: z.string().optional(),
+  pool: z.string().optional(),
+  limit: limit(1000, 100),
+});
+export const ListTokensQuery = z.strictObject({ pool: z.string().optional() });
+
+// ---- sessions and tasks
+
+export const CreateSessionBody = z.strictObject({
+  agent: z.string().min(1),
+  prompt: z.string().optional(),
+  /** Only pools of this provider (one of the registry's provider ids). */
+  provider: z.string().min(1).optional(),
+  pool: z.string().min(1).optional(),
+  selector: z.string().optional(),
+  profile: z.string().min(1).optional(),
+  authMode: z.enum(AUTH_MODES as [AuthMode, ...AuthMode[]]).optional(),
+  env: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are letters, digits and _'), z.string())
+    .optional(),
+  /** false: fail at once when no pool can take the session, with the reasons, writing nothing. Default true. */
+  waitForCapacity: z.boolean().optional(),
+  /** Decide and explain without creating anything (answers 200 with the decision). */
+  dryRun: z.boolean().optional(),
+  maxRetries: z.number().int().min(0).max(10).optional(),
+  /** Higher is placed first; FIFO within a priority. Default 0. */
+  priority: z.number().int().min(PRIORITY_RANGE.min).max(PRIORITY_RANGE.max).optional(),
+  taskTimeoutMs: TaskTimeoutMs.optional(),
+});
+export type CreateSessionBody = z.infer<typeof CreateSessionBody>;
+
+export const CreateTaskBody = z.strictObject({
+  prompt: z.string(),
+  maxRetries: z.number().int().min(0).max(10).optional(),
+});
+export type CreateTaskBody = z.infer<typeof CreateTaskBody>;
+
+export const SuspendBody = z
+  .strictObject({
+    strategy: z.enum(SUSPEND_STRATEGIES as [SuspendStrategy, ...SuspendStrategy[]]).optional(),
+  })
+  .optional();
+
+// ---- agent cards
+
+const CardFields = {
+  description: z.string().default(''),
+  command: z.array(z.string()).min(1),
+  env: z.record(z.string(), z.string()).default({}),
+  requiredEnv: z.array(z.string()).default([]),
+  runtimes: z.array(z.strictObject({ kind: z.string() })).default([{ kind: 'native' }]),
+  requires: z.array(z.strictObject({ kind: z.string() })).default([]),
+  kits: z.array(z.string()).default([]),
+  resume: z.array(z.string()).optional(),
+  outcome: z.string().optional(),
+  setup: z.array(z.string()).optional(),
+  taskTimeoutMs: TaskTimeoutMs.nullable().optional(),
+  envHints: z.record(z.string(), z.string()).optional(),
+};
+export const AgentInput = z.strictObject({ name: z.string(), ...CardFields });
+export const AgentUpdate = z.strictObject(CardFields);
+
+export const RenderBody = z.strictObject({
+  prompt: z.string(),
+  /** The conversation a follow-up task would resume (shows the resume arguments). */
+  conversation: z.string().min(1).optional(),
+  /** Names (values are not needed) of env the session would be created with. */
+  env: z.array(z.string()).default([]),
+  taskTimeoutMs: TaskTimeoutMs.optional(),
+  profile: z.string().optional(),
+});
+
+// ---- registration tokens
+
+const durationInput = z.union([z.string(), z.number()]);
+
+export const CreateTokenBody = z.strictObject({
+  pool: z.string().min(1),
+  /** Duration until the token stops working (e.g. `24h`); default: never. */
+  expiresIn: durationInput.optional(),
+  oneTime: z.boolean().optional(),
+  description: z.string().max(200).optional(),
+});
+export const RotateTokenBody = z.strictObject({
+  /** How long the old token keeps working (e.g. `10m`, `0` for not at all). Default 1h. */
+  grace: durationInput.optional(),
+  expiresIn: durationInput.optional(),
+});
+export const RegisterExternalBody = z.strictObject({
+  /** An external (or pool) pool; default: the only external pool, created as `external` if none. */
+  pool: z.string().min(1).optional(),
+  labels: z.union([z.string(), z.record(z.string(), z.string())]).optional(),
+  name: z.string().min(1).max(200).optional(),
+  expiresIn: durationInput.optional(),
+});

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { RUNNER_STATES, SESSION_STATES, TASK_STATES } from '../core/states.js';
-import { AUTH_MODES, type AuthMode } from '../core/types.js';
+import { AUTH_MODES, type AuthMode, LIFECYCLES, POOL_MODES, type PoolMode, SANDBOX_MODES } from '../core/types.js';
 import { SUSPEND_STRATEGIES, type SuspendStrategy } from '../providers/types.js';
 import { PRIORITY_RANGE } from '../server/input-guards.js';
 
@@ -44,6 +44,9 @@ export function stateFilter<S extends string>(states: readonly S[]) {
     })
     .optional();
 }
+
+/** A duration: a string with a unit (`30s`, `5m`) or a bare number (see docs/config.md). */
+const durationInput = z.union([z.string(), z.number()]);
 
 const limit = (max: number, dflt: number) => z.coerce.number().int().min(1).max(max).default(dflt);
 
@@ -144,9 +147,59 @@ export const RenderBody = z.strictObject({
   profile: z.string().optional(),
 });
 
-// ---- registration tokens
+// ---- pools and profiles
 
-const durationInput = z.union([z.string(), z.number()]);
+const labelsInput = z.record(
+  z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, 'label keys are letters, digits, . _ - /'),
+  z.string(),
+);
+
+export const PoolInput = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'pool names are lowercase letters, digits, . _ - (max 63)'),
+  mode: z.enum(POOL_MODES as [PoolMode, ...PoolMode[]]).optional(),
+  provider: z.string().optional(),
+  priority: z.number().int().optional(),
+  active: z.boolean().optional(),
+  labels: labelsInput.optional(),
+  minRunners: z.number().int().min(0).optional(),
+  maxRunners: z.number().int().min(0).nullable().optional(),
+  idleTimeout: durationInput.nullable().optional(),
+  selector: z
+    .union([z.string(), z.record(z.string(), z.string())])
+    .nullable()
+    .optional(),
+  runtimeProvides: z.unknown().optional(),
+  sandboxConfig: z.record(z.string(), z.unknown()).optional(),
+  lifecycle: z.enum(LIFECYCLES as [string, ...string[]]).optional(),
+  sandboxMode: z.enum(SANDBOX_MODES as [string, ...string[]]).optional(),
+  suspendConfig: z
+    .strictObject({
+      strategy: z.string().optional(),
+      fallback: z.string().optional(),
+      minDuration: durationInput.optional(),
+      maxDuration: durationInput.nullable().optional(),
+      /** Suspend idle sessions for waiting ones (null: the server's `sessions.preempt_idle`). */
+      preemptIdle: z.boolean().nullable().optional(),
+    })
+    .optional(),
+});
+export type PoolInput = z.infer<typeof PoolInput>;
+export const PoolUpdate = PoolInput.partial().omit({ name: true });
+
+export const ProfileInput = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'profile names are lowercase letters, digits, . _ -'),
+  description: z.string().default(''),
+  selector: z.string().nullable().optional(),
+  resources: z
+    .strictObject({ cpu: z.string().optional(), memory: z.string().optional(), gpu: z.string().optional() })
+    .default({}),
+  providerPreference: z.array(z.string()).default([]),
+  /** Task timeout (ms) for sessions with this profile. */
+  taskTimeoutMs: z.number().int().positive().nullable().optional(),
+});
+export type ProfileInput = z.infer<typeof ProfileInput>;
+
+// ---- registration tokens
 
 export const CreateTokenBody = z.strictObject({
   pool: z.string().min(1),

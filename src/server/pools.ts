@@ -3,21 +3,14 @@
  * first start (the `local` pool, the built-in agents, the `gpu-large` profile, and whatever
  * marionette.yaml declares), and their REST routes.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
+import { PoolInput, PoolUpdate, ProfileInput } from '../api/schemas.js';
 import type { PoolFileConfig } from '../config/index.js';
 import { deriveCapabilities, PROVIDER_CLASS_CAPABILITIES, parseRuntimeProvides } from '../core/capabilities.js';
 import { Conflict, InvalidRequest, NotFound } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { formatSelector, parseSelector, selectorFromMap } from '../core/selector.js';
-import {
-  LIFECYCLES,
-  POOL_MODES,
-  type Pool,
-  type PoolMode,
-  type Profile,
-  SANDBOX_MODES,
-  type SuspendConfig,
-} from '../core/types.js';
+import type { Pool, PoolMode, Profile, SuspendConfig } from '../core/types.js';
 import { SUSPEND_STRATEGIES, type SuspendStrategy } from '../providers/types.js';
 import type { PoolsTable } from '../store/schema.js';
 import { agentCardFromConfig, BUILT_IN_AGENTS } from './agents.js';
@@ -26,55 +19,7 @@ import type { ServerContext } from './context.js';
 import { boundedDuration, intInRange, PRIORITY_RANGE, RUNNER_COUNT_RANGE } from './input-guards.js';
 import type { SessionService } from './sessions.js';
 
-const durationInput = z.union([z.string(), z.number()]);
-const labelsInput = z.record(
-  z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, 'label keys are letters, digits, . _ - /'),
-  z.string(),
-);
-
-export const PoolInput = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'pool names are lowercase letters, digits, . _ - (max 63)'),
-  mode: z.enum(POOL_MODES as [PoolMode, ...PoolMode[]]).optional(),
-  provider: z.string().optional(),
-  priority: z.number().int().optional(),
-  active: z.boolean().optional(),
-  labels: labelsInput.optional(),
-  minRunners: z.number().int().min(0).optional(),
-  maxRunners: z.number().int().min(0).nullable().optional(),
-  idleTimeout: durationInput.nullable().optional(),
-  selector: z
-    .union([z.string(), z.record(z.string(), z.string())])
-    .nullable()
-    .optional(),
-  runtimeProvides: z.unknown().optional(),
-  sandboxConfig: z.record(z.string(), z.unknown()).optional(),
-  lifecycle: z.enum(LIFECYCLES as [string, ...string[]]).optional(),
-  sandboxMode: z.enum(SANDBOX_MODES as [string, ...string[]]).optional(),
-  suspendConfig: z
-    .strictObject({
-      strategy: z.string().optional(),
-      fallback: z.string().optional(),
-      minDuration: durationInput.optional(),
-      maxDuration: durationInput.nullable().optional(),
-      /** Suspend idle sessions for waiting ones (null: the server's `sessions.preempt_idle`). */
-      preemptIdle: z.boolean().nullable().optional(),
-    })
-    .optional(),
-});
-export type PoolInput = z.infer<typeof PoolInput>;
-export const PoolUpdate = PoolInput.partial().omit({ name: true });
-
-const ProfileInput = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'profile names are lowercase letters, digits, . _ -'),
-  description: z.string().default(''),
-  selector: z.string().nullable().optional(),
-  resources: z
-    .strictObject({ cpu: z.string().optional(), memory: z.string().optional(), gpu: z.string().optional() })
-    .default({}),
-  providerPreference: z.array(z.string()).default([]),
-  /** Task timeout (ms) for sessions with this profile. */
-  taskTimeoutMs: z.number().int().positive().nullable().optional(),
-});
+export { PoolInput, PoolUpdate, ProfileInput };
 
 /** The seed's example profile. */
 export const BUILT_IN_PROFILES: Profile[] = [

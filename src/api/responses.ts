@@ -174,8 +174,11 @@ export const RenderResult = z.looseObject({
   /** Names only: values may be secrets. */
   env: z.array(z.string()),
   cardEnv: z.record(z.string(), z.string()),
+  setup: z.array(z.string()),
+  outcome: z.string(),
   timeoutMs: z.number().nullable(),
-  missing: z.array(z.string()),
+  /** Required environment the session would lack, each with how to provide it. */
+  missing: z.array(z.looseObject({ name: z.string(), hint: z.string() })),
 });
 
 export const Provider = z.looseObject({

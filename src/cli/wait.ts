@@ -8,9 +8,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { renderLogLine } from '../agent/outcome/index.js';
+import { MarionetteApiError, type MarionetteClient } from '../client/index.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { lineBytes } from '../protocol/linebytes.js';
-import { type ApiClient, CliError } from './client.js';
+import { CliError } from './client.js';
 import { StatusLine } from './output.js';
 
 /** A task as the API returns it (the fields mctl reads). */
@@ -67,14 +68,17 @@ function writeLine(l: { stream: string; line: string }, raw = false): void {
   (l.stream === 'stdout' ? process.stdout : process.stderr).write(lineBytes(`${text}\n`));
 }
 
+/** Whose logs: a task's, or a whole session's. */
+export type LogTarget = { taskId: string } | { sessionId: string };
+
 /** Prints every stored line of a task or session, page by page. */
-export async function pageLogs(api: ApiClient, path: string, raw = false): Promise<void> {
+export async function pageLogs(api: MarionetteClient, target: LogTarget, raw = false): Promise<void> {
   endQuietlyOnClosedPipe();
   let after = 0;
   for (;;) {
-    const page = await api.get<{ items: { id: number; stream: string; line: string }[]; next: number | null }>(
-      `${path}?after=${after}&limit=5000`,
-    );
+    const q = { after, limit: 5000 };
+    const page =
+      'taskId' in target ? await api.getTaskLogs(target.taskId, q) : await api.getSessionLogs(target.sessionId, q);
     for (const l of page.items) writeLine(l, raw);
     if (page.next === null) return;
     after = page.next;
@@ -86,8 +90,8 @@ export async function pageLogs(api: ApiClient, path: string, raw = false): Promi
  * seen when the server goes away. Returns the final state (null when it gave up or `signal` fired).
  */
 export async function followLogs(
-  api: ApiClient,
-  path: string,
+  api: MarionetteClient,
+  target: LogTarget,
   opts: { signal?: AbortSignal; status?: StatusLine; raw?: boolean } = {},
 ): Promise<string | null> {
   endQuietlyOnClosedPipe();
@@ -95,7 +99,12 @@ export async function followLogs(
   let after = 0;
   for (let attempt = 0; attempt < 50; attempt++) {
     try {
-      for await (const ev of api.stream(`${path}?follow=1&after=${after}`, signal)) {
+      const follow = { after, ...(signal ? { signal } : {}) };
+      const events =
+        'taskId' in target
+          ? api.followTaskLogs(target.taskId, follow)
+          : api.followSessionLogs(target.sessionId, follow);
+      for await (const ev of events) {
         if (ev.event === 'line') {
           const l = JSON.parse(ev.data) as { id: number; stream: string; line: string };
           after = l.id;
@@ -105,7 +114,7 @@ export async function followLogs(
       }
     } catch (e: unknown) {
       if (signal?.aborted) return null;
-      if (e instanceof CliError && e.status) throw e;
+      if (e instanceof MarionetteApiError) throw e;
     }
     // The server went away mid-stream (restart): reconnect after the last line seen.
     try {
@@ -139,7 +148,7 @@ class WaitTimedOut extends Error {}
  * the server goes away (for up to UNREACHABLE_GIVE_UP_MS). Throws WaitTimedOut once `signal` fires.
  */
 async function watchTask(
-  api: ApiClient,
+  api: MarionetteClient,
   id: string,
   onStatus: (s: WatchStatus) => void,
   signal: AbortSignal,
@@ -147,7 +156,7 @@ async function watchTask(
   let unreachableSince: number | null = null;
   for (let attempt = 0; ; attempt++) {
     try {
-      for await (const ev of api.stream(`/v1/tasks/${encodeURIComponent(id)}/watch`, signal)) {
+      for await (const ev of api.watchTask(id, { signal })) {
         unreachableSince = null;
         attempt = 0;
         const s = JSON.parse(ev.data) as WatchStatus;
@@ -157,7 +166,7 @@ async function watchTask(
     } catch (e: unknown) {
       if (signal.aborted) throw new WaitTimedOut();
       // An HTTP error is an answer (404: no such task); anything else is the connection.
-      if (e instanceof CliError && e.status !== undefined) throw e;
+      if (e instanceof MarionetteApiError) throw e;
       unreachableSince ??= Date.now();
       if (Date.now() - unreachableSince > UNREACHABLE_GIVE_UP_MS)
         throw new CliError(
@@ -174,14 +183,33 @@ async function watchTask(
   }
 }
 
-/** Waits for (and with `follow` streams) a task; returns the process exit code. */
+/** How a wait ended: the process exit code and, when the task finished, its last status. */
+export interface WaitResult {
+  code: number;
+  end: WatchStatus | null;
+}
+
+/** `task tsk_… succeeded; session ses_… idle` (with the exit code and error when it failed). */
+export function finalStateLine(s: WatchStatus): string {
+  const t = s.task;
+  const how =
+    t.state === 'succeeded'
+      ? ''
+      : `${t.exitCode !== null && t.exitCode !== 0 ? ` (exit ${t.exitCode})` : ''}${t.error ? `: ${t.error}` : ''}`;
+  return `task ${t.id} ${t.state}${how}${s.session ? `; session ${s.session.id} ${s.session.state}` : ''}`;
+}
+
+/**
+ * Waits for (and with `follow` streams) a task. Progress goes to stderr; with `finalOnStdout`
+ * the final state is printed on stdout (instead of the tty's `task … succeeded` on stderr).
+ */
 export async function waitAndReport(
-  api: ApiClient,
+  api: MarionetteClient,
   task: TaskObj,
-  opts: { wait?: boolean; follow?: boolean; timeoutMs: number | null },
+  opts: { wait?: boolean; follow?: boolean; timeoutMs: number | null; finalOnStdout?: boolean },
   tty: boolean,
-): Promise<number> {
-  if (!opts.wait && !opts.follow) return 0;
+): Promise<WaitResult> {
+  if (!opts.wait && !opts.follow) return { code: 0, end: null };
   const status = new StatusLine(tty && !opts.follow);
   const ac = new AbortController();
   const timer = opts.timeoutMs === null ? null : setTimeout(() => ac.abort(), opts.timeoutMs);
@@ -201,16 +229,17 @@ export async function waitAndReport(
   try {
     const [end] = await Promise.all([
       watchTask(api, task.id, onStatus, ac.signal),
-      opts.follow ? followLogs(api, `/v1/tasks/${task.id}/logs`, { signal: ac.signal, status }) : null,
+      opts.follow ? followLogs(api, { taskId: task.id }, { signal: ac.signal, status }) : null,
     ]);
     status.stop();
     const done = end.task;
+    if (opts.finalOnStdout) process.stdout.write(`${finalStateLine(end)}\n`);
     if (done.state !== 'succeeded') {
       process.stderr.write(`mctl: task ${done.id} ${done.state}${done.error ? `: ${done.error}` : ''}\n`);
-      return done.exitCode && done.exitCode > 0 ? done.exitCode : 1;
+      return { code: done.exitCode && done.exitCode > 0 ? done.exitCode : 1, end };
     }
-    if (tty) process.stderr.write(`task ${done.id} succeeded\n`);
-    return 0;
+    if (tty && !opts.finalOnStdout) process.stderr.write(`task ${done.id} succeeded\n`);
+    return { code: 0, end };
   } catch (e: unknown) {
     if (!(e instanceof WaitTimedOut) || opts.timeoutMs === null) throw e;
     status.stop();
@@ -223,7 +252,7 @@ export async function waitAndReport(
     process.stderr.write(
       `hint: the session was left as it is; check later with \`mctl tasks get ${task.id}\` or \`mctl sessions explain ${sessionId}\`, or stop it with \`mctl sessions cancel ${sessionId}\`\n`,
     );
-    return TIMEOUT_EXIT;
+    return { code: TIMEOUT_EXIT, end: null };
   } finally {
     if (timer) clearTimeout(timer);
     ac.abort();

@@ -4,9 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import { parseLabels } from '../config/index.js';
-import { CliError } from './client.js';
-import type { Column } from './output.js';
+import { parseLabels } from '../../config/index.js';
+import { CliError } from '../client.js';
+import type { Column } from '../output.js';
 
 type Obj = Record<string, unknown> & { id: string };
 

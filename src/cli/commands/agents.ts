@@ -5,13 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { parseDuration } from '../core/duration.js';
-import type { ApiClient } from './client.js';
-import { CliError } from './client.js';
-import { type OutputFormat, print, table } from './output.js';
+import type { AgentInput, AgentUpdate } from '../../client/index.js';
+import { parseDuration } from '../../core/duration.js';
+import { CliError } from '../client.js';
+import type { Ctx } from '../context.js';
+import { print, table } from '../output.js';
 
 type Obj = Record<string, unknown>;
-type Ctx = (cmd: Command) => { api: ApiClient; out: OutputFormat };
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
@@ -126,7 +126,7 @@ export function agentCommands(program: Command, ctx: Ctx): void {
     .description('List agent cards')
     .action(async (_o: unknown, cmd: Command) => {
       const { api, out } = ctx(cmd);
-      const r = await api.get<{ items: Obj[] }>('/v1/agents');
+      const r = await api.listAgents();
       print(out, r.items, () =>
         table(r.items, [
           { header: 'NAME', get: (a) => a.name },
@@ -143,7 +143,7 @@ export function agentCommands(program: Command, ctx: Ctx): void {
       .description('Show an agent card')
       .action(async (name: string, _o: unknown, cmd: Command) => {
         const { api, out } = ctx(cmd);
-        const a = await api.get<Obj>(`/v1/agents/${encodeURIComponent(name)}`);
+        const a = await api.getAgent(name);
         print(out, a, () => showCard(a));
       });
   }
@@ -154,7 +154,7 @@ export function agentCommands(program: Command, ctx: Ctx): void {
     true,
   ).action(async (name: string, o: CardOpts, cmd: Command) => {
     const { api, out } = ctx(cmd);
-    const a = await api.post<Obj>('/v1/agents', { name, ...cardBody(o) });
+    const a = await api.createAgent({ name, ...cardBody(o) } as AgentInput);
     print(out, a, () => `agent ${name} created`);
   });
   cardOptions(
@@ -162,9 +162,9 @@ export function agentCommands(program: Command, ctx: Ctx): void {
     false,
   ).action(async (name: string, o: CardOpts, cmd: Command) => {
     const { api, out } = ctx(cmd);
-    const cur = await api.get<Obj>(`/v1/agents/${encodeURIComponent(name)}`);
+    const cur = await api.getAgent(name);
     const { name: _n, builtIn: _b, ...fields } = cur;
-    const a = await api.request<Obj>('PUT', `/v1/agents/${encodeURIComponent(name)}`, { ...fields, ...cardBody(o) });
+    const a = await api.updateAgent(name, { ...fields, ...cardBody(o) } as AgentUpdate);
     print(out, a, () => `agent ${name} updated`);
   });
   agents
@@ -172,7 +172,7 @@ export function agentCommands(program: Command, ctx: Ctx): void {
     .description('Delete a card you made')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const { api, out } = ctx(cmd);
-      const r = await api.request<Obj>('DELETE', `/v1/agents/${encodeURIComponent(name)}`);
+      const r = await api.deleteAgent(name);
       print(out, r, () => `agent ${name} deleted`);
     });
   agents
@@ -185,12 +185,14 @@ export function agentCommands(program: Command, ctx: Ctx): void {
     .option('--task-timeout <duration>', "the session's task timeout")
     .action(async (name: string, o: Record<string, unknown>, cmd: Command) => {
       const { api, out } = ctx(cmd);
-      const body: Obj = { prompt: o.prompt, env: (o.env as string[]).map((e) => e.split('=')[0]) };
-      if (o.conversation) body.conversation = o.conversation;
-      if (o.profile) body.profile = o.profile;
-      if (o.taskTimeout) body.taskTimeoutMs = parseTimeout(String(o.taskTimeout));
-      const r = await api.post<Obj>(`/v1/agents/${encodeURIComponent(name)}/render`, body);
-      const missing = (r.missing as { name: string; hint: string }[]) ?? [];
+      const r = await api.renderAgent(name, {
+        prompt: String(o.prompt),
+        env: (o.env as string[]).map((e) => e.split('=')[0]!),
+        ...(o.conversation ? { conversation: String(o.conversation) } : {}),
+        ...(o.profile ? { profile: String(o.profile) } : {}),
+        ...(o.taskTimeout ? { taskTimeoutMs: parseTimeout(String(o.taskTimeout)) } : {}),
+      });
+      const missing = r.missing;
       print(out, r, () =>
         [
           `argv:    ${JSON.stringify(r.argv)}`,

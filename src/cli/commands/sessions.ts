@@ -1,0 +1,198 @@
+/**
+ * @module `mctl sessions create|list|get|show|cancel|logs|explain|suspend|resume`. `create --wait`
+ * prints the session id at once, progress on stderr, and the final state; `-o json --wait` prints
+ * the session as it is once the wait ends.
+ */
+import { type Command, Option } from 'commander';
+import type { PlacementDecision, Session, SessionWithTasks, SuspendStrategy } from '../../client/index.js';
+import { CliError } from '../client.js';
+import { ctx, limitOption, waitTimeout } from '../context.js';
+import { ago, type Column, print, table } from '../output.js';
+import { followLogs, pageLogs, waitAndReport } from '../wait.js';
+import { parseEnvPairs, parseTimeout as parseTaskTimeout } from './agents.js';
+import { taskCols } from './tasks.js';
+
+const sessionCols: Column<Session>[] = [
+  { header: 'ID', get: (s) => s.id },
+  { header: 'AGENT', get: (s) => s.agent },
+  { header: 'STATE', get: (s) => s.state },
+  { header: 'PROVIDER', get: (s) => s.sandboxProvider },
+  { header: 'POOL', get: (s) => s.poolId },
+  { header: 'RUNNER', get: (s) => s.runnerId },
+  { header: 'AGE', get: (s) => ago(s.createdAt) },
+  { header: 'REASON', get: (s) => s.stateReason },
+];
+
+function verdictTable(p: PlacementDecision): string {
+  const rows = [...p.verdicts].sort((a, b) => Number(b.chosen) - Number(a.chosen));
+  return [
+    table(rows, [
+      { header: 'POOL', get: (v) => v.poolName },
+      { header: 'PROVIDER', get: (v) => v.providerId },
+      { header: 'PRIORITY', get: (v) => v.priority },
+      { header: 'VERDICT', get: (v) => (v.chosen ? 'chosen' : v.reason) },
+      { header: 'DETAIL', get: (v) => v.detail },
+    ]),
+    '',
+    p.summary,
+  ].join('\n');
+}
+
+const showSession = (s: SessionWithTasks) => `${table([s], sessionCols)}\n\nTASKS\n${table(s.tasks, taskCols)}`;
+
+function createCommand(sessions: Command, setExit: (code: number) => void): void {
+  sessions
+    .command('create')
+    .description('Create a session (with a first task when --prompt is given)')
+    .requiredOption('--agent <name>', 'agent card (shell, claude, codex, or your own)')
+    .option('--prompt <text>', 'first task prompt')
+    .option('--provider <id>', 'only pools of this provider')
+    .option('--pool <name>', 'only this pool')
+    .option('--selector <expr>', 'label selector, e.g. "gpu=nvidia,vram>=16GB"')
+    .option('--profile <name>', 'request template (selector, resources, provider preference)')
+    .addOption(
+      new Option('--auth-mode <mode>', 'credential mode; local and host-session pin to local pools').choices([
+        'local',
+        'host-session',
+        'byok',
+        'metered',
+        'shared',
+      ]),
+    )
+    .option(
+      '--env <k=v...>',
+      'environment for the agent (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .option(
+      '--task-timeout <duration>',
+      "kill a task running longer (e.g. 30m; default the profile's, card's or server's)",
+    )
+    .option('--no-wait-for-capacity', 'fail at once when no pool can take the session')
+    .option('--priority <n>', 'higher is placed first; FIFO within a priority (default 0)')
+    .option('--dry-run', 'show where it would go, create nothing')
+    .option('--wait', 'wait for the first task; exit status 0 only if it succeeded')
+    .option('-f, --follow', "stream the first task's output")
+    .option(
+      '--timeout <duration>',
+      'with --wait/--follow: stop waiting after this long (e.g. 30s, 5m); exit status 124',
+    )
+    .action(async (o: Record<string, unknown>, cmd: Command) => {
+      const { api, out, tty } = ctx(cmd);
+      const timeoutMs = waitTimeout(o);
+      const env = parseEnvPairs(o.env as string[]);
+      const body: Parameters<typeof api.createSession>[0] = { agent: String(o.agent) };
+      for (const k of ['prompt', 'provider', 'pool', 'selector', 'profile'] as const)
+        if (o[k] !== undefined) body[k] = String(o[k]);
+      if (o.authMode !== undefined) body.authMode = o.authMode as NonNullable<typeof body.authMode>;
+      if (Object.keys(env).length) body.env = env;
+      if (o.taskTimeout) body.taskTimeoutMs = parseTaskTimeout(String(o.taskTimeout));
+      if (o.waitForCapacity === false) body.waitForCapacity = false;
+      if (o.priority !== undefined) {
+        const n = Number(o.priority);
+        if (!Number.isInteger(n)) throw new CliError(`--priority ${JSON.stringify(o.priority)}: expected an integer`);
+        body.priority = n;
+      }
+      if (o.dryRun) {
+        const r = await api.dryRunSession(body);
+        print(out, r, () => verdictTable(r.decision));
+        if (!r.decision.chosenPoolId) setExit(3);
+        return;
+      }
+      const s = await api.createSession(body);
+      const task = s.tasks[0];
+      if (!task || !(o.wait || o.follow)) return print(out, s, () => s.id);
+      // The id at once: on stdout, unless stdout carries the task's output (--follow).
+      if (out === 'table') {
+        if (o.follow) process.stderr.write(`session ${s.id} created\n`);
+        else process.stdout.write(`${s.id}\n`);
+      }
+      const r = await waitAndReport(
+        api,
+        task,
+        { wait: Boolean(o.wait), follow: Boolean(o.follow), timeoutMs, finalOnStdout: out === 'table' && !o.follow },
+        tty,
+      );
+      // JSON and YAML: the session as it is now that the wait has ended (finished, or given up on).
+      if (out !== 'table') {
+        const now = await api.getSession(s.id);
+        print(out, now, () => now.id);
+      }
+      setExit(r.code);
+    });
+}
+
+export function sessionCommands(program: Command, setExit: (code: number) => void): void {
+  const sessions = program.command('sessions').alias('session').description('Agent sessions');
+  createCommand(sessions, setExit);
+  sessions
+    .command('list')
+    .description('List sessions, newest first')
+    .option('--state <s>', 'only these states (comma-separated)')
+    .option('--limit <n>', 'how many', '50')
+    .action(async (o: { state?: string; limit: string }, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const r = await api.listSessions({
+        limit: limitOption(o.limit),
+        ...(o.state ? { state: o.state as Session['state'] } : {}),
+      });
+      print(out, r.items, () => table(r.items, sessionCols));
+    });
+  sessions
+    .command('get <id>')
+    .alias('show')
+    .description('Show a session and its tasks')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const s = await api.getSession(id);
+      print(out, s, () => showSession(s));
+    });
+  sessions
+    .command('cancel <id>')
+    .description('Cancel a session: its tasks are cancelled and its runner released')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const s = await api.cancelSession(id);
+      print(out, s, () => `session ${s.id} ${s.state}`);
+    });
+  sessions
+    .command('logs <id>')
+    .description("Print a session's output (all tasks)")
+    .option('-f, --follow', 'keep streaming until the session has nothing more running')
+    .action(async (id: string, o: { follow?: boolean }, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      if (o.follow) await followLogs(api, { sessionId: id }, { raw: out === 'json' });
+      else await pageLogs(api, { sessionId: id }, out === 'json');
+    });
+  sessions
+    .command('explain <id>')
+    .description('Why the session is where it is: a verdict per pool')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const r = await api.explainSession(id);
+      const head = `session ${r.sessionId} (${r.state})${r.reason ? `: ${r.reason}` : ''}`;
+      print(out, r, () => (r.decision ? `${head}\n\n${verdictTable(r.decision)}` : `${head}\nnot evaluated yet`));
+    });
+  sessions
+    .command('suspend <id>')
+    .description("Suspend a session (its pool's suspend_config decides how)")
+    .option('--strategy <s>', 'pause | snapshot | terminate_preserve_storage | release_to_pool | terminate')
+    .action(async (id: string, o: { strategy?: string }, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const s = await api.suspendSession(id, o.strategy ? { strategy: o.strategy as SuspendStrategy } : {});
+      print(
+        out,
+        s,
+        () => `session ${s.id} ${s.state}${s.suspend ? ` (${(s.suspend as { strategy: string }).strategy})` : ''}`,
+      );
+    });
+  sessions
+    .command('resume <id>')
+    .description('Resume a suspended session')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const s = await api.resumeSession(id);
+      print(out, s, () => `session ${s.id} ${s.state}`);
+    });
+}

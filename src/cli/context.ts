@@ -1,0 +1,47 @@
+/**
+ * @module What every `mctl` command starts from: the global flags (`--server`, `--token`,
+ * `-o`), the client they make, and the checks shared by commands that wait (`--timeout`).
+ */
+import type { Command } from 'commander';
+import type { MarionetteClient } from '../client/index.js';
+import { loadCliConfig } from '../config/index.js';
+import { CliError, connect } from './client.js';
+import type { OutputFormat } from './output.js';
+import { parseTimeout } from './wait.js';
+
+export interface Globals {
+  server?: string;
+  token?: string;
+  output: OutputFormat;
+}
+
+export interface CmdContext {
+  api: MarionetteClient;
+  out: OutputFormat;
+  tty: boolean;
+}
+
+/** The last client made (main() uses it to phrase an error: a 401 without a token). */
+export let lastClient: MarionetteClient | undefined;
+
+export function ctx(cmd: Command): CmdContext {
+  const g = cmd.optsWithGlobals<Globals>();
+  const c = loadCliConfig({ ...(g.server ? { server: g.server } : {}), ...(g.token ? { token: g.token } : {}) });
+  lastClient = connect(c);
+  return { api: lastClient, out: g.output, tty: c.isTty };
+}
+
+export type Ctx = typeof ctx;
+
+/** `--timeout`, checked before anything is created. */
+export function waitTimeout(o: { wait?: unknown; follow?: unknown; timeout?: unknown }): number | null {
+  if (o.timeout !== undefined && !o.wait && !o.follow) throw new CliError('--timeout needs --wait or --follow');
+  return parseTimeout(o.timeout as string | undefined);
+}
+
+/** `--limit N` as a number. */
+export function limitOption(v: string, flag = '--limit'): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new CliError(`${flag} ${JSON.stringify(v)}: expected a positive integer`);
+  return n;
+}

@@ -88,7 +88,7 @@ function rssOf(pid: number): number {
 
 /** Pids of this home's agent processes (the local provider's children). */
 function agentPids(home: string): number[] {
-  const want = `MARIONETTE_SERVER=unix:${join(home, 'run', 'gateway.sock')}`;
+  const want = `MARIONETTE_GATEWAY=unix:${join(home, 'run', 'gateway.sock')}`;
   const out: number[] = [];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;

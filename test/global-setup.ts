@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 function leftovers(run: string): { pid: number; what: string }[] {
   const out: { pid: number; what: string }[] = [];
   const mine = `MARIONETTE_TEST_RUN=${run}`;
-  const testHome = `MARIONETTE_SERVER=unix:${tmpdir()}/marionette-test-`;
+  const testHome = `MARIONETTE_GATEWAY=unix:${tmpdir()}/marionette-test-`;
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
     let env: string[];

@@ -205,7 +205,7 @@ export function run(
 
 /** Kills every local runner a server home started (their pids are in runner log names → handles in the db; we use /proc). */
 export function killRunners(home: string): void {
-  for (const pid of processesWithEnv('MARIONETTE_SERVER', `unix:${join(home, 'run', 'gateway.sock')}`)) {
+  for (const pid of processesWithEnv('MARIONETTE_GATEWAY', `unix:${join(home, 'run', 'gateway.sock')}`)) {
     try {
       process.kill(-pid, 'SIGKILL');
     } catch {

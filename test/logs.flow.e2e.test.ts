@@ -20,7 +20,7 @@ if (!pgUrl && process.env.MARIONETTE_REQUIRE_POSTGRES === '1')
 
 /** The largest RSS (bytes) of this home's agent processes seen so far, sampled every 250 ms. */
 function sampleAgentRss(home: string): { max: () => number; stop: () => void } {
-  const socketEnv = `MARIONETTE_SERVER=unix:${join(home, 'run', 'gateway.sock')}`;
+  const socketEnv = `MARIONETTE_GATEWAY=unix:${join(home, 'run', 'gateway.sock')}`;
   let max = 0;
   const timer = setInterval(() => {
     for (const d of readdirSync('/proc')) {

@@ -15,7 +15,7 @@ export async function main(argv: string[]): Promise<void> {
   const program = new Command('marionette-agent')
     .description('Marionette runner agent: joins a pool, claims work, runs agents, streams logs')
     .version(VERSION)
-    .option('-s, --server <addr>', 'gateway address HOST:PORT or unix:/path/gateway.sock (env MARIONETTE_SERVER)')
+    .option('-s, --server <addr>', 'gateway address HOST:PORT or unix:/path/gateway.sock (env MARIONETTE_GATEWAY)')
     .option('-t, --token <token>', 'registration token (env MARIONETTE_REGISTRATION_TOKEN)')
     .option('-p, --pool <name>', 'pool to join (checked against the token)')
     .option('-l, --labels <k=v,...>', 'labels this runner offers, e.g. os=darwin,arch=arm64')
@@ -44,7 +44,9 @@ export async function main(argv: string[]): Promise<void> {
       }
       file = await readAgentConfigFile(opts.config, text);
     }
-    agent = new Agent({ config: loadAgentConfig(opts, process.env, hostname(), file) });
+    const config = loadAgentConfig(opts, process.env, hostname(), file);
+    for (const note of config.notes ?? []) process.stderr.write(`marionette-agent: ${note}\n`);
+    agent = new Agent({ config });
     await agent.start();
   } catch (e: unknown) {
     if (e instanceof AgentError || e instanceof MarionetteError) {

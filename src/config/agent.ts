@@ -16,6 +16,21 @@ export interface AgentConfig {
   name: string;
   workspace: string | null;
   stateDir: string | null;
+  /** Deprecation notes for the agent to print (an old environment name it still read). */
+  notes?: string[];
+}
+
+/**
+ * The gateway address from the environment: `MARIONETTE_GATEWAY`. `MARIONETTE_SERVER` is mctl's
+ * API URL; the agent reads it (deprecated) only when it looks like a gateway address, never an
+ * `http(s)://` URL, so exporting it for mctl does not break an agent on the same machine.
+ */
+function gatewayFromEnv(env: Env): { server?: string; note?: string; ignored?: string } {
+  if (env.MARIONETTE_GATEWAY) return { server: env.MARIONETTE_GATEWAY };
+  const old = env.MARIONETTE_SERVER;
+  if (!old) return {};
+  if (/^https?:\/\//i.test(old)) return { ignored: old };
+  return { server: old, note: 'MARIONETTE_SERVER is deprecated for marionette-agent; set MARIONETTE_GATEWAY' };
 }
 
 /** Parses `k=v,k2=v2` label lists; errors name the bad entry. */
@@ -95,17 +110,20 @@ export async function readAgentConfigFile(path: string, text: string): Promise<A
   return out as AgentFileConfig;
 }
 
-/** marionette-agent: flags win over env (`MARIONETTE_SERVER`, `MARIONETTE_REGISTRATION_TOKEN`, ...), env over the config file. */
+/** marionette-agent: flags win over env (`MARIONETTE_GATEWAY`, `MARIONETTE_REGISTRATION_TOKEN`, ...), env over the config file. */
 export function loadAgentConfig(
   flags: AgentFlags,
   env: Env = process.env,
   hostname = 'runner',
   file: AgentFileConfig = {},
 ): AgentConfig {
-  const server = flags.server ?? env.MARIONETTE_SERVER ?? env.MARIONETTE_GATEWAY ?? file.server;
+  const fromEnv = flags.server === undefined ? gatewayFromEnv(env) : {};
+  const server = flags.server ?? fromEnv.server ?? file.server;
   if (!server)
     throw new InvalidRequest('no server given', {
-      hint: 'pass --server HOST:9090 (or set MARIONETTE_SERVER, or server: in --config)',
+      hint: `pass --server HOST:9090 (or set MARIONETTE_GATEWAY, or server: in --config)${
+        fromEnv.ignored ? `; MARIONETTE_SERVER=${fromEnv.ignored} is mctl's API URL, not the gateway` : ''
+      }`,
     });
   const labelText = flags.labels ?? env.MARIONETTE_LABELS;
   return {
@@ -117,5 +135,6 @@ export function loadAgentConfig(
     name: flags.name ?? env.MARIONETTE_RUNNER_NAME ?? file.name ?? hostname,
     workspace: flags.workspace ?? env.MARIONETTE_WORKSPACE ?? file.workspace ?? null,
     stateDir: flags.stateDir ?? env.MARIONETTE_AGENT_STATE ?? file.state_dir ?? null,
+    ...(fromEnv.note && server === fromEnv.server ? { notes: [fromEnv.note] } : {}),
   };
 }

@@ -109,7 +109,7 @@ dockerDescribe('docker provider lifecycle', () => {
   it('refuses a loopback gateway on a network that cannot reach it', async () => {
     const agentProvider = new DockerSandboxProvider({ image: TEST_IMAGE, network: 'none', labelPrefix: prefix });
     await expect(
-      agentProvider.provision(makeSpec({ env: { MARIONETTE_SERVER: 'ws://127.0.0.1:9090' } })),
+      agentProvider.provision(makeSpec({ env: { MARIONETTE_GATEWAY: 'ws://127.0.0.1:9090' } })),
     ).rejects.toThrow(/cannot reach the loopback gateway/);
   });
 });

@@ -444,11 +444,11 @@ export class DockerSandboxProvider implements SandboxProvider {
     const env: Record<string, string> = { ...spec.env };
     const server = cfg.gatewaySocket
       ? `unix:${posix.join(posix.dirname(GATEWAY_SOCKET_IN_BOX), basename(cfg.gatewaySocket))}`
-      : (cfg.serverUrl ?? spec.env.MARIONETTE_SERVER ?? undefined);
+      : (cfg.serverUrl ?? spec.env.MARIONETTE_GATEWAY ?? undefined);
     if (cfg.command === undefined) {
       if (server === undefined) {
         throw new InvalidRequest(
-          'docker provider: the agent has no gateway address (set gatewaySocket, serverUrl, or env MARIONETTE_SERVER)',
+          'docker provider: the agent has no gateway address (set gatewaySocket, serverUrl, or env MARIONETTE_GATEWAY)',
         );
       }
       if (cfg.network !== 'host' && isLoopbackUrl(server)) {
@@ -457,7 +457,7 @@ export class DockerSandboxProvider implements SandboxProvider {
         );
       }
     }
-    if (server !== undefined) env.MARIONETTE_SERVER = server;
+    if (server !== undefined) env.MARIONETTE_GATEWAY = server;
     env.MARIONETTE_REGISTRATION_TOKEN = spec.registrationToken;
     env.MARIONETTE_RUNNER_ID = spec.runnerId;
     env.MARIONETTE_WORKSPACE = WORKSPACE_IN_BOX;

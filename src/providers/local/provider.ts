@@ -81,7 +81,7 @@ export class LocalSandboxProvider implements SandboxProvider {
         env: {
           ...process.env,
           ...spec.env,
-          MARIONETTE_SERVER: this.opts.gateway,
+          MARIONETTE_GATEWAY: this.opts.gateway,
           MARIONETTE_REGISTRATION_TOKEN: spec.registrationToken,
           MARIONETTE_RUNNER_ID: spec.runnerId,
           MARIONETTE_WORKSPACE: workspace,

@@ -12,6 +12,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isTerminalTask } from '../src/core/states.js';
+import type { TaskState } from '../src/core/types.js';
 import {
   SCRIPT_FINAL,
   type StandIn,
@@ -98,7 +100,7 @@ async function finished(taskId: string, timeoutMs = 90_000): Promise<TaskView> {
   return until(
     async () => {
       const t = (await srv.api<TaskView>('GET', `/v1/tasks/${taskId}`)).body;
-      return ['succeeded', 'failed', 'cancelled', 'timed_out', 'lost'].includes(t.state) ? t : null;
+      return isTerminalTask(t.state as TaskState) ? t : null;
     },
     `task ${taskId} to finish`,
     timeoutMs,

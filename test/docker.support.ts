@@ -6,6 +6,8 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'vitest';
+import { isTerminalTask } from '../src/core/states.js';
+import type { TaskState } from '../src/core/types.js';
 import { docker, uniquePrefix } from '../src/providers/docker/docker.test-support.js';
 import { listOwned, removeContainer, removeImage, removeVolume } from '../src/providers/docker/provider.js';
 import { type ServerHandle, type SessionView, startServer, type TaskView, until } from './harness.js';
@@ -71,14 +73,12 @@ export async function getTask(srv: ServerHandle, id: string): Promise<TaskObj> {
   return (await srv.api<TaskObj>('GET', `/v1/tasks/${id}`)).body;
 }
 
-const TERMINAL = ['succeeded', 'failed', 'cancelled', 'timed_out', 'lost'];
-
 /** Waits for a task to end; returns it. */
 export function taskDone(srv: ServerHandle, id: string, ms = 60_000): Promise<TaskObj> {
   return until(
     async () => {
       const t = await getTask(srv, id);
-      return TERMINAL.includes(t.state) ? t : null;
+      return isTerminalTask(t.state as TaskState) ? t : null;
     },
     `task ${id} to finish`,
     ms,

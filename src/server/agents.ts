@@ -1,3 +1,9 @@
+/**
+ * @module Agent cards: the built-ins (`shell`, `claude`, `codex`, `gemini`, `opencode`; each
+ * flag and why in docs/agents.md), config- and API-defined cards, and turning a card into what a
+ * task runs (argv with the prompt where no option parser can take it, the resume arguments of the
+ * session's conversation, environment, setup, timeout), with an exact hint for each missing key.
+ */
 import { TaskTimeoutMs } from '../api/schemas.js';
 import type { AgentCardFileConfig, ServerConfig } from '../config/index.js';
 import { isRequirementKind, isRuntimeKind } from '../core/capabilities.js';

@@ -1,7 +1,7 @@
 /**
  * @module The checks on session and task creation requests (`POST /v1/sessions`,
- * `POST /v1/sessions/:id/tasks`; their bodies are in src/api/schemas.ts) that need no store: a request is refused
- * (400 naming the field) before anything is written.
+ * `POST /v1/sessions/:id/tasks`; their bodies are in src/api/schemas.ts) that need no store: a
+ * request is refused (400 naming the field) before anything is written.
  */
 import { InvalidRequest } from '../core/errors.js';
 import { PROVIDER_IDS } from '../providers/registry.js';

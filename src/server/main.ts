@@ -18,6 +18,7 @@ import { Gateway } from './gateway.js';
 import { guardListener } from './listener-guard.js';
 import { LogFile } from './logfile.js';
 import { PoolService } from './pools.js';
+import { SessionWorkspaceReaper } from './session-workspaces.js';
 import { Preempter } from './preempt.js';
 import { Reconciler } from './reconciler.js';
 import { RunnerService } from './runners.js';
@@ -108,6 +109,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   }
   const gateway = new Gateway(ctx, runners);
   runners.gateway = gateway;
+  const workspaceReaper = new SessionWorkspaceReaper(ctx, gateway);
+  workspaceReaper.start();
   const tokens = new TokenService(ctx, pools, runners);
   const suspend = new SuspendService(ctx, sessions, runners);
   const preempter = new Preempter(ctx, sessions, suspend);
@@ -219,6 +222,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       if (opts.terminateRunners)
         for (const r of await store.runners.live()) await runners.terminate(r, 'server shutting down');
       runners.close();
+      workspaceReaper.close();
       await app.close();
       await gateway.close();
       for (const p of providers.values()) await p.close?.();

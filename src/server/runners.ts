@@ -274,6 +274,7 @@ export class RunnerService implements GatewayHandler {
     });
     conn.send({ type: 'lease', leaseMs: this.ctx.config.leaseTimeoutMs }); // hello renewed it
     this.ctx.log.info({ runnerId: runner.id, resume }, 'runner connected');
+    this.ctx.bus.emit('runner:connected', { runnerId: runner.id, workspaces: msg.workspaces ?? [] });
     if (resend) await this.sendAssignment(resend);
     const fresh = await store.runners.get(runner.id);
     if (fresh) this.ctx.bus.emit('runner:updated', { runner: fresh });

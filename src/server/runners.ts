@@ -18,6 +18,7 @@ import type { SandboxSpec } from '../providers/types.js';
 import type { Repos } from '../store/index.js';
 import type { Runner, Session, Task } from '../store/records.js';
 import type { ServerContext } from './context.js';
+import { dialInRefusal, rejoinRefusal } from './dial-in.js';
 import { fenceSandbox } from './fencing.js';
 import type { Gateway, GatewayHandler, RunnerConnection } from './gateway.js';
 import { LogIngest } from './logingest.js';
@@ -150,26 +151,33 @@ export class RunnerService implements GatewayHandler {
         );
     }
     const id = newId('run');
-    await store.runners.insert({
-      id,
-      org_id: pool.orgId,
-      pool_id: pool.id,
-      session_id: null,
-      name: req.name,
-      state: 'connecting',
-      labels: JSON.stringify(req.labels),
-      credential_hash: hashSecret(credential),
-      provider_id: pool.providerId,
-      handle: null,
-      agent_version: req.agentVersion,
-      draining: 0,
-      last_heartbeat_at: now,
-      lease_expires_at: now + this.ctx.config.leaseTimeoutMs,
-      idle_since: null,
-      created_at: now,
-      updated_at: now,
-      stopped_at: null,
+    // Room under a pool-mode pool's max_runners is checked in the transaction that adds the runner.
+    const full = await store.transaction(async (tx) => {
+      const refusal = await dialInRefusal(tx, pool);
+      if (refusal) return refusal;
+      await tx.runners.insert({
+        id,
+        org_id: pool.orgId,
+        pool_id: pool.id,
+        session_id: null,
+        name: req.name,
+        state: 'connecting',
+        labels: JSON.stringify(req.labels),
+        credential_hash: hashSecret(credential),
+        provider_id: pool.providerId,
+        handle: null,
+        agent_version: req.agentVersion,
+        draining: 0,
+        last_heartbeat_at: now,
+        lease_expires_at: now + this.ctx.config.leaseTimeoutMs,
+        idle_since: null,
+        created_at: now,
+        updated_at: now,
+        stopped_at: null,
+      });
+      return null;
     });
+    if (full) return regError(409, 'pool_full', full);
     this.ctx.log.info({ runnerId: id, pool: pool.name }, 'runner registered');
     return {
       status: 200,
@@ -236,6 +244,12 @@ export class RunnerService implements GatewayHandler {
     if (!runner || runner.state === 'terminated') {
       conn.send({ type: 'error', code: 'terminated', message: 'this runner has been terminated' });
       conn.close(4004, 'terminated');
+      return;
+    }
+    const full = await rejoinRefusal(store, runner);
+    if (full) {
+      conn.send({ type: 'error', code: 'pool_full', message: full });
+      conn.close(4009, 'pool full');
       return;
     }
     conn.helloDone = true;

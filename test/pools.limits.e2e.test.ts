@@ -37,7 +37,7 @@ interface PoolView {
   idleTimeoutMs: number | null;
 }
 
-describe('pool-mode limits', () => {
+describe('pool-mode limits', { timeout: 120_000 }, () => {
   it('reads the seed-format durations as seconds or with their unit', async () => {
     const capped = (await srv.api<PoolView>('GET', '/v1/pools/capped')).body;
     const brief = (await srv.api<PoolView>('GET', '/v1/pools/brief')).body;
@@ -99,7 +99,11 @@ describe('pool-mode limits', () => {
 
   it('tells a runner idle longer than idle_timeout to exit, and never one at work', async () => {
     const { token } = await createToken(srv, ['--pool', 'brief']);
-    const worker = agents.start(srv, ['--token', token, '--name', 'worker']);
+    const args = ['--token', token, '--name', 'worker'];
+    let worker = agents.start(srv, args);
+    args.push('--state-dir', join(worker.dir, 'state'));
+    worker.kill('SIGKILL');
+    worker = agents.start(srv, args);
     await idleRunners(srv, 'brief', 1);
     // Busy for longer than idle_timeout (2 s): not reaped.
     const s = await srv.api<SessionView>('POST', '/v1/sessions', { agent: 'shell', pool: 'brief', prompt: 'sleep 3' });
@@ -121,5 +125,14 @@ describe('pool-mode limits', () => {
     expect(worker.output()).toContain("server asked to shut down: idle longer than the pool's idle_timeout (2s)");
     const rows = await poolRunners(srv, 'brief', true);
     expect(rows.map((r) => [r.name, r.state])).toEqual([['worker', 'terminated']]);
+
+    // Started again (a service manager would), its kept credential is that of a terminated
+    // runner: it registers anew with its token instead of failing, and is let go again when idle.
+    const again = agents.start(srv, args);
+    expect(await again.exited).toBe(0);
+    expect(again.output()).toContain('is no longer known to the server; registering again with the token');
+    expect(again.output()).toContain('server asked to shut down');
+    const after = await poolRunners(srv, 'brief', true);
+    expect(after.map((r) => r.state)).toEqual(['terminated', 'terminated']);
   });
 });

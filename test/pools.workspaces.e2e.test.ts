@@ -66,7 +66,7 @@ async function settle(sid: string, states: string[]): Promise<void> {
   await until(async () => states.includes((await session(sid)).state), `session ${sid} to be ${states.join('/')}`);
 }
 
-describe('per-session workspaces on a pool runner', () => {
+describe('per-session workspaces on a pool runner', { timeout: 120_000 }, () => {
   it('gives each session its own directory, kept while it lives and removed when it ends', async () => {
     const one = await run('pwd; echo from-one > secret.txt');
     const dirOne = join(root, 'sessions', one.sid);

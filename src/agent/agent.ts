@@ -3,7 +3,7 @@
  * heartbeat, take assignments, run them, ship logs, and reconnect with backoff, re-attaching to
  * the running task and resending unacknowledged lines.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -150,6 +150,9 @@ export class Agent {
     this.workspaces = new SessionWorkspaces(opts.config.workspace ?? process.cwd(), opts.config.runnerId === null);
   }
 
+  /** The credential in use was loaded from the state dir (not just issued). */
+  private savedCred = false;
+
   private credFile(): string | null {
     return this.opts.config.stateDir ? join(this.opts.config.stateDir, 'credential.json') : null;
   }
@@ -160,7 +163,10 @@ export class Agent {
     if (file) {
       try {
         const saved = JSON.parse(readFileSync(file, 'utf8')) as Credential;
-        if (saved.runnerId && saved.credential) return saved;
+        if (saved.runnerId && saved.credential) {
+          this.savedCred = true;
+          return saved;
+        }
       } catch {
         /* none saved */
       }
@@ -238,15 +244,36 @@ export class Agent {
     while (!this.stopping) {
       const result = await this.connectOnce();
       if (this.stopping) break;
-      if (result === 'fatal') return this.stop(1);
+      if (result === 'refused' && (await this.registerAgain())) continue;
+      if (result === 'fatal' || result === 'refused') return this.stop(1);
       if (result === 'welcomed') attempt = 0;
       attempt++;
       await sleep(Math.min(5000, 100 * 2 ** Math.min(attempt, 6)));
     }
   }
 
+  /**
+   * The saved credential was refused (its runner was terminated: drained, or let go after the
+   * pool's idle_timeout): with a registration token, forget it and join again as a new runner.
+   */
+  private async registerAgain(): Promise<boolean> {
+    const file = this.credFile();
+    if (!this.savedCred || !file || !this.opts.config.registrationToken) return false;
+    this.log(`runner ${this.cred?.runnerId} is no longer known to the server; registering again with the token`);
+    rmSync(file, { force: true });
+    this.savedCred = false;
+    try {
+      this.cred = await this.register();
+      return true;
+    } catch (e: unknown) {
+      this.log((e as Error).message);
+      await this.stop(2);
+      return false;
+    }
+  }
+
   /** One connection's life. Resolves when it closes. */
-  private connectOnce(): Promise<'welcomed' | 'failed' | 'fatal'> {
+  private connectOnce(): Promise<'welcomed' | 'failed' | 'fatal' | 'refused'> {
     return new Promise((resolve) => {
       const ws = new WebSocket(this.ep.ws, {
         headers: { authorization: `Bearer ${this.cred!.credential}` },
@@ -254,11 +281,11 @@ export class Agent {
       });
       this.ws = ws;
       this.welcomed = false;
-      let outcome: 'welcomed' | 'failed' | 'fatal' = 'failed';
+      let outcome: 'welcomed' | 'failed' | 'fatal' | 'refused' = 'failed';
       ws.on('unexpected-response', (_req, res) => {
         if (res.statusCode === 401) {
           this.log(`the server refused this runner's credential (${res.statusCode}); it may have been terminated`);
-          outcome = 'fatal';
+          outcome = 'refused';
         }
         ws.terminate();
       });
@@ -304,7 +331,7 @@ export class Agent {
         if (this.ws === ws) this.ws = null;
         // 4004: this runner was terminated; 4009: its pool is full (max_runners) and it was offline.
         if (code === 4004 || code === 4009) outcome = 'fatal';
-        if (!this.stopping && outcome !== 'fatal')
+        if (!this.stopping && outcome !== 'fatal' && outcome !== 'refused')
           this.log(`disconnected (${code}${reason.length ? ` ${reason.toString()}` : ''}); reconnecting`);
         resolve(outcome);
       });

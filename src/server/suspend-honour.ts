@@ -52,9 +52,9 @@ export function whyNot(
     return pool.mode !== 'managed'
       ? null
       : `${label(pool)} is managed: release_to_pool needs runners that go back to a pool (pool or external mode)`;
-  if (!provider) return `provider ${pool.providerId} is not available on this server`;
   if (pool.mode !== 'managed')
     return `${label(pool)} is ${pool.mode}: its runners are machines the server does not manage, so it cannot ${strategy} them`;
+  if (!provider) return `provider ${pool.providerId} is not available on this server`;
   const supported = provider.supportedSuspendStrategies?.() ?? ['terminate'];
   const ops = (() => {
     switch (strategy) {

@@ -1,7 +1,7 @@
 /**
  * @module Suspend and resume of docker sessions with each strategy, on a real engine: pause keeps
  * a running task's memory, terminate_preserve_storage keeps the workspace, snapshot keeps files
- * outside it, terminate keeps nothing; plus the pool's fallback, min_duration, a running task
+ * outside it, terminate keeps nothing; plus a strategy the pool cannot honour refused, min_duration, a running task
  * refusing non-pause strategies, and a pause escalated after max_duration.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -154,14 +154,15 @@ dockerDescribe('docker suspend and resume', () => {
     await end(s.id);
   });
 
-  it('a strategy docker cannot honour uses the pool fallback', async () => {
+  it('a strategy asked for that the pool cannot honour is refused, not swapped for another', async () => {
     const s = await idleSession('p');
-    const suspended = await suspend(s.id, 'release_to_pool');
-    expect(suspended.suspend?.strategy).toBe('terminate_preserve_storage');
-    expect(suspended.suspend?.requested).toBe('release_to_pool');
-    expect(suspended.stateReason).toContain('fallback');
-    await resume(s.id);
-    await runTask(srv, s.id, 'true');
+    const r = await srv.api<{ detail: string; hint: string }>('POST', `/v1/sessions/${s.id}/suspend`, {
+      strategy: 'release_to_pool',
+    });
+    expect(r.status).toBe(409);
+    expect(r.body.detail).toContain('cannot be suspended with release_to_pool: pool p is managed');
+    expect(r.body.hint).toContain('--strategy pause|terminate_preserve_storage|terminate');
+    expect((await getSession(srv, s.id)).state).toBe('idle');
     await end(s.id);
   });
 

@@ -13,6 +13,8 @@ export interface AgentProc {
   proc: ChildProcess;
   output: () => string;
   exited: Promise<number | null>;
+  /** The agent's own temporary directory (its HOME and default `--workspace`). */
+  dir: string;
   /** Kills the agent's process (not the task processes it started, unless `withTasks`). */
   kill(signal?: NodeJS.Signals): void;
 }
@@ -56,6 +58,7 @@ export class Agents {
       proc,
       output: () => out,
       exited,
+      dir,
       kill: (signal = 'SIGKILL') => {
         if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       },

@@ -144,6 +144,16 @@ describe('registration tokens', () => {
 });
 
 describe('external runners', () => {
+  it('a refused register writes nothing: no default external pool is left behind', async () => {
+    const pools = async () => (await srv.api<{ items: { name: string }[] }>('GET', '/v1/pools')).body.items;
+    expect((await pools()).map((p) => p.name)).not.toContain('external');
+    for (const body of [{ labels: 'not a label!' }, { expiresIn: 'soon' }]) {
+      const r = await srv.api<{ detail: string }>('POST', '/v1/runners/register', body);
+      expect(r.status, JSON.stringify(r.body)).toBe(400);
+    }
+    expect((await pools()).map((p) => p.name)).not.toContain('external');
+  });
+
   it('register prints a one-time token and a command line that joins the external pool', async () => {
     const human = await srv.mctl(['runners', 'register', '--labels', 'zone=a,disk=ssd', '--name', 'ext-1']);
     expect(human.code, human.stderr).toBe(0);

@@ -3,7 +3,7 @@
  * heartbeat, take assignments, run them, ship logs, and reconnect with backoff, re-attaching to
  * the running task and resending unacknowledged lines.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ import { killAttempt, LeaseFence } from './fence.js';
 import { LogShipper } from './logship.js';
 import { type AgentOutcome, type OutcomeReader, outcomeReader } from './outcome/index.js';
 import { killLeftoverTask, RunningTask, type TaskResult } from './task.js';
+import { SessionWorkspaces } from './workspaces.js';
 
 /** How many 429 answers registration waits out before giving up. */
 const MAX_RATE_LIMITED_RETRIES = 10;
@@ -134,6 +135,10 @@ export class Agent {
   /** A dropped task's process group being killed: nothing new starts until it is gone. */
   private killing: Promise<void> | null = null;
   private stopped!: () => void;
+  /** Per-session workspaces under the work root (pool and external runners). */
+  private readonly workspaces: SessionWorkspaces;
+  /** Sessions that ended while their task was still winding down: workspace removed after it. */
+  private readonly endedSessions = new Set<string>();
   readonly done = new Promise<void>((r) => {
     this.stopped = r;
   });
@@ -141,11 +146,12 @@ export class Agent {
   constructor(private readonly opts: AgentOptions) {
     this.ep = parseServerAddress(opts.config.server);
     this.log = opts.log ?? ((m) => process.stderr.write(`marionette-agent: ${m}\n`));
+    // A runner a provider started for its session (it has a runner id) already has a workspace of its own.
+    this.workspaces = new SessionWorkspaces(opts.config.workspace ?? process.cwd(), opts.config.runnerId === null);
   }
 
-  private get workspace(): string {
-    return this.opts.config.workspace ?? process.cwd();
-  }
+  /** The credential in use was loaded from the state dir (not just issued). */
+  private savedCred = false;
 
   private credFile(): string | null {
     return this.opts.config.stateDir ? join(this.opts.config.stateDir, 'credential.json') : null;
@@ -157,7 +163,10 @@ export class Agent {
     if (file) {
       try {
         const saved = JSON.parse(readFileSync(file, 'utf8')) as Credential;
-        if (saved.runnerId && saved.credential) return saved;
+        if (saved.runnerId && saved.credential) {
+          this.savedCred = true;
+          return saved;
+        }
       } catch {
         /* none saved */
       }
@@ -235,15 +244,36 @@ export class Agent {
     while (!this.stopping) {
       const result = await this.connectOnce();
       if (this.stopping) break;
-      if (result === 'fatal') return this.stop(1);
+      if (result === 'refused' && (await this.registerAgain())) continue;
+      if (result === 'fatal' || result === 'refused') return this.stop(1);
       if (result === 'welcomed') attempt = 0;
       attempt++;
       await sleep(Math.min(5000, 100 * 2 ** Math.min(attempt, 6)));
     }
   }
 
+  /**
+   * The saved credential was refused (its runner was terminated: drained, or let go after the
+   * pool's idle_timeout): with a registration token, forget it and join again as a new runner.
+   */
+  private async registerAgain(): Promise<boolean> {
+    const file = this.credFile();
+    if (!this.savedCred || !file || !this.opts.config.registrationToken) return false;
+    this.log(`runner ${this.cred?.runnerId} is no longer known to the server; registering again with the token`);
+    rmSync(file, { force: true });
+    this.savedCred = false;
+    try {
+      this.cred = await this.register();
+      return true;
+    } catch (e: unknown) {
+      this.log((e as Error).message);
+      await this.stop(2);
+      return false;
+    }
+  }
+
   /** One connection's life. Resolves when it closes. */
-  private connectOnce(): Promise<'welcomed' | 'failed' | 'fatal'> {
+  private connectOnce(): Promise<'welcomed' | 'failed' | 'fatal' | 'refused'> {
     return new Promise((resolve) => {
       const ws = new WebSocket(this.ep.ws, {
         headers: { authorization: `Bearer ${this.cred!.credential}` },
@@ -251,11 +281,11 @@ export class Agent {
       });
       this.ws = ws;
       this.welcomed = false;
-      let outcome: 'welcomed' | 'failed' | 'fatal' = 'failed';
+      let outcome: 'welcomed' | 'failed' | 'fatal' | 'refused' = 'failed';
       ws.on('unexpected-response', (_req, res) => {
         if (res.statusCode === 401) {
           this.log(`the server refused this runner's credential (${res.statusCode}); it may have been terminated`);
-          outcome = 'fatal';
+          outcome = 'refused';
         }
         ws.terminate();
       });
@@ -281,6 +311,7 @@ export class Agent {
                 lastSeq: t.ship.lastSeq,
               }
             : null,
+          ...(this.workspaces.perSession ? { workspaces: this.workspaces.held() } : {}),
         });
       });
       ws.on('message', (data) => {
@@ -298,8 +329,9 @@ export class Agent {
         this.welcomed = false;
         this.fence.disconnected();
         if (this.ws === ws) this.ws = null;
-        if (code === 4004) outcome = 'fatal';
-        if (!this.stopping && outcome !== 'fatal')
+        // 4004: this runner was terminated; 4009: its pool is full (max_runners) and it was offline.
+        if (code === 4004 || code === 4009) outcome = 'fatal';
+        if (!this.stopping && outcome !== 'fatal' && outcome !== 'refused')
           this.log(`disconnected (${code}${reason.length ? ` ${reason.toString()}` : ''}); reconnecting`);
         resolve(outcome);
       });
@@ -369,7 +401,9 @@ export class Agent {
       case 'task.finished.ack':
         if (this.current?.assignment.taskId === msg.taskId && this.current.result) {
           this.current.ship.dispose();
+          const sessionId = this.current.assignment.sessionId;
           this.current = null;
+          this.afterTask(sessionId);
           if (this.draining) void this.stop(0);
         }
         return;
@@ -391,6 +425,12 @@ export class Agent {
       case 'suspend':
       case 'resume':
         this.send({ type: 'ack', ref: msg.ref, ok: true });
+        return;
+      case 'session.ended':
+        this.send({ type: 'ack', ref: msg.ref, ok: true });
+        // A task of that session still winding down keeps its directory until it is gone.
+        if (this.current?.assignment.sessionId === msg.sessionId) this.endedSessions.add(msg.sessionId);
+        else this.removeWorkspace(msg.sessionId);
         return;
       case 'shutdown':
         this.log(`server asked to shut down: ${msg.reason}`);
@@ -421,7 +461,13 @@ export class Agent {
       (paused) => run.pauseOutput(paused),
     );
     const reader = outcomeReader(a.outcome);
-    const workspace = a.workspace ?? this.workspace;
+    let workspace: string;
+    try {
+      workspace = a.workspace ?? this.workspaces.forSession(a.sessionId);
+    } catch (e: unknown) {
+      this.log(`refusing task ${a.taskId}: cannot make its workspace: ${(e as Error).message}`);
+      return;
+    }
     const run: RunningTask = new RunningTask(
       a,
       workspace,
@@ -475,8 +521,23 @@ export class Agent {
     const k = killAttempt(t.run).then((gone) => {
       if (!gone) this.log(`task ${t.assignment.taskId}: its process group outlived SIGKILL for 5 s`);
       if (this.killing === k) this.killing = null;
+      this.afterTask(t.assignment.sessionId);
     });
     this.killing = k;
+  }
+
+  /** A task of `sessionId` is done here: if its session ended meanwhile, its workspace goes now. */
+  private afterTask(sessionId: string): void {
+    if (this.endedSessions.delete(sessionId) && this.current?.assignment.sessionId !== sessionId)
+      this.removeWorkspace(sessionId);
+  }
+
+  private removeWorkspace(sessionId: string): void {
+    try {
+      if (this.workspaces.remove(sessionId)) this.log(`session ${sessionId} ended: removed its workspace`);
+    } catch (e: unknown) {
+      this.log(`session ${sessionId} ended, but removing its workspace failed: ${(e as Error).message}`);
+    }
   }
 
   /** The lease is about to lapse unconfirmed: kill the task before the server retries it elsewhere. */

@@ -8,20 +8,10 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { parseDuration } from '../core/duration.js';
 import { InvalidRequest } from '../core/errors.js';
 import { FAULT_POINTS } from '../core/suspend-steps.js';
+import { duration } from './duration.js';
 import { type LimitsConfig, limitsFileSchema, resolveLimits } from './limits.js';
-
-/** A duration: `60s`, `5m`, `24h`, or a number of seconds. Parsed to milliseconds. */
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const ms = parseDuration(v);
-  if (ms === null) {
-    ctx.addIssue({ code: 'custom', message: `invalid duration ${JSON.stringify(v)} (expected e.g. 30s, 5m, 24h)` });
-    return z.NEVER;
-  }
-  return ms;
-});
 
 const port = z.coerce.number().int().min(0).max(65535);
 
@@ -71,6 +61,20 @@ const poolConfigSchema = z.strictObject({
   lifecycle: z.enum(['per-session', 'per-task']).optional(),
   sandbox_mode: z.enum(['runner-is-sandbox', 'runner-creates-sandbox']).optional(),
   suspend_config: suspendConfigSchema.optional(),
+});
+
+/**
+ * `providers.<id>` settings; `providers.pool.pools` are pools like those under `pools:` and are
+ * parsed by the same schema, so their durations read alike (`idle_timeout: 300` is five minutes).
+ */
+const providersSchema = z.record(z.string(), z.record(z.string(), z.unknown())).transform((v, ctx) => {
+  const pools = v.pool?.pools;
+  if (pools === undefined) return v;
+  const parsed = z.record(z.string(), poolConfigSchema).safeParse(pools);
+  if (parsed.success) return { ...v, pool: { ...v.pool, pools: parsed.data } };
+  for (const i of parsed.error.issues)
+    ctx.addIssue({ code: 'custom', message: issueMessage(i), path: ['pool', 'pools', ...i.path] });
+  return z.NEVER;
 });
 
 const fileSchema = z.strictObject({
@@ -133,7 +137,7 @@ const fileSchema = z.strictObject({
   /** Extra agent cards, by name (built-ins `shell`, `claude`, `codex` cannot be replaced). */
   agents: z.record(z.string(), agentCardSchema).optional(),
   /** Provider settings by provider id (`local`, `docker`, `pool`, ...). */
-  providers: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+  providers: providersSchema.optional(),
   /** Pools by name. */
   pools: z.record(z.string(), poolConfigSchema).optional(),
   /** Profiles by name. */
@@ -212,13 +216,12 @@ type Env = Record<string, string | undefined>;
 /** Formats zod issues as `key.path: message` lines. */
 function describeIssues(error: z.ZodError, source: string): string {
   return error.issues
-    .map((i) => {
-      const path = i.path.length ? i.path.join('.') : '(top level)';
-      const msg =
-        i.code === 'unrecognized_keys' ? `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.join(', ')}` : i.message;
-      return `${source}: ${path}: ${msg}`;
-    })
+    .map((i) => `${source}: ${i.path.length ? i.path.join('.') : '(top level)'}: ${issueMessage(i)}`)
     .join('\n');
+}
+
+function issueMessage(i: z.core.$ZodIssue): string {
+  return i.code === 'unrecognized_keys' ? `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.join(', ')}` : i.message;
 }
 
 function readConfigFile(path: string): FileConfig {

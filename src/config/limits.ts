@@ -4,21 +4,11 @@
  * the registration rate limit per token. Every default is written here and in docs/config.md.
  */
 import { z } from 'zod';
-import { parseDuration } from '../core/duration.js';
 import { InvalidRequest } from '../core/errors.js';
+import { durationField } from './duration.js';
 
 /** A duration (`10s`, `500ms`, or seconds) in milliseconds, at least 1 ms. */
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const ms = parseDuration(v);
-  if (ms === null || ms < 1) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `invalid duration ${JSON.stringify(v)} (expected a positive duration, e.g. 500ms, 10s, 5m)`,
-    });
-    return z.NEVER;
-  }
-  return ms;
-});
+const duration = durationField({ min: 1 });
 
 const count = z.number().int().positive();
 

@@ -113,6 +113,11 @@ export const RunnerMessage = z.discriminatedUnion('type', [
         lastSeq: z.number().int().min(0),
       })
       .nullable(),
+    /**
+     * Sessions this runner holds a per-session workspace for (pool and external runners); the
+     * server answers `session.ended` for each whose session ended or no longer exists.
+     */
+    workspaces: z.array(z.string().max(128)).max(1000).optional(),
   }),
   z.strictObject({ type: z.literal('heartbeat') }),
   z.strictObject({ type: z.literal('task.started'), taskId: z.string(), pid: z.number().int().nullable() }),
@@ -187,6 +192,8 @@ export const ServerMessage = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('suspend'), ref: z.string() }),
   z.strictObject({ type: z.literal('resume'), ref: z.string() }),
   z.strictObject({ type: z.literal('shutdown'), ref: z.string(), reason: z.string() }),
+  /** The session ended (or no longer exists): the runner removes its per-session workspace. */
+  z.strictObject({ type: z.literal('session.ended'), ref: z.string(), sessionId: z.string() }),
   z.strictObject({ type: z.literal('error'), code: z.string(), message: z.string() }),
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
@@ -256,5 +263,6 @@ export type RegisterErrorCode =
   | 'token_used'
   | 'pool_mismatch'
   | 'labels_rejected'
+  | 'pool_full'
   | 'bad_request'
   | 'protocol_mismatch';

@@ -12,13 +12,15 @@
  *
  * Growth on demand is the scheduler's part: a session that finds no idle runner provisions one
  * (up to `max_runners`); when the warm runners are taken, this pass starts replacements.
- * Pool and external pools are not scaled (their runners join by themselves); `mctl pools show`
- * warns when they have fewer than `min_runners`. The plan itself is pure: src/core/autoscale-plan.ts.
+ * Pool and external pools are not scaled (their runners join by themselves; `mctl pools show`
+ * warns when they have fewer than `min_runners`), but their `idle_timeout` is applied the same way:
+ * an idle, unbound runner past it is told to shut down (src/server/dial-in.ts). The plan itself is pure: src/core/autoscale-plan.ts.
  */
 import { planPool } from '../core/autoscale-plan.js';
 import { toError } from '../core/errors.js';
 import type { Pool } from '../core/types.js';
 import type { ServerContext } from './context.js';
+import { dialsIn, idleReason } from './dial-in.js';
 import { PoolFull } from './runner-provision.js';
 import type { RunnerService } from './runners.js';
 
@@ -87,7 +89,7 @@ export class Autoscaler {
     // first pass after a start reads them all.
     const pools = (await this.listPools()).filter(
       (p) =>
-        p.mode === 'managed' &&
+        (p.mode === 'managed' || p.idleTimeoutMs !== null) &&
         (this.firstPass || p.minRunners > 0 || p.idleTimeoutMs !== null || !p.active || this.wasWarm.has(p.id)),
     );
     this.firstPass = false;
@@ -96,9 +98,11 @@ export class Autoscaler {
       const mine = await store.runners.live({ poolId: pool.id });
       if (pool.minRunners > 0 || pool.idleTimeoutMs !== null) this.wasWarm.add(pool.id);
       else if (!mine.some((r) => r.sessionId === null)) this.wasWarm.delete(pool.id);
-      const plan = planPool(pool, mine, now);
+      // A deactivated pool-mode pool takes no new work but does not send its machines away.
+      const plan = planPool(dialsIn(pool) ? { ...pool, active: true } : pool, mine, now);
       for (const id of plan.reap) await this.reap(pool, id);
-      if (plan.provision > 0) await this.grow(pool, plan.provision, now);
+      // Pool and external runners join by themselves: only their idle_timeout applies (src/server/dial-in.ts).
+      if (plan.provision > 0 && !dialsIn(pool)) await this.grow(pool, plan.provision, now);
     }
   }
 
@@ -108,10 +112,7 @@ export class Autoscaler {
     const runner = await store.runners.get(runnerId);
     if (!runner) return;
     this.ctx.log.info({ runnerId, pool: pool.name }, 'reaping idle warm runner');
-    await this.runners.terminate(
-      runner,
-      pool.active ? `idle longer than idle_timeout (${pool.idleTimeoutMs} ms)` : 'pool deactivated',
-    );
+    await this.runners.terminate(runner, idleReason(pool));
   }
 
   private async grow(pool: Pool, n: number, now: number): Promise<void> {

@@ -10,6 +10,8 @@ export interface EventMap {
   'task:updated': { task: Task };
   'session:updated': { session: Session };
   'runner:updated': { runner: Runner };
+  /** A runner said hello; `workspaces`: the sessions it holds a per-session workspace for. */
+  'runner:connected': { runnerId: string; workspaces: string[] };
   'pool:changed': { poolId: string };
 }
 

@@ -20,6 +20,7 @@ import { PoolService } from './pools.js';
 import { Preempter } from './preempt.js';
 import { Reconciler } from './reconciler.js';
 import { RunnerService } from './runners.js';
+import { SessionWorkspaceReaper } from './session-workspaces.js';
 import { SessionService } from './sessions.js';
 import { ensureFreeSpace, StorageHealth } from './storage-health.js';
 import { SuspendService } from './suspend.js';
@@ -106,6 +107,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   }
   const gateway = new Gateway(ctx, runners);
   runners.gateway = gateway;
+  const workspaceReaper = new SessionWorkspaceReaper(ctx, gateway);
+  workspaceReaper.start();
   const tokens = new TokenService(ctx, pools, runners);
   const suspend = new SuspendService(ctx, sessions, runners);
   const preempter = new Preempter(ctx, sessions, suspend);
@@ -215,6 +218,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       if (opts.terminateRunners)
         for (const r of await store.runners.live()) await runners.terminate(r, 'server shutting down');
       runners.close();
+      workspaceReaper.close();
       await app.close();
       await gateway.close();
       for (const p of providers.values()) await p.close?.();

@@ -6,6 +6,7 @@ import { hashSecret, newId, newSecret } from '../core/ids.js';
 import { matchSelector, parseSelector } from '../core/selector.js';
 import type { RegisterErrorCode, RegisterRequest } from '../protocol/messages.js';
 import type { ServerContext } from './context.js';
+import { dialInRefusal } from './dial-in.js';
 
 const regError = (status: number, code: RegisterErrorCode, message: string) => ({ status, body: { code, message } });
 
@@ -80,26 +81,33 @@ export async function registerRunner(
       );
   }
   const id = newId('run');
-  await store.runners.insert({
-    id,
-    org_id: pool.orgId,
-    pool_id: pool.id,
-    session_id: null,
-    name: req.name,
-    state: 'connecting',
-    labels: JSON.stringify(req.labels),
-    credential_hash: hashSecret(credential),
-    provider_id: pool.providerId,
-    handle: null,
-    agent_version: req.agentVersion,
-    draining: 0,
-    last_heartbeat_at: now,
-    lease_expires_at: now + ctx.config.leaseTimeoutMs,
-    idle_since: null,
-    created_at: now,
-    updated_at: now,
-    stopped_at: null,
+  // Room under a pool-mode pool's max_runners is checked in the transaction that adds the runner.
+  const full = await store.transaction(async (tx) => {
+    const refusal = await dialInRefusal(tx, pool);
+    if (refusal) return refusal;
+    await tx.runners.insert({
+      id,
+      org_id: pool.orgId,
+      pool_id: pool.id,
+      session_id: null,
+      name: req.name,
+      state: 'connecting',
+      labels: JSON.stringify(req.labels),
+      credential_hash: hashSecret(credential),
+      provider_id: pool.providerId,
+      handle: null,
+      agent_version: req.agentVersion,
+      draining: 0,
+      last_heartbeat_at: now,
+      lease_expires_at: now + ctx.config.leaseTimeoutMs,
+      idle_since: null,
+      created_at: now,
+      updated_at: now,
+      stopped_at: null,
+    });
+    return null;
   });
+  if (full) return regError(409, 'pool_full', full);
   ctx.log.info({ runnerId: id, pool: pool.name }, 'runner registered');
   return {
     status: 200,

@@ -16,6 +16,7 @@ import {
 import type { Repos } from '../store/index.js';
 import type { Runner, Session, Task } from '../store/records.js';
 import type { ServerContext } from './context.js';
+import { rejoinRefusal } from './dial-in.js';
 import { fenceSandbox } from './fencing.js';
 import type { Gateway, GatewayHandler, RunnerConnection } from './gateway.js';
 import { LogIngest } from './logingest.js';
@@ -138,6 +139,12 @@ export class RunnerService implements GatewayHandler {
       conn.close(4004, 'terminated');
       return;
     }
+    const full = await rejoinRefusal(store, runner);
+    if (full) {
+      conn.send({ type: 'error', code: 'pool_full', message: full });
+      conn.close(4009, 'pool full');
+      return;
+    }
     conn.helloDone = true;
     let resume: { taskId: string; ackedSeq: number; keep: boolean } | null = null;
     let busy = false;
@@ -174,6 +181,7 @@ export class RunnerService implements GatewayHandler {
     });
     conn.send({ type: 'lease', leaseMs: this.ctx.config.leaseTimeoutMs }); // hello renewed it
     this.ctx.log.info({ runnerId: runner.id, resume }, 'runner connected');
+    this.ctx.bus.emit('runner:connected', { runnerId: runner.id, workspaces: msg.workspaces ?? [] });
     if (resend) await this.sendAssignment(resend);
     const fresh = await store.runners.get(runner.id);
     if (fresh) this.ctx.bus.emit('runner:updated', { runner: fresh });

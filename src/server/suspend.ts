@@ -2,9 +2,11 @@
  * @module Suspend and resume of sessions, per the pool's `suspend_config` and what its provider
  * can honour.
  *
- * Strategy: the one asked for (`--strategy`), else the pool's `strategy`; when the provider cannot
- * honour it (not in `supportedSuspendStrategies()`, an operation missing, or `release_to_pool` on
- * a managed pool) the pool's `fallback`, and when that cannot be honoured either, `terminate`.
+ * Strategy: the one asked for (`--strategy`), refused with 409 and the reason when it cannot be
+ * honoured; else the pool's `strategy`, and when that cannot be honoured (not in
+ * `supportedSuspendStrategies()`, an operation missing, the pool's mode, or a `snapshot` of a
+ * read-only root filesystem) the pool's `fallback`, then `terminate`, recorded with the reason
+ * (src/server/suspend-honour.ts).
  *
  * | strategy | the sandbox | the runner row | resume |
  * |---|---|---|---|
@@ -38,72 +40,18 @@ import { SuspendBody } from '../api/schemas.js';
 import { assertNever, Conflict, InvalidRequest, ProviderUnavailable, toError } from '../core/errors.js';
 import { RUNNER_LIVE } from '../core/states.js';
 import type { Pool } from '../core/types.js';
-import type { SandboxProvider, SuspendStrategy } from '../providers/types.js';
+import type { SuspendStrategy } from '../providers/types.js';
 import type { Session } from '../store/records.js';
 import type { ServerContext } from './context.js';
 import { crashPoint } from './faults.js';
 import type { RunnerService } from './runners.js';
 import type { SessionService } from './sessions.js';
+import { canHonour, resolveStrategy, strictPlan } from './suspend-honour.js';
 import { type InFlight, SuspendSteps } from './suspend-steps.js';
 
 export { SuspendBody };
 
-/** The strategy a suspend will use and, when it is not the one wanted, why. */
-export interface SuspendPlan {
-  strategy: SuspendStrategy;
-  wanted: SuspendStrategy;
-  /** Why `wanted` was not used (null when it was). */
-  fellBack: string | null;
-}
-
-/**
- * Whether `provider` can carry out `strategy` for a pool of this mode.
- *
- * @example
- * canHonour(dockerProvider, 'managed', 'release_to_pool') // false: managed sandboxes have no pool to go back to
- */
-export function canHonour(
-  provider: SandboxProvider | undefined,
-  mode: Pool['mode'],
-  strategy: SuspendStrategy,
-): boolean {
-  if (strategy === 'terminate') return true;
-  if (!provider) return false;
-  if (!(provider.supportedSuspendStrategies?.() ?? ['terminate']).includes(strategy)) return false;
-  switch (strategy) {
-    case 'pause':
-      return mode === 'managed' && provider.pause !== undefined && provider.unpause !== undefined;
-    case 'snapshot':
-      return mode === 'managed' && provider.snapshot !== undefined && provider.restore !== undefined;
-    case 'terminate_preserve_storage':
-      return mode === 'managed' && provider.stopPreserveStorage !== undefined;
-    case 'release_to_pool':
-      return mode !== 'managed';
-    default:
-      return assertNever(strategy, 'suspend strategy');
-  }
-}
-
-/**
- * Picks the strategy: `requested`, else the pool's; the pool's fallback when the provider cannot
- * honour it; `terminate` when it cannot honour that either.
- *
- * @example
- * resolveStrategy(pool, provider, 'snapshot') // { strategy: 'terminate_preserve_storage', fellBack: 'docker cannot ...' }
- */
-export function resolveStrategy(
-  pool: Pick<Pool, 'mode' | 'suspendConfig' | 'providerId'>,
-  provider: SandboxProvider | undefined,
-  requested?: SuspendStrategy,
-): SuspendPlan {
-  const wanted = requested ?? pool.suspendConfig.strategy;
-  if (canHonour(provider, pool.mode, wanted)) return { strategy: wanted, wanted, fellBack: null };
-  const why = `provider ${pool.providerId} cannot ${wanted} a ${pool.mode} pool's sandbox`;
-  const fallback = pool.suspendConfig.fallback;
-  if (canHonour(provider, pool.mode, fallback))
-    return { strategy: fallback, wanted, fellBack: `${why}; using the pool's fallback ${fallback}` };
-  return { strategy: 'terminate', wanted, fellBack: `${why}, nor the fallback ${fallback}; using terminate` };
-}
+export { canHonour, resolveStrategy, type SuspendPlan, strictPlan, whyNot } from './suspend-honour.js';
 
 function fmtMs(ms: number): string {
   if (ms >= 3_600_000 && ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
@@ -176,8 +124,11 @@ export class SuspendService {
 
   // ---- suspend ------------------------------------------------------------------------------
 
-  /** Suspends a session. Throws Conflict when its state, a running task or min_duration forbid it. */
-  async suspend(sessionId: string, requested?: SuspendStrategy): Promise<Session> {
+  /**
+   * Suspends a session. Throws Conflict when its state, a running task or min_duration forbid it,
+   * and, with `strict` (a strategy the caller asked for), when that strategy cannot be honoured.
+   */
+  async suspend(sessionId: string, requested?: SuspendStrategy, strict = false): Promise<Session> {
     return this.exclusive(sessionId, async () => {
       const { store } = this.ctx;
       const session = await this.sessions.getSession(sessionId);
@@ -195,7 +146,10 @@ export class SuspendService {
       const pool = poolId ? await store.pools.byId(poolId) : null;
       if (!pool) throw new Conflict(`session ${session.id} is not on any pool; there is nothing to suspend`);
       const provider = this.ctx.providers.get(pool.providerId);
-      const plan = resolveStrategy(pool, provider, requested);
+      const plan =
+        strict && requested
+          ? strictPlan(session.id, pool, provider, requested, live?.handle)
+          : resolveStrategy(pool, provider, requested, live?.handle);
       const now = Date.now();
       if (live && now - live.createdAt < pool.suspendConfig.minDurationMs) {
         const wait = pool.suspendConfig.minDurationMs - (now - live.createdAt);

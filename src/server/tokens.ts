@@ -168,6 +168,12 @@ export class TokenService {
     command: string;
     argv: string[];
   }> {
+    // Input is checked before anything is written (the default pool below is created on demand).
+    const labels = typeof body.labels === 'string' ? parseLabels(body.labels, 'labels') : { ...(body.labels ?? {}) };
+    const now = Date.now();
+    const expiresAt =
+      now +
+      (body.expiresIn === undefined ? DEFAULT_EXTERNAL_TOKEN_TTL_MS : boundedDuration(body.expiresIn, 'expiresIn'));
     let pool: Pool;
     if (body.pool) {
       pool = await this.pools.get(body.pool);
@@ -184,11 +190,6 @@ export class TokenService {
         (await this.pools.get('external').catch(() => null)) ??
         (await this.pools.create({ name: 'external', mode: 'external', provider: 'external' }, 'api'));
     }
-    const labels = typeof body.labels === 'string' ? parseLabels(body.labels, 'labels') : { ...(body.labels ?? {}) };
-    const now = Date.now();
-    const expiresAt =
-      now +
-      (body.expiresIn === undefined ? DEFAULT_EXTERNAL_TOKEN_TTL_MS : boundedDuration(body.expiresIn, 'expiresIn'));
     const { id, token } = await this.ctx.store.auth.createRegistrationToken({
       orgId: this.ctx.orgId,
       poolId: pool.id,

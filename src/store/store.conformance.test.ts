@@ -1,19 +1,16 @@
 /**
- * One conformance suite, run on every store dialect: SQLite always, PostgreSQL when
- * MARIONETTE_TEST_DATABASE_URL is set (CI sets it; MARIONETTE_REQUIRE_POSTGRES=1 makes its absence
- * a failure). Each PostgreSQL run uses its own schema.
+ * One conformance suite, run on every store dialect: SQLite always, PostgreSQL when one is
+ * reachable (test/pg.support.ts finds it: MARIONETTE_TEST_DATABASE_URL, else a local server; a
+ * skip names the reason, MARIONETTE_REQUIRE_POSTGRES=1 makes it a failure). Each PostgreSQL suite
+ * runs on a database of its own, created for it and dropped afterwards.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshDatabase, postgresDescribe } from '../../test/pg.support.js';
 import { newId } from '../core/ids.js';
 import { openStore, type Store } from './index.js';
-
-const pgUrl = process.env.MARIONETTE_TEST_DATABASE_URL;
-if (!pgUrl && process.env.MARIONETTE_REQUIRE_POSTGRES === '1')
-  throw new Error('MARIONETTE_REQUIRE_POSTGRES=1 but MARIONETTE_TEST_DATABASE_URL is not set');
-if (!pgUrl) console.warn('store conformance: PostgreSQL skipped (set MARIONETTE_TEST_DATABASE_URL to run it)');
 
 /** A fresh store; `reopen` opens the same database again (as a server restart does). */
 interface Opened {
@@ -35,32 +32,18 @@ const DIALECTS: { name: string; open: () => Promise<Opened> }[] = [
       };
     },
   },
-  ...(pgUrl
-    ? [
-        {
-          name: 'postgres',
-          open: async () => {
-            const schema = `t_${process.pid}_${Date.now()}`;
-            const store = await openStore({ home: tmpdir(), databaseUrl: pgUrl, pgSchema: schema });
-            return {
-              store,
-              reopen: () => openStore({ home: tmpdir(), databaseUrl: pgUrl, pgSchema: schema }),
-              cleanup: async () => {
-                const pg = await import('pg');
-                const c = new pg.default.Client({ connectionString: pgUrl });
-                await c.connect();
-                await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-                await c.end();
-              },
-            };
-          },
-        },
-      ]
-    : []),
+  {
+    name: 'postgres',
+    open: async () => {
+      const db = await freshDatabase();
+      const store = await openStore({ home: tmpdir(), databaseUrl: db.url });
+      return { store, reopen: () => openStore({ home: tmpdir(), databaseUrl: db.url }), cleanup: db.drop };
+    },
+  },
 ];
 
 for (const dialect of DIALECTS) {
-  describe(`store conformance: ${dialect.name}`, () => {
+  (dialect.name === 'postgres' ? postgresDescribe : describe)(`store conformance: ${dialect.name}`, () => {
     let store: Store;
     let reopen: () => Promise<Store>;
     let cleanup: () => Promise<void>;

@@ -99,7 +99,7 @@ export function sessionRoutes(api: Api, ctx: ServerContext, sessions: SessionSer
       tag: 'sessions',
       body: SuspendBody,
     },
-    async ({ params, body }) => sessionView(sessions, await suspend.suspend(params.id!, body?.strategy)),
+    async ({ params, body }) => sessionView(sessions, await suspend.suspend(params.id!, body?.strategy, true)),
   );
   api.route(
     'POST',

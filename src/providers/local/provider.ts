@@ -71,6 +71,12 @@ export class LocalSandboxProvider implements SandboxProvider {
     return ['terminate_preserve_storage', 'terminate'];
   }
 
+  /** Ready when the agent program is there to start (a source checkout needs `npm run build`). */
+  async health(): Promise<{ ok: true } | { ok: false; message: string }> {
+    if (existsSync(AGENT_BIN)) return { ok: true };
+    return { ok: false, message: `marionette-agent not found at ${AGENT_BIN} (run \`npm run build\`)` };
+  }
+
   workspaceFor(spec: Pick<SandboxSpec, 'sessionId' | 'runnerId'>): string {
     return join(this.workspaces, spec.sessionId ?? spec.runnerId);
   }

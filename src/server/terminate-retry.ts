@@ -71,6 +71,7 @@ export class TerminateRetries {
         runnerId: runner.id,
         attempt: attempts,
         error: err.message,
+        retryInMs: delay,
         nextAttemptAt: new Date(failure.nextAttemptAt).toISOString(),
       });
     const after = await store.runners.get(runner.id);

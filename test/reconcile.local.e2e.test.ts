@@ -4,7 +4,9 @@
  *   nothing else can notice), its task is lost and retried on a new runner;
  * - a runner a crashed server left half-provisioned (its row has no handle) while its process
  *   runs is terminated at the next start, and its process is reaped from the provider's records.
- * (A terminate that fails: test/terminate.retry.test.ts.)
+ * - a runner a previous server left `offline` and draining with its sandbox (its terminate
+ *   failed, and the server died before a retry succeeded) is terminated again at the next start.
+ * (A terminate that fails and its retries: test/terminate.retry.test.ts.)
  */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -103,6 +105,25 @@ describe('a runner a crashed server left half-provisioned', () => {
     servers.push(srv);
     await until(async () => !alive(pid), 'the orphaned agent to be killed', 60_000);
     expect((await runner(srv, r.id)).state).toBe('terminated');
+    expect((await srv.api('POST', `/v1/sessions/${s.id}/cancel`)).status).toBe(200);
+  });
+});
+
+describe('a runner a previous server left offline with its sandbox', () => {
+  it('is terminated again at the next start', async () => {
+    let srv = await startServer({ config: CONFIG });
+    servers.push(srv);
+    const { s, r } = await runningSession(srv, 'sleep 600');
+    const pid = Number(r.handle!.externalId);
+    await srv.stop(true);
+    // What a failed terminate leaves (src/server/terminate-retry.ts) when the server dies before a retry.
+    const db = new Database(join(srv.home, 'marionette.db'));
+    db.prepare("update runners set state = 'offline', draining = 1 where id = ?").run(r.id);
+    db.close();
+    srv = await srv.restart();
+    servers.push(srv);
+    await until(async () => (await runner(srv, r.id)).state === 'terminated', 'the runner to be terminated', 60_000);
+    await until(async () => !alive(pid), 'its agent to be gone');
     expect((await srv.api('POST', `/v1/sessions/${s.id}/cancel`)).status).toBe(200);
   });
 });

@@ -9,6 +9,10 @@
  * is declared lost) kills the agent's group and the recorded task group and waits until both are
  * gone, so a retry never runs beside the old attempt in the same workspace. `status` does the same
  * for a runner it finds dead, and `terminate` after stopping the agent.
+ *
+ * Each state dir also holds the runner's record (`sandbox.json`, ./records.ts: handle and owners,
+ * install id included), removed with the state dir by `terminate`: `list` and `reapOrphans` find
+ * runners through it after a crash, as the docker provider finds containers through labels.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';

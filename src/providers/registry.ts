@@ -40,7 +40,12 @@ export function createProviders(
     'providers.docker in marionette.yaml',
   );
   const providers: SandboxProvider[] = [
-    new LocalSandboxProvider({ home: config.home, gateway, config: config.providers.local }),
+    new LocalSandboxProvider({
+      home: config.home,
+      gateway,
+      config: config.providers.local,
+      ...(installId ? { installId } : {}),
+    }),
     new DockerSandboxProvider(docker, installId ? { installId } : {}),
     new JoinedRunnersProvider('pool'),
     new JoinedRunnersProvider('external'),

@@ -85,13 +85,73 @@ export const SUSPEND_STRATEGIES: readonly SuspendStrategy[] = [
   'terminate',
 ];
 
+/**
+ * What an object a provider started is for, which decides who owns it: a `sandbox` (what runs a
+ * runner: a container, a process group) belongs to its runner; `storage` (a workspace volume or
+ * directory, a snapshot) to its runner or to its session while that session has not ended; a
+ * `network` to its pool.
+ */
+export type OwnedRole = 'sandbox' | 'storage' | 'network';
+
+/** One object a provider started, found on its backend (labels, records) rather than in the store. */
+export interface OwnedObject {
+  role: OwnedRole;
+  /** The provider's own word for it (`container`, `volume`, `process`, `workspace`, ...). */
+  kind: string;
+  /** What the provider addresses it by (a container id, a runner id, a directory name). */
+  id: string;
+  name: string;
+  /** Owner ids ('' when absent); `install` is the id of the install that started it. */
+  owner: { session: string; runner: string; pool: string; org: string; install: string };
+}
+
+/** Decides about one listed object (whether its owner is live; whether an unlabelled one is ours). */
+export type OwnerCheck = (o: OwnedObject) => boolean | Promise<boolean>;
+
+/** What `reapOrphans` did. Nothing is dropped silently: every failure is listed. */
+export interface ReapResult<O extends OwnedObject = OwnedObject> {
+  removed: O[];
+  kept: O[];
+  /** Not live but not removable right now (e.g. a network with containers attached). */
+  skipped: Array<{ object: O; reason: string }>;
+  failed: Array<{ object: O; error: Error }>;
+  /**
+   * Not this install's, so never looked at: another install's objects, and objects from before
+   * install ids (no install) whose owner `adopt` did not recognise.
+   */
+  foreign: O[];
+}
+
+/**
+ * The contract every provider implements. Required: provisioning, status, terminate, and the
+ * two reconciliation methods (`list`, `reapOrphans`) through which the server finds and removes
+ * what a crash left behind. The rest is optional and declared by what the provider implements
+ * (`supportedSuspendStrategies` must list only strategies whose methods exist; see
+ * test/provider.conformance.ts, which checks every provider against this contract).
+ */
 export interface SandboxProvider {
   readonly id: string;
   readonly displayName: string;
   readonly capabilities: SandboxProviderCapabilities;
   provision(spec: SandboxSpec): Promise<SandboxHandle>;
   status(handle: SandboxHandle): Promise<SandboxStatus>;
+  /**
+   * Stops the sandbox and removes it (and its storage). Idempotent: a sandbox already gone is
+   * fine. Throws when it cannot be sure the sandbox is stopped; the server then keeps the runner
+   * out of `terminated` and retries.
+   */
   terminate(handle: SandboxHandle): Promise<void>;
+  /**
+   * Everything this provider started that still exists on its backend, of every install sharing
+   * that backend (see `owner.install`): what the reconciler compares with the store.
+   */
+  list(): Promise<OwnedObject[]>;
+  /**
+   * Removes this install's objects whose owner `isLive` rejects (sandboxes first, then storage,
+   * then networks), and never looks at another install's. An object with no install id (made
+   * before install ids) is this install's only when `adopt` says so.
+   */
+  reapOrphans(isLive: OwnerCheck, adopt?: OwnerCheck): Promise<ReapResult>;
   /**
    * Stops everything the sandbox runs, now, keeping its storage, and resolves once it is stopped.
    * The server calls it when it gives up on the runner (lease expired, or sandbox found dead),

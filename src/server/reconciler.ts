@@ -1,43 +1,39 @@
 /**
  * @module The reconciler: makes the engine agree with the store, at start and periodically.
  *
- * 1. At start only: runners a previous server process was still provisioning (no handle was ever
- *    written, created before this process started) are terminated, and their sessions go back to
- *    `scheduling`. (Sessions caught mid-suspend or mid-resume are settled before this, by
- *    `SuspendService.recoverInterrupted`: see src/server/suspend-steps.ts.)
- * 2. Orphans: for every provider that can list what it owns (`reapOrphans`), each object labelled
- *    with this install's id whose owner is gone is removed. Another install's objects (same engine,
- *    same label prefix) are never touched; an object from before install ids (no install label)
- *    is this install's only if its runner, session or pool is in this store (`isKnown`); the rest
- *    are left alone and counted in the log. A container is owned by its runner (live, or `suspended` =
- *    mid-suspend); a volume or snapshot image by its runner or by its session while that session
- *    has not ended (a suspended session keeps its storage); a network by its pool.
+ * Everything goes through the provider contract (src/providers/types.ts), the same way for every
+ * provider, `local` included:
+ *
+ * 1. At start only: runners of managed pools a previous server process was still provisioning (no
+ *    handle was ever written, created before this process started) are terminated, and their
+ *    sessions go back to `scheduling`; runners whose terminate failed in a previous process
+ *    (`offline` with a handle) are terminated again. (Sessions caught mid-suspend or mid-resume are
+ *    settled before this, by `SuspendService.recoverInterrupted`: see src/server/suspend-steps.ts.)
+ * 2. Orphans: every provider lists what it started (`list`) and removes, through `reapOrphans`,
+ *    each object of this install whose owner is gone. Another install's objects (same engine,
+ *    same label prefix, same home) are never touched; an object from before install ids (no
+ *    install id) is this install's only if its runner, session or pool is in this store
+ *    (`isKnown`); the rest are left alone and counted in the log. A `sandbox` (container, process
+ *    group) is owned by its runner (live, `suspended` = mid-suspend, or `offline` = its terminate
+ *    is being retried); `storage` (a volume, a snapshot image) by its runner or by its session
+ *    while that session has not ended (a suspended session keeps its storage); a `network` by its pool.
  * 3. Dead sandboxes: each live runner of a managed pool whose provider reports its sandbox
- *    `terminated`/`failed` is marked offline (its task is lost and the retry policy applies).
+ *    `terminated`/`failed` through `status()` is marked offline (its task is lost and the retry
+ *    policy applies). A local runner killed with `kill -9` is found this way, like a dead container.
  */
-import { toError } from '../core/errors.js';
+import { assertNever, toError } from '../core/errors.js';
 import { isTerminalSession, RUNNER_HOLDS_SANDBOX, RUNNER_LIVE } from '../core/states.js';
 import type { RunnerState } from '../core/types.js';
-import type { OwnedObject, ReapResult } from '../providers/docker/provider.js';
-import type { SandboxProvider } from '../providers/types.js';
+import type { OwnedObject, SandboxProvider } from '../providers/types.js';
 import type { ServerContext } from './context.js';
 import type { RunnerService } from './runners.js';
 import type { SessionService } from './sessions.js';
 
-/** A provider that can list and reap the objects it labelled (the docker provider). */
-export interface ReapingProvider extends SandboxProvider {
-  reapOrphans(
-    isLive: (o: OwnedObject) => boolean | Promise<boolean>,
-    adopt?: (o: OwnedObject) => boolean | Promise<boolean>,
-  ): Promise<ReapResult>;
-}
-
-function canReap(p: SandboxProvider): p is ReapingProvider {
-  return typeof (p as Partial<ReapingProvider>).reapOrphans === 'function';
-}
-
-/** Runner states whose sandbox must be left alone (`suspended`: a suspend is removing or committing it). */
-const OWNS_SANDBOX: readonly RunnerState[] = RUNNER_HOLDS_SANDBOX;
+/**
+ * Runner states whose sandbox must be left alone (`suspended`: a suspend is removing or committing
+ * it; `offline`: its terminate failed and is being retried, or it is being let go right now).
+ */
+const OWNS_SANDBOX: readonly RunnerState[] = [...RUNNER_HOLDS_SANDBOX, 'offline'];
 
 export interface ReconcileReport {
   removed: number;
@@ -62,10 +58,16 @@ export class Reconciler {
   /** Step 1 (start only), then a first `tick`. */
   async atStart(): Promise<ReconcileReport> {
     const { store } = this.ctx;
-    for (const [id, provider] of this.ctx.providers) {
-      if (!canReap(provider)) continue;
+    const managed = async (poolId: string | null) =>
+      poolId !== null && (await store.pools.byId(poolId))?.mode === 'managed';
+    for (const r of await store.runners.list({ states: ['offline'] })) {
+      if (r.handle === null || r.updatedAt >= this.startedAt || !(await managed(r.poolId))) continue;
+      await this.runners.terminate(r, 'left offline by a previous server (its terminate may have failed)');
+    }
+    for (const [id] of this.ctx.providers) {
       for (const r of await store.runners.list({ states: ['provisioning', 'connecting', 'idle', 'busy'] })) {
         if (r.providerId !== id || r.handle !== null || r.createdAt >= this.startedAt) continue;
+        if (!(await managed(r.poolId))) continue;
         await this.runners.terminate(r, 'the server stopped while provisioning this runner');
         this.ctx.log.warn({ runnerId: r.id }, 'runner left half-provisioned by a previous server: terminated');
         if (r.sessionId) {
@@ -80,8 +82,7 @@ export class Reconciler {
     for (const s of await store.sessions.listByState(['provisioning'])) {
       if (s.updatedAt >= this.startedAt) continue;
       const pool = s.poolId ? await store.pools.byId(s.poolId) : null;
-      const provider = pool ? this.ctx.providers.get(pool.providerId) : undefined;
-      if (!provider || !canReap(provider)) continue;
+      if (pool?.mode !== 'managed' || !this.ctx.providers.has(pool.providerId)) continue;
       if (s.runnerId === null) await store.sessions.transition(s.id, 'scheduling', {}, ['provisioning']);
     }
     const report = await this.tick();
@@ -93,7 +94,7 @@ export class Reconciler {
   async tick(): Promise<ReconcileReport> {
     const report: ReconcileReport = { removed: 0, failed: 0, offline: 0 };
     for (const [id, provider] of this.ctx.providers) {
-      if (!canReap(provider) || !this.reachable(id)) continue;
+      if (!this.reachable(id)) continue;
       const r = await provider.reapOrphans(
         (o) => this.isLive(o),
         (o) => this.isKnown(o),
@@ -142,13 +143,19 @@ export class Reconciler {
       const runner = await store.runners.get(o.owner.runner);
       if (runner && OWNS_SANDBOX.includes(runner.state)) return true;
     }
-    if (o.kind === 'container') return false;
-    if (o.owner.session) {
-      const session = await store.sessions.get(o.owner.session);
-      return session !== null && !isTerminalSession(session.state);
+    switch (o.role) {
+      case 'sandbox':
+        return false;
+      case 'storage': {
+        if (!o.owner.session) return false;
+        const session = await store.sessions.get(o.owner.session);
+        return session !== null && !isTerminalSession(session.state);
+      }
+      case 'network':
+        return o.owner.pool !== '' && (await store.pools.byId(o.owner.pool)) !== null;
+      default:
+        return assertNever(o.role);
     }
-    if (o.kind === 'network' && o.owner.pool) return (await store.pools.byId(o.owner.pool)) !== null;
-    return false;
   }
 
   /** Live runners of managed pools whose sandbox died go offline. Returns how many. */

@@ -23,6 +23,7 @@ import { LogIngest } from './logingest.js';
 import { decideTaskEnd } from './outcome.js';
 import { provisionRunner } from './runner-provision.js';
 import { registerRunner } from './runner-register.js';
+import { TerminateRetries } from './terminate-retry.js';
 
 /** What a caller of `sendAssignment` already knows (each part is looked up when absent). */
 export interface AssignmentContext {
@@ -67,8 +68,15 @@ export class RunnerService implements GatewayHandler {
   /** Log batches: storage, acks, refusals (the gateway's data lane). */
   private readonly logs: LogIngest;
 
+  /** Terminates that failed, retried with backoff (the runner stays offline meanwhile). */
+  private readonly terminateRetries: TerminateRetries;
+
   constructor(private readonly ctx: ServerContext) {
     this.logs = new LogIngest(ctx);
+    this.terminateRetries = new TerminateRetries(ctx, async (id) => {
+      const r = await ctx.store.runners.get(id);
+      if (r && r.state !== 'terminated') await this.terminate(r, 'retrying a terminate that failed');
+    });
   }
 
   // ---- registration -------------------------------------------------------------------------
@@ -443,8 +451,12 @@ export class RunnerService implements GatewayHandler {
     if (runner.handle && provider) {
       try {
         await provider.terminate(runner.handle);
+        this.terminateRetries.succeeded(runner.id);
       } catch (e: unknown) {
-        this.ctx.log.error({ err: toError(e), runnerId: runner.id }, 'provider terminate failed');
+        // Never `terminated` while the sandbox may still run: offline, recorded, retried.
+        this.gateway.connections.get(runner.id)?.close(1000, 'terminating');
+        await this.terminateRetries.failed(runner, reason, e);
+        return;
       }
     }
     this.gateway.connections.get(runner.id)?.close(1000, 'terminated');
@@ -478,6 +490,7 @@ export class RunnerService implements GatewayHandler {
   }
 
   close(): void {
+    this.terminateRetries.close();
     for (const t of this.cancelTimers.values()) clearTimeout(t);
     this.cancelTimers.clear();
   }

@@ -8,6 +8,13 @@
  */
 import type Dockerode from 'dockerode';
 import { ProviderUnavailable, toError } from '../../core/errors.js';
+import { reapOwned } from '../reap.js';
+import type {
+  OwnedRole,
+  OwnerCheck,
+  OwnedObject as ProviderOwnedObject,
+  ReapResult as ProviderReapResult,
+} from '../types.js';
 
 /** The slice of dockerode this provider uses (a real `Dockerode` satisfies it). */
 export type DockerClient = Pick<
@@ -31,34 +38,25 @@ export type DockerClient = Pick<
 /** Kinds of engine objects the provider creates. */
 export type OwnedKind = 'container' | 'volume' | 'network' | 'image';
 
+const ROLE: Record<OwnedKind, OwnedRole> = {
+  container: 'sandbox',
+  image: 'storage',
+  volume: 'storage',
+  network: 'network',
+};
+
 /** One engine object carrying our managed label. */
-export interface OwnedObject {
+export interface OwnedObject extends ProviderOwnedObject {
   kind: OwnedKind;
   /** Container id, volume name, network id, or image id. */
   id: string;
   /** Container name, volume name, network name, or first repo tag. */
   name: string;
   labels: Record<string, string>;
-  /**
-   * Owner labels without the prefix (`session`, `runner`, `pool`, `org`, and `install`, the id of
-   * the install that created it); '' when absent.
-   */
-  owner: { session: string; runner: string; pool: string; org: string; install: string };
 }
 
-/** What `reapOrphans` did. Nothing is dropped silently: every failure is listed. */
-export interface ReapResult {
-  removed: OwnedObject[];
-  kept: OwnedObject[];
-  /** Not live but not removable right now (e.g. a network with containers attached). */
-  skipped: Array<{ object: OwnedObject; reason: string }>;
-  failed: Array<{ object: OwnedObject; error: Error }>;
-  /**
-   * Not this install's, so never looked at: another install's objects, and objects from before
-   * install ids (no `install` label) whose owner the caller did not recognise.
-   */
-  foreign: OwnedObject[];
-}
+/** What `reapOrphans` did (see `ReapResult` in ../types.ts). */
+export type ReapResult = ProviderReapResult<OwnedObject>;
 
 export function statusCode(e: unknown): number | undefined {
   const c = (e as { statusCode?: unknown } | null)?.statusCode;
@@ -158,6 +156,7 @@ function toOwned(
 ): OwnedObject {
   const l = labels ?? {};
   return {
+    role: ROLE[kind],
     kind,
     id,
     name,
@@ -206,63 +205,41 @@ export interface ReapOptions {
    */
   installId?: string | null | undefined;
   /** Whether an object with no install label is this install's (its owner is known here). Default: no. */
-  adopt?: (o: OwnedObject) => boolean | Promise<boolean>;
+  adopt?: OwnerCheck;
   /** Whether the object's owner still exists (its runner / session / pool). */
-  isLive: (o: OwnedObject) => boolean | Promise<boolean>;
-}
-
-/** Whether `o` belongs to the install `opts` reaps for. */
-async function isMine(o: OwnedObject, opts: ReapOptions): Promise<boolean> {
-  if (!opts.installId) return true;
-  if (o.owner.install) return o.owner.install === opts.installId;
-  return opts.adopt ? await opts.adopt(o) : false;
+  isLive: OwnerCheck;
 }
 
 /**
  * Removes every object of this install under `labelPrefix` whose owner is not live: containers
- * first, then snapshot images, volumes and networks (so nothing is still in use when its turn
- * comes). `isLive` decides from the labels (typically: does the runner / session / pool still
- * exist). A network with containers attached is skipped, not failed.
+ * first, then snapshot images and volumes, then networks (src/providers/reap.ts). `isLive`
+ * decides from the labels (typically: does the runner / session / pool still exist). A network
+ * with containers attached is skipped, not failed.
  *
  * @example
  * await reapOrphans(docker, { labelPrefix: 'io.marionette', installId, isLive: (o) => liveRunners.has(o.owner.runner) });
  */
 export async function reapOrphans(docker: DockerClient, opts: ReapOptions): Promise<ReapResult> {
-  const result: ReapResult = { removed: [], kept: [], skipped: [], failed: [], foreign: [] };
-  const owned = await listOwned(docker, opts);
-  const order: OwnedKind[] = ['container', 'image', 'volume', 'network'];
-  for (const kind of order) {
-    for (const o of owned.filter((x) => x.kind === kind)) {
-      if (!(await isMine(o, opts))) {
-        result.foreign.push(o);
-        continue;
-      }
-      if (await opts.isLive(o)) {
-        result.kept.push(o);
-        continue;
-      }
+  return reapOwned(await listOwned(docker, opts), {
+    installId: opts.installId ?? null,
+    isLive: opts.isLive,
+    adopt: opts.adopt,
+    remove: async (o) => {
+      if (o.kind === 'container') await removeContainer(docker, o.id);
+      else if (o.kind === 'image') await removeImage(docker, o.id);
+      else if (o.kind === 'volume') await removeVolume(docker, o.id);
+      if (o.kind !== 'network') return undefined;
+      let attached: string[];
       try {
-        if (kind === 'network') {
-          const info = await docker.getNetwork(o.id).inspect();
-          const attached = Object.keys((info as { Containers?: Record<string, unknown> }).Containers ?? {});
-          if (attached.length > 0) {
-            result.skipped.push({ object: o, reason: `${attached.length} container(s) still attached` });
-            continue;
-          }
-        }
-        if (kind === 'container') await removeContainer(docker, o.id);
-        else if (kind === 'image') await removeImage(docker, o.id);
-        else if (kind === 'volume') await removeVolume(docker, o.id);
-        else await removeNetwork(docker, o.id);
-        result.removed.push(o);
+        const info = await docker.getNetwork(o.id).inspect();
+        attached = Object.keys((info as { Containers?: Record<string, unknown> }).Containers ?? {});
       } catch (e: unknown) {
-        if (kind === 'network' && statusCode(e) === 404) {
-          result.removed.push(o);
-          continue;
-        }
-        result.failed.push({ object: o, error: toError(e) });
+        if (statusCode(e) === 404) return undefined;
+        throw e;
       }
-    }
-  }
-  return result;
+      if (attached.length > 0) return { skipped: `${attached.length} container(s) still attached` };
+      await removeNetwork(docker, o.id);
+      return undefined;
+    },
+  });
 }

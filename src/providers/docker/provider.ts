@@ -10,7 +10,14 @@ import { basename, dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Dockerode from 'dockerode';
 import { InvalidRequest, ProviderUnavailable, toError } from '../../core/errors.js';
-import type { SandboxHandle, SandboxProvider, SandboxSpec, SandboxStatus, SuspendStrategy } from '../types.js';
+import type {
+  OwnerCheck,
+  SandboxHandle,
+  SandboxProvider,
+  SandboxSpec,
+  SandboxStatus,
+  SuspendStrategy,
+} from '../types.js';
 import { DOCKER_CAPABILITIES } from './capabilities.js';
 import {
   type DockerProviderConfig,
@@ -337,19 +344,13 @@ export class DockerSandboxProvider implements SandboxProvider {
     if (snap !== undefined) await removeImage(this.docker, snap);
   }
 
-  /** Objects under this provider's label prefix (or another). */
-  listOwned(opts: { labelPrefix?: string } = {}): Promise<OwnedObject[]> {
-    return listOwned(this.docker, { labelPrefix: opts.labelPrefix ?? this.config.labelPrefix });
+  /** Objects under this provider's label prefix, of every install (`owner.install` says whose). */
+  list(): Promise<OwnedObject[]> {
+    return listOwned(this.docker, { labelPrefix: this.config.labelPrefix });
   }
 
-  /**
-   * Removes this install's objects under the prefix whose owner `isLive` rejects. Objects from
-   * before install ids (no install label) count as this install's only when `adopt` says so.
-   */
-  reapOrphans(
-    isLive: (o: OwnedObject) => boolean | Promise<boolean>,
-    adopt?: (o: OwnedObject) => boolean | Promise<boolean>,
-  ): Promise<ReapResult> {
+  /** This install's objects under the prefix whose owner `isLive` rejects; unlabelled ones only if adopted. */
+  reapOrphans(isLive: OwnerCheck, adopt?: OwnerCheck): Promise<ReapResult> {
     return reapOrphans(this.docker, {
       labelPrefix: this.config.labelPrefix,
       installId: this.installId,

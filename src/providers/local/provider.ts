@@ -9,23 +9,39 @@
  * is declared lost) kills the agent's group and the recorded task group and waits until both are
  * gone, so a retry never runs beside the old attempt in the same workspace. `status` does the same
  * for a runner it finds dead, and `terminate` after stopping the agent.
+ *
+ * Each state dir also holds the runner's record (`sandbox.json`, ./records.ts: handle and owners,
+ * install id included), removed with the state dir by `terminate`: `list` and `reapOrphans` find
+ * runners through it after a crash, as the docker provider finds containers through labels.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { groupMembers, killGroupNow, killRecordedTask, processStartTime } from '../../agent/procs.js';
 import { InvalidRequest, ProviderUnavailable } from '../../core/errors.js';
 import { AGENT_BIN } from '../../paths.js';
-import type { SandboxHandle, SandboxProvider, SandboxSpec, SandboxStatus, SuspendStrategy } from '../types.js';
+import { reapOwned } from '../reap.js';
+import type {
+  OwnerCheck,
+  ReapResult,
+  SandboxHandle,
+  SandboxProvider,
+  SandboxSpec,
+  SandboxStatus,
+  SuspendStrategy,
+} from '../types.js';
 import { LOCAL_CAPABILITIES } from './capabilities.js';
 import { LocalConfig } from './config.js';
+import { type LocalOwned, readRecords, writeRecord } from './records.js';
 
 export interface LocalProviderOptions {
   home: string;
   /** Gateway address runners dial (the unix socket by default). */
   gateway: string;
   config?: unknown;
+  /** The install's id (from the store), in each runner's record; `reapOrphans` touches only its own. */
+  installId?: string;
 }
 
 function alive(pid: number): boolean {
@@ -59,12 +75,29 @@ export class LocalSandboxProvider implements SandboxProvider {
     return ['terminate_preserve_storage', 'terminate'];
   }
 
+  /** Ready when the agent program is there to start (a source checkout needs `npm run build`). */
+  async health(): Promise<{ ok: true } | { ok: false; message: string }> {
+    if (existsSync(AGENT_BIN)) return { ok: true };
+    return { ok: false, message: `marionette-agent not found at ${AGENT_BIN} (run \`npm run build\`)` };
+  }
+
   workspaceFor(spec: Pick<SandboxSpec, 'sessionId' | 'runnerId'>): string {
     return join(this.workspaces, spec.sessionId ?? spec.runnerId);
   }
 
   async provision(spec: SandboxSpec): Promise<SandboxHandle> {
-    const workspace = this.workspaceFor(spec);
+    return this.start(spec, this.workspaceFor(spec));
+  }
+
+  /** Starts a runner on the workspace a stopped one kept (`terminate_preserve_storage`). */
+  async restore(handle: SandboxHandle, spec: SandboxSpec): Promise<SandboxHandle> {
+    const ws = handle.metadata.workspace;
+    if (typeof ws !== 'string' || !existsSync(ws))
+      throw new InvalidRequest(`cannot restore: the workspace ${String(ws)} no longer exists`);
+    return this.start(spec, ws);
+  }
+
+  private async start(spec: SandboxSpec, workspace: string): Promise<SandboxHandle> {
     mkdirSync(workspace, { recursive: true });
     const logDir = join(this.opts.home, 'runners');
     mkdirSync(logDir, { recursive: true });
@@ -98,7 +131,7 @@ export class LocalSandboxProvider implements SandboxProvider {
     } finally {
       closeSync(fd);
     }
-    return {
+    const handle: SandboxHandle = {
       providerId: this.id,
       externalId: String(pid),
       metadata: {
@@ -111,6 +144,28 @@ export class LocalSandboxProvider implements SandboxProvider {
         provisionedAt: new Date().toISOString(),
       },
     };
+    const install = this.opts.installId ?? '';
+    const owner = { session: spec.sessionId ?? '', runner: spec.runnerId, pool: spec.poolId, org: spec.orgId, install };
+    writeRecord(stateDir, owner, handle);
+    return handle;
+  }
+
+  /** The runners this home's records name (of every install; see `owner.install`). */
+  async list(): Promise<LocalOwned[]> {
+    return readRecords(join(this.opts.home, 'runners'));
+  }
+
+  /** Terminates this install's recorded runners whose owner `isLive` rejects (their records go with them). */
+  async reapOrphans(isLive: OwnerCheck, adopt?: OwnerCheck): Promise<ReapResult> {
+    return reapOwned(await this.list(), {
+      installId: this.opts.installId ?? null,
+      isLive,
+      adopt,
+      remove: async (o) => {
+        await this.terminate(o.handle);
+        return undefined;
+      },
+    });
   }
 
   private isOurs(handle: SandboxHandle): boolean {
@@ -140,7 +195,8 @@ export class LocalSandboxProvider implements SandboxProvider {
       const recorded = handle.metadata.startTime;
       // The leader alive with another start time is a stranger: ours is gone and its number reused.
       const ours = start === null ? groupMembers(pid).length > 0 : typeof recorded !== 'string' || start === recorded;
-      if (ours) await killGroupNow(pid);
+      if (ours && !(await killGroupNow(pid)))
+        throw new ProviderUnavailable(`the process group of runner pid ${pid} is still there after SIGKILL`);
     }
     const stateDir = handle.metadata.stateDir;
     if (typeof stateDir === 'string') await killRecordedTask(join(stateDir, 'task.pid'));

@@ -6,6 +6,8 @@
 import { PROVIDER_CLASS_CAPABILITIES } from '../../core/capabilities.js';
 import { InvalidRequest } from '../../core/errors.js';
 import type {
+  OwnedObject,
+  ReapResult,
   SandboxHandle,
   SandboxProvider,
   SandboxProviderCapabilities,
@@ -38,5 +40,14 @@ export class JoinedRunnersProvider implements SandboxProvider {
 
   async terminate(): Promise<void> {
     // The runner is told to shut down over the gateway; its machine is not ours to stop.
+  }
+
+  /** Nothing here is started by Marionette, so there is nothing to list or reap. */
+  async list(): Promise<OwnedObject[]> {
+    return [];
+  }
+
+  async reapOrphans(): Promise<ReapResult> {
+    return { removed: [], kept: [], skipped: [], failed: [], foreign: [] };
   }
 }

@@ -17,7 +17,7 @@ afterEach(() => {
 /** A long-lived process shaped like a test runner of run `run` (the env the sweep looks for). */
 function fakeRunner(run: string, shape: 'server' | 'agent'): ChildProcess {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', MARIONETTE_TEST_RUN: run };
-  if (shape === 'server') env.MARIONETTE_SERVER = `unix:${tmpdir()}/marionette-test-${run}/run/gateway.sock`;
+  if (shape === 'server') env.MARIONETTE_GATEWAY = `unix:${tmpdir()}/marionette-test-${run}/run/gateway.sock`;
   else env.MARIONETTE_TEST_AGENTS = '1';
   const p = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { env, stdio: 'ignore' });
   started.push(p);

@@ -21,10 +21,11 @@ import { isClaimLost, type LiveRunner } from '../store/repos/runners.js';
 import type { SessionPatch } from '../store/repos/sessions.js';
 import type { QueuedTaskRef } from '../store/repos/tasks.js';
 import type { ServerContext } from './context.js';
+import type { RunnerControl } from './runner-control.js';
 import { PoolFull } from './runner-provision.js';
-import type { RunnerService } from './runners.js';
 import type { SessionCatalog } from './session-catalog.js';
 import { emitSession, emitSessionById, emitTask } from './session-common.js';
+import type { TaskCommands } from './task-commands.js';
 import type { TaskLifecycle } from './task-lifecycle.js';
 
 /**
@@ -80,9 +81,10 @@ export class Placer {
 
   constructor(
     private readonly ctx: ServerContext,
-    private readonly runners: RunnerService,
+    private readonly runners: RunnerControl,
     private readonly catalog: SessionCatalog,
     private readonly lifecycle: TaskLifecycle,
+    private readonly commands: TaskCommands,
     /** Health of providers as last probed (`null` = reachable). */
     private readonly providerHealth: ReadonlyMap<string, string | null>,
     /** Asks the assigner for a pass. */
@@ -214,7 +216,7 @@ export class Placer {
             stateReason: null,
             updatedAt: Date.now(),
           };
-          await this.runners.sendAssignment(claimed, {
+          await this.commands.sendAssignment(claimed, {
             session: active,
             card: this.cardFrom(snap, session),
             claimed: true,

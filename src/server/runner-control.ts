@@ -68,21 +68,6 @@ export class RunnerControl {
   /** A cost event: wall-clock seconds and the provider's billing model. */
   async recordCost(runner: Runner, endedAt: number): Promise<void> {
     const provider = this.ctx.providers.get(runner.providerId);
-    await this.ctx.store.db
-      .insertInto('cost_events')
-      .values({
-        id: newId('cst'),
-        org_id: runner.orgId,
-        runner_id: runner.id,
-        session_id: runner.sessionId,
-        pool_id: runner.poolId,
-        provider_id: runner.providerId,
-        billing_model: provider?.capabilities.billingModel ?? 'fixed',
-        started_at: runner.createdAt,
-        ended_at: endedAt,
-        seconds: Math.max(0, (endedAt - runner.createdAt) / 1000),
-        created_at: Date.now(),
-      })
-      .execute();
+    await this.ctx.store.costs.addRunnerCost(runner, endedAt, provider?.capabilities.billingModel ?? 'fixed');
   }
 }

@@ -101,6 +101,13 @@ export class RunnerService implements GatewayHandler {
       case 'ack':
         this.ctx.log.debug({ runnerId: conn.runnerId, ref: msg.ref, ok: msg.ok }, 'runner ack');
         return;
+      default: {
+        // Every message type is handled above: a new one is a compile error here (never).
+        const unknown: never = msg;
+        const type = JSON.stringify((unknown as { type?: unknown }).type);
+        conn.send({ type: 'error', code: 'protocol', message: `unknown message type ${type}` });
+        return;
+      }
     }
   }
 

@@ -440,6 +440,12 @@ export class Agent {
       case 'error':
         this.log(`server error ${msg.code}: ${msg.message}`);
         return;
+      default: {
+        // Every message type is handled above: a new one is a compile error here (never).
+        const unknown: never = msg;
+        this.log(`ignoring a server message of unknown type ${JSON.stringify((unknown as { type?: unknown }).type)}`);
+        return;
+      }
     }
   }
 

@@ -74,6 +74,22 @@ export class Unplaceable extends MarionetteError {
 }
 
 /** The server cannot store anything now (disk full, or the store's writes are failing); nothing was written. */
+/**
+ * A write asked for a state change its state table (src/core/states.ts) does not list: a defect in
+ * the caller, never a race (a compare-and-set that loses a race returns false instead).
+ */
+export class IllegalTransition extends MarionetteError {
+  constructor(entity: string, from: readonly string[], to: string) {
+    super(
+      'internal',
+      from.length
+        ? `${entity}: no transition ${from.filter((f) => f).join(' | ')} → ${to} in the state table`
+        : `${entity}: no transition leads into ${to} in the state table`,
+      { details: { entity, from, to } },
+    );
+  }
+}
+
 export class InsufficientStorage extends MarionetteError {
   constructor(message: string, opts: { hint?: string; details?: Record<string, unknown> } = {}) {
     super('insufficient_storage', message, opts);
@@ -81,6 +97,15 @@ export class InsufficientStorage extends MarionetteError {
 }
 
 /** Normalises anything thrown into an Error (for `catch (e: unknown)`). */
+/**
+ * For `.catch(nullIfNotFound)`: null when `e` is a NotFound, else `e` thrown again (so a failing
+ * database is never mistaken for a missing row).
+ */
+export function nullIfNotFound(e: unknown): null {
+  if (e instanceof NotFound) return null;
+  throw e;
+}
+
 export function toError(e: unknown): Error {
   if (e instanceof Error) return e;
   if (typeof e === 'string') return new Error(e);

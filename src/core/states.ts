@@ -6,31 +6,40 @@
  * `suspended`), ending in `completed | failed | cancelled | terminated`. A session that
  * cannot be placed stays `scheduling` with its per-pool verdicts recorded. `suspending →
  * suspending` and `resuming → resuming` record a step done (src/core/suspend-steps.ts);
- * `suspended → suspending` is a pause escalated past its `max_duration`.
+ * `suspended → suspending` is a pause escalated past its `max_duration`. `scheduling → idle` and
+ * `provisioning → idle`: a session placed (or its managed runner up) with no task to run waits on
+ * its runner. Self-edges rewrite a state's fields without leaving it: `active → active` (a task
+ * claimed for a session already active), `idle → idle` (a lost runner let go of an idle session),
+ * `suspended → suspended` (a preemption records its reason).
  *
  * Task: `queued → assigned → running → succeeded | failed | cancelled | timed_out | lost`. A task
  * whose runner vanished is `lost`; the retry policy queues a new attempt as a new task row
- * (`retry_of`), so a terminal state is never left. `cancelled` is never re-run.
+ * (`retry_of`), so a terminal state is never left. `cancelled` is never re-run. A runner may report
+ * a task's end (any of them, `timed_out` included) before its `task.started` was written.
  *
  * Runner: `provisioning → connecting → idle ⇄ busy → draining → offline → terminated`, plus
  * `paused` / `suspended` for the suspend strategies. `offline` may come back to `idle` if the
- * runner reconnects before it is terminated.
+ * runner reconnects before it is terminated. `draining → draining`: a draining runner finishing
+ * its task is unbound and stays draining.
  *
  * The store applies each transition as one compare-and-set write guarded by the states listed
- * here (`fromStates`), so a transition not in the table can never be written.
+ * here (src/store/transition.ts): asking for an edge not in the table is an error
+ * (IllegalTransition), so a transition not in the table can never be written.
  */
 import type { RunnerState, SessionState, TaskState } from './types.js';
 
-type Table<S extends string> = Readonly<Record<S, readonly S[]>>;
+/** A state machine as a table: each state and the states it may move to. */
+export type StateTable<S extends string> = Readonly<Record<S, readonly S[]>>;
+type Table<S extends string> = StateTable<S>;
 
 export const SESSION_TRANSITIONS: Table<SessionState> = {
   pending: ['scheduling', 'failed', 'cancelled'],
-  scheduling: ['scheduling', 'provisioning', 'active', 'failed', 'cancelled'],
-  provisioning: ['active', 'scheduling', 'failed', 'cancelled', 'terminated'],
-  active: ['idle', 'suspending', 'scheduling', 'completed', 'failed', 'cancelled', 'terminated'],
-  idle: ['active', 'suspending', 'scheduling', 'completed', 'failed', 'cancelled', 'terminated'],
+  scheduling: ['scheduling', 'provisioning', 'active', 'idle', 'failed', 'cancelled'],
+  provisioning: ['active', 'idle', 'scheduling', 'failed', 'cancelled', 'terminated'],
+  active: ['active', 'idle', 'suspending', 'scheduling', 'completed', 'failed', 'cancelled', 'terminated'],
+  idle: ['active', 'idle', 'suspending', 'scheduling', 'completed', 'failed', 'cancelled', 'terminated'],
   suspending: ['suspending', 'suspended', 'active', 'idle', 'failed', 'cancelled', 'terminated'],
-  suspended: ['resuming', 'suspending', 'cancelled', 'terminated', 'completed'],
+  suspended: ['resuming', 'suspending', 'suspended', 'cancelled', 'terminated', 'completed'],
   resuming: [
     'resuming',
     'active',
@@ -50,7 +59,7 @@ export const SESSION_TRANSITIONS: Table<SessionState> = {
 
 export const TASK_TRANSITIONS: Table<TaskState> = {
   queued: ['assigned', 'cancelled', 'failed'],
-  assigned: ['running', 'queued', 'succeeded', 'failed', 'cancelled', 'lost'],
+  assigned: ['running', 'queued', 'succeeded', 'failed', 'cancelled', 'timed_out', 'lost'],
   running: ['succeeded', 'failed', 'cancelled', 'timed_out', 'lost'],
   succeeded: [],
   failed: [],
@@ -64,7 +73,7 @@ export const RUNNER_TRANSITIONS: Table<RunnerState> = {
   connecting: ['idle', 'busy', 'offline', 'terminated'],
   idle: ['busy', 'draining', 'paused', 'suspended', 'offline', 'terminated'],
   busy: ['idle', 'draining', 'paused', 'offline', 'terminated'],
-  draining: ['offline', 'terminated', 'busy', 'idle'],
+  draining: ['draining', 'offline', 'terminated', 'busy', 'idle'],
   paused: ['idle', 'busy', 'suspended', 'offline', 'terminated'],
   suspended: ['idle', 'connecting', 'offline', 'terminated'],
   offline: ['idle', 'busy', 'connecting', 'terminated'],

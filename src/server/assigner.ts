@@ -18,9 +18,10 @@ import type { SessionPassView } from '../store/repos/sessions.js';
 import type { QueuedTaskRef } from '../store/repos/tasks.js';
 import type { ServerContext } from './context.js';
 import { type PassSnapshot, type Placer, snapshotRunner } from './placement.js';
-import type { RunnerService } from './runners.js';
+import type { RunnerControl } from './runner-control.js';
 import type { Catalog, SessionCatalog } from './session-catalog.js';
 import { emitSession, emitTask } from './session-common.js';
+import type { TaskCommands } from './task-commands.js';
 
 /**
  * How often the assigner reads the whole queue and every live runner again instead of only what
@@ -104,9 +105,10 @@ export class Assigner {
 
   constructor(
     private readonly ctx: ServerContext,
-    private readonly runners: RunnerService,
+    private readonly runners: RunnerControl,
     private readonly catalog: SessionCatalog,
     private readonly placer: Placer,
+    private readonly commands: TaskCommands,
     /** Health of providers as last probed (`null` = reachable). */
     private readonly providerHealth: ReadonlyMap<string, string | null>,
   ) {}
@@ -334,7 +336,7 @@ export class Assigner {
         const full = await store.sessions.get(session.id);
         if (!full) return;
         const active: Session = { ...full, state: 'active', stateReason: null };
-        await this.runners.sendAssignment(claimed, {
+        await this.commands.sendAssignment(claimed, {
           session: active,
           card: this.placer.cardFrom(snap, full),
           claimed: true,

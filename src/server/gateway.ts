@@ -15,9 +15,11 @@ import { parseFrame, RegisterRequest, RunnerMessage, type ServerMessage } from '
 import type { Runner } from '../store/records.js';
 import type { ServerContext } from './context.js';
 import { findNul } from './input-guards.js';
-import { FrameLanes } from './lanes.js';
 import { guardListener, type ListenerStats } from './listener-guard.js';
 import { RunnerLinkLimits } from './runner-link-limits.js';
+import { type GatewayLinks, RunnerConnection } from './runner-links.js';
+
+export { RunnerConnection } from './runner-links.js';
 
 /** What the gateway calls into (implemented by RunnerService). */
 export interface GatewayHandler {
@@ -25,49 +27,6 @@ export interface GatewayHandler {
   authenticate(credential: string): Promise<Runner | null>;
   onMessage(conn: RunnerConnection, msg: RunnerMessage): Promise<void>;
   onClose(conn: RunnerConnection): void;
-}
-
-export class RunnerConnection {
-  helloDone = false;
-  readonly lanes: FrameLanes;
-  constructor(
-    readonly runnerId: string,
-    private readonly ws: WebSocket,
-  ) {
-    this.lanes = new FrameLanes(ws);
-  }
-
-  send(msg: ServerMessage): boolean {
-    if (this.ws.readyState !== this.ws.OPEN) return false;
-    this.ws.send(JSON.stringify(msg));
-    return true;
-  }
-
-  close(code = 1000, reason = ''): void {
-    this.ws.close(code, reason);
-  }
-
-  /** Runs frame handlers one after another on the control lane, in arrival order. */
-  enqueue(fn: () => Promise<void>): void {
-    this.lanes.enqueueControl(fn);
-  }
-
-  /**
-   * Routes a frame: heartbeats at once, log batches to the bounded data lane, `task.finished`
-   * after the batches before it, the rest in order (see ./lanes.ts). Before hello everything goes
-   * to the control lane (where the handler refuses it).
-   */
-  dispatch(type: RunnerMessage['type'], fn: () => Promise<void>): void {
-    if (!this.helloDone) this.lanes.enqueueControl(fn);
-    else if (type === 'heartbeat') void fn();
-    else if (type === 'logs') this.lanes.enqueueData(fn);
-    else if (type === 'task.finished') this.lanes.enqueueAfterData(fn);
-    else this.lanes.enqueueControl(fn);
-  }
-
-  get bufferedAmount(): number {
-    return this.ws.bufferedAmount;
-  }
 }
 
 const MAX_BODY = 64 * 1024;
@@ -96,20 +55,27 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
 }
 
 export class Gateway {
-  readonly connections = new Map<string, RunnerConnection>();
+  /** The live connections, shared with the services that send to runners (see GatewayLinks). */
+  readonly connections: Map<string, RunnerConnection>;
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME });
   private readonly servers: Server[] = [];
   /** Hello deadline, invalid-frame budget, registration rate (src/server/runner-link-limits.ts). */
   private readonly linkLimits: RunnerLinkLimits;
   /** Open and refused connections per listener (`tcp`, `unix`). */
   readonly listenerStats = new Map<string, ListenerStats>();
-  tcpPort = 0;
 
   constructor(
     private readonly ctx: ServerContext,
     private readonly handler: GatewayHandler,
+    private readonly links: GatewayLinks,
   ) {
+    this.connections = links.connections;
     this.linkLimits = new RunnerLinkLimits(ctx.config.limits.gateway, ctx.log);
+  }
+
+  /** The TCP port the gateway listens on (0 until `listen`). */
+  get tcpPort(): number {
+    return this.links.tcpPort;
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -203,11 +169,11 @@ export class Gateway {
   }
 
   send(runnerId: string, msg: ServerMessage): boolean {
-    return this.connections.get(runnerId)?.send(msg) ?? false;
+    return this.links.send(runnerId, msg);
   }
 
   isConnected(runnerId: string): boolean {
-    return this.connections.has(runnerId);
+    return this.links.isConnected(runnerId);
   }
 
   async listen(): Promise<void> {
@@ -223,7 +189,7 @@ export class Gateway {
       tcp.once('error', reject);
       tcp.listen(this.ctx.config.gatewayPort, this.ctx.config.gatewayHost, () => resolve());
     });
-    this.tcpPort = (tcp.address() as AddressInfo).port;
+    this.links.tcpPort = (tcp.address() as AddressInfo).port;
     const unix = make('unix');
     // The socket lives in its own folder so sandboxes can mount the folder (not $MARIONETTE_HOME,
     // and not the socket file, whose inode changes on every restart).

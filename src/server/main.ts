@@ -19,6 +19,8 @@ import { LogFile } from './logfile.js';
 import { PoolService } from './pools.js';
 import { Preempter } from './preempt.js';
 import { Reconciler } from './reconciler.js';
+import { RunnerControl } from './runner-control.js';
+import { GatewayLinks } from './runner-links.js';
 import { RunnerService } from './runners.js';
 import { SessionWorkspaceReaper } from './session-workspaces.js';
 import { SessionService } from './sessions.js';
@@ -93,8 +95,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const gatewayAddress = `unix:${config.gatewaySocket}`;
   const providers = createProviders(config, gatewayAddress, await store.meta.installId());
   const ctx: ServerContext = { config, store, bus, log, providers, orgId, projectId };
-  const runners = new RunnerService(ctx);
-  const sessions = new SessionService(ctx, runners);
+  // Built in dependency order, each with what it needs: the gateway's connection table and the
+  // managed runners first, then the session side, then the runner side that calls back into it.
+  const links = new GatewayLinks();
+  const control = new RunnerControl(ctx, links);
+  const sessions = new SessionService(ctx, control);
+  const runners = new RunnerService(ctx, control, sessions.runnerEvents);
   const pools = new PoolService(ctx, sessions);
   try {
     await pools.seed();
@@ -105,8 +111,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     logFile.closeNow();
     throw e;
   }
-  const gateway = new Gateway(ctx, runners);
-  runners.gateway = gateway;
+  const gateway = new Gateway(ctx, runners, links);
   const workspaceReaper = new SessionWorkspaceReaper(ctx, gateway);
   workspaceReaper.start();
   const tokens = new TokenService(ctx, pools, runners);
@@ -217,7 +222,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       await sessions.settled();
       if (opts.terminateRunners)
         for (const r of await store.runners.live()) await runners.terminate(r, 'server shutting down');
-      runners.close();
+      sessions.close();
+      control.close();
       workspaceReaper.close();
       await app.close();
       await gateway.close();

@@ -10,21 +10,23 @@ import {
   compilePool,
   type Decision,
   decide,
+  type PlacementRequest,
   type PoolCandidate,
   summarizeUnplaceable,
 } from '../core/scheduler.js';
-import { mergeSelectors, parseSelector } from '../core/selector.js';
-import type { AgentCard, Pool, Profile } from '../core/types.js';
+import { parseSelector } from '../core/selector.js';
+import type { AgentCard, Pool, Profile, SessionState } from '../core/types.js';
 import type { Repos } from '../store/index.js';
 import type { Placement, Session, SessionRequest, Task } from '../store/records.js';
 import { isClaimLost, type LiveRunner } from '../store/repos/runners.js';
 import type { SessionPatch } from '../store/repos/sessions.js';
 import type { QueuedTaskRef } from '../store/repos/tasks.js';
 import type { ServerContext } from './context.js';
+import type { RunnerControl } from './runner-control.js';
 import { PoolFull } from './runner-provision.js';
-import type { RunnerService } from './runners.js';
 import type { SessionCatalog } from './session-catalog.js';
 import { emitSession, emitSessionById, emitTask } from './session-common.js';
+import type { TaskCommands } from './task-commands.js';
 import type { TaskLifecycle } from './task-lifecycle.js';
 
 /**
@@ -69,20 +71,46 @@ function groupLive(live: readonly LiveRunner[]): NonNullable<PassSnapshot['group
   return { byPool, byProvider };
 }
 
+/**
+ * What the scheduler is asked for a session's request. The selector is the request's own: the
+ * scheduler ANDs the profile's selector to it (see PlacementRequest.profile), so it is not merged
+ * here as well (it was, and every profile term was checked twice).
+ */
+export function placementRequest(
+  orgId: string,
+  request: SessionRequest,
+  card: AgentCard,
+  profile: Profile | null,
+): PlacementRequest {
+  return {
+    orgId,
+    agent: card,
+    authMode: request.authMode,
+    providerId: request.provider,
+    poolName: request.pool,
+    selector: request.selector ? parseSelector(request.selector) : null,
+    profile,
+  };
+}
+
 /** What `place` did with a session. */
 export type PlaceOutcome =
   | { kind: 'placed' }
   | { kind: 'waiting'; reason: string; poolId: string | null; candidates: string[] }
   | { kind: 'other' };
 
+/** See `place`: the guard of a placed session's move to `active`. */
+const INTO_ACTIVE: SessionState[] = ['scheduling', 'provisioning', 'idle', 'suspending', 'resuming'];
+
 export class Placer {
   private readonly compiled = new Map<string, { updatedAt: number; compiled: CompiledPool }>();
 
   constructor(
     private readonly ctx: ServerContext,
-    private readonly runners: RunnerService,
+    private readonly runners: RunnerControl,
     private readonly catalog: SessionCatalog,
     private readonly lifecycle: TaskLifecycle,
+    private readonly commands: TaskCommands,
     /** Health of providers as last probed (`null` = reachable). */
     private readonly providerHealth: ReadonlyMap<string, string | null>,
     /** Asks the assigner for a pass. */
@@ -131,22 +159,7 @@ export class Placer {
       runners: byPool.get(p.id) ?? [],
       providerLiveRunners: byProvider.get(p.providerId) ?? 0,
     }));
-    const selector = mergeSelectors(
-      request.selector ? parseSelector(request.selector) : null,
-      profile?.selector ? parseSelector(profile.selector) : null,
-    );
-    return decide(
-      {
-        orgId: this.ctx.orgId,
-        agent: card,
-        authMode: request.authMode,
-        providerId: request.provider,
-        poolName: request.pool,
-        selector,
-        profile,
-      },
-      candidates,
-    );
+    return decide(placementRequest(this.ctx.orgId, request, card, profile), candidates);
   }
 
   toPlacement(d: Decision): Placement {
@@ -197,7 +210,8 @@ export class Placer {
         if (firstTask) {
           // The claim, the session's move to active and its event commit together.
           const claimed = await this.claimAnd(runnerId, firstTask.id, session.id, async (tx) => {
-            await tx.sessions.transition(session.id, 'active', { ...placed, runner_id: runnerId });
+            // Every state the table lets into `active` but `active` itself (a session being placed is not).
+            await tx.sessions.transition(session.id, 'active', { ...placed, runner_id: runnerId }, INTO_ACTIVE);
             await tx.sessions.addEvent(session.id, session.orgId, 'placed', placedEvent);
           });
           if (!claimed) {
@@ -214,7 +228,7 @@ export class Placer {
             stateReason: null,
             updatedAt: Date.now(),
           };
-          await this.runners.sendAssignment(claimed, {
+          await this.commands.sendAssignment(claimed, {
             session: active,
             card: this.cardFrom(snap, session),
             claimed: true,

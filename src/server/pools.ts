@@ -186,21 +186,17 @@ export class PoolService {
 
   async delete(idOrName: string): Promise<void> {
     const pool = await this.get(idOrName);
-    const live = await this.ctx.store.runners.live({ poolId: pool.id });
-    if (live.length)
-      throw new Conflict(`pool ${pool.name} still has ${live.length} live runner(s)`, {
-        hint: 'drain them, or deactivate the pool with `mctl pools update NAME --active=false`',
-      });
-    const sessions = await this.ctx.store.db
-      .selectFrom('sessions')
-      .select('id')
-      .where('pool_id', '=', pool.id)
-      .where('state', 'not in', ['completed', 'failed', 'cancelled', 'terminated'])
-      .execute();
-    if (sessions.length) throw new Conflict(`pool ${pool.name} still has ${sessions.length} open session(s)`);
-    await this.ctx.store.db.deleteFrom('registration_tokens').where('pool_id', '=', pool.id).execute();
-    await this.ctx.store.db.deleteFrom('runners').where('pool_id', '=', pool.id).execute();
-    await this.ctx.store.pools.delete(pool.id);
+    // The checks and the cascade (tokens, runner rows noted in the ChangeLog, the pool) are one transaction.
+    await this.ctx.store.transaction(async (tx) => {
+      const live = await tx.runners.live({ poolId: pool.id });
+      if (live.length)
+        throw new Conflict(`pool ${pool.name} still has ${live.length} live runner(s)`, {
+          hint: 'drain them, or deactivate the pool with `mctl pools update NAME --active=false`',
+        });
+      const open = await tx.sessions.countOpenInPool(pool.id);
+      if (open) throw new Conflict(`pool ${pool.name} still has ${open} open session(s)`);
+      await tx.pools.deleteCascade(pool.id);
+    });
     this.changed(pool.id);
   }
 

@@ -3,7 +3,7 @@
  * pool's provider starts the sandbox (or restores a suspended one). `max_runners` is enforced in
  * the same transaction as the new row (PoolFull).
  */
-import { Conflict } from '../core/errors.js';
+import { Conflict, ProviderUnavailable } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { Pool } from '../core/types.js';
 import type { SandboxSpec } from '../providers/types.js';
@@ -25,12 +25,23 @@ export class PoolFull extends Conflict {
 
 /**
  * Creates a runner row and a one-time registration token bound to it, then asks the pool's
- * provider to start the sandbox. Throws the provider's error (the caller fails the session).
+ * provider to start the sandbox. Throws ProviderUnavailable when the pool's provider is not
+ * configured here (nothing is written), PoolFull, or the provider's error (the caller fails the
+ * session with it as the reason).
  */
 export async function provisionRunner(ctx: ServerContext, pool: Pool, session: Session | null): Promise<Runner> {
   const { store } = ctx;
   const provider = ctx.providers.get(pool.providerId);
-  if (!provider) throw new Error(`provider ${pool.providerId} is not available on this server`);
+  if (!provider) {
+    const configured = [...ctx.providers.keys()];
+    throw new ProviderUnavailable(
+      `provider ${pool.providerId} of pool ${pool.name} is not configured on this server (configured: ${configured.join(', ') || 'none'})`,
+      {
+        hint: `configure providers.${pool.providerId} in the server config, or point the pool at a configured provider`,
+        details: { providerId: pool.providerId, pool: pool.name, configured },
+      },
+    );
+  }
   const id = newId('run');
   const now = Date.now();
   const runner = await store.transaction(async (tx) => {

@@ -1,41 +1,33 @@
 /**
- * @module Runner lifecycle on the server: the hello/re-attach handshake, log ingestion with acks,
- * task completion, drain, cancel, leases, and terminating managed runners. Registration is in
- * src/server/runner-register.ts, provisioning in src/server/runner-provision.ts.
+ * @module The runner side of the server (the gateway's handler): the hello/re-attach handshake,
+ * log ingestion with acks, task completion, drain, leases and loss. Registration is in
+ * src/server/runner-register.ts; starting and stopping managed runners in runner-control.ts. It is
+ * built after the session side and calls back into it through `RunnerEvents`, given to its
+ * constructor (no late wiring).
  */
 import { Conflict, NotFound, toError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
-import type { AgentCard, Pool, RunnerState } from '../core/types.js';
+import type { Pool, RunnerState } from '../core/types.js';
 import { VERSION } from '../paths.js';
-import {
-  PROTOCOL_VERSION,
-  type RegisterRequest,
-  type RunnerMessage,
-  type TaskAssignment,
-} from '../protocol/messages.js';
+import { PROTOCOL_VERSION, type RegisterRequest, type RunnerMessage } from '../protocol/messages.js';
 import type { Repos } from '../store/index.js';
 import type { Runner, Session, Task } from '../store/records.js';
 import type { ServerContext } from './context.js';
 import { rejoinRefusal } from './dial-in.js';
 import { fenceSandbox } from './fencing.js';
-import type { Gateway, GatewayHandler, RunnerConnection } from './gateway.js';
+import type { GatewayHandler, RunnerConnection } from './gateway.js';
 import { LogIngest } from './logingest.js';
 import { decideTaskEnd } from './outcome.js';
-import { provisionRunner } from './runner-provision.js';
+import type { RunnerControl } from './runner-control.js';
+import type { GatewayLinks } from './runner-links.js';
 import { registerRunner } from './runner-register.js';
-import { TerminateRetries } from './terminate-retry.js';
 
-/** What a caller of `sendAssignment` already knows (each part is looked up when absent). */
-export interface AssignmentContext {
-  session?: Session;
-  card?: AgentCard | undefined;
-  /** The task was queued until this claim: it has no log lines yet. */
-  claimed?: boolean;
-}
-
-/** Callbacks into the session side (set after construction to avoid a construction cycle). */
+/** What the runner side calls on the session side (given to RunnerService's constructor). */
 export interface RunnerEvents {
-  taskFinished(task: Task): Promise<void>;
+  /** Sends a task's assignment to its runner (again, after the runner reconnected). */
+  sendAssignment(task: Task): Promise<boolean>;
+  /** The runner reported the task's end: a cancel fallback waiting for it is not needed. */
+  taskReported(taskId: string): void;
   /**
    * The session side of a finished task, written through the caller's transaction `tx`. When
    * `terminateRunner` is set the runner is being let go (per-task lifecycle on a managed pool) and
@@ -58,25 +50,19 @@ interface FinishResult {
 }
 
 export class RunnerService implements GatewayHandler {
-  gateway!: Gateway;
-  events!: RunnerEvents;
-  /** Runners whose sandbox is being stopped on purpose right now (the reconciler leaves them be). */
-  private readonly terminating = new Set<string>();
-  /** Pending cancel fallbacks: task id → timer. */
-  private readonly cancelTimers = new Map<string, NodeJS.Timeout>();
+  /** The gateway's live connections. */
+  readonly gateway: GatewayLinks;
 
   /** Log batches: storage, acks, refusals (the gateway's data lane). */
   private readonly logs: LogIngest;
 
-  /** Terminates that failed, retried with backoff (the runner stays offline meanwhile). */
-  private readonly terminateRetries: TerminateRetries;
-
-  constructor(private readonly ctx: ServerContext) {
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly control: RunnerControl,
+    private readonly events: RunnerEvents,
+  ) {
+    this.gateway = control.gateway;
     this.logs = new LogIngest(ctx);
-    this.terminateRetries = new TerminateRetries(ctx, async (id) => {
-      const r = await ctx.store.runners.get(id);
-      if (r && r.state !== 'terminated') await this.terminate(r, 'retrying a terminate that failed');
-    });
   }
 
   // ---- registration -------------------------------------------------------------------------
@@ -116,6 +102,13 @@ export class RunnerService implements GatewayHandler {
       case 'ack':
         this.ctx.log.debug({ runnerId: conn.runnerId, ref: msg.ref, ok: msg.ok }, 'runner ack');
         return;
+      default: {
+        // Every message type is handled above: a new one is a compile error here (never).
+        const unknown: never = msg;
+        const type = JSON.stringify((unknown as { type?: unknown }).type);
+        conn.send({ type: 'error', code: 'protocol', message: `unknown message type ${type}` });
+        return;
+      }
     }
   }
 
@@ -190,7 +183,7 @@ export class RunnerService implements GatewayHandler {
     conn.send({ type: 'lease', leaseMs: this.ctx.config.leaseTimeoutMs }); // hello renewed it
     this.ctx.log.info({ runnerId: runner.id, resume }, 'runner connected');
     this.ctx.bus.emit('runner:connected', { runnerId: runner.id, workspaces: msg.workspaces ?? [] });
-    if (resend) await this.sendAssignment(resend);
+    if (resend) await this.events.sendAssignment(resend);
     const fresh = await store.runners.get(runner.id);
     if (fresh) this.ctx.bus.emit('runner:updated', { runner: fresh });
     if (target === 'idle' && fresh) this.events.runnerIdle(fresh);
@@ -209,7 +202,7 @@ export class RunnerService implements GatewayHandler {
     const task = await store.tasks.get(msg.taskId);
     conn.send({ type: 'task.finished.ack', taskId: msg.taskId });
     if (!task || task.runnerId !== conn.runnerId) return;
-    this.clearCancelTimer(task.id);
+    this.events.taskReported(task.id);
     const now = Date.now();
     const { state: to, error } = decideTaskEnd(msg, task.cancelRequested);
     const done: Task = { ...task, state: to, exitCode: msg.exitCode, error, finishedAt: now, outcome: msg.outcome };
@@ -313,68 +306,6 @@ export class RunnerService implements GatewayHandler {
     await this.terminate(runner, 'drained');
   }
 
-  // ---- commands to runners ------------------------------------------------------------------
-
-  /**
-   * Sends a task's assignment to its runner. `known` carries what the caller already holds: the
-   * session, the agent card, and `claimed` (the task was queued until this claim, so it has no
-   * log lines to resume after).
-   */
-  async sendAssignment(task: Task, known: AssignmentContext = {}): Promise<boolean> {
-    const session = known.session ?? (await this.ctx.store.sessions.get(task.sessionId));
-    if (!session || !task.runnerId) return false;
-    const assignment = await this.buildAssignment(session, task, known);
-    if (!assignment) return false;
-    const withLimits = { ...assignment, outputLimits: this.ctx.config.taskOutputLimits };
-    return this.gateway.send(task.runnerId, { type: 'task.assign', task: withLimits });
-  }
-
-  /** Set by the session service: renders the agent command and env for a task. */
-  buildAssignment!: (session: Session, task: Task, known: AssignmentContext) => Promise<TaskAssignment | null>;
-
-  /** Asks the runner to cancel; if it cannot be reached (or does not answer in time) the task is cancelled here. */
-  async cancelRunningTask(task: Task): Promise<void> {
-    await this.ctx.store.tasks.update(task.id, { cancel_requested: 1 });
-    const sent = task.runnerId
-      ? this.gateway.send(task.runnerId, { type: 'task.cancel', ref: newId('cmd'), taskId: task.id })
-      : false;
-    const force = async () => {
-      this.cancelTimers.delete(task.id);
-      const ok = await this.ctx.store.tasks.transition(
-        task.id,
-        'cancelled',
-        { error: 'cancelled by request', finished_at: Date.now() },
-        ['assigned', 'running'],
-      );
-      if (ok) {
-        const t = await this.ctx.store.tasks.get(task.id);
-        if (t) {
-          this.ctx.bus.emit('task:updated', { task: t });
-          await this.events.taskFinished(t);
-        }
-        if (task.runnerId) {
-          this.gateway.send(task.runnerId, { type: 'task.stop', ref: newId('cmd'), taskId: task.id });
-          await this.ctx.store.runners.transition(task.runnerId, 'idle', {}, ['busy']);
-        }
-      }
-    };
-    if (!sent) return force();
-    this.clearCancelTimer(task.id);
-    this.cancelTimers.set(
-      task.id,
-      setTimeout(
-        () => void force().catch((e: unknown) => this.ctx.log.error({ err: toError(e) }, 'forced cancel failed')),
-        10_000,
-      ),
-    );
-  }
-
-  private clearCancelTimer(taskId: string): void {
-    const t = this.cancelTimers.get(taskId);
-    if (t) clearTimeout(t);
-    this.cancelTimers.delete(taskId);
-  }
-
   // ---- leases and loss ----------------------------------------------------------------------
 
   /** Marks a task lost (compare-and-set) and tells the session side, which applies the retry policy. */
@@ -404,7 +335,7 @@ export class RunnerService implements GatewayHandler {
   async markOffline(runner: Runner, reason: string): Promise<boolean> {
     const { store } = this.ctx;
     // A runner being terminated on purpose has lost nothing: its sandbox is going away by design.
-    if (this.terminating.has(runner.id)) return false;
+    if (this.control.isTerminating(runner.id)) return false;
     this.gateway.connections.get(runner.id)?.close(4005, reason.slice(0, 100));
     if (!(await store.runners.transition(runner.id, 'offline', {}, [runner.state]))) return false;
     this.ctx.log.warn({ runnerId: runner.id, reason }, 'runner offline');
@@ -424,75 +355,24 @@ export class RunnerService implements GatewayHandler {
       await this.ctx.store.runners.renewLease(r.id, now, this.ctx.config.leaseTimeoutMs);
   }
 
-  // ---- managed runners ----------------------------------------------------------------------
+  // ---- managed runners (see RunnerControl) --------------------------------------------------
 
   /**
    * Creates a runner row and a one-time registration token bound to it, then asks the pool's
    * provider to start the sandbox (see runner-provision.ts). Throws PoolFull or the provider's error.
    */
   provision(pool: Pool, session: Session | null): Promise<Runner> {
-    return provisionRunner(this.ctx, pool, session);
+    return this.control.provision(pool, session);
   }
 
   /** Stops a managed runner's sandbox, marks it terminated and writes its cost event. */
-  async terminate(runner: Runner, reason: string): Promise<void> {
-    this.terminating.add(runner.id);
-    try {
-      await this.terminateNow(runner, reason);
-    } finally {
-      this.terminating.delete(runner.id);
-    }
-  }
-
-  private async terminateNow(runner: Runner, reason: string): Promise<void> {
-    const { store } = this.ctx;
-    this.gateway.send(runner.id, { type: 'shutdown', ref: newId('cmd'), reason });
-    const provider = this.ctx.providers.get(runner.providerId);
-    if (runner.handle && provider) {
-      try {
-        await provider.terminate(runner.handle);
-        this.terminateRetries.succeeded(runner.id);
-      } catch (e: unknown) {
-        // Never `terminated` while the sandbox may still run: offline, recorded, retried.
-        this.gateway.connections.get(runner.id)?.close(1000, 'terminating');
-        await this.terminateRetries.failed(runner, reason, e);
-        return;
-      }
-    }
-    this.gateway.connections.get(runner.id)?.close(1000, 'terminated');
-    const now = Date.now();
-    if (await store.runners.transition(runner.id, 'terminated', { stopped_at: now })) {
-      await this.recordCost(runner, now);
-      const fresh = await store.runners.get(runner.id);
-      if (fresh) this.ctx.bus.emit('runner:updated', { runner: fresh });
-    }
+  terminate(runner: Runner, reason: string): Promise<void> {
+    return this.control.terminate(runner, reason);
   }
 
   /** A cost event: wall-clock seconds and the provider's billing model. */
-  async recordCost(runner: Runner, endedAt: number): Promise<void> {
-    const provider = this.ctx.providers.get(runner.providerId);
-    await this.ctx.store.db
-      .insertInto('cost_events')
-      .values({
-        id: newId('cst'),
-        org_id: runner.orgId,
-        runner_id: runner.id,
-        session_id: runner.sessionId,
-        pool_id: runner.poolId,
-        provider_id: runner.providerId,
-        billing_model: provider?.capabilities.billingModel ?? 'fixed',
-        started_at: runner.createdAt,
-        ended_at: endedAt,
-        seconds: Math.max(0, (endedAt - runner.createdAt) / 1000),
-        created_at: Date.now(),
-      })
-      .execute();
-  }
-
-  close(): void {
-    this.terminateRetries.close();
-    for (const t of this.cancelTimers.values()) clearTimeout(t);
-    this.cancelTimers.clear();
+  recordCost(runner: Runner, endedAt: number): Promise<void> {
+    return this.control.recordCost(runner, endedAt);
   }
 
   static readonly agentVersion = VERSION;

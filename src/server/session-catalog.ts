@@ -72,6 +72,16 @@ export class SessionCatalog {
     return (await this.view()).pools.find((p) => p.id === id) ?? null;
   }
 
+  /** The agent card named `name`, or null when there is none (a failing read throws). */
+  async findAgentCard(name: string): Promise<AgentCard | null> {
+    return (await this.agentCards()).find((c) => c.name === name) ?? null;
+  }
+
+  /** The profile named `name`, or null when there is none (a failing read throws). */
+  async findProfile(name: string): Promise<Profile | null> {
+    return (await this.view()).profiles.find((p) => p.name === name) ?? null;
+  }
+
   async agentCard(name: string): Promise<AgentCard> {
     const cards = await this.agentCards();
     const card = cards.find((c) => c.name === name);

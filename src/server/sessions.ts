@@ -7,6 +7,10 @@
  * - src/server/placement.ts: the pure scheduler fed with live pool state, and acting on its decision
  * - src/server/assigner.ts: the assigner (queue, pass) that binds queued tasks to idle runners
  * - src/server/task-lifecycle.ts: a task's end, a lost runner and the retry policy, failing
+ * - src/server/task-commands.ts: a task's assignment and cancel, sent to its runner
+ *
+ * It needs only RunnerControl (managed runners, the gateway's connections); the runner side
+ * (RunnerService) is built after it and calls back through `runnerEvents`.
  */
 import { Conflict } from '../core/errors.js';
 import { isTerminalSession } from '../core/states.js';
@@ -15,11 +19,13 @@ import type { Placement, Session, SessionRequest, Task } from '../store/records.
 import { Assigner } from './assigner.js';
 import type { ServerContext } from './context.js';
 import { type PassSnapshot, Placer } from './placement.js';
-import type { RunnerService } from './runners.js';
+import type { RunnerControl } from './runner-control.js';
+import type { RunnerEvents } from './runners.js';
 import { SessionCatalog } from './session-catalog.js';
 import { getSession, getTask } from './session-common.js';
 import { SessionCreator } from './session-create.js';
 import type { CreateSessionBody, CreateTaskBody } from './session-requests.js';
+import { TaskCommands } from './task-commands.js';
 import { TaskLifecycle } from './task-lifecycle.js';
 
 export class SessionService {
@@ -27,27 +33,33 @@ export class SessionService {
   readonly providerHealth = new Map<string, string | null>();
   private readonly catalog: SessionCatalog;
   private readonly lifecycle: TaskLifecycle;
+  private readonly commands: TaskCommands;
   private readonly placer: Placer;
   private readonly assigner: Assigner;
   private readonly creator: SessionCreator;
 
+  /** What the runner side (RunnerService) calls on this side; pass it to its constructor. */
+  readonly runnerEvents: RunnerEvents;
+
   constructor(
     private readonly ctx: ServerContext,
-    private readonly runners: RunnerService,
+    runners: RunnerControl,
   ) {
+    // The parts ask the assigner for passes; it is built last since it places through them.
     const kick = () => this.assigner.kick();
     this.catalog = new SessionCatalog(ctx);
     this.lifecycle = new TaskLifecycle(ctx, runners, this.catalog, kick);
-    this.placer = new Placer(ctx, runners, this.catalog, this.lifecycle, this.providerHealth, kick);
-    this.assigner = new Assigner(ctx, runners, this.catalog, this.placer, this.providerHealth);
+    this.commands = new TaskCommands(ctx, runners, this.lifecycle);
+    this.placer = new Placer(ctx, runners, this.catalog, this.lifecycle, this.commands, this.providerHealth, kick);
+    this.assigner = new Assigner(ctx, runners, this.catalog, this.placer, this.commands, this.providerHealth);
     this.creator = new SessionCreator(ctx, this.catalog, this.placer, this.lifecycle, kick);
-    runners.events = {
-      taskFinished: (t) => this.lifecycle.taskFinished(t),
-      finishTaskIn: (t, tx) => this.lifecycle.finishTaskIn(t, tx),
+    this.runnerEvents = {
+      sendAssignment: (t) => this.commands.sendAssignment(t),
+      taskReported: (id) => this.commands.clearCancel(id),
+      finishTaskIn: (t, tx, opts) => this.lifecycle.finishTaskIn(t, tx, opts),
       runnerLost: (r, t) => this.lifecycle.runnerLost(r, t),
       runnerIdle: () => this.kick(),
     };
-    runners.buildAssignment = (s, t, known) => this.lifecycle.buildAssignment(s, t, known);
   }
 
   // ---- catalog, reads and creation ------------------------------------------------------------
@@ -109,6 +121,11 @@ export class SessionService {
     return this.assigner.settled();
   }
 
+  /** Drops pending timers (cancel fallbacks) at shutdown. */
+  close(): void {
+    this.commands.close();
+  }
+
   /** Sessions and runners a pool change could affect: re-run placement. */
   poolsChanged(): void {
     this.catalog.invalidate();
@@ -137,7 +154,7 @@ export class SessionService {
       return this.cancelTask(id);
     }
     if (task.state === 'assigned' || task.state === 'running') {
-      await this.runners.cancelRunningTask(task);
+      await this.commands.cancelRunningTask(task);
       return getTask(this.ctx, id);
     }
     throw new Conflict(`task ${id} is already ${task.state}`);
@@ -161,7 +178,7 @@ export class SessionService {
           { error: 'session cancelled', finished_at: Date.now() },
           ['queued'],
         );
-      else await this.runners.cancelRunningTask(t);
+      else await this.commands.cancelRunningTask(t);
     }
     await this.ctx.store.sessions.addEvent(id, session.orgId, 'cancelled', {});
     await this.lifecycle.releaseRunner(session, 'session cancelled');

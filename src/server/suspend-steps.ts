@@ -16,7 +16,7 @@
  * A step that fails during recovery is retried on the next pass; cancel works meanwhile.
  */
 import { Conflict, toError } from '../core/errors.js';
-import { RUNNER_LIVE } from '../core/states.js';
+import { canTransition, RUNNER_LIVE, RUNNER_TRANSITIONS } from '../core/states.js';
 import { SUSPEND_STEPS, type SuspendStep } from '../core/suspend-steps.js';
 import type { RunnerState } from '../core/types.js';
 import type { SandboxHandle, SandboxProvider, SuspendStrategy } from '../providers/types.js';
@@ -25,6 +25,9 @@ import type { ServerContext } from './context.js';
 import { crashPoint } from './faults.js';
 import type { RunnerService } from './runners.js';
 import type { SessionService } from './sessions.js';
+
+/** The states a failed suspend's runner may be rolled back from. */
+const ROLLBACK_FROM: RunnerState[] = ['paused', 'suspended'];
 
 /** A session with a suspend or resume in flight, and its intent. */
 export type InFlight = SessionSuspendInfo & { op: SuspendOp };
@@ -209,8 +212,12 @@ export class SuspendSteps {
   async rollBack(session: Session, info: InFlight, err: Error): Promise<void> {
     const { store } = this.ctx;
     const { op } = info;
-    if (op.runnerId && op.runnerFrom)
-      await store.runners.transition(op.runnerId, op.runnerFrom, {}, ['paused', 'suspended']);
+    const runnerFrom = op.runnerFrom;
+    if (op.runnerId && runnerFrom) {
+      // Only from where the state table allows going back (a runner already back is left as it is).
+      const from = ROLLBACK_FROM.filter((s) => canTransition(RUNNER_TRANSITIONS, s, runnerFrom));
+      if (from.length) await store.runners.transition(op.runnerId, runnerFrom, {}, from);
+    }
     const runner = op.runnerId ? await store.runners.get(op.runnerId) : null;
     const back: SessionSuspendInfo | null =
       op.from === 'suspended'

@@ -6,19 +6,28 @@
  */
 import { newId } from '../core/ids.js';
 import { isTerminalSession } from '../core/states.js';
+import type { AgentCard } from '../core/types.js';
 import type { TaskAssignment } from '../protocol/messages.js';
 import type { Repos } from '../store/index.js';
 import type { Placement, Runner, Session, Task } from '../store/records.js';
 import { assignmentFields, missingEnvError, renderTask, taskContext } from './agents.js';
 import type { ServerContext } from './context.js';
-import type { AssignmentContext, RunnerService } from './runners.js';
+import type { RunnerControl } from './runner-control.js';
 import type { SessionCatalog } from './session-catalog.js';
 import { emitSession, emitTask } from './session-common.js';
+
+/** What a caller of `sendAssignment` (TaskCommands) already knows (each part is looked up when absent). */
+export interface AssignmentContext {
+  session?: Session;
+  card?: AgentCard | undefined;
+  /** The task was queued until this claim: it has no log lines yet. */
+  claimed?: boolean;
+}
 
 export class TaskLifecycle {
   constructor(
     private readonly ctx: ServerContext,
-    private readonly runners: RunnerService,
+    private readonly runners: RunnerControl,
     private readonly catalog: SessionCatalog,
     /** Asks the assigner for a pass. */
     private readonly kick: () => void,
@@ -49,14 +58,13 @@ export class TaskLifecycle {
   }
 
   async buildAssignment(session: Session, task: Task, known: AssignmentContext): Promise<TaskAssignment | null> {
-    const card = known.card ?? (await this.catalog.agentCard(session.agent).catch(() => null));
+    // Only a card that is gone fails the task; a failing read is an error of its own (it propagates).
+    const card = known.card ?? (await this.catalog.findAgentCard(session.agent));
     if (!card) {
       await this.failTask(task, `agent ${session.agent} no longer exists`);
       return null;
     }
-    const profile = session.request.profile
-      ? await this.catalog.profile(session.request.profile).catch(() => null)
-      : null;
+    const profile = session.request.profile ? await this.catalog.findProfile(session.request.profile) : null;
     // Only a card that resumes conversations needs the last one (one query fewer per task otherwise).
     const conversationId = card.resume ? await this.ctx.store.tasks.lastConversationId(session.id) : null;
     const r = renderTask(card, task.prompt, taskContext(session, task, this.ctx.config, profile, conversationId));

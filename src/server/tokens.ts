@@ -12,7 +12,7 @@ import { hostname } from 'node:os';
 import type { z } from 'zod';
 import { CreateTokenBody, ListTokensQuery, RegisterExternalBody, RotateTokenBody } from '../api/schemas.js';
 import { parseLabels } from '../config/index.js';
-import { Conflict, InvalidRequest, NotFound } from '../core/errors.js';
+import { Conflict, InvalidRequest, NotFound, nullIfNotFound } from '../core/errors.js';
 import type { Pool } from '../core/types.js';
 import type { RegistrationToken } from '../store/repos/auth.js';
 import type { Api } from './api.js';
@@ -187,7 +187,7 @@ export class TokenService {
         );
       pool =
         external[0] ??
-        (await this.pools.get('external').catch(() => null)) ??
+        (await this.pools.get('external').catch(nullIfNotFound)) ??
         (await this.pools.create({ name: 'external', mode: 'external', provider: 'external' }, 'api'));
     }
     const { id, token } = await this.ctx.store.auth.createRegistrationToken({

@@ -5,64 +5,22 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kysely, type LogEvent, Migrator, PostgresDialect, sql } from 'kysely';
+import { ChangeLog } from './changes.js';
 import { migrationProvider } from './migrations/index.js';
 import { AuthRepo } from './repos/auth.js';
+import { CostRepo } from './repos/costs.js';
 import { LogRepo } from './repos/logs.js';
 import { MetaRepo } from './repos/meta.js';
 import { PoolRepo } from './repos/pools.js';
 import { RunnerRepo } from './repos/runners.js';
 import { SessionRepo } from './repos/sessions.js';
 import { TaskRepo } from './repos/tasks.js';
-import type { Database } from './schema.js';
+import type { Database, Dialect } from './schema.js';
 import { type GroupCommitDriver, GroupCommitSqliteDialect, openSqlite } from './sqlite.js';
 
-export type Dialect = 'sqlite' | 'postgres';
-
-/**
- * Which sessions, tasks and runners were written since the last `take()`: every write to those
- * tables goes through their repos, which note the id here. The assigner reads only these between
- * full reads of the queue. A write in a transaction that rolls back is noted too (a reader just
- * reads that row again for nothing).
- *
- * Repos note an id before their write and again after it. A reader that takes the log and reads
- * while holding the connection (a transaction) sees every write that ran before: it was noted
- * before it ran. A write still waiting for the connection is noted again once it has run, so the
- * reader's next take has it.
- */
-export class ChangeLog {
-  private sessions = new Set<string>();
-  private tasks = new Set<string>();
-  private runners = new Set<string>();
-
-  session(id: string): void {
-    this.sessions.add(id);
-  }
-
-  task(id: string): void {
-    this.tasks.add(id);
-  }
-
-  /** A runner's state, binding, labels or draining flag was written (lease renewals are not noted). */
-  runner(id: string): void {
-    this.runners.add(id);
-  }
-
-  /** The ids noted since the last call, and a fresh start. */
-  take(): Changes {
-    const out = { sessions: this.sessions, tasks: this.tasks, runners: this.runners };
-    this.sessions = new Set();
-    this.tasks = new Set();
-    this.runners = new Set();
-    return out;
-  }
-}
-
-/** What ChangeLog.take returns. */
-export interface Changes {
-  sessions: Set<string>;
-  tasks: Set<string>;
-  runners: Set<string>;
-}
+export type { Changes } from './changes.js';
+export type { Dialect } from './schema.js';
+export { ChangeLog };
 
 /** The repositories, grouped by aggregate; the same shape over the database or a transaction. */
 export interface Repos {
@@ -77,6 +35,8 @@ export interface Repos {
 
 export interface Store extends Repos {
   db: Kysely<Database>;
+  /** The cost ledger (written and read outside transactions, so not in Repos). */
+  costs: CostRepo;
   dialect: Dialect;
   /** Sessions, tasks and runners written since the assigner last looked (see ChangeLog). */
   changes: ChangeLog;
@@ -96,7 +56,7 @@ export interface Store extends Repos {
 function repos(db: Kysely<Database>, changes: ChangeLog, dialect: Dialect): Repos {
   return {
     auth: new AuthRepo(db),
-    pools: new PoolRepo(db),
+    pools: new PoolRepo(db, changes),
     runners: new RunnerRepo(db, changes),
     sessions: new SessionRepo(db, changes),
     tasks: new TaskRepo(db, changes),
@@ -180,6 +140,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     db,
     dialect,
     changes,
+    costs: new CostRepo(db),
     ...repos(db, changes, dialect),
     transaction: (fn) => db.transaction().execute((trx) => fn(repos(trx, changes, dialect))),
     commitCount: () => grouped?.commits ?? 0,

@@ -5,6 +5,9 @@
  */
 import type { Generated } from 'kysely';
 
+/** Which database a store runs on. */
+export type Dialect = 'sqlite' | 'postgres';
+
 export interface OrgsTable {
   id: string;
   name: string;

@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, postgresDescribe } from '../../test/pg.support.js';
+import { IllegalTransition } from '../core/errors.js';
 import { newId } from '../core/ids.js';
+import type { RunnerState } from '../core/types.js';
 import { openStore, type Store } from './index.js';
 
 /** A fresh store; `reopen` opens the same database again (as a server restart does). */
@@ -51,15 +53,14 @@ for (const dialect of DIALECTS) {
     let projectId: string;
     let poolId: string;
 
-    beforeAll(async () => {
-      ({ store, reopen, cleanup } = await dialect.open());
-      ({ orgId, projectId } = await store.auth.ensureDefaultTenancy());
+    /** Inserts a pool (`mode: pool`) and returns its id. */
+    const pool = async (name: string) => {
       const now = Date.now();
-      poolId = newId('pool');
+      const id = newId('pool');
       await store.pools.insert({
-        id: poolId,
+        id,
         org_id: orgId,
-        name: 'p',
+        name,
         mode: 'pool',
         provider_id: 'pool',
         priority: 0,
@@ -78,6 +79,13 @@ for (const dialect of DIALECTS) {
         created_at: now,
         updated_at: now,
       });
+      return id;
+    };
+
+    beforeAll(async () => {
+      ({ store, reopen, cleanup } = await dialect.open());
+      ({ orgId, projectId } = await store.auth.ensureDefaultTenancy());
+      poolId = await pool('p');
     });
     afterAll(async () => {
       await store?.close();
@@ -126,16 +134,16 @@ for (const dialect of DIALECTS) {
         started_at: null,
         finished_at: null,
       });
-    const runner = async () => {
+    const runner = async (opts: { pool?: string; state?: RunnerState } = {}) => {
       const now = Date.now();
       const id = newId('run');
       await store.runners.insert({
         id,
         org_id: orgId,
-        pool_id: poolId,
+        pool_id: opts.pool ?? poolId,
         session_id: null,
         name: id,
-        state: 'idle',
+        state: opts.state ?? 'idle',
         labels: '{}',
         credential_hash: null,
         provider_id: 'pool',
@@ -223,6 +231,77 @@ for (const dialect of DIALECTS) {
       expect(await store.tasks.transition(t.id, 'queued')).toBe(false); // terminal
       expect((await store.tasks.get(t.id))?.state).toBe('cancelled');
       expect(await store.sessions.transition(s, 'completed')).toBe(false); // scheduling → completed is not allowed
+    });
+
+    it('refuses an edge the state table does not list with an error (not false), writing nothing', async () => {
+      const s = await session();
+      const t = await task(s);
+      const r = await runner();
+      // queued → running skips `assigned`: asking for it is a defect in the caller, not a lost race.
+      await expect(store.tasks.transition(t.id, 'running', {}, ['queued'])).rejects.toThrow(IllegalTransition);
+      await expect(store.tasks.transition(t.id, 'running', {}, ['queued'])).rejects.toThrow(
+        'tasks: no transition queued → running in the state table',
+      );
+      expect((await store.tasks.get(t.id))?.state).toBe('queued');
+      // Nothing leads back into `pending`.
+      await expect(store.sessions.transition(s, 'pending')).rejects.toThrow(/no transition leads into pending/);
+      expect((await store.sessions.get(s))?.state).toBe('scheduling');
+      await expect(store.runners.transition(r, 'provisioning', {}, ['idle'])).rejects.toThrow(IllegalTransition);
+      // Inside a transaction the error rolls the transaction back.
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.sessions.update(s, { state_reason: 'written before the illegal edge' });
+          await tx.tasks.transition(t.id, 'succeeded', {}, ['queued']);
+        }),
+      ).rejects.toThrow(IllegalTransition);
+      expect((await store.sessions.get(s))?.stateReason).toBeNull();
+      // A guard that does not hold (a race) is still false.
+      expect(await store.tasks.transition(t.id, 'cancelled', {}, ['assigned', 'running'])).toBe(false);
+    });
+
+    it('deletes a pool with its tokens and runner rows, noting the runners in the change log', async () => {
+      const doomed = await pool('doomed');
+      const gone = await runner({ pool: doomed, state: 'offline' });
+      const kept = await runner();
+      await store.auth.createRegistrationToken({
+        orgId,
+        poolId: doomed,
+        kind: 'reusable',
+        runnerId: null,
+        expiresAt: null,
+        description: 'doomed pool token',
+      });
+      const s = await session();
+      await store.sessions.update(s, { pool_id: doomed });
+      expect(await store.sessions.countOpenInPool(doomed)).toBe(1);
+      expect(await store.sessions.transition(s, 'cancelled', { ended_at: Date.now() })).toBe(true);
+      expect(await store.sessions.countOpenInPool(doomed)).toBe(0);
+      store.changes.take();
+      const done = await store.transaction((tx) => tx.pools.deleteCascade(doomed));
+      expect(done.runners).toEqual([gone]);
+      // What the assigner reads incrementally: the deleted runner is noted, and reads back as gone.
+      const noted = store.changes.take().runners;
+      expect([...noted]).toEqual([gone]);
+      expect(await store.runners.liveViewsByIds(orgId, [...noted])).toEqual([]);
+      expect(await store.runners.get(gone)).toBeNull();
+      expect(await store.runners.get(kept)).not.toBeNull();
+      expect(await store.pools.byId(doomed)).toBeNull();
+      expect(await store.auth.listRegistrationTokens(orgId, doomed)).toEqual([]);
+    });
+
+    it('keeps the cost ledger: runner events and their reads, newest first, by session and pool', async () => {
+      const s = await session();
+      const costly = await pool('costly');
+      const base = { orgId, sessionId: s, poolId: costly, providerId: 'pool', createdAt: 1_000 };
+      await store.costs.addRunnerCost({ ...base, id: 'run_a' }, 3_000, 'per-second');
+      await store.costs.addRunnerCost({ ...base, id: 'run_b', sessionId: null }, 6_000, 'fixed');
+      const all = await store.costs.list(orgId, { poolId: costly, limit: 10 });
+      expect(all.map((c) => [c.runnerId, c.seconds, c.billingModel])).toEqual([
+        ['run_b', 5, 'fixed'],
+        ['run_a', 2, 'per-second'],
+      ]);
+      expect((await store.costs.list(orgId, { sessionId: s, limit: 10 })).map((c) => c.runnerId)).toEqual(['run_a']);
+      expect(await store.costs.list(orgId, { poolId: costly, limit: 1 })).toHaveLength(1);
     });
 
     it('never gives one task to two runners nor two tasks to one runner, under racing claims', async () => {

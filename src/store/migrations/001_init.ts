@@ -3,7 +3,7 @@
  * runners, registration tokens, sessions, tasks, logs, session events, cost events).
  */
 import type { Kysely } from 'kysely';
-import type { MigrationContext } from './index.js';
+import type { MigrationContext } from './context.js';
 
 export async function up(db: Kysely<unknown>, ctx: MigrationContext): Promise<void> {
   const ts = 'bigint' as const;

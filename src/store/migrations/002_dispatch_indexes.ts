@@ -3,7 +3,7 @@
  * runner's credential (every gateway connect) and the active task of a session or runner by state.
  */
 import type { Kysely } from 'kysely';
-import type { MigrationContext } from './index.js';
+import type { MigrationContext } from './context.js';
 
 export async function up(db: Kysely<unknown>, _ctx: MigrationContext): Promise<void> {
   await db.schema.createIndex('runners_credential').on('runners').column('credential_hash').execute();

@@ -7,7 +7,7 @@
  */
 import { type Kysely, sql } from 'kysely';
 import { newId } from '../../core/ids.js';
-import type { MigrationContext } from './index.js';
+import type { MigrationContext } from './context.js';
 
 export async function up(db: Kysely<unknown>, _ctx: MigrationContext): Promise<void> {
   await db.schema

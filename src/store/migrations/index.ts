@@ -8,10 +8,9 @@ import * as m002 from './002_dispatch_indexes.js';
 import * as m003 from './003_session_priority.js';
 import * as m004 from './004_install_meta.js';
 import * as m005 from './005_agent_outcomes.js';
+import type { MigrationContext } from './context.js';
 
-export interface MigrationContext {
-  dialect: 'sqlite' | 'postgres';
-}
+export type { MigrationContext } from './context.js';
 
 type Step = { up(db: Kysely<unknown>, ctx: MigrationContext): Promise<void> };
 

@@ -13,10 +13,9 @@
  */
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { InvalidRequest } from '../../core/errors.js';
-import type { Dialect } from '../index.js';
 import { escapeLine, unescapeLine } from '../logtext.js';
 import type { LogLine } from '../records.js';
-import type { Database, TaskLogsTable } from '../schema.js';
+import type { Database, Dialect, TaskLogsTable } from '../schema.js';
 
 export interface NewLogLine {
   seq: number;

@@ -1,15 +1,20 @@
 /**
- * @module Pools, profiles and agent cards: the catalog the scheduler reads.
+ * @module Pools, profiles and agent cards: the catalog the scheduler reads. Deleting a pool takes
+ * its registration tokens and (non-live) runner rows with it, noting the runners in the ChangeLog.
  */
 import type { Kysely, Updateable } from 'kysely';
 import type { AgentCard, Pool, Profile } from '../../core/types.js';
+import type { ChangeLog } from '../changes.js';
 import { toAgentCard, toPool, toProfile } from '../records.js';
 import type { Database, PoolsTable } from '../schema.js';
 
 export type PoolPatch = Omit<Updateable<PoolsTable>, 'id' | 'org_id' | 'created_at'>;
 
 export class PoolRepo {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly changes?: ChangeLog,
+  ) {}
 
   async insert(row: PoolsTable): Promise<Pool> {
     await this.db.insertInto('pools').values(row).execute();
@@ -26,6 +31,26 @@ export class PoolRepo {
 
   async delete(id: string): Promise<void> {
     await this.db.deleteFrom('pools').where('id', '=', id).execute();
+  }
+
+  /**
+   * Deletes a pool with its registration tokens and runner rows (the caller has checked it has no
+   * live runner and no open session; run it in a transaction with that check). Every runner row
+   * deleted is noted in the ChangeLog, so the assigner's incremental read drops it.
+   */
+  async deleteCascade(id: string): Promise<{ runners: string[] }> {
+    const runners = (await this.db.selectFrom('runners').select('id').where('pool_id', '=', id).execute()).map(
+      (r) => r.id,
+    );
+    for (const r of runners) this.changes?.runner(r);
+    try {
+      await this.db.deleteFrom('registration_tokens').where('pool_id', '=', id).execute();
+      await this.db.deleteFrom('runners').where('pool_id', '=', id).execute();
+      await this.db.deleteFrom('pools').where('id', '=', id).execute();
+    } finally {
+      for (const r of runners) this.changes?.runner(r);
+    }
+    return { runners };
   }
 
   async get(idOrName: string, orgId: string): Promise<Pool | null> {

@@ -4,12 +4,13 @@
  */
 import type { Kysely, Updateable } from 'kysely';
 import { hashSecret } from '../../core/ids.js';
-import { fromStates, RUNNER_HOLDS_SANDBOX, RUNNER_LIVE, RUNNER_TRANSITIONS } from '../../core/states.js';
+import { RUNNER_HOLDS_SANDBOX, RUNNER_LIVE, RUNNER_TRANSITIONS } from '../../core/states.js';
 import type { Labels, RunnerState } from '../../core/types.js';
-import type { ChangeLog } from '../index.js';
-import { arg, args, changed, patchShape, run, setFrom } from '../prepared.js';
+import type { ChangeLog } from '../changes.js';
+import { arg, changed, patchShape, run, setFrom } from '../prepared.js';
 import { json, type Runner, type Task, toRunner, toTask } from '../records.js';
 import type { Database, RunnersTable } from '../schema.js';
+import { casTransition } from '../transition.js';
 
 /** A live runner as placement sees it. */
 export type LiveRunner = Pick<Runner, 'id' | 'poolId' | 'providerId' | 'sessionId' | 'state' | 'labels' | 'draining'>;
@@ -112,25 +113,23 @@ export class RunnerRepo {
 
   /** Compare-and-set state change; false when the guard did not hold. */
   async transition(id: string, to: RunnerState, patch: RunnerPatch = {}, from?: RunnerState[]): Promise<boolean> {
-    const allowed = from ?? fromStates(RUNNER_TRANSITIONS, to);
-    if (allowed.length === 0) return false;
     this.changes?.runner(id);
     try {
       const now = Date.now();
-      const set = patchShape({ ...patch, state: to, updated_at: now, ...(to === 'idle' ? { idle_since: now } : {}) });
-      const n = set.values.length;
-      const r = await run(
+      return await casTransition(
         this.db,
-        `runners.transition:${set.key}:${allowed.length}`,
-        [...set.values, id, ...allowed],
-        (p) =>
-          this.db
-            .updateTable('runners')
-            .set(setFrom(set.columns, p))
-            .where('id', '=', arg(p, n))
-            .where('state', 'in', args(p, n + 1, n + 1 + allowed.length)),
+        'runners',
+        RUNNER_TRANSITIONS,
+        id,
+        to,
+        {
+          ...patch,
+          state: to,
+          updated_at: now,
+          ...(to === 'idle' ? { idle_since: now } : {}),
+        },
+        from,
       );
-      return changed(r) === 1;
     } finally {
       this.changes?.runner(id);
     }

@@ -3,12 +3,13 @@
  * the session state table.
  */
 import type { Kysely, Updateable } from 'kysely';
-import { fromStates, SESSION_TRANSITIONS } from '../../core/states.js';
+import { SESSION_TERMINAL, SESSION_TRANSITIONS } from '../../core/states.js';
 import type { SessionState } from '../../core/types.js';
-import type { ChangeLog } from '../index.js';
-import { arg, args, changed, patchShape, run, setFrom } from '../prepared.js';
+import type { ChangeLog } from '../changes.js';
+import { arg, patchShape, run, setFrom } from '../prepared.js';
 import { type Session, toSession } from '../records.js';
 import type { Database, SessionsTable } from '../schema.js';
+import { casTransition } from '../transition.js';
 
 export interface SessionEvent {
   id: number;
@@ -130,27 +131,31 @@ export class SessionRepo {
    * allows into `to`). Returns false when the guard did not hold.
    */
   async transition(id: string, to: SessionState, patch: SessionPatch = {}, from?: SessionState[]): Promise<boolean> {
-    const allowed = from ?? fromStates(SESSION_TRANSITIONS, to);
-    if (allowed.length === 0) return false;
     this.changes?.session(id);
     try {
-      const set = patchShape({ ...patch, state: to, updated_at: Date.now() });
-      const n = set.values.length;
-      const r = await run(
+      return await casTransition(
         this.db,
-        `sessions.transition:${set.key}:${allowed.length}`,
-        [...set.values, id, ...allowed],
-        (p) =>
-          this.db
-            .updateTable('sessions')
-            .set(setFrom(set.columns, p))
-            .where('id', '=', arg(p, n))
-            .where('state', 'in', args(p, n + 1, n + 1 + allowed.length)),
+        'sessions',
+        SESSION_TRANSITIONS,
+        id,
+        to,
+        { ...patch, state: to, updated_at: Date.now() },
+        from,
       );
-      return changed(r) === 1;
     } finally {
       this.changes?.session(id);
     }
+  }
+
+  /** How many sessions placed on a pool have not ended. */
+  async countOpenInPool(poolId: string): Promise<number> {
+    const r = await this.db
+      .selectFrom('sessions')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('pool_id', '=', poolId)
+      .where('state', 'not in', [...SESSION_TERMINAL])
+      .executeTakeFirst();
+    return Number(r?.n ?? 0);
   }
 
   /** Updates fields other than state. */

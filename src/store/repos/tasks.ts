@@ -5,12 +5,13 @@
  */
 import { type Kysely, sql, type Updateable } from 'kysely';
 import { newId } from '../../core/ids.js';
-import { fromStates, TASK_TERMINAL, TASK_TRANSITIONS } from '../../core/states.js';
+import { TASK_TERMINAL, TASK_TRANSITIONS } from '../../core/states.js';
 import type { TaskState } from '../../core/types.js';
-import type { ChangeLog } from '../index.js';
-import { arg, args, changed, patchShape, run, setFrom } from '../prepared.js';
+import type { ChangeLog } from '../changes.js';
+import { arg, args, patchShape, run, setFrom } from '../prepared.js';
 import { type Runner, type Task, toTask } from '../records.js';
 import type { Database, TasksTable } from '../schema.js';
+import { casTransition } from '../transition.js';
 
 /** A queued task as an assigner pass sees it. */
 export interface QueuedTaskRef {
@@ -242,24 +243,9 @@ export class TaskRepo {
 
   /** Compare-and-set state change; false when the guard did not hold. */
   async transition(id: string, to: TaskState, patch: TaskPatch = {}, from?: TaskState[]): Promise<boolean> {
-    const allowed = from ?? fromStates(TASK_TRANSITIONS, to);
-    if (allowed.length === 0) return false;
     this.changes?.task(id);
     try {
-      const set = patchShape({ ...patch, state: to });
-      const n = set.values.length;
-      const r = await run(
-        this.db,
-        `tasks.transition:${set.key}:${allowed.length}`,
-        [...set.values, id, ...allowed],
-        (p) =>
-          this.db
-            .updateTable('tasks')
-            .set(setFrom(set.columns, p))
-            .where('id', '=', arg(p, n))
-            .where('state', 'in', args(p, n + 1, n + 1 + allowed.length)),
-      );
-      return changed(r) === 1;
+      return await casTransition(this.db, 'tasks', TASK_TRANSITIONS, id, to, { ...patch, state: to }, from);
     } finally {
       this.changes?.task(id);
     }

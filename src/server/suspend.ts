@@ -49,9 +49,8 @@ import type { SessionService } from './sessions.js';
 import { canHonour, resolveStrategy, strictPlan } from './suspend-honour.js';
 import { type InFlight, SuspendSteps } from './suspend-steps.js';
 
-export { SuspendBody };
-
 export { canHonour, resolveStrategy, type SuspendPlan, strictPlan, whyNot } from './suspend-honour.js';
+export { SuspendBody };
 
 function fmtMs(ms: number): string {
   if (ms >= 3_600_000 && ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;

@@ -1,6 +1,6 @@
 /**
  * A healthy, very verbose task completes exactly once: 2,000,000 lines on SQLite and 1,000,000 on
- * PostgreSQL (when MARIONETTE_TEST_DATABASE_URL is set) through a real server and a real local
+ * PostgreSQL (when one is reachable, see test/pg.support.ts) through a real server and a real local
  * runner. Before flow control, heartbeats waited behind log batches, the task was declared lost at
  * the 30 s lease and run again, and the agent buffered everything (434 MB at 1M lines). Every line
  * is stored once and in order (checked in the database itself), and the agent's RSS, sampled from
@@ -13,10 +13,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ServerHandle, type SessionView, startServer, until } from './harness.js';
-
-const pgUrl = process.env.MARIONETTE_TEST_DATABASE_URL;
-if (!pgUrl && process.env.MARIONETTE_REQUIRE_POSTGRES === '1')
-  throw new Error('MARIONETTE_REQUIRE_POSTGRES=1 but MARIONETTE_TEST_DATABASE_URL is not set');
+import { freshDatabase, postgresDescribe } from './pg.support.js';
 
 /** The largest RSS (bytes) of this home's agent processes seen so far, sampled every 250 ms. */
 function sampleAgentRss(home: string): { max: () => number; stop: () => void } {
@@ -102,31 +99,20 @@ describe('a verbose task is never declared lost', () => {
   }, 420_000);
 });
 
-describe.skipIf(!pgUrl)('a verbose task is never declared lost (PostgreSQL)', () => {
+postgresDescribe('a verbose task is never declared lost (PostgreSQL)', () => {
   let srv: ServerHandle | undefined;
-  const dbName = `mrn_logs_${process.pid}_${Date.now()}`;
-  const admin = () => new pg.Client({ connectionString: pgUrl });
-  const dbUrl = () => {
-    const u = new URL(pgUrl!);
-    u.pathname = `/${dbName}`;
-    return u.toString();
-  };
+  let db: Awaited<ReturnType<typeof freshDatabase>> | undefined;
   afterAll(async () => {
     await srv?.destroy();
-    const c = admin();
-    await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-    await c.end();
+    await db?.drop();
   });
 
   it('1,000,000 lines on PostgreSQL: one attempt, every line once and in order', async () => {
-    const c = admin();
-    await c.connect();
-    await c.query(`CREATE DATABASE "${dbName}"`);
-    await c.end();
-    srv = await startServer({ env: { MARIONETTE_DATABASE_URL: dbUrl() } });
+    db = await freshDatabase();
+    const url = db.url;
+    srv = await startServer({ env: { MARIONETTE_DATABASE_URL: url } });
     await runVerbose(srv, 1_000_000, async () => {
-      const q = new pg.Client({ connectionString: dbUrl() });
+      const q = new pg.Client({ connectionString: url });
       await q.connect();
       try {
         const r = (await q.query(CHECK_SQL)).rows[0] as Record<string, string>;

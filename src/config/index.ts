@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { InvalidRequest } from '../core/errors.js';
 import { FAULT_POINTS } from '../core/suspend-steps.js';
+import { type ProvidersConfig, parseProvidersConfig, poolsInProviderSections } from '../providers/registry.js';
 import { type LimitsConfig, limitsFileSchema, resolveLimits } from './limits.js';
 
 /** A duration: `60s`, `5m`, `24h`, or a number of seconds. Parsed to milliseconds. */
@@ -132,8 +133,8 @@ const fileSchema = z.strictObject({
     .optional(),
   /** Extra agent cards, by name (built-ins `shell`, `claude`, `codex` cannot be replaced). */
   agents: z.record(z.string(), agentCardSchema).optional(),
-  /** Provider settings by provider id (`local`, `docker`, `pool`, ...). */
-  providers: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+  /** Provider settings by provider id; each section is checked by its provider's schema (src/providers/registry.ts). */
+  providers: z.record(z.string(), z.unknown()).optional(),
   /** Pools by name. */
   pools: z.record(z.string(), poolConfigSchema).optional(),
   /** Profiles by name. */
@@ -184,7 +185,9 @@ export interface ServerConfig {
   /** `tasks.default_timeout` (default 1h). */
   taskTimeoutMs: number;
   agents: Record<string, AgentCardFileConfig>;
-  providers: Record<string, Record<string, unknown>>;
+  /** Each configured provider's section, parsed by its descriptor (only implemented, known providers). */
+  providers: ProvidersConfig;
+  /** `pools:` plus the pools declared inside provider sections (`providers.pool.pools`). */
   pools: Record<string, PoolFileConfig>;
   profiles: NonNullable<FileConfig['profiles']>;
   configFile: string | null;
@@ -293,6 +296,7 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
   if (!levels.includes(logLevel))
     throw new InvalidRequest(`MARIONETTE_LOG_LEVEL: ${JSON.stringify(logLevel)} is not one of ${levels.join(', ')}`);
   const leaseTimeoutMs = file.runners?.lease_timeout ?? 30_000;
+  const { providers, pools } = providersAndPools(file, configFile ?? 'config');
   return {
     home,
     host: file.server?.host ?? '127.0.0.1',
@@ -316,14 +320,29 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
     limits: resolveLimits(file.limits),
     taskTimeoutMs: file.tasks?.default_timeout ?? 60 * 60_000,
     agents: file.agents ?? {},
-    providers: file.providers ?? {},
-    pools: file.pools ?? {},
+    providers,
+    pools,
     profiles: file.profiles ?? {},
     configFile,
     credentialsEnv: pickCredentials(env),
     faultPoint: parseFaultPoint(env),
     credentialNames: credentialNames(env),
   };
+}
+
+/** `providers:` checked by each provider's descriptor, and `pools:` plus the pools declared in provider sections. */
+function providersAndPools(file: FileConfig, source: string) {
+  const providers = parseProvidersConfig(file.providers ?? {}, source);
+  const pools: Record<string, PoolFileConfig> = { ...file.pools };
+  for (const { providerId, name, pool } of poolsInProviderSections(providers)) {
+    const where = `providers.${providerId}.pools.${name}`;
+    if (Object.hasOwn(pools, name))
+      throw new InvalidRequest(`${source}: ${where}: pool ${name} is also declared under pools:; declare it once`);
+    const r = poolConfigSchema.safeParse(pool);
+    if (!r.success) throw new InvalidRequest(describeIssues(r.error, `${source}: ${where}`));
+    pools[name] = r.data;
+  }
+  return { providers, pools };
 }
 
 /** `MARIONETTE_FAULT` (test-only): one of `FAULT_POINTS`, else a clear error; unset is null. */

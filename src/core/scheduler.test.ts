@@ -1,17 +1,103 @@
 /** @module Tests for the placement decision: each verdict reason, ordering and ties, the auth-mode pin. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PROVIDER_CLASS_CAPABILITIES } from './capabilities.js';
 import {
   compilePool,
   decide,
   type PlacementRequest,
   type PoolCandidate,
+  type ProviderClassView,
   type RunnerView,
   summarizeUnplaceable,
 } from './scheduler.js';
 import { parseSelector } from './selector.js';
-import type { AuthMode, Pool, PoolVerdict, RequirementKind, RuntimeKind } from './types.js';
+import {
+  type AuthMode,
+  type Pool,
+  type PoolVerdict,
+  type RequirementKind,
+  RUNTIME_KINDS,
+  type RuntimeKind,
+  type SandboxProviderCapabilities,
+} from './types.js';
+
+/**
+ * Provider classes as their descriptors hand them to the scheduler (core tests import nothing from
+ * src/providers): the substrates of src/providers/<id>/index.ts, and one capability row for all.
+ */
+const BASE_REQS: RequirementKind[] = [
+  'persistent-storage',
+  'long-running',
+  'workarea',
+  'network-egress',
+  'git',
+  'full-history-clone',
+];
+const NODE_RT: RuntimeKind[] = [
+  'native',
+  'npm',
+  'http',
+  'mcp-server',
+  'a2a-protocol',
+  'vendor-hosted',
+  'langchain-runnable',
+];
+const BARE_RT: RuntimeKind[] = ['native', 'http', 'mcp-server', 'a2a-protocol', 'vendor-hosted'];
+const WORKER = {
+  runtimeKinds: [...NODE_RT, 'workarea'] as RuntimeKind[],
+  requirementKinds: [...BASE_REQS, 'toolchain:go', 'toolchain:node'] as RequirementKind[],
+};
+const JOINED = {
+  runtimeKinds: [...NODE_RT, 'workarea'] as RuntimeKind[],
+  requirementKinds: [...BASE_REQS, 'toolchain:node'] as RequirementKind[],
+};
+const CLASSES: Record<string, ProviderClassView> = {
+  local: {
+    onServerHost: true,
+    substrate: {
+      runtimeKinds: [...RUNTIME_KINDS],
+      requirementKinds: [...BASE_REQS, 'host-binary', 'toolchain:go', 'toolchain:node'],
+    },
+  },
+  docker: { substrate: WORKER },
+  kubernetes: { substrate: WORKER },
+  e2b: {
+    substrate: {
+      runtimeKinds: BARE_RT,
+      requirementKinds: ['long-running', 'network-egress', 'git', 'full-history-clone'],
+    },
+  },
+  daytona: { substrate: { runtimeKinds: BARE_RT, requirementKinds: ['network-egress', 'git', 'full-history-clone'] } },
+  modal: { substrate: { runtimeKinds: BARE_RT, requirementKinds: ['network-egress', 'git', 'full-history-clone'] } },
+  vercel: {
+    substrate: {
+      runtimeKinds: NODE_RT,
+      requirementKinds: ['network-egress', 'git', 'full-history-clone', 'toolchain:node'],
+    },
+  },
+  pool: { substrate: JOINED },
+  external: { substrate: JOINED },
+};
+const CAPS: SandboxProviderCapabilities = {
+  transportModel: 'either',
+  supportsFsSnapshot: false,
+  supportsPauseResume: false,
+  supportsCapacityQuery: true,
+  maxConcurrent: null,
+  maxSessionDurationSeconds: null,
+  regions: ['*'],
+  os: ['linux'],
+  arch: ['x86_64', 'arm64'],
+  idleCostModel: 'zero',
+  billingModel: 'fixed',
+  maxVCpu: null,
+  maxMemoryMb: null,
+  supportsGpu: false,
+  supportsCustomNetworkPolicy: true,
+  egressDefault: 'allow-all',
+  isA2ARemote: false,
+};
+const compile = (p: Pool) => compilePool(p, CLASSES[p.providerId]);
 
 function pool(over: Partial<Pool> & { name: string }): Pool {
   return {
@@ -39,8 +125,8 @@ function pool(over: Partial<Pool> & { name: string }): Pool {
 
 function cand(p: Pool, over: Partial<Omit<PoolCandidate, 'pool'>> = {}): PoolCandidate {
   return {
-    pool: compilePool(p),
-    capabilities: PROVIDER_CLASS_CAPABILITIES[p.providerId],
+    pool: compile(p),
+    capabilities: CLASSES[p.providerId] ? CAPS : undefined,
     providerUnavailable: null,
     runners: [],
     providerLiveRunners: 0,
@@ -168,9 +254,7 @@ describe('decide: each reason in isolation', () => {
 
   it('unknown provider with no override provides nothing', () => {
     const p = pool({ name: 'a', providerId: 'acme' });
-    const d = decide(req({ agent: agent([], ['git']) }), [
-      cand(p, { capabilities: PROVIDER_CLASS_CAPABILITIES.docker }),
-    ]);
+    const d = decide(req({ agent: agent([], ['git']) }), [cand(p, { capabilities: CAPS })]);
     expect(only(d.verdicts).detail).toBe(
       'requires git; pool does not provide it (unknown provider acme: no class default)',
     );
@@ -212,7 +296,7 @@ describe('decide: each reason in isolation', () => {
   });
 
   it("at_capacity on the provider's maxConcurrent", () => {
-    const caps = { ...PROVIDER_CLASS_CAPABILITIES.e2b!, maxConcurrent: 20 };
+    const caps = { ...CAPS, maxConcurrent: 20 };
     const d = decide(req(), [
       cand(pool({ name: 'a', providerId: 'e2b', maxRunners: null }), { capabilities: caps, providerLiveRunners: 20 }),
     ]);
@@ -544,16 +628,16 @@ describe('decide: per-decision caches give the same answers as per-pool evaluati
 
 describe('compilePool', () => {
   it('derives capability sets and parses the pool selector once', () => {
-    const cp = compilePool(pool({ name: 'a', selector: 'os=darwin', providerId: 'e2b' }));
+    const cp = compile(pool({ name: 'a', selector: 'os=darwin', providerId: 'e2b' }));
     expect(cp.capabilitySource).toBe('class-default');
     expect(cp.requirementKinds.has('long-running')).toBe(true);
     expect(cp.requirementKinds.has('toolchain:node')).toBe(false);
     expect(cp.selector).toEqual(parseSelector('os=darwin'));
-    expect(compilePool(pool({ name: 'b', selector: '  ' })).selector).toBeNull();
+    expect(compile(pool({ name: 'b', selector: '  ' })).selector).toBeNull();
   });
 
   it('refuses a row with a bad selector', () => {
-    expect(() => compilePool(pool({ name: 'a', selector: 'os=' }))).toThrow(
+    expect(() => compile(pool({ name: 'a', selector: 'os=' }))).toThrow(
       /^selector: expected a value .* at column 4 in "os="$/,
     );
   });

@@ -92,7 +92,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const token = await bootstrapToken(store, orgId, config.home);
   const bus = new EventBus((event, e) => log.error({ err: toError(e), event }, 'event listener failed'));
   const gatewayAddress = `unix:${config.gatewaySocket}`;
-  const providers = createProviders(config, gatewayAddress, await store.meta.installId());
+  const providers = await createProviders(config.providers, {
+    home: config.home,
+    gateway: gatewayAddress,
+    gatewaySocket: config.gatewaySocket,
+    installId: (await store.meta.installId()) ?? null,
+  });
   const ctx: ServerContext = { config, store, bus, log, providers, orgId, projectId };
   const runners = new RunnerService(ctx);
   const sessions = new SessionService(ctx, runners);

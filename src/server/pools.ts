@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { PoolFileConfig } from '../config/index.js';
-import { deriveCapabilities, PROVIDER_CLASS_CAPABILITIES, parseRuntimeProvides } from '../core/capabilities.js';
+import { deriveCapabilities, parseRuntimeProvides } from '../core/capabilities.js';
 import { Conflict, InvalidRequest, NotFound } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { formatSelector, parseSelector, selectorFromMap } from '../core/selector.js';
@@ -16,9 +16,18 @@ import {
   type PoolMode,
   type Profile,
   SANDBOX_MODES,
+  SUSPEND_STRATEGIES,
   type SuspendConfig,
+  type SuspendStrategy,
 } from '../core/types.js';
-import { SUSPEND_STRATEGIES, type SuspendStrategy } from '../providers/types.js';
+import {
+  defaultProviderFor,
+  defaultSuspendConfig,
+  findProvider,
+  PROVIDERS,
+  providerUnavailableReason,
+  requireProvider,
+} from '../providers/registry.js';
 import type { PoolsTable } from '../store/schema.js';
 import { agentRoutes } from './agent-routes.js';
 import { agentCardFromConfig, BUILT_IN_AGENTS } from './agents.js';
@@ -88,32 +97,6 @@ export const BUILT_IN_PROFILES: Profile[] = [
   },
 ];
 
-const DISPLAY_NAMES: Record<string, string> = {
-  local: 'Local processes',
-  docker: 'Docker',
-  kubernetes: 'Kubernetes',
-  e2b: 'E2B',
-  daytona: 'Daytona',
-  modal: 'Modal',
-  vercel: 'Vercel Sandbox',
-  firecracker: 'Firecracker',
-  pool: 'Pool (runners join)',
-  external: 'External (self-registered)',
-};
-
-function defaultSuspend(providerId: string, mode: PoolMode): SuspendConfig {
-  if (mode !== 'managed')
-    return { strategy: 'release_to_pool', fallback: 'terminate', minDurationMs: 0, maxDurationMs: null };
-  if (providerId === 'docker')
-    return {
-      strategy: 'pause',
-      fallback: 'terminate_preserve_storage',
-      minDurationMs: 0,
-      maxDurationMs: 24 * 3_600_000,
-    };
-  return { strategy: 'terminate_preserve_storage', fallback: 'terminate', minDurationMs: 0, maxDurationMs: null };
-}
-
 function strategy(v: string, field: string): SuspendStrategy {
   if (!(SUSPEND_STRATEGIES as readonly string[]).includes(v))
     throw new InvalidRequest(
@@ -130,20 +113,25 @@ export class PoolService {
 
   /** Validates input into a full row (merging onto `base` for updates). Throws InvalidRequest naming the field. */
   toRow(input: Partial<PoolInput> & { name: string }, base: Pool | null, source: string): PoolsTable {
-    const mode: PoolMode =
-      input.mode ??
-      base?.mode ??
-      (input.provider === 'pool' ? 'pool' : input.provider === 'external' ? 'external' : 'managed');
-    const providerId = input.provider ?? base?.providerId ?? (mode === 'managed' ? 'local' : mode);
-    if (!Object.hasOwn(PROVIDER_CLASS_CAPABILITIES, providerId))
-      throw new InvalidRequest(
-        `provider: ${JSON.stringify(providerId)} is not a provider (expected one of ${Object.keys(PROVIDER_CLASS_CAPABILITIES).join(', ')})`,
-      );
-    if (mode === 'managed' && (providerId === 'pool' || providerId === 'external'))
+    const given = input.provider ?? base?.providerId;
+    const named = given === undefined ? undefined : requireProvider(given, 'provider');
+    const mode: PoolMode = input.mode ?? base?.mode ?? named?.poolMode ?? 'managed';
+    const descriptor = named ?? defaultProviderFor(mode);
+    const providerId = descriptor.id;
+    if (mode === 'managed' && descriptor.poolMode !== 'managed')
       throw new InvalidRequest(`mode: a managed pool needs a managed provider, not ${providerId}`);
-    if (mode !== 'managed' && providerId !== 'pool' && providerId !== 'external')
+    if (mode !== 'managed' && descriptor.poolMode === 'managed')
       throw new InvalidRequest(
-        `mode: ${mode} pools take runners that join with a token; provider must be pool or external, not ${providerId}`,
+        `mode: ${mode} pools take runners that join with a token; provider must be one whose runners join (${PROVIDERS.filter(
+          (d) => d.poolMode !== 'managed',
+        )
+          .map((d) => d.id)
+          .join(', ')}), not ${providerId}`,
+      );
+    const sandboxMode = input.sandboxMode ?? base?.sandboxMode ?? 'runner-is-sandbox';
+    if (sandboxMode === 'runner-creates-sandbox')
+      throw new InvalidRequest(
+        'sandbox_mode: runner-creates-sandbox is not implemented yet; see docs/pools.md (sandbox modes). Use runner-is-sandbox (the default)',
       );
     let selector = base?.selector ?? null;
     if (input.selector !== undefined) {
@@ -169,7 +157,7 @@ export class PoolService {
           ? null
           : boundedDuration(input.idleTimeout, 'idle_timeout')
         : (base?.idleTimeoutMs ?? null);
-    const def = base?.suspendConfig ?? defaultSuspend(providerId, mode);
+    const def = base?.suspendConfig ?? defaultSuspendConfig(providerId, this.ctx.config.providers);
     const sc = input.suspendConfig;
     const suspendConfig: SuspendConfig = {
       strategy: sc?.strategy ? strategy(sc.strategy, 'suspend_config.strategy') : def.strategy,
@@ -209,7 +197,7 @@ export class PoolService {
       runtime_provides: runtimeProvides === null ? null : JSON.stringify(runtimeProvides),
       sandbox_config: JSON.stringify(input.sandboxConfig ?? base?.sandboxConfig ?? {}),
       lifecycle: input.lifecycle ?? base?.lifecycle ?? 'per-session',
-      sandbox_mode: input.sandboxMode ?? base?.sandboxMode ?? 'runner-is-sandbox',
+      sandbox_mode: sandboxMode,
       suspend_config: JSON.stringify(suspendConfig),
       source,
       created_at: base?.createdAt ?? now,
@@ -267,8 +255,9 @@ export class PoolService {
 
   /** Derived substrate and where each entry came from. */
   substrate(pool: Pool) {
-    const d = deriveCapabilities(pool.providerId, pool.runtimeProvides);
-    const classDefault = deriveCapabilities(pool.providerId, null);
+    const cls = findProvider(pool.providerId);
+    const d = deriveCapabilities(cls?.substrate, pool.runtimeProvides);
+    const classDefault = deriveCapabilities(cls?.substrate, null);
     return {
       pool: pool.name,
       providerId: pool.providerId,
@@ -276,8 +265,7 @@ export class PoolService {
       runtimeKinds: d.provides.runtimeKinds,
       requirementKinds: d.provides.requirementKinds,
       classDefault: classDefault.provides,
-      capabilities:
-        this.ctx.providers.get(pool.providerId)?.capabilities ?? PROVIDER_CLASS_CAPABILITIES[pool.providerId] ?? null,
+      capabilities: this.ctx.providers.get(pool.providerId)?.capabilities ?? cls?.capabilities ?? null,
     };
   }
 
@@ -306,12 +294,14 @@ export class PoolService {
         false,
       );
     }
-    if (!(await store.pools.get('local', orgId)) && !config.pools.local)
-      await this.create({ name: 'local', provider: 'local', mode: 'managed', priority: 0, maxRunners: 8 }, 'default');
+    // The default pool: named after the default managed provider (the server's own host).
+    const hostProvider = defaultProviderFor('managed').id;
+    if (!(await store.pools.get(hostProvider, orgId)) && !config.pools[hostProvider])
+      await this.create(
+        { name: hostProvider, provider: hostProvider, mode: 'managed', priority: 0, maxRunners: 8 },
+        'default',
+      );
     const declared: [string, PoolFileConfig][] = Object.entries(config.pools);
-    const poolProvider = config.providers.pool as { pools?: Record<string, PoolFileConfig> } | undefined;
-    for (const [name, p] of Object.entries(poolProvider?.pools ?? {}))
-      declared.push([name, { mode: 'pool', provider: 'pool', ...p }]);
     for (const [name, p] of declared) {
       const input = fileToInput(name, p);
       const existing = await store.pools.get(name, orgId);
@@ -376,9 +366,7 @@ export class PoolService {
       { summary: 'Create or replace a profile', tag: 'profiles', body: ProfileInput, status: 201 },
       async ({ body }) => {
         const selector = body.selector ? formatSelector(parseSelector(body.selector)) : null;
-        for (const p of body.providerPreference)
-          if (!Object.hasOwn(PROVIDER_CLASS_CAPABILITIES, p))
-            throw new InvalidRequest(`providerPreference: ${JSON.stringify(p)} is not a provider`);
+        for (const p of body.providerPreference) requireProvider(p, 'providerPreference');
         const profile: Profile = {
           name: body.name,
           description: body.description,
@@ -402,15 +390,17 @@ export class PoolService {
       '/v1/providers',
       { summary: 'Providers and their capability matrix rows', tag: 'providers' },
       async () => ({
-        items: Object.entries(PROVIDER_CLASS_CAPABILITIES).map(([id, caps]) => {
-          const registered = this.ctx.providers.get(id);
+        items: PROVIDERS.map((d) => {
+          const registered = this.ctx.providers.get(d.id);
           return {
-            id,
-            displayName: registered?.displayName ?? DISPLAY_NAMES[id] ?? id,
+            id: d.id,
+            displayName: registered?.displayName ?? d.displayName,
+            implemented: d.create !== undefined,
             registered: Boolean(registered),
-            unavailable: this.sessions.providerHealth.get(id) ?? null,
-            capabilities: registered?.capabilities ?? caps,
-            substrate: deriveCapabilities(id, null).provides,
+            unavailable: providerUnavailableReason(d.id, this.ctx.providers, this.sessions.providerHealth.get(d.id)),
+            capabilities: registered?.capabilities ?? d.capabilities,
+            substrate: deriveCapabilities(d.substrate, null).provides,
+            suspend: defaultSuspendConfig(d.id, this.ctx.config.providers),
           };
         }),
       }),
@@ -428,11 +418,17 @@ export class PoolService {
     const warnings: string[] = [];
     if (p.mode !== 'managed' && mine.length < p.minRunners)
       warnings.push(`${mine.length} live runner(s), fewer than min_runners ${p.minRunners}`);
-    const unavailable = this.sessions.providerHealth.get(p.providerId);
-    if (unavailable) warnings.push(`provider_unavailable: ${unavailable}`);
+    const unavailable = providerUnavailableReason(
+      p.providerId,
+      this.ctx.providers,
+      this.sessions.providerHealth.get(p.providerId),
+    );
+    if (unavailable) warnings.unshift(`provider_unavailable: ${unavailable}`);
     return {
       runners: { live: mine.length, idle, bound, busy: mine.filter((r) => r.state === 'busy').length },
-      health: warnings.length ? 'warning' : 'ok',
+      /** `unavailable`: its provider cannot run anything (the reason is the first warning); `warning`: it can, but see warnings. */
+      health: unavailable ? 'unavailable' : warnings.length ? 'warning' : 'ok',
+      ...(unavailable ? { unavailableReason: unavailable } : {}),
       warnings,
     };
   }

@@ -8,6 +8,7 @@
  * follows if more were asked for meanwhile. Every binding is a compare-and-set claim in the
  * store, so a pass racing anything else cannot double-assign.
  */
+
 import { Conflict, InvalidRequest, NotFound, toError, Unplaceable } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { QueueOrder } from '../core/queue.js';
@@ -23,6 +24,7 @@ import { mergeSelectors, parseSelector } from '../core/selector.js';
 import { isTerminalSession } from '../core/states.js';
 import type { AgentCard, Pool, Profile } from '../core/types.js';
 import type { TaskAssignment } from '../protocol/messages.js';
+import { providerClassView } from '../providers/registry.js';
 import type { Changes, Repos } from '../store/index.js';
 import type { Placement, Runner, Session, SessionRequest, Task } from '../store/records.js';
 import { isClaimLost, type LiveRunner } from '../store/repos/runners.js';
@@ -557,7 +559,7 @@ export class SessionService {
   private compile(pool: Pool): CompiledPool {
     const hit = this.compiled.get(pool.id);
     if (hit && hit.updatedAt === pool.updatedAt) return hit.compiled;
-    const compiled = compilePool(pool);
+    const compiled = compilePool(pool, providerClassView(pool.providerId, this.ctx.providers));
     this.compiled.set(pool.id, { updatedAt: pool.updatedAt, compiled });
     return compiled;
   }

@@ -202,7 +202,7 @@ export class TokenService {
       pool =
         external[0] ??
         (await this.pools.get('external').catch(() => null)) ??
-        (await this.pools.create({ name: 'external', mode: 'external', provider: 'external' }, 'api'));
+        (await this.pools.create({ name: 'external', mode: 'external' }, 'api'));
     }
     const labels = typeof body.labels === 'string' ? parseLabels(body.labels, 'labels') : { ...(body.labels ?? {}) };
     const now = Date.now();

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { InvalidRequest } from '../../core/errors.js';
+import { ProviderSuspendConfig } from '../descriptor.js';
 
 /** Where the gateway unix socket appears inside every container. */
 export const GATEWAY_SOCKET_IN_BOX = '/run/marionette/gateway.sock';
@@ -16,8 +17,6 @@ export const NODE_IN_BOX = '/opt/marionette-node/bin/node';
 export const WORKSPACE_IN_BOX = '/workspace';
 /** The default image tag, built by `marionette images build` (see `buildAgentImage`). */
 export const DEFAULT_AGENT_IMAGE = 'marionette/agent:latest';
-
-const SUSPEND = z.enum(['pause', 'snapshot', 'terminate_preserve_storage', 'release_to_pool', 'terminate']);
 
 const memoryString = z
   .string()
@@ -98,16 +97,13 @@ export const DockerProviderConfigSchema = z
     nodePath: z.string().startsWith('/', 'expected an absolute path').optional(),
     /** Host path of the marionette package root mounted into the box. Default: the package this module is in. */
     packageRoot: z.string().startsWith('/', 'expected an absolute path').optional(),
-    /** The seed's suspend config; only `strategy`/`fallback` matter to this provider (read-only rootfs). */
-    suspend_config: z
-      .object({
-        strategy: SUSPEND,
-        fallback: SUSPEND.optional(),
-        min_duration: z.union([z.string(), z.number()]).optional(),
-        max_duration: z.union([z.string(), z.number()]).optional(),
-      })
-      .strict()
-      .optional(),
+    /**
+     * The seed's `providers.docker.suspend_config`: the default suspend config of docker pools (a
+     * pool's own wins; unset keys come from the descriptor: pause, fallback
+     * terminate_preserve_storage, max 24h). A `snapshot` strategy or fallback here also makes the
+     * rootfs writable.
+     */
+    suspend_config: ProviderSuspendConfig.optional(),
   })
   .strict();
 

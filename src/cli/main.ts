@@ -241,6 +241,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       '--task-timeout <duration>',
       "kill a task running longer (e.g. 30m; default the profile's, card's or server's)",
     )
+    .option('--image <ref>', "run in this image instead of the pool's, where the pool allows it (docker)")
     .option('--no-wait-for-capacity', 'fail at once when no pool can take the session')
     .option('--priority <n>', 'higher is placed first; FIFO within a priority (default 0)')
     .option('--dry-run', 'show where it would go, create nothing')
@@ -255,7 +256,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const timeoutMs = waitTimeout(o);
       const env = parseEnvPairs(o.env as string[]);
       const body: Record<string, unknown> = { agent: o.agent };
-      for (const k of ['prompt', 'provider', 'pool', 'selector', 'profile', 'authMode'] as const)
+      for (const k of ['prompt', 'provider', 'pool', 'selector', 'profile', 'authMode', 'image'] as const)
         if (o[k] !== undefined) body[k] = o[k];
       if (Object.keys(env).length) body.env = env;
       if (o.taskTimeout) body.taskTimeoutMs = parseTaskTimeout(String(o.taskTimeout));
@@ -625,10 +626,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
           })),
         ];
         const status = r.items
-          .map(
-            (p) =>
-              `${p.id}: ${p.registered ? (p.unavailable ? `unavailable (${p.unavailable})` : 'registered') : 'not configured'}`,
-          )
+          .map((p) => `${p.id}: ${p.unavailable ? `unavailable (${p.unavailable})` : 'available'}`)
           .join('; ');
         return `${table(rows, cols)}\n\n${status}`;
       });

@@ -48,6 +48,12 @@ export interface ProviderDescriptor<C = unknown> {
   readonly create?: (config: C, ctx: ProviderContext) => Promise<SandboxProvider>;
   /** Pools declared inside this provider's section (the seed's `providers.pool.pools`), by name. */
   readonly pools?: (config: C) => Record<string, unknown>;
+  /**
+   * Whether a pool (its `sandbox_config` over this provider's config) lets a session ask for
+   * `image`: null when it does, else why not. Absent: the provider runs no images, so a session
+   * `image` is refused on its pools.
+   */
+  readonly imagePolicy?: (config: C, sandboxConfig: Record<string, unknown>, image: string) => string | null;
 }
 
 /** Freezes a descriptor and everything in it, so nobody changes a class row by accident. */

@@ -33,8 +33,13 @@ export interface SandboxSpec {
   /** One-time registration token the runner exchanges for its credential. */
   registrationToken: string;
   env: Record<string, string>;
+  /** The session's own image (where its pool allows one), else absent: the provider's or pool's image. */
   image?: string;
-  resources?: { cpu?: string; memoryMB?: number; timeoutSec?: number };
+  /**
+   * What the session asked for (its profile's resources under its own): CPUs as a decimal
+   * (`0.5`), memory in MiB, GPUs as a count; `timeoutSec` is the task timeout.
+   */
+  resources?: { cpu?: string; memoryMB?: number; gpu?: string; timeoutSec?: number };
   /** The pool's `sandbox_config`. */
   config: Record<string, unknown>;
   toolchainDemand?: ComposedToolchainDemand;

@@ -2,7 +2,7 @@
  * @module Runner lifecycle on the server: registration, the hello/re-attach handshake, log
  * ingestion with acks, task completion, leases, and provisioning/terminating managed runners.
  */
-import { Conflict, NotFound, toError } from '../core/errors.js';
+import { Conflict, NotFound, ProviderUnavailable, toError } from '../core/errors.js';
 import { hashSecret, newId, newSecret } from '../core/ids.js';
 import { matchSelector, parseSelector } from '../core/selector.js';
 import type { AgentCard, Pool, RunnerState } from '../core/types.js';
@@ -14,7 +14,7 @@ import {
   type RunnerMessage,
   type TaskAssignment,
 } from '../protocol/messages.js';
-import type { SandboxSpec } from '../providers/types.js';
+import { providerUnavailableReason } from '../providers/registry.js';
 import type { Repos } from '../store/index.js';
 import type { Runner, Session, Task } from '../store/records.js';
 import type { ServerContext } from './context.js';
@@ -22,6 +22,7 @@ import { fenceSandbox } from './fencing.js';
 import type { Gateway, GatewayHandler, RunnerConnection } from './gateway.js';
 import { LogIngest } from './logingest.js';
 import { decideTaskEnd } from './outcome.js';
+import { buildSandboxSpec } from './sandbox-spec.js';
 
 /** What a caller of `sendAssignment` already knows (each part is looked up when absent). */
 export interface AssignmentContext {
@@ -517,7 +518,11 @@ export class RunnerService implements GatewayHandler {
   async provision(pool: Pool, session: Session | null): Promise<Runner> {
     const { store } = this.ctx;
     const provider = this.ctx.providers.get(pool.providerId);
-    if (!provider) throw new Error(`provider ${pool.providerId} is not available on this server`);
+    if (!provider)
+      throw new ProviderUnavailable(
+        providerUnavailableReason(pool.providerId, this.ctx.providers, null) ??
+          `provider ${pool.providerId} is not available on this server`,
+      );
     const id = newId('run');
     const now = Date.now();
     const runner = await store.transaction(async (tx) => {
@@ -552,19 +557,8 @@ export class RunnerService implements GatewayHandler {
       expiresAt: now + 15 * 60_000,
       description: `managed runner ${id}`,
     });
-    const spec: SandboxSpec = {
-      projectId: session?.projectId ?? this.ctx.projectId,
-      orgId: pool.orgId,
-      registrationToken: token,
-      env: {},
-      config: pool.sandboxConfig,
-      suspend: { strategy: pool.suspendConfig.strategy, fallback: pool.suspendConfig.fallback },
-      runnerId: id,
-      poolId: pool.id,
-      poolName: pool.name,
-      sessionId: session?.id ?? null,
-    };
     try {
+      const spec = await buildSandboxSpec(this.ctx, pool, session, { runnerId: id, registrationToken: token });
       const restoreFrom = session?.suspend?.handle;
       const handle =
         restoreFrom && provider.restore ? await provider.restore(restoreFrom, spec) : await provider.provision(spec);

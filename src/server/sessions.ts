@@ -33,6 +33,7 @@ import type { QueuedTaskRef } from '../store/repos/tasks.js';
 import { assignmentFields, missingEnvError, renderTask, taskContext } from './agents.js';
 import type { ServerContext } from './context.js';
 import { type AssignmentContext, PoolFull, type RunnerService } from './runners.js';
+import { withImageAndResources } from './sandbox-spec.js';
 import { type CreateSessionBody, type CreateTaskBody, checkProvider } from './session-requests.js';
 
 /**
@@ -327,10 +328,11 @@ export class SessionService {
       throw new InvalidRequest(`unknown pool ${JSON.stringify(body.pool)}`, {
         hint: 'list pools with `mctl pools list`',
       });
+    const { pools } = await this.catalogView();
     return {
       card,
       profile,
-      request: {
+      request: withImageAndResources(body, pools, this.ctx.config.providers, {
         agent: card.name,
         prompt: body.prompt ?? null,
         provider: body.provider ?? null,
@@ -341,7 +343,7 @@ export class SessionService {
         env: body.env ?? {},
         ...(body.priority ? { priority: body.priority } : {}),
         ...(body.taskTimeoutMs ? { taskTimeoutMs: body.taskTimeoutMs } : {}),
-      },
+      }),
     };
   }
 

@@ -36,6 +36,12 @@ export const DockerProviderConfigSchema = z
     /** Image the runner container starts from. Default `marionette/agent:latest`. */
     image: z.string().min(1).default(DEFAULT_AGENT_IMAGE),
     /**
+     * Images a session may ask for instead of `image` (`mctl sessions create --image`): exact
+     * references, or prefixes ending in `*` (`ghcr.io/acme/*`). `[]`: no override. Default: unset,
+     * any image. Usually set per pool in `sandbox_config`.
+     */
+    allowedImages: z.array(z.string().min(1)).optional(),
+    /**
      * `host`, `none`, or the name of a bridge network created on demand with our labels.
      * Default `marionette` (named bridge: egress allowed, host loopback not reachable; the agent
      * reaches the gateway through the mounted unix socket).
@@ -233,4 +239,19 @@ export function tmpfsSizeFor(cfg: DockerProviderConfig, memoryBytes: number | un
   if (memoryBytes === undefined) return cfg.tmpfsSize;
   const cap = Math.floor((memoryBytes * cfg.tmpfsMemoryFraction) / Math.max(1, mounts));
   return parseMemoryBytes(cfg.tmpfsSize) <= cap ? cfg.tmpfsSize : String(cap);
+}
+
+/**
+ * Null when a session may run `image` under `cfg` (its own `image`, or one `allowedImages`
+ * admits), else why not.
+ * @example imageRefusal(parseDockerConfig({ allowedImages: ['ghcr.io/acme/*'] }), 'ghcr.io/acme/go:1') // null
+ */
+export function imageRefusal(cfg: DockerProviderConfig, image: string): string | null {
+  const allowed = cfg.allowedImages;
+  if (allowed === undefined || image === cfg.image) return null;
+  const ok = allowed.some((a) => (a.endsWith('*') ? image.startsWith(a.slice(0, -1)) : image === a));
+  if (ok) return null;
+  return allowed.length === 0
+    ? `image ${image} is refused: this pool allows no image but its own (${cfg.image}; allowedImages is empty)`
+    : `image ${image} is refused: not in this pool's allowedImages (${allowed.join(', ')})`;
 }

@@ -5,7 +5,7 @@
 import { defineProvider } from '../descriptor.js';
 import { WORKER_IMAGE_SUBSTRATE } from '../substrate.js';
 import { DOCKER_CLASS_CAPABILITIES } from './capabilities.js';
-import { DockerProviderConfigSchema } from './config.js';
+import { DockerProviderConfigSchema, imageRefusal, mergeDockerConfig } from './config.js';
 
 export const docker = defineProvider({
   id: 'docker',
@@ -29,4 +29,5 @@ export const docker = defineProvider({
       ctx.installId ? { installId: ctx.installId } : {},
     );
   },
+  imagePolicy: (config, sandboxConfig, image) => imageRefusal(mergeDockerConfig(config, sandboxConfig), image),
 });

@@ -10,12 +10,14 @@ import { basename, dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Dockerode from 'dockerode';
 import { InvalidRequest, ProviderUnavailable, toError } from '../../core/errors.js';
+import { runnerBoot, runnerEnv } from '../runner-boot.js';
 import type { SandboxHandle, SandboxProvider, SandboxSpec, SandboxStatus, SuspendStrategy } from '../types.js';
 import { DOCKER_CAPABILITIES } from './capabilities.js';
 import {
   type DockerProviderConfig,
   type DockerProviderConfigInput,
   GATEWAY_SOCKET_IN_BOX,
+  imageRefusal,
   mergeDockerConfig,
   NODE_IN_BOX,
   PACKAGE_ROOT_IN_BOX,
@@ -457,15 +459,19 @@ export class DockerSandboxProvider implements SandboxProvider {
         );
       }
     }
-    if (server !== undefined) env.MARIONETTE_SERVER = server;
-    env.MARIONETTE_REGISTRATION_TOKEN = spec.registrationToken;
-    env.MARIONETTE_RUNNER_ID = spec.runnerId;
-    env.MARIONETTE_WORKSPACE = WORKSPACE_IN_BOX;
+    Object.assign(env, runnerEnv(runnerBoot(spec, server ?? null, WORKSPACE_IN_BOX)));
     env.HOME = '/home/agent';
     return Object.entries(env).map(([k, v]) => `${k}=${v}`);
   }
 
   private async createAndStart(cfg: DockerProviderConfig, spec: SandboxSpec, place: Placement): Promise<SandboxHandle> {
+    // A session's own image (a restore runs its snapshot, made from an image already admitted).
+    const refused = spec.image !== undefined && place.image === spec.image ? imageRefusal(cfg, spec.image) : null;
+    if (refused !== null) throw new InvalidRequest(`docker provider: ${refused}`);
+    if (spec.resources?.gpu !== undefined && Number(spec.resources.gpu) !== 0)
+      throw new InvalidRequest(
+        `docker provider: the session asks for gpu ${spec.resources.gpu}; this provider runs no GPU containers (use a pool that provides gpu)`,
+      );
     const imageLabels = await this.inspectImage(place.image);
     const env = this.agentEnv(cfg, spec);
     const owner = {

@@ -17,6 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { groupMembers, killGroupNow, killRecordedTask, processStartTime } from '../../agent/procs.js';
 import { InvalidRequest, ProviderUnavailable } from '../../core/errors.js';
 import { AGENT_BIN } from '../../paths.js';
+import { runnerBoot, runnerEnv } from '../runner-boot.js';
 import type { SandboxHandle, SandboxProvider, SandboxSpec, SandboxStatus, SuspendStrategy } from '../types.js';
 import { LOCAL_CAPABILITIES } from './capabilities.js';
 import { LocalConfig } from './config.js';
@@ -81,10 +82,7 @@ export class LocalSandboxProvider implements SandboxProvider {
         env: {
           ...process.env,
           ...spec.env,
-          MARIONETTE_SERVER: this.opts.gateway,
-          MARIONETTE_REGISTRATION_TOKEN: spec.registrationToken,
-          MARIONETTE_RUNNER_ID: spec.runnerId,
-          MARIONETTE_WORKSPACE: workspace,
+          ...runnerEnv(runnerBoot(spec, this.opts.gateway, workspace)),
           MARIONETTE_RUNNER_NAME: `local-${spec.runnerId.slice(-8)}`,
           MARIONETTE_AGENT_STATE: stateDir,
         },

@@ -158,6 +158,10 @@ describe('the provider registry through the API', () => {
     }
     expect(byId.get('local')?.unavailable).toBeNull();
     expect(byId.get('docker')?.suspend).toMatchObject({ strategy: 'pause', minDurationMs: 60_000 });
+    const cli = await srv.mctl(['providers', 'list']);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toContain('kubernetes: unavailable (provider kubernetes: not implemented in this version)');
+    expect(cli.stdout).toContain('local: available');
   });
 });
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadServerConfig } from '../src/config/index.js';
 import { type RunningServer, startServer } from '../src/server/main.js';
-import { PoolFull } from '../src/server/runners.js';
+import { PoolFull } from '../src/server/runner-provision.js';
 
 let home: string;
 let srv: RunningServer;

@@ -13,55 +13,14 @@
  * Growth on demand is the scheduler's part: a session that finds no idle runner provisions one
  * (up to `max_runners`); when the warm runners are taken, this pass starts replacements.
  * Pool and external pools are not scaled (their runners join by themselves); `mctl pools show`
- * warns when they have fewer than `min_runners`.
+ * warns when they have fewer than `min_runners`. The plan itself is pure: src/core/autoscale-plan.ts.
  */
+import { planPool } from '../core/autoscale-plan.js';
 import { toError } from '../core/errors.js';
 import type { Pool } from '../core/types.js';
-import type { Runner } from '../store/records.js';
 import type { ServerContext } from './context.js';
-import { PoolFull, type RunnerService } from './runners.js';
-
-/** Runner states that count as "warm" when unbound: ready, or on the way to ready. */
-const WARMING = new Set(['provisioning', 'connecting', 'idle']);
-
-/** What one pool should do now (pure; exported for tests). */
-export interface ScalePlan {
-  /** Runners to provision (unbound). */
-  provision: number;
-  /** Idle unbound runners to stop, oldest idle first. */
-  reap: string[];
-}
-
-/**
- * Decides a managed pool's next step from its live runners.
- * @example planPool({minRunners: 2, maxRunners: 4, idleTimeoutMs: 60_000, active: true}, [], now)
- *   // → { provision: 2, reap: [] }
- */
-export function planPool(
-  pool: Pick<Pool, 'minRunners' | 'maxRunners' | 'idleTimeoutMs' | 'active'>,
-  live: readonly Pick<Runner, 'id' | 'state' | 'sessionId' | 'idleSince' | 'draining'>[],
-  now: number,
-): ScalePlan {
-  const warm = live.filter((r) => r.sessionId === null && !r.draining && WARMING.has(r.state));
-  const min = pool.active ? pool.minRunners : 0;
-  const room = pool.maxRunners === null ? Number.POSITIVE_INFINITY : Math.max(0, pool.maxRunners - live.length);
-  const provision = Math.max(0, Math.min(min - warm.length, room));
-  const reap: string[] = [];
-  let excess = warm.length - min;
-  if (excess > 0) {
-    const idle = warm
-      .filter((r) => r.state === 'idle')
-      .sort((a, b) => (a.idleSince ?? 0) - (b.idleSince ?? 0) || (a.id < b.id ? -1 : 1));
-    for (const r of idle) {
-      if (excess <= 0) break;
-      const expired = !pool.active || (pool.idleTimeoutMs !== null && now - (r.idleSince ?? now) >= pool.idleTimeoutMs);
-      if (!expired) continue;
-      reap.push(r.id);
-      excess--;
-    }
-  }
-  return { provision, reap };
-}
+import { PoolFull } from './runner-provision.js';
+import type { RunnerService } from './runners.js';
 
 export class Autoscaler {
   /** Pools that were warm in an earlier pass and may still hold unbound runners to reap. */

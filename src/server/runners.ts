@@ -1,20 +1,18 @@
 /**
- * @module Runner lifecycle on the server: registration, the hello/re-attach handshake, log
- * ingestion with acks, task completion, leases, and provisioning/terminating managed runners.
+ * @module Runner lifecycle on the server: the hello/re-attach handshake, log ingestion with acks,
+ * task completion, drain, cancel, leases, and terminating managed runners. Registration is in
+ * src/server/runner-register.ts, provisioning in src/server/runner-provision.ts.
  */
-import { Conflict, NotFound, ProviderUnavailable, toError } from '../core/errors.js';
-import { hashSecret, newId, newSecret } from '../core/ids.js';
-import { matchSelector, parseSelector } from '../core/selector.js';
+import { Conflict, NotFound, toError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
 import type { AgentCard, Pool, RunnerState } from '../core/types.js';
 import { VERSION } from '../paths.js';
 import {
   PROTOCOL_VERSION,
-  type RegisterErrorCode,
   type RegisterRequest,
   type RunnerMessage,
   type TaskAssignment,
 } from '../protocol/messages.js';
-import { providerUnavailableReason } from '../providers/registry.js';
 import type { Repos } from '../store/index.js';
 import type { Runner, Session, Task } from '../store/records.js';
 import type { ServerContext } from './context.js';
@@ -22,7 +20,8 @@ import { fenceSandbox } from './fencing.js';
 import type { Gateway, GatewayHandler, RunnerConnection } from './gateway.js';
 import { LogIngest } from './logingest.js';
 import { decideTaskEnd } from './outcome.js';
-import { buildSandboxSpec } from './sandbox-spec.js';
+import { provisionRunner } from './runner-provision.js';
+import { registerRunner } from './runner-register.js';
 
 /** What a caller of `sendAssignment` already knows (each part is looked up when absent). */
 export interface AssignmentContext {
@@ -56,21 +55,6 @@ interface FinishResult {
   runner: Runner | null;
 }
 
-const regError = (status: number, code: RegisterErrorCode, message: string) => ({ status, body: { code, message } });
-
-/**
- * A managed pool already has `max_runners` live runners: `provision` refuses to start another.
- * The count and the new row are one transaction, so the assigner and the autoscaler provisioning
- * at the same moment can never take a pool past its maximum.
- */
-export class PoolFull extends Conflict {
-  constructor(pool: Pool) {
-    super(`pool ${pool.name} already has its max_runners (${pool.maxRunners}) live runners`, {
-      hint: 'wait for one to finish, or raise max_runners with `mctl pools update`',
-    });
-  }
-}
-
 export class RunnerService implements GatewayHandler {
   gateway!: Gateway;
   events!: RunnerEvents;
@@ -88,94 +72,9 @@ export class RunnerService implements GatewayHandler {
 
   // ---- registration -------------------------------------------------------------------------
 
-  async register(req: RegisterRequest): Promise<{ status: number; body: unknown }> {
-    const { store } = this.ctx;
-    const used = await store.auth.consumeRegistrationToken(req.token);
-    if (!used.ok) {
-      switch (used.reason) {
-        case 'unknown':
-          return regError(
-            401,
-            'token_unknown',
-            'registration token not recognised: check it was copied whole, or create one with `mctl runners tokens create --pool NAME`',
-          );
-        case 'expired':
-          return regError(
-            401,
-            'token_expired',
-            `registration token ${used.token?.id} expired at ${new Date(used.token?.expiresAt ?? 0).toISOString()}: create a new one with \`mctl runners tokens create\``,
-          );
-        case 'revoked':
-          return regError(
-            401,
-            'token_revoked',
-            `registration token ${used.token?.id} was revoked at ${new Date(used.token?.revokedAt ?? 0).toISOString()}: ask an admin for a new one`,
-          );
-        case 'used':
-          return regError(401, 'token_used', `registration token ${used.token?.id} is one-time and was already used`);
-      }
-    }
-    const token = used.token;
-    const pool = await store.pools.byId(token.poolId);
-    if (!pool) return regError(401, 'token_unknown', 'the pool of this registration token no longer exists');
-    if (req.pool && req.pool !== pool.name && req.pool !== pool.id)
-      return regError(403, 'pool_mismatch', `this token is for pool ${pool.name}, not ${req.pool}`);
-    const credential = newSecret('mrc');
-    const now = Date.now();
-    if (token.runnerId) {
-      // A managed runner: its row was created when it was provisioned.
-      const ok = await store.runners.transition(token.runnerId, 'connecting', {
-        credential_hash: hashSecret(credential),
-        agent_version: req.agentVersion,
-        lease_expires_at: now + this.ctx.config.leaseTimeoutMs,
-      });
-      if (!ok) return regError(401, 'token_used', `runner ${token.runnerId} is no longer waiting to register`);
-      return {
-        status: 200,
-        body: {
-          runnerId: token.runnerId,
-          credential,
-          poolName: pool.name,
-          heartbeatIntervalMs: this.ctx.config.heartbeatIntervalMs,
-        },
-      };
-    }
-    const labels = { ...pool.labels, ...req.labels };
-    if (pool.selector) {
-      const m = matchSelector(parseSelector(pool.selector), labels);
-      if (!m.ok)
-        return regError(
-          403,
-          'labels_rejected',
-          `pool ${pool.name} requires runners matching "${pool.selector}": ${m.detail}`,
-        );
-    }
-    const id = newId('run');
-    await store.runners.insert({
-      id,
-      org_id: pool.orgId,
-      pool_id: pool.id,
-      session_id: null,
-      name: req.name,
-      state: 'connecting',
-      labels: JSON.stringify(req.labels),
-      credential_hash: hashSecret(credential),
-      provider_id: pool.providerId,
-      handle: null,
-      agent_version: req.agentVersion,
-      draining: 0,
-      last_heartbeat_at: now,
-      lease_expires_at: now + this.ctx.config.leaseTimeoutMs,
-      idle_since: null,
-      created_at: now,
-      updated_at: now,
-      stopped_at: null,
-    });
-    this.ctx.log.info({ runnerId: id, pool: pool.name }, 'runner registered');
-    return {
-      status: 200,
-      body: { runnerId: id, credential, poolName: pool.name, heartbeatIntervalMs: this.ctx.config.heartbeatIntervalMs },
-    };
+  /** Exchanges a registration token for a runner credential (see runner-register.ts). */
+  register(req: RegisterRequest): Promise<{ status: number; body: unknown }> {
+    return registerRunner(this.ctx, req);
   }
 
   async authenticate(credential: string): Promise<Runner | null> {
@@ -513,62 +412,10 @@ export class RunnerService implements GatewayHandler {
 
   /**
    * Creates a runner row and a one-time registration token bound to it, then asks the pool's
-   * provider to start the sandbox. Throws the provider's error (the caller fails the session).
+   * provider to start the sandbox (see runner-provision.ts). Throws PoolFull or the provider's error.
    */
-  async provision(pool: Pool, session: Session | null): Promise<Runner> {
-    const { store } = this.ctx;
-    const provider = this.ctx.providers.get(pool.providerId);
-    if (!provider)
-      throw new ProviderUnavailable(
-        providerUnavailableReason(pool.providerId, this.ctx.providers, null) ??
-          `provider ${pool.providerId} is not available on this server`,
-      );
-    const id = newId('run');
-    const now = Date.now();
-    const runner = await store.transaction(async (tx) => {
-      if (pool.maxRunners !== null && (await tx.runners.countLive(pool.id)) >= pool.maxRunners)
-        throw new PoolFull(pool);
-      return tx.runners.insert({
-        id,
-        org_id: pool.orgId,
-        pool_id: pool.id,
-        session_id: session?.id ?? null,
-        name: `${pool.name}-${id.slice(-8)}`,
-        state: 'provisioning',
-        labels: '{}',
-        credential_hash: null,
-        provider_id: pool.providerId,
-        handle: null,
-        agent_version: null,
-        draining: 0,
-        last_heartbeat_at: null,
-        lease_expires_at: now + Math.max(this.ctx.config.leaseTimeoutMs, 120_000),
-        idle_since: null,
-        created_at: now,
-        updated_at: now,
-        stopped_at: null,
-      });
-    });
-    const { token } = await store.auth.createRegistrationToken({
-      orgId: pool.orgId,
-      poolId: pool.id,
-      kind: 'one-time',
-      runnerId: id,
-      expiresAt: now + 15 * 60_000,
-      description: `managed runner ${id}`,
-    });
-    try {
-      const spec = await buildSandboxSpec(this.ctx, pool, session, { runnerId: id, registrationToken: token });
-      const restoreFrom = session?.suspend?.handle;
-      const handle =
-        restoreFrom && provider.restore ? await provider.restore(restoreFrom, spec) : await provider.provision(spec);
-      await store.runners.update(id, { handle: JSON.stringify(handle) });
-      this.ctx.log.info({ runnerId: id, pool: pool.name, externalId: handle.externalId }, 'runner provisioned');
-      return (await store.runners.get(id)) ?? runner;
-    } catch (e: unknown) {
-      await store.runners.transition(id, 'terminated', { stopped_at: Date.now() });
-      throw e;
-    }
+  provision(pool: Pool, session: Session | null): Promise<Runner> {
+    return provisionRunner(this.ctx, pool, session);
   }
 
   /** Stops a managed runner's sandbox, marks it terminated and writes its cost event. */

@@ -4,11 +4,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Pool } from '../src/core/types.js';
-import { planPool } from '../src/server/autoscaler.js';
-import { assignableCapacity, passOrder } from '../src/server/sessions.js';
-import type { Runner } from '../src/store/records.js';
-import type { LiveRunner } from '../src/store/repos/runners.js';
+import { type PlanRunner, planPool } from './autoscale-plan.js';
+import { assignableCapacity, type CapacityRunner } from './capacity.js';
+import { passOrder } from './pass-order.js';
+import type { Pool } from './types.js';
 
 const session = (id: string, priority: number | undefined, createdAt = 0) => ({
   id,
@@ -60,7 +59,7 @@ describe('assignableCapacity', () => {
   const pool = (id: string, mode: string, maxRunners: number | null, active = true) =>
     ({ id, mode, maxRunners, active }) as unknown as Pool;
   const live = (id: string, poolId: string, state: string, sessionId: string | null = null, draining = false) =>
-    ({ id, poolId, state, sessionId, draining }) as unknown as LiveRunner;
+    ({ id, poolId, state, sessionId, draining }) as unknown as CapacityRunner;
 
   it('counts, per pool, idle unbound runners plus free slots of active managed pools', () => {
     const cap = assignableCapacity({
@@ -86,7 +85,7 @@ describe('assignableCapacity', () => {
   });
 });
 
-type R = Pick<Runner, 'id' | 'state' | 'sessionId' | 'idleSince' | 'draining'>;
+type R = PlanRunner;
 const r = (id: string, state: string, idleSince: number | null = null, sessionId: string | null = null): R =>
   ({ id, state, sessionId, idleSince, draining: false }) as R;
 

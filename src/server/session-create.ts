@@ -1,0 +1,140 @@
+/**
+ * @module Session and task creation: a create request is resolved and validated in full (agent,
+ * profile, pool, selector, prompt) before anything is written; then the session, its first task
+ * and its first event commit in one transaction.
+ */
+
+import { Conflict, InvalidRequest, Unplaceable } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import { parseSelector } from '../core/selector.js';
+import { isTerminalSession } from '../core/states.js';
+import type { AgentCard, Profile } from '../core/types.js';
+import type { Placement, Session, SessionRequest, Task } from '../store/records.js';
+import type { ServerContext } from './context.js';
+import type { Placer } from './placement.js';
+import { withImageAndResources } from './sandbox-spec.js';
+import type { SessionCatalog } from './session-catalog.js';
+import { emitTask, getSession } from './session-common.js';
+import { type CreateSessionBody, type CreateTaskBody, checkProvider } from './session-requests.js';
+import type { TaskLifecycle } from './task-lifecycle.js';
+
+export class SessionCreator {
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly catalog: SessionCatalog,
+    private readonly placer: Placer,
+    private readonly lifecycle: TaskLifecycle,
+    /** Asks the assigner for a pass. */
+    private readonly kick: () => void,
+  ) {}
+
+  private checkPrompt(prompt: string): void {
+    const bytes = Buffer.byteLength(prompt, 'utf8');
+    if (bytes > this.ctx.config.maxPromptBytes)
+      throw new InvalidRequest(`prompt is ${bytes} bytes; the limit is ${this.ctx.config.maxPromptBytes} bytes`, {
+        hint: 'put long inputs in the workspace and refer to them from the prompt',
+      });
+  }
+
+  /** Validates a create request fully (agent, profile, selector, prompt) before anything is written. */
+  private async resolveRequest(
+    body: CreateSessionBody,
+  ): Promise<{ request: SessionRequest; card: AgentCard; profile: Profile | null }> {
+    const card = await this.catalog.agentCard(body.agent);
+    if (body.provider !== undefined) checkProvider(body.provider);
+    if (body.prompt !== undefined) this.checkPrompt(body.prompt);
+    if (body.selector) parseSelector(body.selector);
+    const profile = body.profile ? await this.catalog.profile(body.profile) : null;
+    if (body.pool && !(await this.catalog.view()).pools.some((p) => p.id === body.pool || p.name === body.pool))
+      throw new InvalidRequest(`unknown pool ${JSON.stringify(body.pool)}`, {
+        hint: 'list pools with `mctl pools list`',
+      });
+    const { pools } = await this.catalog.view();
+    return {
+      card,
+      profile,
+      request: withImageAndResources(body, pools, this.ctx.config.providers, {
+        agent: card.name,
+        prompt: body.prompt ?? null,
+        provider: body.provider ?? null,
+        pool: body.pool ?? null,
+        selector: body.selector?.trim() ? body.selector.trim() : null,
+        profile: body.profile ?? null,
+        authMode: body.authMode ?? 'byok',
+        env: body.env ?? {},
+        ...(body.priority ? { priority: body.priority } : {}),
+        ...(body.taskTimeoutMs ? { taskTimeoutMs: body.taskTimeoutMs } : {}),
+      }),
+    };
+  }
+
+  async createSession(
+    body: CreateSessionBody,
+  ): Promise<{ session: Session; tasks: Task[] } | { dryRun: true; decision: Placement }> {
+    const { request } = await this.resolveRequest(body);
+    if (body.dryRun) {
+      const decision = await this.placer.evaluate(request);
+      return { dryRun: true, decision: this.placer.toPlacement(decision) };
+    }
+    const { store } = this.ctx;
+    const now = Date.now();
+    const id = newId('ses');
+    const waitForCapacity = body.waitForCapacity ?? true;
+    // Decide before writing anything, so a refused request leaves no session, task or event.
+    if (!waitForCapacity) {
+      const decision = await this.placer.evaluate(request);
+      if (!decision.chosen) {
+        const placement = this.placer.toPlacement(decision);
+        throw new Unplaceable(`no pool can take this session: ${placement.summary}`, {
+          hint: 'nothing was created; without --no-wait-for-capacity the session would wait for capacity (`mctl sessions create --dry-run` shows the same verdicts)',
+          details: { verdicts: placement.verdicts },
+        });
+      }
+    }
+    // One transaction: the session, its first task and its first event commit together.
+    const row = {
+      id,
+      org_id: this.ctx.orgId,
+      project_id: this.ctx.projectId,
+      agent: request.agent,
+      // Written as `scheduling` directly: it would be `pending` only until this transaction
+      // commits, which no reader can see.
+      state: 'scheduling',
+      state_reason: null,
+      pool_id: null,
+      runner_id: null,
+      request: JSON.stringify(request),
+      placement: null,
+      wait_for_capacity: waitForCapacity ? 1 : 0,
+      priority: request.priority ?? 0,
+      suspend: null,
+      created_at: now,
+      updated_at: now,
+      ended_at: null,
+    } as const;
+    const prompt = request.prompt;
+    const { session, tasks } = await store.transaction(async (tx) => {
+      const inserted = await tx.sessions.insert(row);
+      const tasks: Task[] = [];
+      if (prompt !== null)
+        tasks.push(await this.lifecycle.insertTask(inserted, prompt, body.maxRetries, undefined, tx));
+      await tx.sessions.addEvent(id, this.ctx.orgId, 'created', { agent: request.agent });
+      return { session: inserted, tasks };
+    });
+    for (const task of tasks) emitTask(this.ctx, task);
+    this.kick();
+    return { session, tasks };
+  }
+
+  async createTask(sessionId: string, body: CreateTaskBody): Promise<Task> {
+    const session = await getSession(this.ctx, sessionId);
+    this.checkPrompt(body.prompt);
+    if (isTerminalSession(session.state))
+      throw new Conflict(`session ${session.id} is ${session.state}; tasks can only be added to a live session`);
+    const task = await this.lifecycle.insertTask(session, body.prompt, body.maxRetries);
+    if (session.state === 'suspended')
+      await this.ctx.store.sessions.addEvent(session.id, session.orgId, 'task_queued_while_suspended', {});
+    this.kick();
+    return task;
+  }
+}

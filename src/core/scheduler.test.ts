@@ -1,102 +1,18 @@
 /** @module Tests for the placement decision: each verdict reason, ordering and ties, the auth-mode pin. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { CAPS, CLASSES } from './provider-classes.test-support.js';
 import {
   compilePool,
   decide,
   type PlacementRequest,
   type PoolCandidate,
-  type ProviderClassView,
   type RunnerView,
   summarizeUnplaceable,
 } from './scheduler.js';
 import { parseSelector } from './selector.js';
-import {
-  type AuthMode,
-  type Pool,
-  type PoolVerdict,
-  type RequirementKind,
-  RUNTIME_KINDS,
-  type RuntimeKind,
-  type SandboxProviderCapabilities,
-} from './types.js';
+import type { AuthMode, Pool, PoolVerdict, RequirementKind, RuntimeKind } from './types.js';
 
-/**
- * Provider classes as their descriptors hand them to the scheduler (core tests import nothing from
- * src/providers): the substrates of src/providers/<id>/index.ts, and one capability row for all.
- */
-const BASE_REQS: RequirementKind[] = [
-  'persistent-storage',
-  'long-running',
-  'workarea',
-  'network-egress',
-  'git',
-  'full-history-clone',
-];
-const NODE_RT: RuntimeKind[] = [
-  'native',
-  'npm',
-  'http',
-  'mcp-server',
-  'a2a-protocol',
-  'vendor-hosted',
-  'langchain-runnable',
-];
-const BARE_RT: RuntimeKind[] = ['native', 'http', 'mcp-server', 'a2a-protocol', 'vendor-hosted'];
-const WORKER = {
-  runtimeKinds: [...NODE_RT, 'workarea'] as RuntimeKind[],
-  requirementKinds: [...BASE_REQS, 'toolchain:go', 'toolchain:node'] as RequirementKind[],
-};
-const JOINED = {
-  runtimeKinds: [...NODE_RT, 'workarea'] as RuntimeKind[],
-  requirementKinds: [...BASE_REQS, 'toolchain:node'] as RequirementKind[],
-};
-const CLASSES: Record<string, ProviderClassView> = {
-  local: {
-    onServerHost: true,
-    substrate: {
-      runtimeKinds: [...RUNTIME_KINDS],
-      requirementKinds: [...BASE_REQS, 'host-binary', 'toolchain:go', 'toolchain:node'],
-    },
-  },
-  docker: { substrate: WORKER },
-  kubernetes: { substrate: WORKER },
-  e2b: {
-    substrate: {
-      runtimeKinds: BARE_RT,
-      requirementKinds: ['long-running', 'network-egress', 'git', 'full-history-clone'],
-    },
-  },
-  daytona: { substrate: { runtimeKinds: BARE_RT, requirementKinds: ['network-egress', 'git', 'full-history-clone'] } },
-  modal: { substrate: { runtimeKinds: BARE_RT, requirementKinds: ['network-egress', 'git', 'full-history-clone'] } },
-  vercel: {
-    substrate: {
-      runtimeKinds: NODE_RT,
-      requirementKinds: ['network-egress', 'git', 'full-history-clone', 'toolchain:node'],
-    },
-  },
-  pool: { substrate: JOINED },
-  external: { substrate: JOINED },
-};
-const CAPS: SandboxProviderCapabilities = {
-  transportModel: 'either',
-  supportsFsSnapshot: false,
-  supportsPauseResume: false,
-  supportsCapacityQuery: true,
-  maxConcurrent: null,
-  maxSessionDurationSeconds: null,
-  regions: ['*'],
-  os: ['linux'],
-  arch: ['x86_64', 'arm64'],
-  idleCostModel: 'zero',
-  billingModel: 'fixed',
-  maxVCpu: null,
-  maxMemoryMb: null,
-  supportsGpu: false,
-  supportsCustomNetworkPolicy: true,
-  egressDefault: 'allow-all',
-  isA2ARemote: false,
-};
 const compile = (p: Pool) => compilePool(p, CLASSES[p.providerId]);
 
 function pool(over: Partial<Pool> & { name: string }): Pool {

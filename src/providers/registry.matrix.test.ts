@@ -3,6 +3,7 @@
  * substrate class defaults, read from the registry's list (src/providers/<id>/index.ts).
  */
 import { describe, expect, it } from 'vitest';
+import { CLASSES } from '../core/provider-classes.test-support.js';
 import { FIXED_REQUIREMENT_KINDS, RUNTIME_KINDS, type RuntimeProvides } from '../core/types.js';
 import { PROVIDERS } from './registry.js';
 import type { SandboxProviderCapabilities } from './types.js';
@@ -154,5 +155,14 @@ describe('the substrate class defaults (descriptor substrate)', () => {
 
   it('no class defaults gpu, matching the seed: gpu is operator-declared only', () => {
     for (const p of Object.values(PROVIDER_CLASS_DEFAULT_CAPABILITIES)) expect(p.requirementKinds).not.toContain('gpu');
+  });
+});
+
+describe("the core tests' provider classes (src/core/provider-classes.test-support.ts)", () => {
+  it.each(PROVIDERS.map((d) => [d.id, d] as const))('%s matches its descriptor', (id, d) => {
+    const c = CLASSES[id];
+    expect(c?.onServerHost === true, id).toBe(d.onServerHost === true);
+    expect([...(c?.substrate?.runtimeKinds ?? [])].sort(), id).toEqual([...d.substrate.runtimeKinds].sort());
+    expect([...(c?.substrate?.requirementKinds ?? [])].sort(), id).toEqual([...d.substrate.requirementKinds].sort());
   });
 });

@@ -255,3 +255,22 @@ export function imageRefusal(cfg: DockerProviderConfig, image: string): string |
     ? `image ${image} is refused: this pool allows no image but its own (${cfg.image}; allowedImages is empty)`
     : `image ${image} is refused: not in this pool's allowedImages (${allowed.join(', ')})`;
 }
+
+/**
+ * Refuses (InvalidRequest) what a session asks for that this pool does not give: an image its
+ * `allowedImages` does not admit (when `image`, the one about to run, is the session's own; a
+ * restore runs its snapshot, made from an image already admitted), or a GPU.
+ */
+export function refuseSessionAsks(
+  cfg: DockerProviderConfig,
+  spec: { image?: string; resources?: { gpu?: string } },
+  image: string,
+): void {
+  const refused = spec.image !== undefined && image === spec.image ? imageRefusal(cfg, spec.image) : null;
+  if (refused !== null) throw new InvalidRequest(`docker provider: ${refused}`);
+  const gpu = spec.resources?.gpu;
+  if (gpu !== undefined && Number(gpu) !== 0)
+    throw new InvalidRequest(
+      `docker provider: the session asks for gpu ${gpu}; this provider runs no GPU containers (use a pool that provides gpu)`,
+    );
+}

@@ -17,7 +17,6 @@ import {
   type DockerProviderConfig,
   type DockerProviderConfigInput,
   GATEWAY_SOCKET_IN_BOX,
-  imageRefusal,
   mergeDockerConfig,
   NODE_IN_BOX,
   PACKAGE_ROOT_IN_BOX,
@@ -25,6 +24,7 @@ import {
   parseEngineAddress,
   parseMemoryBytes,
   parseNanoCpus,
+  refuseSessionAsks,
   tmpfsSizeFor,
   WORKSPACE_IN_BOX,
   wantsSnapshot,
@@ -465,13 +465,7 @@ export class DockerSandboxProvider implements SandboxProvider {
   }
 
   private async createAndStart(cfg: DockerProviderConfig, spec: SandboxSpec, place: Placement): Promise<SandboxHandle> {
-    // A session's own image (a restore runs its snapshot, made from an image already admitted).
-    const refused = spec.image !== undefined && place.image === spec.image ? imageRefusal(cfg, spec.image) : null;
-    if (refused !== null) throw new InvalidRequest(`docker provider: ${refused}`);
-    if (spec.resources?.gpu !== undefined && Number(spec.resources.gpu) !== 0)
-      throw new InvalidRequest(
-        `docker provider: the session asks for gpu ${spec.resources.gpu}; this provider runs no GPU containers (use a pool that provides gpu)`,
-      );
+    refuseSessionAsks(cfg, spec, place.image);
     const imageLabels = await this.inspectImage(place.image);
     const env = this.agentEnv(cfg, spec);
     const owner = {

@@ -165,6 +165,33 @@ describe('the provider registry through the API', () => {
   });
 });
 
+describe('an edited providers.docker.suspend_config', () => {
+  it('reaches the docker pools of marionette.yaml at the next start', async () => {
+    const config = (min: string) =>
+      [
+        'providers:',
+        '  docker:',
+        '    host: "unix:///tmp/marionette-registry-test-no-engine.sock"',
+        `    suspend_config: {min_duration: ${min}}`,
+        'pools:',
+        '  d: {provider: docker}',
+        '',
+      ].join('\n');
+    const first = await startServer({ config: config('60s') });
+    let second: ServerHandle | undefined;
+    try {
+      const before = await first.api<PoolView>('GET', '/v1/pools/d');
+      expect(before.body.suspendConfig.minDurationMs).toBe(60_000);
+      await first.stop();
+      second = await startServer({ home: first.home, config: config('2m') });
+      const after = await second.api<PoolView>('GET', '/v1/pools/d');
+      expect(after.body.suspendConfig.minDurationMs).toBe(120_000);
+    } finally {
+      await (second ?? first).destroy();
+    }
+  });
+});
+
 describe('refused at startup', () => {
   it('a pool with sandbox_mode runner-creates-sandbox in marionette.yaml stops the server, naming the pool', async () => {
     await expect(

@@ -157,7 +157,10 @@ export class PoolService {
           ? null
           : boundedDuration(input.idleTimeout, 'idle_timeout')
         : (base?.idleTimeoutMs ?? null);
-    const def = base?.suspendConfig ?? defaultSuspendConfig(providerId, this.ctx.config.providers);
+    // Keys the input leaves out keep the pool's; from marionette.yaml (read at every start) they come
+    // from the provider's default again, so an edited providers.<id>.suspend_config reaches its pools.
+    const def =
+      (source === 'config' ? null : base?.suspendConfig) ?? defaultSuspendConfig(providerId, this.ctx.config.providers);
     const sc = input.suspendConfig;
     const suspendConfig: SuspendConfig = {
       strategy: sc?.strategy ? strategy(sc.strategy, 'suspend_config.strategy') : def.strategy,
@@ -219,9 +222,10 @@ export class PoolService {
     return pool;
   }
 
-  async update(idOrName: string, input: z.infer<typeof PoolUpdate>): Promise<Pool> {
+  /** `source` `config`: marionette.yaml at start, which is the truth for the pool (see toRow). */
+  async update(idOrName: string, input: z.infer<typeof PoolUpdate>, source = 'api'): Promise<Pool> {
     const base = await this.get(idOrName);
-    const row = this.toRow({ ...input, name: base.name }, base, base.createdAt === 0 ? 'api' : 'api');
+    const row = this.toRow({ ...input, name: base.name }, base, source);
     const { id: _id, org_id: _o, created_at: _c, ...patch } = row;
     await this.ctx.store.pools.update(base.id, patch);
     this.changed(base.id);
@@ -306,7 +310,7 @@ export class PoolService {
       const input = fileToInput(name, p);
       const existing = await store.pools.get(name, orgId);
       try {
-        if (existing) await this.update(existing.id, input);
+        if (existing) await this.update(existing.id, input, 'config');
         else await this.create(input as PoolInput, 'config');
       } catch (e: unknown) {
         throw new InvalidRequest(`pools.${name}: ${(e as Error).message}`);

@@ -22,15 +22,19 @@
  * });
  * ```
  *
- * and one line in {@link PROVIDERS}. A descriptor without `create` is listed (its row is in the
- * matrix, pools may name it) but its pools are `unavailable` ("not implemented in this version")
- * and a `providers.<id>` section for it stops the server with a clear error. `create` imports the
- * implementation lazily so `mctl` and the config loader never load a provider SDK.
+ * Optional: `onServerHost` (runs on the server's machine: the `local`/`host-session` auth modes
+ * may use it), `imagePolicy` (whether a pool lets a session run its own image), `pools` (pools
+ * declared inside the provider's section). Then one line in {@link PROVIDERS}.
+ *
+ * A descriptor without `create` is listed (its row is in the matrix, pools may name it) but its
+ * pools are `unavailable` ("not implemented in this version") and a `providers.<id>` section for
+ * it stops the server with a clear error. `create` imports the implementation lazily so `mctl`
+ * and the config loader never load a provider SDK.
  */
 
+import type { ProviderClassView } from '../core/compiled-pool.js';
 import { parseDuration } from '../core/duration.js';
 import { InvalidRequest } from '../core/errors.js';
-import type { ProviderClassView } from '../core/scheduler.js';
 import type { SuspendConfig } from '../core/types.js';
 import { daytona } from './daytona/index.js';
 import type { ProviderContext, ProviderDescriptor, ProviderSuspendConfig } from './descriptor.js';

@@ -198,4 +198,10 @@ describe('refused at startup', () => {
       startServer({ config: 'pools:\n  gpu: {provider: local, sandbox_mode: runner-creates-sandbox}\n' }),
     ).rejects.toThrow(/pools\.gpu: sandbox_mode: runner-creates-sandbox is not implemented yet/);
   });
+
+  it('a profile preferring a provider that does not exist stops the server, naming the known ones', async () => {
+    await expect(
+      startServer({ config: 'profiles:\n  big:\n    provider_preference: [kubernetes, dokcer]\n' }),
+    ).rejects.toThrow(/profiles\.big\.provider_preference: unknown provider "dokcer"; known providers: local, docker/);
+  });
 });

@@ -283,6 +283,7 @@ export class PoolService {
     for (const p of BUILT_IN_PROFILES)
       if (!existingProfiles.has(p.name)) await store.pools.putProfile(orgId, newId('prf'), p, true);
     for (const [name, p] of Object.entries(config.profiles)) {
+      for (const id of p.provider_preference ?? []) requireProvider(id, `profiles.${name}.provider_preference`);
       const selector = p.selector ? formatSelector(parseSelector(p.selector)) : null;
       await store.pools.putProfile(
         orgId,

@@ -152,6 +152,7 @@ dockerDescribe('docker pools end to end', () => {
     });
     try {
       const pool = await srv.api<{ health: string; warnings: string[] }>('GET', '/v1/pools/d');
+      expect(pool.body.health).toBe('unavailable');
       expect(pool.body.warnings.join(' ')).toContain('provider_unavailable');
       expect(pool.body.warnings.join(' ')).toContain('/tmp/marionette-no-such-engine.sock');
       const r = await srv.api<{ detail: string }>('POST', '/v1/sessions', {

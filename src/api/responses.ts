@@ -144,7 +144,9 @@ export const Pool = z.looseObject({
 /** A pool in a listing or a get: with its runner counts and health. */
 export const PoolStatus = Pool.extend({
   runners: z.looseObject({ live: z.number(), idle: z.number(), bound: z.number(), busy: z.number() }),
-  health: z.string(),
+  /** `ok`, `warning` (see warnings) or `unavailable` (its provider cannot run anything; see unavailableReason). */
+  health: z.enum(['ok', 'warning', 'unavailable']),
+  unavailableReason: z.string().optional(),
   warnings: z.array(z.string()),
 });
 export const PoolDetail = PoolStatus.extend({ substrate: z.record(z.string(), z.unknown()) });
@@ -185,8 +187,12 @@ export const Provider = z.looseObject({
   id: z.string(),
   displayName: z.string(),
   registered: z.boolean(),
+  /** Whether this version implements it (a listed provider without an implementation runs nothing). */
+  implemented: z.boolean(),
   unavailable: z.string().nullable(),
   capabilities: z.record(z.string(), z.unknown()),
+  /** Its pools' default suspend config (the descriptor's, under `providers.<id>.suspend_config`). */
+  suspend: z.record(z.string(), z.unknown()),
 });
 
 export const Token = z.looseObject({

@@ -103,6 +103,16 @@ export const CreateSessionBody = z.strictObject({
   /** Higher is placed first; FIFO within a priority. Default 0. */
   priority: z.number().int().min(PRIORITY_RANGE.min).max(PRIORITY_RANGE.max).optional(),
   taskTimeoutMs: TaskTimeoutMs.optional(),
+  /** Run in this image instead of the pool's, where the pool allows it (docker: sandbox_config.allowedImages). */
+  image: z
+    .string()
+    .max(255)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._\-/:@]*$/, 'an image reference like ghcr.io/acme/agent:1.2')
+    .optional(),
+  /** Over the profile's resources: CPUs (`2`, `500m`), memory (`4Gi`), GPUs (`1`). */
+  resources: z
+    .strictObject({ cpu: z.string().optional(), memory: z.string().optional(), gpu: z.string().optional() })
+    .optional(),
 });
 export type CreateSessionBody = z.infer<typeof CreateSessionBody>;
 

@@ -10,6 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { InvalidRequest } from '../core/errors.js';
 import { FAULT_POINTS } from '../core/suspend-steps.js';
+import { type ProvidersConfig, parseProvidersConfig, poolsInProviderSections } from '../providers/registry.js';
 import { duration } from './duration.js';
 import { type LimitsConfig, limitsFileSchema, resolveLimits } from './limits.js';
 
@@ -61,20 +62,6 @@ const poolConfigSchema = z.strictObject({
   lifecycle: z.enum(['per-session', 'per-task']).optional(),
   sandbox_mode: z.enum(['runner-is-sandbox', 'runner-creates-sandbox']).optional(),
   suspend_config: suspendConfigSchema.optional(),
-});
-
-/**
- * `providers.<id>` settings; `providers.pool.pools` are pools like those under `pools:` and are
- * parsed by the same schema, so their durations read alike (`idle_timeout: 300` is five minutes).
- */
-const providersSchema = z.record(z.string(), z.record(z.string(), z.unknown())).transform((v, ctx) => {
-  const pools = v.pool?.pools;
-  if (pools === undefined) return v;
-  const parsed = z.record(z.string(), poolConfigSchema).safeParse(pools);
-  if (parsed.success) return { ...v, pool: { ...v.pool, pools: parsed.data } };
-  for (const i of parsed.error.issues)
-    ctx.addIssue({ code: 'custom', message: issueMessage(i), path: ['pool', 'pools', ...i.path] });
-  return z.NEVER;
 });
 
 const fileSchema = z.strictObject({
@@ -136,8 +123,8 @@ const fileSchema = z.strictObject({
     .optional(),
   /** Extra agent cards, by name (built-ins `shell`, `claude`, `codex` cannot be replaced). */
   agents: z.record(z.string(), agentCardSchema).optional(),
-  /** Provider settings by provider id (`local`, `docker`, `pool`, ...). */
-  providers: providersSchema.optional(),
+  /** Provider settings by provider id; each section is checked by its provider's schema (src/providers/registry.ts). */
+  providers: z.record(z.string(), z.unknown()).optional(),
   /** Pools by name. */
   pools: z.record(z.string(), poolConfigSchema).optional(),
   /** Profiles by name. */
@@ -188,7 +175,9 @@ export interface ServerConfig {
   /** `tasks.default_timeout` (default 1h). */
   taskTimeoutMs: number;
   agents: Record<string, AgentCardFileConfig>;
-  providers: Record<string, Record<string, unknown>>;
+  /** Each configured provider's section, parsed by its descriptor (only implemented, known providers). */
+  providers: ProvidersConfig;
+  /** `pools:` plus the pools declared inside provider sections (`providers.pool.pools`). */
   pools: Record<string, PoolFileConfig>;
   profiles: NonNullable<FileConfig['profiles']>;
   configFile: string | null;
@@ -296,6 +285,7 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
   if (!levels.includes(logLevel))
     throw new InvalidRequest(`MARIONETTE_LOG_LEVEL: ${JSON.stringify(logLevel)} is not one of ${levels.join(', ')}`);
   const leaseTimeoutMs = file.runners?.lease_timeout ?? 30_000;
+  const { providers, pools } = providersAndPools(file, configFile ?? 'config');
   return {
     home,
     host: file.server?.host ?? '127.0.0.1',
@@ -319,14 +309,29 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
     limits: resolveLimits(file.limits),
     taskTimeoutMs: file.tasks?.default_timeout ?? 60 * 60_000,
     agents: file.agents ?? {},
-    providers: file.providers ?? {},
-    pools: file.pools ?? {},
+    providers,
+    pools,
     profiles: file.profiles ?? {},
     configFile,
     credentialsEnv: pickCredentials(env),
     faultPoint: parseFaultPoint(env),
     credentialNames: credentialNames(env),
   };
+}
+
+/** `providers:` checked by each provider's descriptor, and `pools:` plus the pools declared in provider sections. */
+function providersAndPools(file: FileConfig, source: string) {
+  const providers = parseProvidersConfig(file.providers ?? {}, source);
+  const pools: Record<string, PoolFileConfig> = { ...file.pools };
+  for (const { providerId, name, pool } of poolsInProviderSections(providers)) {
+    const where = `providers.${providerId}.pools.${name}`;
+    if (Object.hasOwn(pools, name))
+      throw new InvalidRequest(`${source}: ${where}: pool ${name} is also declared under pools:; declare it once`);
+    const r = poolConfigSchema.safeParse(pool);
+    if (!r.success) throw new InvalidRequest(describeIssues(r.error, `${source}: ${where}`));
+    pools[name] = r.data;
+  }
+  return { providers, pools };
 }
 
 /** `MARIONETTE_FAULT` (test-only): one of `FAULT_POINTS`, else a clear error; unset is null. */

@@ -114,13 +114,23 @@ function internSubstrate(sourceNote: string, provides: RuntimeProvides): Interne
   return made;
 }
 
+/** What {@link compilePool} needs from the pool's provider class (its descriptor); `{}` for an unknown provider. */
+export interface ProviderClassView {
+  /** Substrate class default (used when the pool has no `runtime_provides` override). */
+  substrate?: Readonly<RuntimeProvides>;
+  /** Runs on the server's own host: the only class the `local` / `host-session` auth modes may use. */
+  onServerHost?: boolean;
+  /** Why the provider is not built on this server (e.g. not implemented), for `provider_unavailable`. */
+  unregisteredDetail?: string;
+}
+
 /**
  * Precomputes a pool for {@link decide}: derived capabilities (override, else class default, else
  * none) as Sets, the parsed pool selector, and the quantities of its label values (memoised).
  * Throws InvalidRequest when the row's selector or runtime_provides is invalid.
  */
-export function compilePool(pool: Pool): CompiledPool {
-  const derived = deriveCapabilities(pool.providerId, pool.runtimeProvides);
+export function compilePool(pool: Pool, cls: ProviderClassView = {}): CompiledPool {
+  const derived = deriveCapabilities(cls.substrate, pool.runtimeProvides);
   const slots: (string | Quantity | null | undefined)[] = [];
   let slotsComplete = true;
   for (const [k, v] of Object.entries(pool.labels)) {
@@ -143,7 +153,7 @@ export function compilePool(pool: Pool): CompiledPool {
   const sub = internSubstrate(sourceNote, derived.provides);
   return {
     pool,
-    isLocal: pool.providerId === 'local',
+    isLocal: cls.onServerHost === true,
     isManaged: pool.mode === 'managed',
     provides: derived.provides,
     capabilitySource: derived.source,
@@ -163,7 +173,7 @@ export function compilePool(pool: Pool): CompiledPool {
     maxRunners: pool.maxRunners,
     selector: pool.selector === null || pool.selector.trim() === '' ? null : parseSelector(pool.selector),
     sourceNote,
-    unregisteredDetail: `provider ${pool.providerId} is not configured on this server`,
+    unregisteredDetail: cls.unregisteredDetail ?? `provider ${pool.providerId} is not configured on this server`,
   };
 }
 

@@ -9,7 +9,7 @@ import { assertNever } from './errors.js';
 import { formatTerm, mergeSelectors, parseSelector, type Selector } from './selector.js';
 import type { AuthMode, RequirementKind, RuntimeKind } from './types.js';
 
-/** Auth modes pinned to `providerId=local` pools. */
+/** Auth modes pinned to pools whose provider runs on the server's own host (`local`). */
 export function isLocalPinnedAuthMode(mode: AuthMode): boolean {
   switch (mode) {
     case 'local':

@@ -2,10 +2,9 @@
  * @module What the scheduler takes and gives: a placement request, the pool candidates with their
  * live state, and the decision (the chosen placement and one verdict per pool).
  */
-import type { SandboxProviderCapabilities } from '../providers/types.js';
 import type { CompiledPool, RunnerView } from './compiled-pool.js';
 import type { Selector } from './selector.js';
-import type { AgentCard, AuthMode, PoolVerdict, Profile, RuntimeKind } from './types.js';
+import type { AgentCard, AuthMode, PoolVerdict, Profile, RuntimeKind, SandboxProviderCapabilities } from './types.js';
 
 export interface PoolCandidate {
   pool: CompiledPool;

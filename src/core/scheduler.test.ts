@@ -1,7 +1,7 @@
 /** @module Tests for the placement decision: each verdict reason, ordering and ties, the auth-mode pin. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PROVIDER_CLASS_CAPABILITIES } from './capabilities.js';
+import { CAPS, CLASSES } from './provider-classes.test-support.js';
 import {
   compilePool,
   decide,
@@ -12,6 +12,8 @@ import {
 } from './scheduler.js';
 import { parseSelector } from './selector.js';
 import type { AuthMode, Pool, PoolVerdict, RequirementKind, RuntimeKind } from './types.js';
+
+const compile = (p: Pool) => compilePool(p, CLASSES[p.providerId]);
 
 function pool(over: Partial<Pool> & { name: string }): Pool {
   return {
@@ -39,8 +41,8 @@ function pool(over: Partial<Pool> & { name: string }): Pool {
 
 function cand(p: Pool, over: Partial<Omit<PoolCandidate, 'pool'>> = {}): PoolCandidate {
   return {
-    pool: compilePool(p),
-    capabilities: PROVIDER_CLASS_CAPABILITIES[p.providerId],
+    pool: compile(p),
+    capabilities: CLASSES[p.providerId] ? CAPS : undefined,
     providerUnavailable: null,
     runners: [],
     providerLiveRunners: 0,
@@ -168,9 +170,7 @@ describe('decide: each reason in isolation', () => {
 
   it('unknown provider with no override provides nothing', () => {
     const p = pool({ name: 'a', providerId: 'acme' });
-    const d = decide(req({ agent: agent([], ['git']) }), [
-      cand(p, { capabilities: PROVIDER_CLASS_CAPABILITIES.docker }),
-    ]);
+    const d = decide(req({ agent: agent([], ['git']) }), [cand(p, { capabilities: CAPS })]);
     expect(only(d.verdicts).detail).toBe(
       'requires git; pool does not provide it (unknown provider acme: no class default)',
     );
@@ -212,7 +212,7 @@ describe('decide: each reason in isolation', () => {
   });
 
   it("at_capacity on the provider's maxConcurrent", () => {
-    const caps = { ...PROVIDER_CLASS_CAPABILITIES.e2b!, maxConcurrent: 20 };
+    const caps = { ...CAPS, maxConcurrent: 20 };
     const d = decide(req(), [
       cand(pool({ name: 'a', providerId: 'e2b', maxRunners: null }), { capabilities: caps, providerLiveRunners: 20 }),
     ]);
@@ -544,16 +544,16 @@ describe('decide: per-decision caches give the same answers as per-pool evaluati
 
 describe('compilePool', () => {
   it('derives capability sets and parses the pool selector once', () => {
-    const cp = compilePool(pool({ name: 'a', selector: 'os=darwin', providerId: 'e2b' }));
+    const cp = compile(pool({ name: 'a', selector: 'os=darwin', providerId: 'e2b' }));
     expect(cp.capabilitySource).toBe('class-default');
     expect(cp.requirementKinds.has('long-running')).toBe(true);
     expect(cp.requirementKinds.has('toolchain:node')).toBe(false);
     expect(cp.selector).toEqual(parseSelector('os=darwin'));
-    expect(compilePool(pool({ name: 'b', selector: '  ' })).selector).toBeNull();
+    expect(compile(pool({ name: 'b', selector: '  ' })).selector).toBeNull();
   });
 
   it('refuses a row with a bad selector', () => {
-    expect(() => compilePool(pool({ name: 'a', selector: 'os=' }))).toThrow(
+    expect(() => compile(pool({ name: 'a', selector: 'os=' }))).toThrow(
       /^selector: expected a value .* at column 4 in "os="$/,
     );
   });

@@ -33,7 +33,7 @@ import { explainTerm, firstFailingTerm, firstFailingTermMap, matchTerm } from '.
 import type { Labels, PoolVerdict, RequirementKind, RuntimeKind, VerdictReason } from './types.js';
 import { chosenDetail, lostDetail } from './verdict-text.js';
 
-export { type CompiledPool, compilePool, type RunnerView } from './compiled-pool.js';
+export { type CompiledPool, compilePool, type ProviderClassView, type RunnerView } from './compiled-pool.js';
 export { isLocalPinnedAuthMode } from './decision-context.js';
 export type { Decision, Placement, PlacementAction, PlacementRequest, PoolCandidate } from './decision-types.js';
 export { summarizeUnplaceable } from './verdict-text.js';

@@ -1,8 +1,6 @@
 /**
  * @module Plain domain types shared by the core, the store, the server and the CLI. No I/O here.
  */
-import type { SandboxProviderCapabilities, SuspendStrategy } from '../providers/types.js';
-
 export type Labels = Record<string, string>;
 
 export type PoolMode = 'managed' | 'pool' | 'external';
@@ -195,4 +193,38 @@ export interface PoolVerdict {
   chosen: boolean;
 }
 
-export type { SandboxProviderCapabilities, SuspendStrategy };
+/** How the runner and the control plane talk: the runner dials out, the server dials in, or either. */
+export type TransportModel = 'dial-out' | 'dial-in' | 'either';
+export type IdleCostModel = 'zero' | 'storage-only' | 'metered';
+export type BillingModel = 'fixed' | 'wall-clock' | 'active-cpu';
+export type EgressDefault = 'allow-all' | 'deny-all';
+
+/** Every field of the seed's capability matrix (one row per provider class). `null` means "no limit / not declared". */
+export interface SandboxProviderCapabilities {
+  transportModel: TransportModel;
+  supportsFsSnapshot: boolean;
+  supportsPauseResume: boolean;
+  supportsCapacityQuery: boolean;
+  maxConcurrent: number | null;
+  maxSessionDurationSeconds: number | null;
+  regions: string[];
+  os: string[];
+  arch: string[];
+  idleCostModel: IdleCostModel;
+  billingModel: BillingModel;
+  maxVCpu: number | null;
+  maxMemoryMb: number | null;
+  supportsGpu: boolean;
+  supportsCustomNetworkPolicy: boolean;
+  egressDefault: EgressDefault;
+  isA2ARemote: boolean;
+}
+
+export type SuspendStrategy = 'pause' | 'snapshot' | 'terminate_preserve_storage' | 'release_to_pool' | 'terminate';
+export const SUSPEND_STRATEGIES: readonly SuspendStrategy[] = [
+  'pause',
+  'snapshot',
+  'terminate_preserve_storage',
+  'release_to_pool',
+  'terminate',
+];

@@ -4,32 +4,18 @@
  * imports a provider SDK.
  */
 
-/** How the runner and the control plane talk: the runner dials out, the server dials in, or either. */
-export type TransportModel = 'dial-out' | 'dial-in' | 'either';
-export type IdleCostModel = 'zero' | 'storage-only' | 'metered';
-export type BillingModel = 'fixed' | 'wall-clock' | 'active-cpu';
-export type EgressDefault = 'allow-all' | 'deny-all';
+// The capability matrix and suspend strategies are domain types (src/core/types.ts); providers import them from here.
+import type { SandboxProviderCapabilities, SuspendStrategy } from '../core/types.js';
 
-/** Every field of the seed's capability matrix. `null` means "no limit / not declared". */
-export interface SandboxProviderCapabilities {
-  transportModel: TransportModel;
-  supportsFsSnapshot: boolean;
-  supportsPauseResume: boolean;
-  supportsCapacityQuery: boolean;
-  maxConcurrent: number | null;
-  maxSessionDurationSeconds: number | null;
-  regions: string[];
-  os: string[];
-  arch: string[];
-  idleCostModel: IdleCostModel;
-  billingModel: BillingModel;
-  maxVCpu: number | null;
-  maxMemoryMb: number | null;
-  supportsGpu: boolean;
-  supportsCustomNetworkPolicy: boolean;
-  egressDefault: EgressDefault;
-  isA2ARemote: boolean;
-}
+export type {
+  BillingModel,
+  EgressDefault,
+  IdleCostModel,
+  SandboxProviderCapabilities,
+  SuspendStrategy,
+  TransportModel,
+} from '../core/types.js';
+export { SUSPEND_STRATEGIES } from '../core/types.js';
 
 /** The kit demand the runner executes inside the box (threaded onto the work item, never run by provision). */
 export interface ComposedToolchainDemand {
@@ -47,8 +33,13 @@ export interface SandboxSpec {
   /** One-time registration token the runner exchanges for its credential. */
   registrationToken: string;
   env: Record<string, string>;
+  /** The session's own image (where its pool allows one), else absent: the provider's or pool's image. */
   image?: string;
-  resources?: { cpu?: string; memoryMB?: number; timeoutSec?: number };
+  /**
+   * What the session asked for (its profile's resources under its own): CPUs as a decimal
+   * (`0.5`), memory in MiB, GPUs as a count; `timeoutSec` is the task timeout.
+   */
+  resources?: { cpu?: string; memoryMB?: number; gpu?: string; timeoutSec?: number };
   /** The pool's `sandbox_config`. */
   config: Record<string, unknown>;
   toolchainDemand?: ComposedToolchainDemand;
@@ -75,15 +66,6 @@ export interface SandboxExecResult {
   stdout: string;
   stderr: string;
 }
-
-export type SuspendStrategy = 'pause' | 'snapshot' | 'terminate_preserve_storage' | 'release_to_pool' | 'terminate';
-export const SUSPEND_STRATEGIES: readonly SuspendStrategy[] = [
-  'pause',
-  'snapshot',
-  'terminate_preserve_storage',
-  'release_to_pool',
-  'terminate',
-];
 
 /**
  * What an object a provider started is for, which decides who owns it: a `sandbox` (what runs a

@@ -93,7 +93,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const token = await bootstrapToken(store, orgId, config.home);
   const bus = new EventBus((event, e) => log.error({ err: toError(e), event }, 'event listener failed'));
   const gatewayAddress = `unix:${config.gatewaySocket}`;
-  const providers = createProviders(config, gatewayAddress, await store.meta.installId());
+  const providers = await createProviders(config.providers, {
+    home: config.home,
+    gateway: gatewayAddress,
+    gatewaySocket: config.gatewaySocket,
+    installId: (await store.meta.installId()) ?? null,
+  });
   const ctx: ServerContext = { config, store, bus, log, providers, orgId, projectId };
   // Built in dependency order, each with what it needs: the gateway's connection table and the
   // managed runners first, then the session side, then the runner side that calls back into it.

@@ -3,6 +3,7 @@
  * session's request, and acts on the decision for a session that has no runner: assign an idle
  * runner (a compare-and-set claim), provision one, or wait with a recorded reason.
  */
+
 import { capacityCandidates } from '../core/capacity.js';
 import { toError } from '../core/errors.js';
 import {
@@ -16,6 +17,7 @@ import {
 } from '../core/scheduler.js';
 import { parseSelector } from '../core/selector.js';
 import type { AgentCard, Pool, Profile, SessionState } from '../core/types.js';
+import { providerClassView } from '../providers/registry.js';
 import type { Repos } from '../store/index.js';
 import type { Placement, Session, SessionRequest, Task } from '../store/records.js';
 import { isClaimLost, type LiveRunner } from '../store/repos/runners.js';
@@ -125,7 +127,7 @@ export class Placer {
   private compile(pool: Pool): CompiledPool {
     const hit = this.compiled.get(pool.id);
     if (hit && hit.updatedAt === pool.updatedAt) return hit.compiled;
-    const compiled = compilePool(pool);
+    const compiled = compilePool(pool, providerClassView(pool.providerId, this.ctx.providers));
     this.compiled.set(pool.id, { updatedAt: pool.updatedAt, compiled });
     return compiled;
   }

@@ -6,12 +6,26 @@
 import type { z } from 'zod';
 import { PoolInput, PoolUpdate, ProfileInput } from '../api/schemas.js';
 import type { PoolFileConfig } from '../config/index.js';
-import { deriveCapabilities, PROVIDER_CLASS_CAPABILITIES, parseRuntimeProvides } from '../core/capabilities.js';
+import { deriveCapabilities, parseRuntimeProvides } from '../core/capabilities.js';
 import { Conflict, InvalidRequest, NotFound } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { formatSelector, parseSelector, selectorFromMap } from '../core/selector.js';
-import type { Pool, PoolMode, Profile, SuspendConfig } from '../core/types.js';
-import { SUSPEND_STRATEGIES, type SuspendStrategy } from '../providers/types.js';
+import {
+  type Pool,
+  type PoolMode,
+  type Profile,
+  SUSPEND_STRATEGIES,
+  type SuspendConfig,
+  type SuspendStrategy,
+} from '../core/types.js';
+import {
+  defaultProviderFor,
+  defaultSuspendConfig,
+  findProvider,
+  PROVIDERS,
+  providerUnavailableReason,
+  requireProvider,
+} from '../providers/registry.js';
 import type { PoolsTable } from '../store/schema.js';
 import { agentCardFromConfig, BUILT_IN_AGENTS } from './agents.js';
 import type { Api } from './api.js';
@@ -32,32 +46,6 @@ export const BUILT_IN_PROFILES: Profile[] = [
   },
 ];
 
-const DISPLAY_NAMES: Record<string, string> = {
-  local: 'Local processes',
-  docker: 'Docker',
-  kubernetes: 'Kubernetes',
-  e2b: 'E2B',
-  daytona: 'Daytona',
-  modal: 'Modal',
-  vercel: 'Vercel Sandbox',
-  firecracker: 'Firecracker',
-  pool: 'Pool (runners join)',
-  external: 'External (self-registered)',
-};
-
-function defaultSuspend(providerId: string, mode: PoolMode): SuspendConfig {
-  if (mode !== 'managed')
-    return { strategy: 'release_to_pool', fallback: 'terminate', minDurationMs: 0, maxDurationMs: null };
-  if (providerId === 'docker')
-    return {
-      strategy: 'pause',
-      fallback: 'terminate_preserve_storage',
-      minDurationMs: 0,
-      maxDurationMs: 24 * 3_600_000,
-    };
-  return { strategy: 'terminate_preserve_storage', fallback: 'terminate', minDurationMs: 0, maxDurationMs: null };
-}
-
 function strategy(v: string, field: string): SuspendStrategy {
   if (!(SUSPEND_STRATEGIES as readonly string[]).includes(v))
     throw new InvalidRequest(
@@ -74,20 +62,25 @@ export class PoolService {
 
   /** Validates input into a full row (merging onto `base` for updates). Throws InvalidRequest naming the field. */
   toRow(input: Partial<PoolInput> & { name: string }, base: Pool | null, source: string): PoolsTable {
-    const mode: PoolMode =
-      input.mode ??
-      base?.mode ??
-      (input.provider === 'pool' ? 'pool' : input.provider === 'external' ? 'external' : 'managed');
-    const providerId = input.provider ?? base?.providerId ?? (mode === 'managed' ? 'local' : mode);
-    if (!Object.hasOwn(PROVIDER_CLASS_CAPABILITIES, providerId))
-      throw new InvalidRequest(
-        `provider: ${JSON.stringify(providerId)} is not a provider (expected one of ${Object.keys(PROVIDER_CLASS_CAPABILITIES).join(', ')})`,
-      );
-    if (mode === 'managed' && (providerId === 'pool' || providerId === 'external'))
+    const given = input.provider ?? base?.providerId;
+    const named = given === undefined ? undefined : requireProvider(given, 'provider');
+    const mode: PoolMode = input.mode ?? base?.mode ?? named?.poolMode ?? 'managed';
+    const descriptor = named ?? defaultProviderFor(mode);
+    const providerId = descriptor.id;
+    if (mode === 'managed' && descriptor.poolMode !== 'managed')
       throw new InvalidRequest(`mode: a managed pool needs a managed provider, not ${providerId}`);
-    if (mode !== 'managed' && providerId !== 'pool' && providerId !== 'external')
+    if (mode !== 'managed' && descriptor.poolMode === 'managed')
       throw new InvalidRequest(
-        `mode: ${mode} pools take runners that join with a token; provider must be pool or external, not ${providerId}`,
+        `mode: ${mode} pools take runners that join with a token; provider must be one whose runners join (${PROVIDERS.filter(
+          (d) => d.poolMode !== 'managed',
+        )
+          .map((d) => d.id)
+          .join(', ')}), not ${providerId}`,
+      );
+    const sandboxMode = input.sandboxMode ?? base?.sandboxMode ?? 'runner-is-sandbox';
+    if (sandboxMode === 'runner-creates-sandbox')
+      throw new InvalidRequest(
+        'sandbox_mode: runner-creates-sandbox is not implemented yet; see docs/pools.md (sandbox modes). Use runner-is-sandbox (the default)',
       );
     let selector = base?.selector ?? null;
     if (input.selector !== undefined) {
@@ -113,7 +106,10 @@ export class PoolService {
           ? null
           : boundedDuration(input.idleTimeout, 'idle_timeout')
         : (base?.idleTimeoutMs ?? null);
-    const def = base?.suspendConfig ?? defaultSuspend(providerId, mode);
+    // Keys the input leaves out keep the pool's; from marionette.yaml (read at every start) they come
+    // from the provider's default again, so an edited providers.<id>.suspend_config reaches its pools.
+    const def =
+      (source === 'config' ? null : base?.suspendConfig) ?? defaultSuspendConfig(providerId, this.ctx.config.providers);
     const sc = input.suspendConfig;
     const suspendConfig: SuspendConfig = {
       strategy: sc?.strategy ? strategy(sc.strategy, 'suspend_config.strategy') : def.strategy,
@@ -153,7 +149,7 @@ export class PoolService {
       runtime_provides: runtimeProvides === null ? null : JSON.stringify(runtimeProvides),
       sandbox_config: JSON.stringify(input.sandboxConfig ?? base?.sandboxConfig ?? {}),
       lifecycle: input.lifecycle ?? base?.lifecycle ?? 'per-session',
-      sandbox_mode: input.sandboxMode ?? base?.sandboxMode ?? 'runner-is-sandbox',
+      sandbox_mode: sandboxMode,
       suspend_config: JSON.stringify(suspendConfig),
       source,
       created_at: base?.createdAt ?? now,
@@ -175,9 +171,10 @@ export class PoolService {
     return pool;
   }
 
-  async update(idOrName: string, input: z.infer<typeof PoolUpdate>): Promise<Pool> {
+  /** `source` `config`: marionette.yaml at start, which is the truth for the pool (see toRow). */
+  async update(idOrName: string, input: z.infer<typeof PoolUpdate>, source = 'api'): Promise<Pool> {
     const base = await this.get(idOrName);
-    const row = this.toRow({ ...input, name: base.name }, base, base.createdAt === 0 ? 'api' : 'api');
+    const row = this.toRow({ ...input, name: base.name }, base, source);
     const { id: _id, org_id: _o, created_at: _c, ...patch } = row;
     await this.ctx.store.pools.update(base.id, patch);
     this.changed(base.id);
@@ -207,8 +204,9 @@ export class PoolService {
 
   /** Derived substrate and where each entry came from. */
   substrate(pool: Pool) {
-    const d = deriveCapabilities(pool.providerId, pool.runtimeProvides);
-    const classDefault = deriveCapabilities(pool.providerId, null);
+    const cls = findProvider(pool.providerId);
+    const d = deriveCapabilities(cls?.substrate, pool.runtimeProvides);
+    const classDefault = deriveCapabilities(cls?.substrate, null);
     return {
       pool: pool.name,
       providerId: pool.providerId,
@@ -216,8 +214,7 @@ export class PoolService {
       runtimeKinds: d.provides.runtimeKinds,
       requirementKinds: d.provides.requirementKinds,
       classDefault: classDefault.provides,
-      capabilities:
-        this.ctx.providers.get(pool.providerId)?.capabilities ?? PROVIDER_CLASS_CAPABILITIES[pool.providerId] ?? null,
+      capabilities: this.ctx.providers.get(pool.providerId)?.capabilities ?? cls?.capabilities ?? null,
     };
   }
 
@@ -231,6 +228,7 @@ export class PoolService {
     for (const p of BUILT_IN_PROFILES)
       if (!existingProfiles.has(p.name)) await store.pools.putProfile(orgId, newId('prf'), p, true);
     for (const [name, p] of Object.entries(config.profiles)) {
+      for (const id of p.provider_preference ?? []) requireProvider(id, `profiles.${name}.provider_preference`);
       const selector = p.selector ? formatSelector(parseSelector(p.selector)) : null;
       await store.pools.putProfile(
         orgId,
@@ -246,17 +244,19 @@ export class PoolService {
         false,
       );
     }
-    if (!(await store.pools.get('local', orgId)) && !config.pools.local)
-      await this.create({ name: 'local', provider: 'local', mode: 'managed', priority: 0, maxRunners: 8 }, 'default');
+    // The default pool: named after the default managed provider (the server's own host).
+    const hostProvider = defaultProviderFor('managed').id;
+    if (!(await store.pools.get(hostProvider, orgId)) && !config.pools[hostProvider])
+      await this.create(
+        { name: hostProvider, provider: hostProvider, mode: 'managed', priority: 0, maxRunners: 8 },
+        'default',
+      );
     const declared: [string, PoolFileConfig][] = Object.entries(config.pools);
-    const poolProvider = config.providers.pool as { pools?: Record<string, PoolFileConfig> } | undefined;
-    for (const [name, p] of Object.entries(poolProvider?.pools ?? {}))
-      declared.push([name, { mode: 'pool', provider: 'pool', ...p }]);
     for (const [name, p] of declared) {
       const input = fileToInput(name, p);
       const existing = await store.pools.get(name, orgId);
       try {
-        if (existing) await this.update(existing.id, input);
+        if (existing) await this.update(existing.id, input, 'config');
         else await this.create(input as PoolInput, 'config');
       } catch (e: unknown) {
         throw new InvalidRequest(`pools.${name}: ${(e as Error).message}`);
@@ -315,9 +315,7 @@ export class PoolService {
       { summary: 'Create or replace a profile', tag: 'profiles', body: ProfileInput, status: 201 },
       async ({ body }) => {
         const selector = body.selector ? formatSelector(parseSelector(body.selector)) : null;
-        for (const p of body.providerPreference)
-          if (!Object.hasOwn(PROVIDER_CLASS_CAPABILITIES, p))
-            throw new InvalidRequest(`providerPreference: ${JSON.stringify(p)} is not a provider`);
+        for (const p of body.providerPreference) requireProvider(p, 'providerPreference');
         const profile: Profile = {
           name: body.name,
           description: body.description,
@@ -341,15 +339,17 @@ export class PoolService {
       '/v1/providers',
       { summary: 'Providers and their capability matrix rows', tag: 'providers' },
       async () => ({
-        items: Object.entries(PROVIDER_CLASS_CAPABILITIES).map(([id, caps]) => {
-          const registered = this.ctx.providers.get(id);
+        items: PROVIDERS.map((d) => {
+          const registered = this.ctx.providers.get(d.id);
           return {
-            id,
-            displayName: registered?.displayName ?? DISPLAY_NAMES[id] ?? id,
+            id: d.id,
+            displayName: registered?.displayName ?? d.displayName,
+            implemented: d.create !== undefined,
             registered: Boolean(registered),
-            unavailable: this.sessions.providerHealth.get(id) ?? null,
-            capabilities: registered?.capabilities ?? caps,
-            substrate: deriveCapabilities(id, null).provides,
+            unavailable: providerUnavailableReason(d.id, this.ctx.providers, this.sessions.providerHealth.get(d.id)),
+            capabilities: registered?.capabilities ?? d.capabilities,
+            substrate: deriveCapabilities(d.substrate, null).provides,
+            suspend: defaultSuspendConfig(d.id, this.ctx.config.providers),
           };
         }),
       }),
@@ -367,11 +367,17 @@ export class PoolService {
     const warnings: string[] = [];
     if (p.mode !== 'managed' && mine.length < p.minRunners)
       warnings.push(`${mine.length} live runner(s), fewer than min_runners ${p.minRunners}`);
-    const unavailable = this.sessions.providerHealth.get(p.providerId);
-    if (unavailable) warnings.push(`provider_unavailable: ${unavailable}`);
+    const unavailable = providerUnavailableReason(
+      p.providerId,
+      this.ctx.providers,
+      this.sessions.providerHealth.get(p.providerId),
+    );
+    if (unavailable) warnings.unshift(`provider_unavailable: ${unavailable}`);
     return {
       runners: { live: mine.length, idle, bound, busy: mine.filter((r) => r.state === 'busy').length },
-      health: warnings.length ? 'warning' : 'ok',
+      /** `unavailable`: its provider cannot run anything (the reason is the first warning); `warning`: it can, but see warnings. */
+      health: unavailable ? 'unavailable' : warnings.length ? 'warning' : 'ok',
+      ...(unavailable ? { unavailableReason: unavailable } : {}),
       warnings,
     };
   }

@@ -6,9 +6,10 @@
 import { Conflict, ProviderUnavailable } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { Pool } from '../core/types.js';
-import type { SandboxSpec } from '../providers/types.js';
+import { providerUnavailableReason } from '../providers/registry.js';
 import type { Runner, Session } from '../store/records.js';
 import type { ServerContext } from './context.js';
+import { buildSandboxSpec } from './sandbox-spec.js';
 
 /**
  * A managed pool already has `max_runners` live runners: `provision` refuses to start another.
@@ -34,8 +35,9 @@ export async function provisionRunner(ctx: ServerContext, pool: Pool, session: S
   const provider = ctx.providers.get(pool.providerId);
   if (!provider) {
     const configured = [...ctx.providers.keys()];
+    const why = providerUnavailableReason(pool.providerId, ctx.providers, null);
     throw new ProviderUnavailable(
-      `provider ${pool.providerId} of pool ${pool.name} is not configured on this server (configured: ${configured.join(', ') || 'none'})`,
+      `pool ${pool.name}: ${why ?? `provider ${pool.providerId} is not configured on this server`} (configured: ${configured.join(', ') || 'none'})`,
       {
         hint: `configure providers.${pool.providerId} in the server config, or point the pool at a configured provider`,
         details: { providerId: pool.providerId, pool: pool.name, configured },
@@ -75,19 +77,8 @@ export async function provisionRunner(ctx: ServerContext, pool: Pool, session: S
     expiresAt: now + 15 * 60_000,
     description: `managed runner ${id}`,
   });
-  const spec: SandboxSpec = {
-    projectId: session?.projectId ?? ctx.projectId,
-    orgId: pool.orgId,
-    registrationToken: token,
-    env: {},
-    config: pool.sandboxConfig,
-    suspend: { strategy: pool.suspendConfig.strategy, fallback: pool.suspendConfig.fallback },
-    runnerId: id,
-    poolId: pool.id,
-    poolName: pool.name,
-    sessionId: session?.id ?? null,
-  };
   try {
+    const spec = await buildSandboxSpec(ctx, pool, session, { runnerId: id, registrationToken: token });
     const restoreFrom = session?.suspend?.handle;
     const handle =
       restoreFrom && provider.restore ? await provider.restore(restoreFrom, spec) : await provider.provision(spec);

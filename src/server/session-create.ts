@@ -3,6 +3,7 @@
  * profile, pool, selector, prompt) before anything is written; then the session, its first task
  * and its first event commit in one transaction.
  */
+
 import { Conflict, InvalidRequest, Unplaceable } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { parseSelector } from '../core/selector.js';
@@ -11,6 +12,7 @@ import type { AgentCard, Profile } from '../core/types.js';
 import type { Placement, Session, SessionRequest, Task } from '../store/records.js';
 import type { ServerContext } from './context.js';
 import type { Placer } from './placement.js';
+import { withImageAndResources } from './sandbox-spec.js';
 import type { SessionCatalog } from './session-catalog.js';
 import { emitTask, getSession } from './session-common.js';
 import { type CreateSessionBody, type CreateTaskBody, checkProvider } from './session-requests.js';
@@ -47,10 +49,11 @@ export class SessionCreator {
       throw new InvalidRequest(`unknown pool ${JSON.stringify(body.pool)}`, {
         hint: 'list pools with `mctl pools list`',
       });
+    const { pools } = await this.catalog.view();
     return {
       card,
       profile,
-      request: {
+      request: withImageAndResources(body, pools, this.ctx.config.providers, {
         agent: card.name,
         prompt: body.prompt ?? null,
         provider: body.provider ?? null,
@@ -61,7 +64,7 @@ export class SessionCreator {
         env: body.env ?? {},
         ...(body.priority ? { priority: body.priority } : {}),
         ...(body.taskTimeoutMs ? { taskTimeoutMs: body.taskTimeoutMs } : {}),
-      },
+      }),
     };
   }
 

@@ -188,7 +188,7 @@ export class TokenService {
       pool =
         external[0] ??
         (await this.pools.get('external').catch(nullIfNotFound)) ??
-        (await this.pools.create({ name: 'external', mode: 'external', provider: 'external' }, 'api'));
+        (await this.pools.create({ name: 'external', mode: 'external' }, 'api'));
     }
     const { id, token } = await this.ctx.store.auth.createRegistrationToken({
       orgId: this.ctx.orgId,

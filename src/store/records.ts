@@ -11,6 +11,7 @@ import type {
   PoolMode,
   PoolVerdict,
   Profile,
+  Resources,
   RunnerState,
   SandboxMode,
   SessionState,
@@ -34,6 +35,10 @@ export interface SessionRequest {
   priority?: number;
   /** Task timeout for this session's tasks (ms); absent = profile, card, server default. */
   taskTimeoutMs?: number;
+  /** The image to run in instead of the pool's (where the pool allows it). */
+  image?: string;
+  /** Resources over the profile's (cpu, memory, gpu quantities). */
+  resources?: Resources;
 }
 
 export interface Placement {

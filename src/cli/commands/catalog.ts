@@ -29,10 +29,7 @@ export function providerCommands(program: Command): void {
           })),
         ];
         const status = r.items
-          .map(
-            (p) =>
-              `${p.id}: ${p.registered ? (p.unavailable ? `unavailable (${p.unavailable})` : 'registered') : 'not configured'}`,
-          )
+          .map((p) => `${p.id}: ${p.unavailable ? `unavailable (${p.unavailable})` : 'available'}`)
           .join('; ');
         return `${table(rows, cols)}\n\n${status}`;
       });

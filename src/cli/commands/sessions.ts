@@ -69,6 +69,7 @@ function createCommand(sessions: Command, setExit: (code: number) => void): void
       '--task-timeout <duration>',
       "kill a task running longer (e.g. 30m; default the profile's, card's or server's)",
     )
+    .option('--image <ref>', "run in this image instead of the pool's, where the pool allows it (docker)")
     .option('--no-wait-for-capacity', 'fail at once when no pool can take the session')
     .option('--priority <n>', 'higher is placed first; FIFO within a priority (default 0)')
     .option('--dry-run', 'show where it would go, create nothing')
@@ -83,7 +84,7 @@ function createCommand(sessions: Command, setExit: (code: number) => void): void
       const timeoutMs = waitTimeout(o);
       const env = parseEnvPairs(o.env as string[]);
       const body: Parameters<typeof api.createSession>[0] = { agent: String(o.agent) };
-      for (const k of ['prompt', 'provider', 'pool', 'selector', 'profile'] as const)
+      for (const k of ['prompt', 'provider', 'pool', 'selector', 'profile', 'image'] as const)
         if (o[k] !== undefined) body[k] = String(o[k]);
       if (o.authMode !== undefined) body.authMode = o.authMode as NonNullable<typeof body.authMode>;
       if (Object.keys(env).length) body.env = env;

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { InvalidRequest } from '../../core/errors.js';
+import { ProviderSuspendConfig } from '../descriptor.js';
 
 /** Where the gateway unix socket appears inside every container. */
 export const GATEWAY_SOCKET_IN_BOX = '/run/marionette/gateway.sock';
@@ -16,8 +17,6 @@ export const NODE_IN_BOX = '/opt/marionette-node/bin/node';
 export const WORKSPACE_IN_BOX = '/workspace';
 /** The default image tag, built by `marionette images build` (see `buildAgentImage`). */
 export const DEFAULT_AGENT_IMAGE = 'marionette/agent:latest';
-
-const SUSPEND = z.enum(['pause', 'snapshot', 'terminate_preserve_storage', 'release_to_pool', 'terminate']);
 
 const memoryString = z
   .string()
@@ -36,6 +35,12 @@ export const DockerProviderConfigSchema = z
       .default('unix:///var/run/docker.sock'),
     /** Image the runner container starts from. Default `marionette/agent:latest`. */
     image: z.string().min(1).default(DEFAULT_AGENT_IMAGE),
+    /**
+     * Images a session may ask for instead of `image` (`mctl sessions create --image`): exact
+     * references, or prefixes ending in `*` (`ghcr.io/acme/*`). `[]`: no override. Default: unset,
+     * any image. Usually set per pool in `sandbox_config`.
+     */
+    allowedImages: z.array(z.string().min(1)).optional(),
     /**
      * `host`, `none`, or the name of a bridge network created on demand with our labels.
      * Default `marionette` (named bridge: egress allowed, host loopback not reachable; the agent
@@ -98,16 +103,13 @@ export const DockerProviderConfigSchema = z
     nodePath: z.string().startsWith('/', 'expected an absolute path').optional(),
     /** Host path of the marionette package root mounted into the box. Default: the package this module is in. */
     packageRoot: z.string().startsWith('/', 'expected an absolute path').optional(),
-    /** The seed's suspend config; only `strategy`/`fallback` matter to this provider (read-only rootfs). */
-    suspend_config: z
-      .object({
-        strategy: SUSPEND,
-        fallback: SUSPEND.optional(),
-        min_duration: z.union([z.string(), z.number()]).optional(),
-        max_duration: z.union([z.string(), z.number()]).optional(),
-      })
-      .strict()
-      .optional(),
+    /**
+     * The seed's `providers.docker.suspend_config`: the default suspend config of docker pools (a
+     * pool's own wins; unset keys come from the descriptor: pause, fallback
+     * terminate_preserve_storage, max 24h). A `snapshot` strategy or fallback here also makes the
+     * rootfs writable.
+     */
+    suspend_config: ProviderSuspendConfig.optional(),
   })
   .strict();
 
@@ -237,4 +239,38 @@ export function tmpfsSizeFor(cfg: DockerProviderConfig, memoryBytes: number | un
   if (memoryBytes === undefined) return cfg.tmpfsSize;
   const cap = Math.floor((memoryBytes * cfg.tmpfsMemoryFraction) / Math.max(1, mounts));
   return parseMemoryBytes(cfg.tmpfsSize) <= cap ? cfg.tmpfsSize : String(cap);
+}
+
+/**
+ * Null when a session may run `image` under `cfg` (its own `image`, or one `allowedImages`
+ * admits), else why not.
+ * @example imageRefusal(parseDockerConfig({ allowedImages: ['ghcr.io/acme/*'] }), 'ghcr.io/acme/go:1') // null
+ */
+export function imageRefusal(cfg: DockerProviderConfig, image: string): string | null {
+  const allowed = cfg.allowedImages;
+  if (allowed === undefined || image === cfg.image) return null;
+  const ok = allowed.some((a) => (a.endsWith('*') ? image.startsWith(a.slice(0, -1)) : image === a));
+  if (ok) return null;
+  return allowed.length === 0
+    ? `image ${image} is refused: this pool allows no image but its own (${cfg.image}; allowedImages is empty)`
+    : `image ${image} is refused: not in this pool's allowedImages (${allowed.join(', ')})`;
+}
+
+/**
+ * Refuses (InvalidRequest) what a session asks for that this pool does not give: an image its
+ * `allowedImages` does not admit (when `image`, the one about to run, is the session's own; a
+ * restore runs its snapshot, made from an image already admitted), or a GPU.
+ */
+export function refuseSessionAsks(
+  cfg: DockerProviderConfig,
+  spec: { image?: string; resources?: { gpu?: string } },
+  image: string,
+): void {
+  const refused = spec.image !== undefined && image === spec.image ? imageRefusal(cfg, spec.image) : null;
+  if (refused !== null) throw new InvalidRequest(`docker provider: ${refused}`);
+  const gpu = spec.resources?.gpu;
+  if (gpu !== undefined && Number(gpu) !== 0)
+    throw new InvalidRequest(
+      `docker provider: the session asks for gpu ${gpu}; this provider runs no GPU containers (use a pool that provides gpu)`,
+    );
 }

@@ -3,11 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { InvalidRequest } from '../../core/errors.js';
 import { DOCKER_CAPABILITIES } from './capabilities.js';
 import {
+  imageRefusal,
   mergeDockerConfig,
   parseDockerConfig,
   parseEngineAddress,
   parseMemoryBytes,
   parseNanoCpus,
+  refuseSessionAsks,
   wantsSnapshot,
 } from './config.js';
 
@@ -118,5 +120,34 @@ describe('docker provider config', () => {
       maxSessionDurationSeconds: null,
       egressDefault: 'allow-all',
     });
+  });
+});
+
+describe('what a session may ask of a docker pool', () => {
+  const cfg = (allowedImages?: string[]) =>
+    parseDockerConfig({ image: 'marionette/agent:latest', ...(allowedImages ? { allowedImages } : {}) });
+
+  it('allowedImages: unset admits any image, [] only the pool own, patterns by exact ref or prefix*', () => {
+    expect(imageRefusal(cfg(), 'anything:1')).toBeNull();
+    expect(imageRefusal(cfg([]), 'marionette/agent:latest')).toBeNull();
+    expect(imageRefusal(cfg([]), 'other:1')).toMatch(/allows no image but its own \(marionette\/agent:latest/);
+    const listed = cfg(['ghcr.io/acme/*', 'golang:1.22']);
+    expect(imageRefusal(listed, 'ghcr.io/acme/go:1')).toBeNull();
+    expect(imageRefusal(listed, 'golang:1.22')).toBeNull();
+    expect(imageRefusal(listed, 'golang:1.23')).toMatch(
+      /not in this pool's allowedImages \(ghcr\.io\/acme\/\*, golang:1\.22\)/,
+    );
+    expect(imageRefusal(listed, 'ghcr.io/acmex/go:1')).not.toBeNull();
+  });
+
+  it('refuses a disallowed session image and a GPU, naming them; a restored snapshot is not checked', () => {
+    expect(() => refuseSessionAsks(cfg([]), { image: 'evil:1' }, 'evil:1')).toThrow(
+      /docker provider: image evil:1 is refused/,
+    );
+    expect(() => refuseSessionAsks(cfg([]), { image: 'evil:1' }, 'marionette-snapshot:x')).not.toThrow();
+    expect(() => refuseSessionAsks(cfg(), { resources: { gpu: '1' } }, 'x')).toThrow(
+      /asks for gpu 1; this provider runs no GPU/,
+    );
+    expect(() => refuseSessionAsks(cfg(), { resources: { gpu: '0' } }, 'x')).not.toThrow();
   });
 });

@@ -10,6 +10,7 @@ import { basename, dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Dockerode from 'dockerode';
 import { InvalidRequest, ProviderUnavailable, toError } from '../../core/errors.js';
+import { runnerBoot, runnerEnv } from '../runner-boot.js';
 import type {
   OwnerCheck,
   SandboxHandle,
@@ -30,6 +31,7 @@ import {
   parseEngineAddress,
   parseMemoryBytes,
   parseNanoCpus,
+  refuseSessionAsks,
   tmpfsSizeFor,
   WORKSPACE_IN_BOX,
   wantsSnapshot,
@@ -458,15 +460,13 @@ export class DockerSandboxProvider implements SandboxProvider {
         );
       }
     }
-    if (server !== undefined) env.MARIONETTE_GATEWAY = server;
-    env.MARIONETTE_REGISTRATION_TOKEN = spec.registrationToken;
-    env.MARIONETTE_RUNNER_ID = spec.runnerId;
-    env.MARIONETTE_WORKSPACE = WORKSPACE_IN_BOX;
+    Object.assign(env, runnerEnv(runnerBoot(spec, server ?? null, WORKSPACE_IN_BOX)));
     env.HOME = '/home/agent';
     return Object.entries(env).map(([k, v]) => `${k}=${v}`);
   }
 
   private async createAndStart(cfg: DockerProviderConfig, spec: SandboxSpec, place: Placement): Promise<SandboxHandle> {
+    refuseSessionAsks(cfg, spec, place.image);
     const imageLabels = await this.inspectImage(place.image);
     const env = this.agentEnv(cfg, spec);
     const owner = {

@@ -2,11 +2,14 @@
  * @module Config of the `local` provider (`providers.local` in marionette.yaml).
  */
 import { z } from 'zod';
+import { ProviderSuspendConfig } from '../descriptor.js';
 
 export const LocalConfig = z.strictObject({
   /** Folder holding one workspace per session. Default `$MARIONETTE_HOME/workspaces`. */
   workspaces_dir: z.string().optional(),
   /** Seconds between SIGTERM and SIGKILL when a runner is terminated. Default 2. */
   kill_grace_seconds: z.number().min(0).default(2),
+  /** Default suspend config of local pools (a pool's own wins). Default terminate_preserve_storage, fallback terminate. */
+  suspend_config: ProviderSuspendConfig.optional(),
 });
 export type LocalConfig = z.infer<typeof LocalConfig>;

@@ -22,6 +22,7 @@ import { groupMembers, killGroupNow, killRecordedTask, processStartTime } from '
 import { InvalidRequest, ProviderUnavailable } from '../../core/errors.js';
 import { AGENT_BIN } from '../../paths.js';
 import { reapOwned } from '../reap.js';
+import { runnerBoot, runnerEnv } from '../runner-boot.js';
 import type {
   OwnerCheck,
   ReapResult,
@@ -114,10 +115,7 @@ export class LocalSandboxProvider implements SandboxProvider {
         env: {
           ...process.env,
           ...spec.env,
-          MARIONETTE_GATEWAY: this.opts.gateway,
-          MARIONETTE_REGISTRATION_TOKEN: spec.registrationToken,
-          MARIONETTE_RUNNER_ID: spec.runnerId,
-          MARIONETTE_WORKSPACE: workspace,
+          ...runnerEnv(runnerBoot(spec, this.opts.gateway, workspace)),
           MARIONETTE_RUNNER_NAME: `local-${spec.runnerId.slice(-8)}`,
           MARIONETTE_AGENT_STATE: stateDir,
         },

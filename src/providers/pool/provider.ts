@@ -3,7 +3,6 @@
  * which join with a registration token (`marionette-agent --server ... --token ...`). There is
  * nothing to provision; terminating only tells the runner (over the gateway) to stop.
  */
-import { PROVIDER_CLASS_CAPABILITIES } from '../../core/capabilities.js';
 import { InvalidRequest } from '../../core/errors.js';
 import type {
   OwnedObject,
@@ -17,11 +16,13 @@ import type {
 
 export class JoinedRunnersProvider implements SandboxProvider {
   readonly capabilities: SandboxProviderCapabilities;
-  readonly displayName: string;
 
-  constructor(readonly id: 'pool' | 'external') {
-    this.capabilities = { ...PROVIDER_CLASS_CAPABILITIES[id]! };
-    this.displayName = id === 'pool' ? 'Pool (runners join with a token)' : 'External (self-registered runners)';
+  constructor(
+    readonly id: string,
+    readonly displayName: string,
+    capabilities: Readonly<SandboxProviderCapabilities>,
+  ) {
+    this.capabilities = { ...capabilities };
   }
 
   supportedSuspendStrategies(): readonly SuspendStrategy[] {

@@ -21,19 +21,17 @@ function load(yaml: string) {
   return loadServerConfig({ config: file, home: dir }, {});
 }
 
-type PoolSection = { pools: Record<string, { idle_timeout?: number; suspend_config?: Record<string, number> }> };
-
 describe('durations in the config', () => {
   it("the seed's providers.pool.pools.macos.idle_timeout: 300 is five minutes", () => {
     const c = load('providers:\n  pool:\n    pools:\n      macos: {labels: {os: darwin}, idle_timeout: 300}\n');
-    expect((c.providers.pool as PoolSection).pools.macos?.idle_timeout).toBe(300_000);
+    expect(c.pools.macos?.idle_timeout).toBe(300_000);
   });
 
   it('idle_timeout: 5m (as docs/pools.md writes it) is five minutes, not an error', () => {
     const c = load(
       'providers:\n  pool:\n    pools:\n      macos: {idle_timeout: 5m, suspend_config: {min_duration: 60, max_duration: 24h}}\n',
     );
-    const macos = (c.providers.pool as PoolSection).pools.macos!;
+    const macos = c.pools.macos!;
     expect(macos.idle_timeout).toBe(300_000);
     expect(macos.suspend_config).toMatchObject({ min_duration: 60_000, max_duration: 86_400_000 });
   });

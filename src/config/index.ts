@@ -202,10 +202,16 @@ export interface ServerFlags {
 
 type Env = Record<string, string | undefined>;
 
-/** Formats zod issues as `key.path: message` lines. */
-function describeIssues(error: z.ZodError, source: string): string {
+/**
+ * Formats zod issues as `source: key.path: message` lines. `within` names the section the issues
+ * are relative to (an issue at its top level then reads `source: within: message`).
+ */
+function describeIssues(error: z.ZodError, source: string, within?: string): string {
   return error.issues
-    .map((i) => `${source}: ${i.path.length ? i.path.join('.') : '(top level)'}: ${issueMessage(i)}`)
+    .map((i) => {
+      const path = [...(within ? [within] : []), ...i.path.map(String)].join('.');
+      return `${source}: ${path || '(top level)'}: ${issueMessage(i)}`;
+    })
     .join('\n');
 }
 
@@ -328,7 +334,7 @@ function providersAndPools(file: FileConfig, source: string) {
     if (Object.hasOwn(pools, name))
       throw new InvalidRequest(`${source}: ${where}: pool ${name} is also declared under pools:; declare it once`);
     const r = poolConfigSchema.safeParse(pool);
-    if (!r.success) throw new InvalidRequest(describeIssues(r.error, `${source}: ${where}`));
+    if (!r.success) throw new InvalidRequest(describeIssues(r.error, source, where));
     pools[name] = r.data;
   }
   return { providers, pools };

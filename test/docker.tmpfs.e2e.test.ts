@@ -35,7 +35,9 @@ dockerDescribe('a docker task filling /tmp', () => {
   });
 
   it('gets ENOSPC; the agent survives and the session keeps its runner', async () => {
-    const s = await createSession(srv, { pool: 'd', prompt: 'cat /proc/self/oom_score_adj' });
+    // After a moment: the score is raised right after spawn, so what the task starts later inherits
+    // it (a process it runs at once may still read the agent's score: the window in src/agent/oom.ts).
+    const s = await createSession(srv, { pool: 'd', prompt: 'sleep 1; cat /proc/self/oom_score_adj' });
     const first = await taskDone(srv, s.tasks![0]!.id);
     expect(first.state).toBe('succeeded');
     // The task (and what it starts) is the OOM killer's first choice.

@@ -17,7 +17,7 @@ describe('provisionRunner', () => {
     expect(err).toBeInstanceOf(ProviderUnavailable);
     const problem = problemFor(err as MarionetteError);
     expect(problem.status).toBe(503);
-    expect(problem.detail).toBe('provider docker of pool gpu is not configured on this server (configured: local)');
+    expect(problem.detail).toBe('pool gpu: provider docker is not configured on this server (configured: local)');
     expect(problem.hint).toContain('providers.docker');
   });
 });

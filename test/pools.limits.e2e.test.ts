@@ -79,14 +79,19 @@ describe('pool-mode limits', { timeout: 120_000 }, () => {
     returning.kill('SIGKILL');
     returning = agents.start(srv, args);
     await idleRunners(srv, 'capped', 1);
-    // It dies; its lease (3 s) runs out and it goes offline, making room for another.
+    // It dies; its lease (3 s) runs out and it goes offline, making room for another. Every runner
+    // named `returning` must be offline: the first start, killed at once, may have registered too,
+    // and going offline first it would otherwise let the test go on while this one is still live.
     returning.kill('SIGKILL');
-    await until(
-      async () => (await poolRunners(srv, 'capped', true)).some((r) => r.state === 'offline'),
-      'the dead runner to go offline',
-    );
+    await until(async () => {
+      const mine = (await poolRunners(srv, 'capped', true)).filter((r) => r.name === 'returning');
+      return mine.length > 0 && mine.every((r) => r.state === 'offline' || r.state === 'terminated');
+    }, 'the dead runner to go offline');
     const other = agents.start(srv, ['--token', token, '--name', 'other']);
-    await idleRunners(srv, 'capped', 1);
+    await until(
+      async () => (await live()).map((r) => `${r.name}:${r.state}`).join() === 'other:idle',
+      'the other runner to take the place',
+    );
 
     // Back with its kept credential: no place for it.
     const back = agents.start(srv, args);

@@ -19,6 +19,9 @@
  *
  * The server runs in this process on a temporary home (SQLite, loopback, ephemeral ports).
  *
+ * `--agent sh` runs the prompt with `/bin/sh -c` (a card the bench adds) instead of the built-in
+ * `shell` card, so the task rows measure less of the agent and more of the CLI.
+ *
  * Usage: `npm run bench:cli [-- --runs 30 --agent shell --mctl bin/mctl --against /path/to/base/bin/mctl]`
  */
 import { spawn } from 'node:child_process';
@@ -78,7 +81,16 @@ function check(what: string, d: Done): Done {
 async function main(): Promise<void> {
   const home = mkdtempSync(join(tmpdir(), 'marionette-bench-cli-'));
   const cfg = join(home, 'marionette.yaml');
-  writeFileSync(cfg, 'server: { log_level: warn }\n');
+  writeFileSync(
+    cfg,
+    [
+      'server: { log_level: warn }',
+      // `--agent sh`: the prompt under /bin/sh -c, no login shell (the built-in `shell` runs bash).
+      'agents:',
+      '  sh: { command: ["/bin/sh", "-c", "{{prompt}}"], description: "runs the prompt with /bin/sh -c" }',
+      '',
+    ].join('\n'),
+  );
   const srv = await startServer(loadServerConfig({ config: cfg, home, port: 0, gatewayPort: 0 }, {}));
   const token = srv.bootstrapToken!;
   const env = {

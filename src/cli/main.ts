@@ -24,8 +24,8 @@ const NOUNS: [names: string[], register: Register][] = [
   [['runners', 'runner'], async (p) => (await import('./commands/runners.js')).runnerCommands(p)],
   [['pools', 'pool'], async (p) => (await import('./commands/pools.js')).poolCommands(p)],
   [['profiles', 'profile'], async (p) => (await import('./commands/pools.js')).profileCommands(p)],
-  [['providers', 'provider'], async (p) => (await import('./commands/catalog.js')).providerCommands(p)],
-  [['costs', 'cost'], async (p) => (await import('./commands/catalog.js')).costCommands(p)],
+  [['providers'], async (p) => (await import('./commands/catalog.js')).providerCommands(p)],
+  [['costs'], async (p) => (await import('./commands/catalog.js')).costCommands(p)],
   [['agents', 'agent'], async (p) => (await import('./commands/agents.js')).agentCommands(p, ctx)],
 ];
 

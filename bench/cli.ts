@@ -238,7 +238,8 @@ async function main(): Promise<void> {
     for (const l of lines) console.log(fmt(l));
     console.log('\n(node -e 0 and the curl rows are the same programs for every column; shown once.)');
   } finally {
-    await srv.close();
+    // The local runners it started go too (a cancelled session's runner may stay warm in its pool).
+    await srv.close({ terminateRunners: true });
     rmSync(home, { recursive: true, force: true });
   }
 }

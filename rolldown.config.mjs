@@ -2,8 +2,9 @@
 // the module tree:
 // - marionette-agent into one file (dist/agent.mjs): a sandbox starts it for every runner (see
 //   bench/docker.ts);
-// - mctl into dist/mctl/ (see bench/cli.ts): an entry that answers `--version` by itself, and
-//   chunks loaded on demand (the CLI's core with commander, then one chunk per command noun).
+// - mctl into dist/mctl/ (see bench/cli.ts): an entry that answers `--version` by itself (with the
+//   version in its own tiny chunk), and one chunk with the rest (commander, the client, every
+//   command), loaded for any other command.
 import { defineConfig } from 'rolldown';
 
 export default defineConfig([
@@ -18,6 +19,8 @@ export default defineConfig([
   {
     input: { mctl: 'dist/src/cli/bin.js' },
     platform: 'node',
+    // main.ts imports each noun's commands on demand; in one chunk that defers their evaluation only.
+    checks: { ineffectiveDynamicImport: false },
     // YAML is loaded (from node_modules) only for `-o yaml`.
     external: ['yaml'],
     output: {
@@ -27,6 +30,15 @@ export default defineConfig([
       format: 'esm',
       entryFileNames: '[name].mjs',
       chunkFileNames: '[name]-[hash].mjs',
+      // Everything past the entry in one chunk: one file to load beats a chunk per command noun
+      // (measured: `pools list` 14 ms faster, the commands' code is small next to commander).
+      codeSplitting: {
+        groups: [
+          // The version stays with the entry, so `mctl --version` loads only that.
+          { name: 'version', test: /[\\/]src[\\/]paths\.js$/, priority: 2 },
+          { name: 'cli', priority: 1, test: /^(?!.*[\\/]cli[\\/]bin\.js$).*([\\/]src[\\/](cli|client|config|core|agent|protocol)[\\/]|commander)/ },
+        ],
+      },
       minify: true,
       sourcemap: false,
     },

@@ -3,9 +3,10 @@
  * package's MarionetteClient. This file only wires the command modules (./commands/) together and
  * turns errors into messages and exit codes.
  *
- * A person waits for every start, so a command loads only its own noun's module (`mctl pools list`
- * loads ./commands/pools.js, not the sessions or agents code); `mctl --help`, a bare `mctl` or an
- * unknown word loads them all, so help and "unknown command" see every command.
+ * A person waits for every start, so a command sets up only its own noun's commands (`mctl pools
+ * list` imports ./commands/pools.js, not the sessions or agents code; in the bundle they share one
+ * file, and this defers their evaluation); `mctl --help`, a bare `mctl` or an unknown word sets up
+ * them all, so help and "unknown command" see every command.
  */
 import { Command, Option } from 'commander';
 import { MarionetteError } from '../core/errors.js';

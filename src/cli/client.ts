@@ -4,8 +4,10 @@
  * (the problem's detail and hint; a hint about the token when the server answered 401 to a request
  * that had none). `CliError` is a mistake found by mctl itself (a bad flag value).
  */
+
+import { nodeFetch } from '../client/http-fetch.js';
 import { MarionetteApiError, MarionetteClient, MarionetteConnectionError } from '../client/index.js';
-import type { CliConfig } from '../config/index.js';
+import type { CliConfig } from '../config/cli.js';
 
 export class CliError extends Error {
   constructor(
@@ -18,7 +20,7 @@ export class CliError extends Error {
 }
 
 export function connect(c: CliConfig): MarionetteClient {
-  const client = new MarionetteClient({ baseUrl: c.server, token: c.token });
+  const client = new MarionetteClient({ baseUrl: c.server, token: c.token, fetch: nodeFetch });
   tokenFiles.set(client, { file: c.tokenFile, hasToken: c.token !== null });
   return client;
 }

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { MarionetteClient } from '../client/index.js';
-import { loadCliConfig } from '../config/index.js';
+import { loadCliConfig } from '../config/cli.js';
 import { CliError, connect } from './client.js';
 import type { OutputFormat } from './output.js';
 import { parseTimeout } from './wait.js';

@@ -2,21 +2,47 @@
  * @module `mctl`: the user's CLI, a thin client of the REST API (kubectl / gh style), over the
  * package's MarionetteClient. This file only wires the command modules (./commands/) together and
  * turns errors into messages and exit codes.
+ *
+ * A person waits for every start, so a command sets up only its own noun's commands (`mctl pools
+ * list` imports ./commands/pools.js, not the sessions or agents code; in the bundle they share one
+ * file, and this defers their evaluation); `mctl --help`, a bare `mctl` or an unknown word sets up
+ * them all, so help and "unknown command" see every command.
  */
 import { Command, Option } from 'commander';
 import { MarionetteError } from '../core/errors.js';
 import { VERSION } from '../paths.js';
 import { CliError, describeClientError } from './client.js';
-import { agentCommands } from './commands/agents.js';
-import { costCommands, providerCommands } from './commands/catalog.js';
-import { poolCommands, profileCommands } from './commands/pools.js';
-import { runnerCommands } from './commands/runners.js';
-import { sessionCommands } from './commands/sessions.js';
-import { taskCommands } from './commands/tasks.js';
 import { ctx, lastClient } from './context.js';
 import { exitWhenFlushed } from './output.js';
 
-export function buildProgram(setExit: (code: number) => void): Command {
+type SetExit = (code: number) => void;
+type Register = (program: Command, setExit: SetExit) => Promise<void>;
+
+/** Each top-level noun (and its alias) and how to add its commands, loaded on demand. */
+const NOUNS: [names: string[], register: Register][] = [
+  [['sessions', 'session'], async (p, s) => (await import('./commands/sessions.js')).sessionCommands(p, s)],
+  [['tasks', 'task'], async (p, s) => (await import('./commands/tasks.js')).taskCommands(p, s)],
+  [['runners', 'runner'], async (p) => (await import('./commands/runners.js')).runnerCommands(p)],
+  [['pools', 'pool'], async (p) => (await import('./commands/pools.js')).poolCommands(p)],
+  [['profiles', 'profile'], async (p) => (await import('./commands/pools.js')).profileCommands(p)],
+  [['providers'], async (p) => (await import('./commands/catalog.js')).providerCommands(p)],
+  [['costs'], async (p) => (await import('./commands/catalog.js')).costCommands(p)],
+  [['agents', 'agent'], async (p) => (await import('./commands/agents.js')).agentCommands(p, ctx)],
+];
+
+/** The first word that is not an option or a global option's value: the noun being run. */
+function nounOf(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return argv[i + 1];
+    if (a === '--server' || a === '--token' || a === '-o' || a === '--output') i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return undefined;
+}
+
+/** The program with the commands `argv` needs (every command when it names no known noun). */
+export async function buildProgram(setExit: SetExit, argv?: string[]): Promise<Command> {
   const program = new Command('mctl')
     .description('Marionette CLI')
     .version(VERSION)
@@ -24,24 +50,19 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--token <token>', 'API token (env MARIONETTE_TOKEN, default $MARIONETTE_HOME/token)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml']).default('table'))
     .showHelpAfterError();
-  sessionCommands(program, setExit);
-  taskCommands(program, setExit);
-  runnerCommands(program);
-  poolCommands(program);
-  profileCommands(program);
-  providerCommands(program);
-  costCommands(program);
-  agentCommands(program, ctx);
+  const noun = argv ? nounOf(argv) : undefined;
+  const one = noun === undefined ? undefined : NOUNS.find(([names]) => names.includes(noun));
+  for (const [, register] of one ? [one] : NOUNS) await register(program, setExit);
   return program;
 }
 
 export async function main(argv: string[]): Promise<void> {
   let exit = 0;
-  const program = buildProgram((c) => {
-    exit = c;
-  });
-  program.exitOverride();
   try {
+    const program = await buildProgram((c) => {
+      exit = c;
+    }, argv);
+    program.exitOverride();
     await program.parseAsync(argv, { from: 'user' });
   } catch (e: unknown) {
     const code = (e as { code?: string }).code;

@@ -1,10 +1,16 @@
 /**
  * @module mctl output: tables for people, JSON and YAML for programs, and a status line on TTYs.
  */
-import { stringify as toYaml } from 'yaml';
+import { createRequire } from 'node:module';
 
 /** mctl exits through this, so output to a pipe is never cut (see src/stdio.ts). */
 export { exitWhenFlushed } from '../stdio.js';
+
+/** The YAML printer, loaded only for `-o yaml` (most commands never need the parser). */
+function toYaml(data: unknown): string {
+  const yaml = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return yaml.stringify(data);
+}
 
 export type OutputFormat = 'table' | 'json' | 'yaml';
 

@@ -10,6 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { renderLogLine } from '../agent/outcome/index.js';
 import { MarionetteApiError, type MarionetteClient } from '../client/index.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
+import { isTerminalTask } from '../core/states.js';
+import type { TaskState } from '../core/types.js';
 import { lineBytes } from '../protocol/linebytes.js';
 import { CliError } from './client.js';
 import { StatusLine } from './output.js';
@@ -97,7 +99,8 @@ export async function followLogs(
   endQuietlyOnClosedPipe();
   const { signal, status, raw = false } = opts;
   let after = 0;
-  for (let attempt = 0; attempt < 50; attempt++) {
+  for (let attempt = 0, failures = 0; attempt < 50; attempt++) {
+    failures++;
     try {
       const follow = { after, ...(signal ? { signal } : {}) };
       const events =
@@ -105,6 +108,7 @@ export async function followLogs(
           ? api.followTaskLogs(target.taskId, follow)
           : api.followSessionLogs(target.sessionId, follow);
       for await (const ev of events) {
+        failures = 0;
         if (ev.event === 'line') {
           const l = JSON.parse(ev.data) as { id: number; stream: string; line: string };
           after = l.id;
@@ -116,9 +120,11 @@ export async function followLogs(
       if (signal?.aborted) return null;
       if (e instanceof MarionetteApiError) throw e;
     }
-    // The server went away mid-stream (restart): reconnect after the last line seen.
+    // The server went away mid-stream (restart): reconnect after the last line seen, at once if
+    // the stream had been delivering, else backing off.
+    if (failures === 0) continue;
     try {
-      await sleep(Math.min(2000, 200 * (attempt + 1)), undefined, signal ? { signal } : {});
+      await sleep(Math.min(2000, 200 * failures), undefined, signal ? { signal } : {});
     } catch {
       return null;
     }
@@ -143,9 +149,24 @@ export function waitingReason(s: WatchStatus): string | null {
 
 class WaitTimedOut extends Error {}
 
+/** The task's status read with two plain requests (the fallback when the watch stream broke). */
+async function readStatus(api: MarionetteClient, id: string): Promise<WatchStatus> {
+  const t = await api.getTask(id);
+  const s = await api.getSession(t.sessionId).catch(() => null);
+  return {
+    task: { id: t.id, state: t.state, exitCode: t.exitCode, error: t.error, sessionId: t.sessionId },
+    session: s
+      ? { id: s.id, state: s.state, stateReason: s.stateReason, poolId: s.poolId, runnerId: s.runnerId }
+      : null,
+  };
+}
+
 /**
- * Reads the watch stream until the task ends, calling `onStatus` with each status. Reconnects when
- * the server goes away (for up to UNREACHABLE_GIVE_UP_MS). Throws WaitTimedOut once `signal` fires.
+ * Reads the watch stream until the task ends, calling `onStatus` with each status: it returns the
+ * moment the server says the task ended, and never polls. When the stream breaks (the server
+ * restarted, a proxy cut it) the task is read once, so an end that fell in the gap is not missed,
+ * and the stream is opened again (at once the first time, then backing off while the server cannot
+ * be reached, for up to UNREACHABLE_GIVE_UP_MS). Throws WaitTimedOut once `signal` fires.
  */
 async function watchTask(
   api: MarionetteClient,
@@ -154,11 +175,22 @@ async function watchTask(
   signal: AbortSignal,
 ): Promise<WatchStatus> {
   let unreachableSince: number | null = null;
-  for (let attempt = 0; ; attempt++) {
+  const unreachable = (e: unknown) => {
+    unreachableSince ??= Date.now();
+    if (Date.now() - unreachableSince > UNREACHABLE_GIVE_UP_MS)
+      throw new CliError(
+        `${e instanceof Error ? e.message : String(e)} for ${UNREACHABLE_GIVE_UP_MS / 1000}s; stopped waiting (the task may still run)`,
+        `check later with \`mctl tasks get ${id}\``,
+      );
+  };
+  for (let failures = 0; ; ) {
+    // A stream that gave nothing before it broke counts as a failure (backs off), so a server or
+    // proxy that keeps closing it at once is not hammered.
+    failures++;
     try {
       for await (const ev of api.watchTask(id, { signal })) {
         unreachableSince = null;
-        attempt = 0;
+        failures = 0;
         const s = JSON.parse(ev.data) as WatchStatus;
         onStatus(s);
         if (ev.event === 'end') return s;
@@ -167,16 +199,24 @@ async function watchTask(
       if (signal.aborted) throw new WaitTimedOut();
       // An HTTP error is an answer (404: no such task); anything else is the connection.
       if (e instanceof MarionetteApiError) throw e;
-      unreachableSince ??= Date.now();
-      if (Date.now() - unreachableSince > UNREACHABLE_GIVE_UP_MS)
-        throw new CliError(
-          `${e instanceof Error ? e.message : String(e)} for ${UNREACHABLE_GIVE_UP_MS / 1000}s; stopped waiting (the task may still run)`,
-          `check later with \`mctl tasks get ${id}\``,
-        );
+      unreachable(e);
     }
-    // The stream ended without `end` (the server restarted) or could not be opened: try again.
+    // The stream ended without `end`, or could not be opened: did the task end meanwhile?
     try {
-      await sleep(Math.min(2000, 200 * (attempt + 1)), undefined, { signal });
+      const s = await readStatus(api, id);
+      unreachableSince = null;
+      if (isTerminalTask(s.task.state as TaskState)) {
+        onStatus(s);
+        return s;
+      }
+    } catch (e: unknown) {
+      if (signal.aborted) throw new WaitTimedOut();
+      if (e instanceof MarionetteApiError) throw e;
+      unreachable(e);
+    }
+    if (failures === 0) continue;
+    try {
+      await sleep(Math.min(2000, 200 * failures), undefined, { signal });
     } catch {
       throw new WaitTimedOut();
     }

@@ -268,9 +268,6 @@ function pickCredentials(env: Env): Record<string, string> {
 }
 
 /** The default state directory: `$MARIONETTE_HOME`, else `~/.marionette`. */
-export function defaultHome(env: Env = process.env): string {
-  return resolve(env.MARIONETTE_HOME || join(homedir(), '.marionette'));
-}
 
 /**
  * Resolves the server's configuration: flags win over env, env over the file, the file over defaults.
@@ -351,28 +348,6 @@ function parseFaultPoint(env: Env): string | null {
   return v;
 }
 
-export interface CliConfig {
-  server: string;
-  token: string | null;
-  tokenFile: string;
-  isTty: boolean;
-}
-
-/** mctl: `--server`/`MARIONETTE_SERVER` (default http://127.0.0.1:8080), `--token`/`MARIONETTE_TOKEN`, else `$MARIONETTE_HOME/token`. */
-export function loadCliConfig(flags: { server?: string; token?: string }, env: Env = process.env): CliConfig {
-  const tokenFile = join(defaultHome(env), 'token');
-  let token = flags.token ?? env.MARIONETTE_TOKEN ?? null;
-  if (!token) {
-    try {
-      token = readFileSync(tokenFile, 'utf8').trim() || null;
-    } catch {
-      token = null;
-    }
-  }
-  let server = flags.server ?? env.MARIONETTE_SERVER ?? 'http://127.0.0.1:8080';
-  if (!/^https?:\/\//.test(server)) server = `http://${server}`;
-  return { server: server.replace(/\/+$/, ''), token, tokenFile, isTty: Boolean(process.stderr.isTTY) };
-}
-
 export { type AgentConfig, loadAgentConfig, parseLabels } from './agent.js';
+export { type CliConfig, defaultHome, loadCliConfig } from './cli.js';
 export type { GatewayLimits, LimitsConfig, ListenerLimits } from './limits.js';

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import { parseLabels } from '../../config/index.js';
+import { parseLabels } from '../../config/agent.js';
 import { CliError } from '../client.js';
 import type { Column } from '../output.js';
 

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { Runner, Token } from '../../client/index.js';
-import { parseLabels } from '../../config/index.js';
+import { parseLabels } from '../../config/agent.js';
 import { ctx } from '../context.js';
 import { ago, type Column, print, table } from '../output.js';
 

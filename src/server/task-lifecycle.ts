@@ -217,13 +217,15 @@ export class TaskLifecycle {
     const runner = await this.ctx.store.runners.get(runnerId);
     if (!runner || runner.state === 'terminated') return;
     const pool = await this.catalog.poolById(runner.poolId);
-    // A warm managed pool (min_runners or idle_timeout set) takes an idle runner back, unbound;
-    // the autoscaler reaps it after idle_timeout. Files the session left in the runner's
-    // workspace stay there (docs/pools.md).
+    // A managed pool with an idle_timeout takes an idle runner back, unbound; the autoscaler
+    // reaps it after idle_timeout. Files the session left in the runner's workspace stay there
+    // (docs/pools.md). With min_runners alone (the default local pool) the runner goes with its
+    // session, so no session finds another's files and nothing piles up that nothing reaps: the
+    // autoscaler keeps min_runners fresh ones warm.
     const backToPool =
       pool?.mode === 'managed' &&
       pool.lifecycle === 'per-session' &&
-      (pool.minRunners > 0 || pool.idleTimeoutMs !== null) &&
+      pool.idleTimeoutMs !== null &&
       runner.state === 'idle' &&
       !runner.draining;
     if (pool?.mode === 'managed' && !backToPool) await this.runners.terminate(runner, reason);

@@ -59,7 +59,8 @@ function rssMb(pid: number): number {
 
 interface Run {
   assigned: number;
-  /** Cold runs only: provision call → registered, → hello answered (idle), → assigned. */
+  /** Cold runs only, from created: agent process spawned, registered, hello answered (idle). */
+  spawned?: number;
   registered?: number;
   idle?: number;
 }
@@ -89,6 +90,22 @@ async function main(): Promise<void> {
     m.set(id, byState);
   };
   bus.on('runner:updated', ({ runner }) => note(runnerAt, runner.id, runner.state));
+  // Instants the bus does not carry, taken by wrapping (bench only): the agent process spawned
+  // (the provider's provision call returned) and the runner registered (its move to `connecting`).
+  const runners = srv.ctx.store.runners;
+  const transition = runners.transition.bind(runners);
+  runners.transition = (async (id: string, to: string, ...rest: unknown[]) => {
+    const ok = await (transition as (...a: unknown[]) => Promise<boolean>)(id, to, ...rest);
+    if (ok && to === 'connecting') note(runnerAt, id, 'registered');
+    return ok;
+  }) as typeof runners.transition;
+  const local = srv.ctx.providers.get('local')!;
+  const provision = local.provision.bind(local);
+  local.provision = async (spec) => {
+    const h = await provision(spec);
+    note(runnerAt, spec.runnerId, 'spawned');
+    return h;
+  };
   bus.on('task:updated', ({ task }) => note(taskAt, task.id, task.state));
   const rss: number[] = [];
   const runs: Record<'cold' | 'warm', Run[]> = { cold: [], warm: [] };
@@ -135,7 +152,8 @@ async function main(): Promise<void> {
       const run: Run = { assigned: t.get('assigned')! - created };
       if (kind === 'cold') {
         const r = runnerAt.get(sess.runnerId)!;
-        run.registered = (r.get('connecting') ?? Number.NaN) - created;
+        run.spawned = (r.get('spawned') ?? Number.NaN) - created;
+        run.registered = (r.get('registered') ?? Number.NaN) - created;
         run.idle = (r.get('idle') ?? Number.NaN) - created;
         rss.push(rssMb(Number(runner.handle.externalId)));
       }
@@ -179,7 +197,7 @@ async function main(): Promise<void> {
   );
   console.log(
     row(
-      '  of which: created → hello answered (idle)',
+      '  created → hello answered (idle)',
       cold.map((r) => r.idle!),
     ),
   );

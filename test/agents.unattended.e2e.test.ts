@@ -107,14 +107,7 @@ async function finished(taskId: string, timeoutMs = 90_000): Promise<TaskView> {
   );
 }
 
-/** The session's workspace: its runner's (a warm runner of the local pool works in its own directory). */
-async function workspace(sessionId: string): Promise<string> {
-  const sess = (await srv.api<{ runnerId: string | null }>('GET', `/v1/sessions/${sessionId}`)).body;
-  if (!sess.runnerId) throw new Error(`session ${sessionId} has no runner`);
-  const r = (await srv.api<{ handle: { metadata: { workspace: string } } }>('GET', `/v1/runners/${sess.runnerId}`))
-    .body;
-  return r.handle.metadata.workspace;
-}
+const workspace = (sessionId: string) => join(srv.home, 'workspaces', sessionId);
 const elapsed = (t: TaskView) => (t.finishedAt ?? 0) - (t.startedAt ?? t.createdAt);
 
 const AGENTS = [
@@ -148,8 +141,8 @@ describe.skipIf(!installed)('built-in agent cards with the real CLIs', { timeout
         const s = await createSession(a.agent, 'write hello.txt, then run the command', a.env(a.standIn().url));
         const t1 = await finished(s.tasks[0]!.id);
         expect(t1.state, t1.error ?? '').toBe('succeeded');
-        expect(readFileSync(join(await workspace(s.id), 'hello.txt'), 'utf8')).toBe('hello\n');
-        expect(existsSync(join(await workspace(s.id), 'ran.txt'))).toBe(true);
+        expect(readFileSync(join(workspace(s.id), 'hello.txt'), 'utf8')).toBe('hello\n');
+        expect(existsSync(join(workspace(s.id), 'ran.txt'))).toBe(true);
         expect(t1.outcome?.status).toBe('succeeded');
         expect(t1.outcome?.conversationId).toBeTruthy();
         expect(t1.outcome?.usage?.inputTokens).toBeGreaterThan(0);
@@ -261,11 +254,10 @@ describe.skipIf(!installed)('built-in agent cards with the real CLIs', { timeout
       ANTHROPIC_BASE_URL: anthropic.url,
     });
     const t = await finished(s.tasks[0]!.id);
-    const ws = await workspace(s.id);
     await release(s.id);
     expect(t.state, JSON.stringify(t)).toBe('failed');
     expect(t.error).toMatch(/denied permission: Write/);
     expect(t.outcome?.permissionDenials.map((d) => d.tool)).toContain('Write');
-    expect(existsSync(join(ws, 'hello.txt'))).toBe(false);
+    expect(existsSync(join(workspace(s.id), 'hello.txt'))).toBe(false);
   });
 });

@@ -5,7 +5,7 @@
  * files). `warm_runners: 0` keeps none; a bad value is a clear error naming the key. Every runner
  * is gone after the server is destroyed (the leak sweep of test/global-setup.ts checks it too).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processesWithEnv, type ServerHandle, startServer, until } from './harness.js';
@@ -54,6 +54,11 @@ describe('the default local pool keeps a runner warm', () => {
     expect(r.status).toBe(201);
     const s = await sessionDone(r.body.id);
     expect(s.runnerId).toBe(warm.id);
+    // The session works where every local session does; the runner's own directory leads there.
+    const ws = join(srv.home, 'workspaces', s.id);
+    expect(readFileSync(join(ws, 'mine.txt'), 'utf8')).toBe('one\n');
+    const own = (await srv.api<{ handle: { metadata: { workspace: string } } }>('GET', `/v1/runners/${warm.id}`)).body;
+    expect(realpathSync(own.handle.metadata.workspace)).toBe(realpathSync(ws));
     // The replacement comes up unbound, and there is exactly one.
     const next = await warmRunner(srv);
     expect(next.id).not.toBe(warm.id);

@@ -9,7 +9,7 @@
  * the agent bundle, exit). Cold and warm sessions, and the two baselines, alternate, so load on
  * the machine hits both alike. Also the agent's resident memory (VmRSS) once idle.
  *
- * Usage: `npm run bench:runner-start [-- --runs 20]`
+ * Usage: `npm run bench:runner-start [-- --runs 20] [--raw samples.json]`
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -80,6 +80,9 @@ async function main(): Promise<void> {
   );
   const srv = await startServer(loadServerConfig({ config: cfg, home, port: 0, gatewayPort: 0 }, {}));
   const token = srv.bootstrapToken!;
+  // The warm runner of the default pool (already there since providers.local.warm_runners; set
+  // here too, so the script also measures a version without that default).
+  await api(srv, token, 'PATCH', '/v1/pools/local', { minRunners: 1 });
   const { bus } = srv.ctx;
   // Runner states and task states on the bus clock.
   const runnerAt = new Map<string, Map<string, number>>();
@@ -177,38 +180,26 @@ async function main(): Promise<void> {
     rmSync(home, { recursive: true, force: true });
   }
 
+  // --raw FILE: the samples as JSON too (to merge runs of two versions taken in turns).
+  const rawAt = process.argv.indexOf('--raw');
+  if (rawAt > 0)
+    writeFileSync(process.argv[rawAt + 1]!, JSON.stringify({ cold: runs.cold, warm: runs.warm, floor, load, rss }));
   const row = (name: string, xs: number[]) =>
-    `| ${name.padEnd(58)} | ${pct(xs, 50).toFixed(1).padStart(7)} | ${pct(xs, 90).toFixed(1).padStart(7)} |`;
+    `| ${name.padEnd(64)} | ${pct(xs, 50).toFixed(1).padStart(7)} | ${pct(xs, 90).toFixed(1).padStart(7)} |`;
   const cold = runs.cold;
   console.log(`\nrunner start, ${RUNS} alternating runs each (ms)\n`);
-  console.log(`| ${'row'.padEnd(58)} | ${'p50'.padStart(7)} | ${'p90'.padStart(7)} |`);
-  console.log(`| ${'-'.repeat(58)} | ${'-'.repeat(7)} | ${'-'.repeat(7)} |`);
-  console.log(
-    row(
-      'new session, no warm runner: created → assigned',
-      cold.map((r) => r.assigned),
-    ),
-  );
-  console.log(
-    row(
-      '  of which: created → runner registered',
-      cold.map((r) => r.registered!),
-    ),
-  );
-  console.log(
-    row(
-      '  created → hello answered (idle)',
-      cold.map((r) => r.idle!),
-    ),
-  );
-  console.log(
-    row(
-      'new session, warm runner (default local pool): created → assigned',
-      runs.warm.map((r) => r.assigned),
-    ),
-  );
+  console.log(`| ${'row'.padEnd(64)} | ${'p50'.padStart(7)} | ${'p90'.padStart(7)} |`);
+  console.log(`| ${'-'.repeat(64)} | ${'-'.repeat(7)} | ${'-'.repeat(7)} |`);
+  const rows: [string, number[]][] = [
+    ['new session, no warm runner: created → assigned', cold.map((r) => r.assigned)],
+    ['  created → agent process spawned', cold.map((r) => r.spawned!)],
+    ['  created → runner registered (POST /v1/register answered)', cold.map((r) => r.registered!)],
+    ['  created → hello answered (runner idle)', cold.map((r) => r.idle!)],
+    ['new session, warm runner (default pool): created → assigned', runs.warm.map((r) => r.assigned)],
+  ];
+  for (const [name, xs] of rows) console.log(row(name, xs));
   console.log(row('baseline: node -e 0 (spawn → exit)', floor));
-  console.log(row('baseline: marionette-agent --version (spawn, load bundle, exit)', load));
+  console.log(row('baseline: marionette-agent --version (spawn, load, exit)', load));
   console.log(`\nagent RSS once idle: p50 ${pct(rss, 50).toFixed(1)} MB, p90 ${pct(rss, 90).toFixed(1)} MB`);
 }
 

@@ -156,21 +156,27 @@ export class TaskLifecycle {
     await after();
   }
 
+  /** A lost task's retry policy: a retry while attempts remain, else a `task_lost` event. */
+  async retryLost(task: Task): Promise<void> {
+    const { store } = this.ctx;
+    if (task.state !== 'lost') return;
+    const session = await store.sessions.get(task.sessionId);
+    if (session && !isTerminalSession(session.state) && task.attempt <= task.maxRetries) {
+      const retry = await this.insertTask(session, task.prompt, undefined, task);
+      await store.sessions.addEvent(session.id, session.orgId, 'task_retried', {
+        lost: task.id,
+        retry: retry.id,
+        attempt: retry.attempt,
+      });
+      this.kick();
+    } else if (session) {
+      await store.sessions.addEvent(session.id, session.orgId, 'task_lost', { taskId: task.id });
+    }
+  }
+
   async runnerLost(runner: Runner, task: Task | null): Promise<void> {
     const { store } = this.ctx;
-    if (task && task.state === 'lost') {
-      const session = await store.sessions.get(task.sessionId);
-      if (session && !isTerminalSession(session.state) && task.attempt <= task.maxRetries) {
-        const retry = await this.insertTask(session, task.prompt, undefined, task);
-        await store.sessions.addEvent(session.id, session.orgId, 'task_retried', {
-          lost: task.id,
-          retry: retry.id,
-          attempt: retry.attempt,
-        });
-      } else if (session) {
-        await store.sessions.addEvent(session.id, session.orgId, 'task_lost', { taskId: task.id });
-      }
-    }
+    if (task) await this.retryLost(task);
     if (runner.sessionId) {
       const session = await store.sessions.get(runner.sessionId);
       if (session && session.runnerId === runner.id && !isTerminalSession(session.state)) {

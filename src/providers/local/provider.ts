@@ -16,7 +16,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { groupMembers, killGroupNow, killRecordedTask, processStartTime } from '../../agent/procs.js';
 import { InvalidRequest, ProviderUnavailable } from '../../core/errors.js';
@@ -246,7 +246,7 @@ export class LocalSandboxProvider implements SandboxProvider {
     } catch {
       /* gone already */
     }
-    if (target?.startsWith(realpathSync(this.workspaces))) rmSync(target, { recursive: true, force: true });
+    if (target?.startsWith(`${realpathSync(this.workspaces)}${sep}`)) rmSync(target, { recursive: true, force: true });
     rmSync(ws, { recursive: true, force: true });
   }
 

@@ -13,7 +13,8 @@ export default defineConfig([
     platform: 'node',
     // YAML is loaded (from node_modules) only for `--config FILE`.
     external: ['yaml'],
-    output: { file: 'dist/agent.mjs', format: 'esm', minify: true, sourcemap: false },
+    // One file still: the agent's lazy imports (ws, commander) stay in it, evaluated on first use.
+    output: { file: 'dist/agent.mjs', format: 'esm', minify: true, sourcemap: false, codeSplitting: false },
     logLevel: 'warn',
   },
   {

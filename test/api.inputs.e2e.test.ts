@@ -16,7 +16,8 @@ for (const db of testDatabases('api inputs')) {
     beforeAll(async () => {
       const opened = await db.open();
       drop = opened.drop;
-      srv = await startServer({ env: opened.env });
+      // No warm runner: the test compares pool snapshots (runner counts included) before and after.
+      srv = await startServer({ env: opened.env, config: 'providers:\n  local:\n    warm_runners: 0\n' });
       // A pool for tokens to be minted on.
       expect((await srv.api('POST', '/v1/pools', { name: 'joined', mode: 'pool', provider: 'pool' })).status).toBe(201);
     });

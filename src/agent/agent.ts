@@ -4,11 +4,10 @@
  * the running task and resending unacknowledged lines.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import type { AgentConfig } from '../config/agent.js';
 import { VERSION } from '../paths.js';
 import {
@@ -20,82 +19,20 @@ import {
   type TaskAssignment,
 } from '../protocol/messages.js';
 import { killAttempt, LeaseFence } from './fence.js';
+import { AgentError, type Endpoint, loadWebSocket, parseServerAddress, postJson, WS_OPEN } from './gateway-client.js';
 import { LogShipper } from './logship.js';
 import { type AgentOutcome, type OutcomeReader, outcomeReader } from './outcome/index.js';
 import { killLeftoverTask, RunningTask, type TaskResult } from './task.js';
 import { SessionWorkspaces } from './workspaces.js';
 
+export { AgentError, parseServerAddress };
+
 /** How many 429 answers registration waits out before giving up. */
 const MAX_RATE_LIMITED_RETRIES = 10;
-
-export class AgentError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-interface Endpoint {
-  /** For HTTP registration. */
-  http: { socketPath?: string; host?: string; port?: number };
-  /** WebSocket URL of /v1/connect. */
-  ws: string;
-  display: string;
-}
-
-/** Parses `host:port`, `ws://host:port`, `http://host:port` or `unix:/path.sock`. */
-export function parseServerAddress(server: string): Endpoint {
-  if (server.startsWith('unix:')) {
-    const path = server.slice('unix:'.length);
-    return { http: { socketPath: path }, ws: `ws+unix:${path}:/v1/connect`, display: server };
-  }
-  const m = /^(?:(?:ws|http)s?:\/\/)?([^/:]+|\[[^\]]+\]):(\d+)\/?$/.exec(server);
-  if (!m)
-    throw new AgentError(
-      'bad_server',
-      `--server ${JSON.stringify(server)}: expected HOST:PORT (e.g. marionette.example.com:9090) or unix:/path/gateway.sock`,
-    );
-  const host = m[1]!.replace(/^\[|\]$/g, '');
-  const port = Number(m[2]);
-  return { http: { host, port }, ws: `ws://${m[1]}:${port}/v1/connect`, display: `${m[1]}:${port}` };
-}
 
 interface Credential {
   runnerId: string;
   credential: string;
-}
-
-function postJson(ep: Endpoint, path: string, body: unknown): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const data = JSON.stringify(body);
-    const req = httpRequest(
-      {
-        ...ep.http,
-        path,
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            /* keep text */
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.setTimeout(15_000, () => req.destroy(new Error('timed out')));
-    req.end(data);
-  });
 }
 
 interface CurrentTask {
@@ -147,7 +84,11 @@ export class Agent {
     this.ep = parseServerAddress(opts.config.server);
     this.log = opts.log ?? ((m) => process.stderr.write(`marionette-agent: ${m}\n`));
     // A runner a provider started for its session (it has a runner id) already has a workspace of its own.
-    this.workspaces = new SessionWorkspaces(opts.config.workspace ?? process.cwd(), opts.config.runnerId === null);
+    this.workspaces = new SessionWorkspaces(
+      opts.config.workspace ?? process.cwd(),
+      opts.config.runnerId === null,
+      opts.config.sessionWorkspaces ?? null,
+    );
   }
 
   /** The credential in use was loaded from the state dir (not just issued). */
@@ -180,15 +121,21 @@ export class Agent {
     let res: { status: number; body: unknown };
     for (let attempt = 0, limited = 0; ; attempt++) {
       try {
-        res = await postJson(this.ep, '/v1/register', {
-          protocol: PROTOCOL_VERSION,
-          token: c.registrationToken,
-          runnerId: c.runnerId,
-          pool: c.pool,
-          name: c.name || hostname(),
-          labels: c.labels,
-          agentVersion: VERSION,
-        });
+        res = await postJson(
+          this.ep,
+          '/v1/register',
+          {
+            protocol: PROTOCOL_VERSION,
+            token: c.registrationToken,
+            runnerId: c.runnerId,
+            pool: c.pool,
+            name: c.name || hostname(),
+            labels: c.labels,
+            agentVersion: VERSION,
+          },
+          // The WebSocket client loads while the server registers the runner.
+          () => void loadWebSocket().catch(() => {}),
+        );
         // Rate limited (many runners registering with one token): wait as told, a bounded number of times.
         if (res.status === 429 && limited < MAX_RATE_LIMITED_RETRIES && !this.stopping) {
           const b = res.body as { message?: string; retryAfterSeconds?: number };
@@ -236,6 +183,7 @@ export class Agent {
       }
     });
     this.cred = await this.register();
+    await loadWebSocket();
     void this.connectLoop();
   }
 
@@ -273,9 +221,10 @@ export class Agent {
   }
 
   /** One connection's life. Resolves when it closes. */
-  private connectOnce(): Promise<'welcomed' | 'failed' | 'fatal' | 'refused'> {
+  private async connectOnce(): Promise<'welcomed' | 'failed' | 'fatal' | 'refused'> {
+    const WebSocketClient = await loadWebSocket();
     return new Promise((resolve) => {
-      const ws = new WebSocket(this.ep.ws, {
+      const ws = new WebSocketClient(this.ep.ws, {
         headers: { authorization: `Bearer ${this.cred!.credential}` },
         handshakeTimeout: 10_000,
       });
@@ -343,7 +292,7 @@ export class Agent {
 
   private sendRaw(msg: RunnerMessage): boolean {
     const ws = this.ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    if (!ws || ws.readyState !== WS_OPEN) return false;
     ws.send(JSON.stringify(msg));
     if (msg.type === 'hello' || msg.type === 'heartbeat') this.fence.sent();
     return true;

@@ -4,14 +4,19 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { Command } from 'commander';
 import { type AgentFileConfig, type AgentFlags, loadAgentConfig, readAgentConfigFile } from '../config/agent.js';
 import { MarionetteError } from '../core/errors.js';
 import { VERSION } from '../paths.js';
 import { exitWhenFlushed } from '../stdio.js';
 import { Agent, AgentError } from './agent.js';
 
-export async function main(argv: string[]): Promise<void> {
+/**
+ * The command line. A runner a provider starts gets no arguments (everything comes from its
+ * environment), so it does not load the option parser at all.
+ */
+async function parseFlags(argv: string[]): Promise<AgentFlags> {
+  if (argv.length === 0) return {};
+  const { Command } = await import('commander');
   const program = new Command('marionette-agent')
     .description('Marionette runner agent: joins a pool, claims work, runs agents, streams logs')
     .version(VERSION)
@@ -28,7 +33,11 @@ export async function main(argv: string[]): Promise<void> {
     )
     .showHelpAfterError();
   program.parse(argv, { from: 'user' });
-  const opts = program.opts<AgentFlags>();
+  return program.opts<AgentFlags>();
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const opts = await parseFlags(argv);
   let agent: Agent;
   try {
     let file: AgentFileConfig = {};

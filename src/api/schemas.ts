@@ -143,6 +143,8 @@ const CardFields = {
   setup: z.array(z.string()).optional(),
   taskTimeoutMs: TaskTimeoutMs.nullable().optional(),
   envHints: z.record(z.string(), z.string()).optional(),
+  /** Run the command inside a login shell (the login profile is read first). Default false. */
+  loginShell: z.boolean().optional(),
 };
 export const AgentInput = z.strictObject({ name: z.string(), ...CardFields });
 export const AgentUpdate = z.strictObject(CardFields);

@@ -16,6 +16,11 @@ export interface AgentConfig {
   name: string;
   workspace: string | null;
   stateDir: string | null;
+  /**
+   * Set for a warm runner of the local provider (`MARIONETTE_SESSION_WORKSPACES`): the folder in
+   * which the session it is given works, `<dir>/<session id>` (src/agent/workspaces.ts).
+   */
+  sessionWorkspaces?: string | null;
   /** Deprecation notes for the agent to print (an old environment name it still read). */
   notes?: string[];
 }
@@ -135,6 +140,7 @@ export function loadAgentConfig(
     name: flags.name ?? env.MARIONETTE_RUNNER_NAME ?? file.name ?? hostname,
     workspace: flags.workspace ?? env.MARIONETTE_WORKSPACE ?? file.workspace ?? null,
     stateDir: flags.stateDir ?? env.MARIONETTE_AGENT_STATE ?? file.state_dir ?? null,
+    sessionWorkspaces: env.MARIONETTE_SESSION_WORKSPACES || null,
     ...(fromEnv.note && server === fromEnv.server ? { notes: [fromEnv.note] } : {}),
   };
 }

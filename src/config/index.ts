@@ -35,6 +35,8 @@ const agentCardSchema = z.strictObject({
   task_timeout: duration.optional(),
   /** How to provide each required env var (shown when it is missing), by name. */
   env_hints: z.record(z.string(), z.string()).optional(),
+  /** Run the command inside a login shell (`bash -l`: the login profile is read first). Default false. */
+  login_shell: z.boolean().optional(),
 });
 
 const suspendConfigSchema = z.strictObject({

@@ -112,12 +112,14 @@ export interface AgentCard {
   resume?: string[];
   /** How the task's outcome is read from the agent's output (default `exit`: the exit code alone). */
   outcome?: OutcomeKind;
-  /** Shell commands run (bash -lc, with the task's environment) before the command. */
+  /** Shell commands run (bash -lc, with the task's environment) before the command, for every card. */
   setup?: string[];
   /** This card's task timeout (ms); overrides the server default, under profile and session. */
   taskTimeoutMs?: number | null;
   /** How to provide each required env var, by name (shown when one is missing). */
   envHints?: Record<string, string>;
+  /** Runs the command inside a login shell (`bash -l`, the login profile read first). Default false. */
+  loginShell?: boolean;
 }
 
 /** How a task's outcome is read: the exit code alone, or the agent's own JSON result events. */

@@ -34,6 +34,23 @@ describe('rendering a built-in card', () => {
     expect(argv[argv.length - 2]).toBe('--');
   });
 
+  it('shell runs bash -c (no login shell); a card with login_shell runs its argv in one, unchanged', () => {
+    expect(renderCommand(card('shell'), 'echo hi')).toEqual(['bash', '-c', '--', 'echo hi']);
+    const login = agentCardFromConfig('login', {
+      description: '',
+      command: ['tool', '--', '{{prompt}}'],
+      env: {},
+      required_env: [],
+      runtimes: [{ kind: 'native' }],
+      requires: [],
+      kits: [],
+      login_shell: true,
+    });
+    expect(login.loginShell).toBe(true);
+    expect(renderCommand(login, "--x 'y'")).toEqual(['bash', '-lc', 'exec "$@"', 'bash', 'tool', '--', "--x 'y'"]);
+    expect(renderCommand(card('claude'), 'p')[0]).toBe('claude');
+  });
+
   it('gemini: the prompt is inside --prompt=, so it is never an option of its own', () => {
     const argv = renderCommand(card('gemini'), '--model=x');
     expect(argv[argv.length - 1]).toBe('--prompt=--model=x');

@@ -33,10 +33,10 @@ const IGNORE_STATE =
 export const BUILT_IN_AGENTS: readonly AgentCard[] = [
   {
     name: 'shell',
-    description: 'Runs the prompt as a bash script (bash -lc)',
+    description: 'Runs the prompt as a bash script (bash -c; no login profile)',
     runtimes: [{ kind: 'native' }],
     requires: [],
-    command: ['bash', '-lc', '--', '{{prompt}}'],
+    command: ['bash', '-c', '--', '{{prompt}}'],
     env: {},
     requiredEnv: [],
     kits: [],
@@ -199,14 +199,24 @@ export function agentCardFromConfig(name: string, c: AgentCardFileConfig): Agent
     ...(c.setup?.length ? { setup: c.setup } : {}),
     ...(c.task_timeout ? { taskTimeoutMs: c.task_timeout } : {}),
     ...(c.env_hints ? { envHints: c.env_hints } : {}),
+    ...(c.login_shell ? { loginShell: true } : {}),
   };
 }
+
+/**
+ * The argv that runs `argv` inside a login shell (`bash -l`, which reads the login profile first:
+ * /etc/profile, then ~/.bash_profile, ~/.bash_login or ~/.profile), each element still one
+ * argument: `"$@"` passes them through untouched, `exec` leaves no shell behind.
+ */
+export const LOGIN_SHELL_PREFIX: readonly string[] = ['bash', '-lc', 'exec "$@"', 'bash'];
 
 /**
  * Renders a card's argv for a task: `{{prompt}}` becomes the prompt inside its element (so the
  * prompt is always one argument, placed after `--` or in a `--prompt=` form by the card), and an
  * element that is exactly `{{resume}}` becomes the card's resume arguments for `conversationId`,
  * or disappears when there is none.
+ *
+ * A card with `loginShell` runs its argv inside a login shell (LOGIN_SHELL_PREFIX).
  *
  * @example renderCommand(claude, '--version', 'abc') // [..., '--resume', 'abc', '--', '--version']
  */
@@ -220,7 +230,7 @@ export function renderCommand(card: AgentCard, prompt: string, conversationId: s
     }
     out.push(part.split('{{prompt}}').join(prompt));
   }
-  return out;
+  return card.loginShell ? [...LOGIN_SHELL_PREFIX, ...out] : out;
 }
 
 /** What the server knows that decides a task's environment and limits. */

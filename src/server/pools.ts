@@ -246,11 +246,18 @@ export class PoolService {
     }
     // The default pool: named after the default managed provider (the server's own host).
     const hostProvider = defaultProviderFor('managed').id;
-    if (!(await store.pools.get(hostProvider, orgId)) && !config.pools[hostProvider])
-      await this.create(
-        { name: hostProvider, provider: hostProvider, mode: 'managed', priority: 0, maxRunners: 8 },
-        'default',
-      );
+    // It keeps `providers.<id>.warm_runners` runners warm (local: default 1), set when it is created.
+    if (!(await store.pools.get(hostProvider, orgId)) && !config.pools[hostProvider]) {
+      const warm = (config.providers[hostProvider] as { warm_runners?: number } | undefined)?.warm_runners ?? 1;
+      try {
+        await this.create(
+          { name: hostProvider, provider: hostProvider, mode: 'managed', priority: 0, maxRunners: 8, minRunners: warm },
+          'default',
+        );
+      } catch (e: unknown) {
+        throw new InvalidRequest(`providers.${hostProvider}.warm_runners: ${(e as Error).message}`);
+      }
+    }
     const declared: [string, PoolFileConfig][] = Object.entries(config.pools);
     for (const [name, p] of declared) {
       const input = fileToInput(name, p);

@@ -39,6 +39,8 @@ export interface RunnerEvents {
     opts?: { callerUnbinds?: boolean },
   ): Promise<{ terminateRunner: string | null; unbindRunner: string | null; after: () => Promise<void> }>;
   runnerLost(runner: Runner, task: Task | null): Promise<void>;
+  /** A task lost while its runner stays (it reconnected without it): the retry policy applies. */
+  taskLost(task: Task): Promise<void>;
   runnerIdle(runner: Runner): void;
 }
 
@@ -165,10 +167,13 @@ export class RunnerService implements GatewayHandler {
         resend = active;
       } else if (active?.state === 'running') {
         // The runner restarted and lost the process, or fenced it (src/agent/fence.ts): the task is lost.
-        await this.loseTask(
+        const lost = await this.loseTask(
           active,
           'the runner no longer runs the task (it restarted, or fenced it when out of contact)',
         );
+        // Reconnecting before the lease reaper got to it must not cost the task its retry.
+        const t = lost ? await store.tasks.get(active.id) : null;
+        if (t) await this.events.taskLost(t);
       }
     }
     const target: RunnerState = busy ? 'busy' : runner.draining ? 'draining' : 'idle';

@@ -58,6 +58,7 @@ export class SessionService {
       taskReported: (id) => this.commands.clearCancel(id),
       finishTaskIn: (t, tx, opts) => this.lifecycle.finishTaskIn(t, tx, opts),
       runnerLost: (r, t) => this.lifecycle.runnerLost(r, t),
+      taskLost: (t) => this.lifecycle.retryLost(t),
       runnerIdle: () => this.kick(),
     };
   }

@@ -156,21 +156,27 @@ export class TaskLifecycle {
     await after();
   }
 
+  /** A lost task's retry policy: a retry while attempts remain, else a `task_lost` event. */
+  async retryLost(task: Task): Promise<void> {
+    const { store } = this.ctx;
+    if (task.state !== 'lost') return;
+    const session = await store.sessions.get(task.sessionId);
+    if (session && !isTerminalSession(session.state) && task.attempt <= task.maxRetries) {
+      const retry = await this.insertTask(session, task.prompt, undefined, task);
+      await store.sessions.addEvent(session.id, session.orgId, 'task_retried', {
+        lost: task.id,
+        retry: retry.id,
+        attempt: retry.attempt,
+      });
+      this.kick();
+    } else if (session) {
+      await store.sessions.addEvent(session.id, session.orgId, 'task_lost', { taskId: task.id });
+    }
+  }
+
   async runnerLost(runner: Runner, task: Task | null): Promise<void> {
     const { store } = this.ctx;
-    if (task && task.state === 'lost') {
-      const session = await store.sessions.get(task.sessionId);
-      if (session && !isTerminalSession(session.state) && task.attempt <= task.maxRetries) {
-        const retry = await this.insertTask(session, task.prompt, undefined, task);
-        await store.sessions.addEvent(session.id, session.orgId, 'task_retried', {
-          lost: task.id,
-          retry: retry.id,
-          attempt: retry.attempt,
-        });
-      } else if (session) {
-        await store.sessions.addEvent(session.id, session.orgId, 'task_lost', { taskId: task.id });
-      }
-    }
+    if (task) await this.retryLost(task);
     if (runner.sessionId) {
       const session = await store.sessions.get(runner.sessionId);
       if (session && session.runnerId === runner.id && !isTerminalSession(session.state)) {
@@ -217,13 +223,15 @@ export class TaskLifecycle {
     const runner = await this.ctx.store.runners.get(runnerId);
     if (!runner || runner.state === 'terminated') return;
     const pool = await this.catalog.poolById(runner.poolId);
-    // A warm managed pool (min_runners or idle_timeout set) takes an idle runner back, unbound;
-    // the autoscaler reaps it after idle_timeout. Files the session left in the runner's
-    // workspace stay there (docs/pools.md).
+    // A managed pool with an idle_timeout takes an idle runner back, unbound; the autoscaler
+    // reaps it after idle_timeout. Files the session left in the runner's workspace stay there
+    // (docs/pools.md). With min_runners alone (the default local pool) the runner goes with its
+    // session, so no session finds another's files and nothing piles up that nothing reaps: the
+    // autoscaler keeps min_runners fresh ones warm.
     const backToPool =
       pool?.mode === 'managed' &&
       pool.lifecycle === 'per-session' &&
-      (pool.minRunners > 0 || pool.idleTimeoutMs !== null) &&
+      pool.idleTimeoutMs !== null &&
       runner.state === 'idle' &&
       !runner.draining;
     if (pool?.mode === 'managed' && !backToPool) await this.runners.terminate(runner, reason);

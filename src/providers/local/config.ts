@@ -9,6 +9,12 @@ export const LocalConfig = z.strictObject({
   workspaces_dir: z.string().optional(),
   /** Seconds between SIGTERM and SIGKILL when a runner is terminated. Default 2. */
   kill_grace_seconds: z.number().min(0).default(2),
+  /**
+   * Idle runners the default `local` pool keeps warm (its `min_runners` when the server creates it
+   * on first start), so a new session starts on a runner that is already registered. Default 1; 0
+   * keeps none. A pool's own `min_runners` (API, `pools:`) is not touched by it.
+   */
+  warm_runners: z.number().int().min(0).max(10_000).default(1),
   /** Default suspend config of local pools (a pool's own wins). Default terminate_preserve_storage, fallback terminate. */
   suspend_config: ProviderSuspendConfig.optional(),
 });

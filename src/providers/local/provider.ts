@@ -15,8 +15,8 @@
  * runners through it after a crash, as the docker provider finds containers through labels.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { join, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { groupMembers, killGroupNow, killRecordedTask, processStartTime } from '../../agent/procs.js';
 import { InvalidRequest, ProviderUnavailable } from '../../core/errors.js';
@@ -118,6 +118,9 @@ export class LocalSandboxProvider implements SandboxProvider {
           ...runnerEnv(runnerBoot(spec, this.opts.gateway, workspace)),
           MARIONETTE_RUNNER_NAME: `local-${spec.runnerId.slice(-8)}`,
           MARIONETTE_AGENT_STATE: stateDir,
+          // A warm runner (no session yet) works for its session in workspaces/<session id>, as a
+          // runner started for the session would (src/agent/workspaces.ts).
+          ...(spec.sessionId === null ? { MARIONETTE_SESSION_WORKSPACES: this.workspaces } : {}),
         },
       });
       pid = child.pid;
@@ -235,7 +238,16 @@ export class LocalSandboxProvider implements SandboxProvider {
 
   async destroyStorage(handle: SandboxHandle): Promise<void> {
     const ws = handle.metadata.workspace;
-    if (typeof ws === 'string' && ws.startsWith(this.workspaces)) rmSync(ws, { recursive: true, force: true });
+    if (typeof ws !== 'string' || !ws.startsWith(this.workspaces)) return;
+    // A warm runner's directory is a link to its session's workspace: both go.
+    let target: string | null = null;
+    try {
+      target = lstatSync(ws).isSymbolicLink() ? realpathSync(ws) : null;
+    } catch {
+      /* gone already */
+    }
+    if (target?.startsWith(`${realpathSync(this.workspaces)}${sep}`)) rmSync(target, { recursive: true, force: true });
+    rmSync(ws, { recursive: true, force: true });
   }
 
   async *streamLogs(handle: SandboxHandle): AsyncIterable<string> {

@@ -27,6 +27,7 @@ function toCard(name: string, b: z.infer<typeof AgentUpdate>): AgentCard {
     ...(b.setup ? { setup: b.setup } : {}),
     ...(b.taskTimeoutMs ? { task_timeout: b.taskTimeoutMs } : {}),
     ...(b.envHints ? { env_hints: b.envHints } : {}),
+    ...(b.loginShell ? { login_shell: true } : {}),
   });
 }
 

@@ -94,4 +94,27 @@ describe('login shell', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.detail).toContain('loginShell');
   });
+
+  it('mctl agents create --login-shell, update --no-login-shell, and show says so', async () => {
+    const made = await srv.mctl([
+      'agents',
+      'create',
+      'cli-login',
+      '--command',
+      '["bash","-c","true","x","{{prompt}}"]',
+      '--login-shell',
+    ]);
+    expect(made.code, made.stderr).toBe(0);
+    expect((await srv.api<{ loginShell?: boolean }>('GET', '/v1/agents/cli-login')).body.loginShell).toBe(true);
+    const shown = await srv.mctl(['agents', 'show', 'cli-login']);
+    expect(shown.stdout).toContain('login shell: yes');
+    const kept = await srv.mctl(['agents', 'update', 'cli-login', '--description', 'kept']);
+    expect(kept.code, kept.stderr).toBe(0);
+    expect((await srv.api<{ loginShell?: boolean }>('GET', '/v1/agents/cli-login')).body.loginShell).toBe(true);
+    const off = await srv.mctl(['agents', 'update', 'cli-login', '--no-login-shell']);
+    expect(off.code, off.stderr).toBe(0);
+    expect((await srv.api<{ loginShell?: boolean }>('GET', '/v1/agents/cli-login')).body.loginShell).toBeFalsy();
+    const render = await srv.api<{ argv: string[] }>('POST', '/v1/agents/cli-login/render', { prompt: 'p' });
+    expect(render.body.argv).toEqual(['bash', '-c', 'true', 'x', 'p']);
+  });
 });

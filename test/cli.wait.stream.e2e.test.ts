@@ -6,6 +6,7 @@
  * with status 124 while the stream keeps breaking. A loopback proxy in front of the real server
  * cuts the streams and records the requests mctl makes.
  */
+import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -170,5 +171,36 @@ describe('mctl --wait on the watch stream', () => {
     expect(watches).toBeLessThan(20);
     await srv.api('POST', `/v1/tasks/${id}/cancel`, {});
     await until(async () => ['cancelled', 'failed'].includes(await taskState(id)), 'the task to be cancelled', 30_000);
+  });
+});
+
+describe('mctl --wait across a server restart', () => {
+  let srv: ServerHandle;
+  afterAll(async () => {
+    await srv?.destroy();
+  });
+
+  it('the server is killed and started again mid-wait: the wait reconnects and ends with the final state', async () => {
+    srv = await startServer();
+    const s = await srv.mctl(['-o', 'json', 'sessions', 'create', '--agent', 'shell', '--prompt', 'true', '--wait']);
+    expect(s.code, s.stderr).toBe(0);
+    const sessionId = json<{ id: string }>(s).id;
+    const marker = `${srv.home}/task-started`;
+    const waiting = srv.mctl(
+      ['tasks', 'create', '--session', sessionId, '--prompt', `touch ${marker}; sleep 3; exit 7`, '--wait'],
+      { timeoutMs: 120_000 },
+    );
+    // Kill the server only once the task runs, so the end falls while mctl has no server to ask.
+    await until(async () => existsSync(marker) || null, 'the task to start', 60_000);
+    await srv.stop(true);
+    srv = await srv.restart();
+    const r = await waiting;
+    expect(r.code, r.stderr).toBe(7);
+    const [id, final] = r.stdout.trim().split('\n');
+    expect(final).toMatch(new RegExp(`^task ${id} failed \\(exit 7\\)`));
+    expect((await srv.api<{ state: string; exitCode: number }>('GET', `/v1/tasks/${id}`)).body).toMatchObject({
+      state: 'failed',
+      exitCode: 7,
+    });
   });
 });

@@ -66,6 +66,7 @@ interface CardOpts {
   setup: string[];
   taskTimeout?: string;
   envHint: string[];
+  loginShell?: boolean;
 }
 
 function cardBody(o: CardOpts): Obj {
@@ -81,6 +82,7 @@ function cardBody(o: CardOpts): Obj {
   if (o.setup.length) b.setup = o.setup;
   if (o.taskTimeout) b.taskTimeoutMs = parseTimeout(o.taskTimeout);
   if (o.envHint.length) b.envHints = parseEnvPairs(o.envHint, '--env-hint');
+  if (o.loginShell !== undefined) b.loginShell = o.loginShell;
   return b;
 }
 
@@ -101,7 +103,9 @@ function cardOptions(c: Command, commandRequired: boolean): Command {
     .option('--outcome <kind>', 'how the outcome is read: exit (default), claude, codex, gemini, opencode')
     .option('--setup <cmd>', 'shell command run before each task (repeatable)', collect, [])
     .option('--task-timeout <duration>', "this card's task timeout, e.g. 30m")
-    .option('--env-hint <NAME=text>', 'how to provide a required env var (repeatable)', collect, []);
+    .option('--env-hint <NAME=text>', 'how to provide a required env var (repeatable)', collect, [])
+    .option('--login-shell', 'run each task inside a login shell (bash -l: reads the login profile first)')
+    .option('--no-login-shell', 'run each task without a login shell (the default)');
 }
 
 const showCard = (a: Obj) =>
@@ -117,6 +121,7 @@ const showCard = (a: Obj) =>
       .join(' ')}`,
     ...(a.setup ? [`setup:       ${(a.setup as string[]).join(' ; ')}`] : []),
     ...(a.taskTimeoutMs ? [`timeout:     ${Number(a.taskTimeoutMs) / 1000}s`] : []),
+    ...(a.loginShell ? ['login shell: yes (bash -l)'] : []),
   ].join('\n');
 
 export function agentCommands(program: Command, ctx: Ctx): void {

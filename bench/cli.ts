@@ -6,7 +6,8 @@
  * - `mctl --version`, `mctl pools list`;
  * - `mctl tasks create --wait` on a running session (prompt `true`);
  * - `mctl sessions create --wait` on the default `local` pool (prompt `true`; each new session is
- *   cancelled after it is timed, so runners do not pile up);
+ *   cancelled after it is timed, so runners do not pile up; each starts once the pool has its warm
+ *   runner again, as sessions created seconds apart do);
  * - `curl` POST + `curl` of the task's watch stream (`GET /v1/tasks/:id/watch`, which the server
  *   closes when the task ends), for a task and for a new session.
  *
@@ -134,6 +135,17 @@ async function main(): Promise<void> {
     return (JSON.parse(m[1]!) as { task: { state: string } }).task.state;
   };
   const cancel = (sessionId: string) => api('POST', `/v1/sessions/${sessionId}/cancel`, {}).catch(() => undefined);
+  // A new session takes the default pool's warm runner, and the pool starts another at once. The
+  // session rows measure a session that starts warm, as a person creating sessions seconds apart
+  // gets; back to back (three per round) they would time the replacement's start instead.
+  const warmRunner = async () => {
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+      const pool = (await api('GET', '/v1/pools/local')) as { runners: { idle: number } };
+      if (pool.runners.idle >= 1) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error('the default pool kept no warm runner for 30 s');
+  };
 
   try {
     // The running session the task rows use (its runner stays bound to it between tasks).
@@ -193,6 +205,7 @@ async function main(): Promise<void> {
         add(curlTask, 'curl', p.ms + d.ms);
       }
       for (const b of order) {
+        await warmRunner();
         const d = check(
           'sessions create --wait',
           await time(b.path, ['sessions', 'create', '--agent', AGENT, '--prompt', 'true', '--wait'], env),
@@ -201,6 +214,7 @@ async function main(): Promise<void> {
         await cancel(d.stdout.split('\n')[0]!.trim());
       }
       {
+        await warmRunner();
         const p = check('curl POST session', await curlPost('/v1/sessions', { agent: AGENT, prompt: 'true' }));
         const s = JSON.parse(p.stdout) as { id: string; tasks: { id: string }[] };
         const d = check('curl watch', await curlWatch(s.tasks[0]!.id));

@@ -49,7 +49,8 @@ export function installAudit(app: FastifyInstance, ctx: ServerContext): void {
       orgId: p?.orgId ?? refused?.orgId ?? null,
       actorTokenId: p?.tokenId ?? refused?.id ?? null,
       actorName: p?.name ?? refused?.name ?? null,
-      action: outcome === 'refused' ? `auth.refused` : (op ?? 'unknown'),
+      // A refused call keeps its operation's name (outcome `refused`); one to no route is `auth`.
+      action: op ?? 'auth',
       method: req.method,
       route: req.routeOptions.url ?? req.url.split('?')[0] ?? null,
       resource: resourceOf(req, outcome === 'ok' ? payload : undefined),

@@ -1,9 +1,9 @@
 /**
  * @module The audit log (`audit_events`): who (API token id and name, or a runner), in which org,
  * did what (an action: an API operation such as `createPool`, or `runner.register`,
- * `runner.connect`, `auth.refused`), to which resource, when, from which address, and the outcome
- * (`ok`, `refused`, `failed`). Written with the request (before its answer is sent), read newest
- * first with filters.
+ * `runner.connect`; `auth` for a refused call to no route), to which resource, when, from which
+ * address, and the outcome (`ok`, `refused`, `failed`). Written with the request (before its
+ * answer is sent), read newest first with filters.
  */
 import { type Kysely, sql } from 'kysely';
 import { newId } from '../../core/ids.js';

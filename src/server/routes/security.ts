@@ -59,10 +59,16 @@ async function orgFor(ctx: ServerContext, p: ApiPrincipal, org: string | undefin
     .where((eb) => eb.or([eb('id', '=', org), eb('name', '=', org)]))
     .executeTakeFirst();
   if (row?.id === p.orgId) return p.orgId;
-  // Only an admin of the install's own org, for the whole of it, mints tokens for other orgs.
-  const installAdmin = p.role === 'admin' && p.projectId === null && p.orgId === ctx.orgId;
-  if (!row || !installAdmin) throw new NotFound('org', org, 'list orgs with `mctl orgs list`');
+  if (!row || !isInstallAdmin(ctx, p)) throw new NotFound('org', org, 'list orgs with `mctl orgs list`');
   return row.id;
+}
+
+/**
+ * An admin of the install's own (default) org, for the whole of it: it mints tokens for other
+ * orgs, and sees the audit events that belong to no org (refused unknown credentials).
+ */
+function isInstallAdmin(ctx: ServerContext, p: ApiPrincipal): boolean {
+  return p.role === 'admin' && p.projectId === null && p.orgId === ctx.orgId;
 }
 
 async function projectFor(
@@ -185,6 +191,7 @@ export function securityRoutes(api: Api, ctx: ServerContext): void {
       const until = instantOf(query.until, 'until', now);
       const items = await ctx.store.audit.list({
         orgId: p.orgId,
+        withUnowned: isInstallAdmin(ctx, p),
         ...(query.actor ? { actor: query.actor } : {}),
         ...(query.action ? { action: query.action } : {}),
         ...(query.resource ? { resource: query.resource } : {}),

@@ -31,6 +31,8 @@ export type AuditInput = Omit<AuditEvent, 'id' | 'at'> & { at?: number };
 
 export interface AuditFilter {
   orgId: string;
+  /** Also events that belong to no org (a refused unknown credential): for the install's admins. */
+  withUnowned?: boolean;
   /** A token id or name. */
   actor?: string;
   /** An action, or a prefix ending in `*` (`runner.*`). */
@@ -84,12 +86,14 @@ export class AuditRepo {
       .execute();
   }
 
-  /** Newest first. Events with no org (a refused credential that names none) are listed to every org's admins. */
+  /** Newest first: the org's events (and, with `withUnowned`, those of no org). */
   async list(f: AuditFilter): Promise<AuditEvent[]> {
     let q = this.db
       .selectFrom('audit_events')
       .selectAll()
-      .where((eb) => eb.or([eb('org_id', '=', f.orgId), eb('org_id', 'is', null)]));
+      .where((eb) =>
+        f.withUnowned ? eb.or([eb('org_id', '=', f.orgId), eb('org_id', 'is', null)]) : eb('org_id', '=', f.orgId),
+      );
     if (f.actor) {
       const actor = f.actor;
       q = q.where((eb) => eb.or([eb('actor_token_id', '=', actor), eb('actor_name', '=', actor)]));

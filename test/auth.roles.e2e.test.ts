@@ -22,18 +22,16 @@ interface Route {
 }
 
 /** The role table as docs/security.md shows it, in the operations table's order. */
-export function renderRoleTable(): string {
+function renderRoleTable(): string {
   const rows = Object.entries(OPERATIONS).map(([id, op]) => {
     const a = ROUTE_ACCESS[id];
     const role = !a ? 'refused (not in the table)' : a.role === 'public' ? 'public (no token)' : a.role;
     const scope = !a || a.role === 'public' ? '-' : a.scope === 'project' ? 'yes' : 'no (whole org only)';
     return `| \`${id}\` | ${op.method} | \`${op.path}\` | ${role} | ${scope} |`;
   });
-  return [
-    '| operation | method | path | least role | project-scoped token |',
-    '|---|---|---|---|---|',
-    ...rows,
-  ].join('\n');
+  return ['| operation | method | path | least role | project-scoped token |', '|---|---|---|---|---|', ...rows].join(
+    '\n',
+  );
 }
 
 const BEGIN = '<!-- roles-table:begin (generated from src/api/roles.ts by test/auth.roles.e2e.test.ts) -->';
@@ -90,7 +88,8 @@ describe('route × role table', () => {
         if (allowed) expect([401, 403], `${what}: ${JSON.stringify(r.body)}`).not.toContain(r.status);
         else if (who === 'none') expectProblem(r, 401, /missing bearer token/);
         else if (who === 'project') expectProblem(r, 403, /limited to project .* needs a token for the whole org/);
-        else expectProblem(r, 403, new RegExp(`^role ${who} may not call ${route.id}: it needs ${access.role} or above`));
+        else
+          expectProblem(r, 403, new RegExp(`^role ${who} may not call ${route.id}: it needs ${access.role} or above`));
       }
     }
     // The walk really covered every route with every caller.

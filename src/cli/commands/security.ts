@@ -144,20 +144,17 @@ export function auditCommands(program: Command): void {
 export function loginCommands(program: Command): void {
   program
     .command('login')
-    .description('Check a server and token, and store them as a context (the current one)')
-    .requiredOption('--server <url>', 'the API URL')
-    .requiredOption('--token <token>', 'an API token (`mctl tokens create`)')
-    .option('--context <name>', "the context's name; default: the server's host and port")
+    .usage('--server <url> --token <token> [--context <name>] [--ca-file <file>]')
+    .description(
+      "Check a server and token (--server, --token) and store them as a context (--context; default: the server's host and port), the current one from now on",
+    )
     .option('--ca-file <file>', "a CA certificate to verify the server's TLS certificate with")
     .action(async (_o: unknown, cmd: Command) => {
-      // --server, --token and --context are global options too: read them from either place.
-      const o = cmd.optsWithGlobals<{
-        server: string;
-        token: string;
-        context?: string;
-        caFile?: string;
-        output: string;
-      }>();
+      // --server, --token and --context are mctl's global options.
+      const o = cmd.optsWithGlobals<{ server?: string; token?: string; context?: string; caFile?: string }>();
+      if (!o.server) throw new CliError('mctl login needs --server URL');
+      if (!o.token)
+        throw new CliError('mctl login needs --token TOKEN', 'an admin creates one with `mctl tokens create`');
       let server = o.server.trim();
       if (!/^https?:\/\//.test(server)) server = `http://${server}`;
       server = server.replace(/\/+$/, '');

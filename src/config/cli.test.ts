@@ -33,6 +33,9 @@ describe('loadCliConfig', () => {
     });
     expect(loadCliConfig({ context: 'dev' }, env)).toMatchObject({ token: 'mrt_dev', context: 'dev', caFile: null });
     expect(loadCliConfig({}, { ...env, MARIONETTE_CONTEXT: 'dev' }).token).toBe('mrt_dev');
+    // Empty variables are unset ones.
+    const empty = { ...env, MARIONETTE_SERVER: '', MARIONETTE_TOKEN: '', MARIONETTE_CONTEXT: '' };
+    expect(loadCliConfig({}, empty)).toMatchObject({ server: 'https://prod.example:8080', token: 'mrt_prod' });
     expect(() => loadCliConfig({ context: 'qa' }, env)).toThrow(/no context "qa" in .* \(contexts: prod, dev\)/);
   });
 

@@ -96,10 +96,11 @@ export function loadCliConfig(
     throw new Error(
       `no context ${JSON.stringify(name)} in ${file} (contexts: ${Object.keys(f.contexts).join(', ') || 'none'}); add one with \`mctl login --context ${name}\``,
     );
-  const override = flags.server ?? env.MARIONETTE_SERVER;
+  // An empty variable is an unset one.
+  const override = flags.server ?? (env.MARIONETTE_SERVER || undefined);
   const server = normalizeServer(override ?? ctx?.server ?? 'http://127.0.0.1:8080');
   const ctxApplies = ctx !== undefined && (override === undefined || normalizeServer(ctx.server) === server);
-  let token = flags.token ?? env.MARIONETTE_TOKEN ?? (ctxApplies ? ctx.token : null) ?? null;
+  let token = flags.token ?? (env.MARIONETTE_TOKEN || undefined) ?? (ctxApplies ? ctx.token : null) ?? null;
   if (!token) {
     try {
       token = readFileSync(tokenFile, 'utf8').trim() || null;

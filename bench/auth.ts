@@ -12,7 +12,7 @@
  *   before the answer) — sequential requests, p50 and p99.
  *
  * Usage: `node dist/bench/auth.js [--n 2000]` (SQLite on a temporary home; the server in this
- * process, no runners: `min_runners: 0`).
+ * process, no runners: `warm_runners: 0`).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,7 +58,7 @@ const event = (k: number): AuditInput => ({
 async function main(): Promise<void> {
   const home = mkdtempSync(join(tmpdir(), 'mrn-bench-auth-'));
   const cfg = join(home, 'marionette.yaml');
-  writeFileSync(cfg, 'server: { log_level: warn }\npools:\n  - { name: local, provider: local, min_runners: 0 }\n');
+  writeFileSync(cfg, 'server: { log_level: warn }\nproviders:\n  local: { warm_runners: 0 }\n');
   const srv = await startServer(loadServerConfig({ config: cfg, home, port: 0, gatewayPort: 0 }, {}));
   const token = srv.bootstrapToken!;
   const store = srv.ctx.store;

@@ -3,7 +3,7 @@
  * expiry hold from the very next request (the server keeps no token cache); bad input is a 400 or
  * 409 naming what was wrong (an unknown role, a bad or zero duration, revoking twice, rotating a
  * revoked token); list never shows a secret; a project-scoped token sees and makes only its
- * project's tokens; and the audit log has every mutation, every refusal (with the revoked token
+ * project's tokens and sessions (another project's are 404); and the audit log has every mutation, every refusal (with the revoked token
  * named) and every runner registration and credential use, accepted or refused, filterable.
  */
 import { request } from 'node:http';

@@ -10,6 +10,7 @@ import { installAudit } from './audit.js';
 import { installAuth } from './auth.js';
 import type { ServerContext } from './context.js';
 import { installProblemHandlers, problemServerOptions } from './http-problems.js';
+import { installProjectScope } from './project-scope.js';
 import { type RouteServices, registerRoutes } from './routes/index.js';
 import { storageReason, storageRefusal } from './storage-health.js';
 
@@ -35,6 +36,7 @@ export function buildApp(ctx: ServerContext, services: AppServices): FastifyInst
   });
   // Who calls (a store read per request: revocation holds at once) and may they; then the audit log.
   installAuth(app, ctx);
+  installProjectScope(app, ctx);
   installAudit(app, ctx);
 
   // While the store cannot write (disk full), writes are refused up front with 507 naming why.

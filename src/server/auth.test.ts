@@ -40,3 +40,34 @@ describe('checkAccess', () => {
     expect(() => checkAccess(p('member', 'prj_1'), 'createSession', accessOf('createSession'))).not.toThrow();
   });
 });
+
+describe('installAuth', () => {
+  it('refuses a route added around the route helper (in no table) to every token, and 404s no route', async () => {
+    const { default: Fastify } = await import('fastify');
+    const { installAuth } = await import('./auth.js');
+    const { installProblemHandlers } = await import('./http-problems.js');
+    const app = Fastify();
+    const principal = p('admin');
+    const ctx = {
+      store: {
+        apiTokens: {
+          principal: async (secret: string) => (secret === 'good' ? principal : null),
+          refusal: async () => ({ reason: 'unknown' as const }),
+          touch: async () => {},
+        },
+      },
+      log: { warn: () => {} },
+    } as unknown as Parameters<typeof installAuth>[1];
+    installAuth(app, ctx);
+    installProblemHandlers(app, () => {});
+    app.get('/v1/raw', async () => ({ reached: true }));
+    const get = (url: string, token?: string) =>
+      app.inject({ method: 'GET', url, headers: token ? { authorization: `Bearer ${token}` } : {} });
+    const raw = await get('/v1/raw', 'good');
+    expect(raw.statusCode).toBe(403);
+    expect(raw.json().detail).toMatch(/operation GET \/v1\/raw is not in the role table/);
+    expect((await get('/v1/raw')).statusCode).toBe(401);
+    expect((await get('/v1/nothing', 'good')).statusCode).toBe(404);
+    await app.close();
+  });
+});

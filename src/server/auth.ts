@@ -80,7 +80,9 @@ export function installAuth(app: FastifyInstance, ctx: ServerContext): void {
       });
     }
     const op = operationOf(req);
-    // No operation: no such route; the 404 follows (for a caller with a valid token only).
-    if (op !== undefined) checkAccess(principal, op, accessOf(op));
+    // No route at all: the 404 follows (for a caller with a valid token only). A route that names
+    // no operation was added around the route helper, so it is in no table: refused.
+    if (op === undefined && req.routeOptions.url === undefined) return;
+    checkAccess(principal, op ?? `${req.method} ${req.routeOptions.url}`, op === undefined ? undefined : accessOf(op));
   });
 }

@@ -59,7 +59,7 @@ describe('API bad input', () => {
     expectProblem(
       await srv.api('POST', '/v1/sessions', { agent: 'shell', prompt: 'x' }, 'mrt_wrong'),
       401,
-      /invalid or revoked API token/,
+      /invalid API token: no such token/,
     );
     expect(await counts()).toEqual(before);
   });
@@ -101,7 +101,7 @@ describe('CLI bad input', () => {
       MARIONETTE_HOME: '/nonexistent',
     });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('invalid or revoked API token');
+    expect(r.stderr).toContain('invalid API token: no such token');
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import * as R from './responses.js';
+import * as S from './security.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -85,6 +86,13 @@ export const OPERATIONS = {
 
   listProviders: op('GET', '/v1/providers', R.listing(R.Provider)),
   listCosts: op('GET', '/v1/costs', R.CostListing),
+
+  whoami: op('GET', '/v1/whoami', S.Whoami),
+  createApiToken: op('POST', '/v1/tokens', S.ApiTokenWithSecret, { status: 201 }),
+  listApiTokens: op('GET', '/v1/tokens', R.listing(S.ApiToken)),
+  revokeApiToken: op('DELETE', '/v1/tokens/:id', S.ApiToken),
+  rotateApiToken: op('POST', '/v1/tokens/:id/rotate', S.ApiTokenWithSecret, { status: 201 }),
+  listAudit: op('GET', '/v1/audit', R.listing(S.AuditEvent)),
 } satisfies Record<string, Operation>;
 
 export type OperationId = keyof typeof OPERATIONS;

@@ -12,6 +12,7 @@ import { parseTimeout } from './wait.js';
 export interface Globals {
   server?: string;
   token?: string;
+  context?: string;
   output: OutputFormat;
 }
 
@@ -26,7 +27,16 @@ export let lastClient: MarionetteClient | undefined;
 
 export function ctx(cmd: Command): CmdContext {
   const g = cmd.optsWithGlobals<Globals>();
-  const c = loadCliConfig({ ...(g.server ? { server: g.server } : {}), ...(g.token ? { token: g.token } : {}) });
+  let c: ReturnType<typeof loadCliConfig>;
+  try {
+    c = loadCliConfig({
+      ...(g.server ? { server: g.server } : {}),
+      ...(g.token ? { token: g.token } : {}),
+      ...(g.context ? { context: g.context } : {}),
+    });
+  } catch (e: unknown) {
+    throw new CliError((e as Error).message);
+  }
   lastClient = connect(c);
   return { api: lastClient, out: g.output, tty: c.isTty };
 }

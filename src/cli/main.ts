@@ -28,6 +28,10 @@ const NOUNS: [names: string[], register: Register][] = [
   [['providers'], async (p) => (await import('./commands/catalog.js')).providerCommands(p)],
   [['costs'], async (p) => (await import('./commands/catalog.js')).costCommands(p)],
   [['agents', 'agent'], async (p) => (await import('./commands/agents.js')).agentCommands(p, ctx)],
+  [['tokens', 'token'], async (p) => (await import('./commands/security.js')).tokenCommands(p)],
+  [['audit'], async (p) => (await import('./commands/security.js')).auditCommands(p)],
+  [['login'], async (p) => (await import('./commands/security.js')).loginCommands(p)],
+  [['config'], async (p) => (await import('./commands/security.js')).configCommands(p)],
 ];
 
 /** The first word that is not an option or a global option's value: the noun being run. */
@@ -35,7 +39,7 @@ function nounOf(argv: string[]): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') return argv[i + 1];
-    if (a === '--server' || a === '--token' || a === '-o' || a === '--output') i++;
+    if (a === '--server' || a === '--token' || a === '--context' || a === '-o' || a === '--output') i++;
     else if (!a.startsWith('-')) return a;
   }
   return undefined;
@@ -47,7 +51,8 @@ export async function buildProgram(setExit: SetExit, argv?: string[]): Promise<C
     .description('Marionette CLI')
     .version(VERSION)
     .option('--server <url>', 'API URL (env MARIONETTE_SERVER, default http://127.0.0.1:8080)')
-    .option('--token <token>', 'API token (env MARIONETTE_TOKEN, default $MARIONETTE_HOME/token)')
+    .option('--token <token>', "API token (env MARIONETTE_TOKEN, else the context's, else $MARIONETTE_HOME/token)")
+    .option('--context <name>', 'a context saved by `mctl login` (env MARIONETTE_CONTEXT, default the current one)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml']).default('table'))
     .showHelpAfterError();
   const noun = argv ? nounOf(argv) : undefined;

@@ -11,6 +11,7 @@
 import type { z } from 'zod';
 import type * as R from '../api/responses.js';
 import type * as S from '../api/schemas.js';
+import type * as SEC from '../api/security.js';
 import { readSse, type SseEvent } from './sse.js';
 
 export type {
@@ -60,6 +61,12 @@ export type CostListing = Out<typeof R.CostListing>;
 export type RenderResult = Out<typeof R.RenderResult>;
 export type SessionEvent = Out<typeof R.SessionEvent>;
 export type Health = Out<typeof R.Health>;
+export type CreateApiTokenInput = In<typeof SEC.CreateApiTokenBody>;
+export type ApiToken = Out<typeof SEC.ApiToken>;
+export type ApiTokenWithSecret = Out<typeof SEC.ApiTokenWithSecret>;
+export type Whoami = Out<typeof SEC.Whoami>;
+export type AuditEvent = Out<typeof SEC.AuditEvent>;
+export type AuditQuery = Omit<In<typeof SEC.ListAuditQuery>, 'limit'> & { limit?: number };
 
 /** An RFC 9457 problem document, as the server sends for every error. */
 export interface Problem {
@@ -340,6 +347,26 @@ export class MarionetteClient {
   }
   listCosts(q: { session?: string; pool?: string; limit?: number } = {}): Promise<CostListing> {
     return this.request('GET', '/v1/costs', { query: q });
+  }
+
+  // ---- security: the caller, API tokens, the audit log
+  whoami(): Promise<Whoami> {
+    return this.request('GET', '/v1/whoami');
+  }
+  createApiToken(body: CreateApiTokenInput): Promise<ApiTokenWithSecret> {
+    return this.request('POST', '/v1/tokens', { body });
+  }
+  listApiTokens(): Promise<Listing<ApiToken>> {
+    return this.request('GET', '/v1/tokens');
+  }
+  revokeApiToken(id: string): Promise<ApiToken> {
+    return this.request('DELETE', `/v1/tokens/${enc(id)}`);
+  }
+  rotateApiToken(id: string, body: { expiresIn?: string | number } = {}): Promise<ApiTokenWithSecret> {
+    return this.request('POST', `/v1/tokens/${enc(id)}/rotate`, { body });
+  }
+  listAudit(q: AuditQuery = {}): Promise<Listing<AuditEvent>> {
+    return this.request('GET', '/v1/audit', { query: q });
   }
 }
 

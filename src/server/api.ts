@@ -107,7 +107,7 @@ export class Api {
     this.app.route({
       method,
       url,
-      config: { auth: spec.auth !== false },
+      config: { auth: spec.auth !== false, operationId },
       handler: async (req, reply) => {
         // The success status, set first so that a handler may answer another (a dry run's 200).
         reply.code(status);

@@ -1,14 +1,16 @@
 /**
- * @module The REST API's Fastify app under `/v1`: bearer-token auth, RFC 9457 problems for every
+ * @module The REST API's Fastify app under `/v1`: bearer-token auth and the role check (./auth.ts),
+ * the audit log (./audit.ts), RFC 9457 problems for every
  * error, 507 for writes while the store cannot write. The routes are in ./routes/.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Unauthorized } from '../core/errors.js';
-import { hashSecret } from '../core/ids.js';
 import type { ApiPrincipal } from '../store/repos/auth.js';
 import { Api } from './api.js';
+import { installAudit } from './audit.js';
+import { installAuth } from './auth.js';
 import type { ServerContext } from './context.js';
 import { installProblemHandlers, problemServerOptions } from './http-problems.js';
+import { installProjectScope } from './project-scope.js';
 import { type RouteServices, registerRoutes } from './routes/index.js';
 import { storageReason, storageRefusal } from './storage-health.js';
 
@@ -18,6 +20,8 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     auth?: boolean;
+    /** The operation (src/api/operations.ts) a route implements: its access is in src/api/roles.ts. */
+    operationId?: string;
   }
 }
 
@@ -30,29 +34,10 @@ export function buildApp(ctx: ServerContext, services: AppServices): FastifyInst
     bodyLimit: ctx.config.maxPromptBytes + 64 * 1024,
     ...problemServerOptions(),
   });
-  const tokenCache = new Map<string, ApiPrincipal>();
-
-  app.addHook('onRequest', async (req) => {
-    if (req.routeOptions.config?.auth === false) return;
-    const header = req.headers.authorization;
-    if (!header)
-      throw new Unauthorized(
-        'missing bearer token',
-        'pass --token or set MARIONETTE_TOKEN (the bootstrap token is in $MARIONETTE_HOME/token)',
-      );
-    const m = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!m?.[1]) throw new Unauthorized('Authorization header must be "Bearer <token>"');
-    const key = hashSecret(m[1]);
-    let principal = tokenCache.get(key);
-    if (!principal) {
-      const found = await ctx.store.auth.findApiToken(m[1]);
-      if (!found) throw new Unauthorized('invalid or revoked API token');
-      principal = found;
-      if (tokenCache.size > 1000) tokenCache.clear();
-      tokenCache.set(key, principal);
-    }
-    req.principal = principal;
-  });
+  // Who calls (a store read per request: revocation holds at once) and may they; then the audit log.
+  installAuth(app, ctx);
+  installProjectScope(app, ctx);
+  installAudit(app, ctx);
 
   // While the store cannot write (disk full), writes are refused up front with 507 naming why.
   app.addHook('onRequest', async (req) => {

@@ -23,8 +23,8 @@ export { RunnerConnection } from './runner-links.js';
 
 /** What the gateway calls into (implemented by RunnerService). */
 export interface GatewayHandler {
-  register(req: RegisterRequest): Promise<{ status: number; body: unknown }>;
-  authenticate(credential: string): Promise<Runner | null>;
+  register(req: RegisterRequest, from?: string): Promise<{ status: number; body: unknown }>;
+  authenticate(credential: string, from?: string): Promise<Runner | null>;
   onMessage(conn: RunnerConnection, msg: RunnerMessage): Promise<void>;
   onClose(conn: RunnerConnection): void;
 }
@@ -99,7 +99,7 @@ export class Gateway {
         return reply(res, 429, limited);
       }
       try {
-        const r = await this.handler.register(parsed.value);
+        const r = await this.handler.register(parsed.value, req.socket.remoteAddress);
         return reply(res, r.status, r.body);
       } catch (e: unknown) {
         this.ctx.log.error({ err: toError(e) }, 'registration failed');
@@ -119,7 +119,7 @@ export class Gateway {
     if (!m?.[1]) return deny(401, 'missing runner credential');
     let runner: Runner | null;
     try {
-      runner = await this.handler.authenticate(m[1]);
+      runner = await this.handler.authenticate(m[1], req.socket.remoteAddress);
     } catch (e: unknown) {
       this.ctx.log.error({ err: toError(e) }, 'runner authentication failed');
       return deny(500, 'authentication error');

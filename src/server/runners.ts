@@ -18,6 +18,7 @@ import { fenceSandbox } from './fencing.js';
 import type { GatewayHandler, RunnerConnection } from './gateway.js';
 import { LogIngest } from './logingest.js';
 import { decideTaskEnd } from './outcome.js';
+import { auditConnect, auditRegistration } from './runner-audit.js';
 import type { RunnerControl } from './runner-control.js';
 import type { GatewayLinks } from './runner-links.js';
 import { registerRunner } from './runner-register.js';
@@ -70,13 +71,16 @@ export class RunnerService implements GatewayHandler {
   // ---- registration -------------------------------------------------------------------------
 
   /** Exchanges a registration token for a runner credential (see runner-register.ts). */
-  register(req: RegisterRequest): Promise<{ status: number; body: unknown }> {
-    return registerRunner(this.ctx, req);
+  async register(req: RegisterRequest, from?: string): Promise<{ status: number; body: unknown }> {
+    const r = await registerRunner(this.ctx, req);
+    await auditRegistration(this.ctx, req, r, from);
+    return r;
   }
 
-  async authenticate(credential: string): Promise<Runner | null> {
-    const r = await this.ctx.store.runners.findByCredential(credential);
-    if (!r || r.state === 'terminated') return null;
+  async authenticate(credential: string, from?: string): Promise<Runner | null> {
+    const found = await this.ctx.store.runners.findByCredential(credential);
+    const r = !found || found.state === 'terminated' ? null : found;
+    await auditConnect(this.ctx, r, found, from);
     return r;
   }
 

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { Kysely, type LogEvent, Migrator, PostgresDialect, sql } from 'kysely';
 import { ChangeLog } from './changes.js';
 import { migrationProvider } from './migrations/index.js';
+import { ApiTokenRepo } from './repos/api-tokens.js';
+import { AuditRepo } from './repos/audit.js';
 import { AuthRepo } from './repos/auth.js';
 import { CostRepo } from './repos/costs.js';
 import { LogRepo } from './repos/logs.js';
@@ -37,6 +39,9 @@ export interface Store extends Repos {
   db: Kysely<Database>;
   /** The cost ledger (written and read outside transactions, so not in Repos). */
   costs: CostRepo;
+  /** API tokens (create, list, revoke, rotate) and the audit log. */
+  apiTokens: ApiTokenRepo;
+  audit: AuditRepo;
   dialect: Dialect;
   /** Sessions, tasks and runners written since the assigner last looked (see ChangeLog). */
   changes: ChangeLog;
@@ -141,6 +146,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     dialect,
     changes,
     costs: new CostRepo(db),
+    apiTokens: new ApiTokenRepo(db),
+    audit: new AuditRepo(db),
     ...repos(db, changes, dialect),
     transaction: (fn) => db.transaction().execute((trx) => fn(repos(trx, changes, dialect))),
     commitCount: () => grouped?.commits ?? 0,

@@ -28,6 +28,25 @@ export interface ApiTokensTable {
   created_at: number;
   last_used_at: number | null;
   revoked_at: number | null;
+  /** Migration 007: a token scoped to one project (null: the whole org), and its expiry. */
+  project_id: string | null;
+  expires_at: number | null;
+}
+/** Migration 007: the audit log. */
+export interface AuditEventsTable {
+  id: string;
+  org_id: string | null;
+  at: number;
+  actor_token_id: string | null;
+  actor_name: string | null;
+  action: string;
+  method: string | null;
+  route: string | null;
+  resource: string | null;
+  status: number | null;
+  outcome: string;
+  remote_addr: string | null;
+  detail: string | null;
 }
 export interface AgentCardsTable {
   id: string;
@@ -206,4 +225,5 @@ export interface Database {
   session_events: SessionEventsTable;
   cost_events: CostEventsTable;
   meta: MetaTable;
+  audit_events: AuditEventsTable;
 }

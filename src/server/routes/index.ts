@@ -15,6 +15,7 @@ import type { SuspendService } from '../suspend.js';
 import { watchRoutes } from '../watch.js';
 import { agentRoutes } from './agents.js';
 import { runnerRoutes } from './runners.js';
+import { securityRoutes } from './security.js';
 import { sessionRoutes } from './sessions.js';
 import { taskRoutes } from './tasks.js';
 
@@ -44,6 +45,7 @@ export function registerRoutes(api: Api, ctx: ServerContext, services: RouteServ
   runnerRoutes(api, ctx);
   agentRoutes(api, ctx, sessions);
   costRoutes(ctx, api);
+  securityRoutes(api, ctx);
   services.extend?.(api);
   api.route('GET', '/v1/openapi.json', { summary: 'This document', tag: 'meta', auth: false }, async () =>
     api.openapi(VERSION),

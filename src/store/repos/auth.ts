@@ -4,12 +4,9 @@
 import type { Kysely } from 'kysely';
 import { hashSecret, newId, newSecret } from '../../core/ids.js';
 import type { Database, RegistrationTokensTable } from '../schema.js';
+import { type ApiPrincipal, ApiTokenRepo } from './api-tokens.js';
 
-export interface ApiPrincipal {
-  tokenId: string;
-  orgId: string;
-  role: string;
-}
+export type { ApiPrincipal } from './api-tokens.js';
 
 export type RegistrationTokenKind = 'one-time' | 'reusable';
 
@@ -79,34 +76,15 @@ export class AuthRepo {
     return Number(r?.n ?? 0);
   }
 
-  /** Creates an API token; the secret is returned once and only its hash is kept. */
+  /** Creates an API token for the whole org; the secret is returned once (see ApiTokenRepo). */
   async createApiToken(orgId: string, name: string, role: string): Promise<{ id: string; token: string }> {
-    const token = newSecret('mrt');
-    const id = newId('tok');
-    await this.db
-      .insertInto('api_tokens')
-      .values({
-        id,
-        org_id: orgId,
-        name,
-        token_hash: hashSecret(token),
-        role,
-        created_at: Date.now(),
-        last_used_at: null,
-        revoked_at: null,
-      })
-      .execute();
-    return { id, token };
+    const t = await new ApiTokenRepo(this.db).create({ orgId, name, role });
+    return { id: t.id, token: t.token };
   }
 
-  async findApiToken(secret: string): Promise<ApiPrincipal | null> {
-    const row = await this.db
-      .selectFrom('api_tokens')
-      .select(['id', 'org_id', 'role', 'revoked_at'])
-      .where('token_hash', '=', hashSecret(secret))
-      .executeTakeFirst();
-    if (!row || row.revoked_at !== null) return null;
-    return { tokenId: row.id, orgId: row.org_id, role: row.role };
+  /** The principal of a live token (not revoked, not expired at `now`), or null. */
+  findApiToken(secret: string, now = Date.now()): Promise<ApiPrincipal | null> {
+    return new ApiTokenRepo(this.db).principal(secret, now);
   }
 
   async createRegistrationToken(input: {

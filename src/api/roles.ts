@@ -1,0 +1,99 @@
+/**
+ * @module Who may call what: the roles an API token can have and, for every operation of the REST
+ * API (src/api/operations.ts), the least role that may call it and whether a token limited to one
+ * project may. The server checks every request against this one table before the route runs
+ * (src/server/auth.ts); docs/security.md shows it (test/auth.roles.e2e.test.ts keeps the page, the
+ * table and the server's routes in step, and calls every route with every role). An operation
+ * missing here is refused to every token.
+ *
+ * Roles, each including the ones below it:
+ * - `viewer`: reads everything of its org (sessions, tasks, logs, runners, pools, agents, costs).
+ * - `member`: runs work: creates, cancels, suspends and resumes sessions and tasks.
+ * - `operator`: runs the fleet: pools, profiles, agent cards, runners and their registration tokens.
+ * - `admin`: API tokens and the audit log.
+ *
+ * Scope: a token may be limited to one project. Such a token may call the operations marked
+ * `project` (on the resources of its project where they have one); `org` operations change or read
+ * what the whole org shares and need a token for the whole org.
+ */
+
+export const ROLES = ['viewer', 'member', 'operator', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** `public`: no token needed. */
+export type Access = { role: Role | 'public'; scope: 'project' | 'org' };
+
+/** Does a token with role `have` reach `need`? */
+export function roleAllows(have: string, need: Role | 'public'): boolean {
+  if (need === 'public') return true;
+  const h = ROLES.indexOf(have as Role);
+  return h >= 0 && h >= ROLES.indexOf(need);
+}
+
+const a = (role: Access['role'], scope: Access['scope'] = 'project'): Access => ({ role, scope });
+
+/** Every operation's access, by operationId (the order of the operations table). */
+export const ROUTE_ACCESS: Record<string, Access> = {
+  health: a('public'),
+  openapi: a('public'),
+
+  createSession: a('member'),
+  listSessions: a('viewer'),
+  getSession: a('viewer'),
+  cancelSession: a('member'),
+  explainSession: a('viewer'),
+  listSessionEvents: a('viewer'),
+  getSessionLogs: a('viewer'),
+  suspendSession: a('member'),
+  resumeSession: a('member'),
+
+  createTask: a('member'),
+  listTasks: a('viewer'),
+  getTask: a('viewer'),
+  cancelTask: a('member'),
+  getTaskLogs: a('viewer'),
+  watchTask: a('viewer'),
+
+  listRunners: a('viewer'),
+  getRunner: a('viewer'),
+  drainRunner: a('operator', 'org'),
+  createRegistrationToken: a('operator', 'org'),
+  listRegistrationTokens: a('operator', 'org'),
+  revokeRegistrationToken: a('operator', 'org'),
+  rotateRegistrationToken: a('operator', 'org'),
+  registerExternalRunner: a('operator', 'org'),
+
+  listPools: a('viewer'),
+  getPool: a('viewer'),
+  createPool: a('operator', 'org'),
+  updatePool: a('operator', 'org'),
+  deletePool: a('operator', 'org'),
+
+  listProfiles: a('viewer'),
+  getProfile: a('viewer'),
+  putProfile: a('operator', 'org'),
+  deleteProfile: a('operator', 'org'),
+
+  listAgents: a('viewer'),
+  getAgent: a('viewer'),
+  createAgent: a('operator', 'org'),
+  updateAgent: a('operator', 'org'),
+  deleteAgent: a('operator', 'org'),
+  // A preview: renders a card's command line, changes nothing.
+  renderAgent: a('viewer'),
+
+  listProviders: a('viewer'),
+  listCosts: a('viewer', 'org'),
+
+  whoami: a('viewer'),
+  createApiToken: a('admin'),
+  listApiTokens: a('admin'),
+  revokeApiToken: a('admin'),
+  rotateApiToken: a('admin'),
+  listAudit: a('admin', 'org'),
+};
+
+/** The access of an operation; undefined for one missing from the table (refused to every token). */
+export function accessOf(operationId: string): Access | undefined {
+  return Object.hasOwn(ROUTE_ACCESS, operationId) ? ROUTE_ACCESS[operationId] : undefined;
+}

@@ -10,6 +10,7 @@
  * SQL text and hands them out again. Callers do not see it: queries are still written once, in
  * Kysely, for both dialects.
  */
+import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
 import SQLite from 'better-sqlite3';
 import {
   type CompiledQuery,
@@ -68,6 +69,16 @@ export class CachingSqliteDatabase implements SqliteDatabase {
 
 /** Opens (creating if needed) the database file with the pragmas the store relies on. */
 export function openSqlite(file: string): CachingSqliteDatabase {
+  // The database, its WAL and shared-memory files are the owner's alone (0600): SQLite creates the
+  // WAL and -shm files with the database file's mode, so the file is made 0600 before it is opened,
+  // and files an older version left 0644 are narrowed.
+  closeSync(openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`])
+    try {
+      if ((statSync(f).mode & 0o077) !== 0) chmodSync(f, 0o600);
+    } catch {
+      /* not there */
+    }
   const sqlite = new SQLite(file);
   sqlite.pragma('journal_mode = WAL');
   // In WAL mode NORMAL syncs at checkpoints, not at every commit: committed rows survive a

@@ -4,7 +4,6 @@
  */
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import type { ServerConfig } from '../config/index.js';
 import { toError } from '../core/errors.js';
 import { createProviders } from '../providers/registry.js';
@@ -23,7 +22,7 @@ import { Redactor } from './redact.js';
 import { RunnerControl } from './runner-control.js';
 import { GatewayLinks } from './runner-links.js';
 import { RunnerService } from './runners.js';
-import { openSecretBox, readTokenFile } from './secrets-setup.js';
+import { openSecretBox, readTokenFile, serverLogger } from './secrets-setup.js';
 import { sealStoredSessionEnv } from './session-secrets.js';
 import { SessionWorkspaceReaper } from './session-workspaces.js';
 import { SessionService } from './sessions.js';
@@ -72,11 +71,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const logFile = new LogFile(join(config.home, 'server.log'), {
     onStatus: (err) => (err ? storage?.failed('log', err) : storage?.ok('log')),
   });
-  // Every line goes through the redactor: known secret values never reach server.log.
-  const log = pino(
-    { level: config.logLevel, base: { svc: 'marionette' }, hooks: { streamWrite: (s) => redactor.redact(s) } },
-    logFile,
-  );
+  const log = serverLogger(config.logLevel, redactor, logFile);
   // At exit, one synchronous attempt to write what is buffered (never a retry loop).
   const flushAtExit = () => logFile.flushSync();
   process.on('exit', flushAtExit);

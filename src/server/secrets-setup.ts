@@ -10,7 +10,9 @@
  */
 import { chmodSync, chownSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type DestinationStream, type Logger, pino } from 'pino';
 import type { ServerConfig } from '../config/index.js';
+import type { Redactor } from './redact.js';
 import { loadSecretKey, parseSecretKey, SecretBox } from './secrets.js';
 
 /** The server's SecretBox: the current key seals, previous keys only open (rotation). */
@@ -20,6 +22,11 @@ export function openSecretBox(config: Pick<ServerConfig, 'home' | 'secretKey' | 
     parseSecretKey(k, `MARIONETTE_SECRET_KEY_PREVIOUS (entry ${i + 1})`),
   );
   return new SecretBox([current, ...previous]);
+}
+
+/** The server's logger: every line goes through `redactor`, so known secret values never reach server.log. */
+export function serverLogger(level: string, redactor: Redactor, dest: DestinationStream): Logger {
+  return pino({ level, base: { svc: 'marionette' }, hooks: { streamWrite: (s) => redactor.redact(s) } }, dest);
 }
 
 /** The bootstrap token in `$MARIONETTE_HOME/token`, or null. */

@@ -31,3 +31,20 @@ describe('Redactor', () => {
     expect(out).toEqual({ a: `x ${REDACTED}`, n: 3, list: [REDACTED, true], o: { b: null } });
   });
 });
+
+describe('Redactor with many values (the prefix index past 200)', () => {
+  it('redacts the same as with few: longest match first, JSON forms, nothing else touched', () => {
+    const r = new Redactor();
+    for (let i = 0; i < 500; i++) r.add(`filler-value-${i}-xyz`);
+    r.add('s3cr3t-value');
+    r.add('s3cr3t-value-longer');
+    r.add('quote"and\\slash');
+    expect(r.size).toBeGreaterThan(200);
+    expect(r.redact('a s3cr3t-value b s3cr3t-value-longer c filler-value-42-xyz!')).toBe(
+      `a ${REDACTED} b ${REDACTED} c ${REDACTED}!`,
+    );
+    expect(r.redact(JSON.stringify({ msg: 'x quote"and\\slash y' }))).toBe(JSON.stringify({ msg: `x ${REDACTED} y` }));
+    expect(r.redact('filler-value-9999-xyz and s3cr3t')).toBe('filler-value-9999-xyz and s3cr3t');
+    expect(r.redact('s3cr3t-value+s3cr3t-value')).toBe(`${REDACTED}+${REDACTED}`);
+  });
+});

@@ -358,6 +358,10 @@ describe('stored rows from before encryption', () => {
         expect(logs.body.items.filter((l) => l.stream === 'stdout').map((l) => l.line.trim())).toEqual([
           String(PLANTED.length),
         ]);
+        // Once the server has stopped (its database checkpointed), no old plain copy is left in any file.
+        await s2.stop();
+        killRunners(home);
+        expect(filesUnder(home).filter((f) => readFileSync(f).includes(PLANTED))).toEqual([]);
       } finally {
         await s2.destroy();
       }

@@ -4,7 +4,7 @@
  * with a clear error and is left as it was; a previous key opens and is re-sealed with the new one
  * (rotation); event data is redacted before it is written.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -164,3 +164,42 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe('session env at rest: no old plain copy in the SQLite files', () => {
+  it('values sealed at start leave no plain bytes in the database or WAL once it is closed', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'mrn-secrets-'));
+    try {
+      const store = await openStore({ home });
+      const { orgId, projectId } = await store.auth.ensureDefaultTenancy();
+      const now = Date.now();
+      // Several rows on a page, one of them holding the planted value in plain text (as written by
+      // a version without encryption).
+      for (let i = 0; i < 30; i++)
+        await store.sessions.insert({
+          id: newId('ses'),
+          org_id: orgId,
+          project_id: projectId,
+          agent: 'shell',
+          state: 'scheduling',
+          state_reason: null,
+          pool_id: null,
+          runner_id: null,
+          request: JSON.stringify(request({ A: i === 7 ? PLANTED : `other-${i}`, PAD: 'p'.repeat(100) })),
+          placement: null,
+          wait_for_capacity: 1,
+          priority: 0,
+          suspend: null,
+          created_at: now + i,
+          updated_at: now,
+          ended_at: null,
+        });
+      await store.close();
+      const reopened = await openStore({ home });
+      expect(await sealStoredSessionEnv(reopened, new SecretBox([k1]), new Redactor())).toBe(30);
+      await reopened.close();
+      for (const f of readdirSync(home)) expect(readFileSync(join(home, f)).includes(PLANTED), f).toBe(false);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});

@@ -4,7 +4,8 @@
  * or `loginShell: true` (API) runs its command inside a login shell, for tools set up only in the
  * login profile, with each argument (a prompt like `--version` or with quotes) passed through intact.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ServerHandle, startServer, until } from './harness.js';
@@ -15,17 +16,25 @@ let marker: string;
 const PROBE = 'printf "%s|%s" "${FROM_PROFILE:-unset}" "$1" > "$OUT"';
 
 beforeAll(async () => {
+  // The runners' HOME is never the server's: here it is one given in the config (by default each
+  // runner has its own), with a login profile that leaves a mark.
+  const home = mkdtempSync(join(tmpdir(), 'marionette-test-'));
+  const runnerHome = join(home, 'runner-home');
+  mkdirSync(runnerHome, { recursive: true });
   srv = await startServer({
+    home,
     config: `agents:
   probe-login:
     command: ["bash", "-c", ${JSON.stringify(PROBE)}, "probe", "{{prompt}}"]
     login_shell: true
+providers:
+  local:
+    runner_home: ${JSON.stringify(runnerHome)}
 `,
   });
-  // The runners' HOME is the server's (the test's home): give it a login profile that leaves a mark.
   marker = join(srv.home, 'profile-sourced');
   writeFileSync(
-    join(srv.home, '.bash_profile'),
+    join(runnerHome, '.bash_profile'),
     `echo sourced >> ${JSON.stringify(marker)}\nexport FROM_PROFILE=yes\n`,
   );
 });

@@ -32,10 +32,10 @@ function sh(script: string, env: Record<string, string>): Promise<{ code: number
 describe('mctl output through a pipe', () => {
   it('writes a listing over 1 MB in full, as valid JSON, to a fast and to a slow reader', async () => {
     // Sessions nothing can place (their selector matches no pool): they wait, and each carries a
-    // 20 KB env value that the listing repeats.
+    // 20 KB prompt that the listing repeats (env values are never answered, only their names).
     const big = 'v'.repeat(20_000);
     for (let i = 0; i < 60; i++) {
-      const r = await srv.api('POST', '/v1/sessions', { agent: 'shell', selector: 'nosuch=1', env: { BIG: big } });
+      const r = await srv.api('POST', '/v1/sessions', { agent: 'shell', selector: 'nosuch=1', prompt: big });
       expect(r.status).toBe(201);
     }
     const env = { MARIONETTE_SERVER: srv.apiUrl, MARIONETTE_TOKEN: srv.token, MARIONETTE_HOME: srv.home };
@@ -44,9 +44,9 @@ describe('mctl output through a pipe', () => {
       const r = await sh(`${mctl} | ${reader}`, env);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout.length).toBeGreaterThan(1_000_000);
-      const items = JSON.parse(r.stdout) as { request: { env: { BIG: string } } }[];
+      const items = JSON.parse(r.stdout) as { request: { prompt: string } }[];
       expect(items).toHaveLength(60);
-      for (const s of items) expect(s.request.env.BIG).toBe(big);
+      for (const s of items) expect(s.request.prompt).toBe(big);
     }
   });
 

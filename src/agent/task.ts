@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { TaskAssignment } from '../protocol/messages.js';
 import { raiseOomScore } from './oom.js';
 import { isRecordedGroup, parseTaskPid, signalGroup, writeTaskPid } from './procs.js';
+import { taskEnv } from './task-env.js';
 import { Utf8StreamDecoder } from './utf8.js';
 
 /**
@@ -72,13 +73,6 @@ export function lineSplitter(emit: (line: string) => void): { write(chunk: Buffe
   };
 }
 
-/** Env values may name the task's workspace as `{{workspace}}` (only the runner knows where it is). */
-function withWorkspace(env: Record<string, string>, workspace: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) out[k] = v.split('{{workspace}}').join(workspace);
-  return out;
-}
-
 export class RunningTask {
   private child: ChildProcess | null = null;
   private cancelled = false;
@@ -129,11 +123,7 @@ export class RunningTask {
       const [file, ...args] = argv;
       const child = spawn(file!, args, {
         cwd: this.workspace,
-        env: {
-          ...process.env,
-          ...withWorkspace(this.assignment.env, this.workspace),
-          MARIONETTE_WORKSPACE: this.workspace,
-        },
+        env: taskEnv(process.env, this.assignment.env, this.workspace),
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
       });

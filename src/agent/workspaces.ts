@@ -52,7 +52,7 @@ export class SessionWorkspaces {
   private warmSession(sessionId: string): string {
     if (!SESSION_ID.test(sessionId)) throw new Error(`session id ${JSON.stringify(sessionId)} is not a safe name`);
     const path = join(this.sessionRoot!, sessionId);
-    mkdirSync(path, { recursive: true });
+    mkdirSync(path, { recursive: true, mode: 0o700 });
     if (this.warmBound === null) {
       this.warmBound = sessionId;
       try {

@@ -193,6 +193,10 @@ export interface ServerConfig {
   credentialsEnv: Record<string, string>;
   /** The names the server passes through when set (the built-in ones plus MARIONETTE_PASSTHROUGH_ENV). */
   credentialNames: string[];
+  /** `MARIONETTE_SECRET_KEY`: the at-rest key (base64 or hex, 32 bytes); null: `$MARIONETTE_HOME/secret.key`. */
+  secretKey: string | null;
+  /** `MARIONETTE_SECRET_KEY_PREVIOUS` (comma-separated): older keys, only to open what they sealed (rotation). */
+  secretKeysPrevious: string[];
 }
 
 export interface ServerFlags {
@@ -321,6 +325,11 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
     credentialsEnv: pickCredentials(env),
     faultPoint: parseFaultPoint(env),
     credentialNames: credentialNames(env),
+    secretKey: env.MARIONETTE_SECRET_KEY || null,
+    secretKeysPrevious: (env.MARIONETTE_SECRET_KEY_PREVIOUS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
   };
 }
 

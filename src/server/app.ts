@@ -55,6 +55,7 @@ export function buildApp(ctx: ServerContext, services: AppServices): FastifyInst
       services.storage?.failed('store', err);
       return storageRefusal({ reason, message: (err as Error).message, since: Date.now() });
     },
+    (text) => ctx.redactor.redact(text),
   );
 
   registerRoutes(new Api(app), ctx, services);

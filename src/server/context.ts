@@ -7,6 +7,8 @@ import type { ServerConfig } from '../config/index.js';
 import type { SandboxProvider } from '../providers/types.js';
 import type { Store } from '../store/index.js';
 import type { EventBus } from './events.js';
+import type { Redactor } from './redact.js';
+import type { SecretBox } from './secrets.js';
 
 export interface ServerContext {
   config: ServerConfig;
@@ -16,4 +18,8 @@ export interface ServerContext {
   providers: Map<string, SandboxProvider>;
   orgId: string;
   projectId: string;
+  /** Seals and opens secrets at rest (session env values, stored credentials). */
+  secrets: SecretBox;
+  /** Known secret values, kept out of logs, events and errors. */
+  redactor: Redactor;
 }

@@ -5,7 +5,7 @@
  * shared protocol schemas. Heartbeats are handled at once, log batches on a bounded data lane that
  * pauses the socket when full, and control frames in order on their own lane (./lanes.ts).
  */
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
@@ -18,6 +18,7 @@ import { findNul } from './input-guards.js';
 import { guardListener, type ListenerStats } from './listener-guard.js';
 import { RunnerLinkLimits } from './runner-link-limits.js';
 import { type GatewayLinks, RunnerConnection } from './runner-links.js';
+import { applyGatewaySocketAccess } from './secrets-setup.js';
 
 export { RunnerConnection } from './runner-links.js';
 
@@ -199,8 +200,8 @@ export class Gateway {
       unix.once('error', reject);
       unix.listen(this.ctx.config.gatewaySocket, () => resolve());
     });
-    // Sandboxes run as other users (containers): the socket is the only way in, the credential guards it.
-    chmodSync(this.ctx.config.gatewaySocket, 0o666);
+    // The owner only (0600), or 0660 with the group of docker runners, who run as another user.
+    applyGatewaySocketAccess(this.ctx.config.gatewaySocket, this.ctx.config, (m) => this.ctx.log.warn(m));
   }
 
   async close(): Promise<void> {

@@ -78,7 +78,13 @@ export function problemForError(
 }
 
 /** Sets the error and not-found handlers of `app` (both answer with problem+json); JSON bodies only. */
-export function installProblemHandlers(app: FastifyInstance, log: ErrorLog, translate?: ErrorTranslator): void {
+export function installProblemHandlers(
+  app: FastifyInstance,
+  log: ErrorLog,
+  translate?: ErrorTranslator,
+  /** Applied to an error's detail and hint (the server's redaction of known secret values). */
+  redact: (text: string) => string = (t) => t,
+): void {
   // The API takes JSON only: a text/plain body is refused as an unsupported content type
   // instead of reaching a route as a string.
   app.removeContentTypeParser('text/plain');
@@ -96,7 +102,8 @@ export function installProblemHandlers(app: FastifyInstance, log: ErrorLog, tran
     return reply;
   });
   app.setErrorHandler((err, req, reply) => {
-    send(reply, problemForError(err, req, app.initialConfig.bodyLimit ?? 1024 * 1024, log, translate));
+    const p = problemForError(err, req, app.initialConfig.bodyLimit ?? 1024 * 1024, log, translate);
+    send(reply, { ...p, detail: redact(p.detail), ...(typeof p.hint === 'string' ? { hint: redact(p.hint) } : {}) });
   });
   app.setNotFoundHandler((req, reply) => {
     send(

@@ -8,7 +8,7 @@
  * (pino's own file destination retries a failed synchronous flush forever on exit, so a full disk
  * left the server hung with its ports bound.)
  */
-import { closeSync, mkdirSync, openSync, write, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, mkdirSync, openSync, write, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { toError } from '../core/errors.js';
 
@@ -45,6 +45,8 @@ export class LogFile {
     mkdirSync(dirname(path), { recursive: true });
     // Opening does not write, so it works on a full disk too.
     this.fd = openSync(path, 'a', 0o600);
+    // A log an older version left 0644 is narrowed too: it may hold anything the server logged.
+    fchmodSync(this.fd, 0o600);
   }
 
   /** Lines dropped since the last successful write. */

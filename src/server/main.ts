@@ -4,7 +4,6 @@
  */
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import type { ServerConfig } from '../config/index.js';
 import { toError } from '../core/errors.js';
 import { createProviders } from '../providers/registry.js';
@@ -19,9 +18,12 @@ import { LogFile } from './logfile.js';
 import { PoolService } from './pools.js';
 import { Preempter } from './preempt.js';
 import { Reconciler } from './reconciler.js';
+import { Redactor } from './redact.js';
 import { RunnerControl } from './runner-control.js';
 import { GatewayLinks } from './runner-links.js';
 import { RunnerService } from './runners.js';
+import { openSecretBox, readTokenFile, serverLogger } from './secrets-setup.js';
+import { sealStoredSessionEnv } from './session-secrets.js';
 import { SessionWorkspaceReaper } from './session-workspaces.js';
 import { SessionService } from './sessions.js';
 import { ensureFreeSpace, StorageHealth } from './storage-health.js';
@@ -55,14 +57,21 @@ async function bootstrapToken(store: Store, orgId: string, home: string): Promis
 
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const startedAt = Date.now();
+  // The home is the owner's alone (0700), an existing one too; its files are 0600 (./secrets-setup.ts).
   mkdirSync(config.home, { recursive: true, mode: 0o700 });
+  chmodSync(config.home, 0o700);
+  // The at-rest key first: a bad MARIONETTE_SECRET_KEY or a corrupted secret.key stops the start
+  // before anything is opened or written.
+  const secrets = openSecretBox(config);
+  const redactor = new Redactor();
+  redactor.addAll(Object.values(config.credentialsEnv));
   // Storage health: the log file and the store report write failures; a full disk degrades the
   // server (health says why, API writes get 507) instead of wedging it.
   let storage: StorageHealth | null = null;
   const logFile = new LogFile(join(config.home, 'server.log'), {
     onStatus: (err) => (err ? storage?.failed('log', err) : storage?.ok('log')),
   });
-  const log = pino({ level: config.logLevel, base: { svc: 'marionette' } }, logFile);
+  const log = serverLogger(config.logLevel, redactor, logFile);
   // At exit, one synchronous attempt to write what is buffered (never a retry loop).
   const flushAtExit = () => logFile.flushSync();
   process.on('exit', flushAtExit);
@@ -70,6 +79,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     home: config.home,
     databaseUrl: config.databaseUrl,
     onError: (e) => storage?.failed('store', e),
+    redact: (data) => redactor.redactDeep(data),
   }).catch((e: unknown) => {
     process.off('exit', flushAtExit);
     logFile.closeNow();
@@ -89,8 +99,19 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     },
   );
   if (logFile.error) storage.failed('log', logFile.error);
+  try {
+    const sealed = await sealStoredSessionEnv(store, secrets, redactor);
+    if (sealed) log.info({ sessions: sealed }, 'sealed stored session env values with the current key');
+  } catch (e: unknown) {
+    storage.close();
+    await store.close();
+    process.off('exit', flushAtExit);
+    logFile.closeNow();
+    throw e;
+  }
   const { orgId, projectId } = await store.auth.ensureDefaultTenancy();
   const token = await bootstrapToken(store, orgId, config.home);
+  redactor.add(token ?? readTokenFile(config.home));
   const bus = new EventBus((event, e) => log.error({ err: toError(e), event }, 'event listener failed'));
   const gatewayAddress = `unix:${config.gatewaySocket}`;
   const providers = await createProviders(config.providers, {
@@ -99,7 +120,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     gatewaySocket: config.gatewaySocket,
     installId: (await store.meta.installId()) ?? null,
   });
-  const ctx: ServerContext = { config, store, bus, log, providers, orgId, projectId };
+  const ctx: ServerContext = { config, store, bus, log, providers, orgId, projectId, secrets, redactor };
   // Built in dependency order, each with what it needs: the gateway's connection table and the
   // managed runners first, then the session side, then the runner side that calls back into it.
   const links = new GatewayLinks();

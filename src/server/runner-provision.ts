@@ -77,6 +77,7 @@ export async function provisionRunner(ctx: ServerContext, pool: Pool, session: S
     expiresAt: now + 15 * 60_000,
     description: `managed runner ${id}`,
   });
+  ctx.redactor?.add(token);
   try {
     const spec = await buildSandboxSpec(ctx, pool, session, { runnerId: id, registrationToken: token });
     const restoreFrom = session?.suspend?.handle;

@@ -132,7 +132,9 @@ export async function buildSandboxSpec(
     projectId: session?.projectId ?? ctx.projectId,
     orgId: pool.orgId,
     registrationToken: boot.registrationToken,
-    env: { ...req?.env },
+    // The session's env is not the runner's: it reaches each task in its assignment, opened there
+    // (./session-secrets.ts), so no provider writes it into a container's config or a process's environ.
+    env: {},
     ...(req?.image !== undefined ? { image: req.image } : {}),
     ...(resources !== undefined && Object.keys(resources).length ? { resources } : {}),
     config: pool.sandboxConfig,

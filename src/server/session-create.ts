@@ -16,6 +16,7 @@ import { withImageAndResources } from './sandbox-spec.js';
 import type { SessionCatalog } from './session-catalog.js';
 import { emitTask, getSession } from './session-common.js';
 import { type CreateSessionBody, type CreateTaskBody, checkProvider } from './session-requests.js';
+import { sealRequest } from './session-secrets.js';
 import type { TaskLifecycle } from './task-lifecycle.js';
 
 export class SessionCreator {
@@ -103,7 +104,8 @@ export class SessionCreator {
       state_reason: null,
       pool_id: null,
       runner_id: null,
-      request: JSON.stringify(request),
+      // Env values are sealed at rest (./session-secrets.ts); only a task's assignment opens them.
+      request: JSON.stringify(sealRequest(this.ctx.secrets, this.ctx.redactor, id, request)),
       placement: null,
       wait_for_capacity: waitForCapacity ? 1 : 0,
       priority: request.priority ?? 0,

@@ -4,6 +4,7 @@
  * runner let go), a lost runner (the retry policy, the session re-attached), and failing a task or
  * a session, with the release of its runner.
  */
+import { toError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { isTerminalSession } from '../core/states.js';
 import type { AgentCard } from '../core/types.js';
@@ -15,6 +16,7 @@ import type { ServerContext } from './context.js';
 import type { RunnerControl } from './runner-control.js';
 import type { SessionCatalog } from './session-catalog.js';
 import { emitSession, emitTask } from './session-common.js';
+import { withOpenEnv } from './session-secrets.js';
 
 /** What a caller of `sendAssignment` (TaskCommands) already knows (each part is looked up when absent). */
 export interface AssignmentContext {
@@ -67,7 +69,15 @@ export class TaskLifecycle {
     const profile = session.request.profile ? await this.catalog.findProfile(session.request.profile) : null;
     // Only a card that resumes conversations needs the last one (one query fewer per task otherwise).
     const conversationId = card.resume ? await this.ctx.store.tasks.lastConversationId(session.id) : null;
-    const r = renderTask(card, task.prompt, taskContext(session, task, this.ctx.config, profile, conversationId));
+    let open: Session;
+    try {
+      open = withOpenEnv(this.ctx.secrets, this.ctx.redactor, session);
+    } catch (e: unknown) {
+      // A value this server's key cannot open: the task fails saying so; the stored row is untouched.
+      await this.failTask(task, `the session's env cannot be read: ${toError(e).message}`);
+      return null;
+    }
+    const r = renderTask(card, task.prompt, taskContext(open, task, this.ctx.config, profile, conversationId));
     if (r.missing.length) {
       await this.failTask(task, missingEnvError(card, r.missing));
       return null;

@@ -99,6 +99,7 @@ export class TokenService {
       expiresAt,
       description: body.description ?? '',
     });
+    this.ctx.redactor.add(token);
     return { ...this.view(await this.token(id), pool), token };
   }
 
@@ -146,6 +147,7 @@ export class TokenService {
       expiresAt,
       description: old.description ? `${old.description} (rotated from ${old.id})` : `rotated from ${old.id}`,
     });
+    this.ctx.redactor.add(token);
     await this.ctx.store.auth.revokeRegistrationToken(this.ctx.orgId, old.id, now + grace);
     const pool = await this.ctx.store.pools.byId(old.poolId);
     return { ...this.view(await this.token(newTokenId), pool), token, rotatedFrom: old.id };
@@ -197,6 +199,7 @@ export class TokenService {
       expiresAt,
       description: `external runner${body.name ? ` ${body.name}` : ''}`,
     });
+    this.ctx.redactor.add(token);
     const argv = ['marionette-agent', '--server', this.gatewayAddress(), '--token', token, '--pool', pool.name];
     const labelText = Object.entries(labels)
       .map(([k, v]) => `${k}=${v}`)

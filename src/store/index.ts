@@ -58,12 +58,14 @@ export interface Store extends Repos {
   close(): Promise<void>;
 }
 
-function repos(db: Kysely<Database>, changes: ChangeLog, dialect: Dialect): Repos {
+type RedactData = StoreOptions['redact'];
+
+function repos(db: Kysely<Database>, changes: ChangeLog, dialect: Dialect, redact?: RedactData): Repos {
   return {
     auth: new AuthRepo(db),
     pools: new PoolRepo(db, changes),
     runners: new RunnerRepo(db, changes),
-    sessions: new SessionRepo(db, changes),
+    sessions: new SessionRepo(db, changes, redact),
     tasks: new TaskRepo(db, changes),
     logs: new LogRepo(db, dialect),
     meta: new MetaRepo(db),
@@ -79,6 +81,8 @@ export interface StoreOptions {
   pgSchema?: string;
   /** Told of every failed statement or commit (the caller still gets the error): for storage health. */
   onError?: (e: Error) => void;
+  /** Applied to session event data before it is written (redaction of known secret values). */
+  redact?: (data: Record<string, unknown>) => Record<string, unknown>;
 }
 
 async function makeKysely(
@@ -148,8 +152,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     costs: new CostRepo(db),
     apiTokens: new ApiTokenRepo(db),
     audit: new AuditRepo(db),
-    ...repos(db, changes, dialect),
-    transaction: (fn) => db.transaction().execute((trx) => fn(repos(trx, changes, dialect))),
+    ...repos(db, changes, dialect, opts.redact),
+    transaction: (fn) => db.transaction().execute((trx) => fn(repos(trx, changes, dialect, opts.redact))),
     commitCount: () => grouped?.commits ?? 0,
     probeWrite: async () => {
       await sql`update orgs set created_at = created_at where id = (select min(id) from orgs)`.execute(db);

@@ -10,6 +10,7 @@
  * SQL text and hands them out again. Callers do not see it: queries are still written once, in
  * Kysely, for both dialects.
  */
+import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
 import SQLite from 'better-sqlite3';
 import {
   type CompiledQuery,
@@ -68,6 +69,16 @@ export class CachingSqliteDatabase implements SqliteDatabase {
 
 /** Opens (creating if needed) the database file with the pragmas the store relies on. */
 export function openSqlite(file: string): CachingSqliteDatabase {
+  // The database, its WAL and shared-memory files are the owner's alone (0600): SQLite creates the
+  // WAL and -shm files with the database file's mode, so the file is made 0600 before it is opened,
+  // and files an older version left 0644 are narrowed.
+  closeSync(openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`])
+    try {
+      if ((statSync(f).mode & 0o077) !== 0) chmodSync(f, 0o600);
+    } catch {
+      /* not there */
+    }
   const sqlite = new SQLite(file);
   sqlite.pragma('journal_mode = WAL');
   // In WAL mode NORMAL syncs at checkpoints, not at every commit: committed rows survive a
@@ -75,6 +86,10 @@ export function openSqlite(file: string): CachingSqliteDatabase {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
+  // Deleted and overwritten content is zeroed where that costs no extra I/O: a value rewritten
+  // (a session env sealed at start from a plain row) leaves no old copy in the page once
+  // checkpointed. Without it the old bytes stay in the page's free space.
+  sqlite.pragma('secure_delete = FAST');
   // Statement journals (a statement inside a larger transaction, such as a unit of a group
   // commit, keeps one so it can be undone alone) and sorts live in memory instead of in a
   // temporary file each: they are small and short-lived, and a file costs open/write/unlink calls.

@@ -15,6 +15,19 @@ export const LocalConfig = z.strictObject({
    * keeps none. A pool's own `min_runners` (API, `pools:`) is not touched by it.
    */
   warm_runners: z.number().int().min(0).max(10_000).default(1),
+  /**
+   * Names of the server's environment variables local runners (and so their tasks) also get.
+   * Default none: a runner's environment is built from nothing (src/providers/local/runner-env.ts:
+   * PATH, locale, TERM, TZ, USER, a HOME of its own and its own MARIONETTE_* boot values).
+   */
+  pass_env: z
+    .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and _'))
+    .default([]),
+  /**
+   * HOME of every local runner and its tasks. Default: a folder of each runner's own,
+   * `$MARIONETTE_HOME/runners/<runner>.home` (0700, removed with the runner); never the server's HOME.
+   */
+  runner_home: z.string().startsWith('/', 'expected an absolute path').optional(),
   /** Default suspend config of local pools (a pool's own wins). Default terminate_preserve_storage, fallback terminate. */
   suspend_config: ProviderSuspendConfig.optional(),
 });

@@ -15,7 +15,18 @@
  * runners through it after a crash, as the docker provider finds containers through labels.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { join, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { groupMembers, killGroupNow, killRecordedTask, processStartTime } from '../../agent/procs.js';
@@ -35,6 +46,7 @@ import type {
 import { LOCAL_CAPABILITIES } from './capabilities.js';
 import { LocalConfig } from './config.js';
 import { type LocalOwned, readRecords, writeRecord } from './records.js';
+import { localRunnerEnv } from './runner-env.js';
 
 export interface LocalProviderOptions {
   home: string;
@@ -43,6 +55,12 @@ export interface LocalProviderOptions {
   config?: unknown;
   /** The install's id (from the store), in each runner's record; `reapOrphans` touches only its own. */
   installId?: string;
+}
+
+/** Creates `dir` if needed and makes it the owner's alone (an existing one too). */
+function privateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
 }
 
 function alive(pid: number): boolean {
@@ -99,29 +117,37 @@ export class LocalSandboxProvider implements SandboxProvider {
   }
 
   private async start(spec: SandboxSpec, workspace: string): Promise<SandboxHandle> {
-    mkdirSync(workspace, { recursive: true });
+    // Workspaces, runner logs, state and homes are the owner's alone (0700 folders, 0600 logs).
+    privateDir(this.workspaces);
+    privateDir(workspace);
     const logDir = join(this.opts.home, 'runners');
-    mkdirSync(logDir, { recursive: true });
+    privateDir(logDir);
     const logFile = join(logDir, `${spec.runnerId}.log`);
     const stateDir = join(logDir, `${spec.runnerId}.state`);
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    const fd = openSync(logFile, 'a');
+    privateDir(stateDir);
+    const home = this.config.runner_home ?? join(logDir, `${spec.runnerId}.home`);
+    privateDir(home);
+    const fd = openSync(logFile, 'a', 0o600);
     let pid: number | undefined;
     try {
       const child = spawn(process.execPath, [AGENT_BIN], {
         cwd: workspace,
         detached: true,
         stdio: ['ignore', fd, fd],
-        env: {
-          ...process.env,
-          ...spec.env,
-          ...runnerEnv(runnerBoot(spec, this.opts.gateway, workspace)),
-          MARIONETTE_RUNNER_NAME: `local-${spec.runnerId.slice(-8)}`,
-          MARIONETTE_AGENT_STATE: stateDir,
-          // A warm runner (no session yet) works for its session in workspaces/<session id>, as a
-          // runner started for the session would (src/agent/workspaces.ts).
-          ...(spec.sessionId === null ? { MARIONETTE_SESSION_WORKSPACES: this.workspaces } : {}),
-        },
+        // Built from nothing: never the server's environment (its token, key, database URL).
+        env: localRunnerEnv(process.env, {
+          home,
+          passEnv: this.config.pass_env,
+          own: {
+            ...spec.env,
+            ...runnerEnv(runnerBoot(spec, this.opts.gateway, workspace)),
+            MARIONETTE_RUNNER_NAME: `local-${spec.runnerId.slice(-8)}`,
+            MARIONETTE_AGENT_STATE: stateDir,
+            // A warm runner (no session yet) works for its session in workspaces/<session id>, as a
+            // runner started for the session would (src/agent/workspaces.ts).
+            ...(spec.sessionId === null ? { MARIONETTE_SESSION_WORKSPACES: this.workspaces } : {}),
+          },
+        }),
       });
       pid = child.pid;
       child.unref();
@@ -142,6 +168,7 @@ export class LocalSandboxProvider implements SandboxProvider {
         workspace,
         logFile,
         stateDir,
+        ...(this.config.runner_home === undefined ? { home } : {}),
         provisionedAt: new Date().toISOString(),
       },
     };
@@ -210,6 +237,9 @@ export class LocalSandboxProvider implements SandboxProvider {
     await this.fence(handle);
     const stateDir = handle.metadata.stateDir;
     if (typeof stateDir === 'string') rmSync(stateDir, { recursive: true, force: true });
+    // The runner's own HOME (never a configured, shared `runner_home`) goes with it.
+    const home = handle.metadata.home;
+    if (typeof home === 'string' && home.endsWith('.home')) rmSync(home, { recursive: true, force: true });
   }
 
   /** SIGTERM to the agent's group (it stops its task), SIGKILL after `kill_grace_seconds`. */

@@ -1,11 +1,17 @@
 /**
  * @module How a session is shown by the API: its record plus `sandboxProvider`, the provider id of
- * the pool it was placed on (null before placement). Every route that answers a session uses it.
+ * the pool it was placed on (null before placement), and its env's names only (values never leave
+ * the server). Every route that answers a session uses it.
  */
 import type { Session, Task } from '../../store/records.js';
+import { envNames } from '../session-secrets.js';
 import type { SessionService } from '../sessions.js';
 
-export type SessionView = Session & { sandboxProvider: string | null };
+/** A session as answered: `request.env` holds the env's names only, never its values. */
+export type SessionView = Omit<Session, 'request'> & {
+  request: Omit<Session['request'], 'env'> & { env: string[] };
+  sandboxProvider: string | null;
+};
 
 /** Adds `sandboxProvider` to each session (one catalog read for all of them). */
 export async function sessionViews(sessions: SessionService, list: Session[]): Promise<SessionView[]> {
@@ -17,7 +23,7 @@ export async function sessionViews(sessions: SessionService, list: Session[]): P
       // A pool deleted since (only once the session ended): the placement recorded its provider.
       provider ??= s.placement?.verdicts.find((v) => v.poolId === s.poolId)?.providerId ?? null;
     }
-    return { ...s, sandboxProvider: provider };
+    return { ...s, request: { ...s.request, env: envNames(s.request) }, sandboxProvider: provider };
   });
 }
 

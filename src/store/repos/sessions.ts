@@ -36,6 +36,8 @@ export class SessionRepo {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly changes?: ChangeLog,
+    /** Applied to event data before it is written (the server's redaction of known secret values). */
+    private readonly redact?: (data: Record<string, unknown>) => Record<string, unknown>,
   ) {}
 
   async insert(row: SessionsTable): Promise<Session> {
@@ -172,11 +174,33 @@ export class SessionRepo {
     }
   }
 
+  /**
+   * Sessions whose stored request carries env values: id, whether it ended, the request's text
+   * (for sealing values at start, src/server/session-secrets.ts).
+   */
+  async withEnv(): Promise<{ id: string; ended: boolean; request: string }[]> {
+    const rows = await this.db
+      .selectFrom('sessions')
+      .select(['id', 'state', 'request'])
+      .where('request', 'like', '%"env":{"%')
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      ended: SESSION_TERMINAL.includes(r.state as SessionState),
+      request: r.request,
+    }));
+  }
+
+  /** Rewrites the stored request (its env sealed) without touching anything else. */
+  async setRequest(id: string, request: string): Promise<void> {
+    await this.db.updateTable('sessions').set({ request }).where('id', '=', id).execute();
+  }
+
   async addEvent(sessionId: string, orgId: string, type: string, data: Record<string, unknown> = {}): Promise<void> {
     await run(
       this.db,
       'sessions.addEvent',
-      [sessionId, orgId, type, JSON.stringify(data), Date.now()],
+      [sessionId, orgId, type, JSON.stringify(this.redact ? this.redact(data) : data), Date.now()],
       ([session_id, org_id, type, data, ts]) =>
         this.db.insertInto('session_events').values({ session_id, org_id, type, data, ts }),
     );

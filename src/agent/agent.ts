@@ -3,9 +3,8 @@
  * heartbeat, take assignments, run them, ship logs, and reconnect with backoff, re-attaching to
  * the running task and resending unacknowledged lines.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type WebSocket from 'ws';
 import type { AgentConfig } from '../config/agent.js';
@@ -18,6 +17,7 @@ import {
   ServerMessage,
   type TaskAssignment,
 } from '../protocol/messages.js';
+import { type Credential, CredentialStore } from './credential-store.js';
 import { killAttempt, LeaseFence } from './fence.js';
 import { AgentError, type Endpoint, loadWebSocket, parseServerAddress, postJson, WS_OPEN } from './gateway-client.js';
 import { LogShipper } from './logship.js';
@@ -30,10 +30,6 @@ export { AgentError, parseServerAddress };
 /** How many 429 answers registration waits out before giving up. */
 const MAX_RATE_LIMITED_RETRIES = 10;
 
-interface Credential {
-  runnerId: string;
-  credential: string;
-}
 
 interface CurrentTask {
   assignment: TaskAssignment;
@@ -82,6 +78,7 @@ export class Agent {
 
   constructor(private readonly opts: AgentOptions) {
     this.ep = parseServerAddress(opts.config.server);
+    this.creds = new CredentialStore(opts.config.stateDir);
     this.log = opts.log ?? ((m) => process.stderr.write(`marionette-agent: ${m}\n`));
     // A runner a provider started for its session (it has a runner id) already has a workspace of its own.
     this.workspaces = new SessionWorkspaces(
@@ -94,23 +91,15 @@ export class Agent {
   /** The credential in use was loaded from the state dir (not just issued). */
   private savedCred = false;
 
-  private credFile(): string | null {
-    return this.opts.config.stateDir ? join(this.opts.config.stateDir, 'credential.json') : null;
-  }
+  /** The credential file in the state dir (none without one: the credential lives in memory). */
+  private readonly creds: CredentialStore;
 
   /** Loads a saved credential, or registers with the token. */
   async register(): Promise<Credential> {
-    const file = this.credFile();
-    if (file) {
-      try {
-        const saved = JSON.parse(readFileSync(file, 'utf8')) as Credential;
-        if (saved.runnerId && saved.credential) {
-          this.savedCred = true;
-          return saved;
-        }
-      } catch {
-        /* none saved */
-      }
+    const saved = this.creds.load();
+    if (saved) {
+      this.savedCred = true;
+      return saved;
     }
     const c = this.opts.config;
     if (!c.registrationToken)
@@ -166,10 +155,7 @@ export class Agent {
     if (!parsed.success) throw new AgentError('protocol', 'registration answer did not match the protocol');
     const cred = { runnerId: parsed.data.runnerId, credential: parsed.data.credential };
     this.heartbeatMs = parsed.data.heartbeatIntervalMs;
-    if (file) {
-      mkdirSync(this.opts.config.stateDir!, { recursive: true, mode: 0o700 });
-      writeFileSync(file, JSON.stringify(cred), { mode: 0o600 });
-    }
+    this.creds.save(cred);
     this.log(`registered as runner ${cred.runnerId} in pool ${parsed.data.poolName}`);
     return cred;
   }
@@ -205,10 +191,9 @@ export class Agent {
    * pool's idle_timeout): with a registration token, forget it and join again as a new runner.
    */
   private async registerAgain(): Promise<boolean> {
-    const file = this.credFile();
-    if (!this.savedCred || !file || !this.opts.config.registrationToken) return false;
+    if (!this.savedCred || !this.creds.file || !this.opts.config.registrationToken) return false;
     this.log(`runner ${this.cred?.runnerId} is no longer known to the server; registering again with the token`);
-    rmSync(file, { force: true });
+    this.creds.forget();
     this.savedCred = false;
     try {
       this.cred = await this.register();
@@ -307,6 +292,7 @@ export class Agent {
     switch (msg.type) {
       case 'welcome': {
         this.welcomed = true;
+        if (msg.credential) this.rotated(msg.credential);
         this.heartbeatMs = msg.heartbeatIntervalMs;
         if (this.heartbeat) clearInterval(this.heartbeat);
         this.heartbeat = setInterval(() => this.send({ type: 'heartbeat' }), this.heartbeatMs);
@@ -396,6 +382,22 @@ export class Agent {
         return;
       }
     }
+  }
+
+  /**
+   * The server rotated the credential: save it first, then say so (the server retires the old one
+   * only then). If saving fails, the old one stays in use and still works.
+   */
+  private rotated(credential: string): void {
+    const next = { runnerId: this.cred!.runnerId, credential };
+    try {
+      this.creds.save(next);
+    } catch (e: unknown) {
+      this.log(`cannot save the rotated credential (keeping the current one): ${(e as Error).message}`);
+      return;
+    }
+    this.cred = next;
+    this.send({ type: 'credential.saved' });
   }
 
   private onAssign(a: TaskAssignment): void {

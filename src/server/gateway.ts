@@ -16,6 +16,7 @@ import type { Runner } from '../store/records.js';
 import type { ServerContext } from './context.js';
 import { findNul } from './input-guards.js';
 import { guardListener, type ListenerStats } from './listener-guard.js';
+import { CLOSE_CREDENTIAL_IN_USE, livenessWindowMs, recordRefusal } from './runner-credentials.js';
 import { RunnerLinkLimits } from './runner-link-limits.js';
 import { type GatewayLinks, RunnerConnection } from './runner-links.js';
 
@@ -93,13 +94,33 @@ export class Gateway {
       const nul = findNul(parsed.value);
       if (nul !== null)
         return reply(res, 400, { code: 'bad_request', message: `registration: ${nul} contains a NUL byte (\\u0000)` });
+      const remote = req.socket.remoteAddress ?? 'unix';
       const limited = this.linkLimits.registrationRefused(parsed.value.token);
       if (limited) {
+        recordRefusal(this.ctx, {
+          kind: 'registration_rate_limited',
+          runnerId: null,
+          poolId: null,
+          code: limited.code,
+          reason: limited.message,
+          remote,
+        });
         res.setHeader('retry-after', String(limited.retryAfterSeconds));
         return reply(res, 429, limited);
       }
       try {
         const r = await this.handler.register(parsed.value);
+        if (r.status !== 200) {
+          const b = r.body as { code?: string; message?: string };
+          recordRefusal(this.ctx, {
+            kind: 'registration_refused',
+            runnerId: parsed.value.runnerId ?? null,
+            poolId: null,
+            code: b.code ?? String(r.status),
+            reason: b.message ?? 'registration refused',
+            remote,
+          });
+        }
         return reply(res, r.status, r.body);
       } catch (e: unknown) {
         this.ctx.log.error({ err: toError(e) }, 'registration failed');
@@ -124,20 +145,52 @@ export class Gateway {
       this.ctx.log.error({ err: toError(e) }, 'runner authentication failed');
       return deny(500, 'authentication error');
     }
-    if (!runner) return deny(401, 'unknown or revoked runner credential');
-    const runnerId = runner.id;
+    const remote = req.socket.remoteAddress ?? 'unix';
+    if (!runner) {
+      recordRefusal(this.ctx, {
+        kind: 'credential_unknown',
+        runnerId: null,
+        poolId: null,
+        code: '401',
+        reason: 'unknown or revoked runner credential',
+        remote,
+      });
+      return deny(401, 'unknown or revoked runner credential');
+    }
+    const { id: runnerId, poolId } = runner;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      // One live connection per credential: a second holder is refused, the first keeps working.
+      const previous = this.connections.get(runnerId);
+      if (previous?.isLive(livenessWindowMs(this.ctx))) {
+        const reason = 'credential in use by another live connection';
+        recordRefusal(this.ctx, {
+          kind: 'credential_in_use',
+          runnerId,
+          poolId,
+          code: String(CLOSE_CREDENTIAL_IN_USE),
+          reason: `runner ${runnerId}: a second connection presented its credential while the first is live (first from ${previous.remote}, second from ${remote})`,
+          remote,
+        });
+        ws.close(CLOSE_CREDENTIAL_IN_USE, reason);
+        setTimeout(() => ws.terminate(), 2_000).unref();
+        return;
+      }
       this.linkLimits.opened(ws, runnerId);
-      this.attach(runnerId, ws);
+      this.attach(runnerId, ws, remote);
     });
   }
 
-  private attach(runnerId: string, ws: WebSocket): void {
-    const conn = new RunnerConnection(runnerId, ws);
+  private attach(runnerId: string, ws: WebSocket, remote: string): void {
+    const conn = new RunnerConnection(runnerId, ws, remote);
     const previous = this.connections.get(runnerId);
-    if (previous) previous.close(4000, 'replaced by a newer connection');
+    // Silent past the liveness window (a dropped network not yet noticed): the runner is back on a new one.
+    if (previous) {
+      previous.close(4000, 'replaced by a newer connection (this one was silent)');
+      previous.terminate();
+    }
     this.connections.set(runnerId, conn);
     ws.on('message', (data, isBinary) => {
+      conn.lastSeenAt = Date.now();
       if (isBinary) {
         if (this.linkLimits.invalidFrame(ws, runnerId, 'binary frame')) return;
         conn.send({ type: 'error', code: 'bad_frame', message: 'binary frames are not part of the protocol' });

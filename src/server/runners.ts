@@ -20,6 +20,7 @@ import { LogIngest } from './logingest.js';
 import { decideTaskEnd } from './outcome.js';
 import type { RunnerControl } from './runner-control.js';
 import type { GatewayLinks } from './runner-links.js';
+import { rotateCredential, runnerForCredential } from './runner-credentials.js';
 import { registerRunner } from './runner-register.js';
 
 /** What the runner side calls on the session side (given to RunnerService's constructor). */
@@ -74,10 +75,9 @@ export class RunnerService implements GatewayHandler {
     return registerRunner(this.ctx, req);
   }
 
-  async authenticate(credential: string): Promise<Runner | null> {
-    const r = await this.ctx.store.runners.findByCredential(credential);
-    if (!r || r.state === 'terminated') return null;
-    return r;
+  /** The runner a credential belongs to: its current one, or the rotated one it was just given (runner-credentials.ts). */
+  authenticate(credential: string): Promise<Runner | null> {
+    return runnerForCredential(this.ctx, credential);
   }
 
   // ---- messages -----------------------------------------------------------------------------
@@ -104,6 +104,13 @@ export class RunnerService implements GatewayHandler {
       case 'ack':
         this.ctx.log.debug({ runnerId: conn.runnerId, ref: msg.ref, ok: msg.ok }, 'runner ack');
         return;
+      case 'credential.saved': {
+        // The runner saved the credential its welcome carried: the old one stops working now.
+        const next = conn.pendingCredential;
+        conn.pendingCredential = null;
+        if (next) await this.ctx.store.runners.confirmNextCredential(conn.runnerId, next);
+        return;
+      }
       default: {
         // Every message type is handled above: a new one is a compile error here (never).
         const unknown: never = msg;
@@ -178,12 +185,15 @@ export class RunnerService implements GatewayHandler {
     }
     const target: RunnerState = busy ? 'busy' : runner.draining ? 'draining' : 'idle';
     if (runner.state !== target) await store.runners.transition(runner.id, target, { agent_version: msg.agentVersion });
+    // A fresh credential on every hello; the old one works until the runner says it saved this one.
+    conn.pendingCredential = await rotateCredential(this.ctx, runner.id);
     conn.send({
       type: 'welcome',
       protocol: PROTOCOL_VERSION,
       runnerId: runner.id,
       heartbeatIntervalMs: this.ctx.config.heartbeatIntervalMs,
       resume,
+      ...(conn.pendingCredential ? { credential: conn.pendingCredential } : {}),
     });
     conn.send({ type: 'lease', leaseMs: this.ctx.config.leaseTimeoutMs }); // hello renewed it
     this.ctx.log.info({ runnerId: runner.id, resume }, 'runner connected');

@@ -30,7 +30,6 @@ export { AgentError, parseServerAddress };
 /** How many 429 answers registration waits out before giving up. */
 const MAX_RATE_LIMITED_RETRIES = 10;
 
-
 interface CurrentTask {
   assignment: TaskAssignment;
   ship: LogShipper;

@@ -19,8 +19,8 @@ import type { GatewayHandler, RunnerConnection } from './gateway.js';
 import { LogIngest } from './logingest.js';
 import { decideTaskEnd } from './outcome.js';
 import type { RunnerControl } from './runner-control.js';
-import type { GatewayLinks } from './runner-links.js';
 import { rotateCredential, runnerForCredential } from './runner-credentials.js';
+import type { GatewayLinks } from './runner-links.js';
 import { registerRunner } from './runner-register.js';
 
 /** What the runner side calls on the session side (given to RunnerService's constructor). */

@@ -7,6 +7,7 @@
  */
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -19,6 +20,7 @@ import { guardListener, type ListenerStats } from './listener-guard.js';
 import { CLOSE_CREDENTIAL_IN_USE, livenessWindowMs, recordRefusal } from './runner-credentials.js';
 import { RunnerLinkLimits } from './runner-link-limits.js';
 import { type GatewayLinks, RunnerConnection } from './runner-links.js';
+import type { ServerTls } from './tls.js';
 
 export { RunnerConnection } from './runner-links.js';
 
@@ -50,6 +52,21 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/**
+ * The gateway's HTTPS server. With a client CA, a runner must present a certificate it signed
+ * (mutual TLS): one without, or with another, fails the handshake before any request is read.
+ */
+function createTlsServer(tls: ServerTls, onRequest: (req: IncomingMessage, res: ServerResponse) => void): Server {
+  return createHttpsServer(
+    {
+      cert: tls.cert,
+      key: tls.key,
+      ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+    },
+    onRequest,
+  ) as unknown as Server;
+}
+
 function reply(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
@@ -69,6 +86,8 @@ export class Gateway {
     private readonly ctx: ServerContext,
     private readonly handler: GatewayHandler,
     private readonly links: GatewayLinks,
+    /** TLS for the TCP listener (the unix socket stays plain); a client CA asks runners for certificates. */
+    private readonly tls: ServerTls | null = null,
   ) {
     this.connections = links.connections;
     this.linkLimits = new RunnerLinkLimits(ctx.config.limits.gateway, ctx.log);
@@ -231,7 +250,8 @@ export class Gateway {
 
   async listen(): Promise<void> {
     const make = (name: string) => {
-      const s = createServer((req, res) => void this.onRequest(req, res));
+      const onRequest = (req: IncomingMessage, res: ServerResponse) => void this.onRequest(req, res);
+      const s = name === 'tcp' && this.tls ? createTlsServer(this.tls, onRequest) : createServer(onRequest);
       s.on('upgrade', (req, socket, head) => void this.onUpgrade(req, socket, head));
       this.listenerStats.set(name, guardListener(s, this.ctx.config.limits.gateway, `gateway (${name})`, this.ctx.log));
       this.servers.push(s);

@@ -19,10 +19,19 @@ import {
 } from '../protocol/messages.js';
 import { type Credential, CredentialStore } from './credential-store.js';
 import { killAttempt, LeaseFence } from './fence.js';
-import { AgentError, type Endpoint, loadWebSocket, parseServerAddress, postJson, WS_OPEN } from './gateway-client.js';
+import {
+  AgentError,
+  type Endpoint,
+  loadWebSocket,
+  parseServerAddress,
+  peekCertificate,
+  postJson,
+  WS_OPEN,
+} from './gateway-client.js';
 import { LogShipper } from './logship.js';
 import { type AgentOutcome, type OutcomeReader, outcomeReader } from './outcome/index.js';
 import { killLeftoverTask, RunningTask, type TaskResult } from './task.js';
+import { tlsClientOptions, tlsFailure, wantsTls } from './tls-client.js';
 import { SessionWorkspaces } from './workspaces.js';
 
 export { AgentError, parseServerAddress };
@@ -135,6 +144,9 @@ export class Agent {
         }
         break;
       } catch (e: unknown) {
+        // A TLS failure (no TLS there, an untrusted certificate) does not fix itself: stop, saying why.
+        const tls = tlsFailure(e, this.ep.display);
+        if (tls) throw new AgentError(tls.code, tls.message);
         if (attempt >= 20 || this.stopping)
           throw new AgentError(
             'unreachable',
@@ -167,9 +179,31 @@ export class Agent {
         return null;
       }
     });
+    await this.setUpTls();
     this.cred = await this.register();
     await loadWebSocket();
     void this.connectLoop();
+  }
+
+  /** `wss://`: the TLS options (CA, pin, client certificate); a TLS setting with a plain address is refused. */
+  private async setUpTls(): Promise<void> {
+    const settings = this.opts.config.tls ?? { caFile: null, fingerprint: null, certFile: null, keyFile: null };
+    if (!this.ep.tls) {
+      // The unix socket never leaves the machine; a plain TCP address with TLS settings is a mistake.
+      if (wantsTls(settings) && this.ep.http.socketPath === undefined)
+        throw new AgentError(
+          'bad_config',
+          `--server ${this.ep.display} is plain (no TLS), but TLS settings were given: use wss://${this.ep.display}`,
+        );
+      return;
+    }
+    try {
+      this.ep.tlsOptions = await tlsClientOptions(settings, (base) => peekCertificate(this.ep, base));
+    } catch (e: unknown) {
+      const tls = tlsFailure(e, this.ep.display);
+      if (tls) throw new AgentError(tls.code, tls.message);
+      throw new AgentError('unreachable', `cannot reach the gateway at ${this.ep.display}: ${(e as Error).message}`);
+    }
   }
 
   private async connectLoop(): Promise<void> {
@@ -211,6 +245,7 @@ export class Agent {
       const ws = new WebSocketClient(this.ep.ws, {
         headers: { authorization: `Bearer ${this.cred!.credential}` },
         handshakeTimeout: 10_000,
+        ...(this.ep.tls ? this.ep.tlsOptions : {}),
       });
       this.ws = ws;
       this.welcomed = false;
@@ -268,8 +303,13 @@ export class Agent {
           this.log(`disconnected (${code}${reason.length ? ` ${reason.toString()}` : ''}); reconnecting`);
         resolve(outcome);
       });
-      ws.on('error', () => {
-        /* close follows */
+      ws.on('error', (e) => {
+        // close follows; a TLS failure ends the agent (retrying cannot fix it).
+        const tls = tlsFailure(e, this.ep.display);
+        if (tls && outcome !== 'fatal') {
+          this.log(tls.message);
+          outcome = 'fatal';
+        }
       });
     });
   }

@@ -12,6 +12,7 @@ import { parseTimeout } from './wait.js';
 export interface Globals {
   server?: string;
   token?: string;
+  caFile?: string;
   output: OutputFormat;
 }
 
@@ -26,7 +27,11 @@ export let lastClient: MarionetteClient | undefined;
 
 export function ctx(cmd: Command): CmdContext {
   const g = cmd.optsWithGlobals<Globals>();
-  const c = loadCliConfig({ ...(g.server ? { server: g.server } : {}), ...(g.token ? { token: g.token } : {}) });
+  const c = loadCliConfig({
+    ...(g.server ? { server: g.server } : {}),
+    ...(g.token ? { token: g.token } : {}),
+    ...(g.caFile ? { caFile: g.caFile } : {}),
+  });
   lastClient = connect(c);
   return { api: lastClient, out: g.output, tty: c.isTty };
 }

@@ -23,6 +23,12 @@ export interface AgentConfig {
   sessionWorkspaces?: string | null;
   /** Deprecation notes for the agent to print (an old environment name it still read). */
   notes?: string[];
+  /**
+   * TLS to a `wss://` gateway: a CA file (`--ca-file`, `MARIONETTE_CA_FILE`), a pinned SHA-256
+   * fingerprint (`--tls-fingerprint`, `MARIONETTE_TLS_FINGERPRINT`), a client certificate and key
+   * for mutual TLS (`--tls-cert`/`--tls-key`, `MARIONETTE_AGENT_TLS_CERT`/`_KEY`).
+   */
+  tls?: { caFile: string | null; fingerprint: string | null; certFile: string | null; keyFile: string | null };
 }
 
 /**
@@ -63,6 +69,10 @@ export interface AgentFlags {
   workspace?: string;
   stateDir?: string;
   config?: string;
+  caFile?: string;
+  tlsFingerprint?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /** What an agent config file (`marionette-agent --config FILE`, YAML or JSON) may hold. */
@@ -74,9 +84,25 @@ export interface AgentFileConfig {
   name?: string;
   workspace?: string;
   state_dir?: string;
+  ca_file?: string;
+  tls_fingerprint?: string;
+  tls_cert?: string;
+  tls_key?: string;
 }
 
-const FILE_KEYS = ['server', 'token', 'pool', 'labels', 'name', 'workspace', 'state_dir'];
+const FILE_KEYS = [
+  'server',
+  'token',
+  'pool',
+  'labels',
+  'name',
+  'workspace',
+  'state_dir',
+  'ca_file',
+  'tls_fingerprint',
+  'tls_cert',
+  'tls_key',
+];
 
 /**
  * Parses an agent config file's text. YAML support is loaded only here, so an agent started
@@ -141,6 +167,12 @@ export function loadAgentConfig(
     workspace: flags.workspace ?? env.MARIONETTE_WORKSPACE ?? file.workspace ?? null,
     stateDir: flags.stateDir ?? env.MARIONETTE_AGENT_STATE ?? file.state_dir ?? null,
     sessionWorkspaces: env.MARIONETTE_SESSION_WORKSPACES || null,
+    tls: {
+      caFile: flags.caFile ?? env.MARIONETTE_CA_FILE ?? file.ca_file ?? null,
+      fingerprint: flags.tlsFingerprint ?? env.MARIONETTE_TLS_FINGERPRINT ?? file.tls_fingerprint ?? null,
+      certFile: flags.tlsCert ?? env.MARIONETTE_AGENT_TLS_CERT ?? file.tls_cert ?? null,
+      keyFile: flags.tlsKey ?? env.MARIONETTE_AGENT_TLS_KEY ?? file.tls_key ?? null,
+    },
     ...(fromEnv.note && server === fromEnv.server ? { notes: [fromEnv.note] } : {}),
   };
 }

@@ -19,10 +19,15 @@ export interface CliConfig {
   token: string | null;
   tokenFile: string;
   isTty: boolean;
+  /** PEM CA for an https:// server (`--ca-file`, `MARIONETTE_CA_FILE`); null = the system's CAs. */
+  caFile: string | null;
 }
 
 /** mctl: `--server`/`MARIONETTE_SERVER` (default http://127.0.0.1:8080), `--token`/`MARIONETTE_TOKEN`, else `$MARIONETTE_HOME/token`. */
-export function loadCliConfig(flags: { server?: string; token?: string }, env: Env = process.env): CliConfig {
+export function loadCliConfig(
+  flags: { server?: string; token?: string; caFile?: string },
+  env: Env = process.env,
+): CliConfig {
   const tokenFile = join(defaultHome(env), 'token');
   let token = flags.token ?? env.MARIONETTE_TOKEN ?? null;
   if (!token) {
@@ -34,5 +39,11 @@ export function loadCliConfig(flags: { server?: string; token?: string }, env: E
   }
   let server = flags.server ?? env.MARIONETTE_SERVER ?? 'http://127.0.0.1:8080';
   if (!/^https?:\/\//.test(server)) server = `http://${server}`;
-  return { server: server.replace(/\/+$/, ''), token, tokenFile, isTty: Boolean(process.stderr.isTTY) };
+  return {
+    server: server.replace(/\/+$/, ''),
+    token,
+    tokenFile,
+    isTty: Boolean(process.stderr.isTTY),
+    caFile: flags.caFile ?? env.MARIONETTE_CA_FILE ?? null,
+  };
 }

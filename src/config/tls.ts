@@ -44,7 +44,9 @@ export interface TlsFlags {
 export function resolveTls(flags: TlsFlags, env: Env, file: TlsFileConfig | undefined): TlsConfig | null {
   const mode = flags.tls ?? env.MARIONETTE_TLS ?? (file?.self_signed ? 'self-signed' : undefined);
   if (mode !== undefined && mode !== 'self-signed' && mode !== 'off')
-    throw new InvalidRequest(`--tls ${JSON.stringify(mode)}: expected self-signed or off (or give --tls-cert and --tls-key)`);
+    throw new InvalidRequest(
+      `--tls ${JSON.stringify(mode)}: expected self-signed or off (or give --tls-cert and --tls-key)`,
+    );
   const cert = flags.tlsCert ?? env.MARIONETTE_TLS_CERT ?? file?.cert;
   const key = flags.tlsKey ?? env.MARIONETTE_TLS_KEY ?? file?.key;
   const clientCa = flags.tlsClientCa ?? env.MARIONETTE_TLS_CLIENT_CA ?? file?.client_ca;
@@ -62,6 +64,8 @@ export function resolveTls(flags: TlsFlags, env: Env, file: TlsFileConfig | unde
   }
   if (mode === 'self-signed') return { mode: 'self-signed', clientCaFile };
   if (clientCa)
-    throw new InvalidRequest('--tls-client-ca (tls.client_ca) needs TLS: add --tls-cert/--tls-key or --tls self-signed');
+    throw new InvalidRequest(
+      '--tls-client-ca (tls.client_ca) needs TLS: add --tls-cert/--tls-key or --tls self-signed',
+    );
   return null;
 }

@@ -50,7 +50,10 @@ export async function main(argv: string[]): Promise<void> {
     .option('--home <dir>', 'state directory (env MARIONETTE_HOME, default ~/.marionette)')
     .option('--tls-cert <file>', 'PEM certificate for the API and the gateway (env MARIONETTE_TLS_CERT)')
     .option('--tls-key <file>', 'PEM private key of --tls-cert (env MARIONETTE_TLS_KEY)')
-    .option('--tls <mode>', 'self-signed: make one in $MARIONETTE_HOME/tls and print its fingerprint; off (env MARIONETTE_TLS)')
+    .option(
+      '--tls <mode>',
+      'self-signed: make one in $MARIONETTE_HOME/tls and print its fingerprint; off (env MARIONETTE_TLS)',
+    )
     .option('--tls-client-ca <file>', 'require runners to present a client certificate this CA signed (mutual TLS)')
     .action(async (opts: ServeOptions) => {
       let config: ReturnType<typeof loadServerConfig>;
@@ -73,8 +76,15 @@ export async function main(argv: string[]): Promise<void> {
         `  gateway   ${server.tls ? 'wss://' : ''}${gw}:${server.gatewayPort} and unix:${server.gatewaySocket}\n`,
       );
       if (server.tls) {
-        const what = server.tls.mode === 'self-signed' ? (server.tls.created ? 'self-signed, created' : 'self-signed') : 'certificate';
-        out.write(`  tls       ${what} ${server.tls.certFile}${server.tls.mutual ? ' (runners need a client certificate)' : ''}\n`);
+        const what =
+          server.tls.mode === 'self-signed'
+            ? server.tls.created
+              ? 'self-signed, created'
+              : 'self-signed'
+            : 'certificate';
+        out.write(
+          `  tls       ${what} ${server.tls.certFile}${server.tls.mutual ? ' (runners need a client certificate)' : ''}\n`,
+        );
         out.write(`  tls       SHA-256 fingerprint ${server.tls.fingerprint}\n`);
       }
       out.write(`  home      ${config.home}  (log: ${config.home}/server.log)\n`);

@@ -38,7 +38,7 @@ export interface RunningServer {
   /** The bootstrap admin token when this start created it, else null. */
   bootstrapToken: string | null;
   /** TLS on the API and the gateway (certificate file, fingerprint, whether this start made it); null = off. */
-  tls: Pick<ServerTls, 'certFile' | 'fingerprint' | 'mode' | 'created'> & { mutual: boolean } | null;
+  tls: (Pick<ServerTls, 'certFile' | 'fingerprint' | 'mode' | 'created'> & { mutual: boolean }) | null;
   sessions: SessionService;
   runners: RunnerService;
   pools: PoolService;

@@ -254,6 +254,10 @@ export class Agent {
         if (res.statusCode === 401) {
           this.log(`the server refused this runner's credential (${res.statusCode}); it may have been terminated`);
           outcome = 'refused';
+        } else if (res.statusCode === 403) {
+          // Mutual TLS: no client certificate, or one its CA did not sign. Retrying cannot fix it.
+          this.log(`the gateway refused this runner: ${res.statusMessage ?? 'forbidden'}`);
+          outcome = 'fatal';
         }
         ws.terminate();
       });

@@ -64,8 +64,8 @@ export function describeClientError(
 
 /** What to do about a TLS failure (by the system's error code), or null when it is not one. */
 function tlsHint(reason: string): string | null {
-  if (/WRONG_VERSION_NUMBER|wrong version number|packet length too long/i.test(reason))
-    return 'the server does not speak TLS at that address: start it with --tls-cert/--tls-key (or --tls self-signed), or use http://';
+  if (/^EPROTO$|WRONG_VERSION_NUMBER|wrong version number|packet length too long/i.test(reason))
+    return 'the TLS handshake failed: the server does not speak TLS at that address (start it with --tls-cert/--tls-key or --tls self-signed, or use http://)';
   if (/CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET_ISSUER)|ALTNAME/.test(reason))
     return "the server's certificate is not trusted: pass --ca-file FILE (or set MARIONETTE_CA_FILE) with the CA that signed it (for `--tls self-signed`, its cert.pem, after checking the fingerprint the server printed)";
   return null;

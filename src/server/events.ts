@@ -7,7 +7,12 @@ import type { LogLine, Runner, Session, Task } from '../store/records.js';
 
 /** Why a runner connection or registration was refused (src/server/runner-credentials.ts), for the audit log. */
 export interface RunnerRefusal {
-  kind: 'credential_in_use' | 'credential_unknown' | 'registration_refused' | 'registration_rate_limited';
+  kind:
+    | 'credential_in_use'
+    | 'credential_unknown'
+    | 'registration_refused'
+    | 'registration_rate_limited'
+    | 'client_certificate';
   runnerId: string | null;
   poolId: string | null;
   /** The refusal's code (a registration error code, or the close code as text). */

@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { toError } from '../core/errors.js';
 import { parseFrame, RegisterRequest, RunnerMessage, type ServerMessage } from '../protocol/messages.js';
@@ -53,15 +54,30 @@ async function readBody(req: IncomingMessage): Promise<string> {
 }
 
 /**
+ * Mutual TLS: null when the request may go on, else why not. On the TLS listener with a client CA,
+ * the runner must have presented a certificate that CA signed; the unix socket has no TLS (its
+ * file mode guards it).
+ */
+function clientCertRefusal(tls: ServerTls | null, req: IncomingMessage): string | null {
+  const sock = req.socket as TLSSocket;
+  if (!tls?.clientCa || !sock.encrypted || sock.authorized) return null;
+  const cert = sock.getPeerCertificate();
+  if (!cert || Object.keys(cert).length === 0)
+    return 'this gateway requires a client certificate (mutual TLS): start the agent with --tls-cert and --tls-key';
+  return `client certificate refused (${String(sock.authorizationError)}): it must be signed by the gateway's client CA`;
+}
+
+/**
  * The gateway's HTTPS server. With a client CA, a runner must present a certificate it signed
- * (mutual TLS): one without, or with another, fails the handshake before any request is read.
+ * (mutual TLS): one without, or with another, is refused (403) before its request is read.
  */
 function createTlsServer(tls: ServerTls, onRequest: (req: IncomingMessage, res: ServerResponse) => void): Server {
   return createHttpsServer(
     {
       cert: tls.cert,
       key: tls.key,
-      ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+      // The certificate is checked per request (clientCertRefusal), so a runner is told why it was refused.
+      ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}),
     },
     onRequest,
   ) as unknown as Server;
@@ -101,6 +117,18 @@ export class Gateway {
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/';
     if (req.method === 'GET' && url === '/healthz') return reply(res, 200, { ok: true });
+    const certRefused = clientCertRefusal(this.tls, req);
+    if (certRefused) {
+      recordRefusal(this.ctx, {
+        kind: 'client_certificate',
+        runnerId: null,
+        poolId: null,
+        code: 'client_certificate',
+        reason: certRefused,
+        remote: req.socket.remoteAddress ?? null,
+      });
+      return reply(res, 403, { code: 'client_certificate', message: certRefused });
+    }
     if (req.method === 'POST' && url === '/v1/register') {
       let body: string;
       try {
@@ -154,6 +182,8 @@ export class Gateway {
       socket.end(`HTTP/1.1 ${status} ${message}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${message}`);
     };
     if (!req.url?.startsWith('/v1/connect')) return deny(404, 'Not Found');
+    const certRefused = clientCertRefusal(this.tls, req);
+    if (certRefused) return deny(403, certRefused);
     const auth = req.headers.authorization ?? '';
     const m = /^Bearer\s+(\S+)$/.exec(auth);
     if (!m?.[1]) return deny(401, 'missing runner credential');

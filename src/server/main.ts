@@ -218,7 +218,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   autoscaler.start();
   preempter.start();
 
-  log.info({ apiPort, gatewayPort: gateway.tcpPort, home: config.home }, 'marionette started');
+  log.info(
+    { apiPort, gatewayPort: gateway.tcpPort, home: config.home, ...(tls ? { tlsFingerprint: tls.fingerprint } : {}) },
+    'marionette started',
+  );
   return {
     ctx,
     apiUrl: `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${apiPort}`,

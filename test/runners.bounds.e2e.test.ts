@@ -264,6 +264,34 @@ describe('credentials: one live connection, rotation on every hello', () => {
     expect(a.proc.exitCode).toBeNull();
   });
 
+  for (const point of ['credential:received', 'credential:saved']) {
+    it(`a real agent killed at ${point} restarts and rejoins as the same runner`, async () => {
+      const { token } = await createToken(srv, ['--pool', 'flood']);
+      const dir = stateDir();
+      const name = `crash-${point.split(':')[1]}`;
+      const args = ['--token', token, '--pool', 'flood', '--state-dir', dir, '--name', name];
+      const file = join(dir, 'credential.json');
+      const first = agents.start(srv, args, { MARIONETTE_AGENT_FAULT: point });
+      await first.exited;
+      expect(first.proc.signalCode).toBe('SIGKILL');
+      const held = JSON.parse(readFileSync(file, 'utf8')) as { runnerId: string; credential: string };
+      // Killed before saving: the file holds the registration credential; after: the rotated one.
+      const again = agents.start(srv, args);
+      await until(async () => {
+        const now = JSON.parse(readFileSync(file, 'utf8')) as { runnerId: string; credential: string };
+        return now.credential !== held.credential ? now : null;
+      }, `the restarted agent to rotate its credential:\n${again.output()}`);
+      // The same runner (not a new registration) is back and idle.
+      await until(async () => {
+        const r = await srv.api<{ id: string; state: string }>('GET', `/v1/runners/${held.runnerId}`);
+        return r.status === 200 && r.body.state === 'idle';
+      }, `runner ${held.runnerId} idle again`);
+      expect(again.output()).not.toContain('registering again');
+      expect(again.proc.exitCode).toBeNull();
+      again.kill();
+    });
+  }
+
   it('refuses a replayed credential (4010, recorded) while the real runner keeps its task', async () => {
     const { token } = await createToken(srv, ['--pool', 'vault']);
     const dir = stateDir();

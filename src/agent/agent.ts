@@ -433,12 +433,15 @@ export class Agent {
    */
   private rotated(credential: string): void {
     const next = { runnerId: this.cred!.runnerId, credential };
+    const fault = this.opts.config.faultPoint ?? null;
+    if (fault === 'credential:received') process.kill(process.pid, 'SIGKILL');
     try {
       this.creds.save(next);
     } catch (e: unknown) {
       this.log(`cannot save the rotated credential (keeping the current one): ${(e as Error).message}`);
       return;
     }
+    if (fault === 'credential:saved') process.kill(process.pid, 'SIGKILL');
     this.cred = next;
     this.send({ type: 'credential.saved' });
   }

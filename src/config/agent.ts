@@ -29,7 +29,15 @@ export interface AgentConfig {
    * for mutual TLS (`--tls-cert`/`--tls-key`, `MARIONETTE_AGENT_TLS_CERT`/`_KEY`).
    */
   tls?: { caFile: string | null; fingerprint: string | null; certFile: string | null; keyFile: string | null };
+  /**
+   * TEST-ONLY crash point (`MARIONETTE_AGENT_FAULT`): `credential:received` (SIGKILL after a rotated
+   * credential arrives, before it is saved) or `credential:saved` (after saving, before confirming).
+   */
+  faultPoint?: string | null;
 }
+
+/** The agent's test-only crash points. */
+export const AGENT_FAULT_POINTS = ['credential:received', 'credential:saved'];
 
 /**
  * The gateway address from the environment: `MARIONETTE_GATEWAY`. `MARIONETTE_SERVER` is mctl's
@@ -141,6 +149,15 @@ export async function readAgentConfigFile(path: string, text: string): Promise<A
   return out as AgentFileConfig;
 }
 
+function agentFault(v: string | undefined): string | null {
+  if (!v) return null;
+  if (!AGENT_FAULT_POINTS.includes(v))
+    throw new InvalidRequest(
+      `MARIONETTE_AGENT_FAULT: ${JSON.stringify(v)} is not a known crash point (test-only; one of ${AGENT_FAULT_POINTS.join(', ')})`,
+    );
+  return v;
+}
+
 /** marionette-agent: flags win over env (`MARIONETTE_GATEWAY`, `MARIONETTE_REGISTRATION_TOKEN`, ...), env over the config file. */
 export function loadAgentConfig(
   flags: AgentFlags,
@@ -167,6 +184,7 @@ export function loadAgentConfig(
     workspace: flags.workspace ?? env.MARIONETTE_WORKSPACE ?? file.workspace ?? null,
     stateDir: flags.stateDir ?? env.MARIONETTE_AGENT_STATE ?? file.state_dir ?? null,
     sessionWorkspaces: env.MARIONETTE_SESSION_WORKSPACES || null,
+    faultPoint: agentFault(env.MARIONETTE_AGENT_FAULT),
     tls: {
       caFile: flags.caFile ?? env.MARIONETTE_CA_FILE ?? file.ca_file ?? null,
       fingerprint: flags.tlsFingerprint ?? env.MARIONETTE_TLS_FINGERPRINT ?? file.tls_fingerprint ?? null,

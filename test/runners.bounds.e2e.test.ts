@@ -340,9 +340,13 @@ describe('credentials: one live connection, rotation on every hello', () => {
 describe('registration rate limit per token, under load', () => {
   it('300 registrations at once with one token: the burst passes, the rest get 429 with Retry-After', async () => {
     const { token } = await createToken(srv, ['--pool', 'flood']);
+    const t0 = Date.now();
     const results = await Promise.all(Array.from({ length: 300 }, (_, i) => register(token, {}, `flood-${i}`)));
     const ok = results.filter((r) => r.status === 200).length;
     const limited = results.filter((r) => r.status === 429);
+    console.log(
+      `[runners] 300 registrations, one token: ${ok} accepted, ${limited.length} rate limited, in ${Date.now() - t0} ms`,
+    );
     // Burst 10, 60/min: a few more may refill while the 300 are answered on a slow machine.
     expect(ok).toBeGreaterThanOrEqual(10);
     expect(ok).toBeLessThanOrEqual(15);

@@ -45,7 +45,7 @@ describe('agent server address', () => {
 
   it('reads a fingerprint with or without colons, any case, and refuses anything else', () => {
     const hex = 'ab'.repeat(32);
-    const want = 'AB:'.repeat(31) + 'AB';
+    const want = `${'AB:'.repeat(31)}AB`;
     expect(normalizeFingerprint(hex)).toBe(want);
     expect(normalizeFingerprint(`sha256:${want.toLowerCase()}`)).toBe(want);
     expect(() => normalizeFingerprint('abcd')).toThrow('expected a SHA-256 fingerprint');

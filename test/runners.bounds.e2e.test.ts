@@ -146,16 +146,21 @@ describe('labels, selector and max_runners bound what a runner may declare', () 
     const { token } = await createToken(srv, ['--pool', 'capped']);
     agents.start(srv, ['--token', token, '--name', 'first']);
     await idleRunners(srv, 'capped', 1);
+    // Refusals recorded in server.log (written in batches: counted once both are there).
+    const count = () => readFileSync(join(srv.home, 'server.log'), 'utf8').split('"pool_full"').length;
+    const before = count();
     const full = await register(token, {});
     expect(full.status).toBe(409);
     expect(full.body.code).toBe('pool_full');
     expect(full.body.message).toContain('max_runners 1');
-    const count = () => readFileSync(join(srv.home, 'server.log'), 'utf8').split('"pool_full"').length;
-    const before = count();
     const a = agents.start(srv, ['--token', token, '--name', 'second']);
     expect(await a.exited).not.toBe(0);
     expect(a.output()).toContain('registration refused: pool capped is full');
-    expect(count() - before).toBe(1);
+    expect(a.output().split('registration refused').length - 1).toBe(1);
+    await until(async () => count() - before >= 2, 'both refusals in server.log');
+    await new Promise((r) => setTimeout(r, 1000));
+    // The probe's and the agent's: one attempt each, no retries.
+    expect(count() - before).toBe(2);
   });
 });
 

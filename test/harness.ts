@@ -79,7 +79,7 @@ export interface StartOptions {
 }
 
 function parseBanner(text: string): { apiUrl: string; gatewayPort: number } | null {
-  const api = /API\s+(http:\/\/\S+)/.exec(text);
+  const api = /API\s+(https?:\/\/\S+)/.exec(text);
   const gw = /gateway\s+\S+:(\d+) and/.exec(text);
   if (!api || !gw || !text.includes('ready')) return null;
   return { apiUrl: api[1]!, gatewayPort: Number(gw[1]) };

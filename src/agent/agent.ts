@@ -3,9 +3,8 @@
  * heartbeat, take assignments, run them, ship logs, and reconnect with backoff, re-attaching to
  * the running task and resending unacknowledged lines.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type WebSocket from 'ws';
 import type { AgentConfig } from '../config/agent.js';
@@ -18,22 +17,27 @@ import {
   ServerMessage,
   type TaskAssignment,
 } from '../protocol/messages.js';
+import { type Credential, CredentialStore } from './credential-store.js';
 import { killAttempt, LeaseFence } from './fence.js';
-import { AgentError, type Endpoint, loadWebSocket, parseServerAddress, postJson, WS_OPEN } from './gateway-client.js';
+import {
+  AgentError,
+  type Endpoint,
+  loadWebSocket,
+  parseServerAddress,
+  peekCertificate,
+  postJson,
+  WS_OPEN,
+} from './gateway-client.js';
 import { LogShipper } from './logship.js';
 import { type AgentOutcome, type OutcomeReader, outcomeReader } from './outcome/index.js';
 import { killLeftoverTask, RunningTask, type TaskResult } from './task.js';
+import { tlsClientOptions, tlsFailure, wantsTls } from './tls-client.js';
 import { SessionWorkspaces } from './workspaces.js';
 
 export { AgentError, parseServerAddress };
 
 /** How many 429 answers registration waits out before giving up. */
 const MAX_RATE_LIMITED_RETRIES = 10;
-
-interface Credential {
-  runnerId: string;
-  credential: string;
-}
 
 interface CurrentTask {
   assignment: TaskAssignment;
@@ -82,6 +86,7 @@ export class Agent {
 
   constructor(private readonly opts: AgentOptions) {
     this.ep = parseServerAddress(opts.config.server);
+    this.creds = new CredentialStore(opts.config.stateDir);
     this.log = opts.log ?? ((m) => process.stderr.write(`marionette-agent: ${m}\n`));
     // A runner a provider started for its session (it has a runner id) already has a workspace of its own.
     this.workspaces = new SessionWorkspaces(
@@ -94,23 +99,15 @@ export class Agent {
   /** The credential in use was loaded from the state dir (not just issued). */
   private savedCred = false;
 
-  private credFile(): string | null {
-    return this.opts.config.stateDir ? join(this.opts.config.stateDir, 'credential.json') : null;
-  }
+  /** The credential file in the state dir (none without one: the credential lives in memory). */
+  private readonly creds: CredentialStore;
 
   /** Loads a saved credential, or registers with the token. */
   async register(): Promise<Credential> {
-    const file = this.credFile();
-    if (file) {
-      try {
-        const saved = JSON.parse(readFileSync(file, 'utf8')) as Credential;
-        if (saved.runnerId && saved.credential) {
-          this.savedCred = true;
-          return saved;
-        }
-      } catch {
-        /* none saved */
-      }
+    const saved = this.creds.load();
+    if (saved) {
+      this.savedCred = true;
+      return saved;
     }
     const c = this.opts.config;
     if (!c.registrationToken)
@@ -147,6 +144,9 @@ export class Agent {
         }
         break;
       } catch (e: unknown) {
+        // A TLS failure (no TLS there, an untrusted certificate) does not fix itself: stop, saying why.
+        const tls = tlsFailure(e, this.ep.display);
+        if (tls) throw new AgentError(tls.code, tls.message);
         if (attempt >= 20 || this.stopping)
           throw new AgentError(
             'unreachable',
@@ -166,10 +166,7 @@ export class Agent {
     if (!parsed.success) throw new AgentError('protocol', 'registration answer did not match the protocol');
     const cred = { runnerId: parsed.data.runnerId, credential: parsed.data.credential };
     this.heartbeatMs = parsed.data.heartbeatIntervalMs;
-    if (file) {
-      mkdirSync(this.opts.config.stateDir!, { recursive: true, mode: 0o700 });
-      writeFileSync(file, JSON.stringify(cred), { mode: 0o600 });
-    }
+    this.creds.save(cred);
     this.log(`registered as runner ${cred.runnerId} in pool ${parsed.data.poolName}`);
     return cred;
   }
@@ -182,9 +179,31 @@ export class Agent {
         return null;
       }
     });
+    await this.setUpTls();
     this.cred = await this.register();
     await loadWebSocket();
     void this.connectLoop();
+  }
+
+  /** `wss://`: the TLS options (CA, pin, client certificate); a TLS setting with a plain address is refused. */
+  private async setUpTls(): Promise<void> {
+    const settings = this.opts.config.tls ?? { caFile: null, fingerprint: null, certFile: null, keyFile: null };
+    if (!this.ep.tls) {
+      // The unix socket never leaves the machine; a plain TCP address with TLS settings is a mistake.
+      if (wantsTls(settings) && this.ep.http.socketPath === undefined)
+        throw new AgentError(
+          'bad_config',
+          `--server ${this.ep.display} is plain (no TLS), but TLS settings were given: use wss://${this.ep.display}`,
+        );
+      return;
+    }
+    try {
+      this.ep.tlsOptions = await tlsClientOptions(settings, (base) => peekCertificate(this.ep, base));
+    } catch (e: unknown) {
+      const tls = tlsFailure(e, this.ep.display);
+      if (tls) throw new AgentError(tls.code, tls.message);
+      throw new AgentError('unreachable', `cannot reach the gateway at ${this.ep.display}: ${(e as Error).message}`);
+    }
   }
 
   private async connectLoop(): Promise<void> {
@@ -205,10 +224,9 @@ export class Agent {
    * pool's idle_timeout): with a registration token, forget it and join again as a new runner.
    */
   private async registerAgain(): Promise<boolean> {
-    const file = this.credFile();
-    if (!this.savedCred || !file || !this.opts.config.registrationToken) return false;
+    if (!this.savedCred || !this.creds.file || !this.opts.config.registrationToken) return false;
     this.log(`runner ${this.cred?.runnerId} is no longer known to the server; registering again with the token`);
-    rmSync(file, { force: true });
+    this.creds.forget();
     this.savedCred = false;
     try {
       this.cred = await this.register();
@@ -227,6 +245,7 @@ export class Agent {
       const ws = new WebSocketClient(this.ep.ws, {
         headers: { authorization: `Bearer ${this.cred!.credential}` },
         handshakeTimeout: 10_000,
+        ...(this.ep.tls ? this.ep.tlsOptions : {}),
       });
       this.ws = ws;
       this.welcomed = false;
@@ -235,6 +254,10 @@ export class Agent {
         if (res.statusCode === 401) {
           this.log(`the server refused this runner's credential (${res.statusCode}); it may have been terminated`);
           outcome = 'refused';
+        } else if (res.statusCode === 403) {
+          // Mutual TLS: no client certificate, or one its CA did not sign. Retrying cannot fix it.
+          this.log(`the gateway refused this runner: ${res.statusMessage ?? 'forbidden'}`);
+          outcome = 'fatal';
         }
         ws.terminate();
       });
@@ -284,8 +307,13 @@ export class Agent {
           this.log(`disconnected (${code}${reason.length ? ` ${reason.toString()}` : ''}); reconnecting`);
         resolve(outcome);
       });
-      ws.on('error', () => {
-        /* close follows */
+      ws.on('error', (e) => {
+        // close follows; a TLS failure ends the agent (retrying cannot fix it).
+        const tls = tlsFailure(e, this.ep.display);
+        if (tls && outcome !== 'fatal') {
+          this.log(tls.message);
+          outcome = 'fatal';
+        }
       });
     });
   }
@@ -307,6 +335,7 @@ export class Agent {
     switch (msg.type) {
       case 'welcome': {
         this.welcomed = true;
+        if (msg.credential) this.rotated(msg.credential);
         this.heartbeatMs = msg.heartbeatIntervalMs;
         if (this.heartbeat) clearInterval(this.heartbeat);
         this.heartbeat = setInterval(() => this.send({ type: 'heartbeat' }), this.heartbeatMs);
@@ -396,6 +425,25 @@ export class Agent {
         return;
       }
     }
+  }
+
+  /**
+   * The server rotated the credential: save it first, then say so (the server retires the old one
+   * only then). If saving fails, the old one stays in use and still works.
+   */
+  private rotated(credential: string): void {
+    const next = { runnerId: this.cred!.runnerId, credential };
+    const fault = this.opts.config.faultPoint ?? null;
+    if (fault === 'credential:received') process.kill(process.pid, 'SIGKILL');
+    try {
+      this.creds.save(next);
+    } catch (e: unknown) {
+      this.log(`cannot save the rotated credential (keeping the current one): ${(e as Error).message}`);
+      return;
+    }
+    if (fault === 'credential:saved') process.kill(process.pid, 'SIGKILL');
+    this.cred = next;
+    this.send({ type: 'credential.saved' });
   }
 
   private onAssign(a: TaskAssignment): void {

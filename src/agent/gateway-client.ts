@@ -4,7 +4,10 @@
  * runner's start overlaps loading it with the registration round trip.
  */
 import { request as httpRequest } from 'node:http';
+import { isIP } from 'node:net';
+import type { PeerCertificate } from 'node:tls';
 import type WebSocket from 'ws';
+import type { TlsClientOptions } from './tls-client.js';
 
 export class AgentError extends Error {
   constructor(
@@ -21,23 +24,58 @@ export interface Endpoint {
   /** WebSocket URL of /v1/connect. */
   ws: string;
   display: string;
+  /** `wss://` or `https://`: TLS, verified (src/agent/tls-client.ts); never downgraded to plain. */
+  tls: boolean;
+  /** TLS client options (CA, pin, client certificate), set by the agent before it connects. */
+  tlsOptions?: TlsClientOptions;
 }
 
-/** Parses `host:port`, `ws://host:port`, `http://host:port` or `unix:/path.sock`. */
+/**
+ * Parses `host:port` or `ws://host:port` / `http://host:port` (plain), `wss://host:port` /
+ * `https://host:port` (TLS), or `unix:/path.sock`.
+ */
 export function parseServerAddress(server: string): Endpoint {
   if (server.startsWith('unix:')) {
     const path = server.slice('unix:'.length);
-    return { http: { socketPath: path }, ws: `ws+unix:${path}:/v1/connect`, display: server };
+    return { http: { socketPath: path }, ws: `ws+unix:${path}:/v1/connect`, display: server, tls: false };
   }
-  const m = /^(?:(?:ws|http)s?:\/\/)?([^/:]+|\[[^\]]+\]):(\d+)\/?$/.exec(server);
+  const m = /^(?:(wss|https|ws|http):\/\/)?([^/:]+|\[[^\]]+\]):(\d+)\/?$/.exec(server);
   if (!m)
     throw new AgentError(
       'bad_server',
-      `--server ${JSON.stringify(server)}: expected HOST:PORT (e.g. marionette.example.com:9090) or unix:/path/gateway.sock`,
+      `--server ${JSON.stringify(server)}: expected HOST:PORT (e.g. marionette.example.com:9090), wss://HOST:PORT for TLS, or unix:/path/gateway.sock`,
     );
-  const host = m[1]!.replace(/^\[|\]$/g, '');
-  const port = Number(m[2]);
-  return { http: { host, port }, ws: `ws://${m[1]}:${port}/v1/connect`, display: `${m[1]}:${port}` };
+  const tls = m[1] === 'wss' || m[1] === 'https';
+  const host = m[2]!.replace(/^\[|\]$/g, '');
+  const port = Number(m[3]);
+  return {
+    http: { host, port },
+    ws: `${tls ? 'wss' : 'ws'}://${m[2]}:${port}/v1/connect`,
+    display: `${tls ? 'wss://' : ''}${m[2]}:${port}`,
+    tls,
+  };
+}
+
+/** The certificate a TLS gateway presents, read without trusting it (for a fingerprint pin to check). */
+export async function peekCertificate(ep: Endpoint, base: TlsClientOptions): Promise<PeerCertificate> {
+  const { connect } = await import('node:tls');
+  return new Promise((resolve, reject) => {
+    const host = ep.http.host ?? 'localhost';
+    const sock = connect({
+      host,
+      port: ep.http.port ?? 0,
+      ...(isIP(host) ? {} : { servername: host }),
+      ...base,
+      rejectUnauthorized: false,
+    });
+    sock.setTimeout(15_000, () => sock.destroy(new Error('timed out')));
+    sock.once('secureConnect', () => {
+      const cert = sock.getPeerCertificate();
+      sock.destroy();
+      resolve(cert);
+    });
+    sock.once('error', reject);
+  });
 }
 
 /**
@@ -55,17 +93,19 @@ export function loadWebSocket(): Promise<typeof WebSocket> {
 export const WS_OPEN = 1;
 
 /** `onSent`: called once the request is handed to the OS (the server is working on it meanwhile). */
-export function postJson(
+export async function postJson(
   ep: Endpoint,
   path: string,
   body: unknown,
   onSent?: () => void,
 ): Promise<{ status: number; body: unknown }> {
+  const request = ep.tls ? (await import('node:https')).request : httpRequest;
   return new Promise((resolve, reject) => {
     const data = JSON.stringify(body);
-    const req = httpRequest(
+    const req = request(
       {
         ...ep.http,
+        ...(ep.tls ? (ep.tlsOptions ?? {}) : {}),
         path,
         method: 'POST',
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },

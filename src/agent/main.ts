@@ -27,6 +27,16 @@ async function parseFlags(argv: string[]): Promise<AgentFlags> {
     .option('-n, --name <name>', 'runner name (default: hostname)')
     .option('-w, --workspace <dir>', 'where tasks run (default: the current directory)')
     .option('--state-dir <dir>', 'keeps the runner credential so a restart rejoins as the same runner')
+    .option('--ca-file <file>', 'PEM CA that signed the gateway certificate, for wss:// (env MARIONETTE_CA_FILE)')
+    .option(
+      '--tls-fingerprint <sha256>',
+      'trust the wss:// gateway whose certificate has this SHA-256 fingerprint (env MARIONETTE_TLS_FINGERPRINT)',
+    )
+    .option(
+      '--tls-cert <file>',
+      'client certificate for a gateway that requires mutual TLS (env MARIONETTE_AGENT_TLS_CERT)',
+    )
+    .option('--tls-key <file>', 'key of --tls-cert (env MARIONETTE_AGENT_TLS_KEY)')
     .option(
       '-c, --config <file>',
       'settings file (YAML or JSON: server, token, pool, labels, name, workspace, state_dir); flags and env win',

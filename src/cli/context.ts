@@ -13,6 +13,7 @@ export interface Globals {
   server?: string;
   token?: string;
   context?: string;
+  caFile?: string;
   output: OutputFormat;
 }
 
@@ -33,6 +34,7 @@ export function ctx(cmd: Command): CmdContext {
       ...(g.server ? { server: g.server } : {}),
       ...(g.token ? { token: g.token } : {}),
       ...(g.context ? { context: g.context } : {}),
+      ...(g.caFile ? { caFile: g.caFile } : {}),
     });
   } catch (e: unknown) {
     throw new CliError((e as Error).message);

@@ -39,7 +39,8 @@ function nounOf(argv: string[]): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') return argv[i + 1];
-    if (a === '--server' || a === '--token' || a === '--context' || a === '-o' || a === '--output') i++;
+    if (a === '--server' || a === '--token' || a === '--context' || a === '--ca-file' || a === '-o' || a === '--output')
+      i++;
     else if (!a.startsWith('-')) return a;
   }
   return undefined;
@@ -53,6 +54,7 @@ export async function buildProgram(setExit: SetExit, argv?: string[]): Promise<C
     .option('--server <url>', 'API URL (env MARIONETTE_SERVER, default http://127.0.0.1:8080)')
     .option('--token <token>', "API token (env MARIONETTE_TOKEN, else the context's, else $MARIONETTE_HOME/token)")
     .option('--context <name>', 'a context saved by `mctl login` (env MARIONETTE_CONTEXT, default the current one)')
+    .option('--ca-file <file>', 'PEM CA that signed the server certificate, for https:// (env MARIONETTE_CA_FILE)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml']).default('table'))
     .showHelpAfterError();
   const noun = argv ? nounOf(argv) : undefined;

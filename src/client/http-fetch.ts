@@ -37,14 +37,20 @@ class HttpResponse {
   }
 }
 
-/** A `fetch` for the calls MarionetteClient makes (`url`, method, headers, a string body, a signal). */
-export async function httpFetch(url: string, init: HttpInit = {}): Promise<HttpResponse> {
+/**
+ * A `fetch` for the calls MarionetteClient makes (`url`, method, headers, a string body, a signal).
+ * `tls.ca`: trust this CA (PEM) for an https URL instead of the system's; the certificate is
+ * always verified.
+ */
+export async function httpFetch(url: string, init: HttpInit = {}, tls?: { ca?: Buffer }): Promise<HttpResponse> {
   const u = new URL(url);
-  const request = u.protocol === 'https:' ? (await import('node:https')).request : httpRequest;
-  const opts: RequestOptions = {
+  const https = u.protocol === 'https:';
+  const request = https ? (await import('node:https')).request : httpRequest;
+  const opts: RequestOptions & { ca?: Buffer } = {
     method: init.method ?? 'GET',
     headers: init.headers ?? {},
     ...(init.signal ? { signal: init.signal } : {}),
+    ...(https && tls?.ca ? { ca: tls.ca } : {}),
   };
   return new Promise((resolve, reject) => {
     const req = request(u, opts, (res) => resolve(new HttpResponse(res)));
@@ -57,4 +63,9 @@ export async function httpFetch(url: string, init: HttpInit = {}): Promise<HttpR
 }
 
 /** {@link httpFetch} typed as the client's `fetch` option. */
-export const nodeFetch = httpFetch as unknown as typeof fetch;
+export const nodeFetch = ((url: string, init?: HttpInit) => httpFetch(url, init)) as unknown as typeof fetch;
+
+/** {@link nodeFetch} trusting the CA in `ca` (PEM) for https. */
+export function nodeFetchWithCa(ca: Buffer): typeof fetch {
+  return ((url: string, init?: HttpInit) => httpFetch(url, init, { ca })) as unknown as typeof fetch;
+}

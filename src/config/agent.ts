@@ -23,7 +23,21 @@ export interface AgentConfig {
   sessionWorkspaces?: string | null;
   /** Deprecation notes for the agent to print (an old environment name it still read). */
   notes?: string[];
+  /**
+   * TLS to a `wss://` gateway: a CA file (`--ca-file`, `MARIONETTE_CA_FILE`), a pinned SHA-256
+   * fingerprint (`--tls-fingerprint`, `MARIONETTE_TLS_FINGERPRINT`), a client certificate and key
+   * for mutual TLS (`--tls-cert`/`--tls-key`, `MARIONETTE_AGENT_TLS_CERT`/`_KEY`).
+   */
+  tls?: { caFile: string | null; fingerprint: string | null; certFile: string | null; keyFile: string | null };
+  /**
+   * TEST-ONLY crash point (`MARIONETTE_AGENT_FAULT`): `credential:received` (SIGKILL after a rotated
+   * credential arrives, before it is saved) or `credential:saved` (after saving, before confirming).
+   */
+  faultPoint?: string | null;
 }
+
+/** The agent's test-only crash points. */
+export const AGENT_FAULT_POINTS = ['credential:received', 'credential:saved'];
 
 /**
  * The gateway address from the environment: `MARIONETTE_GATEWAY`. `MARIONETTE_SERVER` is mctl's
@@ -63,6 +77,10 @@ export interface AgentFlags {
   workspace?: string;
   stateDir?: string;
   config?: string;
+  caFile?: string;
+  tlsFingerprint?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /** What an agent config file (`marionette-agent --config FILE`, YAML or JSON) may hold. */
@@ -74,9 +92,25 @@ export interface AgentFileConfig {
   name?: string;
   workspace?: string;
   state_dir?: string;
+  ca_file?: string;
+  tls_fingerprint?: string;
+  tls_cert?: string;
+  tls_key?: string;
 }
 
-const FILE_KEYS = ['server', 'token', 'pool', 'labels', 'name', 'workspace', 'state_dir'];
+const FILE_KEYS = [
+  'server',
+  'token',
+  'pool',
+  'labels',
+  'name',
+  'workspace',
+  'state_dir',
+  'ca_file',
+  'tls_fingerprint',
+  'tls_cert',
+  'tls_key',
+];
 
 /**
  * Parses an agent config file's text. YAML support is loaded only here, so an agent started
@@ -115,6 +149,15 @@ export async function readAgentConfigFile(path: string, text: string): Promise<A
   return out as AgentFileConfig;
 }
 
+function agentFault(v: string | undefined): string | null {
+  if (!v) return null;
+  if (!AGENT_FAULT_POINTS.includes(v))
+    throw new InvalidRequest(
+      `MARIONETTE_AGENT_FAULT: ${JSON.stringify(v)} is not a known crash point (test-only; one of ${AGENT_FAULT_POINTS.join(', ')})`,
+    );
+  return v;
+}
+
 /** marionette-agent: flags win over env (`MARIONETTE_GATEWAY`, `MARIONETTE_REGISTRATION_TOKEN`, ...), env over the config file. */
 export function loadAgentConfig(
   flags: AgentFlags,
@@ -141,6 +184,13 @@ export function loadAgentConfig(
     workspace: flags.workspace ?? env.MARIONETTE_WORKSPACE ?? file.workspace ?? null,
     stateDir: flags.stateDir ?? env.MARIONETTE_AGENT_STATE ?? file.state_dir ?? null,
     sessionWorkspaces: env.MARIONETTE_SESSION_WORKSPACES || null,
+    faultPoint: agentFault(env.MARIONETTE_AGENT_FAULT),
+    tls: {
+      caFile: flags.caFile ?? env.MARIONETTE_CA_FILE ?? file.ca_file ?? null,
+      fingerprint: flags.tlsFingerprint ?? env.MARIONETTE_TLS_FINGERPRINT ?? file.tls_fingerprint ?? null,
+      certFile: flags.tlsCert ?? env.MARIONETTE_AGENT_TLS_CERT ?? file.tls_cert ?? null,
+      keyFile: flags.tlsKey ?? env.MARIONETTE_AGENT_TLS_KEY ?? file.tls_key ?? null,
+    },
     ...(fromEnv.note && server === fromEnv.server ? { notes: [fromEnv.note] } : {}),
   };
 }

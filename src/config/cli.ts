@@ -66,10 +66,11 @@ export interface CliConfig {
   server: string;
   token: string | null;
   tokenFile: string;
-  /** The context in use (null: none), and its CA file when it has one. */
+  /** The context in use (null: none). */
   context: string | null;
-  caFile: string | null;
   isTty: boolean;
+  /** PEM CA for an https:// server (`--ca-file`, `MARIONETTE_CA_FILE`, else the context's); null = the system's CAs. */
+  caFile: string | null;
 }
 
 const normalizeServer = (s: string) => (/^https?:\/\//.test(s) ? s : `http://${s}`).replace(/\/+$/, '');
@@ -78,12 +79,13 @@ const normalizeServer = (s: string) => (/^https?:\/\//.test(s) ? s : `http://${s
  * mctl's server and token. Each comes from, in order: the flag (`--server`, `--token`), the
  * environment (`MARIONETTE_SERVER`, `MARIONETTE_TOKEN`), the context (`--context`, else
  * `MARIONETTE_CONTEXT`, else the file's current context), else the defaults
- * (http://127.0.0.1:8080 and `$MARIONETTE_HOME/token`). A context's token is never sent to another
+ * (http://127.0.0.1:8080 and `$MARIONETTE_HOME/token`); the CA file likewise (`--ca-file`,
+ * `MARIONETTE_CA_FILE`, the context's). A context's token is never sent to another
  * server than its own: with the server overridden elsewhere, the token comes from the flag, the
  * environment or the token file.
  */
 export function loadCliConfig(
-  flags: { server?: string; token?: string; context?: string },
+  flags: { server?: string; token?: string; context?: string; caFile?: string },
   env: Env = process.env,
 ): CliConfig {
   const tokenFile = join(defaultHome(env), 'token');
@@ -113,7 +115,7 @@ export function loadCliConfig(
     token,
     tokenFile,
     context: ctxApplies ? (name ?? null) : null,
-    caFile: ctxApplies ? (ctx.caFile ?? null) : null,
+    caFile: flags.caFile ?? (env.MARIONETTE_CA_FILE || undefined) ?? (ctxApplies ? ctx.caFile : undefined) ?? null,
     isTty: Boolean(process.stderr.isTTY),
   };
 }

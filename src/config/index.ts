@@ -13,6 +13,7 @@ import { FAULT_POINTS } from '../core/suspend-steps.js';
 import { type ProvidersConfig, parseProvidersConfig, poolsInProviderSections } from '../providers/registry.js';
 import { duration } from './duration.js';
 import { type LimitsConfig, limitsFileSchema, resolveLimits } from './limits.js';
+import { resolveTls, type TlsConfig, type TlsFlags, tlsFileSchema } from './tls.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 
@@ -117,6 +118,8 @@ const fileSchema = z.strictObject({
     .optional(),
   /** Timeouts and connection caps on the API and gateway (src/config/limits.ts). */
   limits: limitsFileSchema.optional(),
+  /** TLS for the API and the gateway (src/config/tls.ts). Default off. */
+  tls: tlsFileSchema.optional(),
   tasks: z
     .strictObject({
       /** A task running longer is killed and ends `timed_out`. Default 1h; a card, profile or session may set its own. */
@@ -174,6 +177,8 @@ export interface ServerConfig {
   preemptMinIdleMs: number;
   /** Socket timeouts and caps, hello timeout, invalid-frame budget, registration rate (`limits:`). */
   limits: LimitsConfig;
+  /** TLS for the API and the gateway's TCP listener (`tls:`, `--tls-cert`...); null = off. */
+  tls: TlsConfig | null;
   /** `tasks.default_timeout` (default 1h). */
   taskTimeoutMs: number;
   agents: Record<string, AgentCardFileConfig>;
@@ -199,7 +204,7 @@ export interface ServerConfig {
   secretKeysPrevious: string[];
 }
 
-export interface ServerFlags {
+export interface ServerFlags extends TlsFlags {
   config?: string;
   port?: string | number;
   gatewayPort?: string | number;
@@ -316,6 +321,7 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
     preemptIdle: file.sessions?.preempt_idle ?? true,
     preemptMinIdleMs: file.sessions?.preempt_min_idle ?? 10_000,
     limits: resolveLimits(file.limits),
+    tls: resolveTls(flags, env, file.tls),
     taskTimeoutMs: file.tasks?.default_timeout ?? 60 * 60_000,
     agents: file.agents ?? {},
     providers,
@@ -362,3 +368,4 @@ function parseFaultPoint(env: Env): string | null {
 export { type AgentConfig, loadAgentConfig, parseLabels } from './agent.js';
 export { type CliConfig, defaultHome, loadCliConfig } from './cli.js';
 export type { GatewayLimits, LimitsConfig, ListenerLimits } from './limits.js';
+export type { TlsConfig } from './tls.js';

@@ -273,7 +273,7 @@ describe('decide: check order (first failure wins)', () => {
 describe('decide: pool and external pools', () => {
   const macos = pool({ name: 'macos', mode: 'pool', providerId: 'pool', labels: { os: 'darwin' }, maxRunners: 1 });
 
-  it('match if any live runner matches (runner labels over pool labels)', () => {
+  it('match if any live runner matches (runner labels add to the pool labels)', () => {
     const runners = [
       runner('r1', { labels: { arch: 'x86_64' }, state: 'busy' }),
       runner('r2', { labels: { arch: 'arm64' } }),
@@ -301,6 +301,18 @@ describe('decide: pool and external pools', () => {
       reason: 'selector_mismatch',
       detail: 'arch=x86_64 does not satisfy arch=arm64 (runner r1; none of 2 live runners match)',
     });
+  });
+
+  it("a runner's label never overrides its pool's: pool labels win (a pool-A runner cannot pose as pool B)", () => {
+    const teamA = pool({ name: 'team-a', mode: 'pool', providerId: 'pool', labels: { team: 'a' } });
+    const runners = [runner('r1', { labels: { team: 'b', arch: 'arm64' } })];
+    for (const selector of ['team=b', 'team=b,arch=arm64', 'team in (b)']) {
+      const d = decide(req({ selector: parseSelector(selector) }), [cand(teamA, { runners })]);
+      expect(d.chosen).toBeNull();
+      expect(only(d.verdicts)).toMatchObject({ reason: 'selector_mismatch' });
+      expect(only(d.verdicts).detail).toContain('team=a');
+    }
+    expect(decide(req({ selector: parseSelector('team=a') }), [cand(teamA, { runners })]).chosen).toBeTruthy();
   });
 
   it('match on pool labels alone when no runner is live', () => {
@@ -500,7 +512,7 @@ describe('decide: per-decision caches give the same answers as per-pool evaluati
       cand(pool({ name: 'b', labels: { ...labels } }), { providerUnavailable: 'down' }),
       cand(pool({ name: 'c', labels: { vram: '8GB', gpu: 'nvidia' }, active: false })),
       cand(pool({ name: 'd', labels: { gpu: 'nvidia', vram: '32GB' } })),
-      cand(pool({ name: 'e', labels, mode: 'pool', providerId: 'pool', priority: 1 }), {
+      cand(pool({ name: 'e', labels: { gpu: 'nvidia' }, mode: 'pool', providerId: 'pool', priority: 1 }), {
         runners: [runner('r1', { labels: { vram: '48GB' } })],
       }),
     ];

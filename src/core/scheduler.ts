@@ -227,7 +227,7 @@ function missingRequirements(requires: readonly RequirementKind[], provided: Rea
 
 /**
  * Managed pools match on the pool's labels. Pool / external pools match when any live runner's
- * labels (over the pool's labels) match, or on the pool's labels alone when no runner is live.
+ * labels (under the pool's labels: the pool's win) match, or on the pool's labels alone when no runner is live.
  * Returns null on a match, else the detail.
  */
 function selectorMiss(ctx: Ctx, cp: CompiledPool, runners: readonly RunnerView[]): string | null {
@@ -249,7 +249,7 @@ function selectorMiss(ctx: Ctx, cp: CompiledPool, runners: readonly RunnerView[]
     if (r === 0) firstK = k;
   }
   const first = runners[0] as RunnerView;
-  const why = explainTerm(sel.terms[firstK] as (typeof sel.terms)[number], first.labels, labels, ctx.termText[firstK]);
+  const why = explainTerm(sel.terms[firstK] as (typeof sel.terms)[number], labels, first.labels, ctx.termText[firstK]);
   return runners.length === 1
     ? `${why} (runner ${first.id})`
     : `${why} (runner ${first.id}; none of ${runners.length} live runners match)`;
@@ -276,23 +276,25 @@ function poolLabelsMiss(ctx: Ctx, cp: CompiledPool): string | null {
   return why;
 }
 
-/** First failing term against a runner's labels over the pool's labels, or -1. */
+/**
+ * First failing term against the pool's labels over a runner's own, or -1. The pool's labels win:
+ * a runner may add labels the pool does not set, never change one it does (registration refuses
+ * such a runner, and a pool relabelled later still bounds the runners it has).
+ */
 function firstFailingRunner(ctx: Ctx, cp: CompiledPool, runnerLabels: Labels): number {
-  if (!cp.slotsComplete) return firstFailingTerm(ctx.selector, runnerLabels, cp.pool.labels);
+  if (!cp.slotsComplete) return firstFailingTerm(ctx.selector, cp.pool.labels, runnerLabels);
   const terms = ctx.selector.terms;
   const slots = cp.slots;
   for (let k = 0; k < terms.length; k++) {
     const t = terms[k] as (typeof terms)[number];
-    const own = runnerLabels[t.key];
+    const at = 2 * (ctx.termSlot[k] as number);
+    const poolValue = at < 0 || at >= slots.length ? undefined : (slots[at] as string | undefined);
     let ok: boolean;
-    if (typeof own === 'string') {
-      ok = matchTerm(t, own, undefined);
+    if (typeof poolValue === 'string') {
+      ok = matchTerm(t, poolValue, slots[at + 1] as Quantity | null | undefined);
     } else {
-      const at = 2 * (ctx.termSlot[k] as number);
-      ok =
-        at < 0 || at >= slots.length
-          ? matchTerm(t, undefined, undefined)
-          : matchTerm(t, slots[at] as string | undefined, slots[at + 1] as Quantity | null | undefined);
+      const own = runnerLabels[t.key];
+      ok = matchTerm(t, typeof own === 'string' ? own : undefined, undefined);
     }
     if (!ok) return k;
   }

@@ -137,6 +137,8 @@ export const RunnerMessage = z.discriminatedUnion('type', [
     lastSeq: z.number().int().min(0),
   }),
   z.strictObject({ type: z.literal('ack'), ref: z.string(), ok: z.boolean(), message: z.string().optional() }),
+  /** The runner saved the credential `welcome.credential` gave it: the server retires the old one. */
+  z.strictObject({ type: z.literal('credential.saved') }),
 ]);
 export type RunnerMessage = z.infer<typeof RunnerMessage>;
 
@@ -171,6 +173,12 @@ export const ServerMessage = z.discriminatedUnion('type', [
     heartbeatIntervalMs: z.number(),
     /** For the task the runner reported in hello: resend logs after `ackedSeq`; `keep` false = stop it. */
     resume: z.strictObject({ taskId: z.string(), ackedSeq: z.number().int().min(0), keep: z.boolean() }).nullable(),
+    /**
+     * A new credential for this runner (rotated on every hello). The runner saves it, then sends
+     * `credential.saved`; until the server has that (or sees the new one presented), the old one
+     * keeps working, so a crash between receiving and saving never locks the runner out.
+     */
+    credential: z.string().optional(),
   }),
   z.strictObject({ type: z.literal('task.assign'), task: TaskAssignment }),
   /** Every line up to `seq` is stored; `resend`: storing what followed failed, send it again. */

@@ -28,12 +28,18 @@ declare module 'fastify' {
 /** What the routes need (see ./routes/index.ts); `storage` also makes writes 507 while the store cannot write. */
 export type AppServices = RouteServices;
 
-export function buildApp(ctx: ServerContext, services: AppServices): FastifyInstance {
+/** `tls`: serve HTTPS with this certificate and key (src/server/tls.ts); absent = plain HTTP. */
+export function buildApp(
+  ctx: ServerContext,
+  services: AppServices,
+  tls?: { cert: Buffer; key: Buffer } | null,
+): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: ctx.config.maxPromptBytes + 64 * 1024,
     ...problemServerOptions(),
-  });
+    ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}),
+  }) as unknown as FastifyInstance;
   // Who calls (a store read per request: revocation holds at once) and may they; then the audit log.
   installAuth(app, ctx);
   installProjectScope(app, ctx);

@@ -25,6 +25,17 @@ function fail(e: unknown): Promise<never> {
   return exitWhenFlushed(1, EXIT_FLUSH_MS);
 }
 
+interface ServeOptions {
+  config?: string;
+  port?: string;
+  gatewayPort?: string;
+  home?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tls?: string;
+  tlsClientCa?: string;
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('marionette')
     .description('Marionette control plane: runs AI coding agents in sandboxes')
@@ -37,7 +48,14 @@ export async function main(argv: string[]): Promise<void> {
     .option('-p, --port <n>', 'REST API port (env MARIONETTE_PORT, default 8080)')
     .option('-g, --gateway-port <n>', 'runner gateway port (env MARIONETTE_GATEWAY_PORT, default 9090)')
     .option('--home <dir>', 'state directory (env MARIONETTE_HOME, default ~/.marionette)')
-    .action(async (opts: { config?: string; port?: string; gatewayPort?: string; home?: string }) => {
+    .option('--tls-cert <file>', 'PEM certificate for the API and the gateway (env MARIONETTE_TLS_CERT)')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert (env MARIONETTE_TLS_KEY)')
+    .option(
+      '--tls <mode>',
+      'self-signed: make one in $MARIONETTE_HOME/tls and print its fingerprint; off (env MARIONETTE_TLS)',
+    )
+    .option('--tls-client-ca <file>', 'require runners to present a client certificate this CA signed (mutual TLS)')
+    .action(async (opts: ServeOptions) => {
       let config: ReturnType<typeof loadServerConfig>;
       try {
         config = loadServerConfig(opts);
@@ -53,7 +71,22 @@ export async function main(argv: string[]): Promise<void> {
       const out = process.stderr;
       out.write(`marionette ${VERSION}\n`);
       out.write(`  API       ${server.apiUrl}  (OpenAPI: ${server.apiUrl}/v1/openapi.json)\n`);
-      out.write(`  gateway   ${config.gatewayHost}:${server.gatewayPort} and unix:${server.gatewaySocket}\n`);
+      const gw = config.gatewayHost.includes(':') ? `[${config.gatewayHost}]` : config.gatewayHost;
+      out.write(
+        `  gateway   ${server.tls ? 'wss://' : ''}${gw}:${server.gatewayPort} and unix:${server.gatewaySocket}\n`,
+      );
+      if (server.tls) {
+        const what =
+          server.tls.mode === 'self-signed'
+            ? server.tls.created
+              ? 'self-signed, created'
+              : 'self-signed'
+            : 'certificate';
+        out.write(
+          `  tls       ${what} ${server.tls.certFile}${server.tls.mutual ? ' (runners need a client certificate)' : ''}\n`,
+        );
+        out.write(`  tls       SHA-256 fingerprint ${server.tls.fingerprint}\n`);
+      }
       out.write(`  home      ${config.home}  (log: ${config.home}/server.log)\n`);
       out.write(
         server.bootstrapToken

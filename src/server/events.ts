@@ -5,6 +5,24 @@
  */
 import type { LogLine, Runner, Session, Task } from '../store/records.js';
 
+/** Why a runner connection or registration was refused (src/server/runner-credentials.ts), for the audit log. */
+export interface RunnerRefusal {
+  kind:
+    | 'credential_in_use'
+    | 'credential_unknown'
+    | 'registration_refused'
+    | 'registration_rate_limited'
+    | 'client_certificate';
+  runnerId: string | null;
+  poolId: string | null;
+  /** The refusal's code (a registration error code, or the close code as text). */
+  code: string;
+  reason: string;
+  /** The peer's address, when known. */
+  remote: string | null;
+  at: number;
+}
+
 export interface EventMap {
   'task:logs': { taskId: string; sessionId: string; lines: LogLine[] };
   'task:updated': { task: Task };
@@ -13,6 +31,8 @@ export interface EventMap {
   /** A runner said hello; `workspaces`: the sessions it holds a per-session workspace for. */
   'runner:connected': { runnerId: string; workspaces: string[] };
   'pool:changed': { poolId: string };
+  /** A runner registration or connection was refused (a replayed credential, labels past its pool's bounds...). */
+  'runner:refused': RunnerRefusal;
 }
 
 type Listener<K extends keyof EventMap> = (payload: EventMap[K]) => void;

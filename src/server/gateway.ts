@@ -7,8 +7,10 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { toError } from '../core/errors.js';
 import { parseFrame, RegisterRequest, RunnerMessage, type ServerMessage } from '../protocol/messages.js';
@@ -16,9 +18,11 @@ import type { Runner } from '../store/records.js';
 import type { ServerContext } from './context.js';
 import { findNul } from './input-guards.js';
 import { guardListener, type ListenerStats } from './listener-guard.js';
+import { CLOSE_CREDENTIAL_IN_USE, livenessWindowMs, recordRefusal } from './runner-credentials.js';
 import { RunnerLinkLimits } from './runner-link-limits.js';
 import { type GatewayLinks, RunnerConnection } from './runner-links.js';
 import { applyGatewaySocketAccess } from './secrets-setup.js';
+import type { ServerTls } from './tls.js';
 
 export { RunnerConnection } from './runner-links.js';
 
@@ -50,6 +54,36 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/**
+ * Mutual TLS: null when the request may go on, else why not. On the TLS listener with a client CA,
+ * the runner must have presented a certificate that CA signed; the unix socket has no TLS (its
+ * file mode guards it).
+ */
+function clientCertRefusal(tls: ServerTls | null, req: IncomingMessage): string | null {
+  const sock = req.socket as TLSSocket;
+  if (!tls?.clientCa || !sock.encrypted || sock.authorized) return null;
+  const cert = sock.getPeerCertificate();
+  if (!cert || Object.keys(cert).length === 0)
+    return 'this gateway requires a client certificate (mutual TLS): start the agent with --tls-cert and --tls-key';
+  return `client certificate refused (${String(sock.authorizationError)}): it must be signed by the gateway's client CA`;
+}
+
+/**
+ * The gateway's HTTPS server. With a client CA, a runner must present a certificate it signed
+ * (mutual TLS): one without, or with another, is refused (403) before its request is read.
+ */
+function createTlsServer(tls: ServerTls, onRequest: (req: IncomingMessage, res: ServerResponse) => void): Server {
+  return createHttpsServer(
+    {
+      cert: tls.cert,
+      key: tls.key,
+      // The certificate is checked per request (clientCertRefusal), so a runner is told why it was refused.
+      ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}),
+    },
+    onRequest,
+  ) as unknown as Server;
+}
+
 function reply(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
@@ -69,6 +103,8 @@ export class Gateway {
     private readonly ctx: ServerContext,
     private readonly handler: GatewayHandler,
     private readonly links: GatewayLinks,
+    /** TLS for the TCP listener (the unix socket stays plain); a client CA asks runners for certificates. */
+    private readonly tls: ServerTls | null = null,
   ) {
     this.connections = links.connections;
     this.linkLimits = new RunnerLinkLimits(ctx.config.limits.gateway, ctx.log);
@@ -82,6 +118,18 @@ export class Gateway {
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/';
     if (req.method === 'GET' && url === '/healthz') return reply(res, 200, { ok: true });
+    const certRefused = clientCertRefusal(this.tls, req);
+    if (certRefused) {
+      recordRefusal(this.ctx, {
+        kind: 'client_certificate',
+        runnerId: null,
+        poolId: null,
+        code: 'client_certificate',
+        reason: certRefused,
+        remote: req.socket.remoteAddress ?? null,
+      });
+      return reply(res, 403, { code: 'client_certificate', message: certRefused });
+    }
     if (req.method === 'POST' && url === '/v1/register') {
       let body: string;
       try {
@@ -94,13 +142,33 @@ export class Gateway {
       const nul = findNul(parsed.value);
       if (nul !== null)
         return reply(res, 400, { code: 'bad_request', message: `registration: ${nul} contains a NUL byte (\\u0000)` });
+      const remote = req.socket.remoteAddress ?? 'unix';
       const limited = this.linkLimits.registrationRefused(parsed.value.token);
       if (limited) {
+        recordRefusal(this.ctx, {
+          kind: 'registration_rate_limited',
+          runnerId: null,
+          poolId: null,
+          code: limited.code,
+          reason: limited.message,
+          remote,
+        });
         res.setHeader('retry-after', String(limited.retryAfterSeconds));
         return reply(res, 429, limited);
       }
       try {
         const r = await this.handler.register(parsed.value, req.socket.remoteAddress);
+        if (r.status !== 200) {
+          const b = r.body as { code?: string; message?: string };
+          recordRefusal(this.ctx, {
+            kind: 'registration_refused',
+            runnerId: parsed.value.runnerId ?? null,
+            poolId: null,
+            code: b.code ?? String(r.status),
+            reason: b.message ?? 'registration refused',
+            remote,
+          });
+        }
         return reply(res, r.status, r.body);
       } catch (e: unknown) {
         this.ctx.log.error({ err: toError(e) }, 'registration failed');
@@ -115,6 +183,8 @@ export class Gateway {
       socket.end(`HTTP/1.1 ${status} ${message}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${message}`);
     };
     if (!req.url?.startsWith('/v1/connect')) return deny(404, 'Not Found');
+    const certRefused = clientCertRefusal(this.tls, req);
+    if (certRefused) return deny(403, certRefused);
     const auth = req.headers.authorization ?? '';
     const m = /^Bearer\s+(\S+)$/.exec(auth);
     if (!m?.[1]) return deny(401, 'missing runner credential');
@@ -125,20 +195,52 @@ export class Gateway {
       this.ctx.log.error({ err: toError(e) }, 'runner authentication failed');
       return deny(500, 'authentication error');
     }
-    if (!runner) return deny(401, 'unknown or revoked runner credential');
-    const runnerId = runner.id;
+    const remote = req.socket.remoteAddress ?? 'unix';
+    if (!runner) {
+      recordRefusal(this.ctx, {
+        kind: 'credential_unknown',
+        runnerId: null,
+        poolId: null,
+        code: '401',
+        reason: 'unknown or revoked runner credential',
+        remote,
+      });
+      return deny(401, 'unknown or revoked runner credential');
+    }
+    const { id: runnerId, poolId } = runner;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      // One live connection per credential: a second holder is refused, the first keeps working.
+      const previous = this.connections.get(runnerId);
+      if (previous?.isLive(livenessWindowMs(this.ctx))) {
+        const reason = 'credential in use by another live connection';
+        recordRefusal(this.ctx, {
+          kind: 'credential_in_use',
+          runnerId,
+          poolId,
+          code: String(CLOSE_CREDENTIAL_IN_USE),
+          reason: `runner ${runnerId}: a second connection presented its credential while the first is live (first from ${previous.remote}, second from ${remote})`,
+          remote,
+        });
+        ws.close(CLOSE_CREDENTIAL_IN_USE, reason);
+        setTimeout(() => ws.terminate(), 2_000).unref();
+        return;
+      }
       this.linkLimits.opened(ws, runnerId);
-      this.attach(runnerId, ws);
+      this.attach(runnerId, ws, remote);
     });
   }
 
-  private attach(runnerId: string, ws: WebSocket): void {
-    const conn = new RunnerConnection(runnerId, ws);
+  private attach(runnerId: string, ws: WebSocket, remote: string): void {
+    const conn = new RunnerConnection(runnerId, ws, remote);
     const previous = this.connections.get(runnerId);
-    if (previous) previous.close(4000, 'replaced by a newer connection');
+    // Silent past the liveness window (a dropped network not yet noticed): the runner is back on a new one.
+    if (previous) {
+      previous.close(4000, 'replaced by a newer connection (this one was silent)');
+      previous.terminate();
+    }
     this.connections.set(runnerId, conn);
     ws.on('message', (data, isBinary) => {
+      conn.lastSeenAt = Date.now();
       if (isBinary) {
         if (this.linkLimits.invalidFrame(ws, runnerId, 'binary frame')) return;
         conn.send({ type: 'error', code: 'bad_frame', message: 'binary frames are not part of the protocol' });
@@ -179,7 +281,8 @@ export class Gateway {
 
   async listen(): Promise<void> {
     const make = (name: string) => {
-      const s = createServer((req, res) => void this.onRequest(req, res));
+      const onRequest = (req: IncomingMessage, res: ServerResponse) => void this.onRequest(req, res);
+      const s = name === 'tcp' && this.tls ? createTlsServer(this.tls, onRequest) : createServer(onRequest);
       s.on('upgrade', (req, socket, head) => void this.onUpgrade(req, socket, head));
       this.listenerStats.set(name, guardListener(s, this.ctx.config.limits.gateway, `gateway (${name})`, this.ctx.log));
       this.servers.push(s);

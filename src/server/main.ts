@@ -28,6 +28,7 @@ import { SessionWorkspaceReaper } from './session-workspaces.js';
 import { SessionService } from './sessions.js';
 import { ensureFreeSpace, StorageHealth } from './storage-health.js';
 import { SuspendService } from './suspend.js';
+import { loadServerTls, type ServerTls } from './tls.js';
 import { TokenService } from './tokens.js';
 
 export interface RunningServer {
@@ -38,6 +39,8 @@ export interface RunningServer {
   gatewaySocket: string;
   /** The bootstrap admin token when this start created it, else null. */
   bootstrapToken: string | null;
+  /** TLS on the API and the gateway (certificate file, fingerprint, whether this start made it); null = off. */
+  tls: (Pick<ServerTls, 'certFile' | 'fingerprint' | 'mode' | 'created'> & { mutual: boolean }) | null;
   sessions: SessionService;
   runners: RunnerService;
   pools: PoolService;
@@ -65,6 +68,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const secrets = openSecretBox(config);
   const redactor = new Redactor();
   redactor.addAll(Object.values(config.credentialsEnv));
+  // Then TLS: a bad certificate or key stops the start before anything else is opened.
+  const tls = loadServerTls(config);
   // Storage health: the log file and the store report write failures; a full disk degrades the
   // server (health says why, API writes get 507) instead of wedging it.
   let storage: StorageHealth | null = null;
@@ -137,22 +142,26 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     logFile.closeNow();
     throw e;
   }
-  const gateway = new Gateway(ctx, runners, links);
+  const gateway = new Gateway(ctx, runners, links, tls);
   const workspaceReaper = new SessionWorkspaceReaper(ctx, gateway);
   workspaceReaper.start();
   const tokens = new TokenService(ctx, pools, runners);
   const suspend = new SuspendService(ctx, sessions, runners);
   const preempter = new Preempter(ctx, sessions, suspend);
   const autoscaler = new Autoscaler(ctx, runners, sessions.providerHealth, () => sessions.pools());
-  const app = buildApp(ctx, {
-    sessions,
-    storage,
-    suspend,
-    extend: (api) => {
-      pools.routes(api);
-      tokens.routes(api);
+  const app = buildApp(
+    ctx,
+    {
+      sessions,
+      storage,
+      suspend,
+      extend: (api) => {
+        pools.routes(api);
+        tokens.routes(api);
+      },
     },
-  });
+    tls,
+  );
   guardListener(app.server, config.limits.api, 'api', log);
   try {
     await gateway.listen();
@@ -230,14 +239,26 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   autoscaler.start();
   preempter.start();
 
-  log.info({ apiPort, gatewayPort: gateway.tcpPort, home: config.home }, 'marionette started');
+  log.info(
+    { apiPort, gatewayPort: gateway.tcpPort, home: config.home, ...(tls ? { tlsFingerprint: tls.fingerprint } : {}) },
+    'marionette started',
+  );
   return {
     ctx,
-    apiUrl: `http://${config.host}:${apiPort}`,
+    apiUrl: `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${apiPort}`,
     apiPort,
     gatewayPort: gateway.tcpPort,
     gatewaySocket: config.gatewaySocket,
     bootstrapToken: token,
+    tls: tls
+      ? {
+          certFile: tls.certFile,
+          fingerprint: tls.fingerprint,
+          mode: tls.mode,
+          created: tls.created,
+          mutual: tls.clientCa !== null,
+        }
+      : null,
     sessions,
     runners,
     pools,

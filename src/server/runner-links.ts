@@ -11,11 +11,27 @@ import { FrameLanes } from './lanes.js';
 export class RunnerConnection {
   helloDone = false;
   readonly lanes: FrameLanes;
+  /** When the last frame arrived (or the connection opened): a second holder of the credential is refused while this is recent. */
+  lastSeenAt = Date.now();
+  /** The rotated credential sent in `welcome`, until the runner confirms it saved it. */
+  pendingCredential: string | null = null;
   constructor(
     readonly runnerId: string,
     private readonly ws: WebSocket,
+    /** The peer's address (IP, or `unix` for the unix socket). */
+    readonly remote: string | null = null,
   ) {
     this.lanes = new FrameLanes(ws);
+  }
+
+  /** Open, and heard from within `windowMs`. */
+  isLive(windowMs: number, now = Date.now()): boolean {
+    return this.ws.readyState === this.ws.OPEN && now - this.lastSeenAt < windowMs;
+  }
+
+  /** Drops the connection without a close handshake (a peer that went silent). */
+  terminate(): void {
+    this.ws.terminate();
   }
 
   send(msg: ServerMessage): boolean {

@@ -10,10 +10,26 @@ import { dialInRefusal } from './dial-in.js';
 
 const regError = (status: number, code: RegisterErrorCode, message: string) => ({ status, body: { code, message } });
 
+/** The first label a runner declares with a value other than its pool's, or null (keys in sorted order). */
+export function labelConflict(
+  poolLabels: Record<string, string>,
+  runnerLabels: Record<string, string>,
+): { key: string; pool: string; runner: string } | null {
+  for (const key of Object.keys(runnerLabels).sort()) {
+    const own = poolLabels[key];
+    const declared = runnerLabels[key] as string;
+    if (own !== undefined && own !== declared) return { key, pool: own, runner: declared };
+  }
+  return null;
+}
+
 /**
  * Exchanges a registration token for a runner credential: a managed runner (its row was created
  * when it was provisioned) moves to `connecting`; a pool or external runner gets a new row, if its
- * labels satisfy the pool's selector. A refused token gets a specific code, never an opaque 404.
+ * labels agree with the pool's own (a runner adds labels, never overrides one: 403
+ * `labels_rejected`), satisfy the pool's selector (which can forbid a label: `!team`), and the pool
+ * is under its `max_runners` (409 `pool_full`). A refused token gets a specific code, never an
+ * opaque 404.
  */
 export async function registerRunner(
   ctx: ServerContext,
@@ -70,7 +86,15 @@ export async function registerRunner(
       },
     };
   }
-  const labels = { ...pool.labels, ...req.labels };
+  // The pool's labels bound its runners: a runner may add labels, never change one its pool sets.
+  const conflict = labelConflict(pool.labels, req.labels);
+  if (conflict)
+    return regError(
+      403,
+      'labels_rejected',
+      `pool ${pool.name} sets ${conflict.key}=${conflict.pool}; this runner declared ${conflict.key}=${conflict.runner}, and a runner cannot override its pool's labels (drop ${conflict.key} from --labels, or join the pool that has it)`,
+    );
+  const labels = { ...req.labels, ...pool.labels };
   if (pool.selector) {
     const m = matchSelector(parseSelector(pool.selector), labels);
     if (!m.ok)

@@ -20,6 +20,7 @@ import { LogIngest } from './logingest.js';
 import { decideTaskEnd } from './outcome.js';
 import { auditConnect, auditRegistration } from './runner-audit.js';
 import type { RunnerControl } from './runner-control.js';
+import { rotateCredential, runnerForCredential } from './runner-credentials.js';
 import type { GatewayLinks } from './runner-links.js';
 import { registerRunner } from './runner-register.js';
 
@@ -77,9 +78,13 @@ export class RunnerService implements GatewayHandler {
     return r;
   }
 
+  /**
+   * The runner a credential belongs to: its current one, or the rotated one it was just given
+   * (runner-credentials.ts). Every attempt is audited.
+   */
   async authenticate(credential: string, from?: string): Promise<Runner | null> {
-    const found = await this.ctx.store.runners.findByCredential(credential);
-    const r = !found || found.state === 'terminated' ? null : found;
+    const r = await runnerForCredential(this.ctx, credential);
+    const found = r ?? (await this.ctx.store.runners.findByCredential(credential));
     await auditConnect(this.ctx, r, found, from);
     return r;
   }
@@ -108,6 +113,13 @@ export class RunnerService implements GatewayHandler {
       case 'ack':
         this.ctx.log.debug({ runnerId: conn.runnerId, ref: msg.ref, ok: msg.ok }, 'runner ack');
         return;
+      case 'credential.saved': {
+        // The runner saved the credential its welcome carried: the old one stops working now.
+        const next = conn.pendingCredential;
+        conn.pendingCredential = null;
+        if (next) await this.ctx.store.runners.confirmNextCredential(conn.runnerId, next);
+        return;
+      }
       default: {
         // Every message type is handled above: a new one is a compile error here (never).
         const unknown: never = msg;
@@ -182,12 +194,15 @@ export class RunnerService implements GatewayHandler {
     }
     const target: RunnerState = busy ? 'busy' : runner.draining ? 'draining' : 'idle';
     if (runner.state !== target) await store.runners.transition(runner.id, target, { agent_version: msg.agentVersion });
+    // A fresh credential on every hello; the old one works until the runner says it saved this one.
+    conn.pendingCredential = await rotateCredential(this.ctx, runner.id);
     conn.send({
       type: 'welcome',
       protocol: PROTOCOL_VERSION,
       runnerId: runner.id,
       heartbeatIntervalMs: this.ctx.config.heartbeatIntervalMs,
       resume,
+      ...(conn.pendingCredential ? { credential: conn.pendingCredential } : {}),
     });
     conn.send({ type: 'lease', leaseMs: this.ctx.config.leaseTimeoutMs }); // hello renewed it
     this.ctx.log.info({ runnerId: runner.id, resume }, 'runner connected');

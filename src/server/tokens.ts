@@ -157,7 +157,8 @@ export class TokenService {
   private gatewayAddress(): string {
     const host = this.ctx.config.gatewayHost;
     const shown = host === '0.0.0.0' || host === '::' ? hostname() : host.includes(':') ? `[${host}]` : host;
-    return `${shown}:${this.runners.gateway.tcpPort || this.ctx.config.gatewayPort}`;
+    // With TLS the runner must be told to use it (a bare HOST:PORT is plain).
+    return `${this.ctx.config.tls ? 'wss://' : ''}${shown}:${this.runners.gateway.tcpPort || this.ctx.config.gatewayPort}`;
   }
 
   /** One external runner: a one-time token and the exact command line to start its agent. */

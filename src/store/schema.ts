@@ -100,6 +100,8 @@ export interface RunnersTable {
   state: string;
   labels: string;
   credential_hash: string | null;
+  /** Migration 008: a rotated credential issued but not yet confirmed saved by the runner. */
+  next_credential_hash?: string | null;
   provider_id: string;
   handle: string | null;
   agent_version: string | null;

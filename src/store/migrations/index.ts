@@ -9,6 +9,7 @@ import * as m003 from './003_session_priority.js';
 import * as m004 from './004_install_meta.js';
 import * as m005 from './005_agent_outcomes.js';
 import * as m007 from './007_tokens_audit.js';
+import * as m008 from './008_runner_credentials.js';
 import type { MigrationContext } from './context.js';
 
 export type { MigrationContext } from './context.js';
@@ -22,6 +23,7 @@ const STEPS: Record<string, Step> = {
   '004_install_meta': m004,
   '005_agent_outcomes': m005,
   '007_tokens_audit': m007,
+  '008_runner_credentials': m008,
 };
 
 export function migrationProvider(ctx: MigrationContext): MigrationProvider {

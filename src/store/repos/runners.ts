@@ -54,6 +54,44 @@ export class RunnerRepo {
     return r ? toRunner(r) : null;
   }
 
+  /**
+   * Credential rotation (migration 008). The runner presented the credential issued last but not
+   * yet confirmed: that proves it saved it, so it becomes the current one and the old one stops
+   * working (compare-and-set on the pending hash). Null when no runner has it pending.
+   */
+  async promoteNextCredential(credential: string): Promise<Runner | null> {
+    const hash = hashSecret(credential);
+    const r = await this.db
+      .updateTable('runners')
+      .set({ credential_hash: hash, next_credential_hash: null, updated_at: Date.now() })
+      .where('next_credential_hash', '=', hash)
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) return null;
+    return this.findByCredential(credential);
+  }
+
+  /** Issues a rotated credential: pending until the runner confirms it saved it (the old one works meanwhile). */
+  async offerNextCredential(id: string, credential: string): Promise<boolean> {
+    const r = await this.db
+      .updateTable('runners')
+      .set({ next_credential_hash: hashSecret(credential) })
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** The runner confirmed it saved `credential` (pending for it): it becomes current, the old one stops working. */
+  async confirmNextCredential(id: string, credential: string): Promise<boolean> {
+    const hash = hashSecret(credential);
+    const r = await this.db
+      .updateTable('runners')
+      .set({ credential_hash: hash, next_credential_hash: null, updated_at: Date.now() })
+      .where('id', '=', id)
+      .where('next_credential_hash', '=', hash)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
   async list(
     filter: { orgId?: string; poolId?: string; sessionId?: string; states?: RunnerState[] } = {},
   ): Promise<Runner[]> {

@@ -30,7 +30,10 @@ describe('parseEgressPolicy', () => {
     ['closed', /network\.egress: expected none, open, or \{ allow/],
     [{ allow: 'a.com' }, /network\.egress\.allow: expected a list/],
     [{ allow: ['a.com'], deny: [] }, /network\.egress\.deny: unknown field/],
-    [{ allow: ['10.0.0.0/33'] }, /allow\[0\]: "10\.0\.0\.0\/33" is not a CIDR: the prefix length must be 0-32 for IPv4/],
+    [
+      { allow: ['10.0.0.0/33'] },
+      /allow\[0\]: "10\.0\.0\.0\/33" is not a CIDR: the prefix length must be 0-32 for IPv4/,
+    ],
     [{ allow: ['ok.com', '10.0.0.1/8'] }, /allow\[1\]: "10\.0\.0\.1\/8" has host bits set past \/8/],
     [{ allow: ['300.1.1.1'] }, /allow\[0\]: "300\.1\.1\.1" is not an IP address or CIDR/],
     [{ allow: ['https://a.com'] }, /allow\[0\]: "https:\/\/a\.com" is not an IP address or CIDR/],

@@ -101,7 +101,9 @@ export function parseEgressRule(entry: unknown, where: string): EgressRule {
     const [addr, len, extra] = e.split('/') as [string, string | undefined, string | undefined];
     const ip = parseIp(addr);
     if (ip === null || extra !== undefined)
-      throw new InvalidRequest(`${where}: ${describe(entry)} is not an IP address or CIDR (e.g. 10.0.0.0/8, 2001:db8::/32; a host pattern takes no port)`);
+      throw new InvalidRequest(
+        `${where}: ${describe(entry)} is not an IP address or CIDR (e.g. 10.0.0.0/8, 2001:db8::/32; a host pattern takes no port)`,
+      );
     const width = ip.family === 4 ? 32 : 128;
     const prefix = len === undefined ? width : /^\d{1,3}$/.test(len) ? Number(len) : Number.NaN;
     if (!Number.isInteger(prefix) || prefix < 0 || prefix > width)
@@ -110,7 +112,9 @@ export function parseEgressRule(entry: unknown, where: string): EgressRule {
       );
     const bits = ip.bits & mask(ip.family, prefix);
     if (bits !== ip.bits)
-      throw new InvalidRequest(`${where}: ${describe(entry)} has host bits set past /${prefix}; write the network address`);
+      throw new InvalidRequest(
+        `${where}: ${describe(entry)} has host bits set past /${prefix}; write the network address`,
+      );
     return { kind: 'cidr', text: `${addr}/${prefix}`, family: ip.family, bits, prefix };
   }
   if (e.length > 253 || !HOST_RE.test(e))
@@ -133,7 +137,9 @@ export function parseEgressPolicy(input: unknown, field = 'network.egress'): Egr
     const extra = Object.keys(obj).filter((k) => k !== 'allow');
     if (extra.length > 0) throw new InvalidRequest(`${field}.${extra[0]}: unknown field (expected only allow)`);
     if (!Array.isArray(obj.allow))
-      throw new InvalidRequest(`${field}.allow: expected a list of host patterns and CIDRs, got ${describe(obj.allow)}`);
+      throw new InvalidRequest(
+        `${field}.allow: expected a list of host patterns and CIDRs, got ${describe(obj.allow)}`,
+      );
     const out: string[] = [];
     obj.allow.forEach((entry: unknown, i) => {
       const r = parseEgressRule(entry, `${field}.allow[${i}]`);
@@ -179,7 +185,11 @@ export function egressAllows(policy: EgressPolicy | readonly EgressRule[], host:
 /** Whether pool rule `outer` admits everything session rule `inner` admits. */
 function covers(outer: EgressRule, inner: EgressRule): boolean {
   if (outer.kind === 'cidr' && inner.kind === 'cidr')
-    return outer.family === inner.family && outer.prefix <= inner.prefix && (inner.bits & mask(outer.family, outer.prefix)) === outer.bits;
+    return (
+      outer.family === inner.family &&
+      outer.prefix <= inner.prefix &&
+      (inner.bits & mask(outer.family, outer.prefix)) === outer.bits
+    );
   if (outer.kind === 'host' && inner.kind === 'host') {
     if (!outer.wildcard) return !inner.wildcard && inner.pattern === outer.pattern;
     return inner.base === outer.base ? inner.wildcard : inner.base.endsWith(`.${outer.base}`);
@@ -210,7 +220,8 @@ export function narrowEgress(
   pool: EgressPolicy,
   session: EgressPolicy | null | undefined,
 ): { policy: EgressPolicy; refusal?: undefined } | { refusal: string; policy?: undefined } {
-  if (session === null || session === undefined || pool === 'open' || session === 'none') return { policy: session ?? pool };
+  if (session === null || session === undefined || pool === 'open' || session === 'none')
+    return { policy: session ?? pool };
   const refuse = (what: string) => ({
     refusal: `the session asks for egress ${what}; its pool allows ${formatEgress(pool)} (a session may narrow its pool's egress, never widen it)`,
   });

@@ -15,7 +15,12 @@
  * control (docker: `NetworkMode: none`, or none plus the egress proxy; see docs/egress.md).
  */
 import { InvalidRequest } from './errors.js';
-import type { SandboxProviderCapabilities } from './types.js';
+
+/** The two capability-matrix fields the egress model reads (a `SandboxProviderCapabilities` fits). */
+export interface EgressCapabilities {
+  egressDefault: 'allow-all' | 'deny-all';
+  supportsCustomNetworkPolicy: boolean;
+}
 
 /** The canonical form, the same in config, API and store: `'none'`, `'open'` or `{ allow }`. */
 export type EgressPolicy = 'none' | 'open' | { allow: string[] };
@@ -204,7 +209,7 @@ export function formatEgress(policy: EgressPolicy): string {
 /** A pool's policy: its own `network.egress`, else what its provider gives by default. */
 export function poolEgress(
   own: EgressPolicy | null | undefined,
-  caps: Pick<SandboxProviderCapabilities, 'egressDefault'> | undefined,
+  caps: Pick<EgressCapabilities, 'egressDefault'> | undefined,
 ): EgressPolicy {
   if (own !== null && own !== undefined) return own;
   return caps?.egressDefault === 'deny-all' ? 'none' : 'open';
@@ -239,7 +244,7 @@ export function narrowEgress(
  */
 export function egressRefusal(
   policy: EgressPolicy,
-  caps: Pick<SandboxProviderCapabilities, 'egressDefault' | 'supportsCustomNetworkPolicy'> | undefined,
+  caps: EgressCapabilities | undefined,
   providerId: string,
 ): string | null {
   if (caps === undefined || caps.supportsCustomNetworkPolicy) return null;
@@ -255,11 +260,48 @@ export function egressRefusal(
 export function egressMiss(
   poolOwn: EgressPolicy | null | undefined,
   session: EgressPolicy | null | undefined,
-  caps: Pick<SandboxProviderCapabilities, 'egressDefault' | 'supportsCustomNetworkPolicy'> | undefined,
+  caps: EgressCapabilities | undefined,
   providerId: string,
 ): string | null {
   if ((session === null || session === undefined) && (poolOwn === null || poolOwn === undefined)) return null;
   const narrowed = narrowEgress(poolEgress(poolOwn, caps), session);
   if (narrowed.refusal !== undefined) return narrowed.refusal;
   return egressRefusal(narrowed.policy, caps, providerId);
+}
+
+/**
+ * The scheduler's egress step for one pool: `miss` is the `egress_policy` verdict's detail (null:
+ * the pool can take the session), `freshRunner` says the session's policy is narrower than the
+ * pool's, so only a runner provisioned for it will do (an idle runner was started with the pool's).
+ * Pools whose runners join by themselves (`managed` false) cannot narrow per session.
+ */
+export function egressPlacement(
+  poolOwn: EgressPolicy | null | undefined,
+  session: EgressPolicy | null | undefined,
+  caps: EgressCapabilities | undefined,
+  providerId: string,
+  managed: boolean,
+): { miss: string | null; freshRunner: boolean } {
+  const miss = egressMiss(poolOwn, session, caps, providerId);
+  if (miss !== null || session === null || session === undefined) return { miss, freshRunner: false };
+  const base = poolEgress(poolOwn, caps);
+  if (JSON.stringify(base) === JSON.stringify(session)) return { miss: null, freshRunner: false };
+  if (!managed)
+    return {
+      miss: `the session narrows egress to ${formatEgress(session)}, but this pool's runners join with its own (${formatEgress(base)}) and cannot be narrowed per session`,
+      freshRunner: false,
+    };
+  return { miss: null, freshRunner: true };
+}
+
+/** The policy a session's sandbox gets in a pool (undefined: neither sets one, the provider's default). */
+export function effectiveEgress(
+  poolOwn: EgressPolicy | null | undefined,
+  session: EgressPolicy | null | undefined,
+  caps: EgressCapabilities | undefined,
+): EgressPolicy | undefined {
+  if ((poolOwn === null || poolOwn === undefined) && (session === null || session === undefined)) return undefined;
+  const r = narrowEgress(poolEgress(poolOwn, caps), session);
+  if (r.refusal !== undefined) throw new InvalidRequest(`network.egress: ${r.refusal}`);
+  return r.policy;
 }

@@ -162,14 +162,17 @@ export class EgressProxy {
       upstream.destroy();
       client.destroy();
     };
+    let established = false;
     upstream.once('connect', () => {
+      established = true;
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length > 0) upstream.write(head);
       upstream.pipe(client);
       client.pipe(upstream);
     });
     upstream.once('error', (e: Error) => {
-      if (!client.destroyed && upstream.connecting)
+      // Before the tunnel: tell the client why (\`connecting\` is already false when the error fires).
+      if (!client.destroyed && !established)
         client.end(`HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n${e.message}\n`);
       finish();
     });

@@ -13,7 +13,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   containersOf,
   createSession,
+  docker,
   dockerDescribe,
+  engine,
   ensureTestImage,
   expectNothingLeft,
   forceClean,
@@ -26,7 +28,11 @@ import { type ServerHandle, until } from './harness.js';
 const POOLS = `
 allowlist: {provider: docker, mode: managed, max_runners: 2, network: {egress: {allow: [localhost]}}}
 opennet: {provider: docker, mode: managed, max_runners: 2, sandbox_config: {network: bridge}}
+gvisor: {provider: docker, mode: managed, max_runners: 1, sandbox_config: {runtime: runsc}, network: {egress: {allow: [localhost]}}}
 `;
+/** Whether the engine has runsc (.ci/run registers it; required there). */
+const runsc =
+  engine.ok && Object.keys(((await docker.info()) as { Runtimes?: object }).Runtimes ?? {}).includes('runsc');
 
 /** A node one-liner in the box: GET `url` through $HTTP_PROXY (plain HTTP proxying), prints status and body. */
 function viaProxy(url: string): string {
@@ -97,6 +103,22 @@ dockerDescribe('egress policies on docker sessions', () => {
     expect(events[1]!.data).toMatchObject({ host: 'denied.invalid', port: 443, method: 'CONNECT', sessionDenied: 2 });
     expect((await srv.api('POST', `/v1/sessions/${s.id}/cancel`)).status).toBe(200);
   });
+
+  it.skipIf(!runsc && process.env.MARIONETTE_REQUIRE_DOCKER !== '1')(
+    'an allow list under gVisor (runtime runsc): the same proxy through the bind-mounted socket',
+    async () => {
+      const s = await createSession(srv, { pool: 'gvisor' });
+      made.push(s.id);
+      const { runnerId } = await sessionIn(srv, s.id, ['idle', 'active'], 120_000);
+      const [c] = await containersOf(prefix, runnerId!);
+      expect(c?.HostConfig).toMatchObject({ NetworkMode: 'none' });
+      expect((await docker.getContainer(c!.Id).inspect()).HostConfig.Runtime).toBe('runsc');
+      expect(await runTask(srv, s.id, viaProxy(`http://localhost:${port}/`))).toEqual(['200 hello from the test']);
+      expect((await runTask(srv, s.id, viaProxy(`http://127.0.0.1:${port}/`)))[0]).toMatch(/^403 /);
+      expect((await srv.api('POST', `/v1/sessions/${s.id}/cancel`)).status).toBe(200);
+    },
+    180_000,
+  );
 
   it('a session narrows an open pool to none: no network at all, no proxy', async () => {
     const s = await createSession(srv, { pool: 'opennet', network: { egress: 'none' } });

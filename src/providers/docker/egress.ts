@@ -93,6 +93,27 @@ export class DockerEgress {
     return folder;
   }
 
+  /**
+   * After a server restart the proxies of running containers are gone (their tasks reach nothing:
+   * the policy fails closed). The reconciler's status check calls this for a running container:
+   * a handle whose metadata carries an allow-list policy gets its proxy back at the same socket.
+   * Returns whether it started one.
+   */
+  async revive(metadata: Record<string, unknown>): Promise<boolean> {
+    const runnerId = metadata.runnerId;
+    if (typeof metadata.egress !== 'string' || typeof runnerId !== 'string' || this.proxies.has(runnerId)) return false;
+    const policy = JSON.parse(metadata.egress) as EgressPolicy;
+    if (typeof policy === 'string') return false;
+    const owner: EgressOwner = {
+      orgId: String(metadata.orgId ?? ''),
+      sessionId: typeof metadata.sessionId === 'string' ? metadata.sessionId : null,
+      poolId: String(metadata.poolId ?? ''),
+      runnerId,
+    };
+    await this.start(policy, owner, typeof metadata.user === 'string' ? metadata.user : '1000:1000');
+    return true;
+  }
+
   /** The live proxy of a runner, if any (counters, tests). */
   proxyOf(runnerId: string): Promise<EgressProxy> | undefined {
     return this.proxies.get(runnerId);

@@ -183,6 +183,7 @@ export class DockerSandboxProvider implements SandboxProvider {
         return 'provisioning';
       case 'running':
       case 'paused':
+        await this.egress.revive(handle.metadata);
         return 'running';
       case 'removing':
       case 'exited':
@@ -579,7 +580,7 @@ export class DockerSandboxProvider implements SandboxProvider {
         sessionId: spec.sessionId,
         poolId: spec.poolId,
         network: egress.networkMode,
-        ...(spec.egress === undefined ? {} : { egress: JSON.stringify(spec.egress) }),
+        ...(spec.egress === undefined ? {} : { egress: JSON.stringify(spec.egress), user: cfg.user }),
         ...(cfg.runtime === undefined ? {} : { runtime: cfg.runtime }),
         readOnlyRootfs,
         labelPrefix: cfg.labelPrefix,

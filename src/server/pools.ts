@@ -149,7 +149,12 @@ export class PoolService {
       selector,
       runtime_provides: runtimeProvides === null ? null : JSON.stringify(runtimeProvides),
       sandbox_config: JSON.stringify(input.sandboxConfig ?? base?.sandboxConfig ?? {}),
-      egress: poolEgressColumn(input.network, base?.egress ?? null, descriptor),
+      // From marionette.yaml (the truth for its pools), a removed `network` goes back to the provider's default.
+      egress: poolEgressColumn(
+        source === 'config' ? (input.network ?? null) : input.network,
+        base?.egress ?? null,
+        descriptor,
+      ),
       lifecycle: input.lifecycle ?? base?.lifecycle ?? 'per-session',
       sandbox_mode: sandboxMode,
       suspend_config: JSON.stringify(suspendConfig),

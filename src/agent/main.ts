@@ -66,6 +66,9 @@ export async function main(argv: string[]): Promise<void> {
     const config = loadAgentConfig(opts, process.env, hostname(), file);
     for (const note of config.notes ?? []) process.stderr.write(`marionette-agent: ${note}\n`);
     agent = new Agent({ config });
+    // Behind an egress proxy (a sandbox with loopback only): its bridge on 127.0.0.1 is the task's way out.
+    const egressSocket = process.env.MARIONETTE_EGRESS_SOCKET;
+    if (egressSocket) await (await import('../egress/bridge.js')).startEgressBridge(egressSocket);
     await agent.start();
   } catch (e: unknown) {
     if (e instanceof AgentError || e instanceof MarionetteError) {

@@ -81,6 +81,9 @@ export const CostQuery = z.strictObject({
 });
 export const ListTokensQuery = z.strictObject({ pool: z.string().optional() });
 
+/** `network: { egress }`, checked by src/core/egress.ts (none | open | { allow: [...] }). */
+const NetworkInput = z.strictObject({ egress: z.unknown() });
+
 // ---- sessions and tasks
 
 export const CreateSessionBody = z.strictObject({
@@ -113,6 +116,8 @@ export const CreateSessionBody = z.strictObject({
   resources: z
     .strictObject({ cpu: z.string().optional(), memory: z.string().optional(), gpu: z.string().optional() })
     .optional(),
+  /** `egress`: none | open | { allow: [host patterns, CIDRs] }, narrowing the pool's (never widening). */
+  network: NetworkInput.optional(),
 });
 export type CreateSessionBody = z.infer<typeof CreateSessionBody>;
 
@@ -182,6 +187,8 @@ export const PoolInput = z.strictObject({
     .optional(),
   runtimeProvides: z.unknown().optional(),
   sandboxConfig: z.record(z.string(), z.unknown()).optional(),
+  /** The pool's egress policy (`egress`: none | open | { allow: [...] }); null: its provider's default. */
+  network: NetworkInput.nullable().optional(),
   lifecycle: z.enum(LIFECYCLES as [string, ...string[]]).optional(),
   sandboxMode: z.enum(SANDBOX_MODES as [string, ...string[]]).optional(),
   suspendConfig: z

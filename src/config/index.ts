@@ -62,6 +62,8 @@ const poolConfigSchema = z.strictObject({
   selector: z.union([z.string(), z.record(z.string(), z.string())]).optional(),
   runtime_provides: z.unknown().optional(),
   sandbox_config: z.record(z.string(), z.unknown()).optional(),
+  /** `egress`: none | open | { allow: [host patterns, CIDRs] } (docs/egress.md). Default: the provider's. */
+  network: z.strictObject({ egress: z.unknown() }).optional(),
   lifecycle: z.enum(['per-session', 'per-task']).optional(),
   sandbox_mode: z.enum(['runner-is-sandbox', 'runner-creates-sandbox']).optional(),
   suspend_config: suspendConfigSchema.optional(),

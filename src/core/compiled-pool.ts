@@ -5,6 +5,7 @@
  * (bounded), so pools that share them share the work of checking them.
  */
 import { type CapabilitySource, deriveCapabilities } from './capabilities.js';
+import type { EgressPolicy } from './egress.js';
 import { parseQuantityCached, type Quantity } from './quantity.js';
 import { parseSelector, type Selector } from './selector.js';
 import type { Labels, Pool, RunnerState, RuntimeProvides } from './types.js';
@@ -61,6 +62,8 @@ export interface CompiledPool {
    * Sets, so `decide` checks runtimes and requirements once per distinct substrate, not per pool.
    */
   readonly substrateId: number;
+  /** The pool's own egress policy; null: its provider's default. */
+  readonly egress: EgressPolicy | null;
 }
 
 /** Interned label keys: key → small integer slot. Bounded; keys past the limit are not interned. */
@@ -160,6 +163,7 @@ export function compilePool(pool: Pool, cls: ProviderClassView = {}): CompiledPo
     runtimeKinds: sub.runtimeKinds,
     requirementKinds: sub.requirementKinds,
     substrateId: sub.id,
+    egress: pool.egress ?? null,
     labelMap: new Map(Object.entries(pool.labels)),
     slots,
     slotsComplete,

@@ -3,6 +3,7 @@
  * live state, and the decision (the chosen placement and one verdict per pool).
  */
 import type { CompiledPool, RunnerView } from './compiled-pool.js';
+import type { EgressPolicy } from './egress.js';
 import type { Selector } from './selector.js';
 import type { AgentCard, AuthMode, PoolVerdict, Profile, RuntimeKind, SandboxProviderCapabilities } from './types.js';
 
@@ -28,6 +29,8 @@ export interface PlacementRequest {
   selector?: Selector | null;
   /** Its selector is ANDed with the request's; its providerPreference orders ties on priority. */
   profile?: Profile | null;
+  /** The session's own egress policy (narrowing its pool's); null or absent: the pool's. */
+  egress?: EgressPolicy | null;
 }
 
 export type PlacementAction = 'assign' | 'provision' | 'wait';

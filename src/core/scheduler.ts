@@ -11,7 +11,8 @@
  * Check order: `inactive` → `org_mismatch` → `pool_mismatch` (explicit pool) → `provider_mismatch`
  * (explicit provider) → `auth_mode_pin` → `missing_runtime` →
  * `missing_requirement` → `selector_mismatch` → `provider_unavailable` (not configured here, or its
- * backend unreachable) → `at_capacity`.
+ * backend unreachable) → `egress_policy` (the session widens its pool's egress, or the pool's provider
+ * cannot enforce the policy: see ./egress.ts) → `at_capacity`.
  *
  * Among eligible pools: highest priority, then earlier in the profile's `providerPreference`
  * (listed providers first, in list order), then a pool with a ready idle runner over one that would
@@ -28,6 +29,7 @@
 import type { CompiledPool, RunnerView } from './compiled-pool.js';
 import { type Ctx, type Eligible, makeCtx, type SubstrateResult, UNLISTED } from './decision-context.js';
 import type { Decision, PlacementAction, PlacementRequest, PoolCandidate } from './decision-types.js';
+import { egressPlacement } from './egress.js';
 import type { Quantity } from './quantity.js';
 import { explainTerm, firstFailingTerm, firstFailingTermMap, matchTerm } from './selector.js';
 import type { Labels, PoolVerdict, RequirementKind, RuntimeKind, VerdictReason } from './types.js';
@@ -95,6 +97,15 @@ export function decide(request: PlacementRequest, candidates: readonly PoolCandi
           reason = 'provider_unavailable';
           detail = `provider ${cp.providerId} unavailable: ${c.providerUnavailable}`;
         }
+        let freshRunner = false;
+        if (reason === null && (cp.egress !== null || (request.egress !== null && request.egress !== undefined))) {
+          const e = egressPlacement(cp.egress, request.egress, c.capabilities, cp.providerId, cp.isManaged);
+          if (e.miss !== null) {
+            reason = 'egress_policy';
+            detail = e.miss;
+          }
+          freshRunner = e.freshRunner;
+        }
         if (reason === null) {
           // Capacity. Idle, unbound, label-matching runners can be assigned without new capacity.
           let idleCount = 0;
@@ -102,7 +113,7 @@ export function decide(request: PlacementRequest, candidates: readonly PoolCandi
           const runners = c.runners;
           for (let k = 0; k < runners.length; k++) {
             const r = runners[k] as RunnerView;
-            if (r.state !== 'idle' || r.sessionId !== null) continue;
+            if (r.state !== 'idle' || r.sessionId !== null || freshRunner) continue;
             if (ctx.hasSelector && firstFailingRunner(ctx, cp, r.labels) >= 0) continue;
             if (idleId === null) idleId = r.id;
             idleCount++;

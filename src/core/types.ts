@@ -1,6 +1,8 @@
 /**
  * @module Plain domain types shared by the core, the store, the server and the CLI. No I/O here.
  */
+import type { EgressPolicy } from './egress.js';
+
 export type Labels = Record<string, string>;
 
 export type PoolMode = 'managed' | 'pool' | 'external';
@@ -80,6 +82,8 @@ export interface Pool {
   lifecycle: Lifecycle;
   sandboxMode: SandboxMode;
   suspendConfig: SuspendConfig;
+  /** The pool's `network.egress` (see ./egress.ts); null or absent: its provider's `egressDefault`. */
+  egress?: EgressPolicy | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -182,6 +186,7 @@ export type VerdictReason =
   | 'selector_mismatch'
   | 'at_capacity'
   | 'provider_unavailable'
+  | 'egress_policy'
   | 'lower_priority';
 
 export interface PoolVerdict {

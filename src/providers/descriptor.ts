@@ -11,6 +11,8 @@ import {
   type SuspendConfig,
   type SuspendStrategy,
 } from '../core/types.js';
+import type { EgressOwner } from '../egress/ledger.js';
+import type { EgressDenial } from '../egress/proxy.js';
 import type { SandboxProvider } from './types.js';
 
 /** What `create` gets from the server besides the provider's own config section. */
@@ -23,6 +25,11 @@ export interface ProviderContext {
   gatewaySocket: string;
   /** The install's id: a provider labels what it creates with it and reaps only what carries it. */
   installId: string | null;
+  /**
+   * Called for every connection an egress proxy of this provider refused (the server counts,
+   * logs and records them; see src/egress/ledger.ts). Absent: refusals are only counted by the proxy.
+   */
+  onEgressDenied?: (owner: EgressOwner, denial: EgressDenial) => void;
 }
 
 export interface ProviderDescriptor<C = unknown> {

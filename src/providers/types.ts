@@ -4,6 +4,7 @@
  * imports a provider SDK.
  */
 
+import type { EgressPolicy } from '../core/egress.js';
 // The capability matrix and suspend strategies are domain types (src/core/types.ts); providers import them from here.
 import type { SandboxProviderCapabilities, SuspendStrategy } from '../core/types.js';
 
@@ -45,6 +46,12 @@ export interface SandboxSpec {
   toolchainDemand?: ComposedToolchainDemand;
   /** The pool's suspend strategy and fallback, so a provider can prepare for them (e.g. a writable rootfs for `snapshot`). */
   suspend?: { strategy: SuspendStrategy; fallback: SuspendStrategy };
+  /**
+   * The session's effective egress policy (its pool's, narrowed by the session; see
+   * src/core/egress.ts). Absent: the pool sets none, so the provider's default. A provider whose
+   * capabilities say `supportsCustomNetworkPolicy` compiles it to its own control.
+   */
+  egress?: EgressPolicy;
   /** Marionette additions: who the sandbox belongs to (labels, workspace naming). */
   runnerId: string;
   poolId: string;

@@ -11,6 +11,7 @@ import { openStore, type Store } from '../store/index.js';
 import { buildApp } from './app.js';
 import { Autoscaler } from './autoscaler.js';
 import type { ServerContext } from './context.js';
+import { recordEgressDenials } from './egress-events.js';
 import { EventBus } from './events.js';
 import { Gateway } from './gateway.js';
 import { guardListener } from './listener-guard.js';
@@ -119,11 +120,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   redactor.add(token ?? readTokenFile(config.home));
   const bus = new EventBus((event, e) => log.error({ err: toError(e), event }, 'event listener failed'));
   const gatewayAddress = `unix:${config.gatewaySocket}`;
+  const egressLedger = recordEgressDenials(store, log);
   const providers = await createProviders(config.providers, {
     home: config.home,
     gateway: gatewayAddress,
     gatewaySocket: config.gatewaySocket,
     installId: (await store.meta.installId()) ?? null,
+    onEgressDenied: (owner, d) => egressLedger.denied(owner, d),
   });
   const ctx: ServerContext = { config, store, bus, log, providers, orgId, projectId, secrets, redactor };
   // Built in dependency order, each with what it needs: the gateway's connection table and the

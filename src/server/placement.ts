@@ -92,6 +92,7 @@ export function placementRequest(
     poolName: request.pool,
     selector: request.selector ? parseSelector(request.selector) : null,
     profile,
+    egress: request.egress ?? null,
   };
 }
 

@@ -30,6 +30,7 @@ import type { PoolsTable } from '../store/schema.js';
 import { agentCardFromConfig, BUILT_IN_AGENTS } from './agents.js';
 import type { Api } from './api.js';
 import type { ServerContext } from './context.js';
+import { poolEgressColumn } from './egress-input.js';
 import { boundedDuration, intInRange, PRIORITY_RANGE, RUNNER_COUNT_RANGE } from './input-guards.js';
 import type { SessionService } from './sessions.js';
 
@@ -148,6 +149,12 @@ export class PoolService {
       selector,
       runtime_provides: runtimeProvides === null ? null : JSON.stringify(runtimeProvides),
       sandbox_config: JSON.stringify(input.sandboxConfig ?? base?.sandboxConfig ?? {}),
+      // From marionette.yaml (the truth for its pools), a removed `network` goes back to the provider's default.
+      egress: poolEgressColumn(
+        source === 'config' ? (input.network ?? null) : input.network,
+        base?.egress ?? null,
+        descriptor,
+      ),
       lifecycle: input.lifecycle ?? base?.lifecycle ?? 'per-session',
       sandbox_mode: sandboxMode,
       suspend_config: JSON.stringify(suspendConfig),
@@ -405,6 +412,7 @@ function fileToInput(name: string, p: PoolFileConfig): Partial<PoolInput> & { na
     ...(p.selector !== undefined ? { selector: p.selector } : {}),
     ...(p.runtime_provides !== undefined ? { runtimeProvides: p.runtime_provides } : {}),
     ...(p.sandbox_config !== undefined ? { sandboxConfig: p.sandbox_config } : {}),
+    ...(p.network !== undefined ? { network: p.network } : {}),
     ...(p.lifecycle !== undefined ? { lifecycle: p.lifecycle } : {}),
     ...(p.sandbox_mode !== undefined ? { sandboxMode: p.sandbox_mode } : {}),
     ...(p.suspend_config !== undefined

@@ -5,6 +5,7 @@
  * that a pool lets a session run its own `image`, at request time (a 400 naming each pool's
  * reason) and again at provision time.
  */
+import { effectiveEgress } from '../core/egress.js';
 import { InvalidRequest } from '../core/errors.js';
 import { parseQuantity } from '../core/quantity.js';
 import type { Pool, Resources } from '../core/types.js';
@@ -128,7 +129,9 @@ export async function buildSandboxSpec(
       if (refused !== null) throw new InvalidRequest(`image: ${refused}`);
     }
   }
+  const egress = effectiveEgress(pool.egress, req?.egress, findProvider(pool.providerId)?.capabilities);
   return {
+    ...(egress === undefined ? {} : { egress }),
     projectId: session?.projectId ?? ctx.projectId,
     orgId: pool.orgId,
     registrationToken: boot.registrationToken,

@@ -4,6 +4,7 @@
  * and its first event commit in one transaction.
  */
 
+import type { EgressPolicy } from '../core/egress.js';
 import { Conflict, InvalidRequest, Unplaceable } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { parseSelector } from '../core/selector.js';
@@ -11,6 +12,7 @@ import { isTerminalSession } from '../core/states.js';
 import type { AgentCard, Profile } from '../core/types.js';
 import type { Placement, Session, SessionRequest, Task } from '../store/records.js';
 import type { ServerContext } from './context.js';
+import { sessionEgress } from './egress-input.js';
 import type { Placer } from './placement.js';
 import { withImageAndResources } from './sandbox-spec.js';
 import type { SessionCatalog } from './session-catalog.js';
@@ -65,6 +67,7 @@ export class SessionCreator {
         env: body.env ?? {},
         ...(body.priority ? { priority: body.priority } : {}),
         ...(body.taskTimeoutMs ? { taskTimeoutMs: body.taskTimeoutMs } : {}),
+        ...egressOf(body.network),
       }),
     };
   }
@@ -139,4 +142,10 @@ export class SessionCreator {
     this.kick();
     return task;
   }
+}
+
+/** The request's `egress` key for the body's `network` (none when it sets no policy). */
+function egressOf(network: { egress?: unknown } | undefined): { egress?: EgressPolicy } {
+  const egress = sessionEgress(network);
+  return egress === undefined ? {} : { egress };
 }

@@ -2,6 +2,7 @@
  * @module Records as the API and services see them (camelCase, parsed JSON), and the row mappers.
  */
 
+import type { EgressPolicy } from '../core/egress.js';
 import type {
   AgentCard,
   AuthMode,
@@ -39,6 +40,8 @@ export interface SessionRequest {
   image?: string;
   /** Resources over the profile's (cpu, memory, gpu quantities). */
   resources?: Resources;
+  /** The session's egress policy, narrowing its pool's (src/core/egress.ts); absent: the pool's. */
+  egress?: EgressPolicy;
 }
 
 export interface Placement {
@@ -237,6 +240,7 @@ export function toPool(r: PoolsTable): Pool {
     selector: r.selector,
     runtimeProvides: json(r.runtime_provides, null),
     sandboxConfig: json<Record<string, unknown>>(r.sandbox_config, {}),
+    egress: json<EgressPolicy | null>(r.egress ?? null, null),
     lifecycle: r.lifecycle as Lifecycle,
     sandboxMode: r.sandbox_mode as SandboxMode,
     suspendConfig: json(r.suspend_config, {

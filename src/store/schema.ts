@@ -74,6 +74,8 @@ export interface PoolsTable {
   lifecycle: string;
   sandbox_mode: string;
   suspend_config: string;
+  /** Migration 011: the pool's egress policy (JSON), null for its provider's default. */
+  egress?: string | null;
   source: string;
   created_at: number;
   updated_at: number;

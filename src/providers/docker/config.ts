@@ -47,6 +47,15 @@ export const DockerProviderConfigSchema = z
      * reaches the gateway through the mounted unix socket).
      */
     network: z.string().min(1).default('marionette'),
+    /**
+     * OCI runtime the containers run under, e.g. `runsc` (gVisor). It must be one the engine knows
+     * (`docker info` Runtimes; register runsc in /etc/docker/daemon.json): checked at start and at
+     * every provision, with an error naming the known ones. Default: the engine's default runtime.
+     */
+    runtime: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected a runtime name like "runsc"')
+      .optional(),
     resources: z
       .object({
         /** Memory limit, docker style (`512m`, `4g`; binary units). Default: no limit. */

@@ -2,6 +2,7 @@
  * @module The `docker` provider's descriptor: one container per runner on a Docker Engine, the
  * workspace on a named volume per session.
  */
+import { join } from 'node:path';
 import { defineProvider } from '../descriptor.js';
 import { WORKER_IMAGE_SUBSTRATE } from '../substrate.js';
 import { DOCKER_CLASS_CAPABILITIES } from './capabilities.js';
@@ -26,7 +27,11 @@ export const docker = defineProvider({
     // Its agent reaches the gateway through the server's unix socket folder, mounted into each container.
     return new DockerSandboxProvider(
       { ...config, gatewaySocket: config.gatewaySocket ?? ctx.gatewaySocket },
-      ctx.installId ? { installId: ctx.installId } : {},
+      {
+        ...(ctx.installId ? { installId: ctx.installId } : {}),
+        egressDir: join(ctx.home, 'egress'),
+        ...(ctx.onEgressDenied ? { onEgressDenied: ctx.onEgressDenied } : {}),
+      },
     );
   },
   imagePolicy: (config, sandboxConfig, image) => imageRefusal(mergeDockerConfig(config, sandboxConfig), image),

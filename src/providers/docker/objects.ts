@@ -31,6 +31,7 @@ export type DockerClient = Pick<
   | 'listNetworks'
   | 'listImages'
   | 'ping'
+  | 'info'
   | 'importImage'
   | 'modem'
 >;

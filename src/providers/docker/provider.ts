@@ -5,9 +5,7 @@
  * suspend operations pause / snapshot (`docker commit`) / terminate_preserve_storage. Every object
  * it creates carries `<prefix>.managed=true` plus owner labels, so `reapOrphans` can find leaks.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, dirname, join, posix } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, dirname, posix } from 'node:path';
 import Dockerode from 'dockerode';
 import { InvalidRequest, ProviderUnavailable, toError } from '../../core/errors.js';
 import { runnerBoot, runnerEnv } from '../runner-boot.js';
@@ -36,6 +34,8 @@ import {
   WORKSPACE_IN_BOX,
   wantsSnapshot,
 } from './config.js';
+import { DockerEgress, type EgressDeniedHook } from './egress.js';
+import { findPackageRoot, isLoopbackUrl, meta, safeName } from './helpers.js';
 import { WORKSPACE_OWNER_LABEL } from './image.js';
 import {
   type DockerClient,
@@ -50,6 +50,7 @@ import {
   removeVolume,
   statusCode,
 } from './objects.js';
+import { RuntimeCheck } from './runtime.js';
 
 export {
   type DockerClient,
@@ -74,6 +75,10 @@ export interface DockerProviderOptions {
    * every object under the label prefix counts as this provider's.
    */
   installId?: string;
+  /** Host folder for the egress proxies' sockets (default: a folder under the OS temp dir). */
+  egressDir?: string;
+  /** Called for every connection an egress proxy refuses (the server counts and logs them). */
+  onEgressDenied?: EgressDeniedHook;
 }
 
 /** Volume mount option that turns off copy-up (@types/dockerode wrongly requires Labels and DriverConfig too). */
@@ -81,48 +86,6 @@ const NO_COPY = { NoCopy: true } as unknown as NonNullable<Dockerode.MountSettin
 
 /** Networks docker itself provides; never created or labelled by us. */
 const BUILTIN_NETWORKS = new Set(['host', 'none', 'bridge', 'default']);
-
-/** Docker object names allow `[a-zA-Z0-9][a-zA-Z0-9_.-]*`. */
-function safeName(s: string): string {
-  const cleaned = s.replace(/[^a-zA-Z0-9_.-]/g, '-').replace(/^[^a-zA-Z0-9]+/, '');
-  return cleaned.length > 0 ? cleaned : 'x';
-}
-
-let packageRootCache: string | undefined;
-/** The marionette package root (holds `bin/marionette-agent`, `dist/`, `node_modules/`). */
-function findPackageRoot(): string {
-  if (packageRootCache !== undefined) return packageRootCache;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pj = join(dir, 'package.json');
-    if (existsSync(pj)) {
-      const name = (JSON.parse(readFileSync(pj, 'utf8')) as { name?: unknown }).name;
-      if (name === 'marionette') {
-        packageRootCache = dir;
-        return dir;
-      }
-    }
-    const up = dirname(dir);
-    if (up === dir)
-      throw new InvalidRequest('cannot find the marionette package root; set packageRoot in the docker config');
-    dir = up;
-  }
-}
-
-function isLoopbackUrl(url: string): boolean {
-  if (url.startsWith('unix:')) return false;
-  try {
-    const h = new URL(url).hostname;
-    return h === 'localhost' || h === '::1' || h === '[::1]' || h.startsWith('127.');
-  } catch {
-    return false;
-  }
-}
-
-function meta(handle: SandboxHandle, key: string): string | undefined {
-  const v = handle.metadata[key];
-  return typeof v === 'string' && v.length > 0 ? v : undefined;
-}
 
 /** A container plan: everything `createAndStart` needs besides the config. */
 interface Placement {
@@ -149,6 +112,10 @@ export class DockerSandboxProvider implements SandboxProvider {
   private readonly networks = new Map<string, Promise<void>>();
   /** The install's id, on every object's labels; null outside a server. */
   readonly installId: string | null;
+  /** The engine's runtimes, for `runtime` (e.g. runsc). */
+  readonly runtimes: RuntimeCheck;
+  /** The egress proxies of containers with an allow-list policy. */
+  readonly egress: DockerEgress;
 
   constructor(config: DockerProviderConfigInput | Record<string, unknown> = {}, opts: DockerProviderOptions = {}) {
     this.config = parseDockerConfig(config);
@@ -163,6 +130,8 @@ export class DockerSandboxProvider implements SandboxProvider {
           ? new Dockerode({ socketPath: addr.socketPath })
           : new Dockerode({ host: addr.host, port: addr.port, protocol: addr.protocol });
     }
+    this.runtimes = new RuntimeCheck(() => this.docker, this.engineDisplay);
+    this.egress = new DockerEgress(opts.egressDir, opts.onEgressDenied);
   }
 
   /** The engine client (created on first use). */
@@ -186,6 +155,8 @@ export class DockerSandboxProvider implements SandboxProvider {
         abortSignal: AbortSignal;
       }) => Promise<unknown>;
       await ping({ abortSignal: AbortSignal.timeout(5000) });
+      const runtime = await this.runtimes.refusal(this.config.runtime);
+      if (runtime !== null) return { ok: false, message: runtime };
       return { ok: true };
     } catch (e: unknown) {
       return { ok: false, message: `Docker Engine unreachable at ${this.engineDisplay}: ${engineMessage(e)}` };
@@ -212,6 +183,7 @@ export class DockerSandboxProvider implements SandboxProvider {
         return 'provisioning';
       case 'running':
       case 'paused':
+        await this.egress.revive(handle.metadata);
         return 'running';
       case 'removing':
       case 'exited':
@@ -225,6 +197,7 @@ export class DockerSandboxProvider implements SandboxProvider {
 
   async terminate(handle: SandboxHandle): Promise<void> {
     if (handle.externalId) await removeContainer(this.docker, handle.externalId);
+    await this.stopEgress(handle);
     const volume = meta(handle, 'volume');
     if (volume !== undefined) await removeVolume(this.docker, volume);
     const snap = meta(handle, 'snapshotImage');
@@ -234,6 +207,13 @@ export class DockerSandboxProvider implements SandboxProvider {
   /** The container goes at once (SIGKILL, removed); the workspace volume and any snapshot stay. */
   async fence(handle: SandboxHandle): Promise<void> {
     if (handle.externalId) await removeContainer(this.docker, handle.externalId);
+    await this.stopEgress(handle);
+  }
+
+  /** Stops the container's egress proxy, if it has one. */
+  private async stopEgress(handle: SandboxHandle): Promise<void> {
+    const runner = meta(handle, 'runnerId');
+    if (runner !== undefined) await this.egress.stop(runner);
   }
 
   /** Freezes the container. Idempotent: an already paused container is fine. */
@@ -258,6 +238,7 @@ export class DockerSandboxProvider implements SandboxProvider {
 
   async stopPreserveStorage(handle: SandboxHandle): Promise<void> {
     await removeContainer(this.docker, handle.externalId);
+    await this.stopEgress(handle);
   }
 
   /**
@@ -299,6 +280,7 @@ export class DockerSandboxProvider implements SandboxProvider {
       }
     }
     await removeContainer(this.docker, handle.externalId);
+    await this.stopEgress(handle);
     const previous = meta(handle, 'snapshotImage');
     if (previous !== undefined && previous !== ref) await removeImage(this.docker, previous);
     return {
@@ -362,6 +344,7 @@ export class DockerSandboxProvider implements SandboxProvider {
   }
 
   async close(): Promise<void> {
+    await this.egress.close();
     this.client = undefined;
   }
 
@@ -467,6 +450,7 @@ export class DockerSandboxProvider implements SandboxProvider {
 
   private async createAndStart(cfg: DockerProviderConfig, spec: SandboxSpec, place: Placement): Promise<SandboxHandle> {
     refuseSessionAsks(cfg, spec, place.image);
+    await this.runtimes.require(cfg.runtime);
     const imageLabels = await this.inspectImage(place.image);
     const env = this.agentEnv(cfg, spec);
     const owner = {
@@ -516,7 +500,12 @@ export class DockerSandboxProvider implements SandboxProvider {
       });
     const cpus = spec.resources?.cpu ?? cfg.resources.cpus;
 
-    await this.ensureNetwork(cfg, spec);
+    // The egress policy picks the network (none for none and allow lists) and may add a proxy (./egress.ts).
+    const owner0 = { orgId: spec.orgId, sessionId: spec.sessionId, poolId: spec.poolId, runnerId: spec.runnerId };
+    const egress = await this.egress.plan(spec.egress, cfg.network, owner0, cfg.user);
+    mounts.push(...egress.mounts);
+    for (const [k, v] of Object.entries(egress.env)) env.push(`${k}=${v}`);
+    if (egress.networkMode === cfg.network) await this.ensureNetwork(cfg, spec);
     let createdVolume = false;
     if (place.createVolume) {
       try {
@@ -549,7 +538,8 @@ export class DockerSandboxProvider implements SandboxProvider {
         Labels: ownerLabels(cfg.labelPrefix, owner, 'container'),
         HostConfig: {
           Init: true,
-          NetworkMode: cfg.network,
+          NetworkMode: egress.networkMode,
+          ...(cfg.runtime === undefined ? {} : { Runtime: cfg.runtime }),
           ReadonlyRootfs: readOnlyRootfs,
           CapDrop: ['ALL'],
           SecurityOpt: ['no-new-privileges'],
@@ -573,6 +563,7 @@ export class DockerSandboxProvider implements SandboxProvider {
       if (createdVolume) {
         await removeVolume(this.docker, place.volume).catch((ce: unknown) => cleanup.push(toError(ce).message));
       }
+      await this.egress.stop(spec.runnerId).catch((ce: unknown) => cleanup.push(toError(ce).message));
       if (cleanup.length > 0) err.message += ` (cleanup also failed: ${cleanup.join('; ')})`;
       throw err;
     }
@@ -588,7 +579,9 @@ export class DockerSandboxProvider implements SandboxProvider {
         runnerId: spec.runnerId,
         sessionId: spec.sessionId,
         poolId: spec.poolId,
-        network: cfg.network,
+        network: egress.networkMode,
+        ...(spec.egress === undefined ? {} : { egress: JSON.stringify(spec.egress), user: cfg.user }),
+        ...(cfg.runtime === undefined ? {} : { runtime: cfg.runtime }),
         readOnlyRootfs,
         labelPrefix: cfg.labelPrefix,
         installId: this.installId,

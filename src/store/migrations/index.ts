@@ -10,6 +10,7 @@ import * as m004 from './004_install_meta.js';
 import * as m005 from './005_agent_outcomes.js';
 import * as m007 from './007_tokens_audit.js';
 import * as m008 from './008_runner_credentials.js';
+import * as m011 from './011_pool_egress.js';
 import type { MigrationContext } from './context.js';
 
 export type { MigrationContext } from './context.js';
@@ -24,6 +25,7 @@ const STEPS: Record<string, Step> = {
   '005_agent_outcomes': m005,
   '007_tokens_audit': m007,
   '008_runner_credentials': m008,
+  '011_pool_egress': m011,
 };
 
 export function migrationProvider(ctx: MigrationContext): MigrationProvider {

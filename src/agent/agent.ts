@@ -22,6 +22,7 @@ import { killAttempt, LeaseFence } from './fence.js';
 import { AgentError, type Endpoint, loadWebSocket, parseServerAddress, postJson, WS_OPEN } from './gateway-client.js';
 import { LogShipper } from './logship.js';
 import { type AgentOutcome, type OutcomeReader, outcomeReader } from './outcome/index.js';
+import { SandboxHost } from './sandbox/index.js';
 import { killLeftoverTask, RunningTask, type TaskResult } from './task.js';
 import { SessionWorkspaces } from './workspaces.js';
 
@@ -76,6 +77,8 @@ export class Agent {
   private readonly workspaces: SessionWorkspaces;
   /** Sessions that ended while their task was still winding down: workspace removed after it. */
   private readonly endedSessions = new Set<string>();
+  /** The nested sandbox runtimes found at start (tasks of runner-creates-sandbox pools run in them). */
+  private sandbox: SandboxHost | null = null;
   readonly done = new Promise<void>((r) => {
     this.stopped = r;
   });
@@ -182,6 +185,13 @@ export class Agent {
         return null;
       }
     });
+    const sb = this.opts.config.sandbox;
+    this.sandbox = SandboxHost.detect({
+      path: process.env.PATH ?? '',
+      allowed: sb?.runtimes ?? null,
+      gvisorPlatform: sb?.gvisorPlatform ?? 'ptrace',
+      home: process.env.HOME ?? null,
+    });
     this.cred = await this.register();
     await loadWebSocket();
     void this.connectLoop();
@@ -261,6 +271,7 @@ export class Agent {
               }
             : null,
           ...(this.workspaces.perSession ? { workspaces: this.workspaces.held() } : {}),
+          ...(this.sandbox ? { sandboxRuntimes: this.sandbox.runtimes } : {}),
         });
       });
       ws.on('message', (data) => {
@@ -414,6 +425,7 @@ export class Agent {
       (taskId, lines) => this.send({ type: 'logs', taskId, lines }),
       a.outputLimits ? { limits: a.outputLimits } : {},
       (paused) => run.pauseOutput(paused),
+      (message) => run.stop(message),
     );
     const reader = outcomeReader(a.outcome);
     let workspace: string;
@@ -434,6 +446,7 @@ export class Agent {
         started: (pid) => this.send({ type: 'task.started', taskId: a.taskId, pid }),
       },
       this.opts.config.stateDir,
+      this.sandbox,
     );
     const cur: CurrentTask = { assignment: a, ship, run, result: null, reader, finishedSent: false };
     this.current = cur;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { TaskAssignment } from '../protocol/messages.js';
 import { raiseOomScore } from './oom.js';
 import { isRecordedGroup, parseTaskPid, signalGroup, writeTaskPid } from './procs.js';
-import { type Launch, type SandboxHost, type SandboxRuntime, SandboxError } from './sandbox/index.js';
+import { type Launch, SandboxError, type SandboxHost, type SandboxRuntime } from './sandbox/index.js';
 import { Utf8StreamDecoder } from './utf8.js';
 
 /**
@@ -114,7 +114,10 @@ export class RunningTask {
       try {
         if (!this.sandbox) throw new SandboxError('this runner cannot make nested sandboxes');
         this.runtime = this.sandbox.resolve(a.sandbox.runtime);
-        this.sink.line('system', `running in a ${this.runtime} sandbox (network: ${describeNetwork(a.sandbox.network)})`);
+        this.sink.line(
+          'system',
+          `running in a ${this.runtime} sandbox (network: ${describeNetwork(a.sandbox.network)})`,
+        );
       } catch (e: unknown) {
         return { exitCode: null, signal: null, error: (e as Error).message, cancelled: false };
       }
@@ -205,9 +208,15 @@ export class RunningTask {
         if (pf) rmSync(pf, { force: true });
         this.child = null;
         this.launch = null;
-        const finished = launch ? launch.finish() : Promise.resolve(null);
+        const finished = launch ? launch.finish({ code, signal }) : Promise.resolve(null);
         void finished.then(
-          (why) => resolve({ exitCode: spawnError ? null : code, signal: signal ?? null, error: spawnError ?? why, cancelled: this.cancelled }),
+          (why) =>
+            resolve({
+              exitCode: spawnError ? null : code,
+              signal: signal ?? null,
+              error: spawnError ?? why,
+              cancelled: this.cancelled,
+            }),
           (e: unknown) =>
             resolve({
               exitCode: spawnError ? null : code,

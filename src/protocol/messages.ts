@@ -119,7 +119,10 @@ export const RunnerMessage = z.discriminatedUnion('type', [
      */
     workspaces: z.array(z.string().max(128)).max(1000).optional(),
     /** Nested sandbox runtimes this runner has (src/agent/sandbox/detect.ts), strongest first. */
-    sandboxRuntimes: z.array(z.enum(['gvisor', 'bubblewrap'])).max(8).optional(),
+    sandboxRuntimes: z
+      .array(z.enum(['gvisor', 'bubblewrap']))
+      .max(8)
+      .optional(),
   }),
   z.strictObject({ type: z.literal('heartbeat') }),
   z.strictObject({ type: z.literal('task.started'), taskId: z.string(), pid: z.number().int().nullable() }),
@@ -146,7 +149,10 @@ export type RunnerMessage = z.infer<typeof RunnerMessage>;
 export const TaskSandbox = z.strictObject({
   runtime: z.enum(['auto', 'gvisor', 'bubblewrap']),
   network: z.union([z.enum(['none', 'host']), z.strictObject({ proxySocket: z.string().min(1) })]).default('none'),
-  binds: z.array(z.strictObject({ path: z.string().min(1), rw: z.boolean().default(false) })).max(64).default([]),
+  binds: z
+    .array(z.strictObject({ path: z.string().min(1), rw: z.boolean().default(false) }))
+    .max(64)
+    .default([]),
   limits: z
     .strictObject({
       memoryBytes: z.number().int().positive().nullable().default(null),

@@ -28,8 +28,8 @@ export type CgroupSupport =
   | { kind: 'v1'; parents: Partial<Record<Controller, string>> }
   | { kind: 'none'; reason: string };
 
-/** The agent's own group path per hierarchy, from /proc/self/cgroup (`0` = v2). */
-function ownGroups(): Map<string, string> {
+/** The agent's own group path per hierarchy, from /proc/self/cgroup (`v2`, or a v1 controller name). */
+export function ownGroups(): Map<string, string> {
   const out = new Map<string, string>();
   let text = '';
   try {
@@ -78,8 +78,7 @@ export function detectCgroups(root = '/sys/fs/cgroup'): CgroupSupport {
       /* not writable: that controller is unavailable */
     }
   }
-  if (Object.keys(parents).length === 0)
-    return { kind: 'none', reason: `no writable cgroup hierarchy under ${root}` };
+  if (Object.keys(parents).length === 0) return { kind: 'none', reason: `no writable cgroup hierarchy under ${root}` };
   return { kind: 'v1', parents };
 }
 

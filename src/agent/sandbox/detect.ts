@@ -50,7 +50,8 @@ export function detectRuntimes(path: string, allowed: readonly SandboxRuntime[] 
   if (offered('bubblewrap')) {
     const bwrap = which('bwrap', path);
     if (!bwrap) missing.set('bubblewrap', `bwrap not found on PATH (${path}); install the bubblewrap package`);
-    else if (seccompArch() === null) missing.set('bubblewrap', `no seccomp filter for this architecture (${process.arch})`);
+    else if (seccompArch() === null)
+      missing.set('bubblewrap', `no seccomp filter for this architecture (${process.arch})`);
     else {
       const probe = spawnSync(bwrap, ['--unshare-user', '--unshare-pid', '--ro-bind', '/', '/', 'true'], {
         encoding: 'utf8',

@@ -14,8 +14,10 @@
  * Platform: `--platform=ptrace` works everywhere (the default here); `systrap` (gVisor releases
  * from mid-2023) is faster and also needs no virtualization; `kvm` is fastest where `/dev/kvm` is
  * available. Set it with MARIONETTE_GVISOR_PLATFORM. runsc needs root (or its rootless mode).
- * Memory, CPU and pids limits come from the agent's cgroup (./cgroup.ts) holding runsc and its
- * Sentry, and the pids limit is also set as the task's RLIMIT_NPROC inside gVisor.
+ * Memory, CPU and pids limits are runsc's own: the bundle's `linux.resources` with a
+ * `cgroupsPath` under the agent's own group, which runsc makes, applies to its Sentry and gofer,
+ * and removes at exit (a group made beforehand would be left unlimited: runsc only limits groups
+ * it creates). The pids limit is also the task's RLIMIT_NPROC inside gVisor.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -57,7 +59,7 @@ export function writeBundle(
   net: NetworkSetup,
   argv: string[],
   env: Record<string, string>,
-  opts: { home: string | null; workspaceReal: string },
+  opts: { home: string | null; workspaceReal: string; cgroupsPath: string | null },
 ): GvisorBundle {
   const dir = join(bundlesDir, plan.name);
   const rootfs = join(dir, 'rootfs');
@@ -121,10 +123,22 @@ export function writeBundle(
     root: { path: 'rootfs', readonly: true },
     hostname: 'sandbox',
     mounts,
-    linux: { namespaces },
+    linux: {
+      namespaces,
+      ...(opts.cgroupsPath ? { cgroupsPath: opts.cgroupsPath, resources: ociResources(plan.limits) } : {}),
+    },
   };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config), { mode: 0o600 });
   return { dir, id: plan.name };
+}
+
+/** The limits as OCI `linux.resources`. */
+function ociResources(l: SandboxPlan['limits']): Record<string, unknown> {
+  return {
+    ...(l.memoryBytes !== null ? { memory: { limit: l.memoryBytes, swap: l.memoryBytes } } : {}),
+    ...(l.pids !== null ? { pids: { limit: l.pids } } : {}),
+    ...(l.cpus !== null ? { cpu: { quota: Math.max(1000, Math.round(l.cpus * 100_000)), period: 100_000 } } : {}),
+  };
 }
 
 /** runsc's global flags for this runner. */

@@ -11,12 +11,12 @@ import { existsSync, mkdtempSync, openSync, realpathSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bwrapArgs, checkBind } from './bubblewrap.js';
-import { type CgroupSupport, detectCgroups, TaskCgroup } from './cgroup.js';
+import { type CgroupSupport, detectCgroups, ownGroups, TaskCgroup } from './cgroup.js';
 import { type Detected, detectRuntimes } from './detect.js';
 import { destroyContainer, runscGlobalArgs, writeBundle } from './gvisor.js';
 import { networkSetup } from './network.js';
 import { buildSeccompFilter, seccompArch } from './seccomp.js';
-import { SANDBOX_RUNTIMES, SandboxError, type Launch, type SandboxPlan, type SandboxRuntime } from './types.js';
+import { type Launch, SANDBOX_RUNTIMES, SandboxError, type SandboxPlan, type SandboxRuntime } from './types.js';
 
 export * from './types.js';
 
@@ -34,7 +34,8 @@ export interface SandboxHostOptions {
 }
 
 /** Joins every listed cgroup, then execs the rest: `sh -c SCRIPT sh N procs-file... argv...`. */
-const JOIN_CGROUPS = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n-1)); done; exec "$@"';
+const JOIN_CGROUPS =
+  'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n-1)); done; exec "$@"';
 
 export class SandboxHost {
   private dir: string | null = null;
@@ -104,9 +105,17 @@ export class SandboxHost {
     const env = { ...plan.env, ...net.env, ...(home ? { HOME: home } : {}) };
     const argv = net.wrap(plan.argv);
     let cgroup: TaskCgroup | null = null;
+    let cgroupsPath: string | null = null;
     if (TaskCgroup.needed(plan.limits)) {
       this.cgroups ??= detectCgroups(this.opts.cgroupRoot);
-      cgroup = TaskCgroup.create(this.cgroups, name, plan.limits);
+      if (this.cgroups.kind === 'none')
+        throw new SandboxError(`memory/CPU/pids limits cannot be enforced: ${this.cgroups.reason}`);
+      if (plan.runtime === 'bubblewrap') cgroup = TaskCgroup.create(this.cgroups, name, plan.limits);
+      else {
+        const own = ownGroups();
+        const base = (this.cgroups.kind === 'v2' ? own.get('v2') : own.get('memory')) ?? '/';
+        cgroupsPath = join(base, 'marionette-tasks', name);
+      }
     }
     let file: string;
     let args: string[];
@@ -122,11 +131,21 @@ export class SandboxHost {
       const bundle = writeBundle(join(this.workDir(), 'bundles'), { ...plan, name }, net, argv, env, {
         home,
         workspaceReal,
+        cgroupsPath,
       });
       file = binary;
-      args = [...runscGlobalArgs(state, this.opts.gvisorPlatform ?? 'ptrace', net), 'run', '--bundle', bundle.dir, bundle.id];
+      args = [
+        ...runscGlobalArgs(state, this.opts.gvisorPlatform ?? 'ptrace', net),
+        'run',
+        '--bundle',
+        bundle.dir,
+        bundle.id,
+      ];
       stop = () => {
-        spawn(binary, [`--root=${state}`, 'kill', '--all', bundle.id, 'KILL'], { stdio: 'ignore' }).on('error', () => {});
+        spawn(binary, [`--root=${state}`, 'kill', '--all', bundle.id, 'KILL'], { stdio: 'ignore' }).on(
+          'error',
+          () => {},
+        );
       };
       cleanup = () => {
         destroyContainer(binary, state, bundle.id);
@@ -139,19 +158,30 @@ export class SandboxHost {
       file = '/bin/sh';
     }
     const g = cgroup;
+    let killed = false;
     return {
       file,
       args,
       env,
       fds,
       kill() {
+        killed = true;
         stop();
         g?.killAll();
       },
-      async finish() {
+      async finish(exit) {
         cleanup();
-        const why = g?.verdict(plan.limits) ?? null;
+        let why = g?.verdict(plan.limits) ?? null;
         await g?.remove();
+        // runsc removes its group at exit, so its OOM count is gone: a SIGKILL nobody here sent, under a memory limit, is read as the limit.
+        if (
+          !why &&
+          cgroupsPath &&
+          !killed &&
+          plan.limits.memoryBytes !== null &&
+          (exit.code === 137 || exit.signal === 'SIGKILL')
+        )
+          why = `the task was killed inside its gVisor sandbox (SIGKILL), most likely at its memory limit of ${plan.limits.memoryBytes} bytes`;
         return why;
       },
     };

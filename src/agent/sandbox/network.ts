@@ -6,7 +6,7 @@
  * forwarding to the socket) before the task, and `env` setting HTTPS_PROXY/HTTP_PROXY. Adding it
  * is one branch below plus the egress module; the launchers need no change.
  */
-import { SandboxError, type SandboxBind, type SandboxNetwork } from './types.js';
+import { type SandboxBind, SandboxError, type SandboxNetwork } from './types.js';
 
 export interface NetworkSetup {
   /** true: the runner's own network namespace; false: a new one with only loopback. */

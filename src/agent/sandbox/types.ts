@@ -60,7 +60,7 @@ export interface Launch {
    * After the process ended: removes what the launch made (cgroup, bundle, container state) and
    * says why the sandbox stopped the task, if it did (memory or pids limit), else null.
    */
-  finish(): Promise<string | null>;
+  finish(exit: { code: number | null; signal: string | null }): Promise<string | null>;
 }
 
 /** A sandbox could not be set up for a task: the task fails with this message (never runs unsandboxed). */

@@ -130,7 +130,7 @@ describe('sandbox settings and verdicts', () => {
         sandboxConfig,
       });
       expect(r.status, JSON.stringify(sandboxConfig)).toBe(400);
-      expect(JSON.stringify(r.body)).toMatch(msg);
+      expect((r.body as { detail: string }).detail).toMatch(msg);
     }
     const docker = await srv.api('POST', '/v1/pools', {
       name: 'dk',
@@ -138,7 +138,7 @@ describe('sandbox settings and verdicts', () => {
       sandboxMode: 'runner-creates-sandbox',
     });
     expect(docker.status).toBe(400);
-    expect(JSON.stringify(docker.body)).toMatch(/runners are sandboxes already/);
+    expect((docker.body as { detail: string }).detail).toMatch(/runners are sandboxes already/);
     const pools = (await srv.api<{ items: { name: string }[] }>('GET', '/v1/pools')).body.items.map((p) => p.name);
     expect(pools.filter((n) => n.startsWith('bad') || n === 'dk')).toEqual([]);
   }, 60_000);

@@ -74,7 +74,7 @@ describe('sandbox settings and verdicts', () => {
   beforeAll(async () => {
     // The server's (and its local runners') PATH: node and bash, but no runsc.
     bin = mkdtempSync(join(tmpdir(), 'mnorunsc-'));
-    for (const b of ['node', 'bash', 'sh', 'env', 'cat', 'bwrap']) {
+    for (const b of ['node', 'bash', 'sh', 'env', 'cat', 'sleep', 'bwrap']) {
       try {
         symlinkSync(`/usr/bin/${b}`, join(bin, b));
       } catch {
@@ -106,6 +106,49 @@ describe('sandbox settings and verdicts', () => {
     expect(text).toContain('missing_requirement');
     expect(text).toMatch(/sandbox runtime gvisor .*runsc not found on PATH/);
   }, 60_000);
+
+  it('mctl tasks create --task-timeout: that task ends timed_out; bad values are refused', async () => {
+    const s = await srv.api<{ id: string }>('POST', '/v1/sessions', { agent: 'shell', prompt: 'echo first' });
+    await finished(srv, s.body.id);
+    const r = await srv.mctl([
+      'tasks',
+      'create',
+      '--session',
+      s.body.id,
+      '--prompt',
+      'sleep 60',
+      '--task-timeout',
+      '2s',
+      '-o',
+      'json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const t = JSON.parse(r.stdout) as { id: string; timeoutMs: number };
+    expect(t.timeoutMs).toBe(2000);
+    const ended = await until(
+      async () => {
+        const x = (await srv.api<{ state: string }>('GET', `/v1/tasks/${t.id}`)).body;
+        return ['queued', 'assigned', 'running'].includes(x.state) ? null : x;
+      },
+      'task ended',
+      60_000,
+    );
+    expect(ended.state).toBe('timed_out');
+    const bad = await srv.mctl([
+      'tasks',
+      'create',
+      '--session',
+      s.body.id,
+      '--prompt',
+      'true',
+      '--task-timeout',
+      'soon',
+    ]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--task-timeout/);
+    const zero = await srv.api('POST', `/v1/sessions/${s.body.id}/tasks`, { prompt: 'true', taskTimeoutMs: 0 });
+    expect(zero.status).toBe(400);
+  }, 120_000);
 
   it('bad sandbox settings are refused, naming the key', async () => {
     const cases: [Record<string, unknown>, RegExp][] = [

@@ -186,7 +186,8 @@ export class Agent {
       }
     });
     const sb = this.opts.config.sandbox;
-    this.sandbox = SandboxHost.detect({
+    // Nested runtimes are probed while the runner registers (hello reports them).
+    const detecting = SandboxHost.detectAsync({
       path: process.env.PATH ?? '',
       allowed: sb?.runtimes ?? null,
       gvisorPlatform: sb?.gvisorPlatform ?? 'ptrace',
@@ -194,6 +195,7 @@ export class Agent {
     });
     this.cred = await this.register();
     await loadWebSocket();
+    this.sandbox = await detecting;
     void this.connectLoop();
   }
 

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bwrapArgs, checkBind } from './bubblewrap.js';
 import { type CgroupSupport, detectCgroups, ownGroups, TaskCgroup } from './cgroup.js';
-import { type Detected, detectRuntimes } from './detect.js';
+import { type Detected, detectRuntimes, detectRuntimesAsync } from './detect.js';
 import { destroyContainer, runscGlobalArgs, writeBundle } from './gvisor.js';
 import { networkSetup } from './network.js';
 import { buildSeccompFilter, seccompArch } from './seccomp.js';
@@ -47,9 +47,14 @@ export class SandboxHost {
     private readonly opts: SandboxHostOptions,
   ) {}
 
-  /** Finds the runtimes (a few milliseconds: one bwrap probe). */
+  /** Finds the runtimes (one bwrap probe: a few milliseconds on most hosts). */
   static detect(opts: SandboxHostOptions): SandboxHost {
     return new SandboxHost(detectRuntimes(opts.path, opts.allowed ?? null), opts);
+  }
+
+  /** {@link detect} without blocking the event loop (the agent probes while it registers). */
+  static async detectAsync(opts: SandboxHostOptions): Promise<SandboxHost> {
+    return new SandboxHost(await detectRuntimesAsync(opts.path, opts.allowed ?? null), opts);
   }
 
   /** The runtimes this runner offers, strongest first (what `hello` reports). */

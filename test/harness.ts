@@ -102,7 +102,8 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerHandle
   const proc = spawn(process.execPath, [BIN.marionette, ...args], {
     // HOME too: runners' `bash -l` then reads no login profile of the machine's user (one that,
     // say, runs `pyenv rehash` behind a lock file a killed shell left behind).
-    env: { ...process.env, MARIONETTE_HOME: home, HOME: home, ...opts.env },
+    // MARIONETTE_LOCAL_SANDBOX off: tests run local tasks unsandboxed unless they ask (test/sandbox.e2e.test.ts does).
+    env: { ...process.env, MARIONETTE_HOME: home, HOME: home, MARIONETTE_LOCAL_SANDBOX: 'off', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

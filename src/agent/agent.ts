@@ -30,6 +30,7 @@ import {
 } from './gateway-client.js';
 import { LogShipper } from './logship.js';
 import { type AgentOutcome, type OutcomeReader, outcomeReader } from './outcome/index.js';
+import { SandboxHost } from './sandbox/index.js';
 import { killLeftoverTask, RunningTask, type TaskResult } from './task.js';
 import { tlsClientOptions, tlsFailure, wantsTls } from './tls-client.js';
 import { SessionWorkspaces } from './workspaces.js';
@@ -80,6 +81,8 @@ export class Agent {
   private readonly workspaces: SessionWorkspaces;
   /** Sessions that ended while their task was still winding down: workspace removed after it. */
   private readonly endedSessions = new Set<string>();
+  /** The nested sandbox runtimes found at start (tasks of runner-creates-sandbox pools run in them). */
+  private sandbox: SandboxHost | null = null;
   readonly done = new Promise<void>((r) => {
     this.stopped = r;
   });
@@ -180,8 +183,17 @@ export class Agent {
       }
     });
     await this.setUpTls();
+    const sb = this.opts.config.sandbox;
+    // Nested runtimes are probed while the runner registers (hello reports them).
+    const detecting = SandboxHost.detectAsync({
+      path: process.env.PATH ?? '',
+      allowed: sb?.runtimes ?? null,
+      gvisorPlatform: sb?.gvisorPlatform ?? 'ptrace',
+      home: process.env.HOME ?? null,
+    });
     this.cred = await this.register();
     await loadWebSocket();
+    this.sandbox = await detecting;
     void this.connectLoop();
   }
 
@@ -284,6 +296,7 @@ export class Agent {
               }
             : null,
           ...(this.workspaces.perSession ? { workspaces: this.workspaces.held() } : {}),
+          ...(this.sandbox ? { sandboxRuntimes: this.sandbox.runtimes } : {}),
         });
       });
       ws.on('message', (data) => {
@@ -462,6 +475,7 @@ export class Agent {
       (taskId, lines) => this.send({ type: 'logs', taskId, lines }),
       a.outputLimits ? { limits: a.outputLimits } : {},
       (paused) => run.pauseOutput(paused),
+      (message) => run.stop(message),
     );
     const reader = outcomeReader(a.outcome);
     let workspace: string;
@@ -482,6 +496,7 @@ export class Agent {
         started: (pid) => this.send({ type: 'task.started', taskId: a.taskId, pid }),
       },
       this.opts.config.stateDir,
+      this.sandbox,
     );
     const cur: CurrentTask = { assignment: a, ship, run, result: null, reader, finishedSent: false };
     this.current = cur;

@@ -10,8 +10,9 @@
  * task then blocks in `write()`); when acks bring it under half, `onPressure(false)` resumes them.
  *
  * Per-task output limits: past `limits.lines` stdout/stderr lines or `limits.bytes` bytes, a
- * `system` line says so and further stdout/stderr is discarded (counted, not shipped); the task
- * keeps running and what was logged is kept. `finish()` adds a closing `system` line with the count.
+ * `system` line says so, `onLimit` is called (the agent stops the task: it ends `failed` with
+ * that message) and further stdout/stderr is discarded (counted, not shipped); what was logged is
+ * kept. `finish()` adds a closing `system` line with the count.
  */
 import type { LogEntry } from '../protocol/messages.js';
 
@@ -71,6 +72,7 @@ export class LogShipper {
     private readonly send: (taskId: string, lines: LogEntry[]) => boolean,
     opts: Partial<ShipperOptions> = {},
     private readonly onPressure: (paused: boolean) => void = () => {},
+    private readonly onLimit: (message: string) => void = () => {},
   ) {
     this.opts = { ...DEFAULT_SHIPPER_OPTIONS, ...opts };
   }
@@ -92,10 +94,9 @@ export class LogShipper {
       if (this.limitReached || this.output.lines + 1 > limits.lines || this.output.bytes + bytes > limits.bytes) {
         if (!this.limitReached) {
           this.limitReached = true;
-          this.append(
-            'system',
-            `output limit reached after ${this.output.lines} lines / ${this.output.bytes} bytes (limits: ${limits.lines} lines, ${limits.bytes} bytes per task): further stdout/stderr is discarded; the task keeps running`,
-          );
+          const message = `output limit reached after ${this.output.lines} lines / ${this.output.bytes} bytes (limits: ${limits.lines} lines, ${limits.bytes} bytes per task): the task is stopped; what it printed so far is kept`;
+          this.append('system', message);
+          this.onLimit(message);
         }
         this.output.discardedLines++;
         this.output.discardedBytes += bytes;

@@ -6,11 +6,12 @@
  * instead of growing the agent's memory.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TaskAssignment } from '../protocol/messages.js';
 import { raiseOomScore } from './oom.js';
 import { isRecordedGroup, parseTaskPid, signalGroup, writeTaskPid } from './procs.js';
+import { type Launch, SandboxError, type SandboxHost, type SandboxRuntime } from './sandbox/index.js';
 import { taskEnv } from './task-env.js';
 import { Utf8StreamDecoder } from './utf8.js';
 
@@ -79,6 +80,11 @@ export class RunningTask {
   private killTimer: NodeJS.Timeout | null = null;
   private timedOut = false;
   private outputPaused = false;
+  /** Why the runner stopped the task itself (its output limit), if it did. */
+  private stoppedBecause: string | null = null;
+  /** The nested sandbox runtime the task's commands run in (assignment.sandbox), once resolved. */
+  private runtime: SandboxRuntime | null = null;
+  private launch: Launch | null = null;
   readonly done: Promise<TaskResult>;
 
   constructor(
@@ -86,6 +92,7 @@ export class RunningTask {
     private readonly workspace: string,
     private readonly sink: TaskSink,
     private readonly stateDir: string | null,
+    private readonly sandbox: SandboxHost | null = null,
   ) {
     this.done = this.run();
   }
@@ -97,6 +104,18 @@ export class RunningTask {
   private async run(): Promise<TaskResult> {
     const a = this.assignment;
     mkdirSync(this.workspace, { recursive: true });
+    if (a.sandbox) {
+      try {
+        if (!this.sandbox) throw new SandboxError('this runner cannot make nested sandboxes');
+        this.runtime = this.sandbox.resolve(a.sandbox.runtime);
+        this.sink.line(
+          'system',
+          `running in a ${this.runtime} sandbox (network: ${describeNetwork(a.sandbox.network)})`,
+        );
+      } catch (e: unknown) {
+        return { exitCode: null, signal: null, error: (e as Error).message, cancelled: false };
+      }
+    }
     for (const cmd of a.setup) {
       if (this.cancelled) break;
       this.sink.line('system', `$ ${cmd}`);
@@ -114,19 +133,46 @@ export class RunningTask {
       : null;
     const r = await this.spawnOne(a.command, true);
     if (limit) clearTimeout(limit);
+    if (this.stoppedBecause) return { ...r, cancelled: false, error: this.stoppedBecause };
     if (!this.timedOut) return r;
     return { ...r, cancelled: false, timedOut: true, error: `timed out after ${Math.round(a.timeoutMs! / 1000)}s` };
+  }
+
+  /** The sandbox for one command (null when the task runs without one); throws SandboxError. */
+  private prepare(argv: string[], env: Record<string, string>, step: string): Launch | null {
+    const box = this.assignment.sandbox;
+    if (!box || !this.runtime || !this.sandbox) return null;
+    return this.sandbox.launch({
+      runtime: this.runtime,
+      workspace: this.workspace,
+      network: box.network,
+      binds: box.binds,
+      limits: box.limits,
+      argv,
+      env,
+      name: `${this.assignment.taskId}-${step}`,
+    });
   }
 
   private spawnOne(argv: string[], main: boolean): Promise<TaskResult> {
     return new Promise((resolve) => {
       const [file, ...args] = argv;
-      const child = spawn(file!, args, {
+      const env = taskEnv(process.env, this.assignment.env, this.workspace);
+      let launch: Launch | null;
+      try {
+        launch = this.prepare(argv, env, main ? 'main' : 'setup');
+      } catch (e: unknown) {
+        resolve({ exitCode: null, signal: null, error: (e as Error).message, cancelled: this.cancelled });
+        return;
+      }
+      this.launch = launch;
+      const child = spawn(launch?.file ?? file!, launch?.args ?? args, {
         cwd: this.workspace,
-        env: taskEnv(process.env, this.assignment.env, this.workspace),
+        env: launch?.env ?? env,
         detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: ['ignore', 'pipe', 'pipe', ...(launch?.fds ?? [])],
       });
+      for (const fd of launch?.fds ?? []) closeSync(fd);
       this.child = child;
       raiseOomScore(child.pid);
       let spawnError: string | null = null;
@@ -153,12 +199,24 @@ export class RunningTask {
         const pf = this.pidFile();
         if (pf) rmSync(pf, { force: true });
         this.child = null;
-        resolve({
-          exitCode: spawnError ? null : code,
-          signal: signal ?? null,
-          error: spawnError,
-          cancelled: this.cancelled,
-        });
+        this.launch = null;
+        const finished = launch ? launch.finish({ code, signal }) : Promise.resolve(null);
+        void finished.then(
+          (why) =>
+            resolve({
+              exitCode: spawnError ? null : code,
+              signal: signal ?? null,
+              error: spawnError ?? why,
+              cancelled: this.cancelled,
+            }),
+          (e: unknown) =>
+            resolve({
+              exitCode: spawnError ? null : code,
+              signal: signal ?? null,
+              error: spawnError ?? `cleaning up the sandbox failed: ${(e as Error).message}`,
+              cancelled: this.cancelled,
+            }),
+        );
       });
     });
   }
@@ -180,10 +238,23 @@ export class RunningTask {
     }
   }
 
-  /** Kills the task's whole process group: SIGTERM, then SIGKILL after `graceMs`. */
+  /** The runner stops the task itself (past its output limit): it ends `failed` with `message`. */
+  stop(message: string): void {
+    if (this.stoppedBecause || !this.child) return;
+    this.stoppedBecause = message;
+    this.kill();
+  }
+
+  /** Kills the task's whole process group (and its sandbox): SIGTERM, then SIGKILL after `graceMs`. */
   kill(graceMs = 3000): void {
     this.cancelled = true;
     this.pauseOutput(false); // drain the pipes so the group can end
+    const launch = this.launch;
+    if (launch) {
+      // A sandbox's processes may sit outside the group (a new session, runsc's sandbox): end them too.
+      if (graceMs <= 0) launch.kill();
+      else setTimeout(() => launch.kill(), graceMs).unref();
+    }
 
     const pid = this.child?.pid;
     if (!pid) return;
@@ -198,6 +269,10 @@ export class RunningTask {
     this.killTimer = setTimeout(() => signalGroup('SIGKILL'), graceMs);
     this.killTimer.unref();
   }
+}
+
+function describeNetwork(n: NonNullable<TaskAssignment['sandbox']>['network']): string {
+  return typeof n === 'string' ? n : 'egress proxy';
 }
 
 /** Kills a task group left behind by a previous agent process (its pid file in the state dir), unless its number was recycled. */

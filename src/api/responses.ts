@@ -53,6 +53,8 @@ export const Task = z.looseObject({
   finishedAt: nullableMs,
   /** What the agent itself reported (cards with an outcome reader); null otherwise. */
   outcome: z.record(z.string(), z.unknown()).nullable(),
+  /** The task's own timeout (ms), when it was created with one. */
+  timeoutMs: z.number().nullable().optional(),
 });
 
 export const Session = z.looseObject({

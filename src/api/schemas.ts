@@ -124,6 +124,8 @@ export type CreateSessionBody = z.infer<typeof CreateSessionBody>;
 export const CreateTaskBody = z.strictObject({
   prompt: z.string(),
   maxRetries: z.number().int().min(0).max(10).optional(),
+  /** This task's timeout (ms): wins over the session's, the profile's and the agent card's. */
+  taskTimeoutMs: TaskTimeoutMs.optional(),
 });
 export type CreateTaskBody = z.infer<typeof CreateTaskBody>;
 

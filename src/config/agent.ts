@@ -21,6 +21,12 @@ export interface AgentConfig {
    * which the session it is given works, `<dir>/<session id>` (src/agent/workspaces.ts).
    */
   sessionWorkspaces?: string | null;
+  /**
+   * Nested sandboxes: `runtimes` limits which the agent offers (MARIONETTE_SANDBOX_RUNTIMES, a
+   * comma list of gvisor, bubblewrap, or `none`; default: every one found), `gvisorPlatform` is
+   * runsc's platform (MARIONETTE_GVISOR_PLATFORM: ptrace (default), systrap, kvm).
+   */
+  sandbox?: { runtimes: Array<'gvisor' | 'bubblewrap'> | null; gvisorPlatform: string };
   /** Deprecation notes for the agent to print (an old environment name it still read). */
   notes?: string[];
   /**
@@ -65,6 +71,32 @@ export function parseLabels(text: string, what = '--labels'): Record<string, str
     out[m[1] as string] = m[2] as string;
   }
   return out;
+}
+
+const RUNTIME_NAMES = ['gvisor', 'bubblewrap'] as const;
+const GVISOR_PLATFORMS = ['ptrace', 'systrap', 'kvm'];
+
+/** MARIONETTE_SANDBOX_RUNTIMES and MARIONETTE_GVISOR_PLATFORM; errors name the bad value. */
+export function parseSandboxEnv(env: Env): NonNullable<AgentConfig['sandbox']> {
+  const text = env.MARIONETTE_SANDBOX_RUNTIMES?.trim();
+  let runtimes: Array<'gvisor' | 'bubblewrap'> | null = null;
+  if (text) {
+    runtimes = [];
+    if (text !== 'none')
+      for (const part of text.split(',').map((p) => p.trim())) {
+        if (!(RUNTIME_NAMES as readonly string[]).includes(part))
+          throw new InvalidRequest(
+            `MARIONETTE_SANDBOX_RUNTIMES: ${JSON.stringify(part)} is not a sandbox runtime (expected gvisor, bubblewrap, or none)`,
+          );
+        runtimes.push(part as 'gvisor' | 'bubblewrap');
+      }
+  }
+  const platform = env.MARIONETTE_GVISOR_PLATFORM?.trim() || 'ptrace';
+  if (!GVISOR_PLATFORMS.includes(platform))
+    throw new InvalidRequest(
+      `MARIONETTE_GVISOR_PLATFORM: ${JSON.stringify(platform)} is not a gVisor platform (expected ${GVISOR_PLATFORMS.join(', ')})`,
+    );
+  return { runtimes, gvisorPlatform: platform };
 }
 
 /** marionette-agent's command-line flags. */
@@ -191,6 +223,7 @@ export function loadAgentConfig(
       certFile: flags.tlsCert ?? env.MARIONETTE_AGENT_TLS_CERT ?? file.tls_cert ?? null,
       keyFile: flags.tlsKey ?? env.MARIONETTE_AGENT_TLS_KEY ?? file.tls_key ?? null,
     },
+    sandbox: parseSandboxEnv(env),
     ...(fromEnv.note && server === fromEnv.server ? { notes: [fromEnv.note] } : {}),
   };
 }

@@ -183,6 +183,8 @@ export interface ServerConfig {
   tls: TlsConfig | null;
   /** `tasks.default_timeout` (default 1h). */
   taskTimeoutMs: number;
+  /** The default local pool's nested sandbox (env MARIONETTE_LOCAL_SANDBOX over `providers.local.nested_sandbox`, default auto). */
+  localSandbox: 'auto' | 'bubblewrap' | 'gvisor' | 'off';
   agents: Record<string, AgentCardFileConfig>;
   /** Each configured provider's section, parsed by its descriptor (only implemented, known providers). */
   providers: ProvidersConfig;
@@ -325,6 +327,7 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
     limits: resolveLimits(file.limits),
     tls: resolveTls(flags, env, file.tls),
     taskTimeoutMs: file.tasks?.default_timeout ?? 60 * 60_000,
+    localSandbox: localSandbox(env, providers),
     agents: file.agents ?? {},
     providers,
     pools,
@@ -339,6 +342,20 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
       .map((s) => s.trim())
       .filter(Boolean),
   };
+}
+
+const LOCAL_SANDBOX = ['auto', 'bubblewrap', 'gvisor', 'off'] as const;
+
+function localSandbox(env: Env, providers: ProvidersConfig): ServerConfig['localSandbox'] {
+  const v = env.MARIONETTE_LOCAL_SANDBOX;
+  if (v !== undefined && v !== '') {
+    if (!(LOCAL_SANDBOX as readonly string[]).includes(v))
+      throw new InvalidRequest(
+        `MARIONETTE_LOCAL_SANDBOX: ${JSON.stringify(v)} is not one of ${LOCAL_SANDBOX.join(', ')}`,
+      );
+    return v as ServerConfig['localSandbox'];
+  }
+  return (providers.local as { nested_sandbox?: ServerConfig['localSandbox'] } | undefined)?.nested_sandbox ?? 'auto';
 }
 
 /** `providers:` checked by each provider's descriptor, and `pools:` plus the pools declared in provider sections. */

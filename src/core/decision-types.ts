@@ -17,6 +17,11 @@ export interface PoolCandidate {
   runners: readonly RunnerView[];
   /** Live runners of this provider across all pools (for the provider's `maxConcurrent`). */
   providerLiveRunners: number;
+  /**
+   * Set when the pool asks for a nested sandbox runtime (`sandbox_mode: runner-creates-sandbox`)
+   * its runners do not have: the `missing_requirement` detail, naming the runtime.
+   */
+  sandboxMissing?: string | null;
 }
 
 export interface PlacementRequest {

@@ -81,6 +81,10 @@ export function decide(request: PlacementRequest, candidates: readonly PoolCandi
       if (sub.reason !== null) {
         reason = sub.reason;
         detail = sub.detail;
+      } else if (c.sandboxMissing) {
+        // The pool's nested sandbox runtime is not on its runners: a verdict, never a run without it.
+        reason = 'missing_requirement';
+        detail = c.sandboxMissing;
       } else {
         if (ctx.hasSelector) {
           const miss = selectorMiss(ctx, cp, c.runners);

@@ -118,6 +118,11 @@ export const RunnerMessage = z.discriminatedUnion('type', [
      * server answers `session.ended` for each whose session ended or no longer exists.
      */
     workspaces: z.array(z.string().max(128)).max(1000).optional(),
+    /** Nested sandbox runtimes this runner has (src/agent/sandbox/detect.ts), strongest first. */
+    sandboxRuntimes: z
+      .array(z.enum(['gvisor', 'bubblewrap']))
+      .max(8)
+      .optional(),
   }),
   z.strictObject({ type: z.literal('heartbeat') }),
   z.strictObject({ type: z.literal('task.started'), taskId: z.string(), pid: z.number().int().nullable() }),
@@ -142,6 +147,24 @@ export const RunnerMessage = z.discriminatedUnion('type', [
 ]);
 export type RunnerMessage = z.infer<typeof RunnerMessage>;
 
+/** A task's nested sandbox (see src/agent/sandbox/ and docs/isolation.md). */
+export const TaskSandbox = z.strictObject({
+  runtime: z.enum(['auto', 'gvisor', 'bubblewrap']),
+  network: z.union([z.enum(['none', 'host']), z.strictObject({ proxySocket: z.string().min(1) })]).default('none'),
+  binds: z
+    .array(z.strictObject({ path: z.string().min(1), rw: z.boolean().default(false) }))
+    .max(64)
+    .default([]),
+  limits: z
+    .strictObject({
+      memoryBytes: z.number().int().positive().nullable().default(null),
+      cpus: z.number().positive().nullable().default(null),
+      pids: z.number().int().positive().nullable().default(null),
+    })
+    .default({ memoryBytes: null, cpus: null, pids: null }),
+});
+export type TaskSandbox = z.infer<typeof TaskSandbox>;
+
 export const TaskAssignment = z.strictObject({
   taskId: z.string(),
   sessionId: z.string(),
@@ -161,6 +184,8 @@ export const TaskAssignment = z.strictObject({
   timeoutMs: z.number().int().positive().nullable().default(null),
   /** Per-task output limits (stdout + stderr); absent = the agent's defaults. */
   outputLimits: z.strictObject({ lines: z.number().int().positive(), bytes: z.number().int().positive() }).optional(),
+  /** Run the commands in a nested sandbox the runner makes (pools with `sandbox_mode: runner-creates-sandbox`). */
+  sandbox: TaskSandbox.optional(),
 });
 export type TaskAssignment = z.infer<typeof TaskAssignment>;
 

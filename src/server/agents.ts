@@ -299,7 +299,7 @@ export function renderTask(card: AgentCard, prompt: string, t: TaskContext): Ren
 /** The task context of a session's task, from what the server knows. */
 export function taskContext(
   session: Session,
-  task: Pick<Task, 'id'>,
+  task: Pick<Task, 'id'> & { timeoutMs?: number | null },
   config: Pick<ServerConfig, 'credentialsEnv' | 'credentialNames' | 'taskTimeoutMs'>,
   profile: Pick<Profile, 'taskTimeoutMs'> | null,
   conversationId: string | null,
@@ -309,7 +309,8 @@ export function taskContext(
     sessionEnv: { ...req.env, MARIONETTE_SESSION_ID: session.id, MARIONETTE_TASK_ID: task.id },
     credentialsEnv: config.credentialsEnv,
     credentialNames: config.credentialNames,
-    sessionTimeoutMs: req.taskTimeoutMs ?? null,
+    // The task's own timeout wins over the session's (both are the request's, per task or per session).
+    sessionTimeoutMs: task.timeoutMs ?? req.taskTimeoutMs ?? null,
     profileTimeoutMs: profile?.taskTimeoutMs ?? null,
     defaultTimeoutMs: config.taskTimeoutMs,
     conversationId,

@@ -24,6 +24,7 @@ import { isClaimLost, type LiveRunner } from '../store/repos/runners.js';
 import type { SessionPatch } from '../store/repos/sessions.js';
 import type { QueuedTaskRef } from '../store/repos/tasks.js';
 import type { ServerContext } from './context.js';
+import { sandboxMissing } from './pool-sandbox.js';
 import type { RunnerControl } from './runner-control.js';
 import { PoolFull } from './runner-provision.js';
 import type { SessionCatalog } from './session-catalog.js';
@@ -161,6 +162,7 @@ export class Placer {
       // Warm runners still starting count toward max_runners (they are not idle, so not assignable).
       runners: byPool.get(p.id) ?? [],
       providerLiveRunners: byProvider.get(p.providerId) ?? 0,
+      sandboxMissing: sandboxMissing(p),
     }));
     return decide(placementRequest(this.ctx.orgId, request, card, profile), candidates);
   }

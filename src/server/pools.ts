@@ -32,6 +32,7 @@ import type { Api } from './api.js';
 import type { ServerContext } from './context.js';
 import { poolEgressColumn } from './egress-input.js';
 import { boundedDuration, intInRange, PRIORITY_RANGE, RUNNER_COUNT_RANGE } from './input-guards.js';
+import { checkNestedSandbox, defaultLocalSandbox, localSandboxNote } from './pool-sandbox.js';
 import type { SessionService } from './sessions.js';
 
 export { PoolInput, PoolUpdate, ProfileInput };
@@ -79,10 +80,8 @@ export class PoolService {
           .join(', ')}), not ${providerId}`,
       );
     const sandboxMode = input.sandboxMode ?? base?.sandboxMode ?? 'runner-is-sandbox';
-    if (sandboxMode === 'runner-creates-sandbox')
-      throw new InvalidRequest(
-        'sandbox_mode: runner-creates-sandbox is not implemented yet; see docs/pools.md (sandbox modes). Use runner-is-sandbox (the default)',
-      );
+    const sandboxConfig = input.sandboxConfig ?? base?.sandboxConfig ?? {};
+    checkNestedSandbox(sandboxMode, sandboxConfig, providerId, descriptor.poolMode === 'managed');
     let selector = base?.selector ?? null;
     if (input.selector !== undefined) {
       if (input.selector === null || input.selector === '') selector = null;
@@ -148,7 +147,7 @@ export class PoolService {
       idle_timeout_ms: idleTimeoutMs,
       selector,
       runtime_provides: runtimeProvides === null ? null : JSON.stringify(runtimeProvides),
-      sandbox_config: JSON.stringify(input.sandboxConfig ?? base?.sandboxConfig ?? {}),
+      sandbox_config: JSON.stringify(sandboxConfig),
       // From marionette.yaml (the truth for its pools), a removed `network` goes back to the provider's default.
       egress: poolEgressColumn(
         source === 'config' ? (input.network ?? null) : input.network,
@@ -258,12 +257,25 @@ export class PoolService {
       const warm = (config.providers[hostProvider] as { warm_runners?: number } | undefined)?.warm_runners ?? 1;
       try {
         await this.create(
-          { name: hostProvider, provider: hostProvider, mode: 'managed', priority: 0, maxRunners: 8, minRunners: warm },
+          {
+            name: hostProvider,
+            provider: hostProvider,
+            mode: 'managed',
+            priority: 0,
+            maxRunners: 8,
+            minRunners: warm,
+            ...defaultLocalSandbox(hostProvider, config.localSandbox),
+          },
           'default',
         );
       } catch (e: unknown) {
         throw new InvalidRequest(`providers.${hostProvider}.warm_runners: ${(e as Error).message}`);
       }
+    }
+    const local = await store.pools.get(hostProvider, orgId);
+    if (local) {
+      const note = localSandboxNote(local);
+      if (note) this.ctx.log.warn({ pool: local.name }, note);
     }
     const declared: [string, PoolFileConfig][] = Object.entries(config.pools);
     for (const [name, p] of declared) {

@@ -136,7 +136,14 @@ export class SessionCreator {
     this.checkPrompt(body.prompt);
     if (isTerminalSession(session.state))
       throw new Conflict(`session ${session.id} is ${session.state}; tasks can only be added to a live session`);
-    const task = await this.lifecycle.insertTask(session, body.prompt, body.maxRetries);
+    const task = await this.lifecycle.insertTask(
+      session,
+      body.prompt,
+      body.maxRetries,
+      undefined,
+      undefined,
+      body.taskTimeoutMs,
+    );
     if (session.state === 'suspended')
       await this.ctx.store.sessions.addEvent(session.id, session.orgId, 'task_queued_while_suspended', {});
     this.kick();

@@ -7,6 +7,7 @@ import { toError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { Task } from '../store/records.js';
 import type { ServerContext } from './context.js';
+import { assignmentSandbox } from './pool-sandbox.js';
 import type { RunnerControl } from './runner-control.js';
 import type { AssignmentContext, TaskLifecycle } from './task-lifecycle.js';
 
@@ -33,7 +34,14 @@ export class TaskCommands {
     if (!session || !task.runnerId) return false;
     const assignment = await this.lifecycle.buildAssignment(session, task, known);
     if (!assignment) return false;
-    const withLimits = { ...assignment, outputLimits: this.ctx.config.taskOutputLimits };
+    // A pool with sandbox_mode runner-creates-sandbox: the runner runs the task in the pool's nested sandbox.
+    const pool = session.poolId ? await this.ctx.store.pools.byId(session.poolId) : null;
+    const sandbox = assignmentSandbox(pool);
+    const withLimits = {
+      ...assignment,
+      outputLimits: this.ctx.config.taskOutputLimits,
+      ...(sandbox ? { sandbox } : {}),
+    };
     return this.control.gateway.send(task.runnerId, { type: 'task.assign', task: withLimits });
   }
 

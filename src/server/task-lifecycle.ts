@@ -36,7 +36,14 @@ export class TaskLifecycle {
   ) {}
 
   /** Inserts a queued task. Through `tx` it is part of the caller's transaction, which emits it after commit. */
-  async insertTask(session: Session, prompt: string, maxRetries?: number, retryOf?: Task, tx?: Repos): Promise<Task> {
+  async insertTask(
+    session: Session,
+    prompt: string,
+    maxRetries?: number,
+    retryOf?: Task,
+    tx?: Repos,
+    timeoutMs?: number,
+  ): Promise<Task> {
     const task = await (tx ?? this.ctx.store).tasks.insert({
       id: newId('tsk'),
       org_id: session.orgId,
@@ -54,6 +61,8 @@ export class TaskLifecycle {
       assigned_at: null,
       started_at: null,
       finished_at: null,
+      // A retry keeps the task's own timeout; only a task that has one writes the column.
+      ...((timeoutMs ?? retryOf?.timeoutMs) ? { timeout_ms: timeoutMs ?? retryOf?.timeoutMs } : {}),
     });
     if (!tx) emitTask(this.ctx, task);
     return task;

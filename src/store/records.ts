@@ -120,6 +120,8 @@ export interface Task {
   finishedAt: number | null;
   /** What the agent itself reported (cards with an outcome reader); null otherwise. */
   outcome: AgentOutcome | null;
+  /** The task's own timeout (`taskTimeoutMs` when it was created); null: the session's, profile's or card's. */
+  timeoutMs: number | null;
 }
 
 export interface Runner {
@@ -199,6 +201,7 @@ export function toTask(r: TasksTable): Task {
     startedAt: num(r.started_at),
     finishedAt: num(r.finished_at),
     outcome: r.outcome ? json<AgentOutcome | null>(r.outcome, null) : null,
+    timeoutMs: num(r.timeout_ms ?? null),
   };
 }
 

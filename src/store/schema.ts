@@ -168,6 +168,8 @@ export interface TasksTable {
   finished_at: number | null;
   /** JSON AgentOutcome (migration 004); null for tasks whose card reads no outcome. */
   outcome?: string | null;
+  /** The task's own timeout (migration 010); null: the session's, profile's or card's. */
+  timeout_ms?: number | null;
 }
 export interface TaskLogsTable {
   id: Generated<number>;

@@ -7,6 +7,7 @@ import type { Task } from '../../client/index.js';
 import { ctx, limitOption, waitTimeout } from '../context.js';
 import { ago, type Column, print, table } from '../output.js';
 import { followLogs, pageLogs, waitAndReport } from '../wait.js';
+import { parseTimeout } from './agents.js';
 
 export const taskCols: Column<Task>[] = [
   { header: 'ID', get: (t) => t.id },
@@ -32,14 +33,25 @@ export function taskCommands(program: Command, setExit: (code: number) => void):
       '--timeout <duration>',
       'with --wait/--follow: stop waiting after this long (e.g. 30s, 5m); exit status 124',
     )
+    .option('--task-timeout <duration>', "this task's timeout, e.g. 10m (it then ends timed_out)")
     .action(
       async (
-        o: { session: string; prompt: string; wait?: boolean; follow?: boolean; timeout?: string },
+        o: {
+          session: string;
+          prompt: string;
+          wait?: boolean;
+          follow?: boolean;
+          timeout?: string;
+          taskTimeout?: string;
+        },
         cmd: Command,
       ) => {
         const { api, out, tty } = ctx(cmd);
         const timeoutMs = waitTimeout(o);
-        const t = await api.createTask(o.session, { prompt: o.prompt });
+        const t = await api.createTask(o.session, {
+          prompt: o.prompt,
+          ...(o.taskTimeout ? { taskTimeoutMs: parseTimeout(o.taskTimeout) } : {}),
+        });
         if (!(o.wait || o.follow)) return print(out, t, () => t.id);
         if (out === 'table') {
           if (o.follow) process.stderr.write(`task ${t.id} queued\n`);

@@ -28,6 +28,13 @@ export const LocalConfig = z.strictObject({
    * `$MARIONETTE_HOME/runners/<runner>.home` (0700, removed with the runner); never the server's HOME.
    */
   runner_home: z.string().startsWith('/', 'expected an absolute path').optional(),
+  /**
+   * The default `local` pool's nested sandbox, set when the server creates that pool (first
+   * start): `auto` (default) runs every task in a bubblewrap (else gVisor) sandbox when the host
+   * has one, `bubblewrap` or `gvisor` asks for that runtime, `off` runs tasks with the runner's
+   * privileges. Env MARIONETTE_LOCAL_SANDBOX wins. See docs/isolation.md.
+   */
+  nested_sandbox: z.enum(['auto', 'bubblewrap', 'gvisor', 'off']).default('auto'),
   /** Default suspend config of local pools (a pool's own wins). Default terminate_preserve_storage, fallback terminate. */
   suspend_config: ProviderSuspendConfig.optional(),
 });

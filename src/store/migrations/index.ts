@@ -10,6 +10,7 @@ import * as m004 from './004_install_meta.js';
 import * as m005 from './005_agent_outcomes.js';
 import * as m007 from './007_tokens_audit.js';
 import * as m008 from './008_runner_credentials.js';
+import * as m010 from './010_task_timeout.js';
 import * as m011 from './011_pool_egress.js';
 import type { MigrationContext } from './context.js';
 
@@ -25,6 +26,7 @@ const STEPS: Record<string, Step> = {
   '005_agent_outcomes': m005,
   '007_tokens_audit': m007,
   '008_runner_credentials': m008,
+  '010_task_timeout': m010,
   '011_pool_egress': m011,
 };
 

@@ -1,0 +1,100 @@
+/**
+ * @module A pool's nested sandbox (`sandbox_mode: runner-creates-sandbox`), parsed from its
+ * `sandbox_config.sandbox` into what each task assignment carries (src/protocol/messages.ts
+ * TaskSandbox) and what placement checks: the runtime the pool asks for. Pure; errors name the key.
+ *
+ * ```yaml
+ * sandbox_mode: runner-creates-sandbox
+ * sandbox_config:
+ *   sandbox:
+ *     runtime: gvisor        # auto (default: bubblewrap, else gvisor) | bubblewrap | gvisor
+ *     network: none          # none (default) | host
+ *     binds: [/home/me/.claude, "/home/me/.cache:rw"]   # read-only unless :rw
+ *     memory: 2Gi            # per task; none by default
+ *     cpus: 1.5              # or 1500m
+ *     pids: 512
+ * ```
+ */
+import { InvalidRequest } from './errors.js';
+import { parseQuantity } from './quantity.js';
+
+export type NestedRuntime = 'auto' | 'gvisor' | 'bubblewrap';
+
+export interface NestedSandbox {
+  runtime: NestedRuntime;
+  network: 'none' | 'host';
+  binds: { path: string; rw: boolean }[];
+  limits: { memoryBytes: number | null; cpus: number | null; pids: number | null };
+}
+
+const KEYS = ['runtime', 'network', 'binds', 'memory', 'cpus', 'pids'];
+const RUNTIMES: readonly NestedRuntime[] = ['auto', 'gvisor', 'bubblewrap'];
+
+function bad(key: string, what: string): InvalidRequest {
+  return new InvalidRequest(`sandbox_config.sandbox.${key}: ${what}`);
+}
+
+function parseBind(v: unknown, i: number): { path: string; rw: boolean } {
+  let path: string;
+  let rw = false;
+  if (typeof v === 'string') {
+    const m = /^(.*?)(?::(ro|rw))?$/.exec(v) as RegExpExecArray;
+    path = m[1] as string;
+    rw = m[2] === 'rw';
+  } else if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o))
+      if (k !== 'path' && k !== 'rw') throw bad(`binds.${i}`, `unknown key ${k} (path, rw)`);
+    if (typeof o.path !== 'string') throw bad(`binds.${i}.path`, 'expected a string');
+    if (o.rw !== undefined && typeof o.rw !== 'boolean') throw bad(`binds.${i}.rw`, 'expected true or false');
+    path = o.path;
+    rw = o.rw === true;
+  } else throw bad(`binds.${i}`, 'expected a path ("/dir" or "/dir:rw") or { path, rw }');
+  if (!path.startsWith('/') || path.split('/').includes('..'))
+    throw bad(`binds.${i}`, `${JSON.stringify(path)} is not an absolute path`);
+  if (path === '/') throw bad(`binds.${i}`, '"/" would expose the whole runner');
+  return { path, rw };
+}
+
+/**
+ * Parses `sandbox_config.sandbox` (absent: every default).
+ * @example parseNestedSandbox({ runtime: 'gvisor', memory: '1Gi' }).limits.memoryBytes === 2 ** 30
+ */
+export function parseNestedSandbox(raw: unknown): NestedSandbox {
+  const o = raw ?? {};
+  if (typeof o !== 'object' || Array.isArray(o))
+    throw new InvalidRequest(
+      'sandbox_config.sandbox: expected a mapping (runtime, network, binds, memory, cpus, pids)',
+    );
+  const r = o as Record<string, unknown>;
+  for (const k of Object.keys(r)) if (!KEYS.includes(k)) throw bad(k, `unknown key (expected ${KEYS.join(', ')})`);
+  const runtime = r.runtime ?? 'auto';
+  if (!RUNTIMES.includes(runtime as NestedRuntime))
+    throw bad('runtime', `${JSON.stringify(runtime)} is not auto, gvisor or bubblewrap`);
+  const network = r.network ?? 'none';
+  if (network !== 'none' && network !== 'host')
+    throw bad('network', `${JSON.stringify(network)} is not none or host (egress lists are network.egress)`);
+  if (r.binds !== undefined && !Array.isArray(r.binds)) throw bad('binds', 'expected a list of paths');
+  const binds = ((r.binds as unknown[] | undefined) ?? []).map(parseBind);
+  const quantity = (key: string, min: number, integer: boolean): number | null => {
+    const v = r[key];
+    if (v === undefined || v === null) return null;
+    const n = typeof v === 'number' ? v : typeof v === 'string' ? parseQuantity(v) : null;
+    if (n === null || !Number.isFinite(n) || n < min || (integer && !Number.isInteger(n)))
+      throw bad(
+        key,
+        `${JSON.stringify(v)} is not a ${integer ? 'whole ' : ''}number ≥ ${min}${key === 'memory' ? ' (e.g. 512Mi, 2Gi)' : ''}`,
+      );
+    return n;
+  };
+  return {
+    runtime: runtime as NestedRuntime,
+    network,
+    binds,
+    limits: {
+      memoryBytes: quantity('memory', 16 * 1024 * 1024, true),
+      cpus: quantity('cpus', 0.01, false),
+      pids: quantity('pids', 8, true),
+    },
+  };
+}

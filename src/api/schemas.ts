@@ -85,6 +85,8 @@ export const ListTokensQuery = z.strictObject({ pool: z.string().optional() });
 
 export const CreateSessionBody = z.strictObject({
   agent: z.string().min(1),
+  /** The project (id or name) of the caller's org; default: the org's `default` project. */
+  project: z.string().min(1).optional(),
   prompt: z.string().optional(),
   /** Only pools of this provider (one of the registry's provider ids). */
   provider: z.string().min(1).optional(),
@@ -170,6 +172,8 @@ export const PoolInput = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'pool names are lowercase letters, digits, . _ - (max 63)'),
   mode: z.enum(POOL_MODES as [PoolMode, ...PoolMode[]]).optional(),
   provider: z.string().optional(),
+  /** The project (id or name) whose sessions alone may use the pool; null: every project of the org. */
+  project: z.string().min(1).nullable().optional(),
   priority: z.number().int().optional(),
   active: z.boolean().optional(),
   labels: labelsInput.optional(),

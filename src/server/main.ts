@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import type { ServerConfig } from '../config/index.js';
 import { toError } from '../core/errors.js';
 import { createProviders } from '../providers/registry.js';
-import { openStore, type Store } from '../store/index.js';
+import { openStore, orgScope, type Store } from '../store/index.js';
 import { buildApp } from './app.js';
 import { Autoscaler } from './autoscaler.js';
 import type { ServerContext } from './context.js';
@@ -99,7 +99,15 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     gatewaySocket: config.gatewaySocket,
     installId: (await store.meta.installId()) ?? null,
   });
-  const ctx: ServerContext = { config, store, bus, log, providers, orgId, projectId };
+  const ctx: ServerContext = {
+    config,
+    store,
+    bus,
+    log,
+    providers,
+    defaultOrg: orgScope(orgId),
+    defaultProjectId: projectId,
+  };
   // Built in dependency order, each with what it needs: the gateway's connection table and the
   // managed runners first, then the session side, then the runner side that calls back into it.
   const links = new GatewayLinks();
@@ -122,7 +130,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const tokens = new TokenService(ctx, pools, runners);
   const suspend = new SuspendService(ctx, sessions, runners);
   const preempter = new Preempter(ctx, sessions, suspend);
-  const autoscaler = new Autoscaler(ctx, runners, sessions.providerHealth, () => sessions.pools());
+  const autoscaler = new Autoscaler(ctx, runners, sessions.providerHealth, () => sessions.allPools());
   const app = buildApp(ctx, {
     sessions,
     storage,

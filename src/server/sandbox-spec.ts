@@ -10,6 +10,7 @@ import { parseQuantity } from '../core/quantity.js';
 import type { Pool, Resources } from '../core/types.js';
 import { findProvider, type ProvidersConfig } from '../providers/registry.js';
 import type { SandboxSpec } from '../providers/types.js';
+import { orgScope } from '../store/index.js';
 import type { Session, SessionRequest } from '../store/records.js';
 import { taskTimeout } from './agents.js';
 import type { ServerContext } from './context.js';
@@ -112,8 +113,10 @@ export async function buildSandboxSpec(
   let resources: SandboxSpec['resources'];
   if (req) {
     const [profile, card] = await Promise.all([
-      req.profile ? ctx.store.pools.profiles(pool.orgId).then((all) => all.find((p) => p.name === req.profile)) : null,
-      ctx.store.pools.agentCards(pool.orgId).then((all) => all.find((c) => c.name === req.agent)),
+      req.profile
+        ? ctx.store.pools.profiles(orgScope(pool.orgId)).then((all) => all.find((p) => p.name === req.profile))
+        : null,
+      ctx.store.pools.agentCards(orgScope(pool.orgId)).then((all) => all.find((c) => c.name === req.agent)),
     ]);
     const timeoutMs = card
       ? taskTimeout(card, {
@@ -129,7 +132,7 @@ export async function buildSandboxSpec(
     }
   }
   return {
-    projectId: session?.projectId ?? ctx.projectId,
+    projectId: session?.projectId ?? pool.projectId ?? ctx.defaultProjectId,
     orgId: pool.orgId,
     registrationToken: boot.registrationToken,
     env: { ...req?.env },

@@ -11,6 +11,7 @@ import { AuthRepo } from './repos/auth.js';
 import { CostRepo } from './repos/costs.js';
 import { LogRepo } from './repos/logs.js';
 import { MetaRepo } from './repos/meta.js';
+import { OrgRepo } from './repos/orgs.js';
 import { PoolRepo } from './repos/pools.js';
 import { RunnerRepo } from './repos/runners.js';
 import { SessionRepo } from './repos/sessions.js';
@@ -20,11 +21,13 @@ import { type GroupCommitDriver, GroupCommitSqliteDialect, openSqlite } from './
 
 export type { Changes } from './changes.js';
 export type { Dialect } from './schema.js';
+export { inScope, type OrgScope, orgScope } from './scope.js';
 export { ChangeLog };
 
 /** The repositories, grouped by aggregate; the same shape over the database or a transaction. */
 export interface Repos {
   auth: AuthRepo;
+  orgs: OrgRepo;
   pools: PoolRepo;
   runners: RunnerRepo;
   sessions: SessionRepo;
@@ -56,6 +59,7 @@ export interface Store extends Repos {
 function repos(db: Kysely<Database>, changes: ChangeLog, dialect: Dialect): Repos {
   return {
     auth: new AuthRepo(db),
+    orgs: new OrgRepo(db),
     pools: new PoolRepo(db, changes),
     runners: new RunnerRepo(db, changes),
     sessions: new SessionRepo(db, changes),

@@ -37,8 +37,10 @@ function build(
 ): InstallCatalog {
   const byOrg = new Map<string, Catalog>();
   const of = (orgId: string) => {
-    let c = byOrg.get(orgId);
-    if (!c) byOrg.set(orgId, (c = { cards: [], profiles: [], pools: [] }));
+    const known = byOrg.get(orgId);
+    if (known) return known;
+    const c: Catalog = { cards: [], profiles: [], pools: [] };
+    byOrg.set(orgId, c);
     return c;
   };
   for (const p of pools) of(p.orgId).pools.push(p);

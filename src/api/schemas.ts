@@ -236,3 +236,28 @@ export const RegisterExternalBody = z.strictObject({
   name: z.string().min(1).max(200).optional(),
   expiresIn: durationInput.optional(),
 });
+
+/** Org, project and member names: lowercase letters, digits, . _ - (max 63). */
+const tenancyName = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9._-]{0,62}$/,
+    'names are lowercase letters, digits, . _ - (max 63), starting with a letter or digit',
+  );
+
+export const OrgInput = z.strictObject({ name: tenancyName });
+export const ProjectInput = z.strictObject({ name: tenancyName });
+/** The roles a member (and an API token) may have. */
+export const MEMBER_ROLES = ['admin', 'operator', 'member', 'viewer'] as const;
+export const MemberInput = z.strictObject({
+  /** A user name or email address. */
+  name: z.string().min(1).max(254).regex(/^\S+$/, 'a member is a user name or email address, without spaces'),
+  role: z.enum(MEMBER_ROLES),
+});
+export const DeleteOrgQuery = z.strictObject({
+  /** Delete everything the org owns with it (refused while a session is open or a runner live). */
+  force: z
+    .enum(['true', 'false', '1', '0'])
+    .optional()
+    .transform((v) => v === 'true' || v === '1'),
+});

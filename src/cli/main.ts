@@ -28,6 +28,10 @@ const NOUNS: [names: string[], register: Register][] = [
   [['providers'], async (p) => (await import('./commands/catalog.js')).providerCommands(p)],
   [['costs'], async (p) => (await import('./commands/catalog.js')).costCommands(p)],
   [['agents', 'agent'], async (p) => (await import('./commands/agents.js')).agentCommands(p, ctx)],
+  [['orgs', 'org'], async (p) => (await import('./commands/orgs.js')).orgCommands(p)],
+  [['projects', 'project'], async (p) => (await import('./commands/orgs.js')).projectCommands(p)],
+  [['members', 'member'], async (p) => (await import('./commands/orgs.js')).memberCommands(p)],
+  [['dispatch'], async (p, s) => (await import('./commands/orgs.js')).dispatchCommand(p, s)],
 ];
 
 /** The first word that is not an option or a global option's value: the noun being run. */

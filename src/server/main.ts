@@ -19,6 +19,7 @@ import { LogFile } from './logfile.js';
 import { PoolService } from './pools.js';
 import { Preempter } from './preempt.js';
 import { Reconciler } from './reconciler.js';
+import { orgRoutes } from './routes/orgs.js';
 import { RunnerControl } from './runner-control.js';
 import { GatewayLinks } from './runner-links.js';
 import { RunnerService } from './runners.js';
@@ -138,6 +139,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     extend: (api) => {
       pools.routes(api);
       tokens.routes(api);
+      orgRoutes(api, ctx, { seedOrg: (org) => pools.seedOrg(org), changed: () => sessions.poolsChanged() });
     },
   });
   guardListener(app.server, config.limits.api, 'api', log);

@@ -5,6 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import { newId } from '../../core/ids.js';
+import { RUNNER_LIVE, SESSION_TERMINAL } from '../../core/states.js';
 import type { Database } from '../schema.js';
 import { inScope, type OrgScope } from '../scope.js';
 
@@ -101,11 +102,30 @@ export class OrgRepo {
         .where('org_id', '=', orgId);
       if (kind === 'projects') q = q.where('name', '!=', 'default');
       if (kind === 'agent_cards' || kind === 'profiles') q = q.where('built_in', '=', 0);
-      if (kind === 'runners') q = q.where('state', 'not in', ['stopped', 'failed']);
+      if (kind === 'runners') q = q.where('state', 'not in', ['terminated', 'offline']);
       const n = Number((await q.executeTakeFirst())?.n ?? 0);
       if (n) out[kind] = n;
     }
     return out;
+  }
+
+  /** The org's work still running: open sessions and live runners (even a forced delete waits for them). */
+  async running(orgId: string): Promise<{ sessions: number; runners: number }> {
+    const count = async (t: 'sessions' | 'runners', states: readonly string[], op: 'in' | 'not in') =>
+      Number(
+        (
+          await this.db
+            .selectFrom(t)
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .where('org_id', '=', orgId)
+            .where('state', op, [...states])
+            .executeTakeFirst()
+        )?.n ?? 0,
+      );
+    return {
+      sessions: await count('sessions', SESSION_TERMINAL, 'not in'),
+      runners: await count('runners', RUNNER_LIVE, 'in'),
+    };
   }
 
   /** Deletes the org and every row it owns (run in a transaction, after the caller's checks). */

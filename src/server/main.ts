@@ -70,6 +70,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const store = await openStore({
     home: config.home,
     databaseUrl: config.databaseUrl,
+    rowLevelSecurity: config.rowLevelSecurity,
     onError: (e) => storage?.failed('store', e),
   }).catch((e: unknown) => {
     process.off('exit', flushAtExit);

@@ -16,6 +16,7 @@ import { PoolRepo } from './repos/pools.js';
 import { RunnerRepo } from './repos/runners.js';
 import { SessionRepo } from './repos/sessions.js';
 import { TaskRepo } from './repos/tasks.js';
+import { enforceRowLevelSecurity, orgSettingHook } from './rls.js';
 import type { Database, Dialect } from './schema.js';
 import { type GroupCommitDriver, GroupCommitSqliteDialect, openSqlite } from './sqlite.js';
 
@@ -76,6 +77,12 @@ export interface StoreOptions {
   databaseUrl?: string | null;
   /** PostgreSQL schema to use (tests give each run its own). */
   pgSchema?: string;
+  /**
+   * PostgreSQL row-level security as a second wall (config `database.row_level_security`): every
+   * connection is tagged with its org, the policies are enforced, and opening fails where they
+   * could not hold (see ./rls.ts). Default false.
+   */
+  rowLevelSecurity?: boolean;
   /** Told of every failed statement or commit (the caller still gets the error): for storage health. */
   onError?: (e: Error) => void;
 }
@@ -108,7 +115,13 @@ async function makeKysely(
       }
     }
     return {
-      db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(log ? { log } : {}) }),
+      db: new Kysely<Database>({
+        dialect: new PostgresDialect({
+          pool,
+          ...(opts.rowLevelSecurity ? { onReserveConnection: orgSettingHook } : {}),
+        }),
+        ...(log ? { log } : {}),
+      }),
       dialect: 'postgres',
     };
   }
@@ -136,6 +149,12 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     throw new Error(
       `database migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? String(error)}`,
     );
+  }
+  try {
+    await enforceRowLevelSecurity(db, dialect, opts.rowLevelSecurity ?? false);
+  } catch (e: unknown) {
+    await db.destroy();
+    throw e;
   }
   // Migrations ran one transaction each; from here on, SQLite writes commit in groups.
   if (grouped) grouped.grouping = true;

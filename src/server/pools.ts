@@ -342,9 +342,11 @@ export class PoolService {
     api.route('GET', '/v1/profiles', { summary: 'List profiles', tag: 'profiles' }, async ({ org }) => ({
       items: await store.pools.profiles(org),
     }));
-    api.route('GET', '/v1/profiles/:name', { summary: 'Get a profile', tag: 'profiles' }, async ({ params, org }) =>
-      this.sessions.profile(org, params.name!),
-    );
+    api.route('GET', '/v1/profiles/:name', { summary: 'Get a profile', tag: 'profiles' }, async ({ params, org }) => {
+      const p = (await store.pools.profiles(org)).find((x) => x.name === params.name);
+      if (!p) throw new NotFound('profile', params.name!, 'list profiles with `mctl profiles list`');
+      return p;
+    });
     api.route(
       'POST',
       '/v1/profiles',

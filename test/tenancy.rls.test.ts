@@ -5,12 +5,29 @@
  * while the system's own reads see every org.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { inScope, openStore, orgScope, type Store } from '../src/store/index.js';
+import { BIN, run } from './harness.js';
 import { freshDatabase, postgres, postgresDescribe } from './pg.support.js';
+
+/** Starts the real server with row-level security configured; it must refuse, saying why. */
+async function serveRefused(databaseUrl: string | null): Promise<{ code: number; stderr: string }> {
+  const home = mkdtempSync(join(tmpdir(), 'mrn-rls-srv-'));
+  try {
+    writeFileSync(join(home, 'marionette.yaml'), 'database:\n  row_level_security: true\n');
+    return await run(
+      BIN.marionette,
+      ['serve', '--port', '0', '--gateway-port', '0', '--config', join(home, 'marionette.yaml')],
+      { MARIONETTE_HOME: home, MARIONETTE_DATABASE_URL: databaseUrl ?? '' },
+      60_000,
+    );
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+}
 
 async function admin(url: string, statements: string[]): Promise<void> {
   const pg = await import('pg');
@@ -32,6 +49,10 @@ it('refuses row-level security on SQLite, naming why', async () => {
   } finally {
     rmSync(home, { recursive: true, force: true });
   }
+  const srv = await serveRefused(null);
+  expect(srv.code).toBe(1);
+  expect(srv.stderr).toMatch(/row_level_security is on, but the store is SQLite/);
+  expect(srv.stderr).not.toMatch(/\n\s+at /);
 });
 
 postgresDescribe('row-level security on PostgreSQL', () => {
@@ -62,6 +83,9 @@ postgresDescribe('row-level security on PostgreSQL', () => {
     await expect(openStore({ home: '/nonexistent', databaseUrl: db.url, rowLevelSecurity: true })).rejects.toThrow(
       /connects as "[^"]+", a superuser/,
     );
+    const srv = await serveRefused(db.url);
+    expect(srv.code).toBe(1);
+    expect(srv.stderr).toMatch(/connects as "[^"]+", a superuser/);
   });
 
   it("binds every statement run for an org to that org's rows, reads and writes", async () => {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { inScope, openStore, orgScope, type Store } from '../src/store/index.js';
-import { BIN, run } from './harness.js';
+import { BIN, run, type SessionView, startServer, until } from './harness.js';
 import { freshDatabase, postgres, postgresDescribe } from './pg.support.js';
 
 /** Starts the real server with row-level security configured; it must refuse, saying why. */
@@ -80,12 +80,18 @@ postgresDescribe('row-level security on PostgreSQL', () => {
   });
 
   it('refuses to open as a superuser, which policies never bind', async () => {
-    await expect(openStore({ home: '/nonexistent', databaseUrl: db.url, rowLevelSecurity: true })).rejects.toThrow(
-      /connects as "[^"]+", a superuser/,
-    );
-    const srv = await serveRefused(db.url);
-    expect(srv.code).toBe(1);
-    expect(srv.stderr).toMatch(/connects as "[^"]+", a superuser/);
+    // A database of its own: the superuser's migrations own its tables.
+    const su = await freshDatabase();
+    try {
+      await expect(openStore({ home: '/nonexistent', databaseUrl: su.url, rowLevelSecurity: true })).rejects.toThrow(
+        /connects as "[^"]+", a superuser/,
+      );
+      const srv = await serveRefused(su.url);
+      expect(srv.code).toBe(1);
+      expect(srv.stderr).toMatch(/connects as "[^"]+", a superuser/);
+    } finally {
+      await su.drop();
+    }
   });
 
   it("binds every statement run for an org to that org's rows, reads and writes", async () => {
@@ -125,9 +131,39 @@ postgresDescribe('row-level security on PostgreSQL', () => {
     store = null;
   });
 
+  it('runs the real server with the policies on: sessions run, and another org still gets 404', async () => {
+    const srv = await startServer({
+      config: 'database:\n  row_level_security: true\n',
+      env: { MARIONETTE_DATABASE_URL: roleUrl },
+    });
+    try {
+      const s = await srv.api<SessionView>('POST', '/v1/sessions', { agent: 'shell', prompt: 'echo under-rls' });
+      expect(s.status).toBe(201);
+      await until(
+        async () =>
+          (await srv.api<SessionView>('GET', `/v1/sessions/${s.body.id}`)).body.tasks[0]?.state === 'succeeded',
+        'the task to succeed with row-level security on',
+        60_000,
+      );
+      const org = await srv.api<{ id: string }>('POST', '/v1/orgs', { name: 'rls-c' });
+      expect(org.status).toBe(201);
+      const other = await openStore({ home: srv.home, databaseUrl: roleUrl, rowLevelSecurity: true });
+      try {
+        const { token } = await other.auth.createApiToken(org.body.id, 'c-admin', 'admin');
+        expect((await srv.api('GET', `/v1/sessions/${s.body.id}`, undefined, token)).status).toBe(404);
+        expect((await srv.api<{ items: unknown[] }>('GET', '/v1/sessions', undefined, token)).body.items).toEqual([]);
+      } finally {
+        await other.close();
+      }
+    } finally {
+      await srv.destroy();
+    }
+  });
+
   it('turns the policies off again when the setting is off, and the store keeps working', async () => {
     store = await openStore({ home: '/nonexistent', databaseUrl: roleUrl, pgSchema: 'mrn' });
     expect((await store.orgs.listOrgs()).map((o) => o.name)).toEqual(['rls-a', 'rls-b']);
+    // (The server above used the public schema of the same database, this store its own.)
     await store.close();
     store = null;
   });

@@ -144,7 +144,8 @@ export class Preempter {
     for (const v of order) {
       const s = byId.get(v.id);
       if (s?.state !== 'scheduling' || s.runnerId !== null) continue;
-      const blocked = blockedPools(s).filter((id) => full.has(id));
+      // Only its own org's pools (placement never names another's; kept explicit here).
+      const blocked = blockedPools(s).filter((id) => full.has(id) && poolById.get(id)?.orgId === s.orgId);
       if (blocked.length)
         waiting.push({ id: s.id, priority: v.priority, queuedAt: firstTask.get(s.id)!, blockedPoolIds: blocked });
     }

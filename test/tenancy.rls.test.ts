@@ -132,9 +132,16 @@ postgresDescribe('row-level security on PostgreSQL', () => {
   });
 
   it('runs the real server with the policies on: sessions run, and another org still gets 404', async () => {
+    // A database of its own, owned by the role (the stores above use schema mrn of the first one).
+    const own = await freshDatabase();
+    await admin(own.url, [`ALTER DATABASE "${own.name}" OWNER TO "${role}"`]);
+    const u = new URL(own.url);
+    u.username = role;
+    u.password = password;
+    const srvUrl = u.toString();
     const srv = await startServer({
       config: 'database:\n  row_level_security: true\n',
-      env: { MARIONETTE_DATABASE_URL: roleUrl },
+      env: { MARIONETTE_DATABASE_URL: srvUrl },
     });
     try {
       const s = await srv.api<SessionView>('POST', '/v1/sessions', { agent: 'shell', prompt: 'echo under-rls' });
@@ -147,7 +154,7 @@ postgresDescribe('row-level security on PostgreSQL', () => {
       );
       const org = await srv.api<{ id: string }>('POST', '/v1/orgs', { name: 'rls-c' });
       expect(org.status).toBe(201);
-      const other = await openStore({ home: srv.home, databaseUrl: roleUrl, rowLevelSecurity: true });
+      const other = await openStore({ home: srv.home, databaseUrl: srvUrl, rowLevelSecurity: true });
       try {
         const { token } = await other.auth.createApiToken(org.body.id, 'c-admin', 'admin');
         expect((await srv.api('GET', `/v1/sessions/${s.body.id}`, undefined, token)).status).toBe(404);
@@ -157,6 +164,7 @@ postgresDescribe('row-level security on PostgreSQL', () => {
       }
     } finally {
       await srv.destroy();
+      await own.drop();
     }
   });
 

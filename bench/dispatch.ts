@@ -177,7 +177,8 @@ async function main(): Promise<void> {
       agents!.once('exit', (c) => reject(new Error(`agents exited ${c}`)));
     });
     const { store } = srv.ctx;
-    const poolId = async (name: string) => (await store.pools.list(srv.ctx.orgId)).find((p) => p.name === name)!.id;
+    const poolId = async (name: string) =>
+      (await store.pools.list(srv.ctx.defaultOrg)).find((p) => p.name === name)!.id;
     const waitIdle = async (pool: string) => {
       const id = await poolId(pool);
       for (;;) {

@@ -125,7 +125,7 @@ async function main(): Promise<void> {
     }
   };
   const warmIdle = async () => {
-    const pool = (await srv.ctx.store.pools.get('local', srv.ctx.orgId))!;
+    const pool = (await srv.ctx.store.pools.get(srv.ctx.defaultOrg, 'local'))!;
     for (;;) {
       const live = await srv.ctx.store.runners.live({ poolId: pool.id });
       if (live.some((r) => r.state === 'idle' && r.sessionId === null)) return;

@@ -31,7 +31,7 @@ afterAll(async () => {
 
 describe('max_runners', () => {
   it('lets racing provisions fill the free slots and refuses the rest', async () => {
-    const pool = (await srv.sessions.pools()).find((p) => p.name === 'capped')!;
+    const pool = (await srv.sessions.allPools()).find((p) => p.name === 'capped')!;
     const results = await Promise.allSettled(Array.from({ length: 5 }, () => srv.runners.provision(pool, null)));
     const made = results.filter((r) => r.status === 'fulfilled');
     const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');

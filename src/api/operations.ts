@@ -93,6 +93,16 @@ export const OPERATIONS = {
   revokeApiToken: op('DELETE', '/v1/tokens/:id', S.ApiToken),
   rotateApiToken: op('POST', '/v1/tokens/:id/rotate', S.ApiTokenWithSecret, { status: 201 }),
   listAudit: op('GET', '/v1/audit', R.listing(S.AuditEvent)),
+  listOrgs: op('GET', '/v1/orgs', R.listing(R.Org)),
+  getOrg: op('GET', '/v1/orgs/:org', R.Org),
+  createOrg: op('POST', '/v1/orgs', R.Org, { status: 201 }),
+  deleteOrg: op('DELETE', '/v1/orgs/:org', R.Deleted),
+  listProjects: op('GET', '/v1/projects', R.listing(R.Project)),
+  createProject: op('POST', '/v1/projects', R.Project, { status: 201 }),
+  deleteProject: op('DELETE', '/v1/projects/:project', R.Deleted),
+  listMembers: op('GET', '/v1/members', R.listing(R.Member)),
+  addMember: op('POST', '/v1/members', R.Member, { status: 201 }),
+  removeMember: op('DELETE', '/v1/members/:member', R.Deleted),
 } satisfies Record<string, Operation>;
 
 export type OperationId = keyof typeof OPERATIONS;

@@ -241,6 +241,15 @@ export const CostListing = z.looseObject({
 
 export const Health = z.looseObject({ ok: z.boolean(), version: z.string() });
 export const Deleted = z.looseObject({ deleted: z.string() });
+export const Org = z.looseObject({ id: z.string(), name: z.string(), createdAt: z.number(), default: z.boolean() });
+export const Project = z.looseObject({ id: z.string(), orgId: z.string(), name: z.string(), createdAt: z.number() });
+export const Member = z.looseObject({
+  id: z.string(),
+  orgId: z.string(),
+  name: z.string(),
+  role: z.string(),
+  createdAt: z.number(),
+});
 
 /** `{ items: [...] }`: every listing. */
 export function listing<T extends z.ZodType>(item: T) {
@@ -260,3 +269,6 @@ export type LogPage = z.infer<typeof LogPage>;
 export type Explain = z.infer<typeof Explain>;
 export type PlacementDecision = z.infer<typeof PlacementDecision>;
 export type DryRunResult = z.infer<typeof DryRunResult>;
+export type Org = z.infer<typeof Org>;
+export type Project = z.infer<typeof Project>;
+export type Member = z.infer<typeof Member>;

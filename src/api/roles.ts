@@ -10,7 +10,7 @@
  * - `viewer`: reads everything of its org (sessions, tasks, logs, runners, pools, agents, costs).
  * - `member`: runs work: creates, cancels, suspends and resumes sessions and tasks.
  * - `operator`: runs the fleet: pools, profiles, agent cards, runners and their registration tokens.
- * - `admin`: API tokens and the audit log.
+ * - `admin`: API tokens, the audit log, orgs, projects and members.
  *
  * Scope: a token may be limited to one project. Such a token may call the operations marked
  * `project` (on the resources of its project where they have one); `org` operations change or read
@@ -91,6 +91,18 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   revokeApiToken: a('admin'),
   rotateApiToken: a('admin'),
   listAudit: a('admin', 'org'),
+
+  // Orgs (only the install's own org may create or delete others: src/server/routes/orgs.ts), projects, members.
+  listOrgs: a('viewer', 'org'),
+  getOrg: a('viewer', 'org'),
+  createOrg: a('admin', 'org'),
+  deleteOrg: a('admin', 'org'),
+  listProjects: a('viewer', 'org'),
+  createProject: a('admin', 'org'),
+  deleteProject: a('admin', 'org'),
+  listMembers: a('viewer', 'org'),
+  addMember: a('admin', 'org'),
+  removeMember: a('admin', 'org'),
 };
 
 /** The access of an operation; undefined for one missing from the table (refused to every token). */

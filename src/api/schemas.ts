@@ -88,6 +88,8 @@ const NetworkInput = z.strictObject({ egress: z.unknown() });
 
 export const CreateSessionBody = z.strictObject({
   agent: z.string().min(1),
+  /** The project (id or name) of the caller's org; default: the org's `default` project. */
+  project: z.string().min(1).optional(),
   prompt: z.string().optional(),
   /** Only pools of this provider (one of the registry's provider ids). */
   provider: z.string().min(1).optional(),
@@ -177,6 +179,8 @@ export const PoolInput = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'pool names are lowercase letters, digits, . _ - (max 63)'),
   mode: z.enum(POOL_MODES as [PoolMode, ...PoolMode[]]).optional(),
   provider: z.string().optional(),
+  /** The project (id or name) whose sessions alone may use the pool; null: every project of the org. */
+  project: z.string().min(1).nullable().optional(),
   priority: z.number().int().optional(),
   active: z.boolean().optional(),
   labels: labelsInput.optional(),
@@ -240,4 +244,29 @@ export const RegisterExternalBody = z.strictObject({
   labels: z.union([z.string(), z.record(z.string(), z.string())]).optional(),
   name: z.string().min(1).max(200).optional(),
   expiresIn: durationInput.optional(),
+});
+
+/** Org, project and member names: lowercase letters, digits, . _ - (max 63). */
+const tenancyName = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9._-]{0,62}$/,
+    'names are lowercase letters, digits, . _ - (max 63), starting with a letter or digit',
+  );
+
+export const OrgInput = z.strictObject({ name: tenancyName });
+export const ProjectInput = z.strictObject({ name: tenancyName });
+/** The roles a member (and an API token) may have. */
+export const MEMBER_ROLES = ['admin', 'operator', 'member', 'viewer'] as const;
+export const MemberInput = z.strictObject({
+  /** A user name or email address. */
+  name: z.string().min(1).max(254).regex(/^\S+$/, 'a member is a user name or email address, without spaces'),
+  role: z.enum(MEMBER_ROLES),
+});
+export const DeleteOrgQuery = z.strictObject({
+  /** Delete everything the org owns with it (refused while a session is open or a runner live). */
+  force: z
+    .enum(['true', 'false', '1', '0'])
+    .optional()
+    .transform((v) => v === 'true' || v === '1'),
 });

@@ -32,6 +32,10 @@ const NOUNS: [names: string[], register: Register][] = [
   [['audit'], async (p) => (await import('./commands/security.js')).auditCommands(p)],
   [['login'], async (p) => (await import('./commands/security.js')).loginCommands(p)],
   [['config'], async (p) => (await import('./commands/security.js')).configCommands(p)],
+  [['orgs', 'org'], async (p) => (await import('./commands/orgs.js')).orgCommands(p)],
+  [['projects', 'project'], async (p) => (await import('./commands/orgs.js')).projectCommands(p)],
+  [['members', 'member'], async (p) => (await import('./commands/orgs.js')).memberCommands(p)],
+  [['dispatch'], async (p, s) => (await import('./commands/orgs.js')).dispatchCommand(p, s)],
 ];
 
 /** The first word that is not an option or a global option's value: the noun being run. */

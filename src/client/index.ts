@@ -368,6 +368,38 @@ export class MarionetteClient {
   listAudit(q: AuditQuery = {}): Promise<Listing<AuditEvent>> {
     return this.request('GET', '/v1/audit', { query: q });
   }
+  // ---- orgs, projects, members (see docs/tenancy.md)
+  listOrgs(): Promise<Listing<R.Org>> {
+    return this.request('GET', '/v1/orgs');
+  }
+  getOrg(idOrName: string): Promise<R.Org> {
+    return this.request('GET', `/v1/orgs/${enc(idOrName)}`);
+  }
+  createOrg(body: { name: string }): Promise<R.Org> {
+    return this.request('POST', '/v1/orgs', { body });
+  }
+  /** `force`: delete everything the org owns with it (refused while its work runs). */
+  deleteOrg(idOrName: string, opts: { force?: boolean } = {}): Promise<{ deleted: string }> {
+    return this.request('DELETE', `/v1/orgs/${enc(idOrName)}`, { query: opts.force ? { force: 'true' } : {} });
+  }
+  listProjects(): Promise<Listing<R.Project>> {
+    return this.request('GET', '/v1/projects');
+  }
+  createProject(body: { name: string }): Promise<R.Project> {
+    return this.request('POST', '/v1/projects', { body });
+  }
+  deleteProject(idOrName: string): Promise<{ deleted: string }> {
+    return this.request('DELETE', `/v1/projects/${enc(idOrName)}`);
+  }
+  listMembers(): Promise<Listing<R.Member>> {
+    return this.request('GET', '/v1/members');
+  }
+  addMember(body: { name: string; role: string }): Promise<R.Member> {
+    return this.request('POST', '/v1/members', { body });
+  }
+  removeMember(idOrName: string): Promise<{ deleted: string }> {
+    return this.request('DELETE', `/v1/members/${enc(idOrName)}`);
+  }
 }
 
 /** The error an answer that is not 2xx stands for (a problem document when the server sent one). */

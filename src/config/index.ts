@@ -92,6 +92,12 @@ const fileSchema = z.strictObject({
     .strictObject({
       /** `postgres://...` to use PostgreSQL; default SQLite at `$MARIONETTE_HOME/marionette.db` (env `MARIONETTE_DATABASE_URL`). */
       url: z.string().optional(),
+      /**
+       * PostgreSQL row-level security on the org-owned tables, a second wall behind the
+       * repositories' org scope. The server refuses to start when it cannot hold (SQLite, a
+       * superuser or BYPASSRLS role, a role that does not own the tables). Default false.
+       */
+      row_level_security: z.boolean().optional(),
     })
     .optional(),
   runners: z
@@ -165,6 +171,8 @@ export interface ServerConfig {
   /** Path of the gateway's unix socket (`$MARIONETTE_HOME/run/gateway.sock`). */
   gatewaySocket: string;
   databaseUrl: string | null;
+  /** `database.row_level_security` (default false): see src/store/rls.ts. */
+  rowLevelSecurity: boolean;
   logLevel: string;
   maxPromptBytes: number;
   heartbeatIntervalMs: number;
@@ -312,6 +320,7 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
     gatewayPort: flagGw?.data ?? parseEnvPort(env, 'MARIONETTE_GATEWAY_PORT') ?? file.server?.gateway_port ?? 9090,
     gatewaySocket: join(home, 'run', 'gateway.sock'),
     databaseUrl: env.MARIONETTE_DATABASE_URL || file.database?.url || null,
+    rowLevelSecurity: file.database?.row_level_security ?? false,
     logLevel,
     maxPromptBytes: file.server?.max_prompt_bytes ?? 256 * 1024,
     heartbeatIntervalMs: file.runners?.heartbeat_interval ?? 5_000,

@@ -66,6 +66,8 @@ export interface SuspendConfig {
 export interface Pool {
   id: string;
   orgId: string;
+  /** The project the pool belongs to; null: every project of the org. */
+  projectId?: string | null;
   name: string;
   mode: PoolMode;
   providerId: string;

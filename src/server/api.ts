@@ -8,7 +8,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { type Method, operationFor } from '../api/operations.js';
-import { InvalidRequest } from '../core/errors.js';
+import { InvalidRequest, Unauthorized } from '../core/errors.js';
+import { type OrgScope, orgScope } from '../store/scope.js';
 import { rejectNul } from './input-guards.js';
 
 export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType> {
@@ -29,7 +30,16 @@ type Handler<B extends z.ZodType, Q extends z.ZodType> = (ctx: {
   params: Record<string, string>;
   body: z.infer<B>;
   query: z.infer<Q>;
+  /** The caller's org (its principal's): every read and write of the route is scoped by it. */
+  org: OrgScope;
 }) => Promise<unknown>;
+
+/** The scope of the request's principal (an authenticated route always has one). */
+function callerOrg(req: FastifyRequest): OrgScope {
+  const p = req.principal;
+  if (!p) throw new Unauthorized('this route needs an API token');
+  return orgScope(p.orgId);
+}
 
 function issuesToMessage(where: string, error: z.ZodError): string {
   return error.issues
@@ -132,6 +142,9 @@ export class Api {
           params: req.params as Record<string, string>,
           body: body as z.infer<B>,
           query: q as z.infer<Q>,
+          get org() {
+            return callerOrg(req);
+          },
         });
         if (reply.sent) return reply;
         return out;

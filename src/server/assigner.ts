@@ -19,7 +19,7 @@ import type { QueuedTaskRef } from '../store/repos/tasks.js';
 import type { ServerContext } from './context.js';
 import { type PassSnapshot, type Placer, snapshotRunner } from './placement.js';
 import type { RunnerControl } from './runner-control.js';
-import type { Catalog, SessionCatalog } from './session-catalog.js';
+import type { InstallCatalog, SessionCatalog } from './session-catalog.js';
 import { emitSession, emitTask } from './session-common.js';
 import type { TaskCommands } from './task-commands.js';
 
@@ -56,7 +56,13 @@ function queueEntry(v: SessionPassView, first: Pick<QueuedTaskRef, 'createdAt'> 
 function worldKey(snap: PassSnapshot, health: ReadonlyMap<string, string | null>): string {
   const parts: string[] = [];
   for (const p of snap.pools) parts.push(`${p.id}@${p.updatedAt}`);
-  parts.push('|', JSON.stringify([...health]), JSON.stringify(snap.cards), JSON.stringify(snap.profiles), '|');
+  parts.push(
+    '|',
+    JSON.stringify([...health]),
+    JSON.stringify(snap.catalog.cards),
+    JSON.stringify(snap.catalog.profiles),
+    '|',
+  );
   for (const r of snap.live) parts.push(r.id);
   return parts.join(' ');
 }
@@ -188,18 +194,16 @@ export class Assigner {
    */
   private async snapshot(
     tx: Repos,
-    catalog: Catalog,
+    catalog: InstallCatalog,
     changed: ReadonlySet<string>,
     full: boolean,
   ): Promise<PassSnapshot> {
-    const { orgId } = this.ctx;
-    const { cards, profiles, pools } = catalog;
     if (full) {
       this.live.clear();
-      for (const r of await tx.runners.liveViews(orgId)) this.live.set(r.id, r);
+      for (const r of await tx.runners.liveViews()) this.live.set(r.id, r);
     } else if (changed.size) {
       const ids = [...changed];
-      const fresh = new Map((await tx.runners.liveViewsByIds(orgId, ids)).map((r) => [r.id, r]));
+      const fresh = new Map((await tx.runners.liveViewsByIds(ids)).map((r) => [r.id, r]));
       // A runner keeps its place in the order (set on an existing key), so the pick among idle
       // runners stays oldest first.
       for (const id of ids) {
@@ -208,7 +212,7 @@ export class Assigner {
         else this.live.delete(id);
       }
     }
-    return { cards, profiles, pools, live: [...this.live.values()], grouped: null, waits: [] };
+    return { catalog, pools: catalog.pools, live: [...this.live.values()], grouped: null, waits: [] };
   }
 
   /**

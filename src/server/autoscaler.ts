@@ -43,8 +43,8 @@ export class Autoscaler {
     private readonly runners: RunnerService,
     /** Health of providers as probed by the server (`null` or absent = reachable). */
     private readonly providerHealth: ReadonlyMap<string, string | null>,
-    /** The org's pools (the session service's cached catalog: this runs on every runner change). */
-    private readonly listPools: () => Promise<Pool[]> = () => ctx.store.pools.list(ctx.orgId),
+    /** Every org's pools (the session service's cached catalog: this runs on every runner change). */
+    private readonly listPools: () => Promise<Pool[]> = () => ctx.store.pools.listAll(),
   ) {}
 
   /** Starts periodic passes and event-driven ones. */

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config/index.js';
 import type { SandboxProvider } from '../providers/types.js';
-import type { Store } from '../store/index.js';
+import type { OrgScope, Store } from '../store/index.js';
 import type { EventBus } from './events.js';
 import type { Redactor } from './redact.js';
 import type { SecretBox } from './secrets.js';
@@ -16,8 +16,10 @@ export interface ServerContext {
   bus: EventBus;
   log: Logger;
   providers: Map<string, SandboxProvider>;
-  orgId: string;
-  projectId: string;
+  /** The default org (config-declared pools, profiles and agents are seeded into it). */
+  defaultOrg: OrgScope;
+  /** The default org's `default` project. */
+  defaultProjectId: string;
   /** Seals and opens secrets at rest (session env values, stored credentials). */
   secrets: SecretBox;
   /** Known secret values, kept out of logs, events and errors. */

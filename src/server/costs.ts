@@ -19,9 +19,9 @@ export function costRoutes(ctx: ServerContext, api: Api): void {
     'GET',
     '/v1/costs',
     { summary: 'Cost events, newest first, with totals by billing model', tag: 'costs', query: CostQuery },
-    async ({ query }) => {
-      const pool = query.pool ? await ctx.store.pools.get(query.pool, ctx.orgId) : null;
-      const items = await ctx.store.costs.list(ctx.orgId, {
+    async ({ query, org }) => {
+      const pool = query.pool ? await ctx.store.pools.get(org, query.pool) : null;
+      const items = await ctx.store.costs.list(org, {
         ...(query.session ? { sessionId: query.session } : {}),
         ...(query.pool ? { poolId: pool?.id ?? query.pool } : {}),
         limit: query.limit,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { ServerConfig } from '../config/index.js';
 import { toError } from '../core/errors.js';
 import { createProviders } from '../providers/registry.js';
-import { openStore, type Store } from '../store/index.js';
+import { openStore, orgScope, type Store } from '../store/index.js';
 import { buildApp } from './app.js';
 import { Autoscaler } from './autoscaler.js';
 import type { ServerContext } from './context.js';
@@ -20,6 +20,7 @@ import { PoolService } from './pools.js';
 import { Preempter } from './preempt.js';
 import { Reconciler } from './reconciler.js';
 import { Redactor } from './redact.js';
+import { orgRoutes } from './routes/orgs.js';
 import { RunnerControl } from './runner-control.js';
 import { GatewayLinks } from './runner-links.js';
 import { RunnerService } from './runners.js';
@@ -84,6 +85,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const store = await openStore({
     home: config.home,
     databaseUrl: config.databaseUrl,
+    rowLevelSecurity: config.rowLevelSecurity,
     onError: (e) => storage?.failed('store', e),
     redact: (data) => redactor.redactDeep(data),
   }).catch((e: unknown) => {
@@ -128,7 +130,17 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     installId: (await store.meta.installId()) ?? null,
     onEgressDenied: (owner, d) => egressLedger.denied(owner, d),
   });
-  const ctx: ServerContext = { config, store, bus, log, providers, orgId, projectId, secrets, redactor };
+  const ctx: ServerContext = {
+    config,
+    store,
+    bus,
+    log,
+    providers,
+    defaultOrg: orgScope(orgId),
+    defaultProjectId: projectId,
+    secrets,
+    redactor,
+  };
   // Built in dependency order, each with what it needs: the gateway's connection table and the
   // managed runners first, then the session side, then the runner side that calls back into it.
   const links = new GatewayLinks();
@@ -151,7 +163,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const tokens = new TokenService(ctx, pools, runners);
   const suspend = new SuspendService(ctx, sessions, runners);
   const preempter = new Preempter(ctx, sessions, suspend);
-  const autoscaler = new Autoscaler(ctx, runners, sessions.providerHealth, () => sessions.pools());
+  const autoscaler = new Autoscaler(ctx, runners, sessions.providerHealth, () => sessions.allPools());
   const app = buildApp(
     ctx,
     {
@@ -161,6 +173,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       extend: (api) => {
         pools.routes(api);
         tokens.routes(api);
+        orgRoutes(api, ctx, { seedOrg: (org) => pools.seedOrg(org), changed: () => sessions.poolsChanged() });
       },
     },
     tls,

@@ -18,7 +18,7 @@ import {
 import { parseSelector } from '../core/selector.js';
 import type { AgentCard, Pool, Profile, SessionState } from '../core/types.js';
 import { providerClassView } from '../providers/registry.js';
-import type { Repos } from '../store/index.js';
+import { type OrgScope, orgScope, type Repos } from '../store/index.js';
 import type { Placement, Session, SessionRequest, Task } from '../store/records.js';
 import { isClaimLost, type LiveRunner } from '../store/repos/runners.js';
 import type { SessionPatch } from '../store/repos/sessions.js';
@@ -27,7 +27,7 @@ import type { ServerContext } from './context.js';
 import { sandboxMissing } from './pool-sandbox.js';
 import type { RunnerControl } from './runner-control.js';
 import { PoolFull } from './runner-provision.js';
-import type { SessionCatalog } from './session-catalog.js';
+import type { InstallCatalog, SessionCatalog } from './session-catalog.js';
 import { emitSession, emitSessionById, emitTask } from './session-common.js';
 import type { TaskCommands } from './task-commands.js';
 import type { TaskLifecycle } from './task-lifecycle.js';
@@ -38,8 +38,9 @@ import type { TaskLifecycle } from './task-lifecycle.js';
  * are updated in place.
  */
 export interface PassSnapshot {
-  cards: AgentCard[];
-  profiles: Profile[];
+  /** Every org's catalog; a session is evaluated against its own org's part only. */
+  catalog: InstallCatalog;
+  /** Every org's pools. */
   pools: Pool[];
   live: LiveRunner[];
   /** `live` grouped by pool and counted by provider; rebuilt when `live` changes (null = stale). */
@@ -134,26 +135,27 @@ export class Placer {
     return compiled;
   }
 
-  /** Runs the pure scheduler over the live pools for a request (from a pass's snapshot when given). */
-  async evaluate(request: SessionRequest, snap?: PassSnapshot): Promise<Decision> {
+  /**
+   * Runs the pure scheduler for a request of the org over that org's live pools only (from a
+   * pass's snapshot when given): a session is never placed on, nor told about, another org's pool.
+   */
+  async evaluate(org: OrgScope, projectId: string, request: SessionRequest, snap?: PassSnapshot): Promise<Decision> {
     const { store } = this.ctx;
-    let card: AgentCard;
+    const own = (snap ? snap.catalog : await this.catalog.view()).org(org.orgId);
+    const card = own.cards.find((x) => x.name === request.agent) ?? (await this.catalog.agentCard(org, request.agent));
     let profile: Profile | null = null;
-    if (snap) {
-      const c = snap.cards.find((x) => x.name === request.agent);
-      card = c ?? (await this.catalog.agentCard(request.agent));
-      if (request.profile) profile = snap.profiles.find((x) => x.name === request.profile) ?? null;
-      if (request.profile && !profile) profile = await this.catalog.profile(request.profile);
-    } else {
-      card = await this.catalog.agentCard(request.agent);
-      profile = request.profile ? await this.catalog.profile(request.profile) : null;
-    }
-    const pools = snap ? snap.pools : (await this.catalog.view()).pools;
+    if (request.profile)
+      profile =
+        own.profiles.find((x) => x.name === request.profile) ?? (await this.catalog.profile(org, request.profile));
+    // A pool given to a project takes only that project's sessions.
+    const pools = own.pools.some((p) => p.projectId)
+      ? own.pools.filter((p) => !p.projectId || p.projectId === projectId)
+      : own.pools;
     let grouped: NonNullable<PassSnapshot['grouped']>;
     if (snap) {
       snap.grouped ??= groupLive(snap.live);
       grouped = snap.grouped;
-    } else grouped = groupLive(await store.runners.liveViews(this.ctx.orgId));
+    } else grouped = groupLive(await store.runners.liveViews());
     const { byPool, byProvider } = grouped;
     const candidates: PoolCandidate[] = pools.map((p) => ({
       pool: this.compile(p),
@@ -164,7 +166,7 @@ export class Placer {
       providerLiveRunners: byProvider.get(p.providerId) ?? 0,
       sandboxMissing: sandboxMissing(p),
     }));
-    return decide(placementRequest(this.ctx.orgId, request, card, profile), candidates);
+    return decide(placementRequest(org.orgId, request, card, profile), candidates);
   }
 
   toPlacement(d: Decision): Placement {
@@ -188,7 +190,7 @@ export class Placer {
    */
   async place(session: Session, firstTask: QueuedTaskRef | null, snap: PassSnapshot): Promise<PlaceOutcome> {
     const { store } = this.ctx;
-    const decision = await this.evaluate(session.request, snap);
+    const decision = await this.evaluate(orgScope(session.orgId), session.projectId, session.request, snap);
     const placement = this.toPlacement(decision);
     const chosen = decision.chosen;
     if (!chosen) {
@@ -205,7 +207,7 @@ export class Placer {
         });
       return { kind: 'waiting', reason, poolId: session.poolId, candidates: capacityCandidates(decision) };
     }
-    const pool = snap.pools.find((p) => p.id === chosen.poolId);
+    const pool = snap.pools.find((p) => p.id === chosen.poolId && p.orgId === session.orgId);
     if (!pool) return { kind: 'other' };
     const placed = { pool_id: pool.id, placement: JSON.stringify(placement), state_reason: null };
     const placedEvent = { pool: pool.name, runnerId: chosen.runnerId, action: chosen.action };
@@ -337,6 +339,6 @@ export class Placer {
 
   /** The agent card for a session from a pass's snapshot (undefined: look it up). */
   cardFrom(snap: PassSnapshot, session: Session): AgentCard | undefined {
-    return snap.cards.find((c) => c.name === session.agent);
+    return snap.catalog.org(session.orgId).cards.find((c) => c.name === session.agent);
   }
 }

@@ -26,6 +26,7 @@ import {
   providerUnavailableReason,
   requireProvider,
 } from '../providers/registry.js';
+import type { OrgScope } from '../store/index.js';
 import type { PoolsTable } from '../store/schema.js';
 import { agentCardFromConfig, BUILT_IN_AGENTS } from './agents.js';
 import type { Api } from './api.js';
@@ -63,7 +64,13 @@ export class PoolService {
   ) {}
 
   /** Validates input into a full row (merging onto `base` for updates). Throws InvalidRequest naming the field. */
-  toRow(input: Partial<PoolInput> & { name: string }, base: Pool | null, source: string): PoolsTable {
+  toRow(
+    org: OrgScope,
+    input: Partial<PoolInput> & { name: string },
+    base: Pool | null,
+    source: string,
+    projectId: string | null,
+  ): PoolsTable {
     const given = input.provider ?? base?.providerId;
     const named = given === undefined ? undefined : requireProvider(given, 'provider');
     const mode: PoolMode = input.mode ?? base?.mode ?? named?.poolMode ?? 'managed';
@@ -135,7 +142,8 @@ export class PoolService {
     const now = Date.now();
     return {
       id: base?.id ?? newId('pool'),
-      org_id: this.ctx.orgId,
+      org_id: org.orgId,
+      project_id: projectId,
       name: input.name,
       mode,
       provider_id: providerId,
@@ -163,32 +171,46 @@ export class PoolService {
     };
   }
 
-  async get(idOrName: string): Promise<Pool> {
-    const p = await this.ctx.store.pools.get(idOrName, this.ctx.orgId);
+  async get(org: OrgScope, idOrName: string): Promise<Pool> {
+    const p = await this.ctx.store.pools.get(org, idOrName);
     if (!p) throw new NotFound('pool', idOrName, 'list pools with `mctl pools list`');
     return p;
   }
 
-  async create(input: PoolInput, source = 'api'): Promise<Pool> {
-    if (await this.ctx.store.pools.get(input.name, this.ctx.orgId))
+  /** The project a pool is given to (`project` in the input: a name or id of the org's, or null). */
+  private async projectOf(org: OrgScope, given: string | null | undefined, base: Pool | null): Promise<string | null> {
+    if (given === undefined) return base?.projectId ?? null;
+    if (given === null) return null;
+    const p = await this.ctx.store.orgs.getProject(org, given);
+    if (!p)
+      throw new InvalidRequest(`project: unknown project ${JSON.stringify(given)}`, {
+        hint: 'list projects with `mctl projects list`',
+      });
+    return p.id;
+  }
+
+  async create(org: OrgScope, input: PoolInput, source = 'api'): Promise<Pool> {
+    if (await this.ctx.store.pools.get(org, input.name))
       throw new Conflict(`pool ${input.name} already exists`, { hint: 'use `mctl pools update`' });
-    const pool = await this.ctx.store.pools.insert(this.toRow(input, null, source));
+    const projectId = await this.projectOf(org, input.project, null);
+    const pool = await this.ctx.store.pools.insert(this.toRow(org, input, null, source, projectId));
     this.changed(pool.id);
     return pool;
   }
 
   /** `source` `config`: marionette.yaml at start, which is the truth for the pool (see toRow). */
-  async update(idOrName: string, input: z.infer<typeof PoolUpdate>, source = 'api'): Promise<Pool> {
-    const base = await this.get(idOrName);
-    const row = this.toRow({ ...input, name: base.name }, base, source);
+  async update(org: OrgScope, idOrName: string, input: z.infer<typeof PoolUpdate>, source = 'api'): Promise<Pool> {
+    const base = await this.get(org, idOrName);
+    const projectId = await this.projectOf(org, input.project, base);
+    const row = this.toRow(org, { ...input, name: base.name }, base, source, projectId);
     const { id: _id, org_id: _o, created_at: _c, ...patch } = row;
     await this.ctx.store.pools.update(base.id, patch);
     this.changed(base.id);
-    return this.get(base.id);
+    return this.get(org, base.id);
   }
 
-  async delete(idOrName: string): Promise<void> {
-    const pool = await this.get(idOrName);
+  async delete(org: OrgScope, idOrName: string): Promise<void> {
+    const pool = await this.get(org, idOrName);
     // The checks and the cascade (tokens, runner rows noted in the ChangeLog, the pool) are one transaction.
     await this.ctx.store.transaction(async (tx) => {
       const live = await tx.runners.live({ poolId: pool.id });
@@ -226,13 +248,10 @@ export class PoolService {
 
   /** First start and every start: built-ins, the local pool, and marionette.yaml's agents, pools and profiles. */
   async seed(): Promise<void> {
-    const { store, config, orgId } = this.ctx;
-    for (const card of BUILT_IN_AGENTS) await store.pools.putAgentCard(orgId, newId('agt'), card);
+    const { store, config, defaultOrg: orgId } = this.ctx;
+    await this.seedOrg(orgId);
     for (const [name, c] of Object.entries(config.agents))
       await store.pools.putAgentCard(orgId, newId('agt'), agentCardFromConfig(name, c));
-    const existingProfiles = new Set((await store.pools.profiles(orgId)).map((p) => p.name));
-    for (const p of BUILT_IN_PROFILES)
-      if (!existingProfiles.has(p.name)) await store.pools.putProfile(orgId, newId('prf'), p, true);
     for (const [name, p] of Object.entries(config.profiles)) {
       for (const id of p.provider_preference ?? []) requireProvider(id, `profiles.${name}.provider_preference`);
       const selector = p.selector ? formatSelector(parseSelector(p.selector)) : null;
@@ -253,10 +272,11 @@ export class PoolService {
     // The default pool: named after the default managed provider (the server's own host).
     const hostProvider = defaultProviderFor('managed').id;
     // It keeps `providers.<id>.warm_runners` runners warm (local: default 1), set when it is created.
-    if (!(await store.pools.get(hostProvider, orgId)) && !config.pools[hostProvider]) {
+    if (!(await store.pools.get(orgId, hostProvider)) && !config.pools[hostProvider]) {
       const warm = (config.providers[hostProvider] as { warm_runners?: number } | undefined)?.warm_runners ?? 1;
       try {
         await this.create(
+          orgId,
           {
             name: hostProvider,
             provider: hostProvider,
@@ -272,7 +292,7 @@ export class PoolService {
         throw new InvalidRequest(`providers.${hostProvider}.warm_runners: ${(e as Error).message}`);
       }
     }
-    const local = await store.pools.get(hostProvider, orgId);
+    const local = await store.pools.get(orgId, hostProvider);
     if (local) {
       const note = localSandboxNote(local);
       if (note) this.ctx.log.warn({ pool: local.name }, note);
@@ -280,10 +300,10 @@ export class PoolService {
     const declared: [string, PoolFileConfig][] = Object.entries(config.pools);
     for (const [name, p] of declared) {
       const input = fileToInput(name, p);
-      const existing = await store.pools.get(name, orgId);
+      const existing = await store.pools.get(orgId, name);
       try {
-        if (existing) await this.update(existing.id, input, 'config');
-        else await this.create(input as PoolInput, 'config');
+        if (existing) await this.update(orgId, existing.id, input, 'config');
+        else await this.create(orgId, input as PoolInput, 'config');
       } catch (e: unknown) {
         throw new InvalidRequest(`pools.${name}: ${(e as Error).message}`);
       }
@@ -291,19 +311,28 @@ export class PoolService {
     this.sessions.poolsChanged();
   }
 
+  /** The built-in agent cards and profiles every org starts with (at first start, and for each new org). */
+  async seedOrg(org: OrgScope): Promise<void> {
+    const { store } = this.ctx;
+    for (const card of BUILT_IN_AGENTS) await store.pools.putAgentCard(org, newId('agt'), card);
+    const existingProfiles = new Set((await store.pools.profiles(org)).map((p) => p.name));
+    for (const p of BUILT_IN_PROFILES)
+      if (!existingProfiles.has(p.name)) await store.pools.putProfile(org, newId('prf'), p, true);
+  }
+
   routes(api: Api): void {
-    const { store, orgId } = this.ctx;
-    api.route('GET', '/v1/pools', { summary: 'List pools', tag: 'pools' }, async () => {
-      const pools = await store.pools.list(orgId);
-      const live = await store.runners.live({ orgId });
+    const { store } = this.ctx;
+    api.route('GET', '/v1/pools', { summary: 'List pools', tag: 'pools' }, async ({ org }) => {
+      const pools = await store.pools.list(org);
+      const live = await store.runners.liveIn(org);
       return { items: pools.map((p) => ({ ...p, ...this.counts(p, live) })) };
     });
     api.route(
       'GET',
       '/v1/pools/:id',
       { summary: 'Get a pool, its runner counts, health and derived substrate', tag: 'pools' },
-      async ({ params }) => {
-        const p = await this.get(params.id!);
+      async ({ params, org }) => {
+        const p = await this.get(org, params.id!);
         const live = await store.runners.live({ poolId: p.id });
         return { ...p, ...this.counts(p, live), substrate: this.substrate(p) };
       },
@@ -312,34 +341,36 @@ export class PoolService {
       'POST',
       '/v1/pools',
       { summary: 'Create a pool', tag: 'pools', body: PoolInput, status: 201 },
-      async ({ body }) => this.create(body),
+      async ({ body, org }) => this.create(org, body),
     );
     api.route(
       'PATCH',
       '/v1/pools/:id',
       { summary: 'Update a pool', tag: 'pools', body: PoolUpdate },
-      async ({ params, body }) => this.update(params.id!, body),
+      async ({ params, body, org }) => this.update(org, params.id!, body),
     );
     api.route(
       'DELETE',
       '/v1/pools/:id',
       { summary: 'Delete a pool (no live runners or open sessions)', tag: 'pools' },
-      async ({ params }) => {
-        await this.delete(params.id!);
+      async ({ params, org }) => {
+        await this.delete(org, params.id!);
         return { deleted: params.id };
       },
     );
-    api.route('GET', '/v1/profiles', { summary: 'List profiles', tag: 'profiles' }, async () => ({
-      items: await store.pools.profiles(orgId),
+    api.route('GET', '/v1/profiles', { summary: 'List profiles', tag: 'profiles' }, async ({ org }) => ({
+      items: await store.pools.profiles(org),
     }));
-    api.route('GET', '/v1/profiles/:name', { summary: 'Get a profile', tag: 'profiles' }, async ({ params }) =>
-      this.sessions.profile(params.name!),
-    );
+    api.route('GET', '/v1/profiles/:name', { summary: 'Get a profile', tag: 'profiles' }, async ({ params, org }) => {
+      const p = (await store.pools.profiles(org)).find((x) => x.name === params.name);
+      if (!p) throw new NotFound('profile', params.name!, 'list profiles with `mctl profiles list`');
+      return p;
+    });
     api.route(
       'POST',
       '/v1/profiles',
       { summary: 'Create or replace a profile', tag: 'profiles', body: ProfileInput, status: 201 },
-      async ({ body }) => {
+      async ({ body, org }) => {
         const selector = body.selector ? formatSelector(parseSelector(body.selector)) : null;
         for (const p of body.providerPreference) requireProvider(p, 'providerPreference');
         const profile: Profile = {
@@ -350,16 +381,21 @@ export class PoolService {
           providerPreference: body.providerPreference,
           taskTimeoutMs: body.taskTimeoutMs ?? null,
         };
-        await store.pools.putProfile(orgId, newId('prf'), profile, false);
+        await store.pools.putProfile(org, newId('prf'), profile, false);
         this.sessions.poolsChanged();
-        return this.sessions.profile(body.name);
+        return this.sessions.profile(org, body.name);
       },
     );
-    api.route('DELETE', '/v1/profiles/:name', { summary: 'Delete a profile', tag: 'profiles' }, async ({ params }) => {
-      if (!(await store.pools.deleteProfile(orgId, params.name!))) throw new NotFound('profile', params.name!);
-      this.sessions.poolsChanged();
-      return { deleted: params.name };
-    });
+    api.route(
+      'DELETE',
+      '/v1/profiles/:name',
+      { summary: 'Delete a profile', tag: 'profiles' },
+      async ({ params, org }) => {
+        if (!(await store.pools.deleteProfile(org, params.name!))) throw new NotFound('profile', params.name!);
+        this.sessions.poolsChanged();
+        return { deleted: params.name };
+      },
+    );
     api.route(
       'GET',
       '/v1/providers',

@@ -21,6 +21,7 @@ import { choosePreemptions, type Preemption, type RunnerHolder, type WaitingSess
 import { firstFailingTerm, mergeSelectors, parseSelector, type Selector } from '../core/selector.js';
 import type { Pool } from '../core/types.js';
 import type { SandboxProvider, SuspendStrategy } from '../providers/types.js';
+import { orgScope } from '../store/index.js';
 import type { Session } from '../store/records.js';
 import type { LiveRunner } from '../store/repos/runners.js';
 import type { ServerContext } from './context.js';
@@ -91,11 +92,11 @@ export class Preempter {
 
   /** One pass: pick victims for waiting sessions and suspend them; resume made-room sessions with work. */
   async pass(now = Date.now()): Promise<void> {
-    const { store, orgId } = this.ctx;
-    const pools = await this.sessions.pools();
+    const { store } = this.ctx;
+    const pools = await this.sessions.allPools();
     if (!this.ctx.config.preemptIdle && !pools.some((p) => p.suspendConfig.preemptIdle === true)) return;
     const poolById = new Map(pools.map((p) => [p.id, p]));
-    const live = await store.runners.liveViews(orgId);
+    const live = await store.runners.liveViews();
     const blockedResumes = await this.resumeWithWork(live, poolById);
     const held = live.filter((r) => r.state === 'idle' && r.sessionId !== null && !r.draining);
     if (held.length === 0) return;
@@ -143,7 +144,8 @@ export class Preempter {
     for (const v of order) {
       const s = byId.get(v.id);
       if (s?.state !== 'scheduling' || s.runnerId !== null) continue;
-      const blocked = blockedPools(s).filter((id) => full.has(id));
+      // Only its own org's pools (placement never names another's; kept explicit here).
+      const blocked = blockedPools(s).filter((id) => full.has(id) && poolById.get(id)?.orgId === s.orgId);
       if (blocked.length)
         waiting.push({ id: s.id, priority: v.priority, queuedAt: firstTask.get(s.id)!, blockedPoolIds: blocked });
     }
@@ -171,7 +173,7 @@ export class Preempter {
 
   private async selectorOf(s: Session): Promise<Selector | null> {
     try {
-      const profile = s.request.profile ? await this.sessions.profile(s.request.profile) : null;
+      const profile = s.request.profile ? await this.sessions.profile(orgScope(s.orgId), s.request.profile) : null;
       return mergeSelectors(
         s.request.selector ? parseSelector(s.request.selector) : null,
         profile?.selector ? parseSelector(profile.selector) : null,

@@ -11,6 +11,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Forbidden, NotFound } from '../core/errors.js';
+import { orgScope } from '../store/scope.js';
 import { operationOf } from './auth.js';
 import type { ServerContext } from './context.js';
 
@@ -28,7 +29,7 @@ const ON_TASK = new Set(['getTask', 'cancelTask', 'getTaskLogs', 'watchTask']);
 
 /** The project of the session `id` (in the caller's org), or null when there is no such session. */
 async function sessionProject(ctx: ServerContext, orgId: string, id: string): Promise<string | null> {
-  return (await ctx.store.sessions.get(id, orgId))?.projectId ?? null;
+  return (await ctx.store.sessions.getIn(orgScope(orgId), id))?.projectId ?? null;
 }
 
 /** The session ids among `ids` that are in `projectId`. */
@@ -49,16 +50,28 @@ export function installProjectScope(app: FastifyInstance, ctx: ServerContext): v
     if (!p?.projectId) return;
     const op = operationOf(req);
     const id = (req.params as Record<string, string> | undefined)?.id;
-    if (op === 'createSession' && p.projectId !== ctx.projectId)
-      throw new Forbidden(
-        `this token is limited to project ${p.projectId}; sessions are created in project ${ctx.projectId} on this server`,
-      );
+    if (op === 'createSession') {
+      // A new session lands in the token's project: named or not, never another one.
+      if (typeof req.body !== 'object' || req.body === null) return; // the handler answers 400
+      const body = req.body as { project?: unknown };
+      if (body.project === undefined) {
+        body.project = p.projectId;
+        return;
+      }
+      const named =
+        typeof body.project === 'string' ? await ctx.store.orgs.getProject(orgScope(p.orgId), body.project) : null;
+      if (named?.id !== p.projectId)
+        throw new Forbidden(
+          `this token is limited to project ${p.projectId}; it cannot create sessions in project ${JSON.stringify(body.project)}`,
+        );
+      return;
+    }
     if (!id) return;
     if (op && ON_SESSION.has(op)) {
       const project = await sessionProject(ctx, p.orgId, id);
       if (project !== null && project !== p.projectId) throw new NotFound('session', id);
     } else if (op && ON_TASK.has(op)) {
-      const task = await ctx.store.tasks.get(id, p.orgId);
+      const task = await ctx.store.tasks.getIn(orgScope(p.orgId), id);
       const project = task ? await sessionProject(ctx, p.orgId, task.sessionId) : null;
       if (project !== null && project !== p.projectId) throw new NotFound('task', id);
     }

@@ -10,7 +10,7 @@ import { newId } from '../core/ids.js';
 import type { Pool, RunnerState } from '../core/types.js';
 import { VERSION } from '../paths.js';
 import { PROTOCOL_VERSION, type RegisterRequest, type RunnerMessage } from '../protocol/messages.js';
-import type { Repos } from '../store/index.js';
+import type { OrgScope, Repos } from '../store/index.js';
 import type { Runner, Session, Task } from '../store/records.js';
 import type { ServerContext } from './context.js';
 import { rejoinRefusal } from './dial-in.js';
@@ -305,9 +305,9 @@ export class RunnerService implements GatewayHandler {
    * draining runner). An idle runner goes to `draining` at once; the agent exits when it has
    * nothing left to report, and its disconnect ends the drain (`finishDrain`).
    */
-  async drain(id: string): Promise<Runner> {
+  async drain(org: OrgScope, id: string): Promise<Runner> {
     const { store } = this.ctx;
-    const runner = await store.runners.get(id, this.ctx.orgId);
+    const runner = await store.runners.getIn(org, id);
     if (!runner) throw new NotFound('runner', id, 'list runners with `mctl runners list`');
     if (runner.state === 'terminated' || runner.state === 'offline')
       throw new Conflict(`runner ${id} is ${runner.state}; there is nothing to drain`);

@@ -11,6 +11,7 @@ import { parseQuantity } from '../core/quantity.js';
 import type { Pool, Resources } from '../core/types.js';
 import { findProvider, type ProvidersConfig } from '../providers/registry.js';
 import type { SandboxSpec } from '../providers/types.js';
+import { orgScope } from '../store/index.js';
 import type { Session, SessionRequest } from '../store/records.js';
 import { taskTimeout } from './agents.js';
 import type { ServerContext } from './context.js';
@@ -113,8 +114,10 @@ export async function buildSandboxSpec(
   let resources: SandboxSpec['resources'];
   if (req) {
     const [profile, card] = await Promise.all([
-      req.profile ? ctx.store.pools.profiles(pool.orgId).then((all) => all.find((p) => p.name === req.profile)) : null,
-      ctx.store.pools.agentCards(pool.orgId).then((all) => all.find((c) => c.name === req.agent)),
+      req.profile
+        ? ctx.store.pools.profiles(orgScope(pool.orgId)).then((all) => all.find((p) => p.name === req.profile))
+        : null,
+      ctx.store.pools.agentCards(orgScope(pool.orgId)).then((all) => all.find((c) => c.name === req.agent)),
     ]);
     const timeoutMs = card
       ? taskTimeout(card, {
@@ -132,7 +135,7 @@ export async function buildSandboxSpec(
   const egress = effectiveEgress(pool.egress, req?.egress, findProvider(pool.providerId)?.capabilities);
   return {
     ...(egress === undefined ? {} : { egress }),
-    projectId: session?.projectId ?? ctx.projectId,
+    projectId: session?.projectId ?? pool.projectId ?? ctx.defaultProjectId,
     orgId: pool.orgId,
     registrationToken: boot.registrationToken,
     // The session's env is not the runner's: it reaches each task in its assignment, opened there

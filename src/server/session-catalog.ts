@@ -1,28 +1,63 @@
 /**
- * @module The session side's catalog: agent cards, profiles and pools as last read. Every request
- * and every assigner pass reads it and it rarely changes, so it is read once and kept until
- * `invalidate()` (every write to it goes through PoolService, which says so after the write).
+ * @module The session side's catalog: agent cards, profiles and pools of every org as last read.
+ * Every request and every assigner pass reads it and it rarely changes, so it is read once and
+ * kept until `invalidate()` (every write to it goes through PoolService or the agent and org
+ * routes, which say so after the write). A request sees only its own org's part (`org`), and
+ * placement evaluates a session against its own org's part only.
  */
 import { InvalidRequest } from '../core/errors.js';
 import type { AgentCard, Pool, Profile } from '../core/types.js';
+import type { OrgScope } from '../store/index.js';
 import type { ServerContext } from './context.js';
 
-/** What placement reads besides runners; changes only through PoolService (see `SessionCatalog.view`). */
+/** One org's agent cards, profiles and pools (what placement reads besides runners). */
 export interface Catalog {
   cards: AgentCard[];
   profiles: Profile[];
   pools: Pool[];
 }
 
+/** Every org's catalog as one read (the assigner's view). */
+export interface InstallCatalog {
+  /** Every org's pools. */
+  pools: Pool[];
+  /** Every org's cards and profiles with their org (for the assigner's world key). */
+  cards: { orgId: string; card: AgentCard }[];
+  profiles: { orgId: string; profile: Profile }[];
+  /** One org's part (empty for an org with nothing). */
+  org(orgId: string): Catalog;
+}
+
+const EMPTY: Catalog = Object.freeze({ cards: [], profiles: [], pools: [] }) as Catalog;
+
+function build(
+  pools: Pool[],
+  cards: { orgId: string; card: AgentCard }[],
+  profiles: { orgId: string; profile: Profile }[],
+): InstallCatalog {
+  const byOrg = new Map<string, Catalog>();
+  const of = (orgId: string) => {
+    const known = byOrg.get(orgId);
+    if (known) return known;
+    const c: Catalog = { cards: [], profiles: [], pools: [] };
+    byOrg.set(orgId, c);
+    return c;
+  };
+  for (const p of pools) of(p.orgId).pools.push(p);
+  for (const c of cards) of(c.orgId).cards.push(c.card);
+  for (const p of profiles) of(p.orgId).profiles.push(p.profile);
+  return { pools, cards, profiles, org: (orgId) => byOrg.get(orgId) ?? EMPTY };
+}
+
 export class SessionCatalog {
-  private catalog: Promise<Catalog> | null = null;
+  private catalog: Promise<InstallCatalog> | null = null;
   /** The catalog once `catalog` has resolved (readable without awaiting, e.g. inside a transaction). */
-  private catalogLoaded: Catalog | null = null;
+  private catalogLoaded: InstallCatalog | null = null;
 
   constructor(private readonly ctx: ServerContext) {}
 
   /** The catalog if it has been read and not invalidated since (no await). */
-  get loaded(): Catalog | null {
+  get loaded(): InstallCatalog | null {
     return this.catalogLoaded;
   }
 
@@ -32,19 +67,14 @@ export class SessionCatalog {
     this.catalogLoaded = null;
   }
 
-  /**
-   * The catalog (agent cards, profiles, pools) as last read. Every request and every assigner pass
-   * reads it and it rarely changes, so it is read once and kept until `invalidate()`: every
-   * write to it goes through PoolService, which calls that after the write.
-   */
-  view(): Promise<Catalog> {
+  /** Every org's catalog as last read (see the module note). */
+  view(): Promise<InstallCatalog> {
     if (this.catalog) return this.catalog;
-    const { store, orgId } = this.ctx;
-    const read = (async () => ({
-      cards: await store.pools.agentCards(orgId),
-      profiles: await store.pools.profiles(orgId),
-      pools: await store.pools.list(orgId),
-    }))();
+    const { store } = this.ctx;
+    const read = (async () => {
+      const { cards, profiles } = await store.pools.catalogAll();
+      return build(await store.pools.listAll(), cards, profiles);
+    })();
     this.catalog = read;
     read.then(
       (c) => {
@@ -58,36 +88,46 @@ export class SessionCatalog {
     return read;
   }
 
-  async agentCards(): Promise<AgentCard[]> {
-    return (await this.view()).cards;
+  /** One org's catalog. */
+  async org(scope: OrgScope): Promise<Catalog> {
+    return (await this.view()).org(scope.orgId);
+  }
+
+  async agentCards(scope: OrgScope): Promise<AgentCard[]> {
+    return (await this.org(scope)).cards;
   }
 
   /** The org's pools, from the catalog. */
-  async pools(): Promise<Pool[]> {
+  async pools(scope: OrgScope): Promise<Pool[]> {
+    return (await this.org(scope)).pools;
+  }
+
+  /** Every org's pools (the autoscaler's and preemption's view). */
+  async allPools(): Promise<Pool[]> {
     return (await this.view()).pools;
   }
 
-  /** A pool by id, from the catalog. */
+  /** A pool by id, whatever its org, from the catalog. */
   async poolById(id: string): Promise<Pool | null> {
     return (await this.view()).pools.find((p) => p.id === id) ?? null;
   }
 
-  /** The agent card named `name`, or null when there is none (a failing read throws). */
-  async findAgentCard(name: string): Promise<AgentCard | null> {
-    return (await this.agentCards()).find((c) => c.name === name) ?? null;
+  /** The agent card named `name` in the org, or null when there is none (a failing read throws). */
+  async findAgentCard(orgId: string, name: string): Promise<AgentCard | null> {
+    return (await this.view()).org(orgId).cards.find((c) => c.name === name) ?? null;
   }
 
-  /** The profile named `name`, or null when there is none (a failing read throws). */
-  async findProfile(name: string): Promise<Profile | null> {
-    return (await this.view()).profiles.find((p) => p.name === name) ?? null;
+  /** The profile named `name` in the org, or null when there is none (a failing read throws). */
+  async findProfile(orgId: string, name: string): Promise<Profile | null> {
+    return (await this.view()).org(orgId).profiles.find((p) => p.name === name) ?? null;
   }
 
-  async agentCard(name: string): Promise<AgentCard> {
-    const cards = await this.agentCards();
+  async agentCard(scope: OrgScope, name: string): Promise<AgentCard> {
+    const cards = await this.agentCards(scope);
     const card = cards.find((c) => c.name === name);
     if (!card)
       throw new InvalidRequest(
-        `unknown agent ${JSON.stringify(name)}; known agents: ${cards.map((c) => c.name).join(', ')}`,
+        `unknown agent ${JSON.stringify(name)}; known agents: ${cards.map((c) => c.name).join(', ') || '(none)'}`,
         {
           hint: 'list them with `mctl agents list`, or add one with `mctl agents create`',
         },
@@ -95,8 +135,8 @@ export class SessionCatalog {
     return card;
   }
 
-  async profile(name: string): Promise<Profile> {
-    const all = (await this.view()).profiles;
+  async profile(scope: OrgScope, name: string): Promise<Profile> {
+    const all = (await this.org(scope)).profiles;
     const p = all.find((x) => x.name === name);
     if (!p)
       throw new InvalidRequest(

@@ -10,6 +10,7 @@ import { newId } from '../core/ids.js';
 import { parseSelector } from '../core/selector.js';
 import { isTerminalSession } from '../core/states.js';
 import type { AgentCard, Profile } from '../core/types.js';
+import type { OrgScope } from '../store/index.js';
 import type { Placement, Session, SessionRequest, Task } from '../store/records.js';
 import type { ServerContext } from './context.js';
 import { sessionEgress } from './egress-input.js';
@@ -22,6 +23,9 @@ import { sealRequest } from './session-secrets.js';
 import type { TaskLifecycle } from './task-lifecycle.js';
 
 export class SessionCreator {
+  /** Each org's `default` project id, once looked up. */
+  private readonly defaultProjects = new Map<string, string>();
+
   constructor(
     private readonly ctx: ServerContext,
     private readonly catalog: SessionCatalog,
@@ -41,18 +45,19 @@ export class SessionCreator {
 
   /** Validates a create request fully (agent, profile, selector, prompt) before anything is written. */
   private async resolveRequest(
+    org: OrgScope,
     body: CreateSessionBody,
   ): Promise<{ request: SessionRequest; card: AgentCard; profile: Profile | null }> {
-    const card = await this.catalog.agentCard(body.agent);
+    const card = await this.catalog.agentCard(org, body.agent);
     if (body.provider !== undefined) checkProvider(body.provider);
     if (body.prompt !== undefined) this.checkPrompt(body.prompt);
     if (body.selector) parseSelector(body.selector);
-    const profile = body.profile ? await this.catalog.profile(body.profile) : null;
-    if (body.pool && !(await this.catalog.view()).pools.some((p) => p.id === body.pool || p.name === body.pool))
+    const profile = body.profile ? await this.catalog.profile(org, body.profile) : null;
+    const pools = await this.catalog.pools(org);
+    if (body.pool && !pools.some((p) => p.id === body.pool || p.name === body.pool))
       throw new InvalidRequest(`unknown pool ${JSON.stringify(body.pool)}`, {
         hint: 'list pools with `mctl pools list`',
       });
-    const { pools } = await this.catalog.view();
     return {
       card,
       profile,
@@ -72,12 +77,35 @@ export class SessionCreator {
     };
   }
 
+  /**
+   * The project a session goes in: the one named (by id or name, in the caller's org), else the
+   * org's `default` project (kept per org: it cannot be deleted).
+   */
+  private async projectOf(org: OrgScope, name: string | undefined): Promise<string> {
+    if (name !== undefined) {
+      const p = await this.ctx.store.orgs.getProject(org, name);
+      if (!p)
+        throw new InvalidRequest(`unknown project ${JSON.stringify(name)}`, {
+          hint: 'list projects with `mctl projects list`',
+        });
+      return p.id;
+    }
+    const known = this.defaultProjects.get(org.orgId);
+    if (known) return known;
+    const p = await this.ctx.store.orgs.getProject(org, 'default');
+    if (!p) throw new InvalidRequest('this org has no default project; name one with --project');
+    this.defaultProjects.set(org.orgId, p.id);
+    return p.id;
+  }
+
   async createSession(
+    org: OrgScope,
     body: CreateSessionBody,
   ): Promise<{ session: Session; tasks: Task[] } | { dryRun: true; decision: Placement }> {
-    const { request } = await this.resolveRequest(body);
+    const { request } = await this.resolveRequest(org, body);
+    const projectId = await this.projectOf(org, body.project);
     if (body.dryRun) {
-      const decision = await this.placer.evaluate(request);
+      const decision = await this.placer.evaluate(org, projectId, request);
       return { dryRun: true, decision: this.placer.toPlacement(decision) };
     }
     const { store } = this.ctx;
@@ -86,7 +114,7 @@ export class SessionCreator {
     const waitForCapacity = body.waitForCapacity ?? true;
     // Decide before writing anything, so a refused request leaves no session, task or event.
     if (!waitForCapacity) {
-      const decision = await this.placer.evaluate(request);
+      const decision = await this.placer.evaluate(org, projectId, request);
       if (!decision.chosen) {
         const placement = this.placer.toPlacement(decision);
         throw new Unplaceable(`no pool can take this session: ${placement.summary}`, {
@@ -98,8 +126,8 @@ export class SessionCreator {
     // One transaction: the session, its first task and its first event commit together.
     const row = {
       id,
-      org_id: this.ctx.orgId,
-      project_id: this.ctx.projectId,
+      org_id: org.orgId,
+      project_id: projectId,
       agent: request.agent,
       // Written as `scheduling` directly: it would be `pending` only until this transaction
       // commits, which no reader can see.
@@ -123,7 +151,7 @@ export class SessionCreator {
       const tasks: Task[] = [];
       if (prompt !== null)
         tasks.push(await this.lifecycle.insertTask(inserted, prompt, body.maxRetries, undefined, tx));
-      await tx.sessions.addEvent(id, this.ctx.orgId, 'created', { agent: request.agent });
+      await tx.sessions.addEvent(id, org.orgId, 'created', { agent: request.agent });
       return { session: inserted, tasks };
     });
     for (const task of tasks) emitTask(this.ctx, task);
@@ -131,8 +159,8 @@ export class SessionCreator {
     return { session, tasks };
   }
 
-  async createTask(sessionId: string, body: CreateTaskBody): Promise<Task> {
-    const session = await getSession(this.ctx, sessionId);
+  async createTask(org: OrgScope, sessionId: string, body: CreateTaskBody): Promise<Task> {
+    const session = await getSession(this.ctx, org, sessionId);
     this.checkPrompt(body.prompt);
     if (isTerminalSession(session.state))
       throw new Conflict(`session ${session.id} is ${session.state}; tasks can only be added to a live session`);

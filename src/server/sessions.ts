@@ -15,6 +15,7 @@
 import { Conflict } from '../core/errors.js';
 import { isTerminalSession } from '../core/states.js';
 import type { AgentCard, Pool, Profile } from '../core/types.js';
+import type { OrgScope } from '../store/index.js';
 import type { Placement, Session, SessionRequest, Task } from '../store/records.js';
 import { Assigner } from './assigner.js';
 import type { ServerContext } from './context.js';
@@ -22,7 +23,7 @@ import { type PassSnapshot, Placer } from './placement.js';
 import type { RunnerControl } from './runner-control.js';
 import type { RunnerEvents } from './runners.js';
 import { SessionCatalog } from './session-catalog.js';
-import { getSession, getTask } from './session-common.js';
+import { getSession, getTask, sessionById } from './session-common.js';
 import { SessionCreator } from './session-create.js';
 import type { CreateSessionBody, CreateTaskBody } from './session-requests.js';
 import { TaskCommands } from './task-commands.js';
@@ -65,44 +66,55 @@ export class SessionService {
 
   // ---- catalog, reads and creation ------------------------------------------------------------
 
-  agentCards(): Promise<AgentCard[]> {
-    return this.catalog.agentCards();
+  agentCards(org: OrgScope): Promise<AgentCard[]> {
+    return this.catalog.agentCards(org);
   }
 
   /** The org's pools, from the catalog. */
-  pools(): Promise<Pool[]> {
-    return this.catalog.pools();
+  pools(org: OrgScope): Promise<Pool[]> {
+    return this.catalog.pools(org);
   }
 
-  agentCard(name: string): Promise<AgentCard> {
-    return this.catalog.agentCard(name);
+  /** Every org's pools, from the catalog (the autoscaler's and preemption's view). */
+  allPools(): Promise<Pool[]> {
+    return this.catalog.allPools();
   }
 
-  profile(name: string): Promise<Profile> {
-    return this.catalog.profile(name);
+  agentCard(org: OrgScope, name: string): Promise<AgentCard> {
+    return this.catalog.agentCard(org, name);
+  }
+
+  profile(org: OrgScope, name: string): Promise<Profile> {
+    return this.catalog.profile(org, name);
   }
 
   createSession(
+    org: OrgScope,
     body: CreateSessionBody,
   ): Promise<{ session: Session; tasks: Task[] } | { dryRun: true; decision: Placement }> {
-    return this.creator.createSession(body);
+    return this.creator.createSession(org, body);
   }
 
-  createTask(sessionId: string, body: CreateTaskBody): Promise<Task> {
-    return this.creator.createTask(sessionId, body);
+  createTask(org: OrgScope, sessionId: string, body: CreateTaskBody): Promise<Task> {
+    return this.creator.createTask(org, sessionId, body);
   }
 
-  getSession(id: string): Promise<Session> {
-    return getSession(this.ctx, id);
+  getSession(org: OrgScope, id: string): Promise<Session> {
+    return getSession(this.ctx, org, id);
   }
 
-  getTask(id: string): Promise<Task> {
-    return getTask(this.ctx, id);
+  /** A session whatever its org: the system's own work (suspend, resume), after the route's org check. */
+  sessionById(id: string): Promise<Session> {
+    return sessionById(this.ctx, id);
   }
 
-  /** Runs the pure scheduler over the live pools for a request (see Placer.evaluate). */
-  evaluate(request: SessionRequest, snap?: PassSnapshot) {
-    return this.placer.evaluate(request, snap);
+  getTask(org: OrgScope, id: string): Promise<Task> {
+    return getTask(this.ctx, org, id);
+  }
+
+  /** Runs the pure scheduler over the org's live pools for a request (see Placer.evaluate). */
+  evaluate(org: OrgScope, projectId: string, request: SessionRequest, snap?: PassSnapshot) {
+    return this.placer.evaluate(org, projectId, request, snap);
   }
 
   /** The session side of a finished task, written through `tx` (see TaskLifecycle.finishTaskIn). */
@@ -136,8 +148,8 @@ export class SessionService {
 
   // ---- cancellation and reaping --------------------------------------------------------------
 
-  async cancelTask(id: string): Promise<Task> {
-    const task = await getTask(this.ctx, id);
+  async cancelTask(org: OrgScope, id: string): Promise<Task> {
+    const task = await getTask(this.ctx, org, id);
     if (task.state === 'queued') {
       if (
         await this.ctx.store.tasks.transition(
@@ -147,22 +159,22 @@ export class SessionService {
           ['queued'],
         )
       ) {
-        const t = await getTask(this.ctx, id);
+        const t = await getTask(this.ctx, org, id);
         this.ctx.bus.emit('task:updated', { task: t });
         await this.lifecycle.taskFinished(t);
         return t;
       }
-      return this.cancelTask(id);
+      return this.cancelTask(org, id);
     }
     if (task.state === 'assigned' || task.state === 'running') {
       await this.commands.cancelRunningTask(task);
-      return getTask(this.ctx, id);
+      return getTask(this.ctx, org, id);
     }
     throw new Conflict(`task ${id} is already ${task.state}`);
   }
 
-  async cancelSession(id: string): Promise<Session> {
-    const session = await getSession(this.ctx, id);
+  async cancelSession(org: OrgScope, id: string): Promise<Session> {
+    const session = await getSession(this.ctx, org, id);
     if (isTerminalSession(session.state)) throw new Conflict(`session ${id} is already ${session.state}`);
     if (
       !(await this.ctx.store.sessions.transition(id, 'cancelled', {
@@ -170,7 +182,7 @@ export class SessionService {
         state_reason: 'cancelled by request',
       }))
     )
-      return this.cancelSession(id);
+      return this.cancelSession(org, id);
     for (const t of await this.ctx.store.tasks.openInSession(id)) {
       if (t.state === 'queued')
         await this.ctx.store.tasks.transition(
@@ -183,7 +195,7 @@ export class SessionService {
     }
     await this.ctx.store.sessions.addEvent(id, session.orgId, 'cancelled', {});
     await this.lifecycle.releaseRunner(session, 'session cancelled');
-    const s = await getSession(this.ctx, id);
+    const s = await getSession(this.ctx, org, id);
     this.ctx.bus.emit('session:updated', { session: s });
     return s;
   }

@@ -111,7 +111,7 @@ export class SuspendService {
   }
 
   private async emitSession(id: string): Promise<Session> {
-    const s = await this.sessions.getSession(id);
+    const s = await this.sessions.sessionById(id);
     this.ctx.bus.emit('session:updated', { session: s });
     return s;
   }
@@ -130,7 +130,7 @@ export class SuspendService {
   async suspend(sessionId: string, requested?: SuspendStrategy, strict = false): Promise<Session> {
     return this.exclusive(sessionId, async () => {
       const { store } = this.ctx;
-      const session = await this.sessions.getSession(sessionId);
+      const session = await this.sessions.sessionById(sessionId);
       if (session.state === 'suspended')
         throw new Conflict(`session ${session.id} is already suspended (${session.suspend?.strategy ?? 'unknown'})`, {
           hint: `resume it with \`mctl sessions resume ${session.id}\``,
@@ -223,7 +223,7 @@ export class SuspendService {
   async resume(sessionId: string): Promise<Session> {
     return this.exclusive(sessionId, async () => {
       const { store } = this.ctx;
-      const session = await this.sessions.getSession(sessionId);
+      const session = await this.sessions.sessionById(sessionId);
       if (session.state !== 'suspended')
         throw new Conflict(`session ${session.id} is ${session.state}; only a suspended session can be resumed`);
       const info = session.suspend;
@@ -395,7 +395,7 @@ export class SuspendService {
 
   private async escalate(sessionId: string, pool: Pool): Promise<void> {
     const { store } = this.ctx;
-    const session = await this.sessions.getSession(sessionId);
+    const session = await this.sessions.sessionById(sessionId);
     const info = session.suspend;
     if (session.state !== 'suspended' || info?.strategy !== 'pause') return;
     const provider = this.ctx.providers.get(pool.providerId);

@@ -24,9 +24,14 @@ const task = { id: 'tsk_1', sessionId: 'ses_1', runnerId: null, prompt: 'echo hi
 function setup(cards: () => Promise<AgentCard[]>) {
   const writes: unknown[][] = [];
   const ctx = {
-    orgId: 'org_1',
     store: {
-      pools: { agentCards: cards, profiles: async () => [], list: async () => [] },
+      pools: {
+        catalogAll: async () => ({
+          cards: (await cards()).map((card) => ({ orgId: 'org_1', card })),
+          profiles: [],
+        }),
+        listAll: async () => [],
+      },
       tasks: {
         transition: async (...args: unknown[]) => {
           writes.push(args);

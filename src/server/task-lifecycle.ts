@@ -70,12 +70,14 @@ export class TaskLifecycle {
 
   async buildAssignment(session: Session, task: Task, known: AssignmentContext): Promise<TaskAssignment | null> {
     // Only a card that is gone fails the task; a failing read is an error of its own (it propagates).
-    const card = known.card ?? (await this.catalog.findAgentCard(session.agent));
+    const card = known.card ?? (await this.catalog.findAgentCard(session.orgId, session.agent));
     if (!card) {
       await this.failTask(task, `agent ${session.agent} no longer exists`);
       return null;
     }
-    const profile = session.request.profile ? await this.catalog.findProfile(session.request.profile) : null;
+    const profile = session.request.profile
+      ? await this.catalog.findProfile(session.orgId, session.request.profile)
+      : null;
     // Only a card that resumes conversations needs the last one (one query fewer per task otherwise).
     const conversationId = card.resume ? await this.ctx.store.tasks.lastConversationId(session.id) : null;
     let open: Session;

@@ -14,6 +14,7 @@ import { CreateTokenBody, ListTokensQuery, RegisterExternalBody, RotateTokenBody
 import { parseLabels } from '../config/index.js';
 import { Conflict, InvalidRequest, NotFound, nullIfNotFound } from '../core/errors.js';
 import type { Pool } from '../core/types.js';
+import type { OrgScope } from '../store/index.js';
 import type { RegistrationToken } from '../store/repos/auth.js';
 import type { Api } from './api.js';
 import type { ServerContext } from './context.js';
@@ -75,16 +76,16 @@ export class TokenService {
     };
   }
 
-  private async token(id: string): Promise<RegistrationToken> {
-    const t = await this.ctx.store.auth.getRegistrationToken(this.ctx.orgId, id);
+  private async token(org: OrgScope, id: string): Promise<RegistrationToken> {
+    const t = await this.ctx.store.auth.getRegistrationToken(org, id);
     if (!t || t.runnerId !== null)
       throw new NotFound('registration token', id, 'list tokens with `mctl runners tokens list`');
     return t;
   }
 
   /** Creates a registration token for a pool; the secret is in the answer and nowhere else. */
-  async create(body: z.infer<typeof CreateTokenBody>): Promise<TokenView & { token: string }> {
-    const pool = await this.pools.get(body.pool);
+  async create(org: OrgScope, body: z.infer<typeof CreateTokenBody>): Promise<TokenView & { token: string }> {
+    const pool = await this.pools.get(org, body.pool);
     if (pool.mode === 'managed')
       throw new InvalidRequest(
         `pool ${pool.name} is managed: its runners are started by the server with their own one-time tokens`,
@@ -93,29 +94,29 @@ export class TokenService {
     const now = Date.now();
     const expiresAt = body.expiresIn === undefined ? null : now + boundedDuration(body.expiresIn, 'expiresIn');
     const { id, token } = await this.ctx.store.auth.createRegistrationToken({
-      orgId: this.ctx.orgId,
+      orgId: org.orgId,
       poolId: pool.id,
       kind: body.oneTime ? 'one-time' : 'reusable',
       expiresAt,
       description: body.description ?? '',
     });
     this.ctx.redactor.add(token);
-    return { ...this.view(await this.token(id), pool), token };
+    return { ...this.view(await this.token(org, id), pool), token };
   }
 
-  async list(poolName?: string): Promise<TokenView[]> {
-    const pool = poolName ? await this.pools.get(poolName) : null;
-    const pools = new Map((await this.ctx.store.pools.list(this.ctx.orgId)).map((p) => [p.id, p]));
-    const tokens = await this.ctx.store.auth.listRegistrationTokens(this.ctx.orgId, pool?.id);
+  async list(org: OrgScope, poolName?: string): Promise<TokenView[]> {
+    const pool = poolName ? await this.pools.get(org, poolName) : null;
+    const pools = new Map((await this.ctx.store.pools.list(org)).map((p) => [p.id, p]));
+    const tokens = await this.ctx.store.auth.listRegistrationTokens(org, pool?.id);
     return tokens.map((t) => this.view(t, pools.get(t.poolId) ?? null));
   }
 
-  async revoke(id: string): Promise<TokenView> {
-    const t = await this.token(id);
+  async revoke(org: OrgScope, id: string): Promise<TokenView> {
+    const t = await this.token(org, id);
     const now = Date.now();
     if (t.revokedAt !== null && t.revokedAt <= now) throw new Conflict(`registration token ${id} is already revoked`);
-    await this.ctx.store.auth.revokeRegistrationToken(this.ctx.orgId, id, now);
-    return this.view(await this.token(id), await this.ctx.store.pools.byId(t.poolId));
+    await this.ctx.store.auth.revokeRegistrationToken(org, id, now);
+    return this.view(await this.token(org, id), await this.ctx.store.pools.byId(t.poolId));
   }
 
   /**
@@ -123,10 +124,11 @@ export class TokenService {
    * now + grace, so runners being restarted with the old secret still join until then.
    */
   async rotate(
+    org: OrgScope,
     id: string,
     body: z.infer<typeof RotateTokenBody>,
   ): Promise<TokenView & { token: string; rotatedFrom: string }> {
-    const old = await this.token(id);
+    const old = await this.token(org, id);
     const now = Date.now();
     const status = tokenStatus(old, now);
     if (status === 'revoked' || status === 'expired' || status === 'used')
@@ -141,16 +143,16 @@ export class TokenService {
           ? null
           : now + Math.max(0, old.expiresAt - old.createdAt);
     const { id: newTokenId, token } = await this.ctx.store.auth.createRegistrationToken({
-      orgId: this.ctx.orgId,
+      orgId: org.orgId,
       poolId: old.poolId,
       kind: old.kind,
       expiresAt,
       description: old.description ? `${old.description} (rotated from ${old.id})` : `rotated from ${old.id}`,
     });
     this.ctx.redactor.add(token);
-    await this.ctx.store.auth.revokeRegistrationToken(this.ctx.orgId, old.id, now + grace);
+    await this.ctx.store.auth.revokeRegistrationToken(org, old.id, now + grace);
     const pool = await this.ctx.store.pools.byId(old.poolId);
-    return { ...this.view(await this.token(newTokenId), pool), token, rotatedFrom: old.id };
+    return { ...this.view(await this.token(org, newTokenId), pool), token, rotatedFrom: old.id };
   }
 
   /** The gateway address a runner on another machine should dial. */
@@ -162,7 +164,10 @@ export class TokenService {
   }
 
   /** One external runner: a one-time token and the exact command line to start its agent. */
-  async registerExternal(body: z.infer<typeof RegisterExternalBody>): Promise<{
+  async registerExternal(
+    org: OrgScope,
+    body: z.infer<typeof RegisterExternalBody>,
+  ): Promise<{
     token: string;
     tokenId: string;
     pool: string;
@@ -179,22 +184,22 @@ export class TokenService {
       (body.expiresIn === undefined ? DEFAULT_EXTERNAL_TOKEN_TTL_MS : boundedDuration(body.expiresIn, 'expiresIn'));
     let pool: Pool;
     if (body.pool) {
-      pool = await this.pools.get(body.pool);
+      pool = await this.pools.get(org, body.pool);
       if (pool.mode === 'managed')
         throw new InvalidRequest(`pool ${pool.name} is managed; external runners join external or pool pools`);
     } else {
-      const external = (await this.ctx.store.pools.list(this.ctx.orgId)).filter((p) => p.mode === 'external');
+      const external = (await this.ctx.store.pools.list(org)).filter((p) => p.mode === 'external');
       if (external.length > 1)
         throw new InvalidRequest(
           `there are ${external.length} external pools (${external.map((p) => p.name).join(', ')}); choose one with --pool`,
         );
       pool =
         external[0] ??
-        (await this.pools.get('external').catch(nullIfNotFound)) ??
-        (await this.pools.create({ name: 'external', mode: 'external' }, 'api'));
+        (await this.pools.get(org, 'external').catch(nullIfNotFound)) ??
+        (await this.pools.create(org, { name: 'external', mode: 'external' }, 'api'));
     }
     const { id, token } = await this.ctx.store.auth.createRegistrationToken({
-      orgId: this.ctx.orgId,
+      orgId: org.orgId,
       poolId: pool.id,
       kind: 'one-time',
       expiresAt,
@@ -216,7 +221,7 @@ export class TokenService {
       'POST',
       '/v1/runners/tokens',
       { summary: 'Create a registration token for a pool', tag: 'runners', body: CreateTokenBody, status: 201 },
-      async ({ body }) => this.create(body),
+      async ({ body, org }) => this.create(org, body),
     );
     api.route(
       'GET',
@@ -226,13 +231,13 @@ export class TokenService {
         tag: 'runners',
         query: ListTokensQuery,
       },
-      async ({ query }) => ({ items: await this.list(query.pool) }),
+      async ({ query, org }) => ({ items: await this.list(org, query.pool) }),
     );
     api.route(
       'POST',
       '/v1/runners/tokens/:id/revoke',
       { summary: 'Revoke a registration token now', tag: 'runners' },
-      async ({ params }) => this.revoke(params.id!),
+      async ({ params, org }) => this.revoke(org, params.id!),
     );
     api.route(
       'POST',
@@ -243,7 +248,7 @@ export class TokenService {
         body: RotateTokenBody.optional(),
         status: 201,
       },
-      async ({ params, body }) => this.rotate(params.id!, body ?? {}),
+      async ({ params, body, org }) => this.rotate(org, params.id!, body ?? {}),
     );
     api.route(
       'POST',
@@ -254,13 +259,13 @@ export class TokenService {
         body: RegisterExternalBody.optional(),
         status: 201,
       },
-      async ({ body }) => this.registerExternal(body ?? {}),
+      async ({ body, org }) => this.registerExternal(org, body ?? {}),
     );
     api.route(
       'POST',
       '/v1/runners/:id/drain',
       { summary: 'Drain a runner: finish its current task, take no more', tag: 'runners' },
-      async ({ params }) => this.runners.drain(params.id!),
+      async ({ params, org }) => this.runners.drain(org, params.id!),
     );
   }
 }

@@ -108,6 +108,6 @@ export function watchRoutes(ctx: ServerContext, api: Api, sessions: SessionServi
       tag: 'tasks',
       streams: true,
     },
-    async ({ params, reply }) => watchTask(ctx, reply, await sessions.getTask(params.id!)),
+    async ({ params, reply, org }) => watchTask(ctx, reply, await sessions.getTask(org, params.id!)),
   );
 }

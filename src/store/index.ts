@@ -13,20 +13,24 @@ import { AuthRepo } from './repos/auth.js';
 import { CostRepo } from './repos/costs.js';
 import { LogRepo } from './repos/logs.js';
 import { MetaRepo } from './repos/meta.js';
+import { OrgRepo } from './repos/orgs.js';
 import { PoolRepo } from './repos/pools.js';
 import { RunnerRepo } from './repos/runners.js';
 import { SessionRepo } from './repos/sessions.js';
 import { TaskRepo } from './repos/tasks.js';
+import { enforceRowLevelSecurity, orgSettingHook } from './rls.js';
 import type { Database, Dialect } from './schema.js';
 import { type GroupCommitDriver, GroupCommitSqliteDialect, openSqlite } from './sqlite.js';
 
 export type { Changes } from './changes.js';
 export type { Dialect } from './schema.js';
+export { inScope, type OrgScope, orgScope } from './scope.js';
 export { ChangeLog };
 
 /** The repositories, grouped by aggregate; the same shape over the database or a transaction. */
 export interface Repos {
   auth: AuthRepo;
+  orgs: OrgRepo;
   pools: PoolRepo;
   runners: RunnerRepo;
   sessions: SessionRepo;
@@ -63,6 +67,7 @@ type RedactData = StoreOptions['redact'];
 function repos(db: Kysely<Database>, changes: ChangeLog, dialect: Dialect, redact?: RedactData): Repos {
   return {
     auth: new AuthRepo(db),
+    orgs: new OrgRepo(db),
     pools: new PoolRepo(db, changes),
     runners: new RunnerRepo(db, changes),
     sessions: new SessionRepo(db, changes, redact),
@@ -79,6 +84,12 @@ export interface StoreOptions {
   databaseUrl?: string | null;
   /** PostgreSQL schema to use (tests give each run its own). */
   pgSchema?: string;
+  /**
+   * PostgreSQL row-level security as a second wall (config `database.row_level_security`): every
+   * connection is tagged with its org, the policies are enforced, and opening fails where they
+   * could not hold (see ./rls.ts). Default false.
+   */
+  rowLevelSecurity?: boolean;
   /** Told of every failed statement or commit (the caller still gets the error): for storage health. */
   onError?: (e: Error) => void;
   /** Applied to session event data before it is written (redaction of known secret values). */
@@ -113,7 +124,13 @@ async function makeKysely(
       }
     }
     return {
-      db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(log ? { log } : {}) }),
+      db: new Kysely<Database>({
+        dialect: new PostgresDialect({
+          pool,
+          ...(opts.rowLevelSecurity ? { onReserveConnection: orgSettingHook } : {}),
+        }),
+        ...(log ? { log } : {}),
+      }),
       dialect: 'postgres',
     };
   }
@@ -141,6 +158,12 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     throw new Error(
       `database migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? String(error)}`,
     );
+  }
+  try {
+    await enforceRowLevelSecurity(db, dialect, opts.rowLevelSecurity ?? false);
+  } catch (e: unknown) {
+    await db.destroy();
+    throw e;
   }
   // Migrations ran one transaction each; from here on, SQLite writes commit in groups.
   if (grouped) grouped.grouping = true;

@@ -231,6 +231,7 @@ export function toPool(r: PoolsTable): Pool {
   return {
     id: r.id,
     orgId: r.org_id,
+    projectId: r.project_id ?? null,
     name: r.name,
     mode: r.mode as PoolMode,
     providerId: r.provider_id,

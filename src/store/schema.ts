@@ -19,6 +19,14 @@ export interface ProjectsTable {
   name: string;
   created_at: number;
 }
+/** Migration 006: a user (name or email) with a role in an org. */
+export interface MembersTable {
+  id: string;
+  org_id: string;
+  name: string;
+  role: string;
+  created_at: number;
+}
 export interface ApiTokensTable {
   id: string;
   org_id: string;
@@ -79,6 +87,8 @@ export interface PoolsTable {
   source: string;
   created_at: number;
   updated_at: number;
+  /** Migration 006: the project the pool belongs to (null: the whole org). */
+  project_id?: string | null;
 }
 export interface ProfilesTable {
   id: string;
@@ -219,6 +229,7 @@ export interface MetaTable {
 export interface Database {
   orgs: OrgsTable;
   projects: ProjectsTable;
+  members: MembersTable;
   api_tokens: ApiTokensTable;
   agent_cards: AgentCardsTable;
   pools: PoolsTable;

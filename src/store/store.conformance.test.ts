@@ -12,7 +12,7 @@ import { freshDatabase, postgresDescribe } from '../../test/pg.support.js';
 import { IllegalTransition } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { RunnerState } from '../core/types.js';
-import { openStore, type Store } from './index.js';
+import { openStore, orgScope, type Store } from './index.js';
 
 /** A fresh store; `reopen` opens the same database again (as a server restart does). */
 interface Opened {
@@ -282,11 +282,11 @@ for (const dialect of DIALECTS) {
       // What the assigner reads incrementally: the deleted runner is noted, and reads back as gone.
       const noted = store.changes.take().runners;
       expect([...noted]).toEqual([gone]);
-      expect(await store.runners.liveViewsByIds(orgId, [...noted])).toEqual([]);
+      expect(await store.runners.liveViewsByIds([...noted])).toEqual([]);
       expect(await store.runners.get(gone)).toBeNull();
       expect(await store.runners.get(kept)).not.toBeNull();
       expect(await store.pools.byId(doomed)).toBeNull();
-      expect(await store.auth.listRegistrationTokens(orgId, doomed)).toEqual([]);
+      expect(await store.auth.listRegistrationTokens(orgScope(orgId), doomed)).toEqual([]);
     });
 
     it('keeps the cost ledger: runner events and their reads, newest first, by session and pool', async () => {
@@ -295,13 +295,15 @@ for (const dialect of DIALECTS) {
       const base = { orgId, sessionId: s, poolId: costly, providerId: 'pool', createdAt: 1_000 };
       await store.costs.addRunnerCost({ ...base, id: 'run_a' }, 3_000, 'per-second');
       await store.costs.addRunnerCost({ ...base, id: 'run_b', sessionId: null }, 6_000, 'fixed');
-      const all = await store.costs.list(orgId, { poolId: costly, limit: 10 });
+      const all = await store.costs.list(orgScope(orgId), { poolId: costly, limit: 10 });
       expect(all.map((c) => [c.runnerId, c.seconds, c.billingModel])).toEqual([
         ['run_b', 5, 'fixed'],
         ['run_a', 2, 'per-second'],
       ]);
-      expect((await store.costs.list(orgId, { sessionId: s, limit: 10 })).map((c) => c.runnerId)).toEqual(['run_a']);
-      expect(await store.costs.list(orgId, { poolId: costly, limit: 1 })).toHaveLength(1);
+      expect((await store.costs.list(orgScope(orgId), { sessionId: s, limit: 10 })).map((c) => c.runnerId)).toEqual([
+        'run_a',
+      ]);
+      expect(await store.costs.list(orgScope(orgId), { poolId: costly, limit: 1 })).toHaveLength(1);
     });
 
     it('never gives one task to two runners nor two tasks to one runner, under racing claims', async () => {
@@ -409,7 +411,7 @@ for (const dialect of DIALECTS) {
       expect(await store.auth.consumeRegistrationToken(exp.token)).toMatchObject({ ok: false, reason: 'expired' });
       const rev = await store.auth.createRegistrationToken({ orgId, poolId, kind: 'reusable' });
       expect((await store.auth.consumeRegistrationToken(rev.token)).ok).toBe(true);
-      expect(await store.auth.revokeRegistrationToken(orgId, rev.id)).toBe(true);
+      expect(await store.auth.revokeRegistrationToken(orgScope(orgId), rev.id)).toBe(true);
       expect(await store.auth.consumeRegistrationToken(rev.token)).toMatchObject({ ok: false, reason: 'revoked' });
     });
 

@@ -32,6 +32,7 @@ export function poolBody(o: Record<string, unknown>): Record<string, unknown> {
   const b: Record<string, unknown> = {};
   if (o.provider !== undefined) b.provider = o.provider;
   if (o.mode !== undefined) b.mode = o.mode;
+  if (o.project !== undefined) b.project = o.project === 'none' ? null : o.project;
   if (o.priority !== undefined) b.priority = Number(o.priority);
   if (o.labels !== undefined) b.labels = parseLabels(String(o.labels));
   if (o.runtimeProvides !== undefined)
@@ -60,6 +61,7 @@ export function poolOptions(cmd: Command): Command {
       'provider (local, docker, kubernetes, e2b, daytona, modal, vercel, firecracker, pool, external)',
     )
     .addOption(new Option('--mode <mode>', 'managed | pool | external').choices(['managed', 'pool', 'external']))
+    .option('--project <name>', "only this project's sessions use the pool ('none': every project)")
     .option('--priority <n>', 'higher wins')
     .option('--labels <k=v,...>', 'labels selectors match')
     .option('--runtime-provides <file|json>', 'substrate override {"runtimeKinds":[...],"requirementKinds":[...]}')

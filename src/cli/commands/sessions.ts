@@ -48,6 +48,7 @@ function createCommand(sessions: Command, setExit: (code: number) => void): void
     .option('--prompt <text>', 'first task prompt')
     .option('--provider <id>', 'only pools of this provider')
     .option('--pool <name>', 'only this pool')
+    .option('--project <name>', "the project (default: the org's default project)")
     .option('--selector <expr>', 'label selector, e.g. "gpu=nvidia,vram>=16GB"')
     .option('--profile <name>', 'request template (selector, resources, provider preference)')
     .addOption(
@@ -84,7 +85,7 @@ function createCommand(sessions: Command, setExit: (code: number) => void): void
       const timeoutMs = waitTimeout(o);
       const env = parseEnvPairs(o.env as string[]);
       const body: Parameters<typeof api.createSession>[0] = { agent: String(o.agent) };
-      for (const k of ['prompt', 'provider', 'pool', 'selector', 'profile', 'image'] as const)
+      for (const k of ['prompt', 'provider', 'pool', 'project', 'selector', 'profile', 'image'] as const)
         if (o[k] !== undefined) body[k] = String(o[k]);
       if (o.authMode !== undefined) body.authMode = o.authMode as NonNullable<typeof body.authMode>;
       if (Object.keys(env).length) body.env = env;

@@ -8,6 +8,7 @@ import { AgentInput, AgentUpdate, RenderBody } from '../../api/schemas.js';
 import { Conflict, InvalidRequest, NotFound } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import type { AgentCard } from '../../core/types.js';
+import type { OrgScope } from '../../store/index.js';
 import { agentCardFromConfig, renderTask } from '../agents.js';
 import type { Api } from '../api.js';
 import type { ServerContext } from '../context.js';
@@ -32,14 +33,15 @@ function toCard(name: string, b: z.infer<typeof AgentUpdate>): AgentCard {
 }
 
 export function agentRoutes(api: Api, ctx: ServerContext, sessions: SessionService): void {
-  const { store, orgId } = ctx;
-  const existing = async (name: string) => (await sessions.agentCards()).find((c) => c.name === name) ?? null;
+  const { store } = ctx;
+  const existing = async (org: OrgScope, name: string) =>
+    (await sessions.agentCards(org)).find((c) => c.name === name) ?? null;
 
-  api.route('GET', '/v1/agents', { summary: 'List agent cards', tag: 'agents' }, async () => ({
-    items: await sessions.agentCards(),
+  api.route('GET', '/v1/agents', { summary: 'List agent cards', tag: 'agents' }, async ({ org }) => ({
+    items: await sessions.agentCards(org),
   }));
-  api.route('GET', '/v1/agents/:name', { summary: 'Get an agent card', tag: 'agents' }, async ({ params }) => {
-    const card = await existing(params.name!);
+  api.route('GET', '/v1/agents/:name', { summary: 'Get an agent card', tag: 'agents' }, async ({ params, org }) => {
+    const card = await existing(org, params.name!);
     if (!card) throw new NotFound('agent', params.name!, 'list agents with `mctl agents list`');
     return card;
   });
@@ -48,13 +50,13 @@ export function agentRoutes(api: Api, ctx: ServerContext, sessions: SessionServi
     'POST',
     '/v1/agents',
     { summary: 'Create an agent card', tag: 'agents', body: AgentInput, status: 201 },
-    async ({ body }) => {
+    async ({ body, org }) => {
       const card = toCard(body.name, body);
-      if (await existing(body.name))
+      if (await existing(org, body.name))
         throw new Conflict(`agent ${JSON.stringify(body.name)} already exists`, {
           hint: `change it with \`mctl agents update ${body.name}\`, or delete it first`,
         });
-      await store.pools.putAgentCard(orgId, newId('agt'), card);
+      await store.pools.putAgentCard(org, newId('agt'), card);
       sessions.poolsChanged();
       return card;
     },
@@ -64,14 +66,14 @@ export function agentRoutes(api: Api, ctx: ServerContext, sessions: SessionServi
     'PUT',
     '/v1/agents/:name',
     { summary: 'Replace a user-made agent card', tag: 'agents', body: AgentUpdate },
-    async ({ params, body }) => {
+    async ({ params, body, org }) => {
       const name = params.name!;
-      const old = await existing(name);
+      const old = await existing(org, name);
       if (!old) throw new NotFound('agent', name, 'create it with `mctl agents create`');
       if (old.builtIn)
         throw new InvalidRequest(`agent ${name} is built in and cannot be changed; create your own card`);
       const card = toCard(name, body);
-      await store.pools.putAgentCard(orgId, newId('agt'), card);
+      await store.pools.putAgentCard(org, newId('agt'), card);
       sessions.poolsChanged();
       return card;
     },
@@ -81,12 +83,12 @@ export function agentRoutes(api: Api, ctx: ServerContext, sessions: SessionServi
     'DELETE',
     '/v1/agents/:name',
     { summary: 'Delete a user-made agent card', tag: 'agents' },
-    async ({ params }) => {
+    async ({ params, org }) => {
       const name = params.name!;
-      const old = await existing(name);
+      const old = await existing(org, name);
       if (!old) throw new NotFound('agent', name, 'list agents with `mctl agents list`');
       if (old.builtIn) throw new InvalidRequest(`agent ${name} is built in and cannot be deleted`);
-      await store.pools.deleteAgentCard(orgId, name);
+      await store.pools.deleteAgentCard(org, name);
       sessions.poolsChanged();
       return { deleted: name };
     },
@@ -96,10 +98,10 @@ export function agentRoutes(api: Api, ctx: ServerContext, sessions: SessionServi
     'POST',
     '/v1/agents/:name/render',
     { summary: "A task's exact argv and environment names for a prompt", tag: 'agents', body: RenderBody },
-    async ({ params, body }) => {
-      const card = await existing(params.name!);
+    async ({ params, body, org }) => {
+      const card = await existing(org, params.name!);
       if (!card) throw new NotFound('agent', params.name!, 'list agents with `mctl agents list`');
-      const profile = body.profile ? await sessions.profile(body.profile) : null;
+      const profile = body.profile ? await sessions.profile(org, body.profile) : null;
       const sessionEnv = Object.fromEntries(body.env.map((n) => [n, '(set)']));
       const r = renderTask(card, body.prompt, {
         sessionEnv,

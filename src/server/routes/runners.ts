@@ -12,12 +12,11 @@ export function runnerRoutes(api: Api, ctx: ServerContext): void {
     'GET',
     '/v1/runners',
     { summary: 'List runners', tag: 'runners', query: ListRunnersQuery },
-    async ({ query }) => {
-      const pool = query.pool ? await ctx.store.pools.get(query.pool, ctx.orgId) : null;
+    async ({ query, org }) => {
+      const pool = query.pool ? await ctx.store.pools.get(org, query.pool) : null;
       if (query.pool && !pool) throw new NotFound('pool', query.pool);
       const states = query.state;
-      let items = await ctx.store.runners.list({
-        orgId: ctx.orgId,
+      let items = await ctx.store.runners.listIn(org, {
         ...(pool ? { poolId: pool.id } : {}),
         ...(states ? { states } : {}),
       });
@@ -25,8 +24,8 @@ export function runnerRoutes(api: Api, ctx: ServerContext): void {
       return { items: items.slice(-query.limit) };
     },
   );
-  api.route('GET', '/v1/runners/:id', { summary: 'Get a runner', tag: 'runners' }, async ({ params }) => {
-    const r = await ctx.store.runners.get(params.id!, ctx.orgId);
+  api.route('GET', '/v1/runners/:id', { summary: 'Get a runner', tag: 'runners' }, async ({ params, org }) => {
+    const r = await ctx.store.runners.getIn(org, params.id!);
     if (!r) throw new NotFound('runner', params.id!, 'list runners with `mctl runners list`');
     return r;
   });

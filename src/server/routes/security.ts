@@ -68,7 +68,7 @@ async function orgFor(ctx: ServerContext, p: ApiPrincipal, org: string | undefin
  * orgs, and sees the audit events that belong to no org (refused unknown credentials).
  */
 function isInstallAdmin(ctx: ServerContext, p: ApiPrincipal): boolean {
-  return p.role === 'admin' && p.projectId === null && p.orgId === ctx.orgId;
+  return p.role === 'admin' && p.projectId === null && p.orgId === ctx.defaultOrg.orgId;
 }
 
 async function projectFor(

@@ -20,8 +20,8 @@ export function sessionRoutes(api: Api, ctx: ServerContext, sessions: SessionSer
       tag: 'sessions',
       body: CreateSessionBody,
     },
-    async ({ body, reply }) => {
-      const r = await sessions.createSession(body);
+    async ({ body, reply, org }) => {
+      const r = await sessions.createSession(org, body);
       if ('dryRun' in r) {
         reply.code(200);
         return r;
@@ -33,8 +33,8 @@ export function sessionRoutes(api: Api, ctx: ServerContext, sessions: SessionSer
     'GET',
     '/v1/sessions',
     { summary: 'List sessions, newest first', tag: 'sessions', query: ListSessionsQuery },
-    async ({ query }) => {
-      const list = await ctx.store.sessions.list(ctx.orgId, {
+    async ({ query, org }) => {
+      const list = await ctx.store.sessions.list(org, {
         limit: query.limit,
         ...(query.state ? { states: query.state } : {}),
       });
@@ -45,8 +45,8 @@ export function sessionRoutes(api: Api, ctx: ServerContext, sessions: SessionSer
     'GET',
     '/v1/sessions/:id',
     { summary: 'Get a session with its tasks', tag: 'sessions' },
-    async ({ params }) => {
-      const s = await sessions.getSession(params.id!);
+    async ({ params, org }) => {
+      const s = await sessions.getSession(org, params.id!);
       return sessionWithTasks(sessions, s, await ctx.store.tasks.listBySession(s.id));
     },
   );
@@ -54,14 +54,14 @@ export function sessionRoutes(api: Api, ctx: ServerContext, sessions: SessionSer
     'POST',
     '/v1/sessions/:id/cancel',
     { summary: 'Cancel a session and its tasks', tag: 'sessions' },
-    async ({ params }) => sessionView(sessions, await sessions.cancelSession(params.id!)),
+    async ({ params, org }) => sessionView(sessions, await sessions.cancelSession(org, params.id!)),
   );
   api.route(
     'GET',
     '/v1/sessions/:id/explain',
     { summary: 'Why the session was placed where it was (or waits)', tag: 'sessions' },
-    async ({ params }) => {
-      const s = await sessions.getSession(params.id!);
+    async ({ params, org }) => {
+      const s = await sessions.getSession(org, params.id!);
       // `reason`: why it is in this state (waiting, suspended to make room, failed, ...).
       return { sessionId: s.id, state: s.state, reason: s.stateReason, decision: s.placement };
     },
@@ -70,8 +70,8 @@ export function sessionRoutes(api: Api, ctx: ServerContext, sessions: SessionSer
     'GET',
     '/v1/sessions/:id/events',
     { summary: 'Session events', tag: 'sessions', query: EventsQuery },
-    async ({ params, query }) => {
-      const s = await sessions.getSession(params.id!);
+    async ({ params, query, org }) => {
+      const s = await sessions.getSession(org, params.id!);
       return { items: await ctx.store.sessions.events(s.id, query.after) };
     },
   );
@@ -84,8 +84,8 @@ export function sessionRoutes(api: Api, ctx: ServerContext, sessions: SessionSer
       query: LogsQuery,
       streams: true,
     },
-    async ({ params, query, reply }) => {
-      const s = await sessions.getSession(params.id!);
+    async ({ params, query, reply, org }) => {
+      const s = await sessions.getSession(org, params.id!);
       if (query.follow) return followLogs(ctx, reply, { sessionId: s.id }, query.after);
       const lines = await ctx.store.logs.page({ sessionId: s.id }, query.after, query.limit);
       return { items: lines, next: lines.length === query.limit ? lines[lines.length - 1]!.id : null };
@@ -99,12 +99,19 @@ export function sessionRoutes(api: Api, ctx: ServerContext, sessions: SessionSer
       tag: 'sessions',
       body: SuspendBody,
     },
-    async ({ params, body }) => sessionView(sessions, await suspend.suspend(params.id!, body?.strategy, true)),
+    async ({ params, body, org }) => {
+      // Another org's session is not found; suspend itself is the system's (preemption uses it too).
+      await sessions.getSession(org, params.id!);
+      return sessionView(sessions, await suspend.suspend(params.id!, body?.strategy, true));
+    },
   );
   api.route(
     'POST',
     '/v1/sessions/:id/resume',
     { summary: 'Resume a suspended session', tag: 'sessions' },
-    async ({ params }) => sessionView(sessions, await suspend.resume(params.id!)),
+    async ({ params, org }) => {
+      await sessions.getSession(org, params.id!);
+      return sessionView(sessions, await suspend.resume(params.id!));
+    },
   );
 }

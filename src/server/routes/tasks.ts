@@ -13,28 +13,28 @@ export function taskRoutes(api: Api, ctx: ServerContext, sessions: SessionServic
     'POST',
     '/v1/sessions/:id/tasks',
     { summary: 'Queue a task in a session', tag: 'tasks', body: CreateTaskBody },
-    async ({ params, body }) => sessions.createTask(params.id!, body),
+    async ({ params, body, org }) => sessions.createTask(org, params.id!, body),
   );
   api.route(
     'GET',
     '/v1/tasks',
     { summary: 'List tasks, newest first', tag: 'tasks', query: ListTasksQuery },
-    async ({ query }) => ({
-      items: await ctx.store.tasks.list(ctx.orgId, {
+    async ({ query, org }) => ({
+      items: await ctx.store.tasks.list(org, {
         limit: query.limit,
         ...(query.session ? { sessionId: query.session } : {}),
         ...(query.state ? { states: query.state } : {}),
       }),
     }),
   );
-  api.route('GET', '/v1/tasks/:id', { summary: 'Get a task', tag: 'tasks' }, async ({ params }) =>
-    sessions.getTask(params.id!),
+  api.route('GET', '/v1/tasks/:id', { summary: 'Get a task', tag: 'tasks' }, async ({ params, org }) =>
+    sessions.getTask(org, params.id!),
   );
   api.route(
     'POST',
     '/v1/tasks/:id/cancel',
     { summary: 'Cancel a task (kills its process group)', tag: 'tasks' },
-    async ({ params }) => sessions.cancelTask(params.id!),
+    async ({ params, org }) => sessions.cancelTask(org, params.id!),
   );
   api.route(
     'GET',
@@ -45,8 +45,8 @@ export function taskRoutes(api: Api, ctx: ServerContext, sessions: SessionServic
       query: LogsQuery,
       streams: true,
     },
-    async ({ params, query, reply }) => {
-      const t = await sessions.getTask(params.id!);
+    async ({ params, query, reply, org }) => {
+      const t = await sessions.getTask(org, params.id!);
       if (query.follow) return followLogs(ctx, reply, { taskId: t.id }, query.after);
       const lines = await ctx.store.logs.page({ taskId: t.id }, query.after, query.limit);
       return { items: lines, next: lines.length === query.limit ? lines[lines.length - 1]!.id : null };

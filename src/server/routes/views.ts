@@ -15,7 +15,7 @@ export type SessionView = Omit<Session, 'request'> & {
 
 /** Adds `sandboxProvider` to each session (one catalog read for all of them). */
 export async function sessionViews(sessions: SessionService, list: Session[]): Promise<SessionView[]> {
-  const pools = list.some((s) => s.poolId !== null) ? await sessions.pools() : [];
+  const pools = list.some((s) => s.poolId !== null) ? await sessions.allPools() : [];
   return list.map((s) => {
     let provider: string | null = null;
     if (s.poolId !== null) {

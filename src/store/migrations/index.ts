@@ -8,6 +8,7 @@ import * as m002 from './002_dispatch_indexes.js';
 import * as m003 from './003_session_priority.js';
 import * as m004 from './004_install_meta.js';
 import * as m005 from './005_agent_outcomes.js';
+import * as m006 from './006_tenancy.js';
 import * as m007 from './007_tokens_audit.js';
 import * as m008 from './008_runner_credentials.js';
 import * as m010 from './010_task_timeout.js';
@@ -24,6 +25,7 @@ const STEPS: Record<string, Step> = {
   '003_session_priority': m003,
   '004_install_meta': m004,
   '005_agent_outcomes': m005,
+  '006_tenancy': m006,
   '007_tokens_audit': m007,
   '008_runner_credentials': m008,
   '010_task_timeout': m010,

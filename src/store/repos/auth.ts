@@ -4,6 +4,7 @@
 import type { Kysely } from 'kysely';
 import { hashSecret, newId, newSecret } from '../../core/ids.js';
 import type { Database, RegistrationTokensTable } from '../schema.js';
+import { inScope, type OrgScope } from '../scope.js';
 import { type ApiPrincipal, ApiTokenRepo } from './api-tokens.js';
 
 export type { ApiPrincipal } from './api-tokens.js';
@@ -149,36 +150,42 @@ export class AuthRepo {
     return { ok: true, token };
   }
 
-  async listRegistrationTokens(orgId: string, poolId?: string): Promise<RegistrationToken[]> {
-    let q = this.db
-      .selectFrom('registration_tokens')
-      .selectAll()
-      .where('org_id', '=', orgId)
-      // Tokens minted for one managed runner are internal; every token an operator made is listed.
-      .where('runner_id', 'is', null);
-    if (poolId) q = q.where('pool_id', '=', poolId);
-    return (await q.orderBy('created_at', 'desc').execute()).map(toRegToken);
+  listRegistrationTokens(scope: OrgScope, poolId?: string): Promise<RegistrationToken[]> {
+    return inScope(scope, async () => {
+      let q = this.db
+        .selectFrom('registration_tokens')
+        .selectAll()
+        .where('org_id', '=', scope.orgId)
+        // Tokens minted for one managed runner are internal; every token an operator made is listed.
+        .where('runner_id', 'is', null);
+      if (poolId) q = q.where('pool_id', '=', poolId);
+      return (await q.orderBy('created_at', 'desc').execute()).map(toRegToken);
+    });
   }
 
-  async getRegistrationToken(orgId: string, id: string): Promise<RegistrationToken | null> {
-    const r = await this.db
-      .selectFrom('registration_tokens')
-      .selectAll()
-      .where('org_id', '=', orgId)
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return r ? toRegToken(r) : null;
+  getRegistrationToken(scope: OrgScope, id: string): Promise<RegistrationToken | null> {
+    return inScope(scope, async () => {
+      const r = await this.db
+        .selectFrom('registration_tokens')
+        .selectAll()
+        .where('org_id', '=', scope.orgId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return r ? toRegToken(r) : null;
+    });
   }
 
   /** Revokes at `at` (now, or later for a rotation's grace period). */
-  async revokeRegistrationToken(orgId: string, id: string, at = Date.now()): Promise<boolean> {
-    const r = await this.db
-      .updateTable('registration_tokens')
-      .set({ revoked_at: at })
-      .where('org_id', '=', orgId)
-      .where('id', '=', id)
-      .where((eb) => eb.or([eb('revoked_at', 'is', null), eb('revoked_at', '>', at)]))
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+  revokeRegistrationToken(scope: OrgScope, id: string, at = Date.now()): Promise<boolean> {
+    return inScope(scope, async () => {
+      const r = await this.db
+        .updateTable('registration_tokens')
+        .set({ revoked_at: at })
+        .where('org_id', '=', scope.orgId)
+        .where('id', '=', id)
+        .where((eb) => eb.or([eb('revoked_at', 'is', null), eb('revoked_at', '>', at)]))
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) === 1;
+    });
   }
 }

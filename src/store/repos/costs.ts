@@ -8,6 +8,7 @@ import type { Kysely } from 'kysely';
 import { newId } from '../../core/ids.js';
 import type { Runner } from '../records.js';
 import type { Database } from '../schema.js';
+import { inScope, type OrgScope } from '../scope.js';
 
 /** One ledger row as the API shows it. */
 export interface CostEvent {
@@ -58,7 +59,14 @@ export class CostRepo {
   }
 
   /** An org's cost events, newest first, optionally of one session or pool. */
-  async list(orgId: string, filter: { sessionId?: string; poolId?: string; limit: number }): Promise<CostEvent[]> {
+  list(scope: OrgScope, filter: { sessionId?: string; poolId?: string; limit: number }): Promise<CostEvent[]> {
+    return inScope(scope, () => this.query(scope.orgId, filter));
+  }
+
+  private async query(
+    orgId: string,
+    filter: { sessionId?: string; poolId?: string; limit: number },
+  ): Promise<CostEvent[]> {
     let q = this.db.selectFrom('cost_events').selectAll().where('org_id', '=', orgId);
     if (filter.sessionId) q = q.where('session_id', '=', filter.sessionId);
     if (filter.poolId) q = q.where('pool_id', '=', filter.poolId);

@@ -7,6 +7,7 @@ import type { AgentCard, Pool, Profile } from '../../core/types.js';
 import type { ChangeLog } from '../changes.js';
 import { toAgentCard, toPool, toProfile } from '../records.js';
 import type { Database, PoolsTable } from '../schema.js';
+import { inScope, type OrgScope } from '../scope.js';
 
 export type PoolPatch = Omit<Updateable<PoolsTable>, 'id' | 'org_id' | 'created_at'>;
 
@@ -53,14 +54,17 @@ export class PoolRepo {
     return { runners };
   }
 
-  async get(idOrName: string, orgId: string): Promise<Pool | null> {
-    const r = await this.db
-      .selectFrom('pools')
-      .selectAll()
-      .where('org_id', '=', orgId)
-      .where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)]))
-      .executeTakeFirst();
-    return r ? toPool(r) : null;
+  /** A pool of the org by id or name. */
+  get(scope: OrgScope, idOrName: string): Promise<Pool | null> {
+    return inScope(scope, async () => {
+      const r = await this.db
+        .selectFrom('pools')
+        .selectAll()
+        .where('org_id', '=', scope.orgId)
+        .where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)]))
+        .executeTakeFirst();
+      return r ? toPool(r) : null;
+    });
   }
 
   async byId(id: string): Promise<Pool | null> {
@@ -68,23 +72,62 @@ export class PoolRepo {
     return r ? toPool(r) : null;
   }
 
-  async list(orgId?: string): Promise<Pool[]> {
-    let q = this.db.selectFrom('pools').selectAll();
-    if (orgId) q = q.where('org_id', '=', orgId);
-    return (await q.orderBy('priority', 'desc').orderBy('name').execute()).map(toPool);
+  /** The org's pools. */
+  list(scope: OrgScope): Promise<Pool[]> {
+    return inScope(scope, async () =>
+      (
+        await this.db
+          .selectFrom('pools')
+          .selectAll()
+          .where('org_id', '=', scope.orgId)
+          .orderBy('priority', 'desc')
+          .orderBy('name')
+          .execute()
+      ).map(toPool),
+    );
   }
 
-  async agentCards(orgId: string): Promise<AgentCard[]> {
-    const rows = await this.db
+  /** Every org's pools (the assigner's and the autoscaler's view). */
+  async listAll(): Promise<Pool[]> {
+    return (await this.db.selectFrom('pools').selectAll().orderBy('priority', 'desc').orderBy('name').execute()).map(
+      toPool,
+    );
+  }
+
+  agentCards(scope: OrgScope): Promise<AgentCard[]> {
+    return inScope(scope, async () => {
+      const rows = await this.db
+        .selectFrom('agent_cards')
+        .select(['spec', 'built_in'])
+        .where('org_id', '=', scope.orgId)
+        .orderBy('name')
+        .execute();
+      return rows.map((r) => toAgentCard(r.spec, r.built_in));
+    });
+  }
+
+  /** Every org's agent cards and profiles, with their org (the assigner's catalog). */
+  async catalogAll(): Promise<{
+    cards: { orgId: string; card: AgentCard }[];
+    profiles: { orgId: string; profile: Profile & { builtIn: boolean } }[];
+  }> {
+    const cards = await this.db
       .selectFrom('agent_cards')
-      .select(['spec', 'built_in'])
-      .where('org_id', '=', orgId)
+      .select(['org_id', 'spec', 'built_in'])
       .orderBy('name')
       .execute();
-    return rows.map((r) => toAgentCard(r.spec, r.built_in));
+    const profiles = await this.db.selectFrom('profiles').selectAll().orderBy('name').execute();
+    return {
+      cards: cards.map((r) => ({ orgId: r.org_id, card: toAgentCard(r.spec, r.built_in) })),
+      profiles: profiles.map((r) => ({ orgId: r.org_id, profile: toProfile(r) })),
+    };
   }
 
-  async putAgentCard(orgId: string, id: string, card: AgentCard): Promise<void> {
+  putAgentCard(scope: OrgScope, id: string, card: AgentCard): Promise<void> {
+    return inScope(scope, () => this.putCard(scope.orgId, id, card));
+  }
+
+  private async putCard(orgId: string, id: string, card: AgentCard): Promise<void> {
     const { builtIn, ...spec } = card;
     await this.db
       .insertInto('agent_cards')
@@ -103,22 +146,35 @@ export class PoolRepo {
   }
 
   /** Deletes a user-made agent card; false when there is none of that name (built-ins are refused by the caller). */
-  async deleteAgentCard(orgId: string, name: string): Promise<boolean> {
-    const r = await this.db
-      .deleteFrom('agent_cards')
-      .where('org_id', '=', orgId)
-      .where('name', '=', name)
-      .where('built_in', '=', 0)
-      .executeTakeFirst();
-    return Number(r.numDeletedRows) === 1;
+  deleteAgentCard(scope: OrgScope, name: string): Promise<boolean> {
+    return inScope(scope, async () => {
+      const r = await this.db
+        .deleteFrom('agent_cards')
+        .where('org_id', '=', scope.orgId)
+        .where('name', '=', name)
+        .where('built_in', '=', 0)
+        .executeTakeFirst();
+      return Number(r.numDeletedRows) === 1;
+    });
   }
 
-  async profiles(orgId: string): Promise<(Profile & { builtIn: boolean })[]> {
-    const rows = await this.db.selectFrom('profiles').selectAll().where('org_id', '=', orgId).orderBy('name').execute();
-    return rows.map(toProfile);
+  profiles(scope: OrgScope): Promise<(Profile & { builtIn: boolean })[]> {
+    return inScope(scope, async () => {
+      const rows = await this.db
+        .selectFrom('profiles')
+        .selectAll()
+        .where('org_id', '=', scope.orgId)
+        .orderBy('name')
+        .execute();
+      return rows.map(toProfile);
+    });
   }
 
-  async putProfile(orgId: string, id: string, p: Profile, builtIn: boolean): Promise<void> {
+  putProfile(scope: OrgScope, id: string, p: Profile, builtIn: boolean): Promise<void> {
+    return inScope(scope, () => this.putProf(scope.orgId, id, p, builtIn));
+  }
+
+  private async putProf(orgId: string, id: string, p: Profile, builtIn: boolean): Promise<void> {
     const values = {
       description: p.description,
       selector: p.selector,
@@ -134,12 +190,14 @@ export class PoolRepo {
       .execute();
   }
 
-  async deleteProfile(orgId: string, name: string): Promise<boolean> {
-    const r = await this.db
-      .deleteFrom('profiles')
-      .where('org_id', '=', orgId)
-      .where('name', '=', name)
-      .executeTakeFirst();
-    return Number(r.numDeletedRows) === 1;
+  deleteProfile(scope: OrgScope, name: string): Promise<boolean> {
+    return inScope(scope, async () => {
+      const r = await this.db
+        .deleteFrom('profiles')
+        .where('org_id', '=', scope.orgId)
+        .where('name', '=', name)
+        .executeTakeFirst();
+      return Number(r.numDeletedRows) === 1;
+    });
   }
 }

@@ -10,6 +10,7 @@ import type { ChangeLog } from '../changes.js';
 import { arg, changed, patchShape, run, setFrom } from '../prepared.js';
 import { json, type Runner, type Task, toRunner, toTask } from '../records.js';
 import type { Database, RunnersTable } from '../schema.js';
+import { inScope, type OrgScope } from '../scope.js';
 import { casTransition } from '../transition.js';
 
 /** A live runner as placement sees it. */
@@ -33,16 +34,24 @@ export class RunnerRepo {
     }
   }
 
-  async get(id: string, orgId?: string): Promise<Runner | null> {
-    const r = orgId
-      ? await run(this.db, 'runners.get.org', [id, orgId], ([id, org]) =>
-          this.db.selectFrom('runners').selectAll().where('id', '=', id).where('org_id', '=', org),
-        )
-      : await run(this.db, 'runners.get', [id], ([id]) =>
-          this.db.selectFrom('runners').selectAll().where('id', '=', id),
-        );
+  /** A runner by id, whatever its org (the system's own reads; the API uses `getIn`). */
+  async get(id: string): Promise<Runner | null> {
+    const r = await run(this.db, 'runners.get', [id], ([id]) =>
+      this.db.selectFrom('runners').selectAll().where('id', '=', id),
+    );
     const row = r.rows[0];
     return row ? toRunner(row) : null;
+  }
+
+  /** A runner of the org by id (another org's is null). */
+  getIn(scope: OrgScope, id: string): Promise<Runner | null> {
+    return inScope(scope, async () => {
+      const r = await run(this.db, 'runners.get.org', [id, scope.orgId], ([id, org]) =>
+        this.db.selectFrom('runners').selectAll().where('id', '=', id).where('org_id', '=', org),
+      );
+      const row = r.rows[0];
+      return row ? toRunner(row) : null;
+    });
   }
 
   async findByCredential(credential: string): Promise<Runner | null> {
@@ -92,30 +101,49 @@ export class RunnerRepo {
     return Number(r.numUpdatedRows) === 1;
   }
 
-  async list(
-    filter: { orgId?: string; poolId?: string; sessionId?: string; states?: RunnerState[] } = {},
+  /** Runners of every org (the system's own reads; the API uses `listIn`). */
+  async list(filter: { poolId?: string; sessionId?: string; states?: RunnerState[] } = {}): Promise<Runner[]> {
+    return this.query(null, filter);
+  }
+
+  /** The org's runners. */
+  listIn(
+    scope: OrgScope,
+    filter: { poolId?: string; sessionId?: string; states?: RunnerState[] } = {},
+  ): Promise<Runner[]> {
+    return inScope(scope, () => this.query(scope.orgId, filter));
+  }
+
+  private async query(
+    orgId: string | null,
+    filter: { poolId?: string; sessionId?: string; states?: RunnerState[] },
   ): Promise<Runner[]> {
     let q = this.db.selectFrom('runners').selectAll();
-    if (filter.orgId) q = q.where('org_id', '=', filter.orgId);
+    if (orgId !== null) q = q.where('org_id', '=', orgId);
     if (filter.poolId) q = q.where('pool_id', '=', filter.poolId);
     if (filter.sessionId) q = q.where('session_id', '=', filter.sessionId);
     if (filter.states?.length) q = q.where('state', 'in', filter.states);
     return (await q.orderBy('created_at').execute()).map(toRunner);
   }
 
-  async live(filter: { poolId?: string; orgId?: string } = {}): Promise<Runner[]> {
+  /** Live runners of every org (or of one pool). */
+  async live(filter: { poolId?: string } = {}): Promise<Runner[]> {
     return this.list({ ...filter, states: [...RUNNER_LIVE] });
+  }
+
+  /** The org's live runners. */
+  liveIn(scope: OrgScope): Promise<Runner[]> {
+    return this.listIn(scope, { states: [...RUNNER_LIVE] });
   }
 
   /**
    * Live runners with only what placement reads (the assigner takes this once per pass; the
    * full rows cost several times as much to read).
    */
-  async liveViews(orgId: string): Promise<LiveRunner[]> {
+  async liveViews(): Promise<LiveRunner[]> {
     const rows = await this.db
       .selectFrom('runners')
       .select(['id', 'pool_id', 'provider_id', 'session_id', 'state', 'labels', 'draining'])
-      .where('org_id', '=', orgId)
       .where('state', 'in', [...RUNNER_LIVE])
       .orderBy('created_at')
       .execute();
@@ -134,13 +162,12 @@ export class RunnerRepo {
   }
 
   /** Live runners among `ids`, as `liveViews` gives them (order not guaranteed). */
-  async liveViewsByIds(orgId: string, ids: readonly string[]): Promise<LiveRunner[]> {
+  async liveViewsByIds(ids: readonly string[]): Promise<LiveRunner[]> {
     const out: LiveRunner[] = [];
     for (let i = 0; i < ids.length; i += 500) {
       const rows = await this.db
         .selectFrom('runners')
         .select(['id', 'pool_id', 'provider_id', 'session_id', 'state', 'labels', 'draining'])
-        .where('org_id', '=', orgId)
         .where('state', 'in', [...RUNNER_LIVE])
         .where('id', 'in', ids.slice(i, i + 500))
         .execute();

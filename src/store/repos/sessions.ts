@@ -9,6 +9,7 @@ import type { ChangeLog } from '../changes.js';
 import { arg, patchShape, run, setFrom } from '../prepared.js';
 import { type Session, toSession } from '../records.js';
 import type { Database, SessionsTable } from '../schema.js';
+import { inScope, type OrgScope } from '../scope.js';
 import { casTransition } from '../transition.js';
 
 export interface SessionEvent {
@@ -53,24 +54,34 @@ export class SessionRepo {
     }
   }
 
-  async get(id: string, orgId?: string): Promise<Session | null> {
-    const r = orgId
-      ? await run(this.db, 'sessions.get.org', [id, orgId], ([id, org]) =>
-          this.db.selectFrom('sessions').selectAll().where('id', '=', id).where('org_id', '=', org),
-        )
-      : await run(this.db, 'sessions.get', [id], ([id]) =>
-          this.db.selectFrom('sessions').selectAll().where('id', '=', id),
-        );
+  /** A session by id, whatever its org (the system's own reads; the API uses `getIn`). */
+  async get(id: string): Promise<Session | null> {
+    const r = await run(this.db, 'sessions.get', [id], ([id]) =>
+      this.db.selectFrom('sessions').selectAll().where('id', '=', id),
+    );
     const row = r.rows[0];
     return row ? toSession(row) : null;
   }
 
-  async list(orgId: string, opts: { limit: number; before?: number; states?: SessionState[] }): Promise<Session[]> {
-    let q = this.db.selectFrom('sessions').selectAll().where('org_id', '=', orgId);
-    if (opts.before !== undefined) q = q.where('created_at', '<', opts.before);
-    if (opts.states?.length) q = q.where('state', 'in', opts.states);
-    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit).execute();
-    return rows.map(toSession);
+  /** A session of the org by id (another org's is null). */
+  getIn(scope: OrgScope, id: string): Promise<Session | null> {
+    return inScope(scope, async () => {
+      const r = await run(this.db, 'sessions.get.org', [id, scope.orgId], ([id, org]) =>
+        this.db.selectFrom('sessions').selectAll().where('id', '=', id).where('org_id', '=', org),
+      );
+      const row = r.rows[0];
+      return row ? toSession(row) : null;
+    });
+  }
+
+  list(scope: OrgScope, opts: { limit: number; before?: number; states?: SessionState[] }): Promise<Session[]> {
+    return inScope(scope, async () => {
+      let q = this.db.selectFrom('sessions').selectAll().where('org_id', '=', scope.orgId);
+      if (opts.before !== undefined) q = q.where('created_at', '<', opts.before);
+      if (opts.states?.length) q = q.where('state', 'in', opts.states);
+      const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit).execute();
+      return rows.map(toSession);
+    });
   }
 
   /**

@@ -11,6 +11,7 @@ import type { ChangeLog } from '../changes.js';
 import { arg, args, patchShape, run, setFrom } from '../prepared.js';
 import { type Runner, type Task, toTask } from '../records.js';
 import type { Database, TasksTable } from '../schema.js';
+import { inScope, type OrgScope } from '../scope.js';
 import { casTransition } from '../transition.js';
 
 /** A queued task as an assigner pass sees it. */
@@ -60,14 +61,24 @@ export class TaskRepo {
     }
   }
 
-  async get(id: string, orgId?: string): Promise<Task | null> {
-    const r = orgId
-      ? await run(this.db, 'tasks.get.org', [id, orgId], ([id, org]) =>
-          this.db.selectFrom('tasks').selectAll().where('id', '=', id).where('org_id', '=', org),
-        )
-      : await run(this.db, 'tasks.get', [id], ([id]) => this.db.selectFrom('tasks').selectAll().where('id', '=', id));
+  /** A task by id, whatever its org (the system's own reads; the API uses `getIn`). */
+  async get(id: string): Promise<Task | null> {
+    const r = await run(this.db, 'tasks.get', [id], ([id]) =>
+      this.db.selectFrom('tasks').selectAll().where('id', '=', id),
+    );
     const row = r.rows[0];
     return row ? toTask(row) : null;
+  }
+
+  /** A task of the org by id (another org's is null). */
+  getIn(scope: OrgScope, id: string): Promise<Task | null> {
+    return inScope(scope, async () => {
+      const r = await run(this.db, 'tasks.get.org', [id, scope.orgId], ([id, org]) =>
+        this.db.selectFrom('tasks').selectAll().where('id', '=', id).where('org_id', '=', org),
+      );
+      const row = r.rows[0];
+      return row ? toTask(row) : null;
+    });
   }
 
   async listBySession(sessionId: string): Promise<Task[]> {
@@ -80,11 +91,13 @@ export class TaskRepo {
     return rows.map(toTask);
   }
 
-  async list(orgId: string, opts: { limit: number; sessionId?: string; states?: TaskState[] }): Promise<Task[]> {
-    let q = this.db.selectFrom('tasks').selectAll().where('org_id', '=', orgId);
-    if (opts.sessionId) q = q.where('session_id', '=', opts.sessionId);
-    if (opts.states?.length) q = q.where('state', 'in', opts.states);
-    return (await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit).execute()).map(toTask);
+  list(scope: OrgScope, opts: { limit: number; sessionId?: string; states?: TaskState[] }): Promise<Task[]> {
+    return inScope(scope, async () => {
+      let q = this.db.selectFrom('tasks').selectAll().where('org_id', '=', scope.orgId);
+      if (opts.sessionId) q = q.where('session_id', '=', opts.sessionId);
+      if (opts.states?.length) q = q.where('state', 'in', opts.states);
+      return (await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit).execute()).map(toTask);
+    });
   }
 
   async listByState(states: TaskState[]): Promise<Task[]> {

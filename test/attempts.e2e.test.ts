@@ -155,17 +155,24 @@ describe('a local runner cut off from the server for longer than its lease', () 
     } finally {
       r.srv.proc.kill('SIGCONT');
     }
+    // After the lease lapses the runner is lost and terminated, and the retry may need a new runner
+    // started cold: on a loaded machine that takes a while. A timeout says where it stood.
     const retry = await until(
       async () =>
         (await tasksOf(r.srv, r.sessionId)).find((t) => t.retryOf === r.first.id && t.state === 'succeeded') ?? null,
       'the retry to succeed',
-      40_000,
-    );
+      120_000,
+    ).catch(async (e: unknown) => {
+      const events = await r.srv.api('GET', `/v1/sessions/${r.sessionId}/events`);
+      throw new Error(
+        `${(e as Error).message}\ntasks: ${JSON.stringify(await tasksOf(r.srv, r.sessionId))}\nevents: ${JSON.stringify(events.body)}`,
+      );
+    });
     const first = (await tasksOf(r.srv, r.sessionId)).find((t) => t.id === r.first.id)!;
     expect(first.state).toBe('lost');
     expect(retry.attempt).toBe(2);
     expect(await grows(beats)).toBe(false);
-  });
+  }, 180_000);
 });
 
 describe('a runner told to drop the task it runs', () => {

@@ -2,7 +2,7 @@
  * A terminate that fails is recorded and retried, and the runner is never `terminated` while its
  * sandbox may still run. The real `local` provider of an in-process server is wrapped in a
  * decorator whose first two `terminate` calls throw (as a backend that does not answer would):
- * the runner of a cancelled session stays `offline` (draining) with its agent alive, the session
+ * the runner of a cancelled session stays `offline` (draining), never `terminated`, the session
  * records each failure (`runner_terminate_failed`), and the terminate is retried with backoff
  * until the third call goes through; only then is the runner `terminated` and its agent gone.
  */
@@ -111,7 +111,9 @@ describe('a provider whose terminate fails', () => {
       return r.state === 'offline' ? r : null;
     }, 'the runner to go offline');
     expect(afterFirst.draining).toBe(true);
-    if (flaky.calls.length < 3) expect(alive(pid)).toBe(true);
+    // While terminate keeps failing the runner is never `terminated`. (Its agent may end by itself
+    // meanwhile, its session over: that is the agent's doing, not the server's, so it is not asserted.)
+    if (flaky.calls.length < 3) expect((await runner()).state).not.toBe('terminated');
 
     await until(async () => (await runner()).state === 'terminated', 'the retried terminate to succeed', 60_000);
     expect(flaky.calls).toHaveLength(3);

@@ -135,22 +135,36 @@ async function main(): Promise<void> {
     return (JSON.parse(m[1]!) as { task: { state: string } }).task.state;
   };
   const cancel = (sessionId: string) => api('POST', `/v1/sessions/${sessionId}/cancel`, {}).catch(() => undefined);
+  // Every session but the task rows' is cancelled after it is timed, so runners do not pile up
+  // (by listing: an older mctl may not print the new session's id).
+  let keep = '';
+  const cancelOthers = async () => {
+    const open = (await api('GET', '/v1/sessions?limit=100&state=scheduling,provisioning,active,idle')) as {
+      items: { id: string }[];
+    };
+    for (const s of open.items) if (s.id !== keep) await cancel(s.id);
+  };
   // A new session takes the default pool's warm runner, and the pool starts another at once. The
   // session rows measure a session that starts warm, as a person creating sessions seconds apart
   // gets; back to back (three per round) they would time the replacement's start instead.
   const warmRunner = async () => {
+    let pool: { runners: { idle: number } } | null = null;
     for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
-      const pool = (await api('GET', '/v1/pools/local')) as { runners: { idle: number } };
+      pool = (await api('GET', '/v1/pools/local')) as { runners: { idle: number } };
       if (pool.runners.idle >= 1) return;
       await new Promise((r) => setTimeout(r, 20));
     }
-    throw new Error('the default pool kept no warm runner for 30 s');
+    const runners = await api('GET', '/v1/runners');
+    throw new Error(
+      `the default pool kept no warm runner for 30 s: ${JSON.stringify(pool?.runners)}; runners ${JSON.stringify(runners)}`,
+    );
   };
 
   try {
     // The running session the task rows use (its runner stays bound to it between tasks).
     const first = await api('POST', '/v1/sessions', { agent: AGENT, prompt: 'true' });
     const sessionId = String(first.id);
+    keep = sessionId;
     const firstTask = (first.tasks as { id: string }[])[0]!.id;
     const w = check('waiting for the first task', await curlWatch(firstTask));
     if (endState(w.stdout) !== 'succeeded') throw new Error(`the first task did not succeed: ${w.stdout}`);
@@ -211,7 +225,7 @@ async function main(): Promise<void> {
           await time(b.path, ['sessions', 'create', '--agent', AGENT, '--prompt', 'true', '--wait'], env),
         );
         add(sessions, b.name, d.ms);
-        await cancel(d.stdout.split('\n')[0]!.trim());
+        await cancelOthers();
       }
       {
         await warmRunner();

@@ -81,6 +81,8 @@ describe.skipIf(why !== null && !required)('docker provider conformance under gV
   it('the engine knows runsc', () => expect(runtimes).toContain('runsc'));
   describeProviderConformance('docker (runtime runsc)', {
     setup: ensureTestImage,
+    // The server a docker runner dials knows docker: its gateway socket is open to the containers' group.
+    serverConfig: 'providers: { docker: {} }\n',
     create: ({ installId, server }) =>
       new DockerSandboxProvider(
         {

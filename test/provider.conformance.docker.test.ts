@@ -32,6 +32,8 @@ async function volumeExists(name: string): Promise<boolean> {
 dockerDescribe('docker provider conformance', () => {
   describeProviderConformance('docker', {
     setup: ensureTestImage,
+    // The server a docker runner dials knows docker: its gateway socket is open to the containers' group.
+    serverConfig: 'providers: { docker: {} }\n',
     create: ({ installId, server }) =>
       new DockerSandboxProvider(
         { image: TEST_IMAGE, network: 'none', labelPrefix: prefix, gatewaySocket: server.gatewaySocket },

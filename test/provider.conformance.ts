@@ -61,6 +61,11 @@ export interface ConformanceTarget {
   /** The pool's `sandbox_config` in every spec (e.g. the image to run). */
   sandboxConfig?: Record<string, unknown>;
   /**
+   * More of the suite server's marionette.yaml, as a server running this backend would have it
+   * (e.g. `providers: { docker: {} }`, which opens the gateway socket to the containers' group).
+   */
+  serverConfig?: string;
+  /**
    * How the test reaches a sandbox's workspace, through the backend rather than the provider
    * under test (a host path, a helper container on the volume). `read` is null when the file or
    * the workspace is gone.
@@ -165,7 +170,7 @@ export function describeProviderConformance(name: string, target: ConformanceTar
 
     beforeAll(async () => {
       await target.setup?.();
-      srv = await startServer({ config: 'runners: { lease_timeout: 5m }\n' });
+      srv = await startServer({ config: `runners: { lease_timeout: 5m }\n${target.serverConfig ?? ''}` });
       provider = await make(installId);
     }, 300_000);
 

@@ -3,8 +3,9 @@
  * - a pool on a provider that is not implemented (kubernetes) is `unavailable` with the reason,
  *   never `ok` (it was `ok`, and sessions waited on it forever);
  * - a pool or profile naming a provider that does not exist is a 400 naming the known ones;
- * - `sandbox_mode: runner-creates-sandbox` is refused (API and config) until it is implemented
- *   (it was accepted, and its tasks ran unconfined);
+ * - `sandbox_mode: runner-creates-sandbox` is refused (API and config) for docker pools, whose
+ *   runners are sandboxes already (it was once accepted, and its tasks ran unconfined), and a
+ *   bad `sandbox_config.sandbox` is refused naming the key;
  * - `providers.docker.suspend_config` (the seed's) is the default of docker pools, and a pool's
  *   own suspend_config wins (it was ignored);
  * - `/v1/providers` lists every descriptor with whether it is implemented.
@@ -129,20 +130,31 @@ describe('the provider registry through the API', () => {
     expect(r.body.providerId).toBe('pool');
   });
 
-  it('sandbox_mode runner-creates-sandbox is refused until it is implemented (create and update)', async () => {
+  it('sandbox_mode runner-creates-sandbox is refused for docker pools (create and update) and checked for local ones', async () => {
     expectProblem(
-      await srv.api('POST', '/v1/pools', { name: 'nested', provider: 'local', sandboxMode: 'runner-creates-sandbox' }),
+      await srv.api('POST', '/v1/pools', { name: 'nested', provider: 'docker', sandboxMode: 'runner-creates-sandbox' }),
       400,
-      /^sandbox_mode: runner-creates-sandbox is not implemented yet; see docs/,
+      /sandbox_mode: runner-creates-sandbox is for local pools .*docker's runners are sandboxes already/,
     );
+    const dockerPool = await srv.api('POST', '/v1/pools', { name: 'dk', provider: 'docker' });
+    expect(dockerPool.status, JSON.stringify(dockerPool.body)).toBe(201);
     expectProblem(
-      await srv.api('PATCH', '/v1/pools/local', { sandboxMode: 'runner-creates-sandbox' }),
+      await srv.api('PATCH', '/v1/pools/dk', { sandboxMode: 'runner-creates-sandbox' }),
       400,
-      /runner-creates-sandbox is not implemented yet/,
+      /runner-is-sandbox/,
     );
-    expect((await srv.api<{ sandboxMode: string }>('GET', '/v1/pools/local')).body.sandboxMode).toBe(
-      'runner-is-sandbox',
+    expect((await srv.api<{ sandboxMode: string }>('GET', '/v1/pools/dk')).body.sandboxMode).toBe('runner-is-sandbox');
+    expectProblem(
+      await srv.api('POST', '/v1/pools', {
+        name: 'nested-bad',
+        provider: 'local',
+        sandboxMode: 'runner-creates-sandbox',
+        sandboxConfig: { sandbox: { runtime: 'chroot' } },
+      }),
+      400,
+      /runtime/,
     );
+    expect((await srv.api('GET', '/v1/pools/nested-bad')).status).toBe(404);
   });
 
   it('/v1/providers lists every descriptor, which are implemented, and their default suspend config', async () => {
@@ -193,10 +205,10 @@ describe('an edited providers.docker.suspend_config', () => {
 });
 
 describe('refused at startup', () => {
-  it('a pool with sandbox_mode runner-creates-sandbox in marionette.yaml stops the server, naming the pool', async () => {
+  it('a docker pool with sandbox_mode runner-creates-sandbox in marionette.yaml stops the server, naming the pool', async () => {
     await expect(
-      startServer({ config: 'pools:\n  gpu: {provider: local, sandbox_mode: runner-creates-sandbox}\n' }),
-    ).rejects.toThrow(/pools\.gpu: sandbox_mode: runner-creates-sandbox is not implemented yet/);
+      startServer({ config: 'pools:\n  gpu: {provider: docker, sandbox_mode: runner-creates-sandbox}\n' }),
+    ).rejects.toThrow(/pools\.gpu: sandbox_mode: runner-creates-sandbox is for local pools/);
   });
 
   it('a profile preferring a provider that does not exist stops the server, naming the known ones', async () => {

@@ -12,7 +12,7 @@
  *   of the token file can still read it as the same user; that is what the nested sandbox or
  *   `providers.local.user`-style separation is for (docs/secrets.md), and it is not asserted here;
  * - file modes: home 0700, secret.key, token, database + WAL + SHM, server.log and runner logs
- *   0600, gateway socket 0600, workspaces and runner folders 0700; an existing home with loose
+ *   0600, gateway socket 0660 (docker runners' group), workspaces and runner folders 0700; an existing home with loose
  *   modes is narrowed at start;
  * - bad keys: a bad MARIONETTE_SECRET_KEY, a corrupted secret.key, and a wrong key for stored
  *   ciphertext each stop `marionette serve` with a clear message (no stack), losing nothing.
@@ -193,7 +193,7 @@ describe('file modes', () => {
     expect(mode(h)).toBe(0o700);
     for (const f of ['secret.key', 'token', 'marionette.db', 'marionette.db-wal', 'marionette.db-shm', 'server.log'])
       expect(mode(join(h, f)), f).toBe(0o600);
-    expect(mode(join(h, 'run', 'gateway.sock'))).toBe(0o600);
+    expect(mode(join(h, 'run', 'gateway.sock'))).toBe(0o660); // shared with docker runners' group (1000)
     expect(mode(join(h, 'workspaces'))).toBe(0o700);
     for (const ws of readdirSync(join(h, 'workspaces'))) expect(mode(join(h, 'workspaces', ws)), ws).toBe(0o700);
     expect(mode(join(h, 'runners'))).toBe(0o700);

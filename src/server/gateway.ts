@@ -303,7 +303,7 @@ export class Gateway {
       unix.once('error', reject);
       unix.listen(this.ctx.config.gatewaySocket, () => resolve());
     });
-    // The owner only (0600), or 0660 with the group of docker runners, who run as another user.
+    // 0660 with the group of docker runners, who run as another user (0600 for a docker user without a group).
     applyGatewaySocketAccess(this.ctx.config.gatewaySocket, this.ctx.config, (m) => this.ctx.log.warn(m));
   }
 

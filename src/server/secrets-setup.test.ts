@@ -48,14 +48,16 @@ describe('the gateway socket', () => {
     return s;
   };
 
-  it('is 0600 without a docker provider, 0660 with the docker user group with one', async () => {
-    expect(gatewaySocketAccess({ providers: {} as ProvidersConfig })).toEqual({ mode: 0o600, gid: null });
+  it("is 0660 with the docker user's group (default 1000), 0600 for a docker user without a group", async () => {
+    expect(gatewaySocketAccess({ providers: {} as ProvidersConfig })).toEqual({ mode: 0o660, gid: 1000 });
+    const noGroup = { providers: { docker: { user: '1000' } } as unknown as ProvidersConfig };
+    expect(gatewaySocketAccess(noGroup)).toEqual({ mode: 0o600, gid: null });
     const docker = { providers: { docker: { user: '1000:1234' } } as unknown as ProvidersConfig };
     expect(gatewaySocketAccess(docker)).toEqual({ mode: 0o660, gid: 1234 });
     const path = join(dir(), 'g.sock');
     const s = await listen(path);
     try {
-      applyGatewaySocketAccess(path, { providers: {} as ProvidersConfig }, () => {});
+      applyGatewaySocketAccess(path, noGroup, () => {});
       expect(statSync(path).mode & 0o777).toBe(0o600);
       const warnings: string[] = [];
       applyGatewaySocketAccess(path, docker, (m) => warnings.push(m));

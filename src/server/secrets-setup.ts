@@ -39,14 +39,15 @@ export function readTokenFile(home: string): string | null {
 }
 
 /**
- * Who may open the gateway socket: the owner only (0600), unless a docker provider is configured
- * whose containers run as another user: then 0660 with that user's group (the socket's folder is
- * mounted into each container; the runner credential still guards every connection).
+ * Who may open the gateway socket: the owner and the group of the docker provider's user (0660;
+ * `providers.docker.user`, default 1000:1000). The docker provider is always built (an absent
+ * section is its defaults) and a docker pool may be made at any time through the API, so its
+ * containers, which mount the socket and run as that user, must reach it; the runner credential
+ * still guards every connection. A user with no group (`"1000"`): the owner only (0600).
  */
 export function gatewaySocketAccess(config: Pick<ServerConfig, 'providers'>): { mode: number; gid: number | null } {
   const docker = config.providers.docker as { user?: unknown } | undefined;
-  if (!docker) return { mode: 0o600, gid: null };
-  const gid = Number((typeof docker.user === 'string' ? docker.user : '1000:1000').split(':')[1]);
+  const gid = Number((typeof docker?.user === 'string' ? docker.user : '1000:1000').split(':')[1]);
   return Number.isInteger(gid) && gid >= 0 ? { mode: 0o660, gid } : { mode: 0o600, gid: null };
 }
 

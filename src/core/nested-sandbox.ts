@@ -98,3 +98,29 @@ export function parseNestedSandbox(raw: unknown): NestedSandbox {
     },
   };
 }
+
+/** Whether a runner that reported `reported` in hello (null: it never said) can make a `runtime` sandbox. */
+export function runnerHasRuntime(runtime: NestedRuntime, reported: readonly string[] | null | undefined): boolean {
+  if (!reported) return false;
+  return runtime === 'auto' ? reported.length > 0 : reported.includes(runtime);
+}
+
+/**
+ * For a pool whose runners join (pool, external) with a nested sandbox: the runners that may take
+ * its sessions (those reporting `runtime`), and the `missing_requirement` detail when runners
+ * joined but none has it (null while some has it, or none joined yet: one with it may still come).
+ * @example nestedRunners('gvisor', [{ sandboxRuntimes: ['bubblewrap'] }]).missing // 'sandbox runtime gvisor ...'
+ */
+export function nestedRunners<R extends { sandboxRuntimes: readonly string[] | null }>(
+  runtime: NestedRuntime,
+  runners: readonly R[],
+): { runners: R[]; missing: string | null } {
+  const fit = runners.filter((r) => runnerHasRuntime(runtime, r.sandboxRuntimes));
+  if (fit.length > 0 || runners.length === 0) return { runners: fit, missing: null };
+  const seen = [...new Set(runners.flatMap((r) => r.sandboxRuntimes ?? []))];
+  const what = runtime === 'auto' ? 'sandbox runtime auto' : `sandbox runtime ${runtime}`;
+  return {
+    runners: fit,
+    missing: `${what} (sandbox_mode: runner-creates-sandbox): none of the pool's ${runners.length} live runner(s) reports it (they report: ${seen.length ? seen.join(', ') : 'none'}); install it on a runner (${runtime === 'gvisor' ? 'runsc' : runtime === 'bubblewrap' ? 'bwrap' : 'bwrap or runsc'}) or change sandbox.runtime`,
+  };
+}

@@ -5,7 +5,7 @@
  */
 import { detectRuntimes } from '../agent/sandbox/detect.js';
 import { InvalidRequest } from '../core/errors.js';
-import { type NestedSandbox, parseNestedSandbox } from '../core/nested-sandbox.js';
+import { type NestedSandbox, nestedRunners, parseNestedSandbox } from '../core/nested-sandbox.js';
 import type { Pool, SandboxMode } from '../core/types.js';
 import type { TaskSandbox } from '../protocol/messages.js';
 
@@ -73,6 +73,27 @@ export function sandboxMissing(pool: Pool): string | null {
   return h.found.includes(s.runtime)
     ? null
     : `sandbox runtime ${s.runtime} (sandbox_mode: runner-creates-sandbox) is not available: ${h.missing.get(s.runtime) ?? 'unknown'}`;
+}
+
+/**
+ * For placement: a pool's runners that may take its sessions and its `missing_requirement` detail.
+ * A local pool is judged by this host ({@link sandboxMissing}); a pool whose runners join, by what
+ * each runner reported in hello: a runner without the pool's runtime is never given its sessions,
+ * and when runners joined but none has it the verdict names the runtime.
+ */
+export function sandboxPlacement<R extends { sandboxRuntimes: readonly string[] | null }>(
+  pool: Pool,
+  runners: R[],
+): { runners: R[]; missing: string | null } {
+  if (pool.sandboxMode !== 'runner-creates-sandbox' || pool.providerId === 'local')
+    return { runners, missing: sandboxMissing(pool) };
+  let s: NestedSandbox;
+  try {
+    s = parseNestedSandbox(pool.sandboxConfig.sandbox);
+  } catch (e: unknown) {
+    return { runners: [], missing: (e as Error).message };
+  }
+  return nestedRunners(s.runtime, runners);
 }
 
 /**

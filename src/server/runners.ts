@@ -193,7 +193,11 @@ export class RunnerService implements GatewayHandler {
       }
     }
     const target: RunnerState = busy ? 'busy' : runner.draining ? 'draining' : 'idle';
-    if (runner.state !== target) await store.runners.transition(runner.id, target, { agent_version: msg.agentVersion });
+    // The nested runtimes it has (placement of runner-creates-sandbox pools reads them), stored before it turns idle.
+    const runtimes = msg.sandboxRuntimes ? { sandbox_runtimes: JSON.stringify(msg.sandboxRuntimes) } : {};
+    if (runner.state !== target)
+      await store.runners.transition(runner.id, target, { agent_version: msg.agentVersion, ...runtimes });
+    else if (msg.sandboxRuntimes) await store.runners.update(runner.id, runtimes);
     // A fresh credential on every hello; the old one works until the runner says it saved this one.
     conn.pendingCredential = await rotateCredential(this.ctx, runner.id);
     conn.send({

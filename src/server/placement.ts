@@ -168,6 +168,7 @@ export class Placer {
         runners: nested.runners,
         providerLiveRunners: byProvider.get(p.providerId) ?? 0,
         sandboxMissing: nested.missing,
+        nestedEgress: nested.egress,
       };
     });
     return decide(placementRequest(org.orgId, request, card, profile), candidates);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nestedRunners, runnerHasRuntime } from './nested-sandbox.js';
+import { nestedEgressCaps, nestedNetwork, nestedRunners, runnerHasRuntime } from './nested-sandbox.js';
 
 describe('nested sandbox runtimes of runners that join', () => {
   const gv = { id: 'a', sandboxRuntimes: ['gvisor', 'bubblewrap'] };
@@ -25,5 +25,23 @@ describe('nested sandbox runtimes of runners that join', () => {
     expect(nestedRunners('auto', [none]).missing).toMatch(/sandbox runtime auto .*they report: none/);
     // No runner yet: one with the runtime may still join.
     expect(nestedRunners('gvisor', [])).toEqual({ runners: [], missing: null });
+  });
+
+  it('a task network: the pool policy, else sandbox.network, narrowed by the session; a widening gets none', () => {
+    expect(nestedNetwork({ network: 'none' }, null, null)).toEqual({ network: 'none', refusal: null });
+    expect(nestedNetwork({ network: 'host' }, null, null)).toEqual({ network: 'host', refusal: null });
+    expect(nestedNetwork({ network: 'none' }, 'open', null)).toEqual({ network: 'host', refusal: null });
+    expect(nestedNetwork({ network: 'host' }, { allow: ['a.com', 'b.com'] }, { allow: ['b.com'] })).toEqual({
+      network: { allow: ['b.com'] },
+      refusal: null,
+    });
+    expect(nestedNetwork({ network: 'host' }, { allow: ['a.com'] }, 'none').network).toBe('none');
+    const wide = nestedNetwork({ network: 'host' }, { allow: ['a.com'] }, 'open');
+    expect(wide.network).toBe('none');
+    expect(wide.refusal).toMatch(/never widen/);
+    expect(nestedEgressCaps({ network: 'none' })).toEqual({
+      supportsCustomNetworkPolicy: true,
+      egressDefault: 'deny-all',
+    });
   });
 });

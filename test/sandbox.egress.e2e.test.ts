@@ -10,11 +10,15 @@
  *
  * Network: HTTP servers of this test on the host's loopback (127.0.0.2-4); nothing else.
  */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { detectRuntimes } from '../src/agent/sandbox/detect.js';
-import { type ServerHandle, type SessionView, startServer, until } from './harness.js';
+import { PROTOCOL_VERSION } from '../src/protocol/messages.js';
+import { registerOnGateway, type ServerHandle, type SessionView, startServer, until } from './harness.js';
 
 const required = process.env.MARIONETTE_REQUIRE_SANDBOX === '1';
 const found = detectRuntimes(process.env.PATH ?? '').found;
@@ -118,6 +122,51 @@ describe.skipIf(!found.has('bubblewrap') && !required)('egress policy through ne
       sessionDenied: 1,
       hostDenied: 1,
     });
+
+    // Another runner reporting denials for this task (not its own) is not believed; a bad report is refused.
+    expect((await srv.api('POST', '/v1/pools', { name: 'probe', mode: 'pool', provider: 'pool' })).status).toBe(201);
+    const tok = await srv.api<{ token: string }>('POST', '/v1/runners/tokens', { pool: 'probe', oneTime: true });
+    const reg = await registerOnGateway<{ runnerId: string; credential: string }>(srv, {
+      protocol: PROTOCOL_VERSION,
+      token: tok.body.token,
+      name: 'forger',
+      labels: {},
+      agentVersion: 'test',
+    });
+    expect(reg.status).toBe(200);
+    const ws = new WebSocket(`ws+unix:${srv.gatewaySocket}:/v1/connect`, {
+      headers: { authorization: `Bearer ${reg.body.credential}` },
+    });
+    const frames: Record<string, unknown>[] = [];
+    ws.on('message', (d) => frames.push(JSON.parse(d.toString()) as Record<string, unknown>));
+    await new Promise((r) => ws.once('open', r));
+    ws.send(
+      JSON.stringify({
+        type: 'hello',
+        protocol: PROTOCOL_VERSION,
+        runnerId: reg.body.runnerId,
+        agentVersion: 't',
+        task: null,
+      }),
+    );
+    await until(async () => frames.find((f) => f.type === 'welcome') ?? null, 'welcome', 10_000);
+    const forged = { host: '127.0.0.4', port: 1, method: 'GET', at: Date.now(), count: 1000 };
+    ws.send(JSON.stringify({ type: 'egress.denied', taskId: s.tasks[0]!.id, denials: [forged] }));
+    ws.send(JSON.stringify({ type: 'egress.denied', taskId: s.tasks[0]!.id, denials: [{ ...forged, count: 0 }] }));
+    const bad = await until(async () => frames.find((f) => f.type === 'error') ?? null, 'bad frame refused', 10_000);
+    expect(bad).toMatchObject({ code: 'bad_frame' });
+    expect(String(bad.message)).toMatch(/^denials\.0\.count/);
+    await until(
+      async () =>
+        readFileSync(join(srv.home, 'server.log'), 'utf8').includes(
+          'egress denials reported for a task that is not this runner',
+        ) || null,
+      'the forged report dropped and logged',
+      15_000,
+    );
+    ws.close();
+    const after = await srv.api<{ items: { type: string }[] }>('GET', `/v1/sessions/${s.id}/events`);
+    expect(after.body.items.filter((x) => x.type === 'egress_denied')).toHaveLength(1);
   }, 180_000);
 
   it('a session narrows the pool list (fewer hosts, or none) and cannot widen it', async () => {

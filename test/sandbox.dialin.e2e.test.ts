@@ -3,7 +3,8 @@
  * in hello and the server keeps them with the runner; a session of a pool asking for gVisor is
  * never given to a runner without runsc (a real agent whose PATH lacks it), its verdict is
  * `missing_requirement` naming gvisor while no runner of the pool has it, and it is placed on
- * the first runner that joins with it.
+ * the first runner that joins with it. Its egress is applied per task, so a session narrows the
+ * pool's policy on a runner that joined (no fresh runner needed).
  */
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,7 +48,7 @@ describe.skipIf(!found.has('gvisor') && !required)('a pool runners join, asking 
     rmSync(bin, { recursive: true, force: true });
   });
 
-  it('a runner without runsc gets no session: the verdict is missing_requirement naming gvisor', async () => {
+  it('a runner without runsc gets no session (the verdict names gvisor); one with it runs it, and narrows egress per session', async () => {
     agents.start(srv, ['--token', token, '--pool', 'gv', '--name', 'plain'], { PATH: bin });
     const [plain] = await idleRunners(srv, 'gv', 1);
     expect(plain?.name).toBe('plain');
@@ -100,5 +101,33 @@ describe.skipIf(!found.has('gvisor') && !required)('a pool runners join, asking 
     ).body.items.map((l) => l.line);
     expect(logs).toContain('in-gvisor');
     expect(logs.some((l) => l.includes('running in a gvisor sandbox'))).toBe(true);
+
+    // The nested sandbox applies egress per task: a session narrows the pool's policy on a runner that joined.
+    expect((await srv.api('POST', `/v1/sessions/${s.body.id}/cancel`)).status).toBe(200);
+    const patched = await srv.api('PATCH', '/v1/pools/gv', { network: { egress: { allow: ['127.0.0.2'] } } });
+    expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+    const narrow = await srv.api<{ id: string }>('POST', '/v1/sessions', {
+      agent: 'shell',
+      prompt: 'echo narrowed',
+      pool: 'gv',
+      waitForCapacity: false,
+      network: { egress: 'none' },
+    });
+    expect(narrow.status, JSON.stringify(narrow.body)).toBe(201);
+    const n = await until(
+      async () => {
+        const v = (await srv.api<SessionView>('GET', `/v1/sessions/${narrow.body.id}`)).body;
+        const st = v.tasks[0]?.state;
+        return st && !['queued', 'assigned', 'running'].includes(st) ? v : null;
+      },
+      'the narrowed task ran',
+      90_000,
+    );
+    expect(n.tasks[0]?.state).toBe('succeeded');
+    expect(n.runnerId).not.toBe(plain!.id);
+    const nlogs = (
+      await srv.api<{ items: { line: string }[] }>('GET', `/v1/tasks/${n.tasks[0]!.id}/logs`)
+    ).body.items.map((l) => l.line);
+    expect(nlogs.some((l) => l.includes('gvisor sandbox (network: no network)'))).toBe(true);
   }, 180_000);
 });

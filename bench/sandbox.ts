@@ -1,7 +1,9 @@
 /**
  * @module Nested sandbox benchmark, in one run so the figures share the machine's load:
  * 1. Start overhead: the same command (`true`) spawned bare, in bubblewrap and in gVisor (the
- *    agent's own launchers, src/agent/sandbox/), from spawn to exit, interleaved run by run.
+ *    agent's own launchers, src/agent/sandbox/), from spawn to exit, interleaved run by run; and
+ *    bubblewrap behind an egress allow list (the task's proxy started as the agent does, plus the
+ *    in-sandbox bridge, a `node -e`, started before the command).
  * 2. Dispatch latency with the default local pool's nested sandbox on and off: two servers
  *    (MARIONETTE_LOCAL_SANDBOX=auto / off), one session each, then tasks on it one after another:
  *    task created → agent process started (the task's `startedAt - createdAt`) and → finished.
@@ -16,7 +18,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SandboxHost } from '../src/agent/sandbox/index.js';
-import type { Launch, SandboxRuntime } from '../src/agent/sandbox/types.js';
+import type { Launch, SandboxNetwork, SandboxRuntime } from '../src/agent/sandbox/types.js';
+import { taskEgress } from '../src/egress/runner.js';
 import { PACKAGE_ROOT } from '../src/paths.js';
 
 const argAt = (name: string) => process.argv.indexOf(`--${name}`);
@@ -50,12 +53,12 @@ async function startOverhead(): Promise<void> {
   const ws = mkdtempSync(join(tmpdir(), 'marionette-bench-sandbox-'));
   const host = SandboxHost.detect({ path: process.env.PATH ?? '', home: null });
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
-  const times: Record<string, number[]> = { bare: [], bubblewrap: [], gvisor: [] };
-  const inBox = async (runtime: SandboxRuntime, i: number) => {
+  const times: Record<string, number[]> = { bare: [], bubblewrap: [], gvisor: [], 'bubblewrap, egress allow list': [] };
+  const inBox = async (runtime: SandboxRuntime, i: number, network: SandboxNetwork = 'none') => {
     const l: Launch = host.launch({
       runtime,
       workspace: ws,
-      network: 'none',
+      network,
       binds: [],
       limits: { memoryBytes: null, cpus: null, pids: null },
       argv: ['true'],
@@ -73,10 +76,20 @@ async function startOverhead(): Promise<void> {
       const bare = await once('true', [], env, []);
       const bw = host.runtimes.includes('bubblewrap') ? await inBox('bubblewrap', i) : null;
       const gv = host.runtimes.includes('gvisor') && i < GVISOR_RUNS + 2 ? await inBox('gvisor', i) : null;
+      let proxied: number | null = null;
+      if (bw) {
+        // As the agent does per task: the proxy on a fresh socket, the sandbox behind it, then closed.
+        const t0 = performance.now();
+        const e = await taskEgress({ allow: ['example.invalid'] }, host.egressSocket());
+        await inBox('bubblewrap', i, e.network);
+        await e.close();
+        proxied = performance.now() - t0;
+      }
       if (i < 2) continue; // warm-up
       times.bare!.push(bare);
       if (bw) times.bubblewrap!.push(bw.ms);
       if (gv) times.gvisor!.push(gv.ms);
+      if (proxied !== null) times['bubblewrap, egress allow list']!.push(proxied);
     }
   } finally {
     rmSync(ws, { recursive: true, force: true });

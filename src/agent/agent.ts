@@ -18,6 +18,7 @@ import {
   type TaskAssignment,
 } from '../protocol/messages.js';
 import { type Credential, CredentialStore } from './credential-store.js';
+import { EgressReports } from './egress-reports.js';
 import { killAttempt, LeaseFence } from './fence.js';
 import {
   AgentError,
@@ -83,6 +84,8 @@ export class Agent {
   private readonly endedSessions = new Set<string>();
   /** The nested sandbox runtimes found at start (tasks of runner-creates-sandbox pools run in them). */
   private sandbox: SandboxHost | null = null;
+  /** What tasks' egress proxies refused, batched for the server. */
+  private readonly denials = new EgressReports((r) => this.send(r));
   readonly done = new Promise<void>((r) => {
     this.stopped = r;
   });
@@ -494,6 +497,7 @@ export class Agent {
           ship.push(stream, text);
         },
         started: (pid) => this.send({ type: 'task.started', taskId: a.taskId, pid }),
+        egressDenied: (d) => this.denials.push(a.taskId, d),
       },
       this.opts.config.stateDir,
       this.sandbox,

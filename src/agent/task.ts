@@ -8,10 +8,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { EgressDenial } from '../egress/proxy.js';
+import type { TaskEgress } from '../egress/runner.js';
 import type { TaskAssignment } from '../protocol/messages.js';
 import { raiseOomScore } from './oom.js';
 import { isRecordedGroup, parseTaskPid, signalGroup, writeTaskPid } from './procs.js';
 import { type Launch, SandboxError, type SandboxHost, type SandboxRuntime } from './sandbox/index.js';
+import { describeTaskNetwork, egressSummary, openTaskEgress } from './task-egress.js';
 import { taskEnv } from './task-env.js';
 import { Utf8StreamDecoder } from './utf8.js';
 
@@ -34,6 +37,8 @@ export interface TaskResult {
 export interface TaskSink {
   line(stream: 'stdout' | 'stderr' | 'system', text: string): void;
   started(pid: number | null): void;
+  /** A connection the task's egress proxy refused (nested sandboxes with an allow list). */
+  egressDenied?(d: EgressDenial): void;
 }
 
 /**
@@ -85,6 +90,8 @@ export class RunningTask {
   /** The nested sandbox runtime the task's commands run in (assignment.sandbox), once resolved. */
   private runtime: SandboxRuntime | null = null;
   private launch: Launch | null = null;
+  /** The task's egress in its nested sandbox (the proxy for an allow list), open while it runs. */
+  private egress: TaskEgress | null = null;
   readonly done: Promise<TaskResult>;
 
   constructor(
@@ -102,15 +109,36 @@ export class RunningTask {
   }
 
   private async run(): Promise<TaskResult> {
+    try {
+      return await this.runSteps();
+    } finally {
+      const e = this.egress;
+      this.egress = null;
+      if (e) {
+        const summary = egressSummary(e);
+        if (summary) this.sink.line('system', summary);
+        await e.close();
+      }
+    }
+  }
+
+  private async runSteps(): Promise<TaskResult> {
     const a = this.assignment;
     mkdirSync(this.workspace, { recursive: true });
     if (a.sandbox) {
       try {
-        if (!this.sandbox) throw new SandboxError('this runner cannot make nested sandboxes');
-        this.runtime = this.sandbox.resolve(a.sandbox.runtime);
+        const host = this.sandbox;
+        if (!host) throw new SandboxError('this runner cannot make nested sandboxes');
+        this.runtime = host.resolve(a.sandbox.runtime);
+        // An allow list: the egress proxy listens on a socket only the sandbox gets (the task's only way out).
+        this.egress = await openTaskEgress(
+          a.sandbox.network,
+          () => host.egressSocket(),
+          (d) => this.sink.egressDenied?.(d),
+        );
         this.sink.line(
           'system',
-          `running in a ${this.runtime} sandbox (network: ${describeNetwork(a.sandbox.network)})`,
+          `running in a ${this.runtime} sandbox (network: ${describeTaskNetwork(a.sandbox.network)})`,
         );
       } catch (e: unknown) {
         return { exitCode: null, signal: null, error: (e as Error).message, cancelled: false };
@@ -141,11 +169,13 @@ export class RunningTask {
   /** The sandbox for one command (null when the task runs without one); throws SandboxError. */
   private prepare(argv: string[], env: Record<string, string>, step: string): Launch | null {
     const box = this.assignment.sandbox;
-    if (!box || !this.runtime || !this.sandbox) return null;
+    if (!box) return null;
+    if (!this.runtime || !this.sandbox || !this.egress)
+      throw new SandboxError('the nested sandbox was not set up; the task does not run unsandboxed');
     return this.sandbox.launch({
       runtime: this.runtime,
       workspace: this.workspace,
-      network: box.network,
+      network: this.egress.network,
       binds: box.binds,
       limits: box.limits,
       argv,
@@ -269,10 +299,6 @@ export class RunningTask {
     this.killTimer = setTimeout(() => signalGroup('SIGKILL'), graceMs);
     this.killTimer.unref();
   }
-}
-
-function describeNetwork(n: NonNullable<TaskAssignment['sandbox']>['network']): string {
-  return typeof n === 'string' ? n : 'egress proxy';
 }
 
 /** Kills a task group left behind by a previous agent process (its pid file in the state dir), unless its number was recycled. */

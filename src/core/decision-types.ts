@@ -3,7 +3,7 @@
  * live state, and the decision (the chosen placement and one verdict per pool).
  */
 import type { CompiledPool, RunnerView } from './compiled-pool.js';
-import type { EgressPolicy } from './egress.js';
+import type { EgressCapabilities, EgressPolicy } from './egress.js';
 import type { Selector } from './selector.js';
 import type { AgentCard, AuthMode, PoolVerdict, Profile, RuntimeKind, SandboxProviderCapabilities } from './types.js';
 
@@ -22,6 +22,12 @@ export interface PoolCandidate {
    * its runners do not have: the `missing_requirement` detail, naming the runtime.
    */
   sandboxMissing?: string | null;
+  /**
+   * Set for a pool with a nested sandbox: its runners enforce egress per task with these
+   * capabilities (./nested-sandbox.ts nestedEgressCaps), so any runner of it can take a session
+   * that narrows the pool's policy.
+   */
+  nestedEgress?: EgressCapabilities | null;
 }
 
 export interface PlacementRequest {

@@ -8,13 +8,14 @@
  * sandbox_config:
  *   sandbox:
  *     runtime: gvisor        # auto (default: bubblewrap, else gvisor) | bubblewrap | gvisor
- *     network: none          # none (default) | host
+ *     network: none          # none (default) | host: the default egress when network.egress is unset
  *     binds: [/home/me/.claude, "/home/me/.cache:rw"]   # read-only unless :rw
  *     memory: 2Gi            # per task; none by default
  *     cpus: 1.5              # or 1500m
  *     pids: 512
  * ```
  */
+import { type EgressCapabilities, type EgressPolicy, narrowEgress, poolEgress } from './egress.js';
 import { InvalidRequest } from './errors.js';
 import { parseQuantity } from './quantity.js';
 
@@ -97,4 +98,60 @@ export function parseNestedSandbox(raw: unknown): NestedSandbox {
       pids: quantity('pids', 8, true),
     },
   };
+}
+
+/** Whether a runner that reported `reported` in hello (null: it never said) can make a `runtime` sandbox. */
+export function runnerHasRuntime(runtime: NestedRuntime, reported: readonly string[] | null | undefined): boolean {
+  if (!reported) return false;
+  return runtime === 'auto' ? reported.length > 0 : reported.includes(runtime);
+}
+
+/**
+ * For a pool whose runners join (pool, external) with a nested sandbox: the runners that may take
+ * its sessions (those reporting `runtime`), and the `missing_requirement` detail when runners
+ * joined but none has it (null while some has it, or none joined yet: one with it may still come).
+ * @example nestedRunners('gvisor', [{ sandboxRuntimes: ['bubblewrap'] }]).missing // 'sandbox runtime gvisor ...'
+ */
+export function nestedRunners<R extends { sandboxRuntimes: readonly string[] | null }>(
+  runtime: NestedRuntime,
+  runners: readonly R[],
+): { runners: R[]; missing: string | null } {
+  const fit = runners.filter((r) => runnerHasRuntime(runtime, r.sandboxRuntimes));
+  if (fit.length > 0 || runners.length === 0) return { runners: fit, missing: null };
+  const seen = [...new Set(runners.flatMap((r) => r.sandboxRuntimes ?? []))];
+  const what = runtime === 'auto' ? 'sandbox runtime auto' : `sandbox runtime ${runtime}`;
+  return {
+    runners: fit,
+    missing: `${what} (sandbox_mode: runner-creates-sandbox): none of the pool's ${runners.length} live runner(s) reports it (they report: ${seen.length ? seen.join(', ') : 'none'}); install it on a runner (${runtime === 'gvisor' ? 'runsc' : runtime === 'bubblewrap' ? 'bwrap' : 'bwrap or runsc'}) or change sandbox.runtime`,
+  };
+}
+
+/**
+ * The egress side of a pool with a nested sandbox: the agent enforces every policy itself, per
+ * task (none: no network; open: the runner's network; an allow list: its egress proxy), so the
+ * pool can take any policy whatever its provider class says; with no `network.egress` its policy
+ * is `sandbox.network`'s (none: `none`, host: `open`).
+ */
+export function nestedEgressCaps(s: Pick<NestedSandbox, 'network'>): EgressCapabilities {
+  return { supportsCustomNetworkPolicy: true, egressDefault: s.network === 'host' ? 'allow-all' : 'deny-all' };
+}
+
+/** What a task's nested sandbox gets on the network (the assignment's `sandbox.network`). */
+export type NestedNetwork = 'none' | 'host' | { allow: string[] };
+
+/**
+ * A task's nested network: the pool's `network.egress` (else `sandbox.network`), narrowed by the
+ * session's. A session that would widen it (placement refuses those; the pool may have changed
+ * since) gets no network and the refusal.
+ * @example nestedNetwork({ network: 'host' }, null, { allow: ['*.github.com'] }) // { network: { allow: ['*.github.com'] }, refusal: null }
+ */
+export function nestedNetwork(
+  s: Pick<NestedSandbox, 'network'>,
+  poolOwn: EgressPolicy | null | undefined,
+  session: EgressPolicy | null | undefined,
+): { network: NestedNetwork; refusal: string | null } {
+  const r = narrowEgress(poolEgress(poolOwn, nestedEgressCaps(s)), session);
+  if (r.refusal !== undefined) return { network: 'none', refusal: r.refusal };
+  const p = r.policy;
+  return { network: p === 'open' ? 'host' : p === 'none' ? 'none' : { allow: [...p.allow] }, refusal: null };
 }

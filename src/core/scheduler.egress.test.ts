@@ -1,6 +1,7 @@
 /** @module The scheduler's `egress_policy` verdict: widening refused, unenforceable policies refused, narrowing provisions fresh. */
 import { describe, expect, it } from 'vitest';
 import { parseEgressPolicy } from './egress.js';
+import { nestedEgressCaps } from './nested-sandbox.js';
 import { CAPS } from './provider-classes.test-support.js';
 import { compilePool, decide, type PlacementRequest, type PoolCandidate } from './scheduler.js';
 import type { Pool, SandboxProviderCapabilities } from './types.js';
@@ -94,5 +95,31 @@ describe('decide: egress_policy', () => {
       reason: 'egress_policy',
       detail: expect.stringMatching(/runners join with its own .* cannot be narrowed per session/),
     });
+  });
+
+  it('a nested sandbox enforces per task: its pool takes policies its provider class cannot, and any runner takes a narrowing', () => {
+    const caps = nestedEgressCaps({ network: 'none' });
+    const machines = pool({
+      name: 'machines',
+      mode: 'pool',
+      providerId: 'pool',
+      egress: { allow: ['a.com', 'b.com'] },
+    });
+    const nested = (p: Pool): PoolCandidate => ({ ...cand(p, NO_POLICY, true), nestedEgress: caps });
+    expect(decide(req({ allow: ['a.com'] }), [nested(machines)]).chosen).toMatchObject({
+      action: 'assign',
+      runnerId: 'r1',
+    });
+    expect(decide(req('none'), [nested(machines)]).chosen?.action).toBe('assign');
+    expect(decide(req({ allow: ['c.com'] }), [nested(machines)]).verdicts[0]?.reason).toBe('egress_policy');
+    // No network.egress: sandbox.network none is the pool's policy, so open or a list would widen it.
+    const local = pool({ name: 'local', providerId: 'local' });
+    expect(decide(req('none'), [nested(local)]).chosen?.action).toBe('assign');
+    expect(decide(req({ allow: ['a.com'] }), [nested(local)]).verdicts[0]).toMatchObject({
+      reason: 'egress_policy',
+      detail: expect.stringMatching(/its pool allows none/),
+    });
+    const hostnet = { ...cand(local, NO_POLICY, true), nestedEgress: nestedEgressCaps({ network: 'host' }) };
+    expect(decide(req({ allow: ['a.com'] }), [hostnet]).chosen?.action).toBe('assign');
   });
 });

@@ -29,7 +29,7 @@
 import type { CompiledPool, RunnerView } from './compiled-pool.js';
 import { type Ctx, type Eligible, makeCtx, type SubstrateResult, UNLISTED } from './decision-context.js';
 import type { Decision, PlacementAction, PlacementRequest, PoolCandidate } from './decision-types.js';
-import { egressPlacement } from './egress.js';
+import { egressMiss, egressPlacement } from './egress.js';
 import type { Quantity } from './quantity.js';
 import { explainTerm, firstFailingTerm, firstFailingTermMap, matchTerm } from './selector.js';
 import type { Labels, PoolVerdict, RequirementKind, RuntimeKind, VerdictReason } from './types.js';
@@ -103,7 +103,10 @@ export function decide(request: PlacementRequest, candidates: readonly PoolCandi
         }
         let freshRunner = false;
         if (reason === null && (cp.egress !== null || (request.egress !== null && request.egress !== undefined))) {
-          const e = egressPlacement(cp.egress, request.egress, c.capabilities, cp.providerId, cp.isManaged);
+          // A nested sandbox enforces the policy per task (any runner will do); else the provider's sandbox does.
+          const e = c.nestedEgress
+            ? { miss: egressMiss(cp.egress, request.egress, c.nestedEgress, cp.providerId), freshRunner: false }
+            : egressPlacement(cp.egress, request.egress, c.capabilities, cp.providerId, cp.isManaged);
           if (e.miss !== null) {
             reason = 'egress_policy';
             detail = e.miss;

@@ -40,16 +40,19 @@ export class EgressLedger {
     private readonly throttleMs = 5_000,
   ) {}
 
-  /** Counts one refusal and reports it unless this session and host were reported within `throttleMs`. */
-  denied(owner: EgressOwner, d: EgressDenial): void {
+  /**
+   * Counts `count` refusals (one, or a batch a runner's proxy reported) and reports them unless
+   * this session and host were reported within `throttleMs`.
+   */
+  denied(owner: EgressOwner, d: EgressDenial, count = 1): void {
     const key = owner.sessionId ?? `runner:${owner.runnerId}`;
-    const sessionDenied = (this.bySession.get(key) ?? 0) + 1;
+    const sessionDenied = (this.bySession.get(key) ?? 0) + count;
     this.bySession.set(key, sessionDenied);
-    const poolDenied = (this.byPool.get(owner.poolId) ?? 0) + 1;
+    const poolDenied = (this.byPool.get(owner.poolId) ?? 0) + count;
     this.byPool.set(owner.poolId, poolDenied);
     const hk = `${key}\n${d.host}`;
     const h = this.byHost.get(hk) ?? { count: 0, reportedAt: Number.NEGATIVE_INFINITY };
-    h.count++;
+    h.count += count;
     this.byHost.set(hk, h);
     if (d.at - h.reportedAt < this.throttleMs) return;
     h.reportedAt = d.at;

@@ -4,8 +4,8 @@
  * when the policy is an allow list. `open` (or no policy) is `'host'`, `none` is `'none'`, an
  * allow list is `{ proxySocket }` (see ./sandbox-network.ts for what the launcher does with it).
  *
- * Wiring left to the lead: the agent calls this per task with the policy the server sends in the
- * assignment, passes `network` to the launcher, and `close()`s when the task ends.
+ * The agent calls this per task (src/agent/task-egress.ts) with the policy the server sent in the
+ * assignment, passes `network` to the launcher, and `close()`s it when the task ends.
  */
 import type { EgressPolicy } from '../core/egress.js';
 import { type EgressDenial, EgressProxy } from './proxy.js';

@@ -142,6 +142,26 @@ export const RunnerMessage = z.discriminatedUnion('type', [
     lastSeq: z.number().int().min(0),
   }),
   z.strictObject({ type: z.literal('ack'), ref: z.string(), ok: z.boolean(), message: z.string().optional() }),
+  /**
+   * Connections a task's egress proxy refused (nested sandboxes with an allow list), batched:
+   * each host/port/method once with how many times since the last report.
+   */
+  z.strictObject({
+    type: z.literal('egress.denied'),
+    taskId: z.string(),
+    denials: z
+      .array(
+        z.strictObject({
+          host: z.string().max(300),
+          port: z.number().int().min(0).max(65535),
+          method: z.string().max(32),
+          at: z.number(),
+          count: z.number().int().positive(),
+        }),
+      )
+      .min(1)
+      .max(100),
+  }),
   /** The runner saved the credential `welcome.credential` gave it: the server retires the old one. */
   z.strictObject({ type: z.literal('credential.saved') }),
 ]);
@@ -150,7 +170,14 @@ export type RunnerMessage = z.infer<typeof RunnerMessage>;
 /** A task's nested sandbox (see src/agent/sandbox/ and docs/isolation.md). */
 export const TaskSandbox = z.strictObject({
   runtime: z.enum(['auto', 'gvisor', 'bubblewrap']),
-  network: z.union([z.enum(['none', 'host']), z.strictObject({ proxySocket: z.string().min(1) })]).default('none'),
+  /**
+   * The task's egress (the pool's `network.egress`, else `sandbox.network`, narrowed by the
+   * session's): none, the runner's network (`host`), or only the listed destinations through an
+   * egress proxy the runner starts for the task.
+   */
+  network: z
+    .union([z.enum(['none', 'host']), z.strictObject({ allow: z.array(z.string().min(1).max(300)).max(1000) })])
+    .default('none'),
   binds: z
     .array(z.strictObject({ path: z.string().min(1), rw: z.boolean().default(false) }))
     .max(64)

@@ -4,18 +4,18 @@
  * src/core/egress.ts; a session widening its pool's policy is judged per pool by the scheduler
  * (the `egress_policy` verdict).
  */
-import { type EgressPolicy, egressRefusal, parseEgressPolicy } from '../core/egress.js';
+import { type EgressCapabilities, type EgressPolicy, egressRefusal, parseEgressPolicy } from '../core/egress.js';
 import { InvalidRequest } from '../core/errors.js';
-import type { ProviderDescriptor } from '../providers/descriptor.js';
 
 /**
  * The `pools.egress` column for `network` (undefined: keep `base`; null or no `egress`: the
- * provider's default). Throws InvalidRequest for a bad policy or one the provider cannot enforce.
+ * provider's default). Throws InvalidRequest for a bad policy or one the pool cannot enforce:
+ * `descriptor` carries its provider's capabilities, or its nested sandbox's (which enforces any).
  */
 export function poolEgressColumn(
   network: { egress?: unknown } | null | undefined,
   base: EgressPolicy | null,
-  descriptor: Pick<ProviderDescriptor, 'id' | 'capabilities'>,
+  descriptor: { id: string; capabilities: EgressCapabilities },
 ): string | null {
   let policy = base;
   if (network !== undefined)
@@ -27,7 +27,7 @@ export function poolEgressColumn(
   const refused = egressRefusal(policy, descriptor.capabilities, descriptor.id);
   if (refused !== null)
     throw new InvalidRequest(`network.egress: ${refused}`, {
-      hint: 'pick a provider whose capabilities say supportsCustomNetworkPolicy (e.g. docker); see docs/egress.md',
+      hint: 'pick a provider whose capabilities say supportsCustomNetworkPolicy (e.g. docker), or give a local or pool pool sandbox_mode: runner-creates-sandbox (its nested sandbox enforces the policy); see docs/egress.md',
     });
   return JSON.stringify(policy);
 }

@@ -146,7 +146,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const links = new GatewayLinks();
   const control = new RunnerControl(ctx, links);
   const sessions = new SessionService(ctx, control);
-  const runners = new RunnerService(ctx, control, sessions.runnerEvents);
+  const runners = new RunnerService(ctx, control, sessions.runnerEvents, egressLedger);
   const pools = new PoolService(ctx, sessions);
   try {
     await pools.seed();

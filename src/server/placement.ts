@@ -24,7 +24,7 @@ import { isClaimLost, type LiveRunner } from '../store/repos/runners.js';
 import type { SessionPatch } from '../store/repos/sessions.js';
 import type { QueuedTaskRef } from '../store/repos/tasks.js';
 import type { ServerContext } from './context.js';
-import { sandboxMissing } from './pool-sandbox.js';
+import { sandboxPlacement } from './pool-sandbox.js';
 import type { RunnerControl } from './runner-control.js';
 import { PoolFull } from './runner-provision.js';
 import type { InstallCatalog, SessionCatalog } from './session-catalog.js';
@@ -157,15 +157,20 @@ export class Placer {
       grouped = snap.grouped;
     } else grouped = groupLive(await store.runners.liveViews());
     const { byPool, byProvider } = grouped;
-    const candidates: PoolCandidate[] = pools.map((p) => ({
-      pool: this.compile(p),
-      capabilities: this.ctx.providers.get(p.providerId)?.capabilities,
-      providerUnavailable: this.providerHealth.get(p.providerId) ?? null,
-      // Warm runners still starting count toward max_runners (they are not idle, so not assignable).
-      runners: byPool.get(p.id) ?? [],
-      providerLiveRunners: byProvider.get(p.providerId) ?? 0,
-      sandboxMissing: sandboxMissing(p),
-    }));
+    const candidates: PoolCandidate[] = pools.map((p) => {
+      // A nested sandbox: only runners that have its runtime (pools whose runners join), else the verdict.
+      const nested = sandboxPlacement(p, byPool.get(p.id) ?? []);
+      return {
+        pool: this.compile(p),
+        capabilities: this.ctx.providers.get(p.providerId)?.capabilities,
+        providerUnavailable: this.providerHealth.get(p.providerId) ?? null,
+        // Warm runners still starting count toward max_runners (they are not idle, so not assignable).
+        runners: nested.runners,
+        providerLiveRunners: byProvider.get(p.providerId) ?? 0,
+        sandboxMissing: nested.missing,
+        nestedEgress: nested.egress,
+      };
+    });
     return decide(placementRequest(org.orgId, request, card, profile), candidates);
   }
 
@@ -265,7 +270,7 @@ export class Placer {
         if (!moved) return { kind: 'other' };
         try {
           const runner = await this.runners.provision(pool, session);
-          snap.live.push(runner);
+          snap.live.push({ ...runner, sandboxRuntimes: null });
           snap.grouped = null;
           await store.sessions.update(session.id, { runner_id: runner.id });
         } catch (e: unknown) {

@@ -4,8 +4,15 @@
  * check of a pool's `sandbox_config.sandbox`, and the sandbox a task assignment carries.
  */
 import { detectRuntimes } from '../agent/sandbox/detect.js';
+import type { EgressCapabilities, EgressPolicy } from '../core/egress.js';
 import { InvalidRequest } from '../core/errors.js';
-import { type NestedSandbox, parseNestedSandbox } from '../core/nested-sandbox.js';
+import {
+  type NestedSandbox,
+  nestedEgressCaps,
+  nestedNetwork,
+  nestedRunners,
+  parseNestedSandbox,
+} from '../core/nested-sandbox.js';
 import type { Pool, SandboxMode } from '../core/types.js';
 import type { TaskSandbox } from '../protocol/messages.js';
 
@@ -32,10 +39,20 @@ export function poolSandbox(pool: Pick<Pool, 'sandboxMode' | 'sandboxConfig'>): 
   return parseNestedSandbox(pool.sandboxConfig.sandbox);
 }
 
-/** The `sandbox` of a task assignment for `pool` (undefined: none). */
-export function assignmentSandbox(pool: Pick<Pool, 'sandboxMode' | 'sandboxConfig'> | null): TaskSandbox | undefined {
+/**
+ * The `sandbox` of a task assignment for `pool` (undefined: none), its network from the pool's
+ * and the session's egress policies (core nestedNetwork; `refused` hears of a widening).
+ */
+export function assignmentSandbox(
+  pool: Pick<Pool, 'sandboxMode' | 'sandboxConfig' | 'egress'> | null,
+  sessionEgress?: EgressPolicy | null,
+  refused?: (refusal: string) => void,
+): TaskSandbox | undefined {
   const s = pool ? poolSandbox(pool) : null;
-  return s ?? undefined;
+  if (!s || !pool) return undefined;
+  const { network, refusal } = nestedNetwork(s, pool.egress, sessionEgress);
+  if (refusal !== null) refused?.(refusal);
+  return { ...s, network };
 }
 
 /**
@@ -73,6 +90,29 @@ export function sandboxMissing(pool: Pool): string | null {
   return h.found.includes(s.runtime)
     ? null
     : `sandbox runtime ${s.runtime} (sandbox_mode: runner-creates-sandbox) is not available: ${h.missing.get(s.runtime) ?? 'unknown'}`;
+}
+
+/**
+ * For placement: a pool's runners that may take its sessions and its `missing_requirement` detail.
+ * A local pool is judged by this host ({@link sandboxMissing}); a pool whose runners join, by what
+ * each runner reported in hello: a runner without the pool's runtime is never given its sessions,
+ * and when runners joined but none has it the verdict names the runtime.
+ */
+export function sandboxPlacement<R extends { sandboxRuntimes: readonly string[] | null }>(
+  pool: Pool,
+  runners: R[],
+): { runners: R[]; missing: string | null; egress: EgressCapabilities | null } {
+  if (pool.sandboxMode !== 'runner-creates-sandbox') return { runners, missing: null, egress: null };
+  let s: NestedSandbox;
+  try {
+    s = parseNestedSandbox(pool.sandboxConfig.sandbox);
+  } catch (e: unknown) {
+    return { runners: [], missing: (e as Error).message, egress: null };
+  }
+  // The nested sandbox enforces the egress policy, per task (docs/egress.md).
+  const egress = nestedEgressCaps(s);
+  if (pool.providerId === 'local') return { runners, missing: sandboxMissing(pool), egress };
+  return { ...nestedRunners(s.runtime, runners), egress };
 }
 
 /**

@@ -9,6 +9,7 @@ import type { PoolFileConfig } from '../config/index.js';
 import { deriveCapabilities, parseRuntimeProvides } from '../core/capabilities.js';
 import { Conflict, InvalidRequest, NotFound } from '../core/errors.js';
 import { newId } from '../core/ids.js';
+import { nestedEgressCaps, parseNestedSandbox } from '../core/nested-sandbox.js';
 import { formatSelector, parseSelector, selectorFromMap } from '../core/selector.js';
 import {
   type Pool,
@@ -160,7 +161,10 @@ export class PoolService {
       egress: poolEgressColumn(
         source === 'config' ? (input.network ?? null) : input.network,
         base?.egress ?? null,
-        descriptor,
+        // A nested sandbox enforces any policy itself (docs/egress.md).
+        sandboxMode === 'runner-creates-sandbox'
+          ? { id: providerId, capabilities: nestedEgressCaps(parseNestedSandbox(sandboxConfig.sandbox)) }
+          : descriptor,
       ),
       lifecycle: input.lifecycle ?? base?.lifecycle ?? 'per-session',
       sandbox_mode: sandboxMode,

@@ -8,6 +8,7 @@
 import { Conflict, NotFound, toError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { Pool, RunnerState } from '../core/types.js';
+import type { EgressLedger } from '../egress/ledger.js';
 import { VERSION } from '../paths.js';
 import { PROTOCOL_VERSION, type RegisterRequest, type RunnerMessage } from '../protocol/messages.js';
 import type { OrgScope, Repos } from '../store/index.js';
@@ -21,6 +22,7 @@ import { decideTaskEnd } from './outcome.js';
 import { auditConnect, auditRegistration } from './runner-audit.js';
 import type { RunnerControl } from './runner-control.js';
 import { rotateCredential, runnerForCredential } from './runner-credentials.js';
+import { recordRunnerDenials } from './runner-egress.js';
 import type { GatewayLinks } from './runner-links.js';
 import { registerRunner } from './runner-register.js';
 
@@ -64,6 +66,8 @@ export class RunnerService implements GatewayHandler {
     private readonly ctx: ServerContext,
     private readonly control: RunnerControl,
     private readonly events: RunnerEvents,
+    /** Counts and reports what runners' egress proxies refused (nested sandboxes). */
+    private readonly egress?: EgressLedger,
   ) {
     this.gateway = control.gateway;
     this.logs = new LogIngest(ctx);
@@ -113,6 +117,8 @@ export class RunnerService implements GatewayHandler {
       case 'ack':
         this.ctx.log.debug({ runnerId: conn.runnerId, ref: msg.ref, ok: msg.ok }, 'runner ack');
         return;
+      case 'egress.denied':
+        return recordRunnerDenials(this.ctx, this.egress, conn.runnerId, msg);
       case 'credential.saved': {
         // The runner saved the credential its welcome carried: the old one stops working now.
         const next = conn.pendingCredential;
@@ -193,7 +199,11 @@ export class RunnerService implements GatewayHandler {
       }
     }
     const target: RunnerState = busy ? 'busy' : runner.draining ? 'draining' : 'idle';
-    if (runner.state !== target) await store.runners.transition(runner.id, target, { agent_version: msg.agentVersion });
+    // The nested runtimes it has (placement of runner-creates-sandbox pools reads them), stored before it turns idle.
+    const runtimes = msg.sandboxRuntimes ? { sandbox_runtimes: JSON.stringify(msg.sandboxRuntimes) } : {};
+    if (runner.state !== target)
+      await store.runners.transition(runner.id, target, { agent_version: msg.agentVersion, ...runtimes });
+    else if (msg.sandboxRuntimes) await store.runners.update(runner.id, runtimes);
     // A fresh credential on every hello; the old one works until the runner says it saved this one.
     conn.pendingCredential = await rotateCredential(this.ctx, runner.id);
     conn.send({

@@ -36,7 +36,12 @@ export class TaskCommands {
     if (!assignment) return false;
     // A pool with sandbox_mode runner-creates-sandbox: the runner runs the task in the pool's nested sandbox.
     const pool = session.poolId ? await this.ctx.store.pools.byId(session.poolId) : null;
-    const sandbox = assignmentSandbox(pool);
+    const sandbox = assignmentSandbox(pool, session.request.egress, (refusal) =>
+      this.ctx.log.warn(
+        { sessionId: session.id, refusal },
+        'egress policy widened since placement; the task gets no network',
+      ),
+    );
     const withLimits = {
       ...assignment,
       outputLimits: this.ctx.config.taskOutputLimits,

@@ -117,6 +117,8 @@ export interface RunnersTable {
   provider_id: string;
   handle: string | null;
   agent_version: string | null;
+  /** Migration 012: the nested sandbox runtimes of its last hello (JSON list); null: never reported. */
+  sandbox_runtimes?: string | null;
   draining: number;
   last_heartbeat_at: number | null;
   lease_expires_at: number | null;

@@ -89,6 +89,11 @@ export class SandboxHost {
     return this.dir;
   }
 
+  /** A fresh unix socket path in this agent's private directory (a task's egress proxy listens there). */
+  egressSocket(): string {
+    return join(this.workDir(), `egress-${++this.seq}.sock`);
+  }
+
   private seccompFile(): string {
     const f = join(this.workDir(), 'seccomp.bpf');
     if (!existsSync(f)) writeFileSync(f, buildSeccompFilter(seccompArch() as 'x64'), { mode: 0o600 });

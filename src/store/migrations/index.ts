@@ -13,6 +13,7 @@ import * as m007 from './007_tokens_audit.js';
 import * as m008 from './008_runner_credentials.js';
 import * as m010 from './010_task_timeout.js';
 import * as m011 from './011_pool_egress.js';
+import * as m012 from './012_runner_sandbox_runtimes.js';
 import type { MigrationContext } from './context.js';
 
 export type { MigrationContext } from './context.js';
@@ -30,6 +31,7 @@ const STEPS: Record<string, Step> = {
   '008_runner_credentials': m008,
   '010_task_timeout': m010,
   '011_pool_egress': m011,
+  '012_runner_sandbox_runtimes': m012,
 };
 
 export function migrationProvider(ctx: MigrationContext): MigrationProvider {

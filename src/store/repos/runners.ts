@@ -14,7 +14,13 @@ import { inScope, type OrgScope } from '../scope.js';
 import { casTransition } from '../transition.js';
 
 /** A live runner as placement sees it. */
-export type LiveRunner = Pick<Runner, 'id' | 'poolId' | 'providerId' | 'sessionId' | 'state' | 'labels' | 'draining'>;
+export type LiveRunner = Pick<
+  Runner,
+  'id' | 'poolId' | 'providerId' | 'sessionId' | 'state' | 'labels' | 'draining'
+> & {
+  /** The nested sandbox runtimes its agent reported in hello (null: it never said). */
+  sandboxRuntimes: string[] | null;
+};
 
 export type RunnerPatch = Omit<Updateable<RunnersTable>, 'id' | 'state' | 'org_id'>;
 
@@ -143,7 +149,7 @@ export class RunnerRepo {
   async liveViews(): Promise<LiveRunner[]> {
     const rows = await this.db
       .selectFrom('runners')
-      .select(['id', 'pool_id', 'provider_id', 'session_id', 'state', 'labels', 'draining'])
+      .select(['id', 'pool_id', 'provider_id', 'session_id', 'state', 'labels', 'draining', 'sandbox_runtimes'])
       .where('state', 'in', [...RUNNER_LIVE])
       .orderBy('created_at')
       .execute();
@@ -167,7 +173,7 @@ export class RunnerRepo {
     for (let i = 0; i < ids.length; i += 500) {
       const rows = await this.db
         .selectFrom('runners')
-        .select(['id', 'pool_id', 'provider_id', 'session_id', 'state', 'labels', 'draining'])
+        .select(['id', 'pool_id', 'provider_id', 'session_id', 'state', 'labels', 'draining', 'sandbox_runtimes'])
         .where('state', 'in', [...RUNNER_LIVE])
         .where('id', 'in', ids.slice(i, i + 500))
         .execute();
@@ -330,6 +336,7 @@ function liveView(r: {
   state: string;
   labels: string;
   draining: number;
+  sandbox_runtimes?: string | null;
 }): LiveRunner {
   return {
     id: r.id,
@@ -339,6 +346,7 @@ function liveView(r: {
     state: r.state as RunnerState,
     labels: json<Labels>(r.labels, {}),
     draining: Boolean(r.draining),
+    sandboxRuntimes: r.sandbox_runtimes ? json<string[]>(r.sandbox_runtimes, []) : null,
   };
 }
 

@@ -7,7 +7,7 @@
  * task; credentials rotate on every hello, and a runner that crashes between receiving the new
  * credential and saving it (or after saving it but before confirming) is never locked out.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -248,9 +248,16 @@ describe('credentials: one live connection, rotation on every hello', () => {
 
   it('a real agent saves the rotated credential; its old one is then refused', async () => {
     const { token } = await createToken(srv, ['--pool', 'flood']);
+    // Register here, so the registration credential is known for certain (an agent that registered
+    // itself may have rotated it before a test could read it), and hand it to a real agent.
+    const reg = await register(token, {}, 'saver');
+    expect(reg.status).toBe(200);
+    const held = { runnerId: reg.body.runnerId!, credential: reg.body.credential! };
     const dir = stateDir();
-    const a = agents.start(srv, ['--token', token, '--pool', 'flood', '--state-dir', dir, '--name', 'saver']);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = join(dir, 'credential.json');
+    writeFileSync(file, JSON.stringify(held), { mode: 0o600 });
+    const a = agents.start(srv, ['--token', token, '--pool', 'flood', '--state-dir', dir, '--name', 'saver']);
     const read = () => {
       try {
         return JSON.parse(readFileSync(file, 'utf8')) as { runnerId: string; credential: string };
@@ -258,14 +265,15 @@ describe('credentials: one live connection, rotation on every hello', () => {
         return null;
       }
     };
-    await until(async () => (a.output().includes('registered as runner') ? read() : null), 'a saved credential');
-    const firstSaved = read()!;
-    // The welcome's credential replaces the registration one on disk.
-    await until(async () => {
+    // The welcome's credential replaces the registration one on disk; the runner stays the same.
+    const saved = await until(async () => {
       const now = read();
-      return now && now.credential !== firstSaved.credential ? now : null;
-    }, 'the rotated credential saved');
-    await until(async () => (await statusOf(firstSaved.credential)) === 401, 'the registration credential retired');
+      return now && now.credential !== held.credential ? now : null;
+    }, 'the rotated credential saved').catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}\nagent output:\n${a.output()}`);
+    });
+    expect(saved.runnerId).toBe(held.runnerId);
+    await until(async () => (await statusOf(held.credential)) === 401, 'the registration credential retired');
     expect(a.proc.exitCode).toBeNull();
   });
 

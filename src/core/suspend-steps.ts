@@ -57,6 +57,9 @@ export function suspendStepDone(strategy: StepStrategy, done: string, step: Susp
  * FAULT_POINTS.includes('suspend:terminate_preserve_storage:stopped') // true
  */
 export const FAULT_POINTS: readonly string[] = [
+  // A task's report: read but not yet committed, and committed but not yet acknowledged.
+  'task:finished:received',
+  'task:finished:committed',
   ...Object.entries(SUSPEND_STEPS).flatMap(([s, steps]) => steps.map((st) => `suspend:${s}:${st}`)),
   ...Object.entries(RESUME_STEPS).flatMap(([s, steps]) => steps.map((st) => `resume:${s}:${st}`)),
 ];

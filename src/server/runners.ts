@@ -15,6 +15,7 @@ import type { OrgScope, Repos } from '../store/index.js';
 import type { Runner, Session, Task } from '../store/records.js';
 import type { ServerContext } from './context.js';
 import { rejoinRefusal } from './dial-in.js';
+import { crashPoint } from './faults.js';
 import { fenceSandbox } from './fencing.js';
 import type { GatewayHandler, RunnerConnection } from './gateway.js';
 import { LogIngest } from './logingest.js';
@@ -233,9 +234,15 @@ export class RunnerService implements GatewayHandler {
     msg: Extract<RunnerMessage, { type: 'task.finished' }>,
   ): Promise<void> {
     const { store } = this.ctx;
+    // The runner lets go of its result only at the ack, so the ack follows the commit: a crash
+    // before it leaves the runner holding the result, and it reports again when it reconnects.
+    const ack = () => conn.send({ type: 'task.finished.ack', taskId: msg.taskId });
     const task = await store.tasks.get(msg.taskId);
-    conn.send({ type: 'task.finished.ack', taskId: msg.taskId });
-    if (!task || task.runnerId !== conn.runnerId) return;
+    if (!task || task.runnerId !== conn.runnerId) {
+      ack();
+      return;
+    }
+    crashPoint(this.ctx.config, 'task:finished:received');
     this.events.taskReported(task.id);
     const now = Date.now();
     const { state: to, error } = decideTaskEnd(msg, task.cancelRequested);
@@ -244,54 +251,66 @@ export class RunnerService implements GatewayHandler {
     // One transaction: the task's end, the session side (its event, back to idle, a per-task runner
     // let go) and the runner back to idle. No pass sees one without the others, so a per-task
     // runner is never handed another task while still bound to this session.
-    const result = await store.transaction(async (tx): Promise<FinishResult | null> => {
-      const ok = await tx.tasks.transition(
-        task.id,
-        to,
-        { exit_code: msg.exitCode, error, finished_at: now, ...outcome },
-        ['assigned', 'running'],
-      );
-      // A repeated report (after a reconnect, or after a forced cancel) changes nothing.
-      if (!ok) return null;
-      // The session side may let go of this runner (per-task lifecycle); the runner's own write
-      // below carries that unbinding, so it is one write.
-      const session = await this.events.finishTaskIn(done, tx, { callerUnbinds: true });
-      const unbind = session.unbindRunner;
-      const runner = await tx.runners.get(conn.runnerId);
-      if (runner && done.outcome) await tx.tasks.addAgentCost(done, runner);
-      // The unbinding of a runner other than this one (or one that cannot move to idle) is written on its own.
-      const unbindAlone = async () => {
-        if (unbind) await tx.runners.update(unbind, { session_id: null });
-      };
-      // A runner being let go is terminated after commit (and reported by terminate).
-      if (!runner || session.terminateRunner === runner.id) {
-        await unbindAlone();
-        return { session, runner: null };
-      }
-      const mine = unbind === runner.id;
-      if (!mine) await unbindAlone();
-      const unbound = mine ? { sessionId: null } : {};
-      if (runner.state === 'busy' || runner.state === 'draining') {
-        const target: RunnerState = runner.draining ? 'draining' : 'idle';
-        if (await tx.runners.transition(runner.id, target, mine ? { session_id: null } : {}, ['busy', 'draining'])) {
-          const at = Date.now();
-          return {
-            session,
-            runner: {
-              ...runner,
-              ...unbound,
-              state: target,
-              updatedAt: at,
-              ...(target === 'idle' ? { idleSince: at } : {}),
-            },
-          };
+    const record = (): Promise<FinishResult | null> =>
+      store.transaction(async (tx): Promise<FinishResult | null> => {
+        const ok = await tx.tasks.transition(
+          task.id,
+          to,
+          { exit_code: msg.exitCode, error, finished_at: now, ...outcome },
+          ['assigned', 'running'],
+        );
+        // A repeated report (after a reconnect, or after a forced cancel) changes nothing.
+        if (!ok) return null;
+        // The session side may let go of this runner (per-task lifecycle); the runner's own write
+        // below carries that unbinding, so it is one write.
+        const session = await this.events.finishTaskIn(done, tx, { callerUnbinds: true });
+        const unbind = session.unbindRunner;
+        const runner = await tx.runners.get(conn.runnerId);
+        if (runner && done.outcome) await tx.tasks.addAgentCost(done, runner);
+        // The unbinding of a runner other than this one (or one that cannot move to idle) is written on its own.
+        const unbindAlone = async () => {
+          if (unbind) await tx.runners.update(unbind, { session_id: null });
+        };
+        // A runner being let go is terminated after commit (and reported by terminate).
+        if (!runner || session.terminateRunner === runner.id) {
+          await unbindAlone();
+          return { session, runner: null };
+        }
+        const mine = unbind === runner.id;
+        if (!mine) await unbindAlone();
+        const unbound = mine ? { sessionId: null } : {};
+        if (runner.state === 'busy' || runner.state === 'draining') {
+          const target: RunnerState = runner.draining ? 'draining' : 'idle';
+          if (await tx.runners.transition(runner.id, target, mine ? { session_id: null } : {}, ['busy', 'draining'])) {
+            const at = Date.now();
+            return {
+              session,
+              runner: {
+                ...runner,
+                ...unbound,
+                state: target,
+                updatedAt: at,
+                ...(target === 'idle' ? { idleSince: at } : {}),
+              },
+            };
+          }
+          if (mine) await unbindAlone();
+          return { session, runner: (await tx.runners.get(runner.id)) ?? runner };
         }
         if (mine) await unbindAlone();
-        return { session, runner: (await tx.runners.get(runner.id)) ?? runner };
-      }
-      if (mine) await unbindAlone();
-      return { session, runner: { ...runner, ...unbound } };
-    });
+        return { session, runner: { ...runner, ...unbound } };
+      });
+    let result: FinishResult | null;
+    try {
+      result = await record();
+    } catch (e: unknown) {
+      // Not recorded, so not acknowledged: dropping the connection makes the runner report again.
+      this.ctx.log.error({ err: toError(e), runnerId: conn.runnerId, taskId: task.id }, 'recording a task end failed');
+      conn.close(1011, 'the server could not record the task end');
+      return;
+    }
+    crashPoint(this.ctx.config, 'task:finished:committed');
+    ack();
     if (!result) return;
     this.ctx.bus.emit('task:updated', { task: done });
     await result.session.after();
@@ -358,7 +377,7 @@ export class RunnerService implements GatewayHandler {
   /** Runners whose lease expired go offline; their task is lost. */
   async reapExpiredLeases(now = Date.now()): Promise<void> {
     for (const runner of await this.ctx.store.runners.expiredLeases(now))
-      await this.markOffline(runner, `runner ${runner.id} stopped responding (lease expired)`);
+      await this.markOffline(runner, `runner ${runner.id} stopped responding (lease expired)`, now);
   }
 
   /**
@@ -366,12 +385,17 @@ export class RunnerService implements GatewayHandler {
    * task is lost, and the session side applies the retry policy and re-attaches the session.
    * Returns false when the runner was already out of service.
    */
-  async markOffline(runner: Runner, reason: string): Promise<boolean> {
+  async markOffline(runner: Runner, reason: string, leaseExpiredAt?: number): Promise<boolean> {
     const { store } = this.ctx;
     // A runner being terminated on purpose has lost nothing: its sandbox is going away by design.
     if (this.control.isTerminating(runner.id)) return false;
+    // The reaper read the lease before this write: a runner that reconnected since keeps its place.
+    const offline =
+      leaseExpiredAt === undefined
+        ? await store.runners.transition(runner.id, 'offline', {}, [runner.state])
+        : await store.runners.expireLease(runner.id, runner.state, leaseExpiredAt);
+    if (!offline) return false;
     this.gateway.connections.get(runner.id)?.close(4005, reason.slice(0, 100));
-    if (!(await store.runners.transition(runner.id, 'offline', {}, [runner.state]))) return false;
     this.ctx.log.warn({ runnerId: runner.id, reason }, 'runner offline');
     await fenceSandbox(this.ctx, runner); // the old attempt dies before its task is lost
     const task = await store.tasks.activeForRunner(runner.id);

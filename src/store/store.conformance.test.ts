@@ -160,6 +160,24 @@ for (const dialect of DIALECTS) {
       return id;
     };
 
+    it('expires a lease only while it is still expired: a runner that renewed meanwhile stays', async () => {
+      const r = await runner({ state: 'busy' });
+      const now = Date.now();
+      await store.runners.renewLease(r, now - 10_000, 5_000); // lapsed 5 s ago
+      const seen = (await store.runners.expiredLeases(now)).find((x) => x.id === r);
+      expect(seen?.state).toBe('busy');
+      // The runner reconnects (its hello renews the lease) before the reaper writes.
+      await store.runners.renewLease(r, now, 5_000);
+      expect(await store.runners.expireLease(r, 'busy', now)).toBe(false);
+      expect((await store.runners.get(r))?.state).toBe('busy');
+      // A lease still lapsed is expired, once, and only from the state the reaper read.
+      await store.runners.renewLease(r, now - 10_000, 5_000);
+      expect(await store.runners.expireLease(r, 'idle', now)).toBe(false);
+      expect(await store.runners.expireLease(r, 'busy', now)).toBe(true);
+      expect(await store.runners.expireLease(r, 'busy', now)).toBe(false);
+      expect((await store.runners.get(r))?.state).toBe('offline');
+    });
+
     it('notes every write to sessions, tasks and runners in the change log (lease renewals aside)', async () => {
       store.changes.take();
       const s = await session();

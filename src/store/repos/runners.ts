@@ -262,6 +262,26 @@ export class RunnerRepo {
     );
   }
 
+  /**
+   * Takes a runner offline only if its lease is still expired (compare-and-set on state and lease):
+   * a runner that reconnected and renewed its lease between the reaper's read and this write stays.
+   */
+  async expireLease(id: string, state: RunnerState, now: number): Promise<boolean> {
+    this.changes?.runner(id);
+    try {
+      const r = await this.db
+        .updateTable('runners')
+        .set({ state: 'offline', updated_at: now })
+        .where('id', '=', id)
+        .where('state', '=', state)
+        .where('lease_expires_at', '<', now)
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) === 1;
+    } finally {
+      this.changes?.runner(id);
+    }
+  }
+
   /** Runners whose lease ran out before `now` (a provisioning runner's lease is its time to register). */
   async expiredLeases(now: number): Promise<Runner[]> {
     const rows = await this.db

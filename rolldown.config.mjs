@@ -58,6 +58,8 @@ export default defineConfig([
         groups: [
           // The version stays with the entry, so `mctl --version` loads only that.
           { name: 'version', test: /[\\/]src[\\/]paths\.js$/, priority: 2 },
+          // The code cache's loader: small, loaded before the CLI chunk (never by `--version`).
+          { name: 'compile-cache', test: /[\\/]src[\\/]compile-cache\.js$/, priority: 2 },
           { name: 'cli', priority: 1, test: /^(?!.*[\\/]cli[\\/]bin\.js$).*([\\/]src[\\/](cli|client|config|core|agent|protocol)[\\/]|commander)/ },
         ],
       },

@@ -1,12 +1,21 @@
 /**
- * What the built `mctl` loads: a person waits for every module a command loads, so the bundle
+ * What the built `mctl` loads, and its code cache (src/compile-cache.ts). What it loads: a person waits for every module a command loads, so the bundle
  * (dist/mctl/, see rolldown.config.mjs) keeps what a command does not use off its path. Checked
  * through Node's own list of the built-in modules a process loaded (`process.moduleLoadList`),
  * printed by a preload at exit, for a list command against a port nothing listens on (the
  * connection is refused: the command's whole path runs, and ends at once).
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,7 +25,11 @@ const dir = mkdtempSync(join(tmpdir(), 'mctl-bundle-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The built-in modules `mctl ...args` loaded, and its stderr. */
-function loaded(args: string[]): Promise<{ modules: string[]; stderr: string }> {
+function loaded(
+  args: string[],
+  home = dir,
+  env: Record<string, string> = {},
+): Promise<{ modules: string[]; stderr: string }> {
   const preload = join(dir, 'modules.cjs');
   writeFileSync(
     preload,
@@ -26,7 +39,7 @@ function loaded(args: string[]): Promise<{ modules: string[]; stderr: string }> 
     execFile(
       process.execPath,
       ['--require', preload, BIN.mctl, ...args],
-      { env: { ...process.env, MARIONETTE_HOME: dir, HOME: dir }, timeout: 60_000 },
+      { env: { ...process.env, XDG_CACHE_HOME: '', MARIONETTE_HOME: home, HOME: home, ...env }, timeout: 60_000 },
       (_err, _stdout, stderr) => {
         const line = /^MODULES (.*)$/m.exec(stderr);
         if (!line) return reject(new Error(`no module list in mctl's stderr: ${stderr}`));
@@ -47,5 +60,58 @@ describe('the mctl bundle', () => {
     expect(r.modules).toContain('http');
     expect(r.modules).not.toContain('child_process');
     expect(r.modules).not.toContain('dgram');
+  });
+});
+
+/** A list command against a port nothing listens on: it runs its whole path and says so. */
+const LIST = ['pools', 'list', '--server', 'http://127.0.0.1:1', '--token', 't'];
+const UNREACHABLE = /mctl: cannot reach the Marionette server at http:\/\/127\.0\.0\.1:1/;
+
+describe("mctl's code cache", () => {
+  it('is written once, 0600 in a 0700 folder of the home, and used by the next command', async () => {
+    const home = mkdtempSync(join(dir, 'home-'));
+    const cache = join(home, '.cache', 'marionette');
+    expect((await loaded(LIST, home)).stderr).toMatch(UNREACHABLE);
+    const files = readdirSync(cache);
+    expect(files).toHaveLength(1);
+    expect(files[0]).toMatch(/^cli-.*-v8-.*\.bin$/);
+    expect(statSync(cache).mode & 0o777).toBe(0o700);
+    const file = join(cache, files[0]!);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const first = statSync(file).mtimeMs;
+    // The next command runs from it (V8 accepted it, so it is not written again) and works alike.
+    expect((await loaded(['pools', '--help'], home)).stderr).not.toMatch(/Error/);
+    expect((await loaded(LIST, home)).stderr).toMatch(UNREACHABLE);
+    expect(statSync(file).mtimeMs).toBe(first);
+  });
+
+  it('ignores a cache V8 rejects (written again) and one another user owns (never read)', async () => {
+    const home = mkdtempSync(join(dir, 'home-'));
+    const cache = join(home, '.cache', 'marionette');
+    await loaded(LIST, home);
+    const file = join(cache, readdirSync(cache)[0]!);
+    const good = readFileSync(file);
+    const garbage = Buffer.alloc(good.length, 7);
+    writeFileSync(file, garbage);
+    expect((await loaded(LIST, home)).stderr).toMatch(UNREACHABLE);
+    expect(readFileSync(file).equals(garbage)).toBe(false);
+    // Another user's file: not read (garbage would do nothing worse than be rejected, but compiled
+    // code from someone else is never run), and replaced by this user's own.
+    writeFileSync(file, Buffer.alloc(good.length, 7));
+    if (process.getuid?.() === 0) {
+      chownSync(file, 12345, 12345);
+      expect((await loaded(LIST, home)).stderr).toMatch(UNREACHABLE);
+      expect(statSync(file).uid).toBe(0);
+    }
+  });
+
+  it('is off with MARIONETTE_COMPILE_CACHE=0, and a home it cannot write only costs the cache', async () => {
+    const home = mkdtempSync(join(dir, 'home-'));
+    expect((await loaded(LIST, home, { MARIONETTE_COMPILE_CACHE: '0' })).stderr).toMatch(UNREACHABLE);
+    expect(existsSync(join(home, '.cache'))).toBe(false);
+    // XDG_CACHE_HOME names a file, not a folder: the cache cannot be made, the command still works.
+    const notDir = join(home, 'file');
+    writeFileSync(notDir, '');
+    expect((await loaded(LIST, home, { XDG_CACHE_HOME: notDir })).stderr).toMatch(UNREACHABLE);
   });
 });

@@ -11,13 +11,15 @@
  * - A chunk's file name carries a hash of its content, and the cache file's name carries the chunk's
  *   and Node's version, so a new build or Node gets its own; V8 itself rejects data made by another
  *   V8 or with other flags (`cachedDataRejected`), and the file is then written again.
+ * - A file not written for a day ({@link STALE_MS}) is removed when a new one is written, so the
+ *   folder holds the builds in use, not every build ever run.
  * - The cache is written when the process exits, after the command ran, so it holds the functions
  *   the command compiled too (commander's parsing, the client), not only the chunk's top level.
  * - Anything that goes wrong (no home, a read-only disk, a chunk with `import()`, which a
  *   `vm.Script` cannot run on Node 20) falls back to Node's own loader, silently: the cache only
  *   ever saves time. `MARIONETTE_COMPILE_CACHE=0` turns it off.
  */
-import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -51,6 +53,9 @@ function readOwn(file: string): Buffer | null {
   }
 }
 
+/** A cache file not written for this long is another build's or Node's, and is removed when a new one is written. */
+export const STALE_MS = 24 * 3600_000;
+
 function save(dir: string, file: string, data: Buffer): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -59,7 +64,26 @@ function save(dir: string, file: string, data: Buffer): void {
     chmodSync(tmp, 0o600);
     renameSync(tmp, file);
   } catch {
-    /* no cache this time */
+    return; // no cache this time
+  }
+  // Each build has its own file: the folder keeps only those used lately, so it does not grow.
+  const now = Date.now();
+  for (const name of readdirSafe(dir)) {
+    const other = join(dir, name);
+    if (other === file || !/\.bin(\.\d+\.tmp)?$/.test(name)) continue;
+    try {
+      if (now - statSync(other).mtimeMs > STALE_MS) rmSync(other, { force: true });
+    } catch {
+      /* gone already */
+    }
+  }
+}
+
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
   }
 }
 

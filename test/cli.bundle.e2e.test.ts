@@ -9,11 +9,13 @@ import { execFile } from 'node:child_process';
 import {
   chownSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -103,6 +105,24 @@ describe("mctl's code cache", () => {
       expect((await loaded(LIST, home)).stderr).toMatch(UNREACHABLE);
       expect(statSync(file).uid).toBe(0);
     }
+  });
+
+  it("removes other builds' files not written for a day when it writes its own, and keeps recent ones", async () => {
+    const home = mkdtempSync(join(dir, 'home-'));
+    const cache = join(home, '.cache', 'marionette');
+    mkdirSync(cache, { recursive: true, mode: 0o700 });
+    const old = join(cache, 'cli-OLDBUILD-v8-1.0-x64.bin');
+    const recent = join(cache, 'cli-OTHERBUILD-v8-1.0-x64.bin');
+    const unrelated = join(cache, 'notes.txt');
+    for (const f of [old, recent, unrelated]) writeFileSync(f, 'x');
+    const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3600_000);
+    utimesSync(old, twoDaysAgo, twoDaysAgo);
+    utimesSync(unrelated, twoDaysAgo, twoDaysAgo);
+    expect((await loaded(LIST, home)).stderr).toMatch(UNREACHABLE);
+    expect(existsSync(old)).toBe(false);
+    expect(existsSync(recent)).toBe(true);
+    expect(existsSync(unrelated)).toBe(true);
+    expect(readdirSync(cache).filter((f) => f.startsWith('cli-') && !f.includes('BUILD'))).toHaveLength(1);
   });
 
   it('is off with MARIONETTE_COMPILE_CACHE=0, and a home it cannot write only costs the cache', async () => {

@@ -20,10 +20,13 @@
  *
  * The server runs in this process on a temporary home (SQLite, loopback, ephemeral ports).
  *
+ * `--sandbox off|auto|bubblewrap|gvisor` sets the default local pool's nested sandbox (default: the
+ * server's, `auto`), so the task rows can be read with and without its start cost.
+ *
  * `--agent sh` runs the prompt with `/bin/sh -c` (a card the bench adds) instead of the built-in
  * `shell` card, so the task rows measure less of the agent and more of the CLI.
  *
- * Usage: `npm run bench:cli [-- --runs 30 --agent shell --mctl bin/mctl --against /path/to/base/bin/mctl]`
+ * Usage: `npm run bench:cli [-- --runs 30 --agent shell --sandbox off --mctl bin/mctl --against /path/to/base/bin/mctl]`
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -40,6 +43,10 @@ const flag = (name: string): string | undefined => {
 };
 const RUNS = Number(flag('runs') ?? 30);
 const AGENT = flag('agent') ?? 'shell';
+/** The default local pool's nested sandbox (`providers.local.nested_sandbox`); default: the server's default. */
+const SANDBOX = flag('sandbox');
+if (SANDBOX !== undefined && !['auto', 'bubblewrap', 'gvisor', 'off'].includes(SANDBOX))
+  throw new Error(`--sandbox ${SANDBOX}: expected auto, bubblewrap, gvisor or off`);
 const MCTL = resolve(flag('mctl') ?? fileURLToPath(new URL('../../bin/mctl', import.meta.url)));
 const AGAINST = flag('against') ? resolve(flag('against')!) : null;
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs ${flag('runs')}: expected a positive integer`);
@@ -86,6 +93,7 @@ async function main(): Promise<void> {
     cfg,
     [
       'server: { log_level: warn }',
+      ...(SANDBOX ? [`providers: { local: { nested_sandbox: ${SANDBOX} } }`] : []),
       // `--agent sh`: the prompt under /bin/sh -c, no login shell (the built-in `shell` runs bash).
       'agents:',
       '  sh: { command: ["/bin/sh", "-c", "{{prompt}}"], description: "runs the prompt with /bin/sh -c" }',
@@ -259,7 +267,9 @@ async function main(): Promise<void> {
     });
     const widths = heads.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
     const fmt = (l: string[]) => `| ${l.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-    console.log(`\nmctl CLI latency: ${RUNS} runs per row, agent ${AGENT}, node ${process.version}`);
+    console.log(
+      `\nmctl CLI latency: ${RUNS} runs per row, agent ${AGENT}, local nested sandbox ${SANDBOX ?? 'default (auto)'}, node ${process.version}`,
+    );
     console.log(`this mctl: ${MCTL}${AGAINST ? `\nagainst:   ${AGAINST}` : ''}\n`);
     console.log(fmt(heads));
     console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);

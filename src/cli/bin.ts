@@ -10,5 +10,10 @@ export function run(argv: string[]): Promise<void> {
     process.stdout.write(`${VERSION}\n`);
     return Promise.resolve();
   }
-  return import('./main.js').then((m) => m.main(argv));
+  // In the bundle (dist/mctl/mctl.cjs, CommonJS) the CLI chunk beside it loads through the code
+  // cache (../compile-cache.ts; its own small chunk, so `--version` loads none of it).
+  const bundled = typeof __filename === 'string' && __filename.endsWith('.cjs') ? __filename : null;
+  return (bundled ? import('../compile-cache.js').then((c) => c.useCompileCache(c.dirOf(bundled))) : Promise.resolve())
+    .then(() => import('./main.js'))
+    .then((m) => m.main(argv));
 }

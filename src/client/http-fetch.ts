@@ -10,6 +10,7 @@
  * failure rejects as fetch does: a TypeError whose `cause` has the system's `code`.
  */
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { createRequire } from 'node:module';
 
 export interface HttpInit {
   method?: string;
@@ -45,7 +46,10 @@ class HttpResponse {
 export async function httpFetch(url: string, init: HttpInit = {}, tls?: { ca?: Buffer }): Promise<HttpResponse> {
   const u = new URL(url);
   const https = u.protocol === 'https:';
-  const request = https ? (await import('node:https')).request : httpRequest;
+  // Loaded by require, not import(): mctl's bundle runs through a code cache that cannot run import() (../compile-cache.ts).
+  const request = https
+    ? (createRequire(import.meta.url)('node:https') as typeof import('node:https')).request
+    : httpRequest;
   const opts: RequestOptions & { ca?: Buffer } = {
     method: init.method ?? 'GET',
     headers: init.headers ?? {},

@@ -8,7 +8,8 @@ import type { PlacementDecision, Session, SessionWithTasks, SuspendStrategy } fr
 import { CliError } from '../client.js';
 import { ctx, limitOption, waitTimeout } from '../context.js';
 import { ago, type Column, print, table } from '../output.js';
-import { followLogs, pageLogs, waitAndReport } from '../wait.js';
+import { createSessionAndReport } from '../session-start.js';
+import { followLogs, pageLogs } from '../wait.js';
 import { parseEnvPairs, parseTimeout as parseTaskTimeout } from './agents.js';
 import { taskCols } from './tasks.js';
 
@@ -81,7 +82,8 @@ function createCommand(sessions: Command, setExit: (code: number) => void): void
       'with --wait/--follow: stop waiting after this long (e.g. 30s, 5m); exit status 124',
     )
     .action(async (o: Record<string, unknown>, cmd: Command) => {
-      const { api, out, tty } = ctx(cmd);
+      const c = ctx(cmd);
+      const { api, out } = c;
       const timeoutMs = waitTimeout(o);
       const env = parseEnvPairs(o.env as string[]);
       const body: Parameters<typeof api.createSession>[0] = { agent: String(o.agent) };
@@ -102,26 +104,7 @@ function createCommand(sessions: Command, setExit: (code: number) => void): void
         if (!r.decision.chosenPoolId) setExit(3);
         return;
       }
-      const s = await api.createSession(body);
-      const task = s.tasks[0];
-      if (!task || !(o.wait || o.follow)) return print(out, s, () => s.id);
-      // The id at once: on stdout, unless stdout carries the task's output (--follow).
-      if (out === 'table') {
-        if (o.follow) process.stderr.write(`session ${s.id} created\n`);
-        else process.stdout.write(`${s.id}\n`);
-      }
-      const r = await waitAndReport(
-        api,
-        task,
-        { wait: Boolean(o.wait), follow: Boolean(o.follow), timeoutMs, finalOnStdout: out === 'table' && !o.follow },
-        tty,
-      );
-      // JSON and YAML: the session as it is now that the wait has ended (finished, or given up on).
-      if (out !== 'table') {
-        const now = await api.getSession(s.id);
-        print(out, now, () => now.id);
-      }
-      setExit(r.code);
+      await createSessionAndReport(c, body, o, timeoutMs, setExit);
     });
 }
 

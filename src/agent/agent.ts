@@ -193,6 +193,7 @@ export class Agent {
       allowed: sb?.runtimes ?? null,
       gvisorPlatform: sb?.gvisorPlatform ?? 'ptrace',
       home: process.env.HOME ?? null,
+      warm: sb?.warm ?? true,
     });
     this.cred = await this.register();
     await loadWebSocket();
@@ -583,6 +584,7 @@ export class Agent {
     }
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.fence.stop();
+    this.sandbox?.dispose();
     this.ws?.close(1000, 'agent stopping');
     process.exitCode = code;
     this.stopped();

@@ -196,12 +196,16 @@ export class RunningTask {
         return;
       }
       this.launch = launch;
-      const child = spawn(launch?.file ?? file!, launch?.args ?? args, {
-        cwd: this.workspace,
-        env: launch?.env ?? env,
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe', ...(launch?.fds ?? [])],
-      });
+      // A sandbox made ahead (src/agent/sandbox/warm.ts) is already running: it is sent the command.
+      const warm = launch?.prepared;
+      const child =
+        warm?.child ??
+        spawn(launch?.file ?? file!, launch?.args ?? args, {
+          cwd: this.workspace,
+          env: launch?.env ?? env,
+          detached: true,
+          stdio: ['ignore', 'pipe', 'pipe', ...(launch?.fds ?? [])],
+        });
       for (const fd of launch?.fds ?? []) closeSync(fd);
       this.child = child;
       raiseOomScore(child.pid);
@@ -211,11 +215,15 @@ export class RunningTask {
       child.stdout?.on('data', (c: Buffer) => out.write(c));
       child.stderr?.on('data', (c: Buffer) => err.write(c));
       if (this.outputPaused) this.pauseOutput(true);
-      child.once('spawn', () => {
+      const spawned = () => {
         const pf = this.pidFile();
         if (pf && child.pid) writeTaskPid(pf, child.pid);
         if (main) this.sink.started(child.pid ?? null);
-      });
+      };
+      if (warm) {
+        spawned();
+        warm.go();
+      } else child.once('spawn', spawned);
       child.once('error', (e: NodeJS.ErrnoException) => {
         spawnError =
           e.code === 'ENOENT'

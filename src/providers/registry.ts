@@ -214,7 +214,7 @@ export async function createProviders(
 ): Promise<Map<string, SandboxProvider>> {
   const out = new Map<string, SandboxProvider>();
   for (const d of PROVIDERS) {
-    if (!d.create) continue;
+    if (!d.create || (d.requiresConfig && config[d.id] === undefined)) continue;
     const section = config[d.id] ?? d.config.parse({});
     out.set(d.id, await d.create(section, ctx));
   }

@@ -5,8 +5,8 @@
  * of its allocatable CPU and memory, `FailedScheduling` with the scheduler's wording), and a
  * kubelet that runs each pod as a Docker container on the host network (image present locally or
  * `ErrImagePull`/`ImagePullBackOff`, never pulled: tests send no traffic off the machine), with
- * the pod's security context, limits and volumes (emptyDir as tmpfs, PVC as a Docker volume,
- * hostPath as a bind mount) and the container's end as the pod's phase (OOMKilled included).
+ * the pod's security context, limits and volumes (PVC as a Docker volume,
+ * hostPath as a bind mount; a memory emptyDir as tmpfs, a disk one as a volume of the pod's) and the container's end as the pod's phase (OOMKilled included).
  * Every container and volume carries the stand-in's run label. Test support only.
  */
 import { randomBytes } from 'node:crypto';
@@ -223,6 +223,7 @@ export class Kubelet {
         .catch(() => {});
       this.containers.delete(key);
     }
+    await this.dropPodVolumes(key);
     this.api.remove(pod);
     // A freed node may fit a pending pod now; a deleted pod may have held a claim.
     for (const p of this.api.list('Pod', null))
@@ -230,6 +231,16 @@ export class Kubelet {
         this.later(0, () => this.schedule(p));
     for (const c of this.api.list('PersistentVolumeClaim', null))
       if (c.metadata.deletionTimestamp) this.later(0, () => this.removeClaim(c));
+  }
+
+  /** Removes the disk emptyDirs of a pod. */
+  private async dropPodVolumes(key: string) {
+    const own = await this.docker.listVolumes({ filters: { label: [`${this.label.key}.pod=${key}`] } });
+    for (const v of own.Volumes ?? [])
+      await this.docker
+        .getVolume(v.Name)
+        .remove({ force: true })
+        .catch(() => {});
   }
 
   // ---- claims ----
@@ -374,14 +385,23 @@ export class Kubelet {
     const cur = this.api.get('Pod', pod.metadata.namespace!, pod.metadata.name);
     if (!cur || cur.metadata.deletionTimestamp) return;
     const sc = { ...(spec.securityContext ?? {}), ...(c.securityContext ?? {}) } as Any;
+    const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     const mounts: Dockerode.MountSettings[] = [];
     const tmpfs: Record<string, string> = {};
     for (const m of (c.volumeMounts ?? []) as Any[]) {
       const v = ((spec.volumes ?? []) as Any[]).find((x) => x.name === m.name);
       if (!v) continue;
-      if (v.emptyDir) {
+      if (v.emptyDir?.medium === 'Memory') {
         const size = v.emptyDir.sizeLimit ? `,size=${parseQuantity(v.emptyDir.sizeLimit, false)}` : '';
         tmpfs[m.mountPath] = `rw,nosuid,nodev,mode=1777${size}`;
+      } else if (v.emptyDir) {
+        // A disk-backed emptyDir: a Docker volume of the pod's own (it starts as the image's directory, owned as there).
+        const name = `kstandin-${this.label.value}-${pod.metadata.namespace}-${pod.metadata.name}-${v.name}`.slice(
+          0,
+          200,
+        );
+        await this.docker.createVolume({ Name: name, Labels: this.labels({ [`${this.label.key}.pod`]: key }) });
+        mounts.push({ Type: 'volume', Source: name, Target: m.mountPath, ReadOnly: m.readOnly === true });
       } else if (v.persistentVolumeClaim)
         mounts.push({
           Type: 'volume',
@@ -394,7 +414,6 @@ export class Kubelet {
     }
     const limits = (c.resources?.limits ?? {}) as Any;
     const memory = limits.memory !== undefined ? parseQuantity(limits.memory, false) : undefined;
-    const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     let container: Dockerode.Container;
     try {
       container = await this.docker.createContainer({
@@ -415,12 +434,16 @@ export class Kubelet {
           Tmpfs: tmpfs,
           Mounts: mounts,
           ...(memory === undefined ? {} : { Memory: memory, MemorySwap: memory }),
-          ...(limits.cpu === undefined ? {} : { NanoCpus: parseQuantity(limits.cpu, true) * 1_000_000 }),
+          // A limit above the node's CPUs is allowed in Kubernetes; Docker refuses it, so it is capped here.
+          ...(limits.cpu === undefined
+            ? {}
+            : { NanoCpus: Math.min(parseQuantity(limits.cpu, true), this.node.cpuMilli) * 1_000_000 }),
         },
       });
       this.containers.set(key, container.id);
       if (!this.api.get('Pod', pod.metadata.namespace!, pod.metadata.name)) {
         await container.remove({ force: true });
+        await this.dropPodVolumes(key);
         return;
       }
       await container.start();

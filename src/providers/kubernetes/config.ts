@@ -66,6 +66,8 @@ export const KubernetesPoolConfigSchema = z.strictObject({
   imagePullSecrets: z.array(dnsName).optional(),
   /** The pod's `runtimeClassName` (gVisor and Kata are runtime classes, e.g. `gvisor`). */
   runtimeClass: dnsName.optional(),
+  /** How long a pod may take to start its agent before the provision fails with the pod's reason (e.g. `90s`). */
+  startTimeout: z.union([z.string(), z.number()]).optional(),
   /** A PersistentVolumeClaim per session for the workspace (`class`: storage class; default: the cluster's). Unset: an emptyDir. */
   storage: z.strictObject({ class: z.string().min(1).optional(), size: quantity }).optional(),
 });
@@ -102,7 +104,7 @@ export const KubernetesProviderConfigSchema = KubernetesPoolConfigSchema.extend(
     .regex(/^\d+:\d+$/, 'expected numeric "uid:gid"')
     .refine((u) => !u.startsWith('0:'), 'must not be root (uid 0)')
     .default('1000:1000'),
-  /** How long a pod may take to start its agent before the provision fails with the pod's reason. Default `5m`. */
+  /** How long a pod may take to start its agent before the provision fails with the pod's reason. Default `5m` (a pool may set its own). */
   startTimeout: z.union([z.string(), z.number()]).default('5m'),
   /** `ttlSecondsAfterFinished` of each Job. Default 600. */
   ttlSecondsAfterFinished: z.number().int().nonnegative().default(600),
@@ -164,6 +166,10 @@ export function mergeKubernetesConfig(
   const r = KubernetesPoolConfigSchema.safeParse(sandboxConfig ?? {});
   if (!r.success) throw new InvalidRequest(`sandbox_config (kubernetes): ${issues(r.error)}`);
   const o = r.data;
+  if (o.startTimeout !== undefined && parseDuration(o.startTimeout) === null)
+    throw new InvalidRequest(
+      `sandbox_config (kubernetes): startTimeout: ${JSON.stringify(o.startTimeout)} is not a duration (e.g. 90s, 5m)`,
+    );
   return {
     ...base,
     ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)),

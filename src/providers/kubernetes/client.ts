@@ -101,6 +101,19 @@ export function loadKubeConfig(conn: KubeConnection): k8s.KubeConfig {
   return kc;
 }
 
+/**
+ * Every API call the provider makes, as RBAC rules: the least a Role must grant it in its
+ * namespace (deploy/kubernetes/rbac.yaml grants exactly this; a test holds them together).
+ */
+export const PROVIDER_ACCESS: ReadonlyArray<{ apiGroup: string; resource: string; verbs: readonly string[] }> = [
+  { apiGroup: 'batch', resource: 'jobs', verbs: ['create', 'get', 'list', 'delete'] },
+  { apiGroup: '', resource: 'pods', verbs: ['list', 'watch', 'deletecollection'] },
+  { apiGroup: '', resource: 'pods/log', verbs: ['get'] },
+  { apiGroup: '', resource: 'events', verbs: ['list'] },
+  { apiGroup: '', resource: 'persistentvolumeclaims', verbs: ['create', 'get', 'list', 'delete'] },
+  { apiGroup: 'networking.k8s.io', resource: 'networkpolicies', verbs: ['create', 'list', 'delete'] },
+];
+
 const PATHS: Record<KubeKind, { api: string; plural: string }> = {
   jobs: { api: '/apis/batch/v1', plural: 'jobs' },
   pods: { api: '/api/v1', plural: 'pods' },

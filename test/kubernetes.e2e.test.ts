@@ -3,13 +3,14 @@
  * whose pods are Docker containers: a pool made with `mctl pools create --provider kubernetes`
  * on the seed's provider config runs a shell session in a hardened pod (per-session), a per-task
  * pool gives every task a fresh Job, a missing image and an unschedulable request each fail the
- * session with their reason in `mctl sessions explain`, and a server killed with SIGKILL while a
- * Job was starting leaves nothing behind once restarted.
+ * session with their reason in `mctl sessions explain`, a runner whose pod died goes offline (its
+ * task lost), and a server killed with SIGKILL while a Job was starting leaves nothing behind once
+ * restarted.
  */
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dockerDescribe } from '../src/providers/docker/docker.test-support.js';
-import { createSession, getSession, runTask, sessionIn, taskDone, taskLines } from './docker.support.js';
+import { docker, dockerDescribe } from '../src/providers/docker/docker.test-support.js';
+import { createSession, getSession, getTask, runTask, sessionIn, taskDone, taskLines } from './docker.support.js';
 import { type ServerHandle, startServer, until } from './harness.js';
 import { type KubeTarget, kubePrefix, kubeTarget } from './kube.support.js';
 import type { KObj } from './kube-standin/api.js';
@@ -163,6 +164,29 @@ dockerDescribe('kubernetes pools end to end (Kubernetes API stand-in)', () => {
     expect(explain.code, explain.stderr).toBe(0);
     expect(explain.stdout).toContain('Unschedulable');
     expect(explain.stdout).toContain('Insufficient cpu');
+    await expectNothingLeft();
+  }, 300_000);
+
+  it('a runner whose pod died is marked offline and its task lost; the session gets a new Job', async () => {
+    const r0 = await srv.api('POST', '/v1/pools', { name: 'k8s-die', provider: 'kubernetes', mode: 'managed' });
+    expect(r0.status, JSON.stringify(r0.body)).toBe(201);
+    const s = await createSession(srv, { pool: 'k8s-die', prompt: 'true' });
+    await taskDone(srv, s.tasks![0]!.id, 120_000);
+    const idle = await sessionIn(srv, s.id, ['idle']);
+    const r = await srv.api<{ id: string }>('POST', `/v1/sessions/${s.id}/tasks`, {
+      prompt: 'while :; do sleep 0.05; done',
+      maxRetries: 0,
+    });
+    expect(r.status).toBe(201);
+    await until(async () => (await getTask(srv, r.body.id)).state === 'running', 'the task to run');
+    const [pod] = target.standin!.pods(NS, `${prefix}/runner=${idle.runnerId}`);
+    await docker.getContainer(target.standin!.containerOf(pod!)!).kill();
+    const lost = await taskDone(srv, r.body.id, 60_000);
+    expect(lost.state).toBe('lost');
+    expect(lost.error).toContain(`the sandbox of runner ${idle.runnerId} is failed`);
+    expect(await runTask(srv, s.id, 'echo again')).toEqual(['again']);
+    expect((await getSession(srv, s.id)).runnerId).not.toBe(idle.runnerId);
+    expect((await srv.api('POST', `/v1/sessions/${s.id}/cancel`)).status).toBe(200);
     await expectNothingLeft();
   }, 300_000);
 

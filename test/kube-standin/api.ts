@@ -432,6 +432,8 @@ export class KubeApiServer {
     };
     const from = q.get('resourceVersion');
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    // As an API server does: the client's watch starts when the headers arrive, events or not.
+    res.flushHeaders();
     const match = (o: KObj) =>
       (ns === null || o.metadata.namespace === ns) &&
       matchesLabels(w.labels, o.metadata.labels) &&

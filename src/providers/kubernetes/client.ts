@@ -36,11 +36,12 @@ export interface KubeApi {
   removePods(namespace: string, labelSelector: string, gracePeriodSeconds: number): Promise<void>;
   events(namespace: string, kind: string, name: string): Promise<KubeObject[]>;
   podLog(namespace: string, name: string): Promise<string>;
-  /** Watches pods matching a selector: `onEvent` for each change, `onEnd` when the stream ends (with why). */
-  watchPods(
+  /** Watches objects matching a selector: `onEvent` for each change, `onEnd` when the stream ends (with why). */
+  watch(
+    kind: KubeKind,
     namespace: string,
-    labelSelector: string,
-    onEvent: (type: string, pod: KubeObject) => void,
+    selector: { label?: string; field?: string },
+    onEvent: (type: string, o: KubeObject) => void,
     onEnd: (err: unknown) => void,
   ): Promise<KubeWatch>;
 }
@@ -246,11 +247,14 @@ export function clientNodeApi(kc: k8s.KubeConfig): KubeApi {
         return fail(`reading the log of pod ${namespace}/${name}`, e);
       }
     },
-    async watchPods(namespace, labelSelector, onEvent, onEnd) {
+    async watch(kind, namespace, selector, onEvent, onEnd) {
       const w = new k8s.Watch(kc);
+      const q: Record<string, string> = {};
+      if (selector.label) q.labelSelector = selector.label;
+      if (selector.field) q.fieldSelector = selector.field;
       const ctl = await w.watch(
-        `${PATHS.pods.api}/namespaces/${namespace}/${PATHS.pods.plural}`,
-        { labelSelector },
+        `${PATHS[kind].api}/namespaces/${namespace}/${PATHS[kind].plural}`,
+        q,
         (type, o) => onEvent(type, o as KubeObject),
         onEnd,
       );

@@ -41,7 +41,7 @@ import {
   pvcName,
   runnerSelector,
 } from './manifests.js';
-import { waitForPod } from './wait.js';
+import { waitForPod, waitGone } from './wait.js';
 
 export interface KubernetesProviderOptions {
   /** An API client, or a factory called once on first use. Default: @kubernetes/client-node on the configured kubeconfig. */
@@ -252,16 +252,7 @@ export class KubernetesSandboxProvider implements SandboxProvider {
   /** Deletes the pods of a selector and waits until none is left; throws when they outlast the wait. */
   private async podsGone(ns: string, selector: string, grace: number): Promise<void> {
     await this.api.removePods(ns, selector, grace);
-    const deadline = Date.now() + Math.max(GONE_TIMEOUT_MS, grace * 1000 + 30_000);
-    for (;;) {
-      const left = await this.api.list('pods', ns, selector);
-      if (left.length === 0) return;
-      if (Date.now() > deadline)
-        throw new ProviderUnavailable(
-          `pods ${left.map((p) => p.metadata?.name).join(', ')} in ${ns} are still there after being deleted`,
-        );
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await waitGone(this.api, 'pods', ns, { label: selector }, Math.max(GONE_TIMEOUT_MS, grace * 1000 + 30_000));
   }
 
   async terminate(handle: SandboxHandle): Promise<void> {
@@ -280,14 +271,7 @@ export class KubernetesSandboxProvider implements SandboxProvider {
     if (pvc === undefined) return;
     const ns = meta(handle, 'namespace') ?? this.config.namespace;
     await this.api.remove('persistentvolumeclaims', ns, pvc);
-    const deadline = Date.now() + GONE_TIMEOUT_MS;
-    while ((await this.api.read('persistentvolumeclaims', ns, pvc)) !== null) {
-      if (Date.now() > deadline)
-        throw new ProviderUnavailable(
-          `workspace claim ${ns}/${pvc} is still there after being deleted (a pod still uses it?)`,
-        );
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await waitGone(this.api, 'persistentvolumeclaims', ns, { field: `metadata.name=${pvc}` }, GONE_TIMEOUT_MS);
   }
 
   async *streamLogs(handle: SandboxHandle): AsyncIterable<string> {

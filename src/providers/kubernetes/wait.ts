@@ -5,7 +5,7 @@
  * ends early is resumed from a fresh list, so no change is missed.
  */
 import { ProviderUnavailable, toError } from '../../core/errors.js';
-import type { KubeApi, KubeObject, KubeWatch } from './client.js';
+import type { KubeApi, KubeKind, KubeObject, KubeWatch } from './client.js';
 import { type EventView, jobEventReason, type PodView, podEventReason, podProgress } from './explain.js';
 
 export interface WaitForPod {
@@ -49,9 +49,10 @@ export async function waitForPod(api: KubeApi, w: WaitForPod): Promise<void> {
     try {
       for (const pod of await api.list('pods', w.namespace, w.selector)) look(pod);
       if (finished) return;
-      watch = await api.watchPods(
+      watch = await api.watch(
+        'pods',
         w.namespace,
-        w.selector,
+        { label: w.selector },
         (type, pod) => {
           if (type === 'ADDED' || type === 'MODIFIED') look(pod);
         },
@@ -67,7 +68,8 @@ export async function waitForPod(api: KubeApi, w: WaitForPod): Promise<void> {
       finish(toError(e));
     }
   };
-  await start();
+  // Not awaited: the timeout stands even if the watch never connects.
+  void start();
   const err = await done;
   clearTimeout(timer);
   watch?.stop();
@@ -91,4 +93,58 @@ export async function waitForPod(api: KubeApi, w: WaitForPod): Promise<void> {
       details: { reason },
     },
   );
+}
+
+/**
+ * Resolves once nothing of `kind` matches `selector` in `namespace` (after a delete): listed at
+ * once, then again on each change a watch reports. Throws ProviderUnavailable naming what is
+ * still there after `timeoutMs`.
+ */
+export async function waitGone(
+  api: KubeApi,
+  kind: KubeKind,
+  namespace: string,
+  selector: { label?: string; field?: string },
+  timeoutMs: number,
+): Promise<void> {
+  const left = async () => {
+    const all = await api.list(kind, namespace, selector.label ?? '');
+    const name = selector.field?.startsWith('metadata.name=') ? selector.field.slice('metadata.name='.length) : null;
+    return all.filter((o) => name === null || o.metadata?.name === name);
+  };
+  if ((await left()).length === 0) return;
+  let wake: () => void = () => {};
+  let watch: KubeWatch | undefined;
+  const changed = () => wake();
+  const deadline = Date.now() + timeoutMs;
+  let stopped = false;
+  // Not awaited: the loop below lists again at least every second whether the watch connects or not.
+  void api
+    .watch(kind, namespace, selector, changed, changed)
+    .then((w) => {
+      if (stopped) w.stop();
+      else watch = w;
+    })
+    .catch(() => {});
+  try {
+    for (;;) {
+      const now = await left();
+      if (now.length === 0) return;
+      if (Date.now() > deadline)
+        throw new ProviderUnavailable(
+          `${kind} ${now.map((o) => o.metadata?.name).join(', ')} in ${namespace} still there ${Math.round(timeoutMs / 1000)}s after being deleted`,
+        );
+      // Until the watch reports a change (or a second passes: a watch that ended says nothing more).
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 1000);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+  } finally {
+    stopped = true;
+    watch?.stop();
+  }
 }

@@ -154,9 +154,12 @@ export class KubernetesSandboxProvider implements SandboxProvider {
     try {
       return await this.startJob(cfg, spec, spec.image ?? cfg.image, pvc);
     } catch (e: unknown) {
+      const err = toError(e);
       if (createdPvc && pvc !== null)
-        await this.api.remove('persistentvolumeclaims', cfg.namespace, pvc).catch(() => undefined);
-      throw e;
+        await this.api.remove('persistentvolumeclaims', cfg.namespace, pvc).catch((ce: unknown) => {
+          err.message += ` (removing the new claim ${pvc} also failed: ${toError(ce).message})`;
+        });
+      throw err;
     }
   }
 

@@ -3,7 +3,8 @@
  * whose pods are Docker containers: a pool made with `mctl pools create --provider kubernetes`
  * on the seed's provider config runs a shell session in a hardened pod (per-session), a per-task
  * pool gives every task a fresh Job, a missing image and an unschedulable request each fail the
- * session with their reason in `mctl sessions explain`, a runner whose pod died goes offline (its
+ * session with their reason in `mctl sessions explain`, a pool's egress policy becomes a
+ * NetworkPolicy (a host name it cannot express fails the session), a runner whose pod died goes offline (its
  * task lost), and a server killed with SIGKILL while a Job was starting leaves nothing behind once
  * restarted.
  */
@@ -164,6 +165,42 @@ dockerDescribe('kubernetes pools end to end (Kubernetes API stand-in)', () => {
     expect(explain.code, explain.stderr).toBe(0);
     expect(explain.stdout).toContain('Unschedulable');
     expect(explain.stdout).toContain('Insufficient cpu');
+    await expectNothingLeft();
+  }, 300_000);
+
+  it("a pool's egress policy becomes the runner's NetworkPolicy; a host name it cannot express fails the session naming it", async () => {
+    const r = await srv.api('POST', '/v1/pools', {
+      name: 'k8s-closed',
+      provider: 'kubernetes',
+      mode: 'managed',
+      network: { egress: { allow: ['10.0.0.0/8'] } },
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    const s = await createSession(srv, { pool: 'k8s-closed', prompt: 'echo inside' });
+    const done = await taskDone(srv, s.tasks![0]!.id, 120_000);
+    expect(done.state).toBe('succeeded');
+    const runner = (await getSession(srv, s.id)).runnerId!;
+    const [policy] = objects('NetworkPolicy').filter((p) => p.metadata.labels?.[`${prefix}/runner`] === runner);
+    expect(policy, 'the runner NetworkPolicy').toBeDefined();
+    // biome-ignore lint/suspicious/noExplicitAny: reading the policy as the API stores it
+    const spec = policy!.spec as Record<string, any>;
+    expect(spec.policyTypes).toEqual(['Egress']);
+    expect(spec.podSelector).toEqual({ matchLabels: { [`${prefix}/runner`]: runner } });
+    expect(spec.egress.at(-1)).toEqual({ to: [{ ipBlock: { cidr: '10.0.0.0/8' } }] });
+    expect((await srv.api('POST', `/v1/sessions/${s.id}/cancel`)).status).toBe(200);
+    await expectNothingLeft();
+
+    const named = await srv.api('POST', '/v1/pools', {
+      name: 'k8s-named',
+      provider: 'kubernetes',
+      mode: 'managed',
+      network: { egress: { allow: ['api.example.com'] } },
+    });
+    expect(named.status, JSON.stringify(named.body)).toBe(201);
+    const s2 = await createSession(srv, { pool: 'k8s-named', prompt: 'true' });
+    const failed = await sessionIn(srv, s2.id, ['failed'], 120_000);
+    expect(failed.stateReason).toContain('api.example.com');
+    expect(failed.stateReason).toContain('NetworkPolicy');
     await expectNothingLeft();
   }, 300_000);
 

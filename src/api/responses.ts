@@ -240,6 +240,12 @@ export const CostListing = z.looseObject({
 });
 
 export const Health = z.looseObject({ ok: z.boolean(), version: z.string() });
+export const Liveness = z.looseObject({ ok: z.literal(true), version: z.string(), uptimeSeconds: z.number() });
+const ReadinessCheck = z.looseObject({ ok: z.boolean(), detail: z.string() });
+export const Readiness = z.looseObject({
+  ok: z.boolean(),
+  checks: z.looseObject({ store: ReadinessCheck, migrations: ReadinessCheck, gateway: ReadinessCheck }),
+});
 export const Deleted = z.looseObject({ deleted: z.string() });
 export const Org = z.looseObject({ id: z.string(), name: z.string(), createdAt: z.number(), default: z.boolean() });
 export const Project = z.looseObject({ id: z.string(), orgId: z.string(), name: z.string(), createdAt: z.number() });

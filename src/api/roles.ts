@@ -36,6 +36,9 @@ const a = (role: Access['role'], scope: Access['scope'] = 'project'): Access => 
 export const ROUTE_ACCESS: Record<string, Access> = {
   health: a('public'),
   openapi: a('public'),
+  liveness: a('public'),
+  readiness: a('public'),
+  metrics: a('operator', 'org'),
 
   createSession: a('member'),
   listSessions: a('viewer'),

@@ -16,8 +16,10 @@ import { EventBus } from './events.js';
 import { Gateway } from './gateway.js';
 import { guardListener } from './listener-guard.js';
 import { LogFile } from './logfile.js';
+import { ServerMetrics } from './metrics.js';
 import { PoolService } from './pools.js';
 import { Preempter } from './preempt.js';
+import { readinessProbe } from './readiness.js';
 import { Reconciler } from './reconciler.js';
 import { Redactor } from './redact.js';
 import { orgRoutes } from './routes/orgs.js';
@@ -164,12 +166,14 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const suspend = new SuspendService(ctx, sessions, runners);
   const preempter = new Preempter(ctx, sessions, suspend);
   const autoscaler = new Autoscaler(ctx, runners, sessions.providerHealth, () => sessions.allPools());
+  const metrics = new ServerMetrics(ctx);
   const app = buildApp(
     ctx,
     {
       sessions,
       storage,
       suspend,
+      observability: { metrics, readiness: readinessProbe(store, () => gateway.listening) },
       extend: (api) => {
         pools.routes(api);
         tokens.routes(api);
@@ -185,6 +189,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   } catch (e: unknown) {
     await gateway.close().catch(() => {});
     await app.close().catch(() => {});
+    metrics.close();
     await store.close();
     process.off('exit', flushAtExit);
     logFile.closeNow();
@@ -289,6 +294,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       control.close();
       workspaceReaper.close();
       await app.close();
+      metrics.close();
       await gateway.close();
       for (const p of providers.values()) await p.close?.();
       storage.close();

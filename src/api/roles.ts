@@ -39,6 +39,9 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   liveness: a('public'),
   readiness: a('public'),
   metrics: a('operator', 'org'),
+  streamEvents: a('viewer', 'org'),
+  createDashboardLink: a('viewer'),
+  dashboardLogin: a('public'),
 
   createSession: a('member'),
   listSessions: a('viewer'),

@@ -14,6 +14,8 @@ import { healthReport, type StorageHealth } from '../storage-health.js';
 import type { SuspendService } from '../suspend.js';
 import { watchRoutes } from '../watch.js';
 import { agentRoutes } from './agents.js';
+import { dashboardRoutes } from './dashboard.js';
+import { eventStreamRoutes } from './events-stream.js';
 import { healthRoutes, type Observability } from './health.js';
 import { runnerRoutes } from './runners.js';
 import { securityRoutes } from './security.js';
@@ -50,6 +52,8 @@ export function registerRoutes(api: Api, ctx: ServerContext, services: RouteServ
   agentRoutes(api, ctx, sessions);
   costRoutes(ctx, api);
   securityRoutes(api, ctx);
+  eventStreamRoutes(api, ctx);
+  dashboardRoutes(api, ctx);
   services.extend?.(api);
   api.route('GET', '/v1/openapi.json', { summary: 'This document', tag: 'meta', auth: false }, async () =>
     api.openapi(VERSION),

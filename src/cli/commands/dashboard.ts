@@ -2,13 +2,15 @@
  * @module `mctl dashboard`: prints a one-time login link to the dashboard (good for 5 minutes,
  * once) and opens it in the browser when asked (`--open`, or by default on a terminal).
  */
-import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import type { Command } from 'commander';
 import { ctx } from '../context.js';
 import { print } from '../output.js';
 
 /** Opens `url` with the desktop's opener; failing quietly is right here (the link is printed). */
 function openInBrowser(url: string): boolean {
+  // Loaded here, not at the top: every mctl command shares this chunk, and child_process costs each ~1 ms.
+  const { spawn } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
   const cmd = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open';
   try {
     const child = spawn(cmd, [url], { stdio: 'ignore', detached: true });

@@ -7,9 +7,10 @@
  * screenshot of each page goes to test-artifacts/dashboard/.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, screenshot } from './browser.support.js';
+import { ARTIFACTS, launchChromium, screenshot } from './browser.support.js';
 import { type ServerHandle, type SessionView, startServer, until } from './harness.js';
 
 let srv: ServerHandle;
@@ -326,7 +327,7 @@ describe('phone width, dark theme, keyboard', () => {
       'runners',
       'costs',
     ])
-      expect(existsSync(`test-artifacts/dashboard/${name}.png`), name).toBe(true);
-    expect(readFileSync('test-artifacts/dashboard/session.png').subarray(1, 4).toString()).toBe('PNG');
+      expect(existsSync(join(ARTIFACTS, `${name}.png`)), name).toBe(true);
+    expect(readFileSync(join(ARTIFACTS, 'session.png')).subarray(1, 4).toString()).toBe('PNG');
   });
 });

@@ -36,6 +36,12 @@ const sseStream = z.string().describe('text/event-stream');
 export const OPERATIONS = {
   health: op('GET', '/v1/healthz', R.Health),
   openapi: op('GET', '/v1/openapi.json', z.record(z.string(), z.unknown())),
+  liveness: op('GET', '/healthz', R.Liveness),
+  readiness: op('GET', '/readyz', R.Readiness),
+  metrics: op('GET', '/metrics', z.string().describe('Prometheus text format')),
+  streamEvents: op('GET', '/v1/events', sseStream, { sse: 'always' }),
+  createDashboardLink: op('POST', '/v1/dashboard/links', R.DashboardLink, { status: 201 }),
+  dashboardLogin: op('POST', '/v1/dashboard/login', R.DashboardLogin, { status: 201 }),
 
   createSession: op('POST', '/v1/sessions', R.SessionWithTasks, {
     status: 201,

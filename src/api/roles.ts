@@ -36,6 +36,12 @@ const a = (role: Access['role'], scope: Access['scope'] = 'project'): Access => 
 export const ROUTE_ACCESS: Record<string, Access> = {
   health: a('public'),
   openapi: a('public'),
+  liveness: a('public'),
+  readiness: a('public'),
+  metrics: a('operator', 'org'),
+  streamEvents: a('viewer', 'org'),
+  createDashboardLink: a('viewer'),
+  dashboardLogin: a('public'),
 
   createSession: a('member'),
   listSessions: a('viewer'),

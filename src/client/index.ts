@@ -400,6 +400,14 @@ export class MarionetteClient {
   removeMember(idOrName: string): Promise<{ deleted: string }> {
     return this.request('DELETE', `/v1/members/${enc(idOrName)}`);
   }
+  // ---- dashboard and health (see docs/dashboard.md, docs/observability.md)
+  /** A one-time dashboard login link for the caller: open `baseUrl + path` within 5 minutes. */
+  createDashboardLink(): Promise<R.DashboardLink> {
+    return this.request('POST', '/v1/dashboard/links');
+  }
+  readiness(): Promise<R.Readiness> {
+    return this.request('GET', '/readyz');
+  }
 }
 
 /** The error an answer that is not 2xx stands for (a problem document when the server sent one). */

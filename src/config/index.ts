@@ -171,6 +171,8 @@ export interface ServerConfig {
   /** Path of the gateway's unix socket (`$MARIONETTE_HOME/run/gateway.sock`). */
   gatewaySocket: string;
   databaseUrl: string | null;
+  /** `OTEL_EXPORTER_OTLP_ENDPOINT`: export traces over OTLP/HTTP (JSON) to `<it>/v1/traces`; null (default): no traces. */
+  otlpEndpoint: string | null;
   /** `database.row_level_security` (default false): see src/store/rls.ts. */
   rowLevelSecurity: boolean;
   logLevel: string;
@@ -236,6 +238,22 @@ function describeIssues(error: z.ZodError, source: string, within?: string): str
       return `${source}: ${path || '(top level)'}: ${issueMessage(i)}`;
     })
     .join('\n');
+}
+
+/** `OTEL_EXPORTER_OTLP_ENDPOINT`, checked: an http(s) URL (unset or empty: traces off). */
+function otlpEndpoint(value: string | undefined): string | null {
+  if (!value) return null;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidRequest(`OTEL_EXPORTER_OTLP_ENDPOINT: ${JSON.stringify(value)} is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new InvalidRequest(
+      `OTEL_EXPORTER_OTLP_ENDPOINT: ${JSON.stringify(value)} must be an http:// or https:// URL`,
+    );
+  return value.replace(/\/+$/, '');
 }
 
 function issueMessage(i: z.core.$ZodIssue): string {
@@ -320,6 +338,7 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
     gatewayPort: flagGw?.data ?? parseEnvPort(env, 'MARIONETTE_GATEWAY_PORT') ?? file.server?.gateway_port ?? 9090,
     gatewaySocket: join(home, 'run', 'gateway.sock'),
     databaseUrl: env.MARIONETTE_DATABASE_URL || file.database?.url || null,
+    otlpEndpoint: otlpEndpoint(env.OTEL_EXPORTER_OTLP_ENDPOINT),
     rowLevelSecurity: file.database?.row_level_security ?? false,
     logLevel,
     maxPromptBytes: file.server?.max_prompt_bytes ?? 256 * 1024,

@@ -110,6 +110,11 @@ export class Gateway {
     this.linkLimits = new RunnerLinkLimits(ctx.config.limits.gateway, ctx.log);
   }
 
+  /** Whether every listener (TCP and unix socket) is accepting connections. */
+  get listening(): boolean {
+    return this.servers.length > 0 && this.servers.every((s) => s.listening);
+  }
+
   /** The TCP port the gateway listens on (0 until `listen`). */
   get tcpPort(): number {
     return this.links.tcpPort;

@@ -16,8 +16,11 @@ import { EventBus } from './events.js';
 import { Gateway } from './gateway.js';
 import { guardListener } from './listener-guard.js';
 import { LogFile } from './logfile.js';
+import { ServerMetrics } from './metrics.js';
+import { OtlpExporter } from './otlp.js';
 import { PoolService } from './pools.js';
 import { Preempter } from './preempt.js';
+import { readinessProbe } from './readiness.js';
 import { Reconciler } from './reconciler.js';
 import { Redactor } from './redact.js';
 import { orgRoutes } from './routes/orgs.js';
@@ -32,6 +35,7 @@ import { ensureFreeSpace, StorageHealth } from './storage-health.js';
 import { SuspendService } from './suspend.js';
 import { loadServerTls, type ServerTls } from './tls.js';
 import { TokenService } from './tokens.js';
+import { SessionTracer } from './traces.js';
 
 export interface RunningServer {
   ctx: ServerContext;
@@ -164,12 +168,17 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const suspend = new SuspendService(ctx, sessions, runners);
   const preempter = new Preempter(ctx, sessions, suspend);
   const autoscaler = new Autoscaler(ctx, runners, sessions.providerHealth, () => sessions.allPools());
+  const metrics = new ServerMetrics(ctx);
+  // Traces only when an OTLP endpoint is configured (docs/observability.md).
+  const otlp = config.otlpEndpoint ? new OtlpExporter(config.otlpEndpoint, log) : null;
+  const tracer = otlp ? new SessionTracer(bus, (span) => otlp.add(span)) : null;
   const app = buildApp(
     ctx,
     {
       sessions,
       storage,
       suspend,
+      observability: { metrics, readiness: readinessProbe(store, () => gateway.listening) },
       extend: (api) => {
         pools.routes(api);
         tokens.routes(api);
@@ -185,6 +194,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   } catch (e: unknown) {
     await gateway.close().catch(() => {});
     await app.close().catch(() => {});
+    metrics.close();
+    tracer?.close();
+    await otlp?.close();
     await store.close();
     process.off('exit', flushAtExit);
     logFile.closeNow();
@@ -289,6 +301,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       control.close();
       workspaceReaper.close();
       await app.close();
+      metrics.close();
+      tracer?.close();
+      await otlp?.close();
       await gateway.close();
       for (const p of providers.values()) await p.close?.();
       storage.close();

@@ -57,6 +57,8 @@ export interface Store extends Repos {
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
   /** Commits so far (SQLite: group commits; PostgreSQL: not counted, 0). For benchmarks. */
   commitCount(): number;
+  /** Tells `fn` how long each `transaction` took from its start to durable, in seconds (metrics); returns the unsubscribe. */
+  observeCommits(fn: (seconds: number) => void): () => void;
   /** A harmless real write (rewrites one row as it is): does the store accept writes now? */
   probeWrite(): Promise<void>;
   close(): Promise<void>;
@@ -168,6 +170,15 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   // Migrations ran one transaction each; from here on, SQLite writes commit in groups.
   if (grouped) grouped.grouping = true;
   const changes = new ChangeLog();
+  const commitObservers = new Set<(seconds: number) => void>();
+  const timed = async <T>(run: () => Promise<T>): Promise<T> => {
+    if (commitObservers.size === 0) return run();
+    const t0 = performance.now();
+    const out = await run();
+    const seconds = (performance.now() - t0) / 1000;
+    for (const fn of commitObservers) fn(seconds);
+    return out;
+  };
   return {
     db,
     dialect,
@@ -176,8 +187,12 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     apiTokens: new ApiTokenRepo(db),
     audit: new AuditRepo(db),
     ...repos(db, changes, dialect, opts.redact),
-    transaction: (fn) => db.transaction().execute((trx) => fn(repos(trx, changes, dialect, opts.redact))),
+    transaction: (fn) => timed(() => db.transaction().execute((trx) => fn(repos(trx, changes, dialect, opts.redact)))),
     commitCount: () => grouped?.commits ?? 0,
+    observeCommits: (fn) => {
+      commitObservers.add(fn);
+      return () => commitObservers.delete(fn);
+    },
     probeWrite: async () => {
       await sql`update orgs set created_at = created_at where id = (select min(id) from orgs)`.execute(db);
     },

@@ -14,6 +14,9 @@ import { healthReport, type StorageHealth } from '../storage-health.js';
 import type { SuspendService } from '../suspend.js';
 import { watchRoutes } from '../watch.js';
 import { agentRoutes } from './agents.js';
+import { dashboardRoutes } from './dashboard.js';
+import { eventStreamRoutes } from './events-stream.js';
+import { healthRoutes, type Observability } from './health.js';
 import { runnerRoutes } from './runners.js';
 import { securityRoutes } from './security.js';
 import { sessionRoutes } from './sessions.js';
@@ -24,6 +27,8 @@ export interface RouteServices {
   /** Suspend and resume (POST /v1/sessions/:id/suspend, /resume). */
   suspend: SuspendService;
   storage?: StorageHealth;
+  /** /healthz, /readyz and /metrics (./health.ts). */
+  observability?: Observability;
   /** Route groups kept with their service (pools, profiles, providers, tokens). */
   extend?: (api: Api) => void;
 }
@@ -39,6 +44,7 @@ export function registerRoutes(api: Api, ctx: ServerContext, services: RouteServ
       return h.ok ? h : reply.code(503).send(h);
     },
   );
+  if (services.observability) healthRoutes(api, services.observability);
   sessionRoutes(api, ctx, sessions, services.suspend);
   taskRoutes(api, ctx, sessions);
   watchRoutes(ctx, api, sessions);
@@ -46,6 +52,8 @@ export function registerRoutes(api: Api, ctx: ServerContext, services: RouteServ
   agentRoutes(api, ctx, sessions);
   costRoutes(ctx, api);
   securityRoutes(api, ctx);
+  eventStreamRoutes(api, ctx);
+  dashboardRoutes(api, ctx);
   services.extend?.(api);
   api.route('GET', '/v1/openapi.json', { summary: 'This document', tag: 'meta', auth: false }, async () =>
     api.openapi(VERSION),

@@ -127,7 +127,15 @@ export class FsBackend implements ChunkBackend {
     );
   }
 
-  async *list(): AsyncIterable<{ id: string; mtimeMs: number }> {
+  async cleanTemporary(beforeMs: number): Promise<void> {
+    for (const name of await readdir(this.tmp)) {
+      const p = join(this.tmp, name);
+      const st = await stat(p).catch(() => null);
+      if (st && st.mtimeMs < beforeMs) await unlink(p).catch(() => undefined);
+    }
+  }
+
+  async *list(): AsyncIterable<{ id: string; mtimeMs: number; size: number }> {
     const fans = (await readdir(this.objects)).filter((d) => /^[0-9a-f]{2}$/.test(d)).sort();
     for (const fan of fans) {
       let names: string[];
@@ -142,7 +150,7 @@ export class FsBackend implements ChunkBackend {
         if (!isId(id)) continue;
         try {
           const st = await stat(join(this.objects, fan, name));
-          yield { id, mtimeMs: st.mtimeMs };
+          yield { id, mtimeMs: st.mtimeMs, size: st.size };
         } catch (e: unknown) {
           if (errno(e) !== 'ENOENT') throw e;
         }

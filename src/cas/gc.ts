@@ -100,7 +100,7 @@ export async function collectGarbage(backend: ChunkBackend, opts: GcOptions): Pr
     let doomed = candidates;
     if (backend.stat) {
       const times = await backend.stat(candidates.map((c) => c.id));
-      doomed = candidates.filter((c, i) => {
+      doomed = candidates.filter((_c, i) => {
         const t = times[i];
         if (t === null || t === undefined) return false; // already gone
         if (t >= cutoff) {

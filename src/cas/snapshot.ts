@@ -163,7 +163,7 @@ export async function snapshotDir(
   };
 
   // Index hits wait here until one `has` call confirms a batch of them.
-  let hits: { ids: string[]; resolve: (ok: boolean) => void }[] = [];
+  let hits: { ids: string[]; resolve: (ok: boolean | 'stopped') => void }[] = [];
   let hitIds = 0;
   const confirmHits = async () => {
     const batch = hits;
@@ -183,10 +183,11 @@ export async function snapshotDir(
     const stamp = stampOf(w.st);
     const known = index?.lookup(w.rel, stamp);
     if (known) {
-      const ok = await new Promise<boolean>((resolve) => {
+      const ok = await new Promise<boolean | 'stopped'>((resolve) => {
         hits.push({ ids: known, resolve });
         hitIds += known.length;
       });
+      if (ok === 'stopped') throw new Error('snapshot stopped');
       if (ok) {
         filesUnchanged++;
         index?.record(w.rel, stamp, known);
@@ -244,7 +245,8 @@ export async function snapshotDir(
       filesUnchanged,
     };
   } finally {
-    // Release anything still waiting (an error above): nothing is returned, so nothing is recorded as done.
-    for (const h of hits) h.resolve(false);
+    // Release index hits still waiting (after an error above) without reading or sending anything more.
+    for (const h of hits) h.resolve('stopped');
+    up.stop();
   }
 }

@@ -44,6 +44,11 @@ export class Uploader {
     if (this.failure !== undefined) throw this.failure;
   }
 
+  /** Refuses every later call (the snapshot ended): entries still in flight send nothing more. */
+  stop(): void {
+    this.failure ??= new Error('snapshot stopped');
+  }
+
   /** Queues a chunk; resolves once it is queued (waiting while an earlier batch is in flight). */
   async add(id: string, plain: Uint8Array): Promise<void> {
     this.check();

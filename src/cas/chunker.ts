@@ -75,7 +75,9 @@ export function findCut(
 
 /**
  * Streaming chunker: `push` blocks of a file in order and get complete chunks back; `end` returns
- * the last one. It holds at most one `max`-sized tail between calls.
+ * the last one. It holds at most one `max`-sized tail between calls, and scans that tail again
+ * with the next block, so push blocks of at least `max` bytes (the store pushes 256 KiB to 1 MiB)
+ * for linear time; smaller blocks give the same cuts, only slower.
  */
 export class Chunker {
   private readonly maskS: number;

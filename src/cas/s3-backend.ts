@@ -8,19 +8,24 @@
  * Last-Modified on such a copy, some S3-compatible stores (s3rver) only the metadata, and `stat`
  * (which the GC calls before deleting) reads both. A PUT is atomic on S3, so no partial object is
  * ever visible.
+ *
+ * The SDK is loaded on first use, by a specifier the bundler does not follow: the runner agent is
+ * one bundled file that imports the store library for the filesystem-free path (snapshot to a
+ * remote sink) and must not carry the S3 SDK; the server loads it from node_modules.
  */
-import {
-  CopyObjectCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
+import type * as S3 from '@aws-sdk/client-s3';
 import { isId } from './codec.js';
 import type { ChunkBackend } from './types.js';
+
+/** Kept in a variable so bundlers leave this import to run time (see the module comment). */
+const SDK_MODULE = '@aws-sdk/client-s3';
+type Sdk = typeof S3;
+
+let sdkPromise: Promise<Sdk> | undefined;
+function loadSdk(): Promise<Sdk> {
+  sdkPromise ??= import(SDK_MODULE) as Promise<Sdk>;
+  return sdkPromise;
+}
 
 export interface S3BackendOptions {
   bucket: string;
@@ -60,24 +65,30 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R
 }
 
 export class S3Backend implements ChunkBackend {
-  private readonly client: S3Client;
+  private clientPromise: Promise<{ sdk: Sdk; client: S3.S3Client }> | undefined;
+  private readonly config: S3.S3ClientConfig;
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly concurrency: number;
   private readonly refreshAfterMs: number;
 
   constructor(opts: S3BackendOptions) {
-    const cfg: S3ClientConfig = { region: opts.region ?? 'us-east-1' };
+    const cfg: S3.S3ClientConfig = { region: opts.region ?? 'us-east-1' };
     if (opts.endpoint) {
       cfg.endpoint = opts.endpoint;
       cfg.forcePathStyle = true;
     }
     if (opts.credentials) cfg.credentials = opts.credentials;
-    this.client = new S3Client(cfg);
+    this.config = cfg;
     this.bucket = opts.bucket;
     this.prefix = opts.prefix ? (opts.prefix.endsWith('/') ? opts.prefix : `${opts.prefix}/`) : '';
     this.concurrency = opts.concurrency ?? 16;
     this.refreshAfterMs = opts.refreshAfterMs ?? 3_600_000;
+  }
+
+  private conn(): Promise<{ sdk: Sdk; client: S3.S3Client }> {
+    this.clientPromise ??= loadSdk().then((sdk) => ({ sdk, client: new sdk.S3Client(this.config) }));
+    return this.clientPromise;
   }
 
   private key(id: string): string {
@@ -87,7 +98,9 @@ export class S3Backend implements ChunkBackend {
 
   private async head(id: string): Promise<number | null> {
     try {
-      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(id) }));
+      const key = this.key(id);
+      const { sdk, client } = await this.conn();
+      const r = await client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       const refreshed = Number(r.Metadata?.refreshed ?? 0);
       return Math.max(r.LastModified?.getTime() ?? 0, Number.isFinite(refreshed) ? refreshed : 0);
     } catch (e: unknown) {
@@ -98,8 +111,9 @@ export class S3Backend implements ChunkBackend {
 
   private async refresh(id: string): Promise<void> {
     const key = this.key(id);
-    await this.client.send(
-      new CopyObjectCommand({
+    const { sdk, client } = await this.conn();
+    await client.send(
+      new sdk.CopyObjectCommand({
         Bucket: this.bucket,
         Key: key,
         CopySource: `${this.bucket}/${encodeURIComponent(key).replace(/%2F/g, '/')}`,
@@ -122,14 +136,17 @@ export class S3Backend implements ChunkBackend {
 
   async put(id: string, data: Uint8Array): Promise<void> {
     if (await this.present(id)) return;
-    await this.client.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: this.key(id), Body: data, ContentLength: data.length }),
+    const { sdk, client } = await this.conn();
+    await client.send(
+      new sdk.PutObjectCommand({ Bucket: this.bucket, Key: this.key(id), Body: data, ContentLength: data.length }),
     );
   }
 
   async get(id: string): Promise<Uint8Array | null> {
     try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(id) }));
+      const key = this.key(id);
+      const { sdk, client } = await this.conn();
+      const r = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: key }));
       if (!r.Body) return new Uint8Array(0);
       return await r.Body.transformToByteArray();
     } catch (e: unknown) {
@@ -139,12 +156,15 @@ export class S3Backend implements ChunkBackend {
   }
 
   async delete(ids: string[]): Promise<void> {
-    for (let i = 0; i < ids.length; i += 1000) {
-      const part = ids.slice(i, i + 1000);
-      const r = await this.client.send(
-        new DeleteObjectsCommand({
+    const keys = ids.map((id) => this.key(id));
+    if (!keys.length) return;
+    const { sdk, client } = await this.conn();
+    for (let i = 0; i < keys.length; i += 1000) {
+      const part = keys.slice(i, i + 1000);
+      const r = await client.send(
+        new sdk.DeleteObjectsCommand({
           Bucket: this.bucket,
-          Delete: { Objects: part.map((id) => ({ Key: this.key(id) })), Quiet: true },
+          Delete: { Objects: part.map((Key) => ({ Key })), Quiet: true },
         }),
       );
       const errors = (r.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
@@ -160,10 +180,11 @@ export class S3Backend implements ChunkBackend {
   }
 
   async *list(): AsyncIterable<{ id: string; mtimeMs: number; size: number }> {
+    const { sdk, client } = await this.conn();
     let token: string | undefined;
     do {
-      const r = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, ContinuationToken: token }),
+      const r = await client.send(
+        new sdk.ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, ContinuationToken: token }),
       );
       for (const o of r.Contents ?? []) {
         const id = (o.Key ?? '').slice(this.prefix.length);
@@ -174,6 +195,6 @@ export class S3Backend implements ChunkBackend {
   }
 
   async close(): Promise<void> {
-    this.client.destroy();
+    if (this.clientPromise) (await this.clientPromise).client.destroy();
   }
 }

@@ -3,7 +3,8 @@
  * SHA-256 of the plain bytes. The stored form is one header byte naming the compression, then the
  * payload: 0 = stored as is, 1 = raw DEFLATE (zlib), 2 = Brotli. Readers accept every kind, so
  * writers may change their choice without a migration. A chunk that does not shrink by at least
- * 1/32 is stored as is (binaries, already-compressed files), so reading it back costs nothing.
+ * 1/32 is stored as is (binaries, already-compressed files), so reading it back costs nothing; a
+ * large chunk whose first 4 KiB do not shrink is not compressed at all.
  *
  * Why SHA-256 and zlib: both ship in Node itself (OpenSSL and zlib), so the bundled runner agent
  * needs no native addon inside any sandbox; the numbers behind the choice are in bench/README.md.
@@ -64,6 +65,14 @@ function worthIt(plain: Uint8Array, packed: Uint8Array): boolean {
   return packed.length < plain.length - (plain.length >> 5);
 }
 
+const PROBE = 4096;
+
+/** Whether the first 4 KiB of `plain` shrink by at least 1/32 at the fastest DEFLATE level. */
+function looksCompressible(plain: Uint8Array): boolean {
+  const probe = plain.subarray(0, PROBE);
+  return deflateRawSync(probe, { level: 1 }).length < probe.length - (probe.length >> 5);
+}
+
 /**
  * Encodes `plain` into its stored form. Compression runs on libuv's thread pool, so several calls
  * in flight use several cores.
@@ -72,6 +81,9 @@ export async function encode(plain: Uint8Array, codec: Codec = DEFAULT_CODEC): P
   if (codec.name === 'none' || plain.length < 64) return frame(RAW, plain);
   // Small chunks: compressing in place costs less than the hop to the thread pool and back.
   if (plain.length <= SYNC_ENCODE_MAX) return encodeSync(plain, codec);
+  // Large chunks whose first 4 KiB do not shrink (compressed or random data) are stored as is
+  // without compressing the rest: most of such a chunk would be discarded after the work anyway.
+  if (!looksCompressible(plain)) return frame(RAW, plain);
   const packed =
     codec.name === 'deflate'
       ? await deflateRawAsync(plain, { level: codec.level })

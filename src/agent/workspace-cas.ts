@@ -1,6 +1,6 @@
 /**
  * @module The store library (src/cas/) as ./workspace-transfer.ts uses it, loaded on first use (a
- * runner that never snapshots never loads it).
+ * runner that never snapshots never loads it); the workspace index lives in the agent's state dir.
  */
 import type { GatewayChunks } from './gateway-chunks.js';
 
@@ -27,5 +27,16 @@ export interface WorkspaceCas {
 }
 
 export async function loadWorkspaceCas(): Promise<WorkspaceCas> {
-  throw new Error('this agent was built without the workspace store (src/cas/)');
+  const cas = await import('../cas/index.js');
+  return {
+    async snapshot(dir, sink, opts) {
+      const index = opts.indexPath ? await cas.WorkspaceIndex.load(opts.indexPath) : undefined;
+      const r = await cas.snapshotDir(dir, sink, index, { onProgress: opts.onProgress });
+      // Saved only after the snapshot is whole: a failed one leaves the previous index in place.
+      if (index && opts.indexPath) await index.save(opts.indexPath, r.manifestId);
+      return { manifestId: r.manifestId, files: r.files, bytes: r.bytes, bytesNew: r.bytesNew };
+    },
+    restore: (manifestId, source, dir, opts) =>
+      cas.restoreDir(manifestId, source, dir, { onProgress: opts.onProgress }),
+  };
 }

@@ -9,11 +9,13 @@
  * | `PUT /v1/cas/objects/<id>` (body: the stored bytes, at most 16 MiB) | stores one object (idempotent), 204 |
  * | `GET /v1/cas/objects/<id>` | the stored bytes, or 404 |
  *
- * Ids are lowercase hex SHA-256 (content addresses of the plain bytes): anything else is a 400.
+ * Ids are lowercase hex SHA-256 (content addresses of the plain bytes): anything else is a 400, and
+ * an object whose bytes do not decode to its address is refused (400) before it is stored.
  * Objects are content-addressed, so a runner can only read what it can name by the hash of its
  * content. Bodies are read with a cap, and one object is held at a time per request.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CorruptObject, decodeVerified } from '../cas/index.js';
 import { toError } from '../core/errors.js';
 import type { Runner } from '../store/records.js';
 import type { ServerContext } from './context.js';
@@ -122,6 +124,12 @@ export class GatewayCas {
   private async put(id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const data = await readCapped(req, CAS_OBJECT_MAX);
     if (data.length === 0) return json(res, 400, { code: 'bad_request', message: 'empty object body' });
+    try {
+      decodeVerified(id, data); // what the store keeps is what its address says
+    } catch (e: unknown) {
+      if (!(e instanceof CorruptObject)) throw e;
+      return json(res, 400, { code: 'corrupt', message: e.message });
+    }
     await this.objects.put(id, data);
     res.writeHead(204).end();
   }

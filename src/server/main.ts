@@ -32,6 +32,7 @@ import { ensureFreeSpace, StorageHealth } from './storage-health.js';
 import { SuspendService } from './suspend.js';
 import { loadServerTls, type ServerTls } from './tls.js';
 import { TokenService } from './tokens.js';
+import { WorkspaceStore } from './workspace-store.js';
 
 export interface RunningServer {
   ctx: ServerContext;
@@ -157,7 +158,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     logFile.closeNow();
     throw e;
   }
-  const gateway = new Gateway(ctx, runners, links, tls);
+  const workspaceStore = new WorkspaceStore(ctx, (c, from) => runners.authenticate(c, from), links);
+  const gateway = new Gateway(ctx, runners, links, tls, workspaceStore.gatewayCas);
+  workspaceStore.start();
   const workspaceReaper = new SessionWorkspaceReaper(ctx, gateway);
   workspaceReaper.start();
   const tokens = new TokenService(ctx, pools, runners);
@@ -170,6 +173,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       sessions,
       storage,
       suspend,
+      workspaces: workspaceStore.routes,
       extend: (api) => {
         pools.routes(api);
         tokens.routes(api);
@@ -288,6 +292,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       sessions.close();
       control.close();
       workspaceReaper.close();
+      await workspaceStore.close();
       await app.close();
       await gateway.close();
       for (const p of providers.values()) await p.close?.();

@@ -18,12 +18,15 @@ import { runnerRoutes } from './runners.js';
 import { securityRoutes } from './security.js';
 import { sessionRoutes } from './sessions.js';
 import { taskRoutes } from './tasks.js';
+import { type WorkspaceRouteDeps, workspaceRoutes } from './workspaces.js';
 
 export interface RouteServices {
   sessions: SessionService;
   /** Suspend and resume (POST /v1/sessions/:id/suspend, /resume). */
   suspend: SuspendService;
   storage?: StorageHealth;
+  /** The workspace store's snapshots, downloads and collection (absent: no workspace routes). */
+  workspaces?: WorkspaceRouteDeps;
   /** Route groups kept with their service (pools, profiles, providers, tokens). */
   extend?: (api: Api) => void;
 }
@@ -46,6 +49,7 @@ export function registerRoutes(api: Api, ctx: ServerContext, services: RouteServ
   agentRoutes(api, ctx, sessions);
   costRoutes(ctx, api);
   securityRoutes(api, ctx);
+  if (services.workspaces) workspaceRoutes(api, ctx, sessions, services.workspaces);
   services.extend?.(api);
   api.route('GET', '/v1/openapi.json', { summary: 'This document', tag: 'meta', auth: false }, async () =>
     api.openapi(VERSION),

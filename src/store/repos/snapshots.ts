@@ -120,6 +120,23 @@ export class SnapshotRepo {
    * too (pinned or not). Returns the ids deleted.
    */
   async applyRetention(keep: number, endedBefore: number): Promise<string[]> {
+    const ids = await this.retentionPlan(keep, endedBefore);
+    for (let i = 0; i < ids.length; i += 500)
+      await this.db
+        .deleteFrom('snapshots')
+        .where('id', 'in', ids.slice(i, i + 500))
+        .execute();
+    return ids;
+  }
+
+  /** Every snapshot's id and manifest (what a dry run of the collector starts from). */
+  async roots(): Promise<{ id: string; manifestId: string }[]> {
+    const rows = await this.db.selectFrom('snapshots').select(['id', 'manifest_id']).execute();
+    return rows.map((r) => ({ id: r.id, manifestId: r.manifest_id }));
+  }
+
+  /** The ids `applyRetention` would delete now, deleting nothing. */
+  async retentionPlan(keep: number, endedBefore: number): Promise<string[]> {
     const doomed = new Set<string>();
     const rows = await this.db
       .selectFrom('snapshots')
@@ -146,12 +163,6 @@ export class SnapshotRepo {
       seen.set(r.sessionId, n);
       if (n > keep) doomed.add(r.id);
     }
-    const ids = [...doomed];
-    for (let i = 0; i < ids.length; i += 500)
-      await this.db
-        .deleteFrom('snapshots')
-        .where('id', 'in', ids.slice(i, i + 500))
-        .execute();
-    return ids;
+    return [...doomed];
   }
 }

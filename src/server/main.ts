@@ -164,7 +164,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const workspaceReaper = new SessionWorkspaceReaper(ctx, gateway);
   workspaceReaper.start();
   const tokens = new TokenService(ctx, pools, runners);
-  const suspend = new SuspendService(ctx, sessions, runners);
+  const suspend = new SuspendService(ctx, sessions, runners, workspaceStore.snapshots);
   const preempter = new Preempter(ctx, sessions, suspend);
   const autoscaler = new Autoscaler(ctx, runners, sessions.providerHealth, () => sessions.allPools());
   const app = buildApp(

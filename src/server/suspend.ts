@@ -48,6 +48,7 @@ import type { RunnerService } from './runners.js';
 import type { SessionService } from './sessions.js';
 import { canHonour, resolveStrategy, strictPlan } from './suspend-honour.js';
 import { type InFlight, SuspendSteps } from './suspend-steps.js';
+import type { WorkspaceSnapshots } from './workspace-snapshots.js';
 
 export { canHonour, resolveStrategy, type SuspendPlan, strictPlan, whyNot } from './suspend-honour.js';
 export { SuspendBody };
@@ -73,8 +74,9 @@ export class SuspendService {
     private readonly ctx: ServerContext,
     private readonly sessions: SessionService,
     private readonly runners: RunnerService,
+    workspaces: WorkspaceSnapshots | null = null,
   ) {
-    this.steps = new SuspendSteps(ctx, sessions, runners);
+    this.steps = new SuspendSteps(ctx, sessions, runners, workspaces);
     // A suspended session that ends (cancelled, ...) no longer needs the storage it kept, nor a
     // runner that a resume in flight had started on it.
     ctx.bus.on('session:updated', ({ session }) => {

@@ -1,5 +1,6 @@
 /**
- * @module `mctl sessions create|list|get|show|cancel|logs|explain|suspend|resume`. `create --wait`
+ * @module `mctl sessions create|list|get|show|cancel|logs|explain|suspend|resume` (and
+ * `snapshot|fork` from ./workspaces.ts). `create --wait`
  * prints the session id at once, progress on stderr, and the final state; `-o json --wait` prints
  * the session as it is once the wait ends.
  */
@@ -11,6 +12,7 @@ import { ago, type Column, print, table } from '../output.js';
 import { followLogs, pageLogs, waitAndReport } from '../wait.js';
 import { parseEnvPairs, parseTimeout as parseTaskTimeout } from './agents.js';
 import { taskCols } from './tasks.js';
+import { workspaceSessionCommands } from './workspaces.js';
 
 const sessionCols: Column<Session>[] = [
   { header: 'ID', get: (s) => s.id },
@@ -197,4 +199,5 @@ export function sessionCommands(program: Command, setExit: (code: number) => voi
       const s = await api.resumeSession(id);
       print(out, s, () => `session ${s.id} ${s.state}`);
     });
+  workspaceSessionCommands(sessions);
 }

@@ -314,6 +314,9 @@ export class SuspendService {
       case 'snapshot': {
         const pool = session.poolId ? await store.pools.byId(session.poolId) : null;
         if (!pool) return fresh(`pool ${session.poolId} no longer exists; placed afresh`);
+        // The kept storage's pool was turned off: the workspace comes back from the store, wherever placed.
+        if (!pool.active && (await store.snapshots.latest(session.id)))
+          return fresh(`pool ${pool.name} is inactive; placed afresh, the workspace restored from the store`);
         const provider = this.ctx.providers.get(pool.providerId);
         if (!provider) throw new ProviderUnavailable(`provider ${pool.providerId} is not available on this server`);
         const health = provider.health ? await provider.health() : { ok: true as const };

@@ -31,6 +31,9 @@ export interface Codec {
 /** The default: raw DEFLATE at level 1 (see bench/README.md, "Choosing the codec"). */
 export const DEFAULT_CODEC: Codec = { name: 'deflate', level: 1 };
 
+/** Chunks up to this size are compressed on the calling thread (bench/README.md). */
+const SYNC_ENCODE_MAX = 16 * 1024;
+
 const RAW = 0;
 const DEFLATE = 1;
 const BROTLI = 2;
@@ -67,6 +70,8 @@ function worthIt(plain: Uint8Array, packed: Uint8Array): boolean {
  */
 export async function encode(plain: Uint8Array, codec: Codec = DEFAULT_CODEC): Promise<Uint8Array> {
   if (codec.name === 'none' || plain.length < 64) return frame(RAW, plain);
+  // Small chunks: compressing in place costs less than the hop to the thread pool and back.
+  if (plain.length <= SYNC_ENCODE_MAX) return encodeSync(plain, codec);
   const packed =
     codec.name === 'deflate'
       ? await deflateRawAsync(plain, { level: codec.level })

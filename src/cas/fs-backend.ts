@@ -7,8 +7,18 @@
  * leaves nothing behind.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InsufficientStorage } from '../core/errors.js';
 import { isId } from './codec.js';
@@ -21,6 +31,9 @@ export interface FsBackendOptions {
   refreshAfterMs?: number;
 }
 
+/** Objects up to this size are written with synchronous calls (see `putSync`). */
+const SYNC_PUT_MAX = 1024 * 1024;
+
 function errno(e: unknown): string | undefined {
   return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
 }
@@ -30,6 +43,9 @@ export class FsBackend implements ChunkBackend {
   private readonly tmp: string;
   private readonly refreshAfterMs: number;
   private readonly fsync: boolean;
+  /** Temporary names: this instance's random tag and a counter (unique across processes and calls). */
+  private readonly tag = randomBytes(6).toString('hex');
+  private seq = 0;
 
   constructor(
     readonly root: string,
@@ -48,27 +64,36 @@ export class FsBackend implements ChunkBackend {
     return join(this.objects, id.slice(0, 2), id.slice(2));
   }
 
-  /** mtime of `p` (refreshed when old), or null when absent. */
-  private async present(p: string): Promise<boolean> {
-    try {
-      const st = await stat(p);
-      const now = Date.now();
-      if (now - st.mtimeMs > this.refreshAfterMs) await utimes(p, now / 1000, now / 1000).catch(() => undefined);
-      return true;
-    } catch (e: unknown) {
-      if (errno(e) === 'ENOENT') return false;
-      throw e;
+  /**
+   * Whether `p` exists (its mtime renewed when old). Synchronous: a stat of a local file is a few
+   * microseconds, far less than a hop to the thread pool and back (measured: bench/README.md).
+   */
+  private present(p: string): boolean {
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (!st) return false;
+    const now = Date.now();
+    if (now - st.mtimeMs > this.refreshAfterMs) {
+      try {
+        utimesSync(p, now / 1000, now / 1000);
+      } catch {
+        // Removed meanwhile: present a moment ago; the caller's next has/put sees it gone.
+      }
     }
+    return true;
   }
 
   async has(ids: string[]): Promise<boolean[]> {
-    return Promise.all(ids.map((id) => this.present(this.path(id))));
+    return ids.map((id) => this.present(this.path(id)));
   }
 
+  /**
+   * Writes the object whether or not it exists (callers ask `has` first; a rename over an existing
+   * object replaces identical bytes atomically and renews its time, as `has` would).
+   */
   async put(id: string, data: Uint8Array): Promise<void> {
     const dest = this.path(id);
-    if (await this.present(dest)) return;
-    const tmp = join(this.tmp, `${id}.${randomBytes(6).toString('hex')}`);
+    const tmp = join(this.tmp, `${id}.${this.tag}.${++this.seq}`);
+    if (data.length <= SYNC_PUT_MAX) return this.putSync(id, tmp, dest, data);
     try {
       const fh = await open(tmp, 'w', 0o644);
       try {
@@ -86,12 +111,44 @@ export class FsBackend implements ChunkBackend {
       }
     } catch (e: unknown) {
       await unlink(tmp).catch(() => undefined);
-      if (errno(e) === 'ENOSPC' || errno(e) === 'EDQUOT')
-        throw new InsufficientStorage(`the content store at ${this.root} is full: object ${id} was not written`, {
-          hint: 'free space on that filesystem (mctl workspaces gc) and try again',
-        });
-      throw e;
+      throw this.mapError(e, id);
     }
+  }
+
+  /** Small objects: the same steps without thread-pool hops (each costs more than the write itself). */
+  private putSync(id: string, tmp: string, dest: string, data: Uint8Array): void {
+    try {
+      const fd = openSync(tmp, 'w', 0o644);
+      try {
+        let off = 0;
+        while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+        if (this.fsync) fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      try {
+        renameSync(tmp, dest);
+      } catch (e: unknown) {
+        if (errno(e) !== 'ENOENT') throw e;
+        mkdirSync(join(this.objects, id.slice(0, 2)), { recursive: true });
+        renameSync(tmp, dest);
+      }
+    } catch (e: unknown) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // never created
+      }
+      throw this.mapError(e, id);
+    }
+  }
+
+  private mapError(e: unknown, id: string): unknown {
+    if (errno(e) === 'ENOSPC' || errno(e) === 'EDQUOT')
+      return new InsufficientStorage(`the content store at ${this.root} is full: object ${id} was not written`, {
+        hint: 'free space on that filesystem (mctl workspaces gc) and try again',
+      });
+    return e;
   }
 
   async get(id: string): Promise<Uint8Array | null> {
@@ -127,7 +184,15 @@ export class FsBackend implements ChunkBackend {
     );
   }
 
-  async *list(): AsyncIterable<{ id: string; mtimeMs: number }> {
+  async cleanTemporary(beforeMs: number): Promise<void> {
+    for (const name of await readdir(this.tmp)) {
+      const p = join(this.tmp, name);
+      const st = await stat(p).catch(() => null);
+      if (st && st.mtimeMs < beforeMs) await unlink(p).catch(() => undefined);
+    }
+  }
+
+  async *list(): AsyncIterable<{ id: string; mtimeMs: number; size: number }> {
     const fans = (await readdir(this.objects)).filter((d) => /^[0-9a-f]{2}$/.test(d)).sort();
     for (const fan of fans) {
       let names: string[];
@@ -142,7 +207,7 @@ export class FsBackend implements ChunkBackend {
         if (!isId(id)) continue;
         try {
           const st = await stat(join(this.objects, fan, name));
-          yield { id, mtimeMs: st.mtimeMs };
+          yield { id, mtimeMs: st.mtimeMs, size: st.size };
         } catch (e: unknown) {
           if (errno(e) !== 'ENOENT') throw e;
         }

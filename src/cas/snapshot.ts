@@ -8,8 +8,17 @@
  * skipped. Memory stays bounded: a window of entries in flight, 1 MiB reads for large files, and
  * the uploader's batches.
  */
-import { constants as fsc, type Stats } from 'node:fs';
-import { lstat, open, readdir, readFile, readlink } from 'node:fs/promises';
+import {
+  closeSync,
+  constants as fsc,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  type Stats,
+} from 'node:fs';
+import { lstat, open, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidRequest } from '../core/errors.js';
 import { Chunker, type ChunkSizes, chunkAll, DEFAULT_CHUNK_SIZES } from './chunker.js';
@@ -42,19 +51,19 @@ interface Walked {
   st: Stats;
 }
 
+/**
+ * Depth-first walk, names sorted. Directory reads and stats are synchronous: each is microseconds
+ * on a local filesystem, less than the hop to libuv's thread pool (bench/README.md); the snapshot
+ * yields to the event loop between entries.
+ */
 async function* walk(root: string, rel: string): AsyncGenerator<Walked> {
-  const names = (await readdir(rel ? join(root, rel) : root)).sort();
+  const names = readdirSync(rel ? join(root, rel) : root).sort();
   for (const name of names) {
     if (!rel && (name === RESTORE_MARKER || name.startsWith(STAGING_PREFIX))) continue;
     const r = rel ? `${rel}/${name}` : name;
     const abs = join(root, r);
-    let st: Stats;
-    try {
-      st = await lstat(abs);
-    } catch (e: unknown) {
-      if ((e as { code?: string }).code === 'ENOENT') continue; // removed while we walk
-      throw e;
-    }
+    const st = lstatSync(abs, { throwIfNoEntry: false });
+    if (!st) continue; // removed while we walk
     yield { rel: r, abs, st };
     if (st.isDirectory()) yield* walk(root, r);
   }
@@ -83,10 +92,16 @@ async function readFileChunks(
   };
   let after: Stats;
   if (w.st.size <= BLOCK) {
-    const data = await readFile(w.abs, { flag: fsc.O_RDONLY | fsc.O_NOFOLLOW });
+    const fd = openSync(w.abs, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    let data: Buffer;
+    try {
+      data = readFileSync(fd);
+      after = fstatSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     size = data.length;
     for (const c of chunkAll(data, sizes)) await take(c);
-    after = await lstat(w.abs);
   } else {
     const fh = await open(w.abs, fsc.O_RDONLY | fsc.O_NOFOLLOW);
     try {

@@ -25,10 +25,15 @@ export interface ChunkBackend {
   get(id: string): Promise<Uint8Array | null>;
   /** Removes what exists among `ids`; absent ids are not an error. */
   delete(ids: string[]): Promise<void>;
-  /** Every object with its modification time (ms since the epoch), in no particular order. */
-  list(): AsyncIterable<{ id: string; mtimeMs: number }>;
+  /**
+   * Every object with its modification time (ms since the epoch) and, where the backend knows it
+   * cheaply, its stored size; in no particular order.
+   */
+  list(): AsyncIterable<{ id: string; mtimeMs: number; size?: number }>;
   /** Optional: the current modification time of each id (null when absent); the GC re-reads it just before deleting. */
   stat?(ids: string[]): Promise<(number | null)[]>;
+  /** Optional: removes leftovers of interrupted puts older than `beforeMs` (the GC calls it). */
+  cleanTemporary?(beforeMs: number): Promise<void>;
   /** Optional: releases connections. */
   close?(): Promise<void>;
 }

@@ -1,11 +1,11 @@
 /**
- * @module The server's workspace store, wired: the backend (the filesystem under
- * `$MARIONETTE_HOME/cas`), the gateway routes runners send chunks through, snapshots taken by
- * runners, and retention with the store's collection, run every `workspaces.gc_interval`.
+ * @module The server's workspace store, wired: the backend (`workspaces.store`: the filesystem
+ * under `$MARIONETTE_HOME/cas` by default, or S3), the gateway routes runners send chunks
+ * through, snapshots taken by runners, and retention with the store's collection, run every
+ * `workspaces.gc_interval`.
  */
-import { join } from 'node:path';
-import { type ChunkBackend, FsBackend } from '../cas/index.js';
-import { ProviderUnavailable, toError } from '../core/errors.js';
+import { type ChunkBackend, collectGarbage, openBackend } from '../cas/index.js';
+import { toError } from '../core/errors.js';
 import type { Runner } from '../store/records.js';
 import type { ServerContext } from './context.js';
 import type { Gateway } from './gateway.js';
@@ -27,9 +27,9 @@ export class WorkspaceStore {
     send: Pick<Gateway, 'send'>,
     backend?: ChunkBackend,
   ) {
-    this.backend = backend ?? new FsBackend(join(ctx.config.home, 'cas'));
+    this.backend = backend ?? openBackend(ctx.config.workspaces.store, ctx.config.home);
     this.snapshots = new WorkspaceSnapshots(ctx, send);
-    this.gc = new WorkspaceGc(ctx, collectUnavailable);
+    this.gc = new WorkspaceGc(ctx, collectWith(this.backend));
     this.gatewayCas = new GatewayCas(ctx, this.backend, authenticate);
   }
 
@@ -55,7 +55,10 @@ export class WorkspaceStore {
   }
 }
 
-/** Until the store library's mark and sweep is wired in: retention runs, collection says it cannot. */
-const collectUnavailable: Collect = async () => {
-  throw new ProviderUnavailable('the workspace store cannot collect yet (its mark and sweep is not built in)');
-};
+/** The store library's mark and sweep over `backend`, reported as the API shows it. */
+function collectWith(backend: ChunkBackend): Collect {
+  return async (roots, opts) => {
+    const r = await collectGarbage(backend, { roots, graceMs: opts.graceMs, dryRun: opts.dryRun });
+    return { objectsFreed: r.deleted, bytesFreed: r.bytesFreed, objectsKept: r.scanned - r.deleted };
+  };
+}

@@ -2,10 +2,11 @@
  * Workspaces through the store, end to end with real pool runners: a `release_to_pool` suspend
  * snapshots the workspace, and the resume on another runner gets every file, mode and symlink back;
  * the snapshot downloads as a tar that unpacks to the same tree; two forks of one checkpoint share
- * its chunks, each starts from its files, and they diverge (the diff says how).
+ * its chunks, each starts from its files, and they diverge (the diff says how); collection frees
+ * an ended fork's snapshot and what only it used, and every kept snapshot still reads whole.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +18,8 @@ const agents = new Agents();
 const scratch = mkdtempSync(join(tmpdir(), 'mrn-ws-e2e-'));
 
 beforeAll(async () => {
-  srv = await startServer();
+  // Collection only on demand, with a grace of a second and no grace for ended sessions' snapshots.
+  srv = await startServer({ config: 'workspaces: {gc_interval: 0, gc_grace: 1s, ended_retention: 0}\n' });
   const p = await srv.mctl(['pools', 'create', 'farm', '--mode', 'pool', '--provider', 'pool', '--priority', '10']);
   expect(p.code, p.stderr).toBe(0);
   const { token } = await createToken(srv, ['--pool', 'farm']);
@@ -200,6 +202,31 @@ describe('workspaces through the store', { timeout: 240_000 }, () => {
       await srv.mctl(['-o', 'json', 'workspaces', 'diff', checkpoint.id, snaps[0]!.id]),
     );
     expect(fromCheckpoint.added).toEqual(['fork.txt']);
-    for (const f of forks) expect((await srv.mctl(['sessions', 'cancel', f])).code).toBe(0);
+    endedFork = { sid: forks[1]!, snap: snaps[1]!.id };
+    keptFork = snaps[0]!.id;
+  });
+
+  it('collects an ended session’s snapshots and only what no kept snapshot uses', async () => {
+    expect((await srv.mctl(['sessions', 'cancel', endedFork.sid])).code).toBe(0);
+    const objects = () => readdirSync(join(srv.home, 'cas', 'objects'), { recursive: true }).length;
+    const before = objects();
+    const dry = await srv.mctl(['-o', 'json', 'workspaces', 'gc', '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(json(dry)).toMatchObject({ dryRun: true, snapshotsDeleted: 1 });
+    expect(objects()).toBe(before);
+    await new Promise((r) => setTimeout(r, 1500)); // past the grace period
+    const gc = await srv.mctl(['workspaces', 'gc']);
+    expect(gc.code, gc.stderr).toBe(0);
+    expect(gc.stdout).toMatch(/^freed [1-9]\d* objects .*; 1 snapshots removed by retention/);
+    expect((await srv.api('GET', `/v1/workspaces/${endedFork.snap}`)).status).toBe(404);
+    // Every kept snapshot still reads whole (a download verifies every chunk).
+    for (const s of json<Snap[]>(await srv.mctl(['-o', 'json', 'workspaces', 'list']))) {
+      const d = await srv.mctl(['workspaces', 'download', s.id, '--file', join(scratch, `${s.id}.tar`)]);
+      expect(d.code, `${s.id}: ${d.stderr}`).toBe(0);
+    }
+    expect(json<Snap[]>(await srv.mctl(['-o', 'json', 'workspaces', 'list'])).map((s) => s.id)).toContain(keptFork);
   });
 });
+
+let endedFork = { sid: '', snap: '' };
+let keptFork = '';

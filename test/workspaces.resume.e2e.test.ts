@@ -3,13 +3,15 @@
  * snapshots the workspace, and the resume on another runner gets every file, mode and symlink back;
  * the snapshot downloads as a tar that unpacks to the same tree; two forks of one checkpoint share
  * its chunks, each starts from its files, and they diverge (the diff says how); collection frees
- * an ended fork's snapshot and what only it used, and every kept snapshot still reads whole.
+ * an ended fork's snapshot and what only it used, and every kept snapshot still reads whole; a
+ * corrupt and a missing chunk each fail a fork's restore naming the snapshot and the path.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FsBackend, readManifest } from '../src/cas/index.js';
 import { json, type ServerHandle, type SessionView, startServer, type TaskView, until } from './harness.js';
 import { Agents, createToken, idleRunners } from './pools.helpers.js';
 
@@ -212,12 +214,13 @@ describe('workspaces through the store', { timeout: 240_000 }, () => {
     const before = objects();
     const dry = await srv.mctl(['-o', 'json', 'workspaces', 'gc', '--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
-    expect(json(dry)).toMatchObject({ dryRun: true, snapshotsDeleted: 1 });
+    // The ended fork's two rows: its first (the fork) and its checkpoint.
+    expect(json(dry)).toMatchObject({ dryRun: true, snapshotsDeleted: 2 });
     expect(objects()).toBe(before);
     await new Promise((r) => setTimeout(r, 1500)); // past the grace period
     const gc = await srv.mctl(['workspaces', 'gc']);
     expect(gc.code, gc.stderr).toBe(0);
-    expect(gc.stdout).toMatch(/^freed [1-9]\d* objects .*; 1 snapshots removed by retention/);
+    expect(gc.stdout).toMatch(/^freed [1-9]\d* objects .*; 2 snapshots removed by retention/);
     expect((await srv.api('GET', `/v1/workspaces/${endedFork.snap}`)).status).toBe(404);
     // Every kept snapshot still reads whole (a download verifies every chunk).
     for (const s of json<Snap[]>(await srv.mctl(['-o', 'json', 'workspaces', 'list']))) {
@@ -225,6 +228,39 @@ describe('workspaces through the store', { timeout: 240_000 }, () => {
       expect(d.code, `${s.id}: ${d.stderr}`).toBe(0);
     }
     expect(json<Snap[]>(await srv.mctl(['-o', 'json', 'workspaces', 'list'])).map((s) => s.id)).toContain(keptFork);
+  });
+
+  it('a corrupt chunk and a missing chunk each fail the restore naming the snapshot and the path', async () => {
+    const snap = (await srv.api<Snap>('GET', `/v1/workspaces/${keptFork}`)).body;
+    const store = new FsBackend(join(srv.home, 'cas'));
+    let chunk = '';
+    for await (const e of readManifest(store, snap.manifestId)) if (e.path === 'blob.bin') chunk = e.chunks![1]!;
+    expect(chunk).toMatch(/^[0-9a-f]{64}$/);
+    const file = join(srv.home, 'cas', 'objects', chunk.slice(0, 2), chunk.slice(2));
+    const good = readFileSync(file);
+    for (const [what, damage] of [
+      ['corrupt', () => writeFileSync(file, Buffer.concat([good.subarray(0, 8), Buffer.from('garbage')]))],
+      ['missing', () => rmSync(file)],
+    ] as const) {
+      damage();
+      const f = await srv.mctl(['-o', 'json', 'sessions', 'fork', snap.sessionId, '--snapshot', snap.id]);
+      expect(f.code, f.stderr).toBe(0);
+      const fork = json<SessionView>(f);
+      const t = await srv.api<TaskView>('POST', `/v1/sessions/${fork.id}/tasks`, { prompt: 'ls' });
+      const failed = await until(async () => {
+        const x = (await srv.api<TaskView>('GET', `/v1/tasks/${t.body.id}`)).body;
+        return ['succeeded', 'failed', 'lost'].includes(x.state) ? x : null;
+      }, `the ${what} chunk's restore to end`);
+      expect(failed.state, what).toBe('failed');
+      // The fork's own first snapshot, which names the same manifest.
+      const first = (await srv.api<{ latest: Snap }>('GET', `/v1/sessions/${fork.id}/workspace`)).body.latest;
+      expect(first.manifestId).toBe(snap.manifestId);
+      expect(failed.error, what).toContain(first.id);
+      expect(failed.error, what).toContain(what);
+      expect(failed.error, what).toMatch(/blob(-copy)?\.bin/); // the copy shares the chunk
+      expect((await srv.mctl(['sessions', 'cancel', fork.id])).code).toBe(0);
+    }
+    writeFileSync(file, good);
   });
 });
 

@@ -156,6 +156,9 @@ export class SuspendSteps {
   /** The `stored` step: the workspace's snapshot, taken by the runner that holds it. */
   private async store(strategy: SuspendStrategy, runner: Runner, session: Session): Promise<void> {
     if (!this.workspaces) return;
+    // A frozen runner (a pause being escalated) cannot answer; its storage is kept natively.
+    const now = await this.ctx.store.runners.get(runner.id);
+    if (strategy === 'terminate_preserve_storage' && now?.state === 'paused') return;
     try {
       await this.workspaces.take({ ...session, runnerId: runner.id }, { reason: 'suspend', pinned: false });
     } catch (e: unknown) {

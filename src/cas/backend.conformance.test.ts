@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { encodeSync, hashId } from './codec.js';
 import { FsBackend } from './fs-backend.js';
+import { collectGarbage } from './gc.js';
 import { restoreDir } from './restore.js';
 import { S3Backend } from './s3-backend.js';
 import { type LocalS3, startLocalS3 } from './s3rver.test-support.js';
@@ -162,6 +163,30 @@ for (const c of CASES) {
       } finally {
         await r.close?.();
       }
+    });
+
+    it('garbage collection keeps a kept snapshot whole and sweeps what nothing references', async () => {
+      const ws = join(tmp, `gc-${c.name.replace(/\W/g, '')}`);
+      mkdirSync(ws);
+      makeTree(ws);
+      const kept = await snapshotDir(ws, b);
+      const stray = obj('referenced by nothing');
+      await b.put(stray.id, stray.stored);
+      // Now, nothing is old enough to go.
+      const young = await collectGarbage(b, { roots: [kept.manifestId], graceMs: 60_000 });
+      expect(young.deleted).toBe(0);
+      expect(young.young).toBe(1);
+      // A collection two days from now, with a one-day grace: every object is old.
+      const r = await collectGarbage(b, {
+        roots: [kept.manifestId],
+        graceMs: 24 * 3_600_000,
+        now: Date.now() + 48 * 3_600_000,
+      });
+      expect(r.deleted).toBe(1);
+      expect(await b.has([stray.id])).toEqual([false]);
+      const out = join(tmp, `gc-out-${c.name.replace(/\W/g, '')}`);
+      await restoreDir(kept.manifestId, b, out);
+      expect(describeTree(out)).toEqual(describeTree(ws));
     });
 
     it('snapshots a tree into the backend and restores it exactly', async () => {

@@ -6,6 +6,8 @@
  */
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GatewayChunks } from '../src/agent/gateway-chunks.js';
+import { parseServerAddress } from '../src/agent/gateway-client.js';
 import { encode, hashId } from '../src/cas/index.js';
 import { PROTOCOL_VERSION } from '../src/protocol/messages.js';
 import { registerOnGateway, type ServerHandle, startServer } from './harness.js';
@@ -110,6 +112,36 @@ describe('the workspace store on the gateway', () => {
     const missing = await call('GET', `/v1/cas/objects/${wrongId}`, null);
     expect(missing.status).toBe(404);
     expect(missing.json().message).toContain(wrongId);
+  });
+
+  it("the agent's client: queries past a batch, a batch of puts in few requests, reads back; a bad batch stores nothing", async () => {
+    const chunks = new GatewayChunks(parseServerAddress(`unix:${srv.gatewaySocket}`), () => credential);
+    try {
+      const objects = await Promise.all(
+        Array.from({ length: 1200 }, async (_, i) => {
+          const plain = Buffer.from(`object ${i}\n`.repeat(50));
+          return { id: hashId(plain), data: await encode(plain) };
+        }),
+      );
+      const ids = objects.map((o) => o.id);
+      expect((await chunks.has(ids)).every((p) => !p)).toBe(true); // 1200 ids: two queries
+      await chunks.putMany(objects);
+      expect((await chunks.has(ids)).every((p) => p)).toBe(true);
+      expect(Buffer.from((await chunks.get(ids[1199]!))!).equals(Buffer.from(objects[1199]!.data))).toBe(true);
+      expect(await chunks.get(hashId(Buffer.from('never stored')))).toBeNull();
+
+      // One corrupt object refuses its whole batch: the good one before it is not stored either.
+      const good = Buffer.from('a good one');
+      const bad = Buffer.from('a bad one');
+      const refused = chunks.putMany([
+        { id: hashId(good), data: await encode(good) },
+        { id: hashId(bad), data: await encode(good) },
+      ]);
+      await expect(refused).rejects.toThrow(/400 object 1: .*corrupt/);
+      expect(await chunks.has([hashId(good), hashId(bad)])).toEqual([false, false]);
+    } finally {
+      chunks.close();
+    }
   });
 
   it('the workspace API refuses what cannot be done with the reason', async () => {

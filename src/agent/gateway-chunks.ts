@@ -8,8 +8,10 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Endpoint } from './gateway-client.js';
 
-/** Ids per `has` request (the server refuses more). */
+/** Ids per `has` request and objects per `putMany` request (the server refuses more). */
 export const HAS_BATCH = 1000;
+/** Bytes per `putMany` request (the server refuses over 32 MiB). */
+export const PUT_MANY_BYTES = 8 * 1024 * 1024;
 
 export class GatewayChunkError extends Error {
   constructor(
@@ -49,6 +51,31 @@ export class GatewayChunks {
 
   async put(id: string, data: Uint8Array): Promise<void> {
     await this.call('PUT', `/v1/cas/objects/${id}`, data, 'application/octet-stream');
+  }
+
+  /**
+   * Stores several objects in as few requests as fit (at most PUT_MANY_BYTES and HAS_BATCH
+   * objects each): `id` (64 hex bytes), a 4-byte big-endian length, then the stored bytes.
+   */
+  async putMany(objects: { id: string; data: Uint8Array }[]): Promise<void> {
+    let frames: Buffer[] = [];
+    let size = 0;
+    const send = async () => {
+      if (!frames.length) return;
+      const body = Buffer.concat(frames);
+      frames = [];
+      size = 0;
+      await this.call('POST', '/v1/cas/objects', body, 'application/octet-stream');
+    };
+    for (const o of objects) {
+      if (size + 68 + o.data.byteLength > PUT_MANY_BYTES || frames.length >= HAS_BATCH * 2) await send();
+      const head = Buffer.alloc(68);
+      head.write(o.id, 0, 64, 'latin1');
+      head.writeUInt32BE(o.data.byteLength, 64);
+      frames.push(head, Buffer.from(o.data.buffer, o.data.byteOffset, o.data.byteLength));
+      size += 68 + o.data.byteLength;
+    }
+    await send();
   }
 
   async get(id: string): Promise<Uint8Array | null> {

@@ -7,6 +7,7 @@
  * |---|---|
  * | `POST /v1/cas/has` `{"ids": [...]}` (at most 1000) | `{"present": [bool...]}`: which objects the store holds |
  * | `PUT /v1/cas/objects/<id>` (body: the stored bytes, at most 16 MiB) | stores one object (idempotent), 204 |
+ * | `POST /v1/cas/objects` (body: frames of 64 hex id bytes, a 4-byte big-endian length, the stored bytes; at most 1000 objects and 32 MiB) | stores a batch, 204; the first bad frame refuses the batch before anything is stored |
  * | `GET /v1/cas/objects/<id>` | the stored bytes, or 404 |
  *
  * Ids are lowercase hex SHA-256 (content addresses of the plain bytes): anything else is a 400, and
@@ -29,6 +30,7 @@ export interface CasObjects {
 
 export const CAS_HAS_MAX = 1000;
 export const CAS_OBJECT_MAX = 16 * 1024 * 1024;
+export const CAS_BATCH_MAX = 32 * 1024 * 1024;
 const ID = /^[0-9a-f]{64}$/;
 
 class TooLarge extends Error {}
@@ -75,6 +77,7 @@ export class GatewayCas {
     }
     try {
       if (req.method === 'POST' && url === '/v1/cas/has') return await this.has(req, res);
+      if (req.method === 'POST' && url === '/v1/cas/objects') return await this.putMany(req, res);
       const obj = /^\/v1\/cas\/objects\/([^/?]+)$/.exec(url);
       if (obj) {
         const id = obj[1]!;
@@ -119,6 +122,39 @@ export class GatewayCas {
         message: `ids: expected at most ${CAS_HAS_MAX} lowercase hex SHA-256 ids`,
       });
     json(res, 200, { present: await this.objects.has(ids as string[]) });
+  }
+
+  private async putMany(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readCapped(req, CAS_BATCH_MAX);
+    const objects: { id: string; data: Buffer }[] = [];
+    for (let at = 0; at < body.length; ) {
+      const n = objects.length;
+      if (n >= CAS_HAS_MAX || at + 68 > body.length)
+        return json(res, 400, {
+          code: 'bad_request',
+          message: `object ${n}: ${n >= CAS_HAS_MAX ? `more than ${CAS_HAS_MAX} objects` : 'truncated frame header'}`,
+        });
+      const id = body.toString('latin1', at, at + 64);
+      const len = body.readUInt32BE(at + 64);
+      if (!ID.test(id))
+        return json(res, 400, { code: 'bad_request', message: `object ${n}: id is not a lowercase hex SHA-256` });
+      if (len === 0 || at + 68 + len > body.length)
+        return json(res, 400, {
+          code: 'bad_request',
+          message: `object ${n} (${id}): ${len === 0 ? 'empty' : 'truncated'}`,
+        });
+      const data = body.subarray(at + 68, at + 68 + len);
+      try {
+        decodeVerified(id, data);
+      } catch (e: unknown) {
+        if (!(e instanceof CorruptObject)) throw e;
+        return json(res, 400, { code: 'corrupt', message: `object ${n}: ${e.message}` });
+      }
+      objects.push({ id, data });
+      at += 68 + len;
+    }
+    for (const o of objects) await this.objects.put(o.id, o.data);
+    res.writeHead(204).end();
   }
 
   private async put(id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -34,6 +34,7 @@ import { type AgentOutcome, type OutcomeReader, outcomeReader } from './outcome/
 import { SandboxHost } from './sandbox/index.js';
 import { killLeftoverTask, RunningTask, type TaskResult } from './task.js';
 import { tlsClientOptions, tlsFailure, wantsTls } from './tls-client.js';
+import { WorkspaceTransfers } from './workspace-transfer.js';
 import { SessionWorkspaces } from './workspaces.js';
 
 export { AgentError, parseServerAddress };
@@ -84,6 +85,8 @@ export class Agent {
   private readonly endedSessions = new Set<string>();
   /** The nested sandbox runtimes found at start (tasks of runner-creates-sandbox pools run in them). */
   private sandbox: SandboxHost | null = null;
+  /** Session workspaces' snapshots and restores through the gateway's store routes. */
+  private readonly transfers: WorkspaceTransfers;
   /** What tasks' egress proxies refused, batched for the server. */
   private readonly denials = new EgressReports((r) => this.send(r));
   readonly done = new Promise<void>((r) => {
@@ -100,6 +103,8 @@ export class Agent {
       opts.config.runnerId === null,
       opts.config.sessionWorkspaces ?? null,
     );
+    const link = { credential: () => this.cred?.credential ?? null, send: (m: RunnerMessage) => this.send(m) };
+    this.transfers = WorkspaceTransfers.over(this.ep, link, this.workspaces, opts.config.stateDir, this.log);
   }
 
   /** The credential in use was loaded from the state dir (not just issued). */
@@ -435,6 +440,9 @@ export class Agent {
       case 'error':
         this.log(`server error ${msg.code}: ${msg.message}`);
         return;
+      case 'workspace.snapshot':
+        this.transfers.snapshot(msg.ref, msg.sessionId);
+        return;
       default: {
         // Every message type is handled above: a new one is a compile error here (never).
         const unknown: never = msg;
@@ -499,6 +507,7 @@ export class Agent {
         },
         started: (pid) => this.send({ type: 'task.started', taskId: a.taskId, pid }),
         egressDenied: (d) => this.denials.push(a.taskId, d),
+        prepare: () => this.transfers.prepare(a, workspace, (l) => ship.push('system', l)),
       },
       this.opts.config.stateDir,
       this.sandbox,
@@ -585,6 +594,7 @@ export class Agent {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.fence.stop();
     this.sandbox?.dispose();
+    this.transfers.close();
     this.ws?.close(1000, 'agent stopping');
     process.exitCode = code;
     this.stopped();

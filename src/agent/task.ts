@@ -39,6 +39,8 @@ export interface TaskSink {
   started(pid: number | null): void;
   /** A connection the task's egress proxy refused (nested sandboxes with an allow list). */
   egressDenied?(d: EgressDenial): void;
+  /** Readies the workspace before any command (a restore from the store); returns why it could not, else null. */
+  prepare?(): Promise<string | null>;
 }
 
 /**
@@ -125,6 +127,8 @@ export class RunningTask {
   private async runSteps(): Promise<TaskResult> {
     const a = this.assignment;
     mkdirSync(this.workspace, { recursive: true });
+    const unready = await this.sink.prepare?.();
+    if (unready) return { exitCode: null, signal: null, error: unready, cancelled: false };
     if (a.sandbox) {
       try {
         const host = this.sandbox;

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import * as R from './responses.js';
 import * as S from './security.js';
+import * as W from './workspaces.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -109,6 +110,15 @@ export const OPERATIONS = {
   listMembers: op('GET', '/v1/members', R.listing(R.Member)),
   addMember: op('POST', '/v1/members', R.Member, { status: 201 }),
   removeMember: op('DELETE', '/v1/members/:member', R.Deleted),
+
+  snapshotSession: op('POST', '/v1/sessions/:id/snapshots', W.Snapshot, { status: 201 }),
+  forkSession: op('POST', '/v1/sessions/:id/fork', R.SessionWithTasks, { status: 201 }),
+  getSessionWorkspace: op('GET', '/v1/sessions/:id/workspace', W.SessionWorkspace),
+  listSnapshots: op('GET', '/v1/workspaces', R.listing(W.Snapshot)),
+  getSnapshot: op('GET', '/v1/workspaces/:id', W.SnapshotDetail),
+  downloadSnapshot: op('GET', '/v1/workspaces/:id/download', z.string().describe('application/x-tar')),
+  diffSnapshots: op('GET', '/v1/workspaces/:id/diff/:other', W.SnapshotDiff),
+  gcWorkspaces: op('POST', '/v1/workspaces/gc', W.GcReport),
 } satisfies Record<string, Operation>;
 
 export type OperationId = keyof typeof OPERATIONS;

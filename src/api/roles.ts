@@ -109,6 +109,17 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   listMembers: a('viewer', 'org'),
   addMember: a('admin', 'org'),
   removeMember: a('admin', 'org'),
+
+  // Workspaces (docs/workspaces.md): a session's snapshot, fork and progress in its project; the
+  // snapshot listings, downloads and diffs and the collection need a token for the whole org.
+  snapshotSession: a('member'),
+  forkSession: a('member'),
+  getSessionWorkspace: a('viewer'),
+  listSnapshots: a('viewer', 'org'),
+  getSnapshot: a('viewer', 'org'),
+  downloadSnapshot: a('viewer', 'org'),
+  diffSnapshots: a('viewer', 'org'),
+  gcWorkspaces: a('operator', 'org'),
 };
 
 /** The access of an operation; undefined for one missing from the table (refused to every token). */

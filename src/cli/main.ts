@@ -37,6 +37,7 @@ const NOUNS: [names: string[], register: Register][] = [
   [['members', 'member'], async (p) => (await import('./commands/orgs.js')).memberCommands(p)],
   [['dispatch'], async (p, s) => (await import('./commands/orgs.js')).dispatchCommand(p, s)],
   [['dashboard'], async (p) => (await import('./commands/dashboard.js')).dashboardCommands(p)],
+  [['workspaces', 'workspace'], async (p) => (await import('./commands/workspaces.js')).workspaceCommands(p)],
 ];
 
 /** The first word that is not an option or a global option's value: the noun being run. */

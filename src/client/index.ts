@@ -12,6 +12,7 @@ import type { z } from 'zod';
 import type * as R from '../api/responses.js';
 import type * as S from '../api/schemas.js';
 import type * as SEC from '../api/security.js';
+import type * as W from '../api/workspaces.js';
 import { readSse, type SseEvent } from './sse.js';
 
 export type {
@@ -407,6 +408,37 @@ export class MarionetteClient {
   }
   readiness(): Promise<R.Readiness> {
     return this.request('GET', '/readyz');
+  }
+
+  // ---- workspaces (docs/workspaces.md)
+  /** Snapshots a session's workspace now; answers once the snapshot is stored. */
+  snapshotSession(id: string, body: In<typeof W.SnapshotBody> = {}): Promise<Out<typeof W.Snapshot>> {
+    return this.request('POST', `/v1/sessions/${enc(id)}/snapshots`, { body });
+  }
+  forkSession(id: string, body: In<typeof W.ForkBody> = {}): Promise<R.SessionWithTasks> {
+    return this.request('POST', `/v1/sessions/${enc(id)}/fork`, { body });
+  }
+  /** A session's newest snapshot and the one in flight (its progress). */
+  getSessionWorkspace(id: string): Promise<Out<typeof W.SessionWorkspace>> {
+    return this.request('GET', `/v1/sessions/${enc(id)}/workspace`);
+  }
+  listSnapshots(query: { session?: string; limit?: number } = {}): Promise<Listing<Out<typeof W.Snapshot>>> {
+    return this.request('GET', '/v1/workspaces', { query });
+  }
+  getSnapshot(id: string, query: { entries?: boolean; limit?: number } = {}): Promise<Out<typeof W.SnapshotDetail>> {
+    const q = { ...(query.entries ? { entries: 1 } : {}), ...(query.limit ? { limit: query.limit } : {}) };
+    return this.request('GET', `/v1/workspaces/${enc(id)}`, { query: q });
+  }
+  diffSnapshots(from: string, to: string): Promise<Out<typeof W.SnapshotDiff>> {
+    return this.request('GET', `/v1/workspaces/${enc(from)}/diff/${enc(to)}`);
+  }
+  gcWorkspaces(body: In<typeof W.GcBody> = {}): Promise<Out<typeof W.GcReport>> {
+    return this.request('POST', '/v1/workspaces/gc', { body });
+  }
+  /** A snapshot as a tar byte stream. */
+  async downloadSnapshot(id: string): Promise<AsyncIterable<Uint8Array>> {
+    const res = await this.send('GET', `/v1/workspaces/${enc(id)}/download`, {}, 'application/x-tar');
+    return res.body as unknown as AsyncIterable<Uint8Array>;
   }
 }
 

@@ -14,6 +14,7 @@ import { type ProvidersConfig, parseProvidersConfig, poolsInProviderSections } f
 import { duration } from './duration.js';
 import { type LimitsConfig, limitsFileSchema, resolveLimits } from './limits.js';
 import { resolveTls, type TlsConfig, type TlsFlags, tlsFileSchema } from './tls.js';
+import { resolveWorkspaces, type WorkspacesConfig, workspacesFileSchema } from './workspaces.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 
@@ -126,6 +127,8 @@ const fileSchema = z.strictObject({
     .optional(),
   /** Timeouts and connection caps on the API and gateway (src/config/limits.ts). */
   limits: limitsFileSchema.optional(),
+  /** Snapshot retention, scheduled store collection, snapshot timeout (src/config/workspaces.ts). */
+  workspaces: workspacesFileSchema.optional(),
   /** TLS for the API and the gateway (src/config/tls.ts). Default off. */
   tls: tlsFileSchema.optional(),
   tasks: z
@@ -189,6 +192,8 @@ export interface ServerConfig {
   preemptMinIdleMs: number;
   /** Socket timeouts and caps, hello timeout, invalid-frame budget, registration rate (`limits:`). */
   limits: LimitsConfig;
+  /** Snapshot retention and the store's scheduled collection (`workspaces:`). */
+  workspaces: WorkspacesConfig;
   /** TLS for the API and the gateway's TCP listener (`tls:`, `--tls-cert`...); null = off. */
   tls: TlsConfig | null;
   /** `tasks.default_timeout` (default 1h). */
@@ -353,6 +358,7 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
     preemptIdle: file.sessions?.preempt_idle ?? true,
     preemptMinIdleMs: file.sessions?.preempt_min_idle ?? 10_000,
     limits: resolveLimits(file.limits),
+    workspaces: resolveWorkspaces(file.workspaces),
     tls: resolveTls(flags, env, file.tls),
     taskTimeoutMs: file.tasks?.default_timeout ?? 60 * 60_000,
     localSandbox: localSandbox(env, providers),

@@ -164,6 +164,32 @@ export const RunnerMessage = z.discriminatedUnion('type', [
   }),
   /** The runner saved the credential `welcome.credential` gave it: the server retires the old one. */
   z.strictObject({ type: z.literal('credential.saved') }),
+  /** How far a `workspace.snapshot` (ref) has got: entries and plain bytes seen, encoded bytes sent. */
+  z.strictObject({
+    type: z.literal('workspace.progress'),
+    ref: z.string().max(128),
+    files: z.number().int().min(0),
+    bytes: z.number().int().min(0),
+    bytesNew: z.number().int().min(0),
+  }),
+  /**
+   * A `workspace.snapshot` (ref) ended: `ok` with the manifest's address once it and every chunk
+   * are in the store, else `error` (nothing the server keeps points at what was sent).
+   */
+  z.strictObject({
+    type: z.literal('workspace.snapshotted'),
+    ref: z.string().max(128),
+    sessionId: z.string().max(128),
+    ok: z.boolean(),
+    manifestId: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .nullable(),
+    files: z.number().int().min(0),
+    bytes: z.number().int().min(0),
+    bytesNew: z.number().int().min(0),
+    error: z.string().max(8192).nullable(),
+  }),
 ]);
 export type RunnerMessage = z.infer<typeof RunnerMessage>;
 
@@ -213,6 +239,15 @@ export const TaskAssignment = z.strictObject({
   outputLimits: z.strictObject({ lines: z.number().int().positive(), bytes: z.number().int().positive() }).optional(),
   /** Run the commands in a nested sandbox the runner makes (pools with `sandbox_mode: runner-creates-sandbox`). */
   sandbox: TaskSandbox.optional(),
+  /**
+   * The session's newest snapshot in the workspace store: a runner whose workspace for the
+   * session is empty (a resume or fork landed here) restores it before the task; one that still
+   * holds the files (its own, or storage its provider kept) keeps them.
+   */
+  restore: z
+    .strictObject({ snapshotId: z.string().max(128), manifestId: z.string().regex(/^[0-9a-f]{64}$/) })
+    .nullable()
+    .optional(),
 });
 export type TaskAssignment = z.infer<typeof TaskAssignment>;
 
@@ -255,6 +290,12 @@ export const ServerMessage = z.discriminatedUnion('type', [
   /** The session ended (or no longer exists): the runner removes its per-session workspace. */
   z.strictObject({ type: z.literal('session.ended'), ref: z.string(), sessionId: z.string() }),
   z.strictObject({ type: z.literal('error'), code: z.string(), message: z.string() }),
+  /**
+   * Snapshot the session's workspace into the store now, over the gateway's `/v1/cas/` routes
+   * with the runner credential (only chunks the store lacks are sent), reporting
+   * `workspace.progress` and then `workspace.snapshotted` with the same ref.
+   */
+  z.strictObject({ type: z.literal('workspace.snapshot'), ref: z.string().max(128), sessionId: z.string().max(128) }),
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
 

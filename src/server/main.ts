@@ -36,6 +36,7 @@ import { SuspendService } from './suspend.js';
 import { loadServerTls, type ServerTls } from './tls.js';
 import { TokenService } from './tokens.js';
 import { SessionTracer } from './traces.js';
+import { WorkspaceStore } from './workspace-store.js';
 
 export interface RunningServer {
   ctx: ServerContext;
@@ -161,11 +162,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     logFile.closeNow();
     throw e;
   }
-  const gateway = new Gateway(ctx, runners, links, tls);
+  const workspaceStore = new WorkspaceStore(ctx, (c, from) => runners.authenticate(c, from), links);
+  const gateway = new Gateway(ctx, runners, links, tls, workspaceStore.gatewayCas);
+  workspaceStore.start();
   const workspaceReaper = new SessionWorkspaceReaper(ctx, gateway);
   workspaceReaper.start();
   const tokens = new TokenService(ctx, pools, runners);
-  const suspend = new SuspendService(ctx, sessions, runners);
+  const suspend = new SuspendService(ctx, sessions, runners, workspaceStore.snapshots);
   const preempter = new Preempter(ctx, sessions, suspend);
   const autoscaler = new Autoscaler(ctx, runners, sessions.providerHealth, () => sessions.allPools());
   const metrics = new ServerMetrics(ctx);
@@ -179,6 +182,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       storage,
       suspend,
       observability: { metrics, readiness: readinessProbe(store, () => gateway.listening) },
+      workspaces: workspaceStore.routes,
       extend: (api) => {
         pools.routes(api);
         tokens.routes(api);
@@ -300,6 +304,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       sessions.close();
       control.close();
       workspaceReaper.close();
+      await workspaceStore.close();
       await app.close();
       metrics.close();
       tracer?.close();

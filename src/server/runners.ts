@@ -127,6 +127,10 @@ export class RunnerService implements GatewayHandler {
         if (next) await this.ctx.store.runners.confirmNextCredential(conn.runnerId, next);
         return;
       }
+      case 'workspace.progress':
+      case 'workspace.snapshotted':
+        this.ctx.bus.emit('workspace:report', { runnerId: conn.runnerId, report: msg });
+        return;
       default: {
         // Every message type is handled above: a new one is a compile error here (never).
         const unknown: never = msg;

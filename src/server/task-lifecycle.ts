@@ -93,6 +93,8 @@ export class TaskLifecycle {
       await this.failTask(task, missingEnvError(card, r.missing));
       return null;
     }
+    // A runner whose workspace for the session is empty (a resume or fork landed there) restores this.
+    const snap = await this.ctx.store.snapshots.latest(session.id);
     return {
       taskId: task.id,
       sessionId: session.id,
@@ -100,6 +102,7 @@ export class TaskLifecycle {
       workspace: null,
       resumeAfterSeq: known.claimed ? 0 : await this.ctx.store.logs.maxSeq(task.id),
       ...assignmentFields(r),
+      ...(snap ? { restore: { snapshotId: snap.id, manifestId: snap.manifestId } } : {}),
     };
   }
 

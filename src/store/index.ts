@@ -17,6 +17,7 @@ import { OrgRepo } from './repos/orgs.js';
 import { PoolRepo } from './repos/pools.js';
 import { RunnerRepo } from './repos/runners.js';
 import { SessionRepo } from './repos/sessions.js';
+import { SnapshotRepo } from './repos/snapshots.js';
 import { TaskRepo } from './repos/tasks.js';
 import { enforceRowLevelSecurity, orgSettingHook } from './rls.js';
 import type { Database, Dialect } from './schema.js';
@@ -46,6 +47,8 @@ export interface Store extends Repos {
   /** API tokens (create, list, revoke, rotate) and the audit log. */
   apiTokens: ApiTokenRepo;
   audit: AuditRepo;
+  /** Workspace snapshots (rows naming manifests in the content-addressable store). */
+  snapshots: SnapshotRepo;
   dialect: Dialect;
   /** Sessions, tasks and runners written since the assigner last looked (see ChangeLog). */
   changes: ChangeLog;
@@ -186,6 +189,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     costs: new CostRepo(db),
     apiTokens: new ApiTokenRepo(db),
     audit: new AuditRepo(db),
+    snapshots: new SnapshotRepo(db),
     ...repos(db, changes, dialect, opts.redact),
     transaction: (fn) => timed(() => db.transaction().execute((trx) => fn(repos(trx, changes, dialect, opts.redact)))),
     commitCount: () => grouped?.commits ?? 0,

@@ -222,6 +222,24 @@ export interface CostEventsTable {
   model?: string | null;
 }
 
+/** Migration 013: a snapshot of a session's workspace in the content-addressable store. */
+export interface SnapshotsTable {
+  id: string;
+  org_id: string;
+  session_id: string;
+  parent_id: string | null;
+  manifest_id: string;
+  /** Why it was taken: `checkpoint` (asked for), `suspend`, `fork`. */
+  reason: string;
+  files: number;
+  bytes: number;
+  bytes_new: number;
+  /** 1: kept whatever the retention (a checkpoint a user asked for). */
+  pinned: number;
+  runner_id: string | null;
+  created_at: number;
+}
+
 /** Install-wide settings (`install_id`: the id every provider object is labelled with). */
 export interface MetaTable {
   key: string;
@@ -245,4 +263,5 @@ export interface Database {
   cost_events: CostEventsTable;
   meta: MetaTable;
   audit_events: AuditEventsTable;
+  snapshots: SnapshotsTable;
 }

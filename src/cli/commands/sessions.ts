@@ -1,5 +1,6 @@
 /**
- * @module `mctl sessions create|list|get|show|cancel|logs|explain|suspend|resume`. `create --wait`
+ * @module `mctl sessions create|list|get|show|cancel|logs|explain|suspend|resume` (and
+ * `snapshot|fork` from ./workspaces.ts). `create --wait`
  * prints the session id at once, progress on stderr, and the final state; `-o json --wait` prints
  * the session as it is once the wait ends.
  */
@@ -12,6 +13,7 @@ import { createSessionAndReport } from '../session-start.js';
 import { followLogs, pageLogs } from '../wait.js';
 import { parseEnvPairs, parseTimeout as parseTaskTimeout } from './agents.js';
 import { taskCols } from './tasks.js';
+import { workspaceSessionCommands } from './workspaces.js';
 
 const sessionCols: Column<Session>[] = [
   { header: 'ID', get: (s) => s.id },
@@ -180,4 +182,5 @@ export function sessionCommands(program: Command, setExit: (code: number) => voi
       const s = await api.resumeSession(id);
       print(out, s, () => `session ${s.id} ${s.state}`);
     });
+  workspaceSessionCommands(sessions);
 }

@@ -21,6 +21,7 @@ import { runnerRoutes } from './runners.js';
 import { securityRoutes } from './security.js';
 import { sessionRoutes } from './sessions.js';
 import { taskRoutes } from './tasks.js';
+import { type WorkspaceRouteDeps, workspaceRoutes } from './workspaces.js';
 
 export interface RouteServices {
   sessions: SessionService;
@@ -29,6 +30,8 @@ export interface RouteServices {
   storage?: StorageHealth;
   /** /healthz, /readyz and /metrics (./health.ts). */
   observability?: Observability;
+  /** The workspace store's snapshots, downloads and collection (absent: no workspace routes). */
+  workspaces?: WorkspaceRouteDeps;
   /** Route groups kept with their service (pools, profiles, providers, tokens). */
   extend?: (api: Api) => void;
 }
@@ -54,6 +57,7 @@ export function registerRoutes(api: Api, ctx: ServerContext, services: RouteServ
   securityRoutes(api, ctx);
   eventStreamRoutes(api, ctx);
   dashboardRoutes(api, ctx);
+  if (services.workspaces) workspaceRoutes(api, ctx, sessions, services.workspaces);
   services.extend?.(api);
   api.route('GET', '/v1/openapi.json', { summary: 'This document', tag: 'meta', auth: false }, async () =>
     api.openapi(VERSION),

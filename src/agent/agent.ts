@@ -29,6 +29,7 @@ import {
   postJson,
   WS_OPEN,
 } from './gateway-client.js';
+import { runAllPreRelease, runPreRelease } from './kits.js';
 import { LogShipper } from './logship.js';
 import { type AgentOutcome, type OutcomeReader, outcomeReader } from './outcome/index.js';
 import { SandboxHost } from './sandbox/index.js';
@@ -498,6 +499,8 @@ export class Agent {
         },
         started: (pid) => this.send({ type: 'task.started', taskId: a.taskId, pid }),
         egressDenied: (d) => this.denials.push(a.taskId, d),
+        repoReady: (baseCommit, ref) =>
+          this.send({ type: 'repo.ready', taskId: a.taskId, sessionId: a.sessionId, baseCommit, ref }),
       },
       this.opts.config.stateDir,
       this.sandbox,
@@ -555,11 +558,14 @@ export class Agent {
   }
 
   private removeWorkspace(sessionId: string): void {
-    try {
-      if (this.workspaces.remove(sessionId)) this.log(`session ${sessionId} ended: removed its workspace`);
-    } catch (e: unknown) {
-      this.log(`session ${sessionId} ended, but removing its workspace failed: ${(e as Error).message}`);
-    }
+    // The session's kits' preRelease hooks run first, best-effort (./kits.ts).
+    void runPreRelease(sessionId, (l) => this.log(l)).finally(() => {
+      try {
+        if (this.workspaces.remove(sessionId)) this.log(`session ${sessionId} ended: removed its workspace`);
+      } catch (e: unknown) {
+        this.log(`session ${sessionId} ended, but removing its workspace failed: ${(e as Error).message}`);
+      }
+    });
   }
 
   /** The lease is about to lapse unconfirmed: kill the task before the server retries it elsewhere. */
@@ -581,6 +587,7 @@ export class Agent {
       this.current.run.kill(1000);
       await Promise.race([this.current.run.done, sleep(3000)]);
     }
+    await runAllPreRelease((l) => this.log(l));
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.fence.stop();
     this.ws?.close(1000, 'agent stopping');

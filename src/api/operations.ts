@@ -6,6 +6,7 @@
  * typed from the same schemas. Request schemas are in `./schemas.ts`.
  */
 import { z } from 'zod';
+import * as K from './kit-schemas.js';
 import * as R from './responses.js';
 import * as S from './security.js';
 
@@ -83,6 +84,14 @@ export const OPERATIONS = {
   updateAgent: op('PUT', '/v1/agents/:name', R.AgentCard),
   deleteAgent: op('DELETE', '/v1/agents/:name', R.Deleted),
   renderAgent: op('POST', '/v1/agents/:name/render', R.RenderResult),
+
+  listKits: op('GET', '/v1/kits', R.listing(K.KitResponse)),
+  getKit: op('GET', '/v1/kits/:ref', K.KitResponse),
+  createKit: op('POST', '/v1/kits', K.KitResponse, { status: 201 }),
+  deleteKit: op('DELETE', '/v1/kits/:ref', R.Deleted),
+  listGitCredentials: op('GET', '/v1/git-credentials', R.listing(K.GitCredentialResponse)),
+  putGitCredential: op('PUT', '/v1/git-credentials/:host', K.GitCredentialResponse),
+  deleteGitCredential: op('DELETE', '/v1/git-credentials/:host', R.Deleted),
 
   listProviders: op('GET', '/v1/providers', R.listing(R.Provider)),
   listCosts: op('GET', '/v1/costs', R.CostListing),

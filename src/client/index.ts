@@ -9,6 +9,7 @@
  * It imports the schemas' types only, so loading it costs no schema construction.
  */
 import type { z } from 'zod';
+import type * as K from '../api/kit-schemas.js';
 import type * as R from '../api/responses.js';
 import type * as S from '../api/schemas.js';
 import type * as SEC from '../api/security.js';
@@ -40,6 +41,10 @@ export interface Listing<T> {
 
 export type CreateSessionInput = Omit<In<typeof S.CreateSessionBody>, 'dryRun'>;
 export type CreateTaskInput = In<typeof S.CreateTaskBody>;
+export type KitInput = In<typeof K.KitBody>;
+export type Kit = Out<typeof K.KitResponse>;
+export type GitCredentialInput = In<typeof K.GitCredentialBody>;
+export type GitCredential = Out<typeof K.GitCredentialResponse>;
 export type PoolInput = In<typeof S.PoolInput>;
 export type PoolUpdate = In<typeof S.PoolUpdate>;
 export type ProfileInput = In<typeof S.ProfileInput>;
@@ -341,6 +346,30 @@ export class MarionetteClient {
   /** A task's exact argv and environment names for a prompt (no secret values). */
   renderAgent(name: string, body: RenderInput): Promise<RenderResult> {
     return this.request('POST', `/v1/agents/${enc(name)}/render`, { body });
+  }
+  // ---- kits and git credentials
+  listKits(): Promise<Listing<Kit>> {
+    return this.request('GET', '/v1/kits');
+  }
+  /** A kit by `id` or `id@version`. */
+  getKit(ref: string): Promise<Kit> {
+    return this.request('GET', `/v1/kits/${enc(ref)}`);
+  }
+  createKit(body: KitInput): Promise<Kit> {
+    return this.request('POST', '/v1/kits', { body });
+  }
+  deleteKit(ref: string): Promise<{ deleted: string }> {
+    return this.request('DELETE', `/v1/kits/${enc(ref)}`);
+  }
+  listGitCredentials(): Promise<Listing<GitCredential>> {
+    return this.request('GET', '/v1/git-credentials');
+  }
+  /** Sets the credential git uses for `host` (the secret is never answered back). */
+  putGitCredential(host: string, body: GitCredentialInput): Promise<GitCredential> {
+    return this.request('PUT', `/v1/git-credentials/${enc(host)}`, { body });
+  }
+  deleteGitCredential(host: string): Promise<{ deleted: string }> {
+    return this.request('DELETE', `/v1/git-credentials/${enc(host)}`);
   }
   listProviders(): Promise<Listing<Provider>> {
     return this.request('GET', '/v1/providers');

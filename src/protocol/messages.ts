@@ -164,6 +164,14 @@ export const RunnerMessage = z.discriminatedUnion('type', [
   }),
   /** The runner saved the credential `welcome.credential` gave it: the server retires the old one. */
   z.strictObject({ type: z.literal('credential.saved') }),
+  /** The session's repository is cloned and checked out at `baseCommit` (sent once, after the clone). */
+  z.strictObject({
+    type: z.literal('repo.ready'),
+    taskId: z.string(),
+    sessionId: z.string(),
+    baseCommit: z.string().regex(/^[0-9a-f]{40,64}$/),
+    ref: z.string().max(512).nullable(),
+  }),
 ]);
 export type RunnerMessage = z.infer<typeof RunnerMessage>;
 
@@ -192,6 +200,48 @@ export const TaskSandbox = z.strictObject({
 });
 export type TaskSandbox = z.infer<typeof TaskSandbox>;
 
+/** A git credential as it travels to the runner (inside the assignment only, never in a log line). */
+export const GitCredentialWire = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('token'), username: z.string().max(256), secret: z.string().min(1).max(16384) }),
+  z.strictObject({ kind: z.literal('ssh-key'), secret: z.string().min(1).max(65536) }),
+]);
+export type GitCredentialWire = z.infer<typeof GitCredentialWire>;
+
+export const RepoAssignment = z.strictObject({
+  url: z.string().min(1).max(4096),
+  /** Branch, tag or commit; null: the remote's default branch. */
+  ref: z.string().min(1).max(512).nullable(),
+  /** Shallow clone of this many commits; null: all of them. */
+  depth: z.number().int().positive().nullable(),
+  /** Every branch and tag too. */
+  fullHistory: z.boolean(),
+  credential: GitCredentialWire.nullable(),
+});
+export type RepoAssignment = z.infer<typeof RepoAssignment>;
+
+const Commands = z.array(z.string().max(65536)).max(256);
+export const ToolchainAssignment = z.strictObject({
+  kits: z.array(z.string().max(200)).max(64),
+  os: z.string().max(64),
+  installCommands: Commands,
+  postAcquire: Commands,
+  preRelease: Commands,
+  env: z.record(z.string(), z.string()),
+  units: z
+    .array(
+      z.strictObject({
+        ref: z.string().max(200),
+        os: z.array(z.string().max(64)).max(16),
+        detect: z.string().max(65536).nullable(),
+        installCommands: Commands,
+        postAcquire: Commands,
+        preRelease: Commands,
+      }),
+    )
+    .max(64),
+});
+export type ToolchainAssignment = z.infer<typeof ToolchainAssignment>;
+
 export const TaskAssignment = z.strictObject({
   taskId: z.string(),
   sessionId: z.string(),
@@ -213,6 +263,10 @@ export const TaskAssignment = z.strictObject({
   outputLimits: z.strictObject({ lines: z.number().int().positive(), bytes: z.number().int().positive() }).optional(),
   /** Run the commands in a nested sandbox the runner makes (pools with `sandbox_mode: runner-creates-sandbox`). */
   sandbox: TaskSandbox.optional(),
+  /** The session's repository: cloned into the workspace before the first task (src/agent/repo.ts). */
+  repo: RepoAssignment.optional(),
+  /** The session's composed kits (src/core/kits.ts), run by the runner (src/agent/kits.ts). */
+  toolchain: ToolchainAssignment.optional(),
 });
 export type TaskAssignment = z.infer<typeof TaskAssignment>;
 

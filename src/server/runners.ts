@@ -5,6 +5,7 @@
  * built after the session side and calls back into it through `RunnerEvents`, given to its
  * constructor (no late wiring).
  */
+
 import { Conflict, NotFound, toError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { Pool, RunnerState } from '../core/types.js';
@@ -20,6 +21,7 @@ import { fenceSandbox } from './fencing.js';
 import type { GatewayHandler, RunnerConnection } from './gateway.js';
 import { LogIngest } from './logingest.js';
 import { decideTaskEnd } from './outcome.js';
+import { recordRepoReady } from './repo-events.js';
 import { auditConnect, auditRegistration } from './runner-audit.js';
 import type { RunnerControl } from './runner-control.js';
 import { rotateCredential, runnerForCredential } from './runner-credentials.js';
@@ -127,6 +129,8 @@ export class RunnerService implements GatewayHandler {
         if (next) await this.ctx.store.runners.confirmNextCredential(conn.runnerId, next);
         return;
       }
+      case 'repo.ready':
+        return recordRepoReady(this.ctx, conn.runnerId, msg);
       default: {
         // Every message type is handled above: a new one is a compile error here (never).
         const unknown: never = msg;

@@ -14,6 +14,7 @@ import { healthReport, type StorageHealth } from '../storage-health.js';
 import type { SuspendService } from '../suspend.js';
 import { watchRoutes } from '../watch.js';
 import { agentRoutes } from './agents.js';
+import { kitRoutes } from './kits.js';
 import { runnerRoutes } from './runners.js';
 import { securityRoutes } from './security.js';
 import { sessionRoutes } from './sessions.js';
@@ -44,6 +45,7 @@ export function registerRoutes(api: Api, ctx: ServerContext, services: RouteServ
   watchRoutes(ctx, api, sessions);
   runnerRoutes(api, ctx);
   agentRoutes(api, ctx, sessions);
+  kitRoutes(api, ctx);
   costRoutes(ctx, api);
   securityRoutes(api, ctx);
   services.extend?.(api);

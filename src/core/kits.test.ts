@@ -9,9 +9,18 @@ const kit = (id: string, version: string, extra: Partial<Kit> = {}): Kit => ({
 
 describe('kit composition', () => {
   const known = [
-    kit('a', '1', { installCommands: ['apt-get install x', 'setup-a'], postAcquire: ['a-post'], env: { A: '1', PATH: '/a/bin:$PATH' } }),
+    kit('a', '1', {
+      installCommands: ['apt-get install x', 'setup-a'],
+      postAcquire: ['a-post'],
+      env: { A: '1', PATH: '/a/bin:$PATH' },
+    }),
     kit('a', '2', { installCommands: ['setup-a2'] }),
-    kit('b', '1', { installCommands: ['apt-get install x', 'setup-b'], postAcquire: ['a-post', 'b-post'], preRelease: ['b-pre'], env: { PATH: '$PATH:/b/bin' } }),
+    kit('b', '1', {
+      installCommands: ['apt-get install x', 'setup-b'],
+      postAcquire: ['a-post', 'b-post'],
+      preRelease: ['b-pre'],
+      env: { PATH: '$PATH:/b/bin' },
+    }),
     kit('c', '1', { env: { A: '2' } }),
   ];
 
@@ -46,9 +55,15 @@ describe('kit composition', () => {
   });
 
   it('an env clash names both kits; an unknown kit or version is named', () => {
-    expect(() => composeKits([{ ref: 'a@1', from: 'x' }, { ref: 'c@1', from: 'y' }], known)).toThrow(
-      'kits a@1 and c@1 set A differently',
-    );
+    expect(() =>
+      composeKits(
+        [
+          { ref: 'a@1', from: 'x' },
+          { ref: 'c@1', from: 'y' },
+        ],
+        known,
+      ),
+    ).toThrow('kits a@1 and c@1 set A differently');
     expect(() => composeKits([{ ref: 'nope', from: 'x' }], known)).toThrow('unknown kit "nope"');
     expect(() => composeKits([{ ref: 'a@9', from: 'x' }], known)).toThrow('kit a has version 1, 2');
     expect(() => resolveKit('a', known)).toThrow('kit a has several versions (1, 2)');

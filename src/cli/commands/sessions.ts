@@ -10,6 +10,7 @@ import { ctx, limitOption, waitTimeout } from '../context.js';
 import { ago, type Column, print, table } from '../output.js';
 import { followLogs, pageLogs, waitAndReport } from '../wait.js';
 import { parseEnvPairs, parseTimeout as parseTaskTimeout } from './agents.js';
+import { applyRepoOptions, repoOptions } from './kits.js';
 import { taskCols } from './tasks.js';
 
 const sessionCols: Column<Session>[] = [
@@ -41,7 +42,7 @@ function verdictTable(p: PlacementDecision): string {
 const showSession = (s: SessionWithTasks) => `${table([s], sessionCols)}\n\nTASKS\n${table(s.tasks, taskCols)}`;
 
 function createCommand(sessions: Command, setExit: (code: number) => void): void {
-  sessions
+  const create = sessions
     .command('create')
     .description('Create a session (with a first task when --prompt is given)')
     .requiredOption('--agent <name>', 'agent card (shell, claude, codex, or your own)')
@@ -79,50 +80,52 @@ function createCommand(sessions: Command, setExit: (code: number) => void): void
     .option(
       '--timeout <duration>',
       'with --wait/--follow: stop waiting after this long (e.g. 30s, 5m); exit status 124',
-    )
-    .action(async (o: Record<string, unknown>, cmd: Command) => {
-      const { api, out, tty } = ctx(cmd);
-      const timeoutMs = waitTimeout(o);
-      const env = parseEnvPairs(o.env as string[]);
-      const body: Parameters<typeof api.createSession>[0] = { agent: String(o.agent) };
-      for (const k of ['prompt', 'provider', 'pool', 'project', 'selector', 'profile', 'image'] as const)
-        if (o[k] !== undefined) body[k] = String(o[k]);
-      if (o.authMode !== undefined) body.authMode = o.authMode as NonNullable<typeof body.authMode>;
-      if (Object.keys(env).length) body.env = env;
-      if (o.taskTimeout) body.taskTimeoutMs = parseTaskTimeout(String(o.taskTimeout));
-      if (o.waitForCapacity === false) body.waitForCapacity = false;
-      if (o.priority !== undefined) {
-        const n = Number(o.priority);
-        if (!Number.isInteger(n)) throw new CliError(`--priority ${JSON.stringify(o.priority)}: expected an integer`);
-        body.priority = n;
-      }
-      if (o.dryRun) {
-        const r = await api.dryRunSession(body);
-        print(out, r, () => verdictTable(r.decision));
-        if (!r.decision.chosenPoolId) setExit(3);
-        return;
-      }
-      const s = await api.createSession(body);
-      const task = s.tasks[0];
-      if (!task || !(o.wait || o.follow)) return print(out, s, () => s.id);
-      // The id at once: on stdout, unless stdout carries the task's output (--follow).
-      if (out === 'table') {
-        if (o.follow) process.stderr.write(`session ${s.id} created\n`);
-        else process.stdout.write(`${s.id}\n`);
-      }
-      const r = await waitAndReport(
-        api,
-        task,
-        { wait: Boolean(o.wait), follow: Boolean(o.follow), timeoutMs, finalOnStdout: out === 'table' && !o.follow },
-        tty,
-      );
-      // JSON and YAML: the session as it is now that the wait has ended (finished, or given up on).
-      if (out !== 'table') {
-        const now = await api.getSession(s.id);
-        print(out, now, () => now.id);
-      }
-      setExit(r.code);
-    });
+    );
+  repoOptions(create);
+  create.action(async (o: Record<string, unknown>, cmd: Command) => {
+    const { api, out, tty } = ctx(cmd);
+    const timeoutMs = waitTimeout(o);
+    const env = parseEnvPairs(o.env as string[]);
+    const body: Parameters<typeof api.createSession>[0] = { agent: String(o.agent) };
+    for (const k of ['prompt', 'provider', 'pool', 'project', 'selector', 'profile', 'image'] as const)
+      if (o[k] !== undefined) body[k] = String(o[k]);
+    if (o.authMode !== undefined) body.authMode = o.authMode as NonNullable<typeof body.authMode>;
+    if (Object.keys(env).length) body.env = env;
+    if (o.taskTimeout) body.taskTimeoutMs = parseTaskTimeout(String(o.taskTimeout));
+    if (o.waitForCapacity === false) body.waitForCapacity = false;
+    applyRepoOptions(o, body);
+    if (o.priority !== undefined) {
+      const n = Number(o.priority);
+      if (!Number.isInteger(n)) throw new CliError(`--priority ${JSON.stringify(o.priority)}: expected an integer`);
+      body.priority = n;
+    }
+    if (o.dryRun) {
+      const r = await api.dryRunSession(body);
+      print(out, r, () => verdictTable(r.decision));
+      if (!r.decision.chosenPoolId) setExit(3);
+      return;
+    }
+    const s = await api.createSession(body);
+    const task = s.tasks[0];
+    if (!task || !(o.wait || o.follow)) return print(out, s, () => s.id);
+    // The id at once: on stdout, unless stdout carries the task's output (--follow).
+    if (out === 'table') {
+      if (o.follow) process.stderr.write(`session ${s.id} created\n`);
+      else process.stdout.write(`${s.id}\n`);
+    }
+    const r = await waitAndReport(
+      api,
+      task,
+      { wait: Boolean(o.wait), follow: Boolean(o.follow), timeoutMs, finalOnStdout: out === 'table' && !o.follow },
+      tty,
+    );
+    // JSON and YAML: the session as it is now that the wait has ended (finished, or given up on).
+    if (out !== 'table') {
+      const now = await api.getSession(s.id);
+      print(out, now, () => now.id);
+    }
+    setExit(r.code);
+  });
 }
 
 export function sessionCommands(program: Command, setExit: (code: number) => void): void {

@@ -8,6 +8,9 @@ import { type Kysely, sql } from 'kysely';
 import { RLS_POLICY } from './006_tenancy.js';
 import type { MigrationContext } from './context.js';
 
+/** The org-owned tables this migration adds (src/store/rls.ts turns their policy on with the others). */
+export const KIT_TABLES = ['kits', 'git_credentials'] as const;
+
 export async function up(db: Kysely<unknown>, ctx: MigrationContext): Promise<void> {
   await db.schema
     .createTable('kits')
@@ -30,7 +33,7 @@ export async function up(db: Kysely<unknown>, ctx: MigrationContext): Promise<vo
     .execute();
   if (ctx.dialect !== 'postgres') return;
   const setting = sql`current_setting('marionette.org_id', true)`;
-  for (const table of ['kits', 'git_credentials'])
+  for (const table of KIT_TABLES)
     await sql`create policy ${sql.id(RLS_POLICY)} on ${sql.table(table)}
       using (${setting} = '*' or org_id = ${setting})
       with check (${setting} = '*' or org_id = ${setting})`.execute(db);

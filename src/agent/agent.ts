@@ -29,10 +29,11 @@ import {
   postJson,
   WS_OPEN,
 } from './gateway-client.js';
-import { runAllPreRelease, runPreRelease } from './kits.js';
+import { releaseWorkspace, runAllPreRelease } from './kits.js';
 import { LogShipper } from './logship.js';
 import { type AgentOutcome, type OutcomeReader, outcomeReader } from './outcome/index.js';
 import { SandboxHost } from './sandbox/index.js';
+import { runSessionOp } from './session-ops.js';
 import { killLeftoverTask, RunningTask, type TaskResult } from './task.js';
 import { tlsClientOptions, tlsFailure, wantsTls } from './tls-client.js';
 import { SessionWorkspaces } from './workspaces.js';
@@ -435,6 +436,9 @@ export class Agent {
       case 'error':
         this.log(`server error ${msg.code}: ${msg.message}`);
         return;
+      case 'session.op': // exec, diff, push in the session's workspace (./session-ops.ts)
+        runSessionOp(msg, this.workspaces, (m) => this.send(m));
+        return;
       default: {
         // Every message type is handled above: a new one is a compile error here (never).
         const unknown: never = msg;
@@ -559,13 +563,7 @@ export class Agent {
 
   private removeWorkspace(sessionId: string): void {
     // The session's kits' preRelease hooks run first, best-effort (./kits.ts).
-    void runPreRelease(sessionId, (l) => this.log(l)).finally(() => {
-      try {
-        if (this.workspaces.remove(sessionId)) this.log(`session ${sessionId} ended: removed its workspace`);
-      } catch (e: unknown) {
-        this.log(`session ${sessionId} ended, but removing its workspace failed: ${(e as Error).message}`);
-      }
-    });
+    void releaseWorkspace(sessionId, this.workspaces, (l) => this.log(l));
   }
 
   /** The lease is about to lapse unconfirmed: kill the task before the server retries it elsewhere. */

@@ -204,6 +204,20 @@ export async function runPreRelease(sessionId: string, log: (line: string) => vo
   }
 }
 
+/** A session ended here: its preRelease hooks, then `remove` (its workspace), logging what happened. */
+export async function releaseWorkspace(
+  sessionId: string,
+  workspaces: { remove(sessionId: string): boolean },
+  log: (line: string) => void,
+): Promise<void> {
+  await runPreRelease(sessionId, log);
+  try {
+    if (workspaces.remove(sessionId)) log(`session ${sessionId} ended: removed its workspace`);
+  } catch (e: unknown) {
+    log(`session ${sessionId} ended, but removing its workspace failed: ${(e as Error).message}`);
+  }
+}
+
 /** Runs every remembered session's preRelease hooks (the runner is stopping). */
 export async function runAllPreRelease(log: (line: string) => void, timeoutMs = 10_000): Promise<void> {
   for (const id of [...releases.keys()]) await runPreRelease(id, log, timeoutMs);

@@ -50,12 +50,16 @@ export function runGit(args: string[], cwd: string, env: Record<string, string>)
 }
 
 /** Git's environment: no prompts, no user or system config surprises beyond the machine's own. */
-function gitEnv(base: Record<string, string>): Record<string, string> {
+export function gitEnv(base: Record<string, string>): Record<string, string> {
   return { ...base, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '/bin/false', SSH_ASKPASS: '/bin/false' };
 }
 
 /** The temporary credential plumbing for one clone: env for git and a cleanup. */
-function credentialEnv(repo: RepoAssignment): { env: Record<string, string>; secrets: string[]; cleanup(): void } {
+export function credentialEnv(repo: RepoAssignment): {
+  env: Record<string, string>;
+  secrets: string[];
+  cleanup(): void;
+} {
   const c = repo.credential;
   if (!c) return { env: {}, secrets: [], cleanup() {} };
   const dir = mkdtempSync(join(tmpdir(), 'marionette-git-'));

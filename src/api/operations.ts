@@ -9,6 +9,7 @@ import { z } from 'zod';
 import * as K from './kit-schemas.js';
 import * as R from './responses.js';
 import * as S from './security.js';
+import * as O from './session-op-schemas.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -84,6 +85,10 @@ export const OPERATIONS = {
   updateAgent: op('PUT', '/v1/agents/:name', R.AgentCard),
   deleteAgent: op('DELETE', '/v1/agents/:name', R.Deleted),
   renderAgent: op('POST', '/v1/agents/:name/render', R.RenderResult),
+
+  execSession: op('POST', '/v1/sessions/:id/exec', O.ExecResponse),
+  diffSession: op('GET', '/v1/sessions/:id/diff', O.DiffResponse),
+  pushSession: op('POST', '/v1/sessions/:id/push', O.PushResponse),
 
   listKits: op('GET', '/v1/kits', R.listing(K.KitResponse)),
   getKit: op('GET', '/v1/kits/:ref', K.KitResponse),

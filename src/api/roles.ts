@@ -82,6 +82,11 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   // A preview: renders a card's command line, changes nothing.
   renderAgent: a('viewer'),
 
+  // A session's workspace: the same as its tasks (exec and push change it, diff reads it).
+  execSession: a('member'),
+  diffSession: a('viewer'),
+  pushSession: a('member'),
+
   // Kits: user kits' install commands run on runners, so only operators write them.
   listKits: a('viewer'),
   getKit: a('viewer'),

@@ -13,6 +13,7 @@ import type * as K from '../api/kit-schemas.js';
 import type * as R from '../api/responses.js';
 import type * as S from '../api/schemas.js';
 import type * as SEC from '../api/security.js';
+import type * as O from '../api/session-op-schemas.js';
 import { readSse, type SseEvent } from './sse.js';
 
 export type {
@@ -347,6 +348,19 @@ export class MarionetteClient {
   renderAgent(name: string, body: RenderInput): Promise<RenderResult> {
     return this.request('POST', `/v1/agents/${enc(name)}/render`, { body });
   }
+  // ---- a session's workspace: exec, diff, push
+  /** Runs argv in the session's workspace; answers its exit code and output. */
+  execSession(id: string, body: In<typeof O.ExecBody>): Promise<Out<typeof O.ExecResponse>> {
+    return this.request('POST', `/v1/sessions/${enc(id)}/exec`, { body });
+  }
+  diffSession(id: string): Promise<Out<typeof O.DiffResponse>> {
+    return this.request('GET', `/v1/sessions/${enc(id)}/diff`);
+  }
+  /** Commits what the agent left and pushes it; answers the pushed commit. */
+  pushSession(id: string, body: In<typeof O.PushBody>): Promise<Out<typeof O.PushResponse>> {
+    return this.request('POST', `/v1/sessions/${enc(id)}/push`, { body });
+  }
+
   // ---- kits and git credentials
   listKits(): Promise<Listing<Kit>> {
     return this.request('GET', '/v1/kits');

@@ -172,6 +172,21 @@ export const RunnerMessage = z.discriminatedUnion('type', [
     baseCommit: z.string().regex(/^[0-9a-f]{40,64}$/),
     ref: z.string().max(512).nullable(),
   }),
+  /** Output of a `session.op` (exec, diff, push), in order, UTF-8 text chunks. */
+  z.strictObject({
+    type: z.literal('session.op.output'),
+    ref: z.string(),
+    stream: z.enum(['stdout', 'stderr']),
+    data: z.string().max(1 << 20),
+  }),
+  /** A `session.op` ended: the command's exit code, or why it could not run; `commit` for a push. */
+  z.strictObject({
+    type: z.literal('session.op.done'),
+    ref: z.string(),
+    exitCode: z.number().int().nullable(),
+    error: z.string().max(65536).nullable(),
+    commit: z.string().max(64).nullable(),
+  }),
 ]);
 export type RunnerMessage = z.infer<typeof RunnerMessage>;
 
@@ -270,6 +285,24 @@ export const TaskAssignment = z.strictObject({
 });
 export type TaskAssignment = z.infer<typeof TaskAssignment>;
 
+/** A `session.op`: run a command in the workspace, print its changes, or commit and push them. */
+export const SessionOp = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('exec'),
+    argv: z.array(z.string()).min(1).max(4096),
+    timeoutMs: z.number().int().positive(),
+  }),
+  z.strictObject({ kind: z.literal('diff') }),
+  z.strictObject({
+    kind: z.literal('push'),
+    branch: z.string().min(1).max(255),
+    message: z.string().min(1).max(65536),
+    author: z.strictObject({ name: z.string().min(1).max(256), email: z.string().min(1).max(256) }),
+    repo: RepoAssignment,
+  }),
+]);
+export type SessionOp = z.infer<typeof SessionOp>;
+
 /** Server → runner. */
 export const ServerMessage = z.discriminatedUnion('type', [
   z.strictObject({
@@ -309,6 +342,8 @@ export const ServerMessage = z.discriminatedUnion('type', [
   /** The session ended (or no longer exists): the runner removes its per-session workspace. */
   z.strictObject({ type: z.literal('session.ended'), ref: z.string(), sessionId: z.string() }),
   z.strictObject({ type: z.literal('error'), code: z.string(), message: z.string() }),
+  /** Work on a session's workspace outside its tasks (src/agent/session-ops.ts): answered by `session.op.*`. */
+  z.strictObject({ type: z.literal('session.op'), ref: z.string(), sessionId: z.string(), op: SessionOp }),
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
 

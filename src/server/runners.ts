@@ -28,6 +28,7 @@ import { rotateCredential, runnerForCredential } from './runner-credentials.js';
 import { recordRunnerDenials } from './runner-egress.js';
 import type { GatewayLinks } from './runner-links.js';
 import { registerRunner } from './runner-register.js';
+import type { SessionOps } from './session-ops.js';
 
 /** What the runner side calls on the session side (given to RunnerService's constructor). */
 export interface RunnerEvents {
@@ -71,6 +72,8 @@ export class RunnerService implements GatewayHandler {
     private readonly events: RunnerEvents,
     /** Counts and reports what runners' egress proxies refused (nested sandboxes). */
     private readonly egress?: EgressLedger,
+    /** Exec, diff and push on sessions' workspaces (./session-ops.ts): their answers come in here. */
+    private readonly sessionOps?: SessionOps,
   ) {
     this.gateway = control.gateway;
     this.logs = new LogIngest(ctx);
@@ -131,6 +134,10 @@ export class RunnerService implements GatewayHandler {
       }
       case 'repo.ready':
         return recordRepoReady(this.ctx, conn.runnerId, msg);
+      case 'session.op.output':
+      case 'session.op.done':
+        this.sessionOps?.onMessage(conn.runnerId, msg);
+        return;
       default: {
         // Every message type is handled above: a new one is a compile error here (never).
         const unknown: never = msg;

@@ -11,6 +11,7 @@ import { ago, type Column, print, table } from '../output.js';
 import { followLogs, pageLogs, waitAndReport } from '../wait.js';
 import { parseEnvPairs, parseTimeout as parseTaskTimeout } from './agents.js';
 import { applyRepoOptions, repoOptions } from './kits.js';
+import { sessionOpCommands } from './session-ops.js';
 import { taskCols } from './tasks.js';
 
 const sessionCols: Column<Session>[] = [
@@ -131,6 +132,7 @@ function createCommand(sessions: Command, setExit: (code: number) => void): void
 export function sessionCommands(program: Command, setExit: (code: number) => void): void {
   const sessions = program.command('sessions').alias('session').description('Agent sessions');
   createCommand(sessions, setExit);
+  sessionOpCommands(sessions, setExit);
   sessions
     .command('list')
     .description('List sessions, newest first')

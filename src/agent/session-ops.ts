@@ -107,7 +107,11 @@ async function diff(workspace: string, out: Out): Promise<OpResult> {
   // New files count as changes: marked intent-to-add (the index only), then one diff against the base.
   const add = await runGit(['add', '-A', '--intent-to-add', '.'], workspace, env);
   if (add.code !== 0) return { exitCode: add.code, error: `git add failed: ${add.stderr.trim()}` };
-  const d = await runGit(['-c', 'core.quotepath=off', 'diff', '--binary', b], workspace, env);
+  const d = await runGit(
+    ['-c', 'core.quotepath=off', '-c', 'core.fsmonitor=false', 'diff', '--binary', b],
+    workspace,
+    env,
+  );
   if (d.stdout) out('stdout', d.stdout);
   if (d.code !== 0) return { exitCode: d.code, error: `git diff failed: ${d.stderr.trim()}` };
   return { exitCode: 0, error: null, commit: b };
@@ -119,8 +123,10 @@ async function push(op: Extract<SessionOp, { kind: 'push' }>, workspace: string,
   if (!b) return { exitCode: null, error: NO_BASE };
   const cred = credentialEnv(op.repo);
   const say = (s: string) => redactSecrets(s, cred.secrets);
-  const env = { ...plain, ...cred.env };
-  const g = (args: string[]) => runGit(['-c', 'credential.helper=', ...args], workspace, env);
+  // The workspace is the agent's: its hooks and fsmonitor never run, and only the push itself gets the credential.
+  const safe = ['-c', 'credential.helper=', '-c', 'core.hooksPath=/dev/null', '-c', 'core.fsmonitor=false'];
+  const g = (args: string[], withCredential = false) =>
+    runGit([...safe, ...args], workspace, withCredential ? { ...plain, ...cred.env } : plain);
   try {
     const add = await g(['add', '-A', '.']);
     if (add.code !== 0) return { exitCode: add.code, error: say(`git add failed: ${add.stderr.trim()}`) };
@@ -134,7 +140,7 @@ async function push(op: Extract<SessionOp, { kind: 'push' }>, workspace: string,
     const head = (await g(['rev-parse', 'HEAD'])).stdout.trim();
     if (head === b)
       return { exitCode: null, error: 'nothing to push: the workspace has no changes against its base commit' };
-    const p = await g(['push', '-q', '--', op.repo.url, `HEAD:refs/heads/${op.branch}`]);
+    const p = await g(['push', '-q', '--no-verify', '--', op.repo.url, `HEAD:refs/heads/${op.branch}`], true);
     if (p.stderr.trim()) out('stderr', say(p.stderr));
     if (p.code !== 0) return { exitCode: p.code, error: say(`git push failed: ${p.stderr.trim()}`) };
     return { exitCode: 0, error: null, commit: head };

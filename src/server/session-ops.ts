@@ -12,6 +12,7 @@ import type { RunnerMessage, ServerMessage, SessionOp } from '../protocol/messag
 import type { OrgScope } from '../store/index.js';
 import type { ServerContext } from './context.js';
 import { repoAssignment } from './git-credentials.js';
+import { poolSandbox } from './pool-sandbox.js';
 import { getSession } from './session-common.js';
 
 /** The most output kept per stream of one op (bytes of UTF-8, about). */
@@ -57,6 +58,13 @@ export class SessionOps {
         {
           hint: 'a session holds its runner while it is active or idle (suspended sessions: resume it first)',
         },
+      );
+    // Ops run on the runner itself: where tasks run in a nested sandbox, that would be outside it.
+    const pool = session.poolId ? await this.ctx.store.pools.byId(session.poolId) : null;
+    if (pool && poolSandbox(pool))
+      throw new Conflict(
+        `session ${session.id} runs in a nested sandbox (pool ${pool.name}); exec, diff and push are not available there yet`,
+        { hint: 'run the command as a task: `mctl tasks create --session ID --prompt ...` with the shell agent' },
       );
     let op: SessionOp;
     if (req.kind === 'push') {

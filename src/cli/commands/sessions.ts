@@ -10,6 +10,7 @@ import { ctx, limitOption, waitTimeout } from '../context.js';
 import { ago, type Column, print, table } from '../output.js';
 import { followLogs, pageLogs, waitAndReport } from '../wait.js';
 import { parseEnvPairs, parseTimeout as parseTaskTimeout } from './agents.js';
+import { promptOf } from './habits.js';
 import { applyRepoOptions, repoOptions } from './kits.js';
 import { sessionOpCommands } from './session-ops.js';
 import { taskCols } from './tasks.js';
@@ -47,7 +48,8 @@ function createCommand(sessions: Command, setExit: (code: number) => void): void
     .command('create')
     .description('Create a session (with a first task when --prompt is given)')
     .requiredOption('--agent <name>', 'agent card (shell, claude, codex, or your own)')
-    .option('--prompt <text>', 'first task prompt')
+    .option('--prompt <text>', 'first task prompt (- reads it from stdin)')
+    .option('--prompt-file <path>', 'first task prompt from a file')
     .option('--provider <id>', 'only pools of this provider')
     .option('--pool <name>', 'only this pool')
     .option('--project <name>', "the project (default: the org's default project)")
@@ -88,7 +90,9 @@ function createCommand(sessions: Command, setExit: (code: number) => void): void
     const timeoutMs = waitTimeout(o);
     const env = parseEnvPairs(o.env as string[]);
     const body: Parameters<typeof api.createSession>[0] = { agent: String(o.agent) };
-    for (const k of ['prompt', 'provider', 'pool', 'project', 'selector', 'profile', 'image'] as const)
+    const prompt = promptOf(o);
+    if (prompt !== undefined) body.prompt = prompt;
+    for (const k of ['provider', 'pool', 'project', 'selector', 'profile', 'image'] as const)
       if (o[k] !== undefined) body[k] = String(o[k]);
     if (o.authMode !== undefined) body.authMode = o.authMode as NonNullable<typeof body.authMode>;
     if (Object.keys(env).length) body.env = env;

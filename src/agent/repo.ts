@@ -144,7 +144,9 @@ export async function cloneRepo(
   const g = (args: string[]) => runGit(['-c', 'credential.helper=', ...args], workspace, env);
   try {
     log(
-      `cloning ${displayUrl(repo.url)}${repo.ref ? ` at ${repo.ref}` : ''}${repo.depth ? ` (depth ${repo.depth})` : repo.fullHistory ? ' (full history)' : ''}`,
+      say(
+        `cloning ${displayUrl(repo.url)}${repo.ref ? ` at ${repo.ref}` : ''}${repo.depth ? ` (depth ${repo.depth})` : repo.fullHistory ? ' (full history)' : ''}`,
+      ),
     );
     const depth = repo.depth ? ['--depth', String(repo.depth)] : [];
     const wide = repo.fullHistory ? ['--no-single-branch'] : [];

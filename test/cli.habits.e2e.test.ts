@@ -1,7 +1,8 @@
 /**
  * CLI habits: `--prompt -` reads the prompt from stdin and `--prompt-file` from a file (for
  * sessions and tasks; both at once is refused), and `mctl version` prints the client's and the
- * server's version (and says when the server cannot be reached).
+ * server's version (and says when the server cannot be reached), and `mctl sessions events ID` lists
+ * what happened to a session.
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -68,6 +69,10 @@ describe('CLI habits', () => {
     const both = await srv.mctl(['tasks', 'create', '--session', sessionId!, '--prompt', 'x', '--prompt-file', file]);
     expect(both.code).not.toBe(0);
     expect(both.stderr).toContain('give --prompt or --prompt-file, not both');
+    const events = await srv.mctl(['sessions', 'events', sessionId!]);
+    expect(events.code, events.stderr).toBe(0);
+    expect(events.stdout).toMatch(/^TIME\s+EVENT\s+DATA/);
+    expect(events.stdout).toContain('created');
     const none = await srv.mctl(['tasks', 'create', '--session', sessionId!]);
     expect(none.code).not.toBe(0);
     expect(none.stderr).toContain('give the prompt');

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { VERSION } from '../../paths.js';
 import { CliError } from '../client.js';
 import type { Ctx } from '../context.js';
-import { print } from '../output.js';
+import { print, table } from '../output.js';
 
 /**
  * The prompt from `--prompt TEXT`, `--prompt -` (all of stdin) or `--prompt-file PATH`; undefined
@@ -45,6 +45,24 @@ export function versionCommand(program: Command, ctx: Ctx): void {
       }
       print(out, { client: VERSION, server, ...(error ? { error } : {}) }, () =>
         [`client: ${VERSION}`, `server: ${server ?? `unreachable (${error})`}`].join('\n'),
+      );
+    });
+}
+
+/** `mctl sessions events ID`: what happened to a session, oldest first. */
+export function eventsCommand(sessions: Command, ctx: Ctx): void {
+  sessions
+    .command('events <id>')
+    .description('What happened to a session (placement, clone, suspend, ...), oldest first')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const { api, out } = ctx(cmd);
+      const r = await api.listSessionEvents(id);
+      print(out, r.items, () =>
+        table(r.items, [
+          { header: 'TIME', get: (e) => new Date(e.ts).toISOString() },
+          { header: 'EVENT', get: (e) => e.type },
+          { header: 'DATA', get: (e) => (Object.keys(e.data).length ? JSON.stringify(e.data) : '') },
+        ]),
       );
     });
 }

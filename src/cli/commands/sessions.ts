@@ -10,7 +10,7 @@ import { ctx, limitOption, waitTimeout } from '../context.js';
 import { ago, type Column, print, table } from '../output.js';
 import { followLogs, pageLogs, waitAndReport } from '../wait.js';
 import { parseEnvPairs, parseTimeout as parseTaskTimeout } from './agents.js';
-import { promptOf } from './habits.js';
+import { eventsCommand, promptOf } from './habits.js';
 import { applyRepoOptions, repoOptions } from './kits.js';
 import { sessionOpCommands } from './session-ops.js';
 import { taskCols } from './tasks.js';
@@ -137,6 +137,7 @@ export function sessionCommands(program: Command, setExit: (code: number) => voi
   const sessions = program.command('sessions').alias('session').description('Agent sessions');
   createCommand(sessions, setExit);
   sessionOpCommands(sessions, setExit);
+  eventsCommand(sessions, ctx);
   sessions
     .command('list')
     .description('List sessions, newest first')

@@ -28,6 +28,10 @@ const NOUNS: [names: string[], register: Register][] = [
   [['providers'], async (p) => (await import('./commands/catalog.js')).providerCommands(p)],
   [['costs'], async (p) => (await import('./commands/catalog.js')).costCommands(p)],
   [['agents', 'agent'], async (p) => (await import('./commands/agents.js')).agentCommands(p, ctx)],
+  [
+    ['completion'],
+    async (p) => (await import('./commands/completion.js')).completionCommand(p, () => buildProgram(() => {}, [])),
+  ],
   [['version'], async (p) => (await import('./commands/habits.js')).versionCommand(p, ctx)],
   [['kits', 'kit'], async (p) => (await import('./commands/kits.js')).kitCommands(p, ctx)],
   [

@@ -63,6 +63,20 @@ describe('a session’s workspace', () => {
     expect(ex.code).toBe(3);
     expect(ex.stdout).toBe('new\n');
     expect(ex.stderr).toContain('to-stderr');
+    // Past the output bound (8 MiB a stream): what is kept is whole up to it, and the answer says so.
+    const big = await srv.api<{ exitCode: number; stdout: string; truncated: boolean }>(
+      'POST',
+      `/v1/sessions/${id}/exec`,
+      {
+        command: ['bash', '-c', "head -c 12000000 /dev/zero | tr '\\0' a; echo; echo done >&2"],
+      },
+    );
+    expect(big.status).toBe(200);
+    expect(big.body.exitCode).toBe(0);
+    expect(big.body.truncated).toBe(true);
+    // Exactly the first 8 MiB: no gap, nothing from after the cut (the final newline is past it).
+    expect(big.body.stdout.length).toBe(8 * 1024 * 1024);
+    expect(/^a+$/.test(big.body.stdout)).toBe(true);
     const missing = await srv.mctl(['sessions', 'exec', id, '--', 'no-such-command-here']);
     expect(missing.code).toBe(127);
     expect(missing.stderr).toContain('command not found');

@@ -15,7 +15,7 @@ import { repoAssignment } from './git-credentials.js';
 import { poolSandbox } from './pool-sandbox.js';
 import { getSession } from './session-common.js';
 
-/** The most output kept per stream of one op (bytes of UTF-8, about). */
+/** The most output kept per stream of one op (UTF-16 units: characters, about). */
 export const OP_OUTPUT_LIMIT = 8 * 1024 * 1024;
 
 export interface OpResult {
@@ -32,6 +32,8 @@ interface Pending {
   result: OpResult;
   resolve(r: OpResult): void;
   timer: NodeJS.Timeout;
+  /** Streams past the output bound. */
+  full: Set<'stdout' | 'stderr'>;
 }
 
 export type OpRequest =
@@ -85,7 +87,7 @@ export class SessionOps {
         this.pending.delete(ref);
         resolve({ ...result, error: `the runner of session ${session.id} did not answer within ${waitMs / 1000}s` });
       }, waitMs);
-      this.pending.set(ref, { runnerId, result, resolve, timer });
+      this.pending.set(ref, { runnerId, result, resolve, timer, full: new Set() });
       if (!this.links.send(runnerId, { type: 'session.op', ref, sessionId: session.id, op })) {
         clearTimeout(timer);
         this.pending.delete(ref);
@@ -102,9 +104,15 @@ export class SessionOps {
     const p = this.pending.get(msg.ref);
     if (!p || p.runnerId !== runnerId) return;
     if (msg.type === 'session.op.output') {
+      // Kept whole up to the bound, then nothing more of that stream (never a gap in the middle).
       const r = p.result;
-      if (r[msg.stream].length + msg.data.length > OP_OUTPUT_LIMIT) r.truncated = true;
-      else r[msg.stream] += msg.data;
+      if (p.full.has(msg.stream)) return;
+      const room = OP_OUTPUT_LIMIT - r[msg.stream].length;
+      r[msg.stream] += msg.data.length > room ? msg.data.slice(0, room) : msg.data;
+      if (msg.data.length > room) {
+        p.full.add(msg.stream);
+        r.truncated = true;
+      }
       return;
     }
     clearTimeout(p.timer);

@@ -1,4 +1,5 @@
 /** @module Tests for the runner's clone (real git): credentials never reach git's output unredacted, nor the clone's config, nor the temp folder after. */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +57,39 @@ describe('cloneRepo', () => {
     );
     expect(r).toMatchObject({ ok: false });
     if (!r.ok) expect(r.error).toContain('is not empty');
+  });
+
+  it('an interrupted clone (a .git without the base ref) is cleared and cloned again', async () => {
+    const src = tmp();
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: src, GIT_CONFIG_NOSYSTEM: '1' };
+    const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, env, encoding: 'utf8' }).trim();
+    git(src, 'init', '-q', '-b', 'main');
+    writeFileSync(join(src, 'README'), 'hello\n');
+    git(src, 'add', 'README');
+    git(src, '-c', 'user.name=t', '-c', 'user.email=t@example.invalid', 'commit', '-q', '-m', 'one');
+    const head = git(src, 'rev-parse', 'HEAD');
+    const ws = tmp();
+    git(ws, 'init', '-q'); // what a runner killed in the middle of `git clone` leaves
+    writeFileSync(join(ws, 'half-written'), 'x');
+    const lines: string[] = [];
+    const r = await cloneRepo(
+      { url: `file://${src}`, ref: null, depth: null, fullHistory: false, credential: null },
+      ws,
+      env,
+      (l) => lines.push(l),
+    );
+    expect(r).toEqual({ ok: true, baseCommit: head, cloned: true });
+    expect(lines[0]).toBe('the workspace holds an interrupted clone; cloning again');
+    expect(existsSync(join(ws, 'half-written'))).toBe(false);
+    expect(readFileSync(join(ws, 'README'), 'utf8')).toBe('hello\n');
+    // Cloned once: the next task finds the base and clones nothing.
+    const again = await cloneRepo(
+      { url: `file://${src}`, ref: null, depth: null, fullHistory: false, credential: null },
+      ws,
+      env,
+      () => {},
+    );
+    expect(again).toEqual({ ok: true, baseCommit: head, cloned: false });
   });
 
   it('shows URLs without their user part; redacts URL-encoded secrets too', () => {

@@ -122,9 +122,11 @@ export async function cloneRepo(
       workspace,
       gitEnv(baseEnv),
     );
-    const head = base.code === 0 ? base : await runGit(['rev-parse', 'HEAD'], workspace, gitEnv(baseEnv));
-    if (head.code === 0) return { ok: true, baseCommit: head.stdout.trim(), cloned: false };
-    return { ok: false, error: `the workspace holds a repository without a commit: ${head.stderr.trim()}` };
+    if (base.code === 0) return { ok: true, baseCommit: base.stdout.trim(), cloned: false };
+    // The base ref is written right after a clone, before any task: without it the clone was
+    // interrupted (the runner died in the middle). Nothing of the agent's is there: start over.
+    log('the workspace holds an interrupted clone; cloning again');
+    for (const f of readdirSync(workspace)) rmSync(join(workspace, f), { recursive: true, force: true });
   }
   if (existsSync(workspace) && readdirSync(workspace).length > 0)
     return { ok: false, error: `cannot clone ${displayUrl(repo.url)}: the workspace ${workspace} is not empty` };

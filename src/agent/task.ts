@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { EgressDenial } from '../egress/proxy.js';
 import type { TaskEgress } from '../egress/runner.js';
 import type { TaskAssignment } from '../protocol/messages.js';
+import { kitEnv, prepareWorkspace } from './kits.js';
 import { raiseOomScore } from './oom.js';
 import { isRecordedGroup, parseTaskPid, signalGroup, writeTaskPid } from './procs.js';
 import { type Launch, SandboxError, type SandboxHost, type SandboxRuntime } from './sandbox/index.js';
@@ -41,6 +42,8 @@ export interface TaskSink {
   egressDenied?(d: EgressDenial): void;
   /** Readies the workspace before any command (a restore from the store); returns why it could not, else null. */
   prepare?(): Promise<string | null>;
+  /** The session's repository was cloned here, at `baseCommit`. */
+  repoReady?(baseCommit: string, ref: string | null): void;
 }
 
 /**
@@ -148,6 +151,17 @@ export class RunningTask {
         return { exitCode: null, signal: null, error: (e as Error).message, cancelled: false };
       }
     }
+    if (a.repo || a.toolchain) {
+      // Kits installed, the repository cloned, postAcquire run (./kits.ts); a failure ends the task.
+      const stop = await prepareWorkspace(a, this.workspace, {
+        run: (cmd, where) => this.spawnOne(['bash', '-lc', cmd], false, where === 'host'),
+        line: (text) => this.sink.line('system', text),
+        cancelled: () => this.cancelled,
+        repoReady: (commit, ref) => this.sink.repoReady?.(commit, ref),
+        stateDir: this.stateDir,
+      });
+      if (stop) return stop;
+    }
     for (const cmd of a.setup) {
       if (this.cancelled) break;
       this.sink.line('system', `$ ${cmd}`);
@@ -188,13 +202,15 @@ export class RunningTask {
     });
   }
 
-  private spawnOne(argv: string[], main: boolean): Promise<TaskResult> {
+  /** Runs one command of the task; `host`: on the runner itself, outside the task's sandbox (kit installs). */
+  private spawnOne(argv: string[], main: boolean, host = false): Promise<TaskResult> {
     return new Promise((resolve) => {
       const [file, ...args] = argv;
-      const env = taskEnv(process.env, this.assignment.env, this.workspace);
+      const a = this.assignment;
+      const env = taskEnv(process.env, { ...kitEnv(a.toolchain, process.env), ...a.env }, this.workspace);
       let launch: Launch | null;
       try {
-        launch = this.prepare(argv, env, main ? 'main' : 'setup');
+        launch = host ? null : this.prepare(argv, env, main ? 'main' : 'setup');
       } catch (e: unknown) {
         resolve({ exitCode: null, signal: null, error: (e as Error).message, cancelled: this.cancelled });
         return;

@@ -6,8 +6,10 @@
  * typed from the same schemas. Request schemas are in `./schemas.ts`.
  */
 import { z } from 'zod';
+import * as K from './kit-schemas.js';
 import * as R from './responses.js';
 import * as S from './security.js';
+import * as O from './session-op-schemas.js';
 import * as W from './workspaces.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -90,6 +92,18 @@ export const OPERATIONS = {
   updateAgent: op('PUT', '/v1/agents/:name', R.AgentCard),
   deleteAgent: op('DELETE', '/v1/agents/:name', R.Deleted),
   renderAgent: op('POST', '/v1/agents/:name/render', R.RenderResult),
+
+  execSession: op('POST', '/v1/sessions/:id/exec', O.ExecResponse),
+  diffSession: op('GET', '/v1/sessions/:id/diff', O.DiffResponse),
+  pushSession: op('POST', '/v1/sessions/:id/push', O.PushResponse),
+
+  listKits: op('GET', '/v1/kits', R.listing(K.KitResponse)),
+  getKit: op('GET', '/v1/kits/:ref', K.KitResponse),
+  createKit: op('POST', '/v1/kits', K.KitResponse, { status: 201 }),
+  deleteKit: op('DELETE', '/v1/kits/:ref', R.Deleted),
+  listGitCredentials: op('GET', '/v1/git-credentials', R.listing(K.GitCredentialResponse)),
+  putGitCredential: op('PUT', '/v1/git-credentials/:host', K.GitCredentialResponse),
+  deleteGitCredential: op('DELETE', '/v1/git-credentials/:host', R.Deleted),
 
   listProviders: op('GET', '/v1/providers', R.listing(R.Provider)),
   listCosts: op('GET', '/v1/costs', R.CostListing),

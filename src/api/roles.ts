@@ -88,6 +88,21 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   // A preview: renders a card's command line, changes nothing.
   renderAgent: a('viewer'),
 
+  // A session's workspace: the same as its tasks (exec and push change it, diff reads it).
+  execSession: a('member'),
+  diffSession: a('viewer'),
+  pushSession: a('member'),
+
+  // Kits: user kits' install commands run on runners, so only operators write them.
+  listKits: a('viewer'),
+  getKit: a('viewer'),
+  createKit: a('operator', 'org'),
+  deleteKit: a('operator', 'org'),
+  // Git credentials: hosts and kinds only, never a secret; only admins set them.
+  listGitCredentials: a('operator', 'org'),
+  putGitCredential: a('admin', 'org'),
+  deleteGitCredential: a('admin', 'org'),
+
   listProviders: a('viewer'),
   listCosts: a('viewer', 'org'),
 

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { InvalidRequest } from '../core/errors.js';
+import { type Kit, makeKit } from '../core/kits.js';
 import { FAULT_POINTS } from '../core/suspend-steps.js';
 import { type ProvidersConfig, parseProvidersConfig, poolsInProviderSections } from '../providers/registry.js';
 import { duration } from './duration.js';
@@ -40,6 +41,36 @@ const agentCardSchema = z.strictObject({
   /** Run the command inside a login shell (`bash -l`: the login profile is read first). Default false. */
   login_shell: z.boolean().optional(),
 });
+
+/** A kit as written under `kits:` (snake_case). */
+const kitConfigSchema = z.strictObject({
+  id: z.string(),
+  version: z.union([z.string(), z.number()]).transform(String),
+  description: z.string().optional(),
+  os: z.array(z.string()).optional(),
+  detect: z.string().optional(),
+  install_commands: z.array(z.string()).optional(),
+  post_acquire: z.array(z.string()).optional(),
+  pre_release: z.array(z.string()).optional(),
+  env: z.record(z.string(), z.string()).optional(),
+});
+
+function configKit(k: z.infer<typeof kitConfigSchema>, i: number): Kit {
+  return makeKit(
+    {
+      id: k.id,
+      version: k.version,
+      description: k.description,
+      os: k.os,
+      detect: k.detect,
+      installCommands: k.install_commands,
+      postAcquire: k.post_acquire,
+      preRelease: k.pre_release,
+      env: k.env,
+    },
+    `kits[${i}]`,
+  );
+}
 
 const suspendConfigSchema = z.strictObject({
   strategy: z.string().optional(),
@@ -139,6 +170,8 @@ const fileSchema = z.strictObject({
     .optional(),
   /** Extra agent cards, by name (built-ins `shell`, `claude`, `codex` cannot be replaced). */
   agents: z.record(z.string(), agentCardSchema).optional(),
+  /** User kits (src/core/kits.ts), every org's, beside the built-in ones. */
+  kits: z.array(kitConfigSchema).optional(),
   /** Provider settings by provider id; each section is checked by its provider's schema (src/providers/registry.ts). */
   providers: z.record(z.string(), z.unknown()).optional(),
   /** Pools by name. */
@@ -201,6 +234,8 @@ export interface ServerConfig {
   /** The default local pool's nested sandbox (env MARIONETTE_LOCAL_SANDBOX over `providers.local.nested_sandbox`, default auto). */
   localSandbox: 'auto' | 'bubblewrap' | 'gvisor' | 'off';
   agents: Record<string, AgentCardFileConfig>;
+  /** `kits:` from the config file (default none), checked. */
+  kits: Kit[];
   /** Each configured provider's section, parsed by its descriptor (only implemented, known providers). */
   providers: ProvidersConfig;
   /** `pools:` plus the pools declared inside provider sections (`providers.pool.pools`). */
@@ -363,6 +398,7 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
     taskTimeoutMs: file.tasks?.default_timeout ?? 60 * 60_000,
     localSandbox: localSandbox(env, providers),
     agents: file.agents ?? {},
+    kits: (file.kits ?? []).map((k, i) => configKit(k, i)),
     providers,
     pools,
     profiles: file.profiles ?? {},

@@ -24,10 +24,12 @@ import { readinessProbe } from './readiness.js';
 import { Reconciler } from './reconciler.js';
 import { Redactor } from './redact.js';
 import { orgRoutes } from './routes/orgs.js';
+import { sessionOpRoutes } from './routes/session-ops.js';
 import { RunnerControl } from './runner-control.js';
 import { GatewayLinks } from './runner-links.js';
 import { RunnerService } from './runners.js';
 import { openSecretBox, readTokenFile, serverLogger } from './secrets-setup.js';
+import { SessionOps } from './session-ops.js';
 import { sealStoredSessionEnv } from './session-secrets.js';
 import { SessionWorkspaceReaper } from './session-workspaces.js';
 import { SessionService } from './sessions.js';
@@ -151,7 +153,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const links = new GatewayLinks();
   const control = new RunnerControl(ctx, links);
   const sessions = new SessionService(ctx, control);
-  const runners = new RunnerService(ctx, control, sessions.runnerEvents, egressLedger);
+  const sessionOps = new SessionOps(ctx, links);
+  const runners = new RunnerService(ctx, control, sessions.runnerEvents, egressLedger, sessionOps);
   const pools = new PoolService(ctx, sessions);
   try {
     await pools.seed();
@@ -186,6 +189,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       extend: (api) => {
         pools.routes(api);
         tokens.routes(api);
+        sessionOpRoutes(api, sessionOps);
         orgRoutes(api, ctx, { seedOrg: (org) => pools.seedOrg(org), changed: () => sessions.poolsChanged() });
       },
     },
@@ -305,6 +309,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       control.close();
       workspaceReaper.close();
       await workspaceStore.close();
+      sessionOps.close();
       await app.close();
       metrics.close();
       tracer?.close();

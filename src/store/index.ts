@@ -11,6 +11,7 @@ import { ApiTokenRepo } from './repos/api-tokens.js';
 import { AuditRepo } from './repos/audit.js';
 import { AuthRepo } from './repos/auth.js';
 import { CostRepo } from './repos/costs.js';
+import { KitRepo } from './repos/kits.js';
 import { LogRepo } from './repos/logs.js';
 import { MetaRepo } from './repos/meta.js';
 import { OrgRepo } from './repos/orgs.js';
@@ -44,6 +45,8 @@ export interface Store extends Repos {
   db: Kysely<Database>;
   /** The cost ledger (written and read outside transactions, so not in Repos). */
   costs: CostRepo;
+  /** User kits and git credentials (migration 015). */
+  kits: KitRepo;
   /** API tokens (create, list, revoke, rotate) and the audit log. */
   apiTokens: ApiTokenRepo;
   audit: AuditRepo;
@@ -187,6 +190,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     dialect,
     changes,
     costs: new CostRepo(db),
+    kits: new KitRepo(db),
     apiTokens: new ApiTokenRepo(db),
     audit: new AuditRepo(db),
     snapshots: new SnapshotRepo(db),

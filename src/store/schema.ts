@@ -246,6 +246,25 @@ export interface MetaTable {
   value: string;
 }
 
+/** An org's user kits (migration 015). */
+export interface KitsTable {
+  org_id: string;
+  kit_id: string;
+  version: string;
+  spec: string;
+  created_at: number;
+}
+
+/** An org's git credentials, one per host, the secret sealed (migration 015). */
+export interface GitCredentialsTable {
+  org_id: string;
+  host: string;
+  kind: string;
+  username: string | null;
+  secret: string;
+  created_at: number;
+}
+
 export interface Database {
   orgs: OrgsTable;
   projects: ProjectsTable;
@@ -264,4 +283,6 @@ export interface Database {
   meta: MetaTable;
   audit_events: AuditEventsTable;
   snapshots: SnapshotsTable;
+  kits: KitsTable;
+  git_credentials: GitCredentialsTable;
 }

@@ -17,6 +17,7 @@ import { agentRoutes } from './agents.js';
 import { dashboardRoutes } from './dashboard.js';
 import { eventStreamRoutes } from './events-stream.js';
 import { healthRoutes, type Observability } from './health.js';
+import { kitRoutes } from './kits.js';
 import { runnerRoutes } from './runners.js';
 import { securityRoutes } from './security.js';
 import { sessionRoutes } from './sessions.js';
@@ -53,6 +54,7 @@ export function registerRoutes(api: Api, ctx: ServerContext, services: RouteServ
   watchRoutes(ctx, api, sessions);
   runnerRoutes(api, ctx);
   agentRoutes(api, ctx, sessions);
+  kitRoutes(api, ctx);
   costRoutes(ctx, api);
   securityRoutes(api, ctx);
   eventStreamRoutes(api, ctx);

@@ -38,8 +38,14 @@ export interface ChunkBackend {
   close?(): Promise<void>;
 }
 
-/** What a snapshot writes to: the backend itself, or a remote proxy of it. */
-export type ChunkSink = Pick<ChunkBackend, 'has' | 'put'>;
+/**
+ * What a snapshot writes to: the backend itself, or a remote proxy of it. A sink that can store
+ * many objects in one call (the agent's gateway client) offers `putMany`; the uploader then sends
+ * each batch's missing chunks in one call instead of one `put` each.
+ */
+export type ChunkSink = Pick<ChunkBackend, 'has' | 'put'> & {
+  putMany?(objects: { id: string; data: Uint8Array }[]): Promise<void>;
+};
 /** What a restore reads from. */
 export type ChunkSource = Pick<ChunkBackend, 'get'>;
 

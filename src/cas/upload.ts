@@ -107,6 +107,26 @@ export class Uploader {
       if (present[i] === true) this.known.add(id);
       return present[i] !== true;
     });
+    const putMany = this.sink.putMany?.bind(this.sink);
+    if (putMany) {
+      // One call for the batch's missing chunks (encoded on the thread pool, a few at a time).
+      const objects: { id: string; data: Uint8Array }[] = new Array(missing.length);
+      let at = 0;
+      const encoder = async () => {
+        while (at < missing.length) {
+          const k = at++;
+          const id = missing[k] as string;
+          objects[k] = { id, data: await encode(batch.get(id) as Uint8Array, this.codec) };
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(this.concurrency, missing.length) }, encoder));
+      if (objects.length) await putMany(objects);
+      for (const o of objects) {
+        this.bytesNew += o.data.length;
+        this.known.add(o.id);
+      }
+      return;
+    }
     let next = 0;
     const worker = async () => {
       while (next < missing.length) {

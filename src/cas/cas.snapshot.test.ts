@@ -1,4 +1,14 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -126,6 +136,20 @@ describe('snapshotDir and restoreDir', () => {
       new RegExp(`snapshot ${snap.manifestId}: chunk ${id} at victim.txt is corrupt`),
     );
     expect(readdirSync(mount)).toEqual([]);
+  });
+
+  it('restores through a link to an empty directory (a warm local runner’s workspace is one)', async () => {
+    const ws = join(tmp, 'ws');
+    mkdirSync(ws);
+    makeTree(ws);
+    const snap = await snapshotDir(ws, store);
+    const real = join(tmp, 'real');
+    mkdirSync(real);
+    const link = join(tmp, 'link');
+    symlinkSync(real, link);
+    await restoreDir(snap.manifestId, store, link);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(describeTree(real)).toEqual(describeTree(ws));
   });
 
   it('refuses to restore into a directory that is not empty, and touches nothing there', async () => {

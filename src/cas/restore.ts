@@ -17,7 +17,6 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fchmodSync, constants as fsc, futimesSync, openSync, writeSync } from 'node:fs';
 import {
   chmod,
-  lstat,
   lutimes,
   mkdir,
   open,
@@ -25,6 +24,7 @@ import {
   rename,
   rm,
   rmdir,
+  stat,
   symlink,
   unlink,
   utimes,
@@ -64,7 +64,8 @@ function secs(ms: number): number {
 
 async function isEmptyDir(p: string): Promise<boolean | null> {
   try {
-    const st = await lstat(p);
+    // Followed: a workspace may be a link to its directory (a warm local runner's is).
+    const st = await stat(p);
     if (!st.isDirectory()) return false;
     return (await readdir(p)).length === 0;
   } catch (e: unknown) {

@@ -101,10 +101,28 @@ export async function startKubeStandin(opts: StandinOptions): Promise<KubeStandi
     containerOf: (pod) => kubelet.containerOf(pod),
     volumeOf: (ns, claim) => kubelet.volumeOf(ns, claim),
     async leftovers() {
-      const out: string[] = [];
-      for (const c of await opts.docker.listContainers({ all: true, filters: filter }))
-        out.push(`container ${c.Names[0] ?? c.Id}`);
-      for (const v of (await opts.docker.listVolumes({ filters: filter })).Volumes ?? []) out.push(`volume ${v.Name}`);
+      // As a kubelet does, the stand-in tears a pod's container down after the API object went:
+      // what is still there after a grace period is left behind (each named with its pod's state).
+      const read = async () => {
+        const out: string[] = [];
+        for (const c of await opts.docker.listContainers({ all: true, filters: filter })) {
+          const pod = c.Labels[`${STANDIN_LABEL}.pod`];
+          const [ns, name] = (pod ?? '/').split('/');
+          const obj = pod ? api.get('Pod', ns ?? '', name ?? '') : undefined;
+          out.push(
+            `container ${c.Names[0] ?? c.Id} (${c.State}; pod ${pod ?? '?'} ${obj ? `in the API${obj.metadata.deletionTimestamp ? ', deleting' : ''}` : 'gone from the API'})`,
+          );
+        }
+        for (const v of (await opts.docker.listVolumes({ filters: filter })).Volumes ?? [])
+          out.push(`volume ${v.Name}`);
+        return out;
+      };
+      const deadline = Date.now() + 20_000;
+      let out = await read();
+      while (out.length && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        out = await read();
+      }
       return out;
     },
     async close() {

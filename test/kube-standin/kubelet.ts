@@ -116,6 +116,9 @@ export class Kubelet {
   // ---- Jobs ----
 
   private startJob(job: KObj) {
+    // A Job deleted before its controller got to it gets no pod (it would outlive its Job).
+    const live = this.api.get('Job', job.metadata.namespace!, job.metadata.name);
+    if (!live || live.metadata.uid !== job.metadata.uid || live.metadata.deletionTimestamp) return;
     const tpl = (job.spec as Any).template as Any;
     const uid = job.metadata.uid!;
     const name = `${job.metadata.name}-${randomBytes(3).toString('hex').slice(0, 5)}`;
@@ -215,16 +218,21 @@ export class Kubelet {
 
   private async killPod(pod: KObj) {
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
-    const id = this.containers.get(key);
-    if (id) {
+    const removeContainer = async () => {
+      const id = this.containers.get(key);
+      if (!id) return;
       await this.docker
         .getContainer(id)
         .remove({ force: true })
         .catch(() => {});
       this.containers.delete(key);
-    }
+    };
+    await removeContainer();
     await this.dropPodVolumes(key);
     this.api.remove(pod);
+    // A container or volume `run` was creating while this ran (it checks for the pod after creating).
+    await removeContainer();
+    await this.dropPodVolumes(key);
     // A freed node may fit a pending pod now; a deleted pod may have held a claim.
     for (const p of this.api.list('Pod', null))
       if (((p.status as Any)?.conditions ?? []).some((c: Any) => c.reason === 'Unschedulable'))
@@ -441,8 +449,11 @@ export class Kubelet {
         },
       });
       this.containers.set(key, container.id);
-      if (!this.api.get('Pod', pod.metadata.namespace!, pod.metadata.name)) {
-        await container.remove({ force: true });
+      const now = this.api.get('Pod', pod.metadata.namespace!, pod.metadata.name);
+      // Deleted while the volume and container were being made: nothing of it may stay.
+      if (!now || now.metadata.deletionTimestamp) {
+        await container.remove({ force: true }).catch(() => {});
+        this.containers.delete(key);
         await this.dropPodVolumes(key);
         return;
       }

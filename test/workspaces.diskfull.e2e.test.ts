@@ -4,7 +4,8 @@
  * skipped with the reason printed; CI runs as root). A `release_to_pool` suspend of a session whose
  * workspace does not fit fails with the store's reason, writes no snapshot row, and leaves the
  * session on its runner with its files, the reason recorded; the database keeps working. Once the
- * workspace fits, the same suspend succeeds and the resume has the files.
+ * workspace fits and the store's garbage is collected (what the failed snapshot wrote belongs to no
+ * snapshot), the same suspend succeeds and the resume has the files.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -29,7 +30,8 @@ beforeAll(async () => {
   // Fails the test (not a skip) when root cannot mount: CI must run it.
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m,mode=0700', 'tmpfs', join(home, 'cas')]);
   mounted = true;
-  srv = await startServer({ home });
+  // A grace period of 1 s, so the test can collect what the failed snapshot wrote (as an operator would).
+  srv = await startServer({ home, config: 'workspaces:\n  gc_grace: 1s\n' });
   const p = await srv.mctl(['pools', 'create', 'full', '--mode', 'pool', '--provider', 'pool']);
   expect(p.code, p.stderr).toBe(0);
   const { token } = await createToken(srv, ['--pool', 'full']);
@@ -84,6 +86,10 @@ describe.skipIf(!isRoot)('a full workspace store', { timeout: 180_000 }, () => {
 
     await run(sid, 'rm big.bin');
     await settle(sid, 'idle');
+    // What the failed snapshot stored belongs to no snapshot: collecting it makes the room back.
+    await new Promise((r) => setTimeout(r, 1500));
+    const gc = await srv!.mctl(['workspaces', 'gc']);
+    expect(gc.code, gc.stderr).toBe(0);
     const ok = await srv!.mctl(['sessions', 'suspend', sid]);
     expect(ok.code, ok.stderr).toBe(0);
     await settle(sid, 'suspended');

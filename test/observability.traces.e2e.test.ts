@@ -42,6 +42,19 @@ beforeAll(async () => {
   await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
   const { port } = collector.address() as AddressInfo;
   srv = await startServer({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}/` } });
+  // A local pool with no warm runner, so this session's runner is provisioned for it (a provision span).
+  const p = await srv.mctl([
+    'pools',
+    'create',
+    'cold',
+    '--mode',
+    'managed',
+    '--provider',
+    'local',
+    '--min-runners',
+    '0',
+  ]);
+  if (p.code !== 0) throw new Error(p.stderr);
 });
 afterAll(async () => {
   await srv?.destroy();
@@ -57,6 +70,8 @@ describe('traces', () => {
       'create',
       '--agent',
       'shell',
+      '--pool',
+      'cold',
       '--prompt',
       'echo traced',
       '--wait',

@@ -1,6 +1,7 @@
 /**
  * @module A real server killed with SIGKILL in the middle of a `release_to_pool` suspend (pool
- * runners, no Docker), at an exact step (the test-only `MARIONETTE_FAULT` crash point), then
+ * runners, no Docker), at an exact step (the test-only `MARIONETTE_FAULT` crash point: after the
+ * workspace snapshot was stored, and after the runner went back), then
  * started again on the same home and gateway port: the suspend is finished (the session is
  * `suspended`, its runner back in the pool, unbound), resume places it again, cancel works.
  * The docker strategies are in docker.suspend.crash.e2e.test.ts.
@@ -22,8 +23,12 @@ afterAll(async () => {
 const session = async (id: string) =>
   (await srv!.api<SessionView & { suspend: unknown }>('GET', `/v1/sessions/${id}`)).body;
 
-it('release_to_pool, killed after the runner went back to its pool: finished, resume and cancel work', async () => {
-  srv = await startServer({ env: { MARIONETTE_FAULT: 'suspend:release_to_pool:released' } });
+it.each([
+  ['stored', 'after the workspace snapshot was stored'],
+  ['released', 'after the runner went back to its pool'],
+])('release_to_pool, killed %s (%s): finished, resume and cancel work', async (step) => {
+  await srv?.destroy();
+  srv = await startServer({ env: { MARIONETTE_FAULT: `suspend:release_to_pool:${step}` } });
   home = srv.home;
   const gatewayPort = srv.gatewayPort;
   const p = await srv.mctl(['pools', 'create', 'farm', '--mode', 'pool', '--provider', 'pool']);
@@ -60,6 +65,10 @@ it('release_to_pool, killed after the runner went back to its pool: finished, re
     return x.state === 'idle' ? x : null;
   }, 'the runner to be back, idle');
   expect(r.sessionId).toBeNull();
+  // The snapshot is in the store (taken again when the crash came before it was recorded).
+  const snaps = await srv.api<{ items: { reason: string }[] }>('GET', `/v1/workspaces?session=${sid}`);
+  expect(snaps.body.items.length).toBeGreaterThanOrEqual(1);
+  expect(snaps.body.items.every((x) => x.reason === 'suspend')).toBe(true);
 
   const res = await srv.mctl(['sessions', 'resume', sid]);
   expect(res.code, res.stderr).toBe(0);

@@ -4,7 +4,6 @@
  * the running task and resending unacknowledged lines.
  */
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type WebSocket from 'ws';
 import type { AgentConfig } from '../config/agent.js';
@@ -12,7 +11,6 @@ import { VERSION } from '../paths.js';
 import {
   PROTOCOL_VERSION,
   parseFrame,
-  RegisterResponse,
   type RunnerMessage,
   ServerMessage,
   type TaskAssignment,
@@ -26,20 +24,20 @@ import {
   loadWebSocket,
   parseServerAddress,
   peekCertificate,
-  postJson,
   WS_OPEN,
 } from './gateway-client.js';
+import { releaseWorkspace, runAllPreRelease } from './kits.js';
 import { LogShipper } from './logship.js';
 import { type AgentOutcome, type OutcomeReader, outcomeReader } from './outcome/index.js';
+import { registerWithToken } from './register.js';
 import { SandboxHost } from './sandbox/index.js';
+import { runSessionOp } from './session-ops.js';
 import { killLeftoverTask, RunningTask, type TaskResult } from './task.js';
 import { tlsClientOptions, tlsFailure, wantsTls } from './tls-client.js';
+import { WorkspaceTransfers } from './workspace-transfer.js';
 import { SessionWorkspaces } from './workspaces.js';
 
 export { AgentError, parseServerAddress };
-
-/** How many 429 answers registration waits out before giving up. */
-const MAX_RATE_LIMITED_RETRIES = 10;
 
 interface CurrentTask {
   assignment: TaskAssignment;
@@ -84,6 +82,8 @@ export class Agent {
   private readonly endedSessions = new Set<string>();
   /** The nested sandbox runtimes found at start (tasks of runner-creates-sandbox pools run in them). */
   private sandbox: SandboxHost | null = null;
+  /** Session workspaces' snapshots and restores through the gateway's store routes. */
+  private readonly transfers: WorkspaceTransfers;
   /** What tasks' egress proxies refused, batched for the server. */
   private readonly denials = new EgressReports((r) => this.send(r));
   readonly done = new Promise<void>((r) => {
@@ -100,6 +100,8 @@ export class Agent {
       opts.config.runnerId === null,
       opts.config.sessionWorkspaces ?? null,
     );
+    const link = { credential: () => this.cred?.credential ?? null, send: (m: RunnerMessage) => this.send(m) };
+    this.transfers = WorkspaceTransfers.over(this.ep, link, this.workspaces, opts.config.stateDir, this.log);
   }
 
   /** The credential in use was loaded from the state dir (not just issued). */
@@ -115,65 +117,11 @@ export class Agent {
       this.savedCred = true;
       return saved;
     }
-    const c = this.opts.config;
-    if (!c.registrationToken)
-      throw new AgentError(
-        'no_token',
-        'no registration token: pass --token (or set MARIONETTE_REGISTRATION_TOKEN); create one with `mctl runners tokens create --pool NAME`',
-      );
-    let res: { status: number; body: unknown };
-    for (let attempt = 0, limited = 0; ; attempt++) {
-      try {
-        res = await postJson(
-          this.ep,
-          '/v1/register',
-          {
-            protocol: PROTOCOL_VERSION,
-            token: c.registrationToken,
-            runnerId: c.runnerId,
-            pool: c.pool,
-            name: c.name || hostname(),
-            labels: c.labels,
-            agentVersion: VERSION,
-          },
-          // The WebSocket client loads while the server registers the runner.
-          () => void loadWebSocket().catch(() => {}),
-        );
-        // Rate limited (many runners registering with one token): wait as told, a bounded number of times.
-        if (res.status === 429 && limited < MAX_RATE_LIMITED_RETRIES && !this.stopping) {
-          const b = res.body as { message?: string; retryAfterSeconds?: number };
-          const waitS = Math.min(60, Math.max(1, Number(b.retryAfterSeconds) || 1));
-          limited++;
-          this.log(`registration rate limited (429): ${b.message ?? 'too many registrations'}; retrying in ${waitS}s`);
-          await sleep(waitS * 1000 + Math.floor(Math.random() * 250));
-          continue;
-        }
-        break;
-      } catch (e: unknown) {
-        // A TLS failure (no TLS there, an untrusted certificate) does not fix itself: stop, saying why.
-        const tls = tlsFailure(e, this.ep.display);
-        if (tls) throw new AgentError(tls.code, tls.message);
-        if (attempt >= 20 || this.stopping)
-          throw new AgentError(
-            'unreachable',
-            `cannot reach the gateway at ${this.ep.display}: ${(e as Error).message}`,
-          );
-        await sleep(Math.min(5000, 200 * 2 ** attempt));
-      }
-    }
-    if (res.status !== 200) {
-      const b = res.body as { code?: string; message?: string };
-      throw new AgentError(
-        b.code ?? 'register_failed',
-        `registration refused: ${b.message ?? JSON.stringify(res.body)}`,
-      );
-    }
-    const parsed = RegisterResponse.safeParse(res.body);
-    if (!parsed.success) throw new AgentError('protocol', 'registration answer did not match the protocol');
-    const cred = { runnerId: parsed.data.runnerId, credential: parsed.data.credential };
-    this.heartbeatMs = parsed.data.heartbeatIntervalMs;
+    const r = await registerWithToken(this.ep, this.opts.config, this.log, () => this.stopping);
+    const cred = { runnerId: r.runnerId, credential: r.credential };
+    this.heartbeatMs = r.heartbeatIntervalMs;
     this.creds.save(cred);
-    this.log(`registered as runner ${cred.runnerId} in pool ${parsed.data.poolName}`);
+    this.log(`registered as runner ${cred.runnerId} in pool ${r.poolName}`);
     return cred;
   }
 
@@ -193,6 +141,7 @@ export class Agent {
       allowed: sb?.runtimes ?? null,
       gvisorPlatform: sb?.gvisorPlatform ?? 'ptrace',
       home: process.env.HOME ?? null,
+      warm: sb?.warm ?? true,
     });
     this.cred = await this.register();
     await loadWebSocket();
@@ -434,6 +383,12 @@ export class Agent {
       case 'error':
         this.log(`server error ${msg.code}: ${msg.message}`);
         return;
+      case 'workspace.snapshot':
+        this.transfers.snapshot(msg.ref, msg.sessionId);
+        return;
+      case 'session.op': // exec, diff, push in the session's workspace (./session-ops.ts)
+        runSessionOp(msg, this.workspaces, (m) => this.send(m));
+        return;
       default: {
         // Every message type is handled above: a new one is a compile error here (never).
         const unknown: never = msg;
@@ -498,6 +453,9 @@ export class Agent {
         },
         started: (pid) => this.send({ type: 'task.started', taskId: a.taskId, pid }),
         egressDenied: (d) => this.denials.push(a.taskId, d),
+        prepare: () => this.transfers.prepare(a, workspace, (l) => ship.push('system', l)),
+        repoReady: (baseCommit, ref) =>
+          this.send({ type: 'repo.ready', taskId: a.taskId, sessionId: a.sessionId, baseCommit, ref }),
       },
       this.opts.config.stateDir,
       this.sandbox,
@@ -555,11 +513,8 @@ export class Agent {
   }
 
   private removeWorkspace(sessionId: string): void {
-    try {
-      if (this.workspaces.remove(sessionId)) this.log(`session ${sessionId} ended: removed its workspace`);
-    } catch (e: unknown) {
-      this.log(`session ${sessionId} ended, but removing its workspace failed: ${(e as Error).message}`);
-    }
+    // The session's kits' preRelease hooks run first, best-effort (./kits.ts).
+    void releaseWorkspace(sessionId, this.workspaces, (l) => this.log(l));
   }
 
   /** The lease is about to lapse unconfirmed: kill the task before the server retries it elsewhere. */
@@ -581,8 +536,11 @@ export class Agent {
       this.current.run.kill(1000);
       await Promise.race([this.current.run.done, sleep(3000)]);
     }
+    await runAllPreRelease((l) => this.log(l));
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.fence.stop();
+    this.sandbox?.dispose();
+    this.transfers.close();
     this.ws?.close(1000, 'agent stopping');
     process.exitCode = code;
     this.stopped();

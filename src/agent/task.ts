@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { EgressDenial } from '../egress/proxy.js';
 import type { TaskEgress } from '../egress/runner.js';
 import type { TaskAssignment } from '../protocol/messages.js';
+import { kitEnv, prepareWorkspace } from './kits.js';
 import { raiseOomScore } from './oom.js';
 import { isRecordedGroup, parseTaskPid, signalGroup, writeTaskPid } from './procs.js';
 import { type Launch, SandboxError, type SandboxHost, type SandboxRuntime } from './sandbox/index.js';
@@ -39,6 +40,10 @@ export interface TaskSink {
   started(pid: number | null): void;
   /** A connection the task's egress proxy refused (nested sandboxes with an allow list). */
   egressDenied?(d: EgressDenial): void;
+  /** Readies the workspace before any command (a restore from the store); returns why it could not, else null. */
+  prepare?(): Promise<string | null>;
+  /** The session's repository was cloned here, at `baseCommit`. */
+  repoReady?(baseCommit: string, ref: string | null): void;
 }
 
 /**
@@ -125,6 +130,8 @@ export class RunningTask {
   private async runSteps(): Promise<TaskResult> {
     const a = this.assignment;
     mkdirSync(this.workspace, { recursive: true });
+    const unready = await this.sink.prepare?.();
+    if (unready) return { exitCode: null, signal: null, error: unready, cancelled: false };
     if (a.sandbox) {
       try {
         const host = this.sandbox;
@@ -143,6 +150,17 @@ export class RunningTask {
       } catch (e: unknown) {
         return { exitCode: null, signal: null, error: (e as Error).message, cancelled: false };
       }
+    }
+    if (a.repo || a.toolchain) {
+      // Kits installed, the repository cloned, postAcquire run (./kits.ts); a failure ends the task.
+      const stop = await prepareWorkspace(a, this.workspace, {
+        run: (cmd, where) => this.spawnOne(['bash', '-lc', cmd], false, where === 'host'),
+        line: (text) => this.sink.line('system', text),
+        cancelled: () => this.cancelled,
+        repoReady: (commit, ref) => this.sink.repoReady?.(commit, ref),
+        stateDir: this.stateDir,
+      });
+      if (stop) return stop;
     }
     for (const cmd of a.setup) {
       if (this.cancelled) break;
@@ -184,24 +202,30 @@ export class RunningTask {
     });
   }
 
-  private spawnOne(argv: string[], main: boolean): Promise<TaskResult> {
+  /** Runs one command of the task; `host`: on the runner itself, outside the task's sandbox (kit installs). */
+  private spawnOne(argv: string[], main: boolean, host = false): Promise<TaskResult> {
     return new Promise((resolve) => {
       const [file, ...args] = argv;
-      const env = taskEnv(process.env, this.assignment.env, this.workspace);
+      const a = this.assignment;
+      const env = taskEnv(process.env, { ...kitEnv(a.toolchain, process.env), ...a.env }, this.workspace);
       let launch: Launch | null;
       try {
-        launch = this.prepare(argv, env, main ? 'main' : 'setup');
+        launch = host ? null : this.prepare(argv, env, main ? 'main' : 'setup');
       } catch (e: unknown) {
         resolve({ exitCode: null, signal: null, error: (e as Error).message, cancelled: this.cancelled });
         return;
       }
       this.launch = launch;
-      const child = spawn(launch?.file ?? file!, launch?.args ?? args, {
-        cwd: this.workspace,
-        env: launch?.env ?? env,
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe', ...(launch?.fds ?? [])],
-      });
+      // A sandbox made ahead (src/agent/sandbox/warm.ts) is already running: it is sent the command.
+      const warm = launch?.prepared;
+      const child =
+        warm?.child ??
+        spawn(launch?.file ?? file!, launch?.args ?? args, {
+          cwd: this.workspace,
+          env: launch?.env ?? env,
+          detached: true,
+          stdio: ['ignore', 'pipe', 'pipe', ...(launch?.fds ?? [])],
+        });
       for (const fd of launch?.fds ?? []) closeSync(fd);
       this.child = child;
       raiseOomScore(child.pid);
@@ -211,11 +235,15 @@ export class RunningTask {
       child.stdout?.on('data', (c: Buffer) => out.write(c));
       child.stderr?.on('data', (c: Buffer) => err.write(c));
       if (this.outputPaused) this.pauseOutput(true);
-      child.once('spawn', () => {
+      const spawned = () => {
         const pf = this.pidFile();
         if (pf && child.pid) writeTaskPid(pf, child.pid);
         if (main) this.sink.started(child.pid ?? null);
-      });
+      };
+      if (warm) {
+        spawned();
+        warm.go();
+      } else child.once('spawn', spawned);
       child.once('error', (e: NodeJS.ErrnoException) => {
         spawnError =
           e.code === 'ENOENT'

@@ -6,8 +6,11 @@
  * typed from the same schemas. Request schemas are in `./schemas.ts`.
  */
 import { z } from 'zod';
+import * as K from './kit-schemas.js';
 import * as R from './responses.js';
 import * as S from './security.js';
+import * as O from './session-op-schemas.js';
+import * as W from './workspaces.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -36,6 +39,12 @@ const sseStream = z.string().describe('text/event-stream');
 export const OPERATIONS = {
   health: op('GET', '/v1/healthz', R.Health),
   openapi: op('GET', '/v1/openapi.json', z.record(z.string(), z.unknown())),
+  liveness: op('GET', '/healthz', R.Liveness),
+  readiness: op('GET', '/readyz', R.Readiness),
+  metrics: op('GET', '/metrics', z.string().describe('Prometheus text format')),
+  streamEvents: op('GET', '/v1/events', sseStream, { sse: 'always' }),
+  createDashboardLink: op('POST', '/v1/dashboard/links', R.DashboardLink, { status: 201 }),
+  dashboardLogin: op('POST', '/v1/dashboard/login', R.DashboardLogin, { status: 201 }),
 
   createSession: op('POST', '/v1/sessions', R.SessionWithTasks, {
     status: 201,
@@ -84,6 +93,18 @@ export const OPERATIONS = {
   deleteAgent: op('DELETE', '/v1/agents/:name', R.Deleted),
   renderAgent: op('POST', '/v1/agents/:name/render', R.RenderResult),
 
+  execSession: op('POST', '/v1/sessions/:id/exec', O.ExecResponse),
+  diffSession: op('GET', '/v1/sessions/:id/diff', O.DiffResponse),
+  pushSession: op('POST', '/v1/sessions/:id/push', O.PushResponse),
+
+  listKits: op('GET', '/v1/kits', R.listing(K.KitResponse)),
+  getKit: op('GET', '/v1/kits/:ref', K.KitResponse),
+  createKit: op('POST', '/v1/kits', K.KitResponse, { status: 201 }),
+  deleteKit: op('DELETE', '/v1/kits/:ref', R.Deleted),
+  listGitCredentials: op('GET', '/v1/git-credentials', R.listing(K.GitCredentialResponse)),
+  putGitCredential: op('PUT', '/v1/git-credentials/:host', K.GitCredentialResponse),
+  deleteGitCredential: op('DELETE', '/v1/git-credentials/:host', R.Deleted),
+
   listProviders: op('GET', '/v1/providers', R.listing(R.Provider)),
   listCosts: op('GET', '/v1/costs', R.CostListing),
 
@@ -103,6 +124,15 @@ export const OPERATIONS = {
   listMembers: op('GET', '/v1/members', R.listing(R.Member)),
   addMember: op('POST', '/v1/members', R.Member, { status: 201 }),
   removeMember: op('DELETE', '/v1/members/:member', R.Deleted),
+
+  snapshotSession: op('POST', '/v1/sessions/:id/snapshots', W.Snapshot, { status: 201 }),
+  forkSession: op('POST', '/v1/sessions/:id/fork', R.SessionWithTasks, { status: 201 }),
+  getSessionWorkspace: op('GET', '/v1/sessions/:id/workspace', W.SessionWorkspace),
+  listSnapshots: op('GET', '/v1/workspaces', R.listing(W.Snapshot)),
+  getSnapshot: op('GET', '/v1/workspaces/:id', W.SnapshotDetail),
+  downloadSnapshot: op('GET', '/v1/workspaces/:id/download', z.string().describe('application/x-tar')),
+  diffSnapshots: op('GET', '/v1/workspaces/:id/diff/:other', W.SnapshotDiff),
+  gcWorkspaces: op('POST', '/v1/workspaces/gc', W.GcReport),
 } satisfies Record<string, Operation>;
 
 export type OperationId = keyof typeof OPERATIONS;

@@ -240,6 +240,19 @@ export const CostListing = z.looseObject({
 });
 
 export const Health = z.looseObject({ ok: z.boolean(), version: z.string() });
+export const Liveness = z.looseObject({ ok: z.literal(true), version: z.string(), uptimeSeconds: z.number() });
+const ReadinessCheck = z.looseObject({ ok: z.boolean(), detail: z.string() });
+export const Readiness = z.looseObject({
+  ok: z.boolean(),
+  checks: z.looseObject({ store: ReadinessCheck, migrations: ReadinessCheck, gateway: ReadinessCheck }),
+});
+export const DashboardLink = z.looseObject({ code: z.string(), path: z.string(), expiresAt: ms });
+export const DashboardLogin = z.looseObject({
+  token: z.string(),
+  tokenId: z.string(),
+  role: z.string(),
+  expiresAt: ms,
+});
 export const Deleted = z.looseObject({ deleted: z.string() });
 export const Org = z.looseObject({ id: z.string(), name: z.string(), createdAt: z.number(), default: z.boolean() });
 export const Project = z.looseObject({ id: z.string(), orgId: z.string(), name: z.string(), createdAt: z.number() });
@@ -269,6 +282,8 @@ export type LogPage = z.infer<typeof LogPage>;
 export type Explain = z.infer<typeof Explain>;
 export type PlacementDecision = z.infer<typeof PlacementDecision>;
 export type DryRunResult = z.infer<typeof DryRunResult>;
+export type DashboardLink = z.infer<typeof DashboardLink>;
+export type Readiness = z.infer<typeof Readiness>;
 export type Org = z.infer<typeof Org>;
 export type Project = z.infer<typeof Project>;
 export type Member = z.infer<typeof Member>;

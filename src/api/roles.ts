@@ -36,6 +36,12 @@ const a = (role: Access['role'], scope: Access['scope'] = 'project'): Access => 
 export const ROUTE_ACCESS: Record<string, Access> = {
   health: a('public'),
   openapi: a('public'),
+  liveness: a('public'),
+  readiness: a('public'),
+  metrics: a('operator', 'org'),
+  streamEvents: a('viewer', 'org'),
+  createDashboardLink: a('viewer'),
+  dashboardLogin: a('public'),
 
   createSession: a('member'),
   listSessions: a('viewer'),
@@ -82,6 +88,21 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   // A preview: renders a card's command line, changes nothing.
   renderAgent: a('viewer'),
 
+  // A session's workspace: the same as its tasks (exec and push change it, diff reads it).
+  execSession: a('member'),
+  diffSession: a('viewer'),
+  pushSession: a('member'),
+
+  // Kits: user kits' install commands run on runners, so only operators write them.
+  listKits: a('viewer'),
+  getKit: a('viewer'),
+  createKit: a('operator', 'org'),
+  deleteKit: a('operator', 'org'),
+  // Git credentials: hosts and kinds only, never a secret; only admins set them.
+  listGitCredentials: a('operator', 'org'),
+  putGitCredential: a('admin', 'org'),
+  deleteGitCredential: a('admin', 'org'),
+
   listProviders: a('viewer'),
   listCosts: a('viewer', 'org'),
 
@@ -103,6 +124,17 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   listMembers: a('viewer', 'org'),
   addMember: a('admin', 'org'),
   removeMember: a('admin', 'org'),
+
+  // Workspaces (docs/workspaces.md): a session's snapshot, fork and progress in its project; the
+  // snapshot listings, downloads and diffs and the collection need a token for the whole org.
+  snapshotSession: a('member'),
+  forkSession: a('member'),
+  getSessionWorkspace: a('viewer'),
+  listSnapshots: a('viewer', 'org'),
+  getSnapshot: a('viewer', 'org'),
+  downloadSnapshot: a('viewer', 'org'),
+  diffSnapshots: a('viewer', 'org'),
+  gcWorkspaces: a('operator', 'org'),
 };
 
 /** The access of an operation; undefined for one missing from the table (refused to every token). */

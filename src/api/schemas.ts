@@ -5,11 +5,13 @@
  * `src/core/states.ts` (the one list of each machine's states). Response schemas are in
  * `./responses.ts`; the operations (ids, paths, success statuses) in `./operations.ts`.
  */
+
 import { z } from 'zod';
 import { RUNNER_STATES, SESSION_STATES, TASK_STATES } from '../core/states.js';
 import { AUTH_MODES, type AuthMode, LIFECYCLES, POOL_MODES, type PoolMode, SANDBOX_MODES } from '../core/types.js';
 import { SUSPEND_STRATEGIES, type SuspendStrategy } from '../providers/types.js';
 import { PRIORITY_RANGE } from '../server/input-guards.js';
+import { KitRefs, RepoInput } from './kit-schemas.js';
 
 export { RUNNER_STATES, SESSION_STATES, TASK_STATES };
 
@@ -120,6 +122,10 @@ export const CreateSessionBody = z.strictObject({
     .optional(),
   /** `egress`: none | open | { allow: [host patterns, CIDRs] }, narrowing the pool's (never widening). */
   network: NetworkInput.optional(),
+  /** The repository to clone before the first task. */
+  repo: RepoInput.optional(),
+  /** Kits (`id@version`) added to the agent card's. */
+  kits: KitRefs.optional(),
 });
 export type CreateSessionBody = z.infer<typeof CreateSessionBody>;
 

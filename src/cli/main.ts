@@ -28,6 +28,16 @@ const NOUNS: [names: string[], register: Register][] = [
   [['providers'], async (p) => (await import('./commands/catalog.js')).providerCommands(p)],
   [['costs'], async (p) => (await import('./commands/catalog.js')).costCommands(p)],
   [['agents', 'agent'], async (p) => (await import('./commands/agents.js')).agentCommands(p, ctx)],
+  [
+    ['completion'],
+    async (p) => (await import('./commands/completion.js')).completionCommand(p, () => buildProgram(() => {}, [])),
+  ],
+  [['version'], async (p) => (await import('./commands/habits.js')).versionCommand(p, ctx)],
+  [['kits', 'kit'], async (p) => (await import('./commands/kits.js')).kitCommands(p, ctx)],
+  [
+    ['git-credentials', 'git-credential'],
+    async (p) => (await import('./commands/kits.js')).gitCredentialCommands(p, ctx),
+  ],
   [['tokens', 'token'], async (p) => (await import('./commands/security.js')).tokenCommands(p)],
   [['audit'], async (p) => (await import('./commands/security.js')).auditCommands(p)],
   [['login'], async (p) => (await import('./commands/security.js')).loginCommands(p)],
@@ -36,6 +46,8 @@ const NOUNS: [names: string[], register: Register][] = [
   [['projects', 'project'], async (p) => (await import('./commands/orgs.js')).projectCommands(p)],
   [['members', 'member'], async (p) => (await import('./commands/orgs.js')).memberCommands(p)],
   [['dispatch'], async (p, s) => (await import('./commands/orgs.js')).dispatchCommand(p, s)],
+  [['dashboard'], async (p) => (await import('./commands/dashboard.js')).dashboardCommands(p)],
+  [['workspaces', 'workspace'], async (p) => (await import('./commands/workspaces.js')).workspaceCommands(p)],
 ];
 
 /** The first word that is not an option or a global option's value: the noun being run. */

@@ -9,9 +9,12 @@
  * It imports the schemas' types only, so loading it costs no schema construction.
  */
 import type { z } from 'zod';
+import type * as K from '../api/kit-schemas.js';
 import type * as R from '../api/responses.js';
 import type * as S from '../api/schemas.js';
 import type * as SEC from '../api/security.js';
+import type * as O from '../api/session-op-schemas.js';
+import type * as W from '../api/workspaces.js';
 import { readSse, type SseEvent } from './sse.js';
 
 export type {
@@ -40,6 +43,10 @@ export interface Listing<T> {
 
 export type CreateSessionInput = Omit<In<typeof S.CreateSessionBody>, 'dryRun'>;
 export type CreateTaskInput = In<typeof S.CreateTaskBody>;
+export type KitInput = In<typeof K.KitBody>;
+export type Kit = Out<typeof K.KitResponse>;
+export type GitCredentialInput = In<typeof K.GitCredentialBody>;
+export type GitCredential = Out<typeof K.GitCredentialResponse>;
 export type PoolInput = In<typeof S.PoolInput>;
 export type PoolUpdate = In<typeof S.PoolUpdate>;
 export type ProfileInput = In<typeof S.ProfileInput>;
@@ -342,6 +349,43 @@ export class MarionetteClient {
   renderAgent(name: string, body: RenderInput): Promise<RenderResult> {
     return this.request('POST', `/v1/agents/${enc(name)}/render`, { body });
   }
+  // ---- a session's workspace: exec, diff, push
+  /** Runs argv in the session's workspace; answers its exit code and output. */
+  execSession(id: string, body: In<typeof O.ExecBody>): Promise<Out<typeof O.ExecResponse>> {
+    return this.request('POST', `/v1/sessions/${enc(id)}/exec`, { body });
+  }
+  diffSession(id: string): Promise<Out<typeof O.DiffResponse>> {
+    return this.request('GET', `/v1/sessions/${enc(id)}/diff`);
+  }
+  /** Commits what the agent left and pushes it; answers the pushed commit. */
+  pushSession(id: string, body: In<typeof O.PushBody>): Promise<Out<typeof O.PushResponse>> {
+    return this.request('POST', `/v1/sessions/${enc(id)}/push`, { body });
+  }
+
+  // ---- kits and git credentials
+  listKits(): Promise<Listing<Kit>> {
+    return this.request('GET', '/v1/kits');
+  }
+  /** A kit by `id` or `id@version`. */
+  getKit(ref: string): Promise<Kit> {
+    return this.request('GET', `/v1/kits/${enc(ref)}`);
+  }
+  createKit(body: KitInput): Promise<Kit> {
+    return this.request('POST', '/v1/kits', { body });
+  }
+  deleteKit(ref: string): Promise<{ deleted: string }> {
+    return this.request('DELETE', `/v1/kits/${enc(ref)}`);
+  }
+  listGitCredentials(): Promise<Listing<GitCredential>> {
+    return this.request('GET', '/v1/git-credentials');
+  }
+  /** Sets the credential git uses for `host` (the secret is never answered back). */
+  putGitCredential(host: string, body: GitCredentialInput): Promise<GitCredential> {
+    return this.request('PUT', `/v1/git-credentials/${enc(host)}`, { body });
+  }
+  deleteGitCredential(host: string): Promise<{ deleted: string }> {
+    return this.request('DELETE', `/v1/git-credentials/${enc(host)}`);
+  }
   listProviders(): Promise<Listing<Provider>> {
     return this.request('GET', '/v1/providers');
   }
@@ -399,6 +443,45 @@ export class MarionetteClient {
   }
   removeMember(idOrName: string): Promise<{ deleted: string }> {
     return this.request('DELETE', `/v1/members/${enc(idOrName)}`);
+  }
+  // ---- dashboard and health (see docs/dashboard.md, docs/observability.md)
+  /** A one-time dashboard login link for the caller: open `baseUrl + path` within 5 minutes. */
+  createDashboardLink(): Promise<R.DashboardLink> {
+    return this.request('POST', '/v1/dashboard/links');
+  }
+  readiness(): Promise<R.Readiness> {
+    return this.request('GET', '/readyz');
+  }
+
+  // ---- workspaces (docs/workspaces.md)
+  /** Snapshots a session's workspace now; answers once the snapshot is stored. */
+  snapshotSession(id: string, body: In<typeof W.SnapshotBody> = {}): Promise<Out<typeof W.Snapshot>> {
+    return this.request('POST', `/v1/sessions/${enc(id)}/snapshots`, { body });
+  }
+  forkSession(id: string, body: In<typeof W.ForkBody> = {}): Promise<R.SessionWithTasks> {
+    return this.request('POST', `/v1/sessions/${enc(id)}/fork`, { body });
+  }
+  /** A session's newest snapshot and the one in flight (its progress). */
+  getSessionWorkspace(id: string): Promise<Out<typeof W.SessionWorkspace>> {
+    return this.request('GET', `/v1/sessions/${enc(id)}/workspace`);
+  }
+  listSnapshots(query: { session?: string; limit?: number } = {}): Promise<Listing<Out<typeof W.Snapshot>>> {
+    return this.request('GET', '/v1/workspaces', { query });
+  }
+  getSnapshot(id: string, query: { entries?: boolean; limit?: number } = {}): Promise<Out<typeof W.SnapshotDetail>> {
+    const q = { ...(query.entries ? { entries: 1 } : {}), ...(query.limit ? { limit: query.limit } : {}) };
+    return this.request('GET', `/v1/workspaces/${enc(id)}`, { query: q });
+  }
+  diffSnapshots(from: string, to: string): Promise<Out<typeof W.SnapshotDiff>> {
+    return this.request('GET', `/v1/workspaces/${enc(from)}/diff/${enc(to)}`);
+  }
+  gcWorkspaces(body: In<typeof W.GcBody> = {}): Promise<Out<typeof W.GcReport>> {
+    return this.request('POST', '/v1/workspaces/gc', { body });
+  }
+  /** A snapshot as a tar byte stream. */
+  async downloadSnapshot(id: string): Promise<AsyncIterable<Uint8Array>> {
+    const res = await this.send('GET', `/v1/workspaces/${enc(id)}/download`, {}, 'application/x-tar');
+    return res.body as unknown as AsyncIterable<Uint8Array>;
   }
 }
 

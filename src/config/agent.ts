@@ -24,9 +24,10 @@ export interface AgentConfig {
   /**
    * Nested sandboxes: `runtimes` limits which the agent offers (MARIONETTE_SANDBOX_RUNTIMES, a
    * comma list of gvisor, bubblewrap, or `none`; default: every one found), `gvisorPlatform` is
-   * runsc's platform (MARIONETTE_GVISOR_PLATFORM: ptrace (default), systrap, kvm).
+   * runsc's platform (MARIONETTE_GVISOR_PLATFORM: ptrace (default), systrap, kvm), `warm` keeps
+   * the next bubblewrap sandbox made ahead while the runner is idle (MARIONETTE_SANDBOX_WARM=0: off).
    */
-  sandbox?: { runtimes: Array<'gvisor' | 'bubblewrap'> | null; gvisorPlatform: string };
+  sandbox?: { runtimes: Array<'gvisor' | 'bubblewrap'> | null; gvisorPlatform: string; warm?: boolean };
   /** Deprecation notes for the agent to print (an old environment name it still read). */
   notes?: string[];
   /**
@@ -96,7 +97,10 @@ export function parseSandboxEnv(env: Env): NonNullable<AgentConfig['sandbox']> {
     throw new InvalidRequest(
       `MARIONETTE_GVISOR_PLATFORM: ${JSON.stringify(platform)} is not a gVisor platform (expected ${GVISOR_PLATFORMS.join(', ')})`,
     );
-  return { runtimes, gvisorPlatform: platform };
+  const warm = env.MARIONETTE_SANDBOX_WARM?.trim();
+  if (warm !== undefined && warm !== '' && warm !== '0' && warm !== '1')
+    throw new InvalidRequest(`MARIONETTE_SANDBOX_WARM: ${JSON.stringify(warm)}: expected 1 (the default) or 0`);
+  return { runtimes, gvisorPlatform: platform, warm: warm !== '0' };
 }
 
 /** marionette-agent's command-line flags. */

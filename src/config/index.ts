@@ -9,11 +9,13 @@ import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { InvalidRequest } from '../core/errors.js';
+import { type Kit, makeKit } from '../core/kits.js';
 import { FAULT_POINTS } from '../core/suspend-steps.js';
 import { type ProvidersConfig, parseProvidersConfig, poolsInProviderSections } from '../providers/registry.js';
 import { duration } from './duration.js';
 import { type LimitsConfig, limitsFileSchema, resolveLimits } from './limits.js';
 import { resolveTls, type TlsConfig, type TlsFlags, tlsFileSchema } from './tls.js';
+import { resolveWorkspaces, type WorkspacesConfig, workspacesFileSchema } from './workspaces.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 
@@ -39,6 +41,36 @@ const agentCardSchema = z.strictObject({
   /** Run the command inside a login shell (`bash -l`: the login profile is read first). Default false. */
   login_shell: z.boolean().optional(),
 });
+
+/** A kit as written under `kits:` (snake_case). */
+const kitConfigSchema = z.strictObject({
+  id: z.string(),
+  version: z.union([z.string(), z.number()]).transform(String),
+  description: z.string().optional(),
+  os: z.array(z.string()).optional(),
+  detect: z.string().optional(),
+  install_commands: z.array(z.string()).optional(),
+  post_acquire: z.array(z.string()).optional(),
+  pre_release: z.array(z.string()).optional(),
+  env: z.record(z.string(), z.string()).optional(),
+});
+
+function configKit(k: z.infer<typeof kitConfigSchema>, i: number): Kit {
+  return makeKit(
+    {
+      id: k.id,
+      version: k.version,
+      description: k.description,
+      os: k.os,
+      detect: k.detect,
+      installCommands: k.install_commands,
+      postAcquire: k.post_acquire,
+      preRelease: k.pre_release,
+      env: k.env,
+    },
+    `kits[${i}]`,
+  );
+}
 
 const suspendConfigSchema = z.strictObject({
   strategy: z.string().optional(),
@@ -126,6 +158,8 @@ const fileSchema = z.strictObject({
     .optional(),
   /** Timeouts and connection caps on the API and gateway (src/config/limits.ts). */
   limits: limitsFileSchema.optional(),
+  /** Snapshot retention, scheduled store collection, snapshot timeout (src/config/workspaces.ts). */
+  workspaces: workspacesFileSchema.optional(),
   /** TLS for the API and the gateway (src/config/tls.ts). Default off. */
   tls: tlsFileSchema.optional(),
   tasks: z
@@ -136,6 +170,8 @@ const fileSchema = z.strictObject({
     .optional(),
   /** Extra agent cards, by name (built-ins `shell`, `claude`, `codex` cannot be replaced). */
   agents: z.record(z.string(), agentCardSchema).optional(),
+  /** User kits (src/core/kits.ts), every org's, beside the built-in ones. */
+  kits: z.array(kitConfigSchema).optional(),
   /** Provider settings by provider id; each section is checked by its provider's schema (src/providers/registry.ts). */
   providers: z.record(z.string(), z.unknown()).optional(),
   /** Pools by name. */
@@ -171,6 +207,8 @@ export interface ServerConfig {
   /** Path of the gateway's unix socket (`$MARIONETTE_HOME/run/gateway.sock`). */
   gatewaySocket: string;
   databaseUrl: string | null;
+  /** `OTEL_EXPORTER_OTLP_ENDPOINT`: export traces over OTLP/HTTP (JSON) to `<it>/v1/traces`; null (default): no traces. */
+  otlpEndpoint: string | null;
   /** `database.row_level_security` (default false): see src/store/rls.ts. */
   rowLevelSecurity: boolean;
   logLevel: string;
@@ -187,6 +225,8 @@ export interface ServerConfig {
   preemptMinIdleMs: number;
   /** Socket timeouts and caps, hello timeout, invalid-frame budget, registration rate (`limits:`). */
   limits: LimitsConfig;
+  /** Snapshot retention and the store's scheduled collection (`workspaces:`). */
+  workspaces: WorkspacesConfig;
   /** TLS for the API and the gateway's TCP listener (`tls:`, `--tls-cert`...); null = off. */
   tls: TlsConfig | null;
   /** `tasks.default_timeout` (default 1h). */
@@ -194,6 +234,8 @@ export interface ServerConfig {
   /** The default local pool's nested sandbox (env MARIONETTE_LOCAL_SANDBOX over `providers.local.nested_sandbox`, default auto). */
   localSandbox: 'auto' | 'bubblewrap' | 'gvisor' | 'off';
   agents: Record<string, AgentCardFileConfig>;
+  /** `kits:` from the config file (default none), checked. */
+  kits: Kit[];
   /** Each configured provider's section, parsed by its descriptor (only implemented, known providers). */
   providers: ProvidersConfig;
   /** `pools:` plus the pools declared inside provider sections (`providers.pool.pools`). */
@@ -236,6 +278,22 @@ function describeIssues(error: z.ZodError, source: string, within?: string): str
       return `${source}: ${path || '(top level)'}: ${issueMessage(i)}`;
     })
     .join('\n');
+}
+
+/** `OTEL_EXPORTER_OTLP_ENDPOINT`, checked: an http(s) URL (unset or empty: traces off). */
+function otlpEndpoint(value: string | undefined): string | null {
+  if (!value) return null;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidRequest(`OTEL_EXPORTER_OTLP_ENDPOINT: ${JSON.stringify(value)} is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new InvalidRequest(
+      `OTEL_EXPORTER_OTLP_ENDPOINT: ${JSON.stringify(value)} must be an http:// or https:// URL`,
+    );
+  return value.replace(/\/+$/, '');
 }
 
 function issueMessage(i: z.core.$ZodIssue): string {
@@ -320,6 +378,7 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
     gatewayPort: flagGw?.data ?? parseEnvPort(env, 'MARIONETTE_GATEWAY_PORT') ?? file.server?.gateway_port ?? 9090,
     gatewaySocket: join(home, 'run', 'gateway.sock'),
     databaseUrl: env.MARIONETTE_DATABASE_URL || file.database?.url || null,
+    otlpEndpoint: otlpEndpoint(env.OTEL_EXPORTER_OTLP_ENDPOINT),
     rowLevelSecurity: file.database?.row_level_security ?? false,
     logLevel,
     maxPromptBytes: file.server?.max_prompt_bytes ?? 256 * 1024,
@@ -334,10 +393,12 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
     preemptIdle: file.sessions?.preempt_idle ?? true,
     preemptMinIdleMs: file.sessions?.preempt_min_idle ?? 10_000,
     limits: resolveLimits(file.limits),
+    workspaces: resolveWorkspaces(file.workspaces),
     tls: resolveTls(flags, env, file.tls),
     taskTimeoutMs: file.tasks?.default_timeout ?? 60 * 60_000,
     localSandbox: localSandbox(env, providers),
     agents: file.agents ?? {},
+    kits: (file.kits ?? []).map((k, i) => configKit(k, i)),
     providers,
     pools,
     profiles: file.profiles ?? {},

@@ -1,7 +1,7 @@
 /**
  * @module marionette.yaml's `providers:` section, checked by each provider's descriptor: an unknown
- * provider id names the known ones, a provider that is not implemented (the seed's
- * `providers.kubernetes` example) stops the server, an unknown key names the key, and the seed's
+ * provider id names the known ones, a provider that is not implemented (e2b, ...) stops the server,
+ * the seed's `providers.kubernetes` example is accepted, an unknown key names the key, and the seed's
  * `providers.pool.pools` become pools.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -63,11 +63,24 @@ const SEED_DOCKER = `providers:
 `;
 
 describe('providers: in marionette.yaml', () => {
-  it("the seed's kubernetes section is a startup error until that provider exists", () => {
-    const msg = refusal(SEED_KUBERNETES);
-    expect(msg).toContain('providers.kubernetes');
-    expect(msg).toContain('not implemented in this version');
-    expect(msg).toMatch(/implemented: local, docker/);
+  it("the seed's kubernetes section is accepted as written, with its defaults", () => {
+    const cfg = load(SEED_KUBERNETES);
+    const k = (cfg.providers as Record<string, Record<string, unknown>>).kubernetes!;
+    expect(k).toMatchObject({
+      namespace: 'marionette',
+      image: 'marionette/agent:latest',
+      resources: { requests: { memory: '2Gi', cpu: '1' }, limits: { memory: '8Gi', cpu: '4' } },
+      labelPrefix: 'marionette.io',
+    });
+  });
+
+  it('a bad kubernetes key is refused naming it', () => {
+    expect(refusal('providers:\n  kubernetes: {namespace: x, imagee: y}\n')).toContain(
+      'providers.kubernetes: unknown key imagee',
+    );
+    expect(refusal('providers:\n  kubernetes: {resources: {requests: {cpu: lots}}}\n')).toContain(
+      'providers.kubernetes: resources.requests.cpu: expected a quantity',
+    );
   });
 
   it('every provider without an implementation is refused the same way', () => {

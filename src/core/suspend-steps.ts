@@ -11,10 +11,17 @@
  * | strategy | suspend steps (after `begun`) | resume steps (after `begun`) |
  * |---|---|---|
  * | `pause` | `marked` (runner row `paused`), `frozen` (sandbox paused) | `thawed` (sandbox unpaused) |
- * | `terminate_preserve_storage` | `marked` (runner `suspended`), `stopped` (sandbox removed, storage kept), `released` (runner `terminated`) | `provisioned` (a runner on the kept storage) |
+ * | `terminate_preserve_storage` | `stored` (workspace snapshot in the store), `marked` (runner `suspended`), `stopped` (sandbox removed, storage kept), `released` (runner `terminated`) | `provisioned` (a runner on the kept storage) |
  * | `snapshot` | `marked`, `snapshotted` (committed and removed), `released` | `provisioned` |
  * | `terminate` | `released` (runner and storage gone) | none |
- * | `release_to_pool` | `released` (runner back to its pool, unbound) | none |
+ * | `release_to_pool` | `stored` (workspace snapshot in the store), `released` (runner back to its pool, unbound) | none |
+ *
+ * `stored` snapshots the workspace into the content-addressable store (src/server/workspace-snapshots.ts),
+ * so a resume restores it on whichever runner, on whichever provider, the scheduler picks. For
+ * `release_to_pool` the store is the only copy that outlives the runner: a failed snapshot fails
+ * the suspend (the session stays where it was, with the reason). For `terminate_preserve_storage`
+ * the provider keeps the storage natively (the fast path), so a failed snapshot is recorded as an
+ * event and the suspend goes on.
  */
 
 export type StepStrategy = 'pause' | 'snapshot' | 'terminate_preserve_storage' | 'release_to_pool' | 'terminate';
@@ -22,10 +29,10 @@ export type SuspendOpKind = 'suspend' | 'resume';
 
 export const SUSPEND_STEPS = {
   pause: ['begun', 'marked', 'frozen'],
-  terminate_preserve_storage: ['begun', 'marked', 'stopped', 'released'],
+  terminate_preserve_storage: ['begun', 'stored', 'marked', 'stopped', 'released'],
   snapshot: ['begun', 'marked', 'snapshotted', 'released'],
   terminate: ['begun', 'released'],
-  release_to_pool: ['begun', 'released'],
+  release_to_pool: ['begun', 'stored', 'released'],
 } as const satisfies Record<StepStrategy, readonly string[]>;
 
 export const RESUME_STEPS = {

@@ -164,6 +164,55 @@ export const RunnerMessage = z.discriminatedUnion('type', [
   }),
   /** The runner saved the credential `welcome.credential` gave it: the server retires the old one. */
   z.strictObject({ type: z.literal('credential.saved') }),
+  /** How far a `workspace.snapshot` (ref) has got: entries and plain bytes seen, encoded bytes sent. */
+  z.strictObject({
+    type: z.literal('workspace.progress'),
+    ref: z.string().max(128),
+    files: z.number().int().min(0),
+    bytes: z.number().int().min(0),
+    bytesNew: z.number().int().min(0),
+  }),
+  /**
+   * A `workspace.snapshot` (ref) ended: `ok` with the manifest's address once it and every chunk
+   * are in the store, else `error` (nothing the server keeps points at what was sent).
+   */
+  z.strictObject({
+    type: z.literal('workspace.snapshotted'),
+    ref: z.string().max(128),
+    sessionId: z.string().max(128),
+    ok: z.boolean(),
+    manifestId: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .nullable(),
+    files: z.number().int().min(0),
+    bytes: z.number().int().min(0),
+    bytesNew: z.number().int().min(0),
+    error: z.string().max(8192).nullable(),
+  }),
+  /** The session's repository is cloned and checked out at `baseCommit` (sent once, after the clone). */
+  z.strictObject({
+    type: z.literal('repo.ready'),
+    taskId: z.string(),
+    sessionId: z.string(),
+    baseCommit: z.string().regex(/^[0-9a-f]{40,64}$/),
+    ref: z.string().max(512).nullable(),
+  }),
+  /** Output of a `session.op` (exec, diff, push), in order, UTF-8 text chunks. */
+  z.strictObject({
+    type: z.literal('session.op.output'),
+    ref: z.string(),
+    stream: z.enum(['stdout', 'stderr']),
+    data: z.string().max(1 << 20),
+  }),
+  /** A `session.op` ended: the command's exit code, or why it could not run; `commit` for a push. */
+  z.strictObject({
+    type: z.literal('session.op.done'),
+    ref: z.string(),
+    exitCode: z.number().int().nullable(),
+    error: z.string().max(65536).nullable(),
+    commit: z.string().max(64).nullable(),
+  }),
 ]);
 export type RunnerMessage = z.infer<typeof RunnerMessage>;
 
@@ -192,6 +241,48 @@ export const TaskSandbox = z.strictObject({
 });
 export type TaskSandbox = z.infer<typeof TaskSandbox>;
 
+/** A git credential as it travels to the runner (inside the assignment only, never in a log line). */
+export const GitCredentialWire = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('token'), username: z.string().max(256), secret: z.string().min(1).max(16384) }),
+  z.strictObject({ kind: z.literal('ssh-key'), secret: z.string().min(1).max(65536) }),
+]);
+export type GitCredentialWire = z.infer<typeof GitCredentialWire>;
+
+export const RepoAssignment = z.strictObject({
+  url: z.string().min(1).max(4096),
+  /** Branch, tag or commit; null: the remote's default branch. */
+  ref: z.string().min(1).max(512).nullable(),
+  /** Shallow clone of this many commits; null: all of them. */
+  depth: z.number().int().positive().nullable(),
+  /** Every branch and tag too. */
+  fullHistory: z.boolean(),
+  credential: GitCredentialWire.nullable(),
+});
+export type RepoAssignment = z.infer<typeof RepoAssignment>;
+
+const Commands = z.array(z.string().max(65536)).max(256);
+export const ToolchainAssignment = z.strictObject({
+  kits: z.array(z.string().max(200)).max(64),
+  os: z.string().max(64),
+  installCommands: Commands,
+  postAcquire: Commands,
+  preRelease: Commands,
+  env: z.record(z.string(), z.string()),
+  units: z
+    .array(
+      z.strictObject({
+        ref: z.string().max(200),
+        os: z.array(z.string().max(64)).max(16),
+        detect: z.string().max(65536).nullable(),
+        installCommands: Commands,
+        postAcquire: Commands,
+        preRelease: Commands,
+      }),
+    )
+    .max(64),
+});
+export type ToolchainAssignment = z.infer<typeof ToolchainAssignment>;
+
 export const TaskAssignment = z.strictObject({
   taskId: z.string(),
   sessionId: z.string(),
@@ -213,8 +304,39 @@ export const TaskAssignment = z.strictObject({
   outputLimits: z.strictObject({ lines: z.number().int().positive(), bytes: z.number().int().positive() }).optional(),
   /** Run the commands in a nested sandbox the runner makes (pools with `sandbox_mode: runner-creates-sandbox`). */
   sandbox: TaskSandbox.optional(),
+  /**
+   * The session's newest snapshot in the workspace store: a runner whose workspace for the
+   * session is empty (a resume or fork landed here) restores it before the task; one that still
+   * holds the files (its own, or storage its provider kept) keeps them.
+   */
+  restore: z
+    .strictObject({ snapshotId: z.string().max(128), manifestId: z.string().regex(/^[0-9a-f]{64}$/) })
+    .nullable()
+    .optional(),
+  /** The session's repository: cloned into the workspace before the first task (src/agent/repo.ts). */
+  repo: RepoAssignment.optional(),
+  /** The session's composed kits (src/core/kits.ts), run by the runner (src/agent/kits.ts). */
+  toolchain: ToolchainAssignment.optional(),
 });
 export type TaskAssignment = z.infer<typeof TaskAssignment>;
+
+/** A `session.op`: run a command in the workspace, print its changes, or commit and push them. */
+export const SessionOp = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('exec'),
+    argv: z.array(z.string()).min(1).max(4096),
+    timeoutMs: z.number().int().positive(),
+  }),
+  z.strictObject({ kind: z.literal('diff') }),
+  z.strictObject({
+    kind: z.literal('push'),
+    branch: z.string().min(1).max(255),
+    message: z.string().min(1).max(65536),
+    author: z.strictObject({ name: z.string().min(1).max(256), email: z.string().min(1).max(256) }),
+    repo: RepoAssignment,
+  }),
+]);
+export type SessionOp = z.infer<typeof SessionOp>;
 
 /** Server → runner. */
 export const ServerMessage = z.discriminatedUnion('type', [
@@ -255,6 +377,14 @@ export const ServerMessage = z.discriminatedUnion('type', [
   /** The session ended (or no longer exists): the runner removes its per-session workspace. */
   z.strictObject({ type: z.literal('session.ended'), ref: z.string(), sessionId: z.string() }),
   z.strictObject({ type: z.literal('error'), code: z.string(), message: z.string() }),
+  /**
+   * Snapshot the session's workspace into the store now, over the gateway's `/v1/cas/` routes
+   * with the runner credential (only chunks the store lacks are sent), reporting
+   * `workspace.progress` and then `workspace.snapshotted` with the same ref.
+   */
+  z.strictObject({ type: z.literal('workspace.snapshot'), ref: z.string().max(128), sessionId: z.string().max(128) }),
+  /** Work on a session's workspace outside its tasks (src/agent/session-ops.ts): answered by `session.op.*`. */
+  z.strictObject({ type: z.literal('session.op'), ref: z.string(), sessionId: z.string(), op: SessionOp }),
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
 

@@ -51,6 +51,11 @@ export interface ProviderDescriptor<C = unknown> {
   readonly onServerHost?: boolean;
   /** The `providers.<id>` section of marionette.yaml (strict: an unknown key is an error naming it). */
   readonly config: z.ZodType<C>;
+  /**
+   * Built only when marionette.yaml has a `providers.<id>` section (a cluster provider with no
+   * default backend to reach); without one its pools are `unavailable` (not configured here).
+   */
+  readonly requiresConfig?: boolean;
   /** Builds the provider from its parsed config; absent while the provider is not implemented. */
   readonly create?: (config: C, ctx: ProviderContext) => Promise<SandboxProvider>;
   /** Pools declared inside this provider's section (the seed's `providers.pool.pools`), by name. */

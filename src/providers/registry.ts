@@ -24,7 +24,8 @@
  *
  * Optional: `onServerHost` (runs on the server's machine: the `local`/`host-session` auth modes
  * may use it), `imagePolicy` (whether a pool lets a session run its own image), `pools` (pools
- * declared inside the provider's section). Then one line in {@link PROVIDERS}.
+ * declared inside the provider's section), `requiresConfig` (built only when its section exists,
+ * e.g. a cluster with no default to reach). Then one line in {@link PROVIDERS}.
  *
  * A descriptor without `create` is listed (its row is in the matrix, pools may name it) but its
  * pools are `unavailable` ("not implemented in this version") and a `providers.<id>` section for
@@ -214,7 +215,7 @@ export async function createProviders(
 ): Promise<Map<string, SandboxProvider>> {
   const out = new Map<string, SandboxProvider>();
   for (const d of PROVIDERS) {
-    if (!d.create) continue;
+    if (!d.create || (d.requiresConfig && config[d.id] === undefined)) continue;
     const section = config[d.id] ?? d.config.parse({});
     out.set(d.id, await d.create(section, ctx));
   }

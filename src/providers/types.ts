@@ -5,9 +5,12 @@
  */
 
 import type { EgressPolicy } from '../core/egress.js';
+import type { ComposedToolchainDemand } from '../core/kits.js';
 // The capability matrix and suspend strategies are domain types (src/core/types.ts); providers import them from here.
 import type { SandboxProviderCapabilities, SuspendStrategy } from '../core/types.js';
 
+/** The kit demand the runner executes inside the box (threaded onto the work item, never run by provision). */
+export type { ComposedToolchainDemand } from '../core/kits.js';
 export type {
   BillingModel,
   EgressDefault,
@@ -17,16 +20,6 @@ export type {
   TransportModel,
 } from '../core/types.js';
 export { SUSPEND_STRATEGIES } from '../core/types.js';
-
-/** The kit demand the runner executes inside the box (threaded onto the work item, never run by provision). */
-export interface ComposedToolchainDemand {
-  kits: string[];
-  os: string;
-  installCommands: string[];
-  postAcquire: string[];
-  preRelease: string[];
-  env: Record<string, string>;
-}
 
 export interface SandboxSpec {
   projectId: string;

@@ -11,6 +11,7 @@ import { installAuth } from './auth.js';
 import type { ServerContext } from './context.js';
 import { installProblemHandlers, problemServerOptions } from './http-problems.js';
 import { installProjectScope } from './project-scope.js';
+import { dashboardStatic } from './routes/dashboard.js';
 import { type RouteServices, registerRoutes } from './routes/index.js';
 import { storageReason, storageRefusal } from './storage-health.js';
 
@@ -65,5 +66,6 @@ export function buildApp(
   );
 
   registerRoutes(new Api(app), ctx, services);
+  dashboardStatic(app);
   return app;
 }

@@ -71,6 +71,7 @@ export async function main(argv: string[]): Promise<void> {
       const out = process.stderr;
       out.write(`marionette ${VERSION}\n`);
       out.write(`  API       ${server.apiUrl}  (OpenAPI: ${server.apiUrl}/v1/openapi.json)\n`);
+      out.write(`  dashboard ${server.apiUrl}/  (sign in with the token below, or a link from \`mctl dashboard\`)\n`);
       const gw = config.gatewayHost.includes(':') ? `[${config.gatewayHost}]` : config.gatewayHost;
       out.write(
         `  gateway   ${server.tls ? 'wss://' : ''}${gw}:${server.gatewayPort} and unix:${server.gatewaySocket}\n`,

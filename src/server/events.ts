@@ -3,6 +3,7 @@
  * listener is logged and the others still run, so a broken subscriber cannot stall the
  * scheduler or a runner's log stream.
  */
+import type { RunnerMessage } from '../protocol/messages.js';
 import type { LogLine, Runner, Session, Task } from '../store/records.js';
 
 /** Why a runner connection or registration was refused (src/server/runner-credentials.ts), for the audit log. */
@@ -33,7 +34,12 @@ export interface EventMap {
   'pool:changed': { poolId: string };
   /** A runner registration or connection was refused (a replayed credential, labels past its pool's bounds...). */
   'runner:refused': RunnerRefusal;
+  /** A runner reported on a workspace snapshot the server asked for (src/server/workspace-snapshots.ts). */
+  'workspace:report': { runnerId: string; report: WorkspaceReport };
 }
+
+/** The runner frames about a workspace snapshot. */
+export type WorkspaceReport = Extract<RunnerMessage, { type: 'workspace.progress' | 'workspace.snapshotted' }>;
 
 type Listener<K extends keyof EventMap> = (payload: EventMap[K]) => void;
 

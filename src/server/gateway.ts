@@ -16,6 +16,7 @@ import { toError } from '../core/errors.js';
 import { parseFrame, RegisterRequest, RunnerMessage, type ServerMessage } from '../protocol/messages.js';
 import type { Runner } from '../store/records.js';
 import type { ServerContext } from './context.js';
+import type { GatewayCas } from './gateway-cas.js';
 import { findNul } from './input-guards.js';
 import { guardListener, type ListenerStats } from './listener-guard.js';
 import { CLOSE_CREDENTIAL_IN_USE, livenessWindowMs, recordRefusal } from './runner-credentials.js';
@@ -105,9 +106,16 @@ export class Gateway {
     private readonly links: GatewayLinks,
     /** TLS for the TCP listener (the unix socket stays plain); a client CA asks runners for certificates. */
     private readonly tls: ServerTls | null = null,
+    /** The workspace store's routes (`/v1/cas/`), when the server has a store. */
+    private readonly cas: GatewayCas | null = null,
   ) {
     this.connections = links.connections;
     this.linkLimits = new RunnerLinkLimits(ctx.config.limits.gateway, ctx.log);
+  }
+
+  /** Whether every listener (TCP and unix socket) is accepting connections. */
+  get listening(): boolean {
+    return this.servers.length > 0 && this.servers.every((s) => s.listening);
   }
 
   /** The TCP port the gateway listens on (0 until `listen`). */
@@ -175,6 +183,7 @@ export class Gateway {
         return reply(res, 500, { code: 'internal', message: 'registration failed on the server' });
       }
     }
+    if (this.cas && url.startsWith('/v1/cas/')) return this.cas.handle(req, res);
     reply(res, 404, { code: 'not_found', message: `no gateway route ${req.method} ${url}` });
   }
 

@@ -16,15 +16,20 @@ import { EventBus } from './events.js';
 import { Gateway } from './gateway.js';
 import { guardListener } from './listener-guard.js';
 import { LogFile } from './logfile.js';
+import { ServerMetrics } from './metrics.js';
+import { OtlpExporter } from './otlp.js';
 import { PoolService } from './pools.js';
 import { Preempter } from './preempt.js';
+import { readinessProbe } from './readiness.js';
 import { Reconciler } from './reconciler.js';
 import { Redactor } from './redact.js';
 import { orgRoutes } from './routes/orgs.js';
+import { sessionOpRoutes } from './routes/session-ops.js';
 import { RunnerControl } from './runner-control.js';
 import { GatewayLinks } from './runner-links.js';
 import { RunnerService } from './runners.js';
 import { openSecretBox, readTokenFile, serverLogger } from './secrets-setup.js';
+import { SessionOps } from './session-ops.js';
 import { sealStoredSessionEnv } from './session-secrets.js';
 import { SessionWorkspaceReaper } from './session-workspaces.js';
 import { SessionService } from './sessions.js';
@@ -32,6 +37,8 @@ import { ensureFreeSpace, StorageHealth } from './storage-health.js';
 import { SuspendService } from './suspend.js';
 import { loadServerTls, type ServerTls } from './tls.js';
 import { TokenService } from './tokens.js';
+import { SessionTracer } from './traces.js';
+import { WorkspaceStore } from './workspace-store.js';
 
 export interface RunningServer {
   ctx: ServerContext;
@@ -146,7 +153,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const links = new GatewayLinks();
   const control = new RunnerControl(ctx, links);
   const sessions = new SessionService(ctx, control);
-  const runners = new RunnerService(ctx, control, sessions.runnerEvents, egressLedger);
+  const sessionOps = new SessionOps(ctx, links);
+  const runners = new RunnerService(ctx, control, sessions.runnerEvents, egressLedger, sessionOps);
   const pools = new PoolService(ctx, sessions);
   try {
     await pools.seed();
@@ -157,22 +165,31 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     logFile.closeNow();
     throw e;
   }
-  const gateway = new Gateway(ctx, runners, links, tls);
+  const workspaceStore = new WorkspaceStore(ctx, (c, from) => runners.authenticate(c, from), links);
+  const gateway = new Gateway(ctx, runners, links, tls, workspaceStore.gatewayCas);
+  workspaceStore.start();
   const workspaceReaper = new SessionWorkspaceReaper(ctx, gateway);
   workspaceReaper.start();
   const tokens = new TokenService(ctx, pools, runners);
-  const suspend = new SuspendService(ctx, sessions, runners);
+  const suspend = new SuspendService(ctx, sessions, runners, workspaceStore.snapshots);
   const preempter = new Preempter(ctx, sessions, suspend);
   const autoscaler = new Autoscaler(ctx, runners, sessions.providerHealth, () => sessions.allPools());
+  const metrics = new ServerMetrics(ctx);
+  // Traces only when an OTLP endpoint is configured (docs/observability.md).
+  const otlp = config.otlpEndpoint ? new OtlpExporter(config.otlpEndpoint, log) : null;
+  const tracer = otlp ? new SessionTracer(bus, (span) => otlp.add(span)) : null;
   const app = buildApp(
     ctx,
     {
       sessions,
       storage,
       suspend,
+      observability: { metrics, readiness: readinessProbe(store, () => gateway.listening) },
+      workspaces: workspaceStore.routes,
       extend: (api) => {
         pools.routes(api);
         tokens.routes(api);
+        sessionOpRoutes(api, sessionOps);
         orgRoutes(api, ctx, { seedOrg: (org) => pools.seedOrg(org), changed: () => sessions.poolsChanged() });
       },
     },
@@ -185,6 +202,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   } catch (e: unknown) {
     await gateway.close().catch(() => {});
     await app.close().catch(() => {});
+    metrics.close();
+    tracer?.close();
+    await otlp?.close();
     await store.close();
     process.off('exit', flushAtExit);
     logFile.closeNow();
@@ -288,7 +308,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       sessions.close();
       control.close();
       workspaceReaper.close();
+      await workspaceStore.close();
+      sessionOps.close();
       await app.close();
+      metrics.close();
+      tracer?.close();
+      await otlp?.close();
       await gateway.close();
       for (const p of providers.values()) await p.close?.();
       storage.close();

@@ -24,6 +24,7 @@ import { isClaimLost, type LiveRunner } from '../store/repos/runners.js';
 import type { SessionPatch } from '../store/repos/sessions.js';
 import type { QueuedTaskRef } from '../store/repos/tasks.js';
 import type { ServerContext } from './context.js';
+import { repoRequirements } from './git-credentials.js';
 import { sandboxPlacement } from './pool-sandbox.js';
 import type { RunnerControl } from './runner-control.js';
 import { PoolFull } from './runner-provision.js';
@@ -86,9 +87,11 @@ export function placementRequest(
   card: AgentCard,
   profile: Profile | null,
 ): PlacementRequest {
+  const repoNeeds = repoRequirements(request.repo);
   return {
     orgId,
-    agent: card,
+    // A session's repository adds `git` (and `full-history-clone`) to what its card requires.
+    agent: repoNeeds.length ? { ...card, requires: [...card.requires, ...repoNeeds.map((kind) => ({ kind }))] } : card,
     authMode: request.authMode,
     providerId: request.provider,
     poolName: request.pool,

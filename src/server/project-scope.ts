@@ -24,6 +24,9 @@ const ON_SESSION = new Set([
   'suspendSession',
   'resumeSession',
   'createTask',
+  'snapshotSession',
+  'forkSession',
+  'getSessionWorkspace',
 ]);
 const ON_TASK = new Set(['getTask', 'cancelTask', 'getTaskLogs', 'watchTask']);
 

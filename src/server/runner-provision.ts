@@ -69,6 +69,8 @@ export async function provisionRunner(ctx: ServerContext, pool: Pool, session: S
       stopped_at: null,
     });
   });
+  // Said on the bus (metrics time provisioning from here; the dashboard lists the runner at once).
+  ctx.bus.emit('runner:updated', { runner });
   const { token } = await store.auth.createRegistrationToken({
     orgId: pool.orgId,
     poolId: pool.id,
@@ -88,6 +90,8 @@ export async function provisionRunner(ctx: ServerContext, pool: Pool, session: S
     return (await store.runners.get(id)) ?? runner;
   } catch (e: unknown) {
     await store.runners.transition(id, 'terminated', { stopped_at: Date.now() });
+    const ended = await store.runners.get(id);
+    if (ended) ctx.bus.emit('runner:updated', { runner: ended });
     throw e;
   }
 }

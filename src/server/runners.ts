@@ -5,6 +5,7 @@
  * built after the session side and calls back into it through `RunnerEvents`, given to its
  * constructor (no late wiring).
  */
+
 import { Conflict, NotFound, toError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { Pool, RunnerState } from '../core/types.js';
@@ -20,12 +21,14 @@ import { fenceSandbox } from './fencing.js';
 import type { GatewayHandler, RunnerConnection } from './gateway.js';
 import { LogIngest } from './logingest.js';
 import { decideTaskEnd } from './outcome.js';
+import { recordRepoReady } from './repo-events.js';
 import { auditConnect, auditRegistration } from './runner-audit.js';
 import type { RunnerControl } from './runner-control.js';
 import { rotateCredential, runnerForCredential } from './runner-credentials.js';
 import { recordRunnerDenials } from './runner-egress.js';
 import type { GatewayLinks } from './runner-links.js';
 import { registerRunner } from './runner-register.js';
+import type { SessionOps } from './session-ops.js';
 
 /** What the runner side calls on the session side (given to RunnerService's constructor). */
 export interface RunnerEvents {
@@ -69,6 +72,8 @@ export class RunnerService implements GatewayHandler {
     private readonly events: RunnerEvents,
     /** Counts and reports what runners' egress proxies refused (nested sandboxes). */
     private readonly egress?: EgressLedger,
+    /** Exec, diff and push on sessions' workspaces (./session-ops.ts): their answers come in here. */
+    private readonly sessionOps?: SessionOps,
   ) {
     this.gateway = control.gateway;
     this.logs = new LogIngest(ctx);
@@ -127,6 +132,16 @@ export class RunnerService implements GatewayHandler {
         if (next) await this.ctx.store.runners.confirmNextCredential(conn.runnerId, next);
         return;
       }
+      case 'workspace.progress':
+      case 'workspace.snapshotted':
+        this.ctx.bus.emit('workspace:report', { runnerId: conn.runnerId, report: msg });
+        return;
+      case 'repo.ready':
+        return recordRepoReady(this.ctx, conn.runnerId, msg);
+      case 'session.op.output':
+      case 'session.op.done':
+        this.sessionOps?.onMessage(conn.runnerId, msg);
+        return;
       default: {
         // Every message type is handled above: a new one is a compile error here (never).
         const unknown: never = msg;

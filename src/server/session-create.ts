@@ -14,6 +14,8 @@ import type { OrgScope } from '../store/index.js';
 import type { Placement, Session, SessionRequest, Task } from '../store/records.js';
 import type { ServerContext } from './context.js';
 import { sessionEgress } from './egress-input.js';
+import { repoRequest } from './git-credentials.js';
+import { sessionDemand } from './kits.js';
 import type { Placer } from './placement.js';
 import { withImageAndResources } from './sandbox-spec.js';
 import type { SessionCatalog } from './session-catalog.js';
@@ -53,6 +55,9 @@ export class SessionCreator {
     if (body.prompt !== undefined) this.checkPrompt(body.prompt);
     if (body.selector) parseSelector(body.selector);
     const profile = body.profile ? await this.catalog.profile(org, body.profile) : null;
+    const repo = repoRequest(body.repo);
+    // The kits must compose now (unknown kit, two versions of one): refused before anything is written.
+    await sessionDemand(this.ctx, org, card, body.kits);
     const pools = await this.catalog.pools(org);
     if (body.pool && !pools.some((p) => p.id === body.pool || p.name === body.pool))
       throw new InvalidRequest(`unknown pool ${JSON.stringify(body.pool)}`, {
@@ -73,6 +78,8 @@ export class SessionCreator {
         ...(body.priority ? { priority: body.priority } : {}),
         ...(body.taskTimeoutMs ? { taskTimeoutMs: body.taskTimeoutMs } : {}),
         ...egressOf(body.network),
+        ...(repo ? { repo } : {}),
+        ...(body.kits?.length ? { kits: body.kits } : {}),
       }),
     };
   }

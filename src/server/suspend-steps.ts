@@ -25,6 +25,7 @@ import type { ServerContext } from './context.js';
 import { crashPoint } from './faults.js';
 import type { RunnerService } from './runners.js';
 import type { SessionService } from './sessions.js';
+import type { WorkspaceSnapshots } from './workspace-snapshots.js';
 
 /** The states a failed suspend's runner may be rolled back from. */
 const ROLLBACK_FROM: RunnerState[] = ['paused', 'suspended'];
@@ -44,6 +45,8 @@ export class SuspendSteps {
     private readonly ctx: ServerContext,
     private readonly sessions: SessionService,
     private readonly runners: RunnerService,
+    /** Takes the `stored` step's workspace snapshot (null: no workspace store, the step does nothing). */
+    private readonly workspaces: WorkspaceSnapshots | null = null,
   ) {}
 
   private async emitSession(id: string): Promise<void> {
@@ -93,6 +96,10 @@ export class SuspendSteps {
   ): Promise<SandboxHandle | undefined> {
     const { store } = this.ctx;
     switch (`${strategy}:${step}`) {
+      case 'release_to_pool:stored':
+      case 'terminate_preserve_storage:stored':
+        await this.store(strategy, runner, session);
+        return;
       case 'pause:marked':
         await this.ensureRunner(runner.id, 'paused', ['idle', 'busy']);
         return;
@@ -143,6 +150,21 @@ export class SuspendSteps {
       }
       default:
         throw new Conflict(`suspend step ${step} is not a step of ${strategy}`);
+    }
+  }
+
+  /** The `stored` step: the workspace's snapshot, taken by the runner that holds it. */
+  private async store(strategy: SuspendStrategy, runner: Runner, session: Session): Promise<void> {
+    if (!this.workspaces) return;
+    // A frozen runner (a pause being escalated) cannot answer; its storage is kept natively.
+    const now = await this.ctx.store.runners.get(runner.id);
+    if (strategy === 'terminate_preserve_storage' && now?.state === 'paused') return;
+    try {
+      await this.workspaces.take({ ...session, runnerId: runner.id }, { reason: 'suspend', pinned: false });
+    } catch (e: unknown) {
+      // The provider keeps this strategy's storage itself: the store's copy is the extra path.
+      if (strategy !== 'terminate_preserve_storage') throw e;
+      this.ctx.log.warn({ err: toError(e), sessionId: session.id }, 'workspace snapshot before suspend failed');
     }
   }
 

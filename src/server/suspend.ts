@@ -48,6 +48,7 @@ import type { RunnerService } from './runners.js';
 import type { SessionService } from './sessions.js';
 import { canHonour, resolveStrategy, strictPlan } from './suspend-honour.js';
 import { type InFlight, SuspendSteps } from './suspend-steps.js';
+import type { WorkspaceSnapshots } from './workspace-snapshots.js';
 
 export { canHonour, resolveStrategy, type SuspendPlan, strictPlan, whyNot } from './suspend-honour.js';
 export { SuspendBody };
@@ -73,8 +74,9 @@ export class SuspendService {
     private readonly ctx: ServerContext,
     private readonly sessions: SessionService,
     private readonly runners: RunnerService,
+    workspaces: WorkspaceSnapshots | null = null,
   ) {
-    this.steps = new SuspendSteps(ctx, sessions, runners);
+    this.steps = new SuspendSteps(ctx, sessions, runners, workspaces);
     // A suspended session that ends (cancelled, ...) no longer needs the storage it kept, nor a
     // runner that a resume in flight had started on it.
     ctx.bus.on('session:updated', ({ session }) => {
@@ -312,6 +314,9 @@ export class SuspendService {
       case 'snapshot': {
         const pool = session.poolId ? await store.pools.byId(session.poolId) : null;
         if (!pool) return fresh(`pool ${session.poolId} no longer exists; placed afresh`);
+        // The kept storage's pool was turned off: the workspace comes back from the store, wherever placed.
+        if (!pool.active && (await store.snapshots.latest(session.id)))
+          return fresh(`pool ${pool.name} is inactive; placed afresh, the workspace restored from the store`);
         const provider = this.ctx.providers.get(pool.providerId);
         if (!provider) throw new ProviderUnavailable(`provider ${pool.providerId} is not available on this server`);
         const health = provider.health ? await provider.health() : { ok: true as const };

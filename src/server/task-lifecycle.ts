@@ -16,6 +16,7 @@ import type { ServerContext } from './context.js';
 import type { RunnerControl } from './runner-control.js';
 import type { SessionCatalog } from './session-catalog.js';
 import { emitSession, emitTask } from './session-common.js';
+import { sessionExtras } from './session-repo.js';
 import { withOpenEnv } from './session-secrets.js';
 
 /** What a caller of `sendAssignment` (TaskCommands) already knows (each part is looked up when absent). */
@@ -93,6 +94,13 @@ export class TaskLifecycle {
       await this.failTask(task, missingEnvError(card, r.missing));
       return null;
     }
+    // A runner whose workspace for the session is empty (a resume or fork landed there) restores this.
+    const snap = await this.ctx.store.snapshots.latest(session.id);
+    const extras = await sessionExtras(this.ctx, session, card);
+    if (typeof extras === 'string') {
+      await this.failTask(task, extras);
+      return null;
+    }
     return {
       taskId: task.id,
       sessionId: session.id,
@@ -100,6 +108,8 @@ export class TaskLifecycle {
       workspace: null,
       resumeAfterSeq: known.claimed ? 0 : await this.ctx.store.logs.maxSeq(task.id),
       ...assignmentFields(r),
+      ...(snap ? { restore: { snapshotId: snap.id, manifestId: snap.manifestId } } : {}),
+      ...extras,
     };
   }
 

@@ -11,12 +11,14 @@ import { ApiTokenRepo } from './repos/api-tokens.js';
 import { AuditRepo } from './repos/audit.js';
 import { AuthRepo } from './repos/auth.js';
 import { CostRepo } from './repos/costs.js';
+import { KitRepo } from './repos/kits.js';
 import { LogRepo } from './repos/logs.js';
 import { MetaRepo } from './repos/meta.js';
 import { OrgRepo } from './repos/orgs.js';
 import { PoolRepo } from './repos/pools.js';
 import { RunnerRepo } from './repos/runners.js';
 import { SessionRepo } from './repos/sessions.js';
+import { SnapshotRepo } from './repos/snapshots.js';
 import { TaskRepo } from './repos/tasks.js';
 import { enforceRowLevelSecurity, orgSettingHook } from './rls.js';
 import type { Database, Dialect } from './schema.js';
@@ -43,9 +45,13 @@ export interface Store extends Repos {
   db: Kysely<Database>;
   /** The cost ledger (written and read outside transactions, so not in Repos). */
   costs: CostRepo;
+  /** User kits and git credentials (migration 015). */
+  kits: KitRepo;
   /** API tokens (create, list, revoke, rotate) and the audit log. */
   apiTokens: ApiTokenRepo;
   audit: AuditRepo;
+  /** Workspace snapshots (rows naming manifests in the content-addressable store). */
+  snapshots: SnapshotRepo;
   dialect: Dialect;
   /** Sessions, tasks and runners written since the assigner last looked (see ChangeLog). */
   changes: ChangeLog;
@@ -57,6 +63,8 @@ export interface Store extends Repos {
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
   /** Commits so far (SQLite: group commits; PostgreSQL: not counted, 0). For benchmarks. */
   commitCount(): number;
+  /** Tells `fn` how long each `transaction` took from its start to durable, in seconds (metrics); returns the unsubscribe. */
+  observeCommits(fn: (seconds: number) => void): () => void;
   /** A harmless real write (rewrites one row as it is): does the store accept writes now? */
   probeWrite(): Promise<void>;
   close(): Promise<void>;
@@ -168,16 +176,31 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   // Migrations ran one transaction each; from here on, SQLite writes commit in groups.
   if (grouped) grouped.grouping = true;
   const changes = new ChangeLog();
+  const commitObservers = new Set<(seconds: number) => void>();
+  const timed = async <T>(run: () => Promise<T>): Promise<T> => {
+    if (commitObservers.size === 0) return run();
+    const t0 = performance.now();
+    const out = await run();
+    const seconds = (performance.now() - t0) / 1000;
+    for (const fn of commitObservers) fn(seconds);
+    return out;
+  };
   return {
     db,
     dialect,
     changes,
     costs: new CostRepo(db),
+    kits: new KitRepo(db),
     apiTokens: new ApiTokenRepo(db),
     audit: new AuditRepo(db),
+    snapshots: new SnapshotRepo(db),
     ...repos(db, changes, dialect, opts.redact),
-    transaction: (fn) => db.transaction().execute((trx) => fn(repos(trx, changes, dialect, opts.redact))),
+    transaction: (fn) => timed(() => db.transaction().execute((trx) => fn(repos(trx, changes, dialect, opts.redact)))),
     commitCount: () => grouped?.commits ?? 0,
+    observeCommits: (fn) => {
+      commitObservers.add(fn);
+      return () => commitObservers.delete(fn);
+    },
     probeWrite: async () => {
       await sql`update orgs set created_at = created_at where id = (select min(id) from orgs)`.execute(db);
     },

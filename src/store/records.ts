@@ -42,6 +42,10 @@ export interface SessionRequest {
   resources?: Resources;
   /** The session's egress policy, narrowing its pool's (src/core/egress.ts); absent: the pool's. */
   egress?: EgressPolicy;
+  /** The repository cloned before the first task (src/agent/repo.ts). */
+  repo?: { url: string; ref: string | null; depth: number | null; fullHistory: boolean };
+  /** Kits (`id@version`) added to the agent card's (src/core/kits.ts). */
+  kits?: string[];
 }
 
 export interface Placement {

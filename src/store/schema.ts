@@ -222,10 +222,47 @@ export interface CostEventsTable {
   model?: string | null;
 }
 
+/** Migration 013: a snapshot of a session's workspace in the content-addressable store. */
+export interface SnapshotsTable {
+  id: string;
+  org_id: string;
+  session_id: string;
+  parent_id: string | null;
+  manifest_id: string;
+  /** Why it was taken: `checkpoint` (asked for), `suspend`, `fork`. */
+  reason: string;
+  files: number;
+  bytes: number;
+  bytes_new: number;
+  /** 1: kept whatever the retention (a checkpoint a user asked for). */
+  pinned: number;
+  runner_id: string | null;
+  created_at: number;
+}
+
 /** Install-wide settings (`install_id`: the id every provider object is labelled with). */
 export interface MetaTable {
   key: string;
   value: string;
+}
+
+/** An org's user kits (migration 015). */
+export interface KitsTable {
+  org_id: string;
+  kit_id: string;
+  version: string;
+  spec: string;
+  created_at: number;
+}
+
+/** An org's git credentials, one per host, the secret sealed (migration 015). */
+export interface GitCredentialsTable {
+  org_id: string;
+  host: string;
+  kind: string;
+  username: string | null;
+  secret: string;
+  created_at: number;
 }
 
 export interface Database {
@@ -245,4 +282,7 @@ export interface Database {
   cost_events: CostEventsTable;
   meta: MetaTable;
   audit_events: AuditEventsTable;
+  snapshots: SnapshotsTable;
+  kits: KitsTable;
+  git_credentials: GitCredentialsTable;
 }

@@ -17,6 +17,7 @@ import { destroyContainer, runscGlobalArgs, writeBundle } from './gvisor.js';
 import { networkSetup } from './network.js';
 import { buildSeccompFilter, seccompArch } from './seccomp.js';
 import { type Launch, SANDBOX_RUNTIMES, SandboxError, type SandboxPlan, type SandboxRuntime } from './types.js';
+import { WarmSandbox, warmInput, warmKey } from './warm.js';
 
 export * from './types.js';
 
@@ -31,6 +32,8 @@ export interface SandboxHostOptions {
   home?: string | null;
   /** cgroup root (tests); default /sys/fs/cgroup. */
   cgroupRoot?: string;
+  /** Keep the next bubblewrap sandbox warm (./warm.ts); default true. */
+  warm?: boolean;
 }
 
 /** Joins every listed cgroup, then execs the rest: `sh -c SCRIPT sh N procs-file... argv...`. */
@@ -41,6 +44,7 @@ export class SandboxHost {
   private dir: string | null = null;
   private cgroups: CgroupSupport | null = null;
   private seq = 0;
+  private readonly warmBox = new WarmSandbox();
 
   private constructor(
     readonly detected: Detected,
@@ -89,6 +93,16 @@ export class SandboxHost {
     return this.dir;
   }
 
+  /** The pid of the bubblewrap sandbox kept warm for the next command, or null. */
+  get warmPid(): number | null {
+    return this.warmBox.pid();
+  }
+
+  /** Stops the warm sandbox and makes no more (the agent is stopping). */
+  dispose(): void {
+    this.warmBox.dispose();
+  }
+
   /** A fresh unix socket path in this agent's private directory (a task's egress proxy listens there). */
   egressSocket(): string {
     return join(this.workDir(), `egress-${++this.seq}.sock`);
@@ -132,10 +146,18 @@ export class SandboxHost {
     const fds: number[] = [];
     let stop = () => {};
     let cleanup = () => {};
+    const key = this.opts.warm === false ? null : warmKey(plan, home, cgroup !== null || cgroupsPath !== null);
+    let prepared: Launch['prepared'];
     if (plan.runtime === 'bubblewrap') {
-      fds.push(openSync(this.seccompFile(), 'r'));
+      const input = key ? warmInput(argv, env) : null;
+      prepared = (key && input ? this.warmBox.take(key, input) : null) ?? undefined;
+      if (!prepared) this.warmBox.discard();
+      const bwrap = bwrapArgs(plan, net, { seccompFd: 3, home, workspaceReal });
       file = binary;
-      args = [...bwrapArgs(plan, net, { seccompFd: 3, home, workspaceReal }), '--', ...argv];
+      args = [...bwrap, '--', ...argv];
+      if (!prepared) fds.push(openSync(this.seccompFile(), 'r'));
+      // The next command of this session (the runner is idle then) finds its sandbox made.
+      if (key) cleanup = () => this.warmBox.prepare(key, binary, bwrap, [openSync(this.seccompFile(), 'r')]);
     } else {
       const state = join(this.workDir(), 'runsc');
       const bundle = writeBundle(join(this.workDir(), 'bundles'), { ...plan, name }, net, argv, env, {
@@ -174,6 +196,7 @@ export class SandboxHost {
       args,
       env,
       fds,
+      ...(prepared ? { prepared } : {}),
       kill() {
         killed = true;
         stop();

@@ -30,6 +30,21 @@ const AUDIT_ARCH = { x64: 0xc000003e, arm64: 0xc00000b7 } as const;
 
 type Arch = keyof typeof AUDIT_ARCH;
 
+/** Syscalls added since Linux 5.1 share one number on every architecture. */
+const UNIFIED: Record<string, number> = {
+  io_uring_setup: 425,
+  io_uring_enter: 426,
+  io_uring_register: 427,
+  open_tree: 428,
+  move_mount: 429,
+  fsopen: 430,
+  fsconfig: 431,
+  fsmount: 432,
+  fspick: 433,
+  clone3: 435,
+  mount_setattr: 442,
+};
+
 /** Syscall numbers per architecture, for the syscalls the filter names. */
 const NR: Record<Arch, Record<string, number>> = {
   x64: {
@@ -70,18 +85,8 @@ const NR: Record<Arch, Record<string, number>> = {
     kexec_file_load: 320,
     bpf: 321,
     userfaultfd: 323,
-    io_uring_setup: 425,
-    io_uring_enter: 426,
-    io_uring_register: 427,
-    open_tree: 428,
-    move_mount: 429,
-    fsopen: 430,
-    fsconfig: 431,
-    fsmount: 432,
-    fspick: 433,
-    mount_setattr: 442,
+    ...UNIFIED,
     clone: 56,
-    clone3: 435,
   },
   arm64: {
     ptrace: 117,
@@ -121,18 +126,8 @@ const NR: Record<Arch, Record<string, number>> = {
     kexec_file_load: 294,
     bpf: 280,
     userfaultfd: 282,
-    io_uring_setup: 425,
-    io_uring_enter: 426,
-    io_uring_register: 427,
-    open_tree: 428,
-    move_mount: 429,
-    fsopen: 430,
-    fsconfig: 431,
-    fsmount: 432,
-    fspick: 433,
-    mount_setattr: 442,
+    ...UNIFIED,
     clone: 220,
-    clone3: 435,
   },
 };
 

@@ -49,6 +49,11 @@ export interface SandboxPlan {
 
 /** How to start a sandboxed command: spawn `file args` with `env` and `fds` as fds 3, 4, ... */
 export interface Launch {
+  /**
+   * A sandbox made ahead of time (./warm.ts): its process is already running; `go` sends it the
+   * command. Use it instead of spawning `file args`.
+   */
+  prepared?: { child: import('node:child_process').ChildProcess; go(): void };
   file: string;
   args: string[];
   env: Record<string, string>;

@@ -7,7 +7,7 @@ import { type Command, Option } from 'commander';
 import { CliError } from '../client.js';
 import { ctx, waitTimeout } from '../context.js';
 import { ago, print, table } from '../output.js';
-import { waitAndReport } from '../wait.js';
+import { createSessionAndReport } from '../session-start.js';
 import { parseEnvPairs, parseTimeout } from './agents.js';
 
 const ROLES = ['admin', 'operator', 'member', 'viewer'];
@@ -144,7 +144,8 @@ export function dispatchCommand(program: Command, setExit: (code: number) => voi
     .option('-f, --follow', "stream the task's output")
     .option('--timeout <duration>', 'with --wait/--follow: stop waiting after this long; exit status 124')
     .action(async (prompt: string, o: Record<string, unknown>, cmd: Command) => {
-      const { api, out, tty } = ctx(cmd);
+      const c = ctx(cmd);
+      const { api } = c;
       if (!prompt.trim()) throw new CliError('dispatch: the prompt is empty');
       const timeoutMs = waitTimeout(o);
       const body: Parameters<typeof api.createSession>[0] = { agent: String(o.agent), prompt };
@@ -153,23 +154,6 @@ export function dispatchCommand(program: Command, setExit: (code: number) => voi
       const env = parseEnvPairs(o.env as string[]);
       if (Object.keys(env).length) body.env = env;
       if (o.taskTimeout) body.taskTimeoutMs = parseTimeout(String(o.taskTimeout));
-      const s = await api.createSession(body);
-      const task = s.tasks[0];
-      if (!task || !(o.wait || o.follow)) return print(out, s, () => s.id);
-      if (out === 'table') {
-        if (o.follow) process.stderr.write(`session ${s.id} created\n`);
-        else process.stdout.write(`${s.id}\n`);
-      }
-      const r = await waitAndReport(
-        api,
-        task,
-        { wait: Boolean(o.wait), follow: Boolean(o.follow), timeoutMs, finalOnStdout: out === 'table' && !o.follow },
-        tty,
-      );
-      if (out !== 'table') {
-        const now = await api.getSession(s.id);
-        print(out, now, () => now.id);
-      }
-      setExit(r.code);
+      await createSessionAndReport(c, body, o, timeoutMs, setExit);
     });
 }

@@ -1,5 +1,6 @@
 /**
- * @module `mctl sessions create|list|get|show|cancel|logs|explain|suspend|resume`. `create --wait`
+ * @module `mctl sessions create|list|get|show|cancel|logs|explain|suspend|resume` (and
+ * `snapshot|fork` from ./workspaces.ts). `create --wait`
  * prints the session id at once, progress on stderr, and the final state; `-o json --wait` prints
  * the session as it is once the wait ends.
  */
@@ -8,9 +9,14 @@ import type { PlacementDecision, Session, SessionWithTasks, SuspendStrategy } fr
 import { CliError } from '../client.js';
 import { ctx, limitOption, waitTimeout } from '../context.js';
 import { ago, type Column, print, table } from '../output.js';
-import { followLogs, pageLogs, waitAndReport } from '../wait.js';
+import { createSessionAndReport } from '../session-start.js';
+import { followLogs, pageLogs } from '../wait.js';
 import { parseEnvPairs, parseTimeout as parseTaskTimeout } from './agents.js';
+import { eventsCommand, promptOf } from './habits.js';
+import { applyRepoOptions, repoOptions } from './kits.js';
+import { sessionOpCommands } from './session-ops.js';
 import { taskCols } from './tasks.js';
+import { workspaceSessionCommands } from './workspaces.js';
 
 const sessionCols: Column<Session>[] = [
   { header: 'ID', get: (s) => s.id },
@@ -41,11 +47,12 @@ function verdictTable(p: PlacementDecision): string {
 const showSession = (s: SessionWithTasks) => `${table([s], sessionCols)}\n\nTASKS\n${table(s.tasks, taskCols)}`;
 
 function createCommand(sessions: Command, setExit: (code: number) => void): void {
-  sessions
+  const create = sessions
     .command('create')
     .description('Create a session (with a first task when --prompt is given)')
     .requiredOption('--agent <name>', 'agent card (shell, claude, codex, or your own)')
-    .option('--prompt <text>', 'first task prompt')
+    .option('--prompt <text>', 'first task prompt (- reads it from stdin)')
+    .option('--prompt-file <path>', 'first task prompt from a file')
     .option('--provider <id>', 'only pools of this provider')
     .option('--pool <name>', 'only this pool')
     .option('--project <name>', "the project (default: the org's default project)")
@@ -79,55 +86,43 @@ function createCommand(sessions: Command, setExit: (code: number) => void): void
     .option(
       '--timeout <duration>',
       'with --wait/--follow: stop waiting after this long (e.g. 30s, 5m); exit status 124',
-    )
-    .action(async (o: Record<string, unknown>, cmd: Command) => {
-      const { api, out, tty } = ctx(cmd);
-      const timeoutMs = waitTimeout(o);
-      const env = parseEnvPairs(o.env as string[]);
-      const body: Parameters<typeof api.createSession>[0] = { agent: String(o.agent) };
-      for (const k of ['prompt', 'provider', 'pool', 'project', 'selector', 'profile', 'image'] as const)
-        if (o[k] !== undefined) body[k] = String(o[k]);
-      if (o.authMode !== undefined) body.authMode = o.authMode as NonNullable<typeof body.authMode>;
-      if (Object.keys(env).length) body.env = env;
-      if (o.taskTimeout) body.taskTimeoutMs = parseTaskTimeout(String(o.taskTimeout));
-      if (o.waitForCapacity === false) body.waitForCapacity = false;
-      if (o.priority !== undefined) {
-        const n = Number(o.priority);
-        if (!Number.isInteger(n)) throw new CliError(`--priority ${JSON.stringify(o.priority)}: expected an integer`);
-        body.priority = n;
-      }
-      if (o.dryRun) {
-        const r = await api.dryRunSession(body);
-        print(out, r, () => verdictTable(r.decision));
-        if (!r.decision.chosenPoolId) setExit(3);
-        return;
-      }
-      const s = await api.createSession(body);
-      const task = s.tasks[0];
-      if (!task || !(o.wait || o.follow)) return print(out, s, () => s.id);
-      // The id at once: on stdout, unless stdout carries the task's output (--follow).
-      if (out === 'table') {
-        if (o.follow) process.stderr.write(`session ${s.id} created\n`);
-        else process.stdout.write(`${s.id}\n`);
-      }
-      const r = await waitAndReport(
-        api,
-        task,
-        { wait: Boolean(o.wait), follow: Boolean(o.follow), timeoutMs, finalOnStdout: out === 'table' && !o.follow },
-        tty,
-      );
-      // JSON and YAML: the session as it is now that the wait has ended (finished, or given up on).
-      if (out !== 'table') {
-        const now = await api.getSession(s.id);
-        print(out, now, () => now.id);
-      }
-      setExit(r.code);
-    });
+    );
+  repoOptions(create);
+  create.action(async (o: Record<string, unknown>, cmd: Command) => {
+    const c = ctx(cmd);
+    const { api, out } = c;
+    const timeoutMs = waitTimeout(o);
+    const env = parseEnvPairs(o.env as string[]);
+    const body: Parameters<typeof api.createSession>[0] = { agent: String(o.agent) };
+    const prompt = promptOf(o);
+    if (prompt !== undefined) body.prompt = prompt;
+    for (const k of ['provider', 'pool', 'project', 'selector', 'profile', 'image'] as const)
+      if (o[k] !== undefined) body[k] = String(o[k]);
+    if (o.authMode !== undefined) body.authMode = o.authMode as NonNullable<typeof body.authMode>;
+    if (Object.keys(env).length) body.env = env;
+    if (o.taskTimeout) body.taskTimeoutMs = parseTaskTimeout(String(o.taskTimeout));
+    if (o.waitForCapacity === false) body.waitForCapacity = false;
+    applyRepoOptions(o, body);
+    if (o.priority !== undefined) {
+      const n = Number(o.priority);
+      if (!Number.isInteger(n)) throw new CliError(`--priority ${JSON.stringify(o.priority)}: expected an integer`);
+      body.priority = n;
+    }
+    if (o.dryRun) {
+      const r = await api.dryRunSession(body);
+      print(out, r, () => verdictTable(r.decision));
+      if (!r.decision.chosenPoolId) setExit(3);
+      return;
+    }
+    await createSessionAndReport(c, body, o, timeoutMs, setExit);
+  });
 }
 
 export function sessionCommands(program: Command, setExit: (code: number) => void): void {
   const sessions = program.command('sessions').alias('session').description('Agent sessions');
   createCommand(sessions, setExit);
+  sessionOpCommands(sessions, setExit);
+  eventsCommand(sessions, ctx);
   sessions
     .command('list')
     .description('List sessions, newest first')
@@ -197,4 +192,5 @@ export function sessionCommands(program: Command, setExit: (code: number) => voi
       const s = await api.resumeSession(id);
       print(out, s, () => `session ${s.id} ${s.state}`);
     });
+  workspaceSessionCommands(sessions);
 }

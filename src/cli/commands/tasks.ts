@@ -4,10 +4,12 @@
  */
 import type { Command } from 'commander';
 import type { Task } from '../../client/index.js';
+import { CliError } from '../client.js';
 import { ctx, limitOption, waitTimeout } from '../context.js';
 import { ago, type Column, print, table } from '../output.js';
 import { followLogs, pageLogs, waitAndReport } from '../wait.js';
 import { parseTimeout } from './agents.js';
+import { promptOf } from './habits.js';
 
 export const taskCols: Column<Task>[] = [
   { header: 'ID', get: (t) => t.id },
@@ -26,7 +28,8 @@ export function taskCommands(program: Command, setExit: (code: number) => void):
     .command('create')
     .description('Queue a task in a session')
     .requiredOption('--session <id>', 'session')
-    .requiredOption('--prompt <text>', 'prompt')
+    .option('--prompt <text>', 'prompt (- reads it from stdin)')
+    .option('--prompt-file <path>', 'prompt from a file')
     .option('--wait', 'wait; exit status 0 only if it succeeded')
     .option('-f, --follow', 'stream its output')
     .option(
@@ -38,7 +41,8 @@ export function taskCommands(program: Command, setExit: (code: number) => void):
       async (
         o: {
           session: string;
-          prompt: string;
+          prompt?: string;
+          promptFile?: string;
           wait?: boolean;
           follow?: boolean;
           timeout?: string;
@@ -48,8 +52,11 @@ export function taskCommands(program: Command, setExit: (code: number) => void):
       ) => {
         const { api, out, tty } = ctx(cmd);
         const timeoutMs = waitTimeout(o);
+        const prompt = promptOf(o);
+        if (prompt === undefined)
+          throw new CliError('give the prompt: --prompt TEXT, --prompt - (stdin) or --prompt-file PATH');
         const t = await api.createTask(o.session, {
-          prompt: o.prompt,
+          prompt,
           ...(o.taskTimeout ? { taskTimeoutMs: parseTimeout(o.taskTimeout) } : {}),
         });
         if (!(o.wait || o.follow)) return print(out, t, () => t.id);

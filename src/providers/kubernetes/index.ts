@@ -1,35 +1,26 @@
 /**
- * @module The `kubernetes` provider's descriptor (one pod per runner in a namespace of a cluster). Not implemented in this version: it has
- * its capability row and substrate so the matrix, `/v1/providers` and pool validation know it, and
- * no `create`, so its pools are `unavailable` and configuring `providers.kubernetes` is a startup error.
+ * @module The `kubernetes` provider's descriptor: one batch/v1 Job per runner in a namespace of a
+ * cluster, on @kubernetes/client-node (loaded only by the server, when the section is configured).
+ * Built only when marionette.yaml has a `providers.kubernetes` section: without one its pools are
+ * `unavailable` ("not configured on this server").
  */
-import { BOTH_ARCHES, defineProvider, KEEP_STORAGE_SUSPEND, NO_CONFIG } from '../descriptor.js';
+import { defineProvider, KEEP_STORAGE_SUSPEND } from '../descriptor.js';
 import { WORKER_IMAGE_SUBSTRATE } from '../substrate.js';
+import { KUBERNETES_CAPABILITIES } from './capabilities.js';
+import { imageRefusal, KubernetesProviderConfigSchema, mergeKubernetesConfig } from './config.js';
 
 export const kubernetes = defineProvider({
   id: 'kubernetes',
   displayName: 'Kubernetes',
-  capabilities: {
-    transportModel: 'either',
-    supportsFsSnapshot: false,
-    supportsPauseResume: false,
-    supportsCapacityQuery: true,
-    maxConcurrent: null,
-    maxSessionDurationSeconds: null,
-    regions: ['*'],
-    os: ['linux'],
-    arch: [...BOTH_ARCHES],
-    idleCostModel: 'metered',
-    billingModel: 'fixed',
-    maxVCpu: null,
-    maxMemoryMb: null,
-    supportsGpu: false,
-    supportsCustomNetworkPolicy: true,
-    egressDefault: 'allow-all',
-    isA2ARemote: false,
-  },
+  capabilities: KUBERNETES_CAPABILITIES,
   substrate: WORKER_IMAGE_SUBSTRATE,
   suspend: KEEP_STORAGE_SUSPEND,
   poolMode: 'managed',
-  config: NO_CONFIG,
+  config: KubernetesProviderConfigSchema,
+  requiresConfig: true,
+  async create(config, ctx) {
+    const { KubernetesSandboxProvider } = await import('./provider.js');
+    return new KubernetesSandboxProvider(config, ctx.installId ? { installId: ctx.installId } : {});
+  },
+  imagePolicy: (config, sandboxConfig, image) => imageRefusal(mergeKubernetesConfig(config, sandboxConfig), image),
 });

@@ -14,6 +14,8 @@ import * as m008 from './008_runner_credentials.js';
 import * as m010 from './010_task_timeout.js';
 import * as m011 from './011_pool_egress.js';
 import * as m012 from './012_runner_sandbox_runtimes.js';
+import * as m013 from './013_snapshots.js';
+import * as m015 from './015_kits_git_credentials.js';
 import type { MigrationContext } from './context.js';
 
 export type { MigrationContext } from './context.js';
@@ -32,6 +34,8 @@ const STEPS: Record<string, Step> = {
   '010_task_timeout': m010,
   '011_pool_egress': m011,
   '012_runner_sandbox_runtimes': m012,
+  '013_snapshots': m013,
+  '015_kits_git_credentials': m015,
 };
 
 export function migrationProvider(ctx: MigrationContext): MigrationProvider {

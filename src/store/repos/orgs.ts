@@ -49,6 +49,8 @@ const OWNED_KINDS = [
 ] as const;
 
 const CASCADE_TABLES = [
+  'kits',
+  'git_credentials',
   'cost_events',
   'session_events',
   'tasks',

@@ -1,0 +1,150 @@
+/**
+ * @module Work on a session's workspace outside its tasks, asked by the server (`session.op`) for
+ * `mctl sessions exec|diff|push`: run a command there (its output streamed back, its exit code at
+ * the end, killed with its process group at the timeout), print the changes against the base
+ * commit the clone recorded (`refs/marionette/base`, ./repo.ts), or commit what the agent left and
+ * push it with the session's git credential (through GIT_ASKPASS, as for the clone; redacted).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunnerMessage, ServerMessage, SessionOp } from '../protocol/messages.js';
+import { credentialEnv, gitEnv, redactSecrets, runGit } from './repo.js';
+import { taskEnv } from './task-env.js';
+
+type OpMessage = Extract<ServerMessage, { type: 'session.op' }>;
+type Send = (m: RunnerMessage) => boolean;
+
+/** Chunks of at most this many characters go in one output frame. */
+const CHUNK = 64 * 1024;
+
+/** Starts `msg`'s op; everything it says goes through `send` (output frames, then one `done`). */
+export function runSessionOp(msg: OpMessage, workspaces: { forSession(id: string): string }, send: Send): void {
+  const done = (exitCode: number | null, error: string | null, commit: string | null = null) =>
+    send({ type: 'session.op.done', ref: msg.ref, exitCode, error, commit });
+  const out = (stream: 'stdout' | 'stderr', text: string) => {
+    for (let i = 0; i < text.length; i += CHUNK)
+      send({ type: 'session.op.output', ref: msg.ref, stream, data: text.slice(i, i + CHUNK) });
+  };
+  let workspace: string;
+  try {
+    workspace = workspaces.forSession(msg.sessionId);
+  } catch (e: unknown) {
+    done(null, `the session's workspace is not available on this runner: ${(e as Error).message}`);
+    return;
+  }
+  void run(msg.op, workspace, out).then(
+    (r) => done(r.exitCode, r.error, r.commit ?? null),
+    (e: unknown) => done(null, (e as Error).message),
+  );
+}
+
+interface OpResult {
+  exitCode: number | null;
+  error: string | null;
+  commit?: string | null;
+}
+
+type Out = (stream: 'stdout' | 'stderr', text: string) => void;
+
+async function run(op: SessionOp, workspace: string, out: Out): Promise<OpResult> {
+  switch (op.kind) {
+    case 'exec':
+      return execIn(op.argv, workspace, op.timeoutMs, out);
+    case 'diff':
+      return diff(workspace, out);
+    case 'push':
+      return push(op, workspace, out);
+  }
+}
+
+function execIn(argv: string[], cwd: string, timeoutMs: number, out: Out): Promise<OpResult> {
+  return new Promise((resolve) => {
+    const [file, ...args] = argv;
+    const child = spawn(file!, args, {
+      cwd,
+      env: taskEnv(process.env, {}, cwd),
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, timeoutMs);
+    child.stdout.setEncoding('utf8').on('data', (t: string) => out('stdout', t));
+    child.stderr.setEncoding('utf8').on('data', (t: string) => out('stderr', t));
+    let spawnError: string | null = null;
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      spawnError = e.code === 'ENOENT' ? `${file}: command not found in the session's sandbox` : e.message;
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (spawnError) resolve({ exitCode: 127, error: spawnError });
+      else if (timedOut) resolve({ exitCode: null, error: `timed out after ${Math.round(timeoutMs / 1000)}s` });
+      else resolve({ exitCode: code ?? (signal ? 128 : null), error: null });
+    });
+  });
+}
+
+const NO_BASE =
+  'the workspace has no base commit: the session was created without --repo, or its clone has not run yet';
+
+async function base(workspace: string, env: Record<string, string>): Promise<string | null> {
+  if (!existsSync(join(workspace, '.git'))) return null;
+  const r = await runGit(['rev-parse', '--verify', '-q', 'refs/marionette/base^{commit}'], workspace, env);
+  return r.code === 0 ? r.stdout.trim() : null;
+}
+
+async function diff(workspace: string, out: Out): Promise<OpResult> {
+  const env = gitEnv(taskEnv(process.env, {}, workspace));
+  const b = await base(workspace, env);
+  if (!b) return { exitCode: null, error: NO_BASE };
+  // New files count as changes: marked intent-to-add (the index only), then one diff against the base.
+  const add = await runGit(['add', '-A', '--intent-to-add', '.'], workspace, env);
+  if (add.code !== 0) return { exitCode: add.code, error: `git add failed: ${add.stderr.trim()}` };
+  const d = await runGit(
+    ['-c', 'core.quotepath=off', '-c', 'core.fsmonitor=false', 'diff', '--binary', b],
+    workspace,
+    env,
+  );
+  if (d.stdout) out('stdout', d.stdout);
+  if (d.code !== 0) return { exitCode: d.code, error: `git diff failed: ${d.stderr.trim()}` };
+  return { exitCode: 0, error: null, commit: b };
+}
+
+async function push(op: Extract<SessionOp, { kind: 'push' }>, workspace: string, out: Out): Promise<OpResult> {
+  const plain = gitEnv(taskEnv(process.env, {}, workspace));
+  const b = await base(workspace, plain);
+  if (!b) return { exitCode: null, error: NO_BASE };
+  const cred = credentialEnv(op.repo);
+  const say = (s: string) => redactSecrets(s, cred.secrets);
+  // The workspace is the agent's: its hooks and fsmonitor never run, and only the push itself gets the credential.
+  const safe = ['-c', 'credential.helper=', '-c', 'core.hooksPath=/dev/null', '-c', 'core.fsmonitor=false'];
+  const g = (args: string[], withCredential = false) =>
+    runGit([...safe, ...args], workspace, withCredential ? { ...plain, ...cred.env } : plain);
+  try {
+    const add = await g(['add', '-A', '.']);
+    if (add.code !== 0) return { exitCode: add.code, error: say(`git add failed: ${add.stderr.trim()}`) };
+    const staged = await g(['diff', '--cached', '--quiet']);
+    if (staged.code === 1) {
+      const who = ['-c', `user.name=${op.author.name}`, '-c', `user.email=${op.author.email}`];
+      const c = await g([...who, 'commit', '-q', '--no-verify', '-m', op.message]);
+      if (c.code !== 0)
+        return { exitCode: c.code, error: say(`git commit failed: ${c.stderr.trim() || c.stdout.trim()}`) };
+    }
+    const head = (await g(['rev-parse', 'HEAD'])).stdout.trim();
+    if (head === b)
+      return { exitCode: null, error: 'nothing to push: the workspace has no changes against its base commit' };
+    const p = await g(['push', '-q', '--no-verify', '--', op.repo.url, `HEAD:refs/heads/${op.branch}`], true);
+    if (p.stderr.trim()) out('stderr', say(p.stderr));
+    if (p.code !== 0) return { exitCode: p.code, error: say(`git push failed: ${p.stderr.trim()}`) };
+    return { exitCode: 0, error: null, commit: head };
+  } finally {
+    cred.cleanup();
+  }
+}

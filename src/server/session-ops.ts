@@ -1,0 +1,130 @@
+/**
+ * @module Work on a session's workspace outside its tasks: exec, diff and push, sent to the runner
+ * holding the session (`session.op`) and answered by `session.op.output` frames and one
+ * `session.op.done`. Output is collected up to a bound per stream (the rest is dropped and the
+ * answer says so). The runner must be connected to this server replica; an op whose runner does
+ * not answer in time fails with that reason.
+ */
+import { Conflict, InvalidRequest } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import { isTerminalSession } from '../core/states.js';
+import type { RunnerMessage, ServerMessage, SessionOp } from '../protocol/messages.js';
+import type { OrgScope } from '../store/index.js';
+import type { ServerContext } from './context.js';
+import { repoAssignment } from './git-credentials.js';
+import { poolSandbox } from './pool-sandbox.js';
+import { getSession } from './session-common.js';
+
+/** The most output kept per stream of one op (UTF-16 units: characters, about). */
+export const OP_OUTPUT_LIMIT = 8 * 1024 * 1024;
+
+export interface OpResult {
+  exitCode: number | null;
+  error: string | null;
+  commit: string | null;
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
+}
+
+interface Pending {
+  runnerId: string;
+  result: OpResult;
+  resolve(r: OpResult): void;
+  timer: NodeJS.Timeout;
+  /** Streams past the output bound. */
+  full: Set<'stdout' | 'stderr'>;
+}
+
+export type OpRequest =
+  | { kind: 'exec'; argv: string[]; timeoutMs: number }
+  | { kind: 'diff' }
+  | { kind: 'push'; branch: string; message: string; author: { name: string; email: string } };
+
+const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)(?!.*\.lock$)(?!\/)(?!.*\/$)[A-Za-z0-9._/-]{1,255}$/;
+
+export class SessionOps {
+  private readonly pending = new Map<string, Pending>();
+
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly links: { send(runnerId: string, msg: ServerMessage): boolean },
+  ) {}
+
+  /** Runs `req` on the runner of session `sessionId` (of `org`); resolves when the runner is done. */
+  async run(org: OrgScope, sessionId: string, req: OpRequest): Promise<OpResult> {
+    const session = await getSession(this.ctx, org, sessionId);
+    if (isTerminalSession(session.state) || !session.runnerId)
+      throw new Conflict(
+        `session ${session.id} is ${session.state} and holds no runner; nothing runs its workspace now`,
+        {
+          hint: 'a session holds its runner while it is active or idle (suspended sessions: resume it first)',
+        },
+      );
+    // Ops run on the runner itself: where tasks run in a nested sandbox, that would be outside it.
+    const pool = session.poolId ? await this.ctx.store.pools.byId(session.poolId) : null;
+    if (pool && poolSandbox(pool))
+      throw new Conflict(
+        `session ${session.id} runs in a nested sandbox (pool ${pool.name}); exec, diff and push are not available there yet`,
+        { hint: 'run the command as a task: `mctl tasks create --session ID --prompt ...` with the shell agent' },
+      );
+    let op: SessionOp;
+    if (req.kind === 'push') {
+      if (!BRANCH.test(req.branch))
+        throw new InvalidRequest(`branch ${JSON.stringify(req.branch)} is not a valid branch name`);
+      if (!session.request.repo)
+        throw new InvalidRequest(`session ${session.id} has no repository to push to`, {
+          hint: 'create the session with --repo',
+        });
+      op = { ...req, repo: await repoAssignment(this.ctx, org, session.request.repo) };
+    } else op = req;
+    const ref = newId('op');
+    const runnerId = session.runnerId;
+    const waitMs = (req.kind === 'exec' ? req.timeoutMs : 5 * 60_000) + 30_000;
+    return new Promise<OpResult>((resolve) => {
+      const result: OpResult = { exitCode: null, error: null, commit: null, stdout: '', stderr: '', truncated: false };
+      const timer = setTimeout(() => {
+        this.pending.delete(ref);
+        resolve({ ...result, error: `the runner of session ${session.id} did not answer within ${waitMs / 1000}s` });
+      }, waitMs);
+      this.pending.set(ref, { runnerId, result, resolve, timer, full: new Set() });
+      if (!this.links.send(runnerId, { type: 'session.op', ref, sessionId: session.id, op })) {
+        clearTimeout(timer);
+        this.pending.delete(ref);
+        resolve({ ...result, error: `the runner of session ${session.id} is not connected to this server` });
+      }
+    }).then((r) => {
+      if (r.error) r.error = this.ctx.redactor.redact(r.error);
+      return r;
+    });
+  }
+
+  /** A runner's `session.op.output` or `session.op.done`; frames of another runner's op are ignored. */
+  onMessage(runnerId: string, msg: Extract<RunnerMessage, { type: 'session.op.output' | 'session.op.done' }>): void {
+    const p = this.pending.get(msg.ref);
+    if (!p || p.runnerId !== runnerId) return;
+    if (msg.type === 'session.op.output') {
+      // Kept whole up to the bound, then nothing more of that stream (never a gap in the middle).
+      const r = p.result;
+      if (p.full.has(msg.stream)) return;
+      const room = OP_OUTPUT_LIMIT - r[msg.stream].length;
+      r[msg.stream] += msg.data.length > room ? msg.data.slice(0, room) : msg.data;
+      if (msg.data.length > room) {
+        p.full.add(msg.stream);
+        r.truncated = true;
+      }
+      return;
+    }
+    clearTimeout(p.timer);
+    this.pending.delete(msg.ref);
+    p.resolve({ ...p.result, exitCode: msg.exitCode, error: msg.error, commit: msg.commit });
+  }
+
+  close(): void {
+    for (const [ref, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.resolve({ ...p.result, error: 'the server is stopping' });
+      this.pending.delete(ref);
+    }
+  }
+}

@@ -1,0 +1,6 @@
+/** @module The dashboard's entry: mounts the app. */
+import { render } from 'preact';
+import { App } from './app.js';
+import './styles.css';
+
+render(<App />, document.getElementById('app')!);

@@ -193,6 +193,12 @@ describe('cancel', () => {
     const created = await srv.api<Session>('POST', '/v1/sessions', { agent: 'shell', prompt: 'sleep 300' });
     const sid = created.body.id;
     const queued = await srv.api<Task>('POST', `/v1/sessions/${sid}/tasks`, { prompt: 'echo never' });
+    // Cancel once a runner holds the session: only a runner that ran for it has a cost to record
+    // (a session cancelled while still queued had none, and the ledger rightly stays empty).
+    await until(async () => {
+      const x = (await srv.api<Session>('GET', `/v1/sessions/${sid}`)).body;
+      return x.tasks.some((t) => t.state === 'running') ? x : null;
+    }, 'first task running');
     const r = await srv.mctl(['sessions', 'cancel', sid]);
     expect(r.code, r.stderr).toBe(0);
     const s = await until(async () => {

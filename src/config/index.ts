@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { InvalidRequest } from '../core/errors.js';
 import { type Kit, makeKit } from '../core/kits.js';
 import { FAULT_POINTS } from '../core/suspend-steps.js';
+import { providerCredentialEnv } from '../providers/credentials.js';
 import { type ProvidersConfig, parseProvidersConfig, poolsInProviderSections } from '../providers/registry.js';
 import { duration } from './duration.js';
 import { type LimitsConfig, limitsFileSchema, resolveLimits } from './limits.js';
@@ -252,6 +253,12 @@ export interface ServerConfig {
   credentialsEnv: Record<string, string>;
   /** The names the server passes through when set (the built-in ones plus MARIONETTE_PASSTHROUGH_ENV). */
   credentialNames: string[];
+  /**
+   * The provider credential fallbacks set in the server's environment (E2B_API_KEY, DAYTONA_API_KEY,
+   * MODAL_TOKEN_ID, VERCEL_TOKEN, ...: every variable a provider descriptor names), by variable name.
+   * An org without a stored credential for a provider uses these (src/server/provider-credentials.ts).
+   */
+  providerCredentialsEnv: Record<string, string>;
   /** `MARIONETTE_SECRET_KEY`: the at-rest key (base64 or hex, 32 bytes); null: `$MARIONETTE_HOME/secret.key`. */
   secretKey: string | null;
   /** `MARIONETTE_SECRET_KEY_PREVIOUS` (comma-separated): older keys, only to open what they sealed (rotation). */
@@ -406,6 +413,7 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
     credentialsEnv: pickCredentials(env),
     faultPoint: parseFaultPoint(env),
     credentialNames: credentialNames(env),
+    providerCredentialsEnv: providerCredentialEnv(env),
     secretKey: env.MARIONETTE_SECRET_KEY || null,
     secretKeysPrevious: (env.MARIONETTE_SECRET_KEY_PREVIOUS ?? '')
       .split(',')

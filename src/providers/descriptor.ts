@@ -15,6 +15,18 @@ import type { EgressOwner } from '../egress/ledger.js';
 import type { EgressDenial } from '../egress/proxy.js';
 import type { SandboxProvider } from './types.js';
 
+/**
+ * One value of a provider's credential: its name in the stored credential (`apiKey`), the server
+ * environment variable that is its fallback (`E2B_API_KEY`), whether a credential must have it, and
+ * whether it is secret (kept out of logs, events, errors and API answers; src/server/provider-credentials.ts).
+ */
+export interface ProviderCredentialField {
+  name: string;
+  env: string;
+  required: boolean;
+  secret: boolean;
+}
+
 /** What `create` gets from the server besides the provider's own config section. */
 export interface ProviderContext {
   /** The server's state directory (`$MARIONETTE_HOME`). */
@@ -30,6 +42,12 @@ export interface ProviderContext {
    * logs and records them; see src/egress/ledger.ts). Absent: refusals are only counted by the proxy.
    */
   onEgressDenied?: (owner: EgressOwner, denial: EgressDenial) => void;
+  /**
+   * The credential of the provider being built for an org (field name -> value): the org's stored
+   * credential first, else the server's environment fallback, else null. Only for providers whose
+   * descriptor declares `credential`.
+   */
+  resolveCredential?(orgId: string): Promise<Record<string, string> | null>;
 }
 
 export interface ProviderDescriptor<C = unknown> {
@@ -66,6 +84,12 @@ export interface ProviderDescriptor<C = unknown> {
    * `image` is refused on its pools.
    */
   readonly imagePolicy?: (config: C, sandboxConfig: Record<string, unknown>, image: string) => string | null;
+  /**
+   * The per-org credential its pools need (`mctl credentials set <id>`), with an environment
+   * fallback per field. A pool whose provider declares one and has none for the org gets the
+   * verdict `credential_missing` before anything is provisioned.
+   */
+  readonly credential?: { fields: ProviderCredentialField[] };
 }
 
 /** Freezes a descriptor and everything in it, so nobody changes a class row by accident. */

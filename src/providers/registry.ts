@@ -208,16 +208,19 @@ export function defaultSuspendConfig(providerId: string, config: ProvidersConfig
  * Builds every implemented provider from its parsed section (an absent section is its defaults).
  * A provider whose backend is unreachable is still built: its `health()` says why, and its pools
  * show `unavailable` with that reason. Every object a provider creates carries `ctx.installId`.
+ * A provider that declares a credential gets `ctx.resolveCredential` bound to itself (from `credentials`).
  */
 export async function createProviders(
   config: ProvidersConfig,
   ctx: ProviderContext,
+  credentials?: (orgId: string, providerId: string) => Promise<Record<string, string> | null>,
 ): Promise<Map<string, SandboxProvider>> {
   const out = new Map<string, SandboxProvider>();
   for (const d of PROVIDERS) {
     if (!d.create || (d.requiresConfig && config[d.id] === undefined)) continue;
     const section = config[d.id] ?? d.config.parse({});
-    out.set(d.id, await d.create(section, ctx));
+    const own = d.credential && credentials ? { ...ctx, resolveCredential: (o: string) => credentials(o, d.id) } : ctx;
+    out.set(d.id, await d.create(section, own));
   }
   return out;
 }

@@ -7,6 +7,7 @@ import type { ServerConfig } from '../config/index.js';
 import type { SandboxProvider } from '../providers/types.js';
 import type { OrgScope, Store } from '../store/index.js';
 import type { EventBus } from './events.js';
+import type { ProviderCredentials } from './provider-credentials.js';
 import type { Redactor } from './redact.js';
 import type { SecretBox } from './secrets.js';
 
@@ -24,4 +25,6 @@ export interface ServerContext {
   secrets: SecretBox;
   /** Known secret values, kept out of logs, events and errors. */
   redactor: Redactor;
+  /** Per-org provider credentials with their environment fallback (./provider-credentials.ts). */
+  credentials: ProviderCredentials;
 }

@@ -20,6 +20,7 @@ import { ServerMetrics } from './metrics.js';
 import { OtlpExporter } from './otlp.js';
 import { PoolService } from './pools.js';
 import { Preempter } from './preempt.js';
+import { checkStoredProviderCredentials, ProviderCredentials } from './provider-credentials.js';
 import { readinessProbe } from './readiness.js';
 import { Reconciler } from './reconciler.js';
 import { Redactor } from './redact.js';
@@ -117,6 +118,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   try {
     const sealed = await sealStoredSessionEnv(store, secrets, redactor);
     if (sealed) log.info({ sessions: sealed }, 'sealed stored session env values with the current key');
+    const resealed = await checkStoredProviderCredentials(store, secrets, redactor);
+    if (resealed) log.info({ credentials: resealed }, 'sealed stored provider credentials with the current key');
   } catch (e: unknown) {
     storage.close();
     await store.close();
@@ -130,13 +133,18 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const bus = new EventBus((event, e) => log.error({ err: toError(e), event }, 'event listener failed'));
   const gatewayAddress = `unix:${config.gatewaySocket}`;
   const egressLedger = recordEgressDenials(store, log);
-  const providers = await createProviders(config.providers, {
-    home: config.home,
-    gateway: gatewayAddress,
-    gatewaySocket: config.gatewaySocket,
-    installId: (await store.meta.installId()) ?? null,
-    onEgressDenied: (owner, d) => egressLedger.denied(owner, d),
-  });
+  const credentials = new ProviderCredentials({ store, secrets, redactor, env: config.providerCredentialsEnv });
+  const providers = await createProviders(
+    config.providers,
+    {
+      home: config.home,
+      gateway: gatewayAddress,
+      gatewaySocket: config.gatewaySocket,
+      installId: (await store.meta.installId()) ?? null,
+      onEgressDenied: (owner, d) => egressLedger.denied(owner, d),
+    },
+    (o, p) => credentials.resolveProviderCredential(o, p),
+  );
   const ctx: ServerContext = {
     config,
     store,
@@ -147,6 +155,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     defaultProjectId: projectId,
     secrets,
     redactor,
+    credentials,
   };
   // Built in dependency order, each with what it needs: the gateway's connection table and the
   // managed runners first, then the session side, then the runner side that calls back into it.

@@ -16,6 +16,7 @@ import { LogRepo } from './repos/logs.js';
 import { MetaRepo } from './repos/meta.js';
 import { OrgRepo } from './repos/orgs.js';
 import { PoolRepo } from './repos/pools.js';
+import { ProviderCredentialRepo } from './repos/provider-credentials.js';
 import { RunnerRepo } from './repos/runners.js';
 import { SessionRepo } from './repos/sessions.js';
 import { SnapshotRepo } from './repos/snapshots.js';
@@ -47,6 +48,8 @@ export interface Store extends Repos {
   costs: CostRepo;
   /** User kits and git credentials (migration 015). */
   kits: KitRepo;
+  /** Provider credentials, sealed (migration 016). */
+  providerCredentials: ProviderCredentialRepo;
   /** API tokens (create, list, revoke, rotate) and the audit log. */
   apiTokens: ApiTokenRepo;
   audit: AuditRepo;
@@ -191,6 +194,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     changes,
     costs: new CostRepo(db),
     kits: new KitRepo(db),
+    providerCredentials: new ProviderCredentialRepo(db),
     apiTokens: new ApiTokenRepo(db),
     audit: new AuditRepo(db),
     snapshots: new SnapshotRepo(db),

@@ -265,6 +265,18 @@ export interface GitCredentialsTable {
   created_at: number;
 }
 
+/** An org's provider credentials, one per provider, the values sealed together (migration 016). */
+export interface ProviderCredentialsTable {
+  org_id: string;
+  provider_id: string;
+  /** JSON array of the field names it holds (not secret). */
+  fields: string;
+  /** Sealed JSON object of field name -> value. */
+  secret: string;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface Database {
   orgs: OrgsTable;
   projects: ProjectsTable;
@@ -285,4 +297,5 @@ export interface Database {
   snapshots: SnapshotsTable;
   kits: KitsTable;
   git_credentials: GitCredentialsTable;
+  provider_credentials: ProviderCredentialsTable;
 }

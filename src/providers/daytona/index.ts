@@ -34,5 +34,12 @@ export const daytona = defineProvider({
   },
   suspend: KEEP_STORAGE_SUSPEND,
   poolMode: 'managed',
+  credential: {
+    fields: [
+      { name: 'apiKey', env: 'DAYTONA_API_KEY', required: true, secret: true },
+      { name: 'apiUrl', env: 'DAYTONA_API_URL', required: false, secret: false },
+      { name: 'target', env: 'DAYTONA_TARGET', required: false, secret: false },
+    ],
+  },
   config: NO_CONFIG,
 });

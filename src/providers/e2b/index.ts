@@ -34,5 +34,6 @@ export const e2b = defineProvider({
   },
   suspend: KEEP_STORAGE_SUSPEND,
   poolMode: 'managed',
+  credential: { fields: [{ name: 'apiKey', env: 'E2B_API_KEY', required: true, secret: true }] },
   config: NO_CONFIG,
 });

@@ -37,5 +37,11 @@ export const modal = defineProvider({
   },
   suspend: KEEP_STORAGE_SUSPEND,
   poolMode: 'managed',
+  credential: {
+    fields: [
+      { name: 'tokenId', env: 'MODAL_TOKEN_ID', required: true, secret: false },
+      { name: 'tokenSecret', env: 'MODAL_TOKEN_SECRET', required: true, secret: true },
+    ],
+  },
   config: NO_CONFIG,
 });

@@ -34,5 +34,12 @@ export const vercel = defineProvider({
   },
   suspend: KEEP_STORAGE_SUSPEND,
   poolMode: 'managed',
+  credential: {
+    fields: [
+      { name: 'token', env: 'VERCEL_TOKEN', required: true, secret: true },
+      { name: 'teamId', env: 'VERCEL_TEAM_ID', required: false, secret: false },
+      { name: 'projectId', env: 'VERCEL_PROJECT_ID', required: false, secret: false },
+    ],
+  },
   config: NO_CONFIG,
 });

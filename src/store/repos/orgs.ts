@@ -49,6 +49,7 @@ const OWNED_KINDS = [
 ] as const;
 
 const CASCADE_TABLES = [
+  'provider_credentials',
   'kits',
   'git_credentials',
   'cost_events',

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import * as K from './kit-schemas.js';
+import * as PC from './provider-credential-schemas.js';
 import * as R from './responses.js';
 import * as S from './security.js';
 import * as O from './session-op-schemas.js';
@@ -133,6 +134,10 @@ export const OPERATIONS = {
   downloadSnapshot: op('GET', '/v1/workspaces/:id/download', z.string().describe('application/x-tar')),
   diffSnapshots: op('GET', '/v1/workspaces/:id/diff/:other', W.SnapshotDiff),
   gcWorkspaces: op('POST', '/v1/workspaces/gc', W.GcReport),
+
+  listProviderCredentials: op('GET', '/v1/provider-credentials', R.listing(PC.ProviderCredentialResponse)),
+  putProviderCredential: op('PUT', '/v1/provider-credentials/:provider', PC.ProviderCredentialResponse),
+  deleteProviderCredential: op('DELETE', '/v1/provider-credentials/:provider', R.Deleted),
 } satisfies Record<string, Operation>;
 
 export type OperationId = keyof typeof OPERATIONS;

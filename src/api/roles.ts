@@ -135,6 +135,12 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   downloadSnapshot: a('viewer', 'org'),
   diffSnapshots: a('viewer', 'org'),
   gcWorkspaces: a('operator', 'org'),
+
+  // Provider credentials (docs/providers/credentials.md): where each comes from, never a value;
+  // only admins set or delete them, as for git credentials.
+  listProviderCredentials: a('operator', 'org'),
+  putProviderCredential: a('admin', 'org'),
+  deleteProviderCredential: a('admin', 'org'),
 };
 
 /** The access of an operation; undefined for one missing from the table (refused to every token). */

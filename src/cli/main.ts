@@ -38,6 +38,7 @@ const NOUNS: [names: string[], register: Register][] = [
     ['git-credentials', 'git-credential'],
     async (p) => (await import('./commands/kits.js')).gitCredentialCommands(p, ctx),
   ],
+  [['credentials', 'credential'], async (p) => (await import('./commands/credentials.js')).credentialCommands(p, ctx)],
   [['tokens', 'token'], async (p) => (await import('./commands/security.js')).tokenCommands(p)],
   [['audit'], async (p) => (await import('./commands/security.js')).auditCommands(p)],
   [['login'], async (p) => (await import('./commands/security.js')).loginCommands(p)],

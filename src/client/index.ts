@@ -10,6 +10,7 @@
  */
 import type { z } from 'zod';
 import type * as K from '../api/kit-schemas.js';
+import type * as PC from '../api/provider-credential-schemas.js';
 import type * as R from '../api/responses.js';
 import type * as S from '../api/schemas.js';
 import type * as SEC from '../api/security.js';
@@ -385,6 +386,20 @@ export class MarionetteClient {
   }
   deleteGitCredential(host: string): Promise<{ deleted: string }> {
     return this.request('DELETE', `/v1/git-credentials/${enc(host)}`);
+  }
+  /** Where each provider's credential comes from for the org (stored, environment, none); never a value. */
+  listProviderCredentials(): Promise<Listing<Out<typeof PC.ProviderCredentialResponse>>> {
+    return this.request('GET', '/v1/provider-credentials');
+  }
+  /** Sets the org's credential for `provider` (field name -> value; never answered back). */
+  putProviderCredential(
+    provider: string,
+    body: In<typeof PC.ProviderCredentialBody>,
+  ): Promise<Out<typeof PC.ProviderCredentialResponse>> {
+    return this.request('PUT', `/v1/provider-credentials/${enc(provider)}`, { body });
+  }
+  deleteProviderCredential(provider: string): Promise<{ deleted: string }> {
+    return this.request('DELETE', `/v1/provider-credentials/${enc(provider)}`);
   }
   listProviders(): Promise<Listing<Provider>> {
     return this.request('GET', '/v1/providers');

@@ -13,6 +13,11 @@ export interface PoolCandidate {
   capabilities: SandboxProviderCapabilities | undefined;
   /** `null` when reachable, else why not (e.g. `Docker Engine unreachable at /var/run/docker.sock`). */
   providerUnavailable: string | null;
+  /**
+   * Set when the pool's provider declares a credential and the org has none (stored or in the
+   * server's environment): the `credential_missing` detail, naming the variable and the command.
+   */
+  credentialMissing?: string | null;
   /** Live runners of this pool (not offline / terminated). */
   runners: readonly RunnerView[];
   /** Live runners of this provider across all pools (for the provider's `maxConcurrent`). */

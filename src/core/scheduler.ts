@@ -10,7 +10,8 @@
  *
  * Check order: `inactive` → `org_mismatch` → `pool_mismatch` (explicit pool) → `provider_mismatch`
  * (explicit provider) → `auth_mode_pin` → `missing_runtime` →
- * `missing_requirement` → `selector_mismatch` → `provider_unavailable` (not configured here, or its
+ * `missing_requirement` → `selector_mismatch` → `credential_missing` (the provider declares a
+ * credential and the org has none) → `provider_unavailable` (not configured here, or its
  * backend unreachable) → `egress_policy` (the session widens its pool's egress, or the pool's provider
  * cannot enforce the policy: see ./egress.ts) → `at_capacity`.
  *
@@ -92,6 +93,10 @@ export function decide(request: PlacementRequest, candidates: readonly PoolCandi
             reason = 'selector_mismatch';
             detail = miss;
           }
+        }
+        if (reason === null && c.credentialMissing) {
+          reason = 'credential_missing';
+          detail = c.credentialMissing;
         }
         if (reason === null && c.capabilities === undefined) {
           reason = 'provider_unavailable';

@@ -189,7 +189,8 @@ export type VerdictReason =
   | 'at_capacity'
   | 'provider_unavailable'
   | 'egress_policy'
-  | 'lower_priority';
+  | 'lower_priority'
+  | 'credential_missing';
 
 export interface PoolVerdict {
   poolId: string;

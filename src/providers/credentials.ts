@@ -33,7 +33,10 @@ export function providerCredentialEnv(env: Readonly<Record<string, string | unde
  * The environment fallback of `providerId` (field name -> value), or null when a required field's
  * variable is not set (a fallback is all or nothing for the required fields).
  */
-export function envCredential(providerId: string, env: Readonly<Record<string, string>>): Record<string, string> | null {
+export function envCredential(
+  providerId: string,
+  env: Readonly<Record<string, string>>,
+): Record<string, string> | null {
   const fields = credentialFields(providerId);
   if (fields.length === 0) return null;
   const out: Record<string, string> = {};
@@ -62,9 +65,7 @@ export function requireCredentialProvider(providerId: string): ProviderDescripto
     throw new InvalidRequest(`${(e as Error).message} (providers that take a credential: ${takes})`);
   }
   if (!d.credential)
-    throw new InvalidRequest(
-      `provider ${providerId} takes no credential (providers that take a credential: ${takes})`,
-    );
+    throw new InvalidRequest(`provider ${providerId} takes no credential (providers that take a credential: ${takes})`);
   return d as ProviderDescriptor & { credential: { fields: ProviderCredentialField[] } };
 }
 
@@ -72,7 +73,10 @@ export function requireCredentialProvider(providerId: string): ProviderDescripto
  * Checks the values given for `providerId`'s credential: every required field present and not
  * empty, no field it does not declare. Errors name the field, never a value.
  */
-export function checkCredentialValues(providerId: string, values: Readonly<Record<string, string>>): Record<string, string> {
+export function checkCredentialValues(
+  providerId: string,
+  values: Readonly<Record<string, string>>,
+): Record<string, string> {
   const d = requireCredentialProvider(providerId);
   const fields = d.credential.fields;
   const names = fields.map((f) => f.name);

@@ -17,6 +17,7 @@ import {
 } from '../core/scheduler.js';
 import { parseSelector } from '../core/selector.js';
 import type { AgentCard, Pool, Profile, SessionState } from '../core/types.js';
+import { credentialMissingDetail } from '../providers/credentials.js';
 import { providerClassView } from '../providers/registry.js';
 import { type OrgScope, orgScope, type Repos } from '../store/index.js';
 import type { Placement, Session, SessionRequest, Task } from '../store/records.js';
@@ -160,6 +161,8 @@ export class Placer {
       grouped = snap.grouped;
     } else grouped = groupLive(await store.runners.liveViews());
     const { byPool, byProvider } = grouped;
+    // Providers that need a credential this org lacks (the store is read only when one has no env fallback).
+    const noCredential = await this.ctx.credentials.missing(org.orgId, new Set(pools.map((p) => p.providerId)));
     const candidates: PoolCandidate[] = pools.map((p) => {
       // A nested sandbox: only runners that have its runtime (pools whose runners join), else the verdict.
       const nested = sandboxPlacement(p, byPool.get(p.id) ?? []);
@@ -167,6 +170,7 @@ export class Placer {
         pool: this.compile(p),
         capabilities: this.ctx.providers.get(p.providerId)?.capabilities,
         providerUnavailable: this.providerHealth.get(p.providerId) ?? null,
+        credentialMissing: noCredential.has(p.providerId) ? credentialMissingDetail(p.providerId) : null,
         // Warm runners still starting count toward max_runners (they are not idle, so not assignable).
         runners: nested.runners,
         providerLiveRunners: byProvider.get(p.providerId) ?? 0,

@@ -18,6 +18,7 @@ import { dashboardRoutes } from './dashboard.js';
 import { eventStreamRoutes } from './events-stream.js';
 import { healthRoutes, type Observability } from './health.js';
 import { kitRoutes } from './kits.js';
+import { providerCredentialRoutes } from './provider-credentials.js';
 import { runnerRoutes } from './runners.js';
 import { securityRoutes } from './security.js';
 import { sessionRoutes } from './sessions.js';
@@ -55,6 +56,7 @@ export function registerRoutes(api: Api, ctx: ServerContext, services: RouteServ
   runnerRoutes(api, ctx);
   agentRoutes(api, ctx, sessions);
   kitRoutes(api, ctx);
+  providerCredentialRoutes(api, ctx);
   costRoutes(ctx, api);
   securityRoutes(api, ctx);
   eventStreamRoutes(api, ctx);

@@ -104,14 +104,14 @@ interface Verdict {
 
 /** Where a session on pool `pool` would go now (a dry run). */
 async function verdictOn(pool: string): Promise<Verdict> {
-  const r = await api<{ verdicts: Verdict[] }>('POST', '/v1/sessions', {
+  const r = await api<{ decision: { verdicts: Verdict[] } }>('POST', '/v1/sessions', {
     agent: 'shell',
     prompt: 'true',
     pool,
     dryRun: true,
   });
   expect(r.status, JSON.stringify(r.body)).toBe(200);
-  return r.body.verdicts.find((v) => v.poolName === pool)!;
+  return r.body.decision.verdicts.find((v) => v.poolName === pool)!;
 }
 
 beforeAll(async () => {

@@ -1,7 +1,8 @@
 /**
  * @module The `credential_missing` verdict: a pool whose provider needs a credential the org lacks
  * gets it (with the detail the server gives: the variable and the command), after the substrate and
- * selector checks and before `provider_unavailable`, and never wins; other pools still place.
+ * selector checks and a provider not built here, before an unreachable backend, and never wins;
+ * other pools still place.
  */
 import { describe, expect, it } from 'vitest';
 import { CAPS, CLASSES } from './provider-classes.test-support.js';
@@ -67,12 +68,14 @@ describe('credential_missing', () => {
     });
   });
 
-  it('comes before provider_unavailable, and after the selector', () => {
+  it('comes after the selector and a provider not built here, before an unreachable backend', () => {
     const both = decide(req(), [
       cand(pool({ name: 'a' }), { credentialMissing: DETAIL, providerUnavailable: 'backend down' }),
     ]);
     expect(both.verdicts[0]?.reason).toBe('credential_missing');
     expect(both.chosen).toBeNull();
+    const unbuilt = decide(req(), [cand(pool({ name: 'a' }), { credentialMissing: DETAIL, capabilities: undefined })]);
+    expect(unbuilt.verdicts[0]?.reason).toBe('provider_unavailable');
     const sel = decide(req({ selector: parseSelector('gpu=nvidia') }), [
       cand(pool({ name: 'a' }), { credentialMissing: DETAIL }),
     ]);

@@ -10,9 +10,10 @@
  *
  * Check order: `inactive` → `org_mismatch` → `pool_mismatch` (explicit pool) → `provider_mismatch`
  * (explicit provider) → `auth_mode_pin` → `missing_runtime` →
- * `missing_requirement` → `selector_mismatch` → `credential_missing` (the provider declares a
- * credential and the org has none) → `provider_unavailable` (not configured here, or its
- * backend unreachable) → `egress_policy` (the session widens its pool's egress, or the pool's provider
+ * `missing_requirement` → `selector_mismatch` → `provider_unavailable` (not implemented or not
+ * configured here) → `credential_missing` (the provider declares a credential and the org has none,
+ * stored or in the server's environment) → `provider_unavailable` (its backend unreachable: a
+ * probe may need the credential, so a missing one is named first) → `egress_policy` (the session widens its pool's egress, or the pool's provider
  * cannot enforce the policy: see ./egress.ts) → `at_capacity`.
  *
  * Among eligible pools: highest priority, then earlier in the profile's `providerPreference`
@@ -94,13 +95,13 @@ export function decide(request: PlacementRequest, candidates: readonly PoolCandi
             detail = miss;
           }
         }
-        if (reason === null && c.credentialMissing) {
-          reason = 'credential_missing';
-          detail = c.credentialMissing;
-        }
         if (reason === null && c.capabilities === undefined) {
           reason = 'provider_unavailable';
           detail = cp.unregisteredDetail;
+        }
+        if (reason === null && c.credentialMissing) {
+          reason = 'credential_missing';
+          detail = c.credentialMissing;
         }
         if (reason === null && c.providerUnavailable !== null) {
           reason = 'provider_unavailable';

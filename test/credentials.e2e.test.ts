@@ -291,6 +291,10 @@ describe('mctl credentials', () => {
     walk(srv.home);
     expect(files.some((f) => f.endsWith('server.log'))).toBe(true);
     expect(files.some((f) => f.endsWith('marionette.db'))).toBe(true);
+    // Controls: the scan sees what it should (CLI output, API answers, and plain rows in the files).
+    expect(seen.some((t) => t.includes('credential for e2b set (fields: apiKey)'))).toBe(true);
+    expect(seen.some((t) => t.includes('"source":"stored"'))).toBe(true);
+    expect(files.some((f) => readFileSync(f).includes('vercel-pool'))).toBe(true);
     for (const secret of SECRETS) {
       for (const text of seen)
         expect(text.includes(secret), `an answer or output shows ${secret.slice(0, 6)}…`).toBe(false);

@@ -118,6 +118,8 @@ export class Autoscaler {
   private async grow(pool: Pool, n: number, now: number): Promise<void> {
     if (this.ctx.providers.get(pool.providerId) === undefined) return;
     if (this.providerHealth.get(pool.providerId)) return;
+    // No warm runner for an org without the provider's credential (sessions show `credential_missing`).
+    if ((await this.ctx.credentials.missing(pool.orgId, [pool.providerId])).size) return;
     const b = this.backoff.get(pool.id);
     if (b && b.until > now) return;
     for (let i = 0; i < n && !this.closed; i++) {

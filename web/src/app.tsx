@@ -7,6 +7,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, auth, onUnauthorized } from './api.js';
 import { startLive, stopLive, useLiveStatus } from './live.js';
 import { CostsPage } from './pages/costs.js';
+import { CredentialsPage } from './pages/credentials.js';
 import { PoolsPage } from './pages/pools.js';
 import { RunnersPage } from './pages/runners.js';
 import { SessionPage } from './pages/session.js';
@@ -87,6 +88,7 @@ const NAV = [
   ['#/runners', 'Runners'],
   ['#/tokens', 'Tokens'],
   ['#/costs', 'Costs'],
+  ['#/credentials', 'Credentials'],
 ] as const;
 
 export function App() {
@@ -149,6 +151,7 @@ export function App() {
   else if (route.startsWith('/runners')) page = <RunnersPage />;
   else if (route.startsWith('/tokens')) page = <TokensPage />;
   else if (route.startsWith('/costs')) page = <CostsPage />;
+  else if (route.startsWith('/credentials')) page = <CredentialsPage />;
 
   return (
     <div class="shell">

@@ -12,7 +12,8 @@
  *   real placer in src/server/placement.credentials.test.ts;
  * - a restart keeps the credential readable; another at-rest key stops the start clearly, changing
  *   nothing, and rotation brings it back;
- * - the values are in no API answer, CLI output, event, audit entry, log or file of the server's home.
+ * - the values are in no API answer, CLI output, event, audit entry, log, file of the server's home,
+ *   or the server process's own stdout and stderr.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -43,6 +44,13 @@ const SERVER_ENV = {
 let srv: ServerHandle;
 /** Every API answer and CLI output the test saw, to grep for the secrets at the end. */
 const seen: string[] = [];
+
+/** Keeps what the server process writes to stdout and stderr, for the same grep. */
+function capture(s: ServerHandle): ServerHandle {
+  s.proc.stdout?.on('data', (c: Buffer) => seen.push(c.toString()));
+  s.proc.stderr?.on('data', (c: Buffer) => seen.push(c.toString()));
+  return s;
+}
 
 async function api<T = Record<string, unknown>>(method: string, path: string, body?: unknown) {
   const r = await srv.api<T>(method, path, body);
@@ -117,7 +125,7 @@ async function verdictOn(pool: string): Promise<Verdict> {
 }
 
 beforeAll(async () => {
-  srv = await startServer({ env: SERVER_ENV });
+  srv = capture(await startServer({ env: SERVER_ENV }));
   for (const [name, provider] of [
     ['e2b-pool', 'e2b'],
     ['modal-pool', 'modal'],
@@ -265,7 +273,7 @@ describe('mctl credentials', () => {
 
   it('stays readable across a restart', async () => {
     await srv.stop();
-    srv = await srv.restart();
+    srv = capture(await srv.restart());
     const l = await listed();
     expect(l.e2b?.source).toBe('stored');
     expect((await verdictOn('e2b-pool')).reason).not.toBe('credential_missing');

@@ -30,6 +30,19 @@ export interface ProviderContext {
    * logs and records them; see src/egress/ledger.ts). Absent: refusals are only counted by the proxy.
    */
   onEgressDenied?: (owner: EgressOwner, denial: EgressDenial) => void;
+  /**
+   * The credential of `orgId` for the provider being built: field name -> value; the org's stored
+   * credential first, else the environment fallback, else null.
+   */
+  resolveCredential?(orgId: string): Promise<Record<string, string> | null>;
+}
+
+/** One field of a provider's credential (e.g. `apiKey`, read from `DAYTONA_API_KEY` when no org credential is stored). */
+export interface ProviderCredentialField {
+  name: string;
+  env: string;
+  required: boolean;
+  secret: boolean;
 }
 
 export interface ProviderDescriptor<C = unknown> {
@@ -66,6 +79,8 @@ export interface ProviderDescriptor<C = unknown> {
    * `image` is refused on its pools.
    */
   readonly imagePolicy?: (config: C, sandboxConfig: Record<string, unknown>, image: string) => string | null;
+  /** The credential this provider needs per org (credential-gated cloud providers). */
+  readonly credential?: { fields: ProviderCredentialField[] };
 }
 
 /** Freezes a descriptor and everything in it, so nobody changes a class row by accident. */

@@ -39,7 +39,7 @@ dockerDescribe('daytona pools end to end (Daytona API stand-in)', () => {
 
   /** The stand-in's sandboxes of this file, as `name state`. */
   const sandboxes = () =>
-    [...target.standin!.engine.sandboxes.values()]
+    [...target.standin.engine.sandboxes.values()]
       .filter((s) => s.labels[labelKeys(target.prefix).managed] === 'true')
       .map((s) => `${s.name} ${s.state}`);
   const expectNothingLeft = async () => {
@@ -96,7 +96,7 @@ dockerDescribe('daytona pools end to end (Daytona API stand-in)', () => {
     expect(lines).toEqual(['1000', 'made', '/workspace']);
 
     const s = await getSession(srv, created.id);
-    const [sb] = [...target.standin!.engine.sandboxes.values()].filter(
+    const [sb] = [...target.standin.engine.sandboxes.values()].filter(
       (x) => x.labels[labelKeys(target.prefix).runner] === s.runnerId,
     );
     expect(sb, 'the runner sandbox').toBeDefined();
@@ -144,7 +144,7 @@ dockerDescribe('daytona pools end to end (Daytona API stand-in)', () => {
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body.suspend?.strategy).toBe('snapshot');
     expect(sandboxes()).toEqual([]);
-    const snaps = [...target.standin!.engine.snapshots.values()].filter((x) => x.committed).map((x) => x.name);
+    const snaps = [...target.standin.engine.snapshots.values()].filter((x) => x.committed).map((x) => x.name);
     expect(snaps).toHaveLength(1);
 
     const back = await srv.api('POST', `/v1/sessions/${s.id}/resume`);
@@ -153,19 +153,19 @@ dockerDescribe('daytona pools end to end (Daytona API stand-in)', () => {
     await end(s.id);
     // The session ended: its snapshot is deleted with it.
     await until(
-      async () => ![...target.standin!.engine.snapshots.values()].some((x) => x.committed),
+      async () => ![...target.standin.engine.snapshots.values()].some((x) => x.committed),
       'the suspend snapshot to be deleted',
       30_000,
     );
   }, 300_000);
 
   it('a sandbox that fails to start is deleted, and the session fails with Daytona’s reason', async () => {
-    target.standin!.fail('start-container', { status: 500, message: 'no runner available in region us (stand-in)' });
+    target.standin.fail('start-container', { status: 500, message: 'no runner available in region us (stand-in)' });
     const created = await createSession(srv, { pool: 'dt', prompt: 'true' });
     const failed = await sessionIn(srv, created.id, ['failed'], 120_000);
     expect(failed.stateReason).toContain('provisioning on pool dt failed');
     expect(failed.stateReason).toContain('no runner available in region us (stand-in)');
     await expectNothingLeft();
-    expect(await target.standin!.leftovers()).toEqual([]);
+    expect(await target.standin.leftovers()).toEqual([]);
   }, 300_000);
 });

@@ -38,8 +38,8 @@ dockerDescribe('daytona provider failures (Daytona API stand-in)', () => {
     providers.push(p);
     return p;
   };
-  const sandboxCount = () => target.standin!.engine.sandboxes.size;
-  const creates = () => target.standin!.calls.filter((c) => c === 'POST /sandbox').length;
+  const sandboxCount = () => target.standin.engine.sandboxes.size;
+  const creates = () => target.standin.calls.filter((c) => c === 'POST /sandbox').length;
 
   beforeAll(async () => {
     target = await daytonaTarget();
@@ -49,7 +49,7 @@ dockerDescribe('daytona provider failures (Daytona API stand-in)', () => {
   afterAll(async () => {
     for (const { p, h } of handles) await p.terminate(h).catch(() => {});
     for (const p of providers) await p.close();
-    const left = await target.standin!.leftovers();
+    const left = await target.standin.leftovers();
     await target.close();
     expect(left).toEqual([]);
   }, 120_000);
@@ -83,7 +83,7 @@ dockerDescribe('daytona provider failures (Daytona API stand-in)', () => {
   });
 
   it('a quota refusal (403) and an unknown snapshot carry Daytona’s message', async () => {
-    target.standin!.fail('create', { status: 403, message: 'Total CPU quota exceeded. Maximum allowed: 4' });
+    target.standin.fail('create', { status: 403, message: 'Total CPU quota exceeded. Maximum allowed: 4' });
     const quota = await provider(target.env)
       .provision(makeSpec())
       .then(
@@ -111,7 +111,7 @@ dockerDescribe('daytona provider failures (Daytona API stand-in)', () => {
   it('a rate limit is retried with backoff (Retry-After) and the provision goes through', async () => {
     const p = provider(target.env);
     const before = creates();
-    target.standin!.fail('create', { status: 429, message: 'Rate limit exceeded', times: 2, retryAfter: 0 });
+    target.standin.fail('create', { status: 429, message: 'Rate limit exceeded', times: 2, retryAfter: 0 });
     const h = await p.provision(makeSpec());
     handles.push({ p, h });
     expect(creates() - before).toBe(3);
@@ -123,12 +123,12 @@ dockerDescribe('daytona provider failures (Daytona API stand-in)', () => {
   it('a rate limit that outlasts the retries fails with Daytona’s message', async () => {
     const p = provider(target.env, { rateLimitRetries: 1 });
     const before = creates();
-    target.standin!.fail('create', { status: 429, message: 'Rate limit exceeded', times: 5, retryAfter: 0 });
+    target.standin.fail('create', { status: 429, message: 'Rate limit exceeded', times: 5, retryAfter: 0 });
     const err = await p.provision(makeSpec()).then(
       () => new Error('the provision succeeded'),
       (e: unknown) => e as Error,
     );
-    target.standin!.fail('create', { status: 429, message: 'x', times: 0 });
+    target.standin.fail('create', { status: 429, message: 'x', times: 0 });
     expect(creates() - before).toBe(2);
     expect(err.message).toContain('Daytona rate limit (429)');
     expect(err.message).toContain('Rate limit exceeded');
@@ -136,7 +136,7 @@ dockerDescribe('daytona provider failures (Daytona API stand-in)', () => {
   });
 
   it('a sandbox made but whose agent cannot be started is deleted (nothing left halfway)', async () => {
-    target.standin!.fail('session-exec', { status: 500, message: 'toolbox daemon not ready' });
+    target.standin.fail('session-exec', { status: 500, message: 'toolbox daemon not ready' });
     const err = await provider(target.env)
       .provision(makeSpec())
       .then(
@@ -146,7 +146,7 @@ dockerDescribe('daytona provider failures (Daytona API stand-in)', () => {
     expect(err.message).toContain('starting marionette-agent in sandbox');
     expect(err.message).toContain('toolbox daemon not ready');
     expect(sandboxCount()).toBe(0);
-    expect(await target.standin!.leftovers()).toEqual([]);
+    expect(await target.standin.leftovers()).toEqual([]);
   });
 
   it('execCommand runs a shell command in the sandbox through the toolbox process API', async () => {

@@ -2,9 +2,8 @@
  * @module Shared setup of the daytona provider tests: the Daytona API stand-in
  * (test/daytona-standin/) on this machine's Docker Engine, with the agent image the docker tests
  * build as its `marionette-agent` snapshot and this checkout's agent mounted into every sandbox,
- * and a provider config whose sandboxes dial a test server's gateway on loopback. With
- * MARIONETTE_TEST_DAYTONA_API_KEY set, `daytonaTarget` points at the real service instead
- * (MARIONETTE_TEST_DAYTONA_API_URL, MARIONETTE_TEST_DAYTONA_SNAPSHOT, MARIONETTE_TEST_DAYTONA_GATEWAY).
+ * and a provider config whose sandboxes dial a test server's gateway on loopback. The real
+ * service is tested apart, when MARIONETTE_TEST_DAYTONA_API_KEY is set (test/daytona.real.e2e.test.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { DaytonaProviderConfigInput } from '../src/providers/daytona/config.js';
@@ -12,13 +11,14 @@ import { docker, ensureTestImage, TEST_IMAGE } from '../src/providers/docker/doc
 import { findPackageRoot } from '../src/providers/docker/helpers.js';
 import { type DaytonaStandin, startDaytonaStandin } from './daytona-standin/index.js';
 
+/** A real Daytona API key: test/daytona.real.e2e.test.ts runs against the real service with it. */
 export const REAL_DAYTONA_KEY = process.env.MARIONETTE_TEST_DAYTONA_API_KEY;
 
 /** The agent command inside a stand-in sandbox (the checkout's agent, mounted as the docker tests mount it). */
 const AGENT = '/opt/marionette-node/bin/node /opt/marionette/bin/marionette-agent';
 
 export interface DaytonaTarget {
-  standin: DaytonaStandin | null;
+  standin: DaytonaStandin;
   /** The credential environment (DAYTONA_API_KEY, DAYTONA_API_URL). */
   env: Record<string, string>;
   /** A label prefix of this test file only. */
@@ -30,22 +30,6 @@ export interface DaytonaTarget {
 
 export async function daytonaTarget(): Promise<DaytonaTarget> {
   const prefix = `t${randomBytes(4).toString('hex')}.mtest`;
-  if (REAL_DAYTONA_KEY) {
-    const env: Record<string, string> = { DAYTONA_API_KEY: REAL_DAYTONA_KEY };
-    if (process.env.MARIONETTE_TEST_DAYTONA_API_URL) env.DAYTONA_API_URL = process.env.MARIONETTE_TEST_DAYTONA_API_URL;
-    return {
-      standin: null,
-      env,
-      prefix,
-      config: (gatewayPort, over = {}) => ({
-        gateway: process.env.MARIONETTE_TEST_DAYTONA_GATEWAY ?? `ws://127.0.0.1:${gatewayPort}`,
-        snapshot: process.env.MARIONETTE_TEST_DAYTONA_SNAPSHOT ?? 'marionette-agent',
-        labelPrefix: prefix,
-        ...over,
-      }),
-      close: async () => {},
-    };
-  }
   await ensureTestImage();
   const standin = await startDaytonaStandin({
     docker,

@@ -13,7 +13,7 @@ import { describeProviderConformance } from './provider.conformance.js';
 
 let target: DaytonaTarget;
 const container = (h: SandboxHandle) => {
-  const id = target.standin?.containerOf(h.externalId);
+  const id = target.standin.containerOf(h.externalId);
   if (!id) throw new Error(`no container for sandbox ${h.externalId}`);
   return id;
 };
@@ -31,7 +31,7 @@ dockerDescribe('daytona provider conformance (Daytona API stand-in)', () => {
         if (r.exitCode !== 0) throw new Error(`writing /workspace/${file} failed: ${r.stderr}`);
       },
       async read(h, file) {
-        const id = target.standin?.containerOf(h.externalId);
+        const id = target.standin.containerOf(h.externalId);
         if (!id) return null;
         // A stopped sandbox's filesystem is read from its container as it is (docker cp would do too).
         const c = docker.getContainer(id);
@@ -43,7 +43,7 @@ dockerDescribe('daytona provider conformance (Daytona API stand-in)', () => {
       },
     },
     async leftovers() {
-      const left = (await target.standin?.leftovers()) ?? [];
+      const left = await target.standin.leftovers();
       await target.close();
       return left;
     },

@@ -106,6 +106,10 @@ dockerDescribe('daytona pools end to end (Daytona API stand-in)', () => {
     });
     // The one-time token went on the agent's command line, not into the sandbox's environment.
     expect(Object.keys(sb!.env).filter((k) => k.startsWith('MARIONETTE_'))).toEqual([]);
+    // `mctl sessions exec` goes through the runner protocol to the agent in the sandbox.
+    const ex = await srv.mctl(['sessions', 'exec', created.id, '--', 'cat', 'made.txt']);
+    expect(ex.code, ex.stderr).toBe(0);
+    expect(ex.stdout.trim()).toBe('made');
     await end(created.id);
     await until(
       async () => costEvents(srv.home).some((c) => c.runner_id === s.runnerId),

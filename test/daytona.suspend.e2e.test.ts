@@ -89,6 +89,39 @@ dockerDescribe('daytona suspend operations and credentials (Daytona API stand-in
     expect([...target.standin.engine.snapshots.values()].filter((x) => x.committed)).toHaveLength(0);
   });
 
+  it('a suspend snapshot a crash left behind is listed as its session’s storage and reaped once adopted and not live', async () => {
+    const p = make();
+    const spec = makeSpec({ sessionId: 'ses_0crashed', runnerId: 'run_0crashed' });
+    const h = await p.provision(spec);
+    made.push({ p, h });
+    const snapped = await p.snapshot(h);
+    made.push({ p, h: snapped });
+    expect(snapped.metadata.snapshotName).toBe('marionette-suspend-ses-0crashed-run-0crashed');
+    // A new instance (the server restarted) finds it through the snapshot list.
+    const after = make({}, { installId: 'ins_0test' });
+    const listed = (await after.list()).find((o) => o.kind === 'snapshot');
+    expect(listed).toMatchObject({
+      role: 'storage',
+      id: 'marionette-suspend-ses-0crashed-run-0crashed',
+      owner: { session: 'ses_0crashed', runner: 'run_0crashed', install: '' },
+    });
+    // No install id: kept unless the install adopts it (its session is in that install's store).
+    const foreign = await after.reapOrphans(() => false);
+    expect(foreign.foreign.some((o) => o.kind === 'snapshot')).toBe(true);
+    const kept = await after.reapOrphans(
+      () => true,
+      () => true,
+    );
+    expect(kept.kept.some((o) => o.kind === 'snapshot')).toBe(true);
+    const r = await after.reapOrphans(
+      (o) => o.owner.session !== 'ses_0crashed',
+      () => true,
+    );
+    expect(r.removed.map((o) => o.id)).toContain('marionette-suspend-ses-0crashed-run-0crashed');
+    expect(r.failed).toEqual([]);
+    expect([...target.standin.engine.snapshots.values()].filter((x) => x.committed)).toHaveLength(0);
+  });
+
   it("per-org credentials: the server's resolver wins over the environment; an org without one is told how to add it", async () => {
     const asked: string[] = [];
     const p = make(

@@ -268,6 +268,19 @@ export async function startDaytonaStandin(opts: DaytonaStandinOptions): Promise<
           return { url: `${base}/toolbox` };
       }
     }
+    if (method === 'GET' && path === '/snapshots') {
+      const page = Math.max(1, Number(q.get('page') ?? 1));
+      const limit = Math.max(1, Number(q.get('limit') ?? 100));
+      const all = [...engine.snapshots.values()].map((x) => ({
+        id: x.id,
+        name: x.name,
+        imageName: x.imageName,
+        state: 'active',
+        createdAt: x.createdAt,
+      }));
+      const items = all.slice((page - 1) * limit, page * limit);
+      return { items, total: all.length, page, totalPages: Math.max(1, Math.ceil(all.length / limit)) };
+    }
     m = /^\/snapshots\/([^/]+)$/.exec(path);
     if (m) {
       const snap = engine.findSnapshot(decodeURIComponent(m[1]!));

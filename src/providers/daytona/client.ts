@@ -54,6 +54,8 @@ export interface DaytonaApi {
   snapshotExists(name: string): Promise<boolean>;
   /** Deletes snapshot `name`; gone already is fine. */
   removeSnapshot(name: string): Promise<void>;
+  /** The names of every snapshot of the organization. */
+  listSnapshots(): Promise<string[]>;
   /** Starts `command` in a new toolbox session `sessionId` without waiting for it (the session keeps it running). */
   startCommand(idOrName: string, sessionId: string, command: string): Promise<void>;
   /** Runs `command` through the toolbox and waits: its exit code and output (Daytona returns one combined stream). */
@@ -161,6 +163,14 @@ export function sdkDaytonaApi(cred: DaytonaCredential, requestTimeoutMs = 60_000
         await client.snapshot.delete(name);
       } catch (e: unknown) {
         if (!isNotFound(e)) throw e;
+      }
+    },
+    async listSnapshots() {
+      const out: string[] = [];
+      for (let page = 1; ; page++) {
+        const r = await client.snapshot.list({ page, limit: 100 });
+        out.push(...r.items.map((x) => x.name));
+        if (page >= (r.totalPages ?? 1) || r.items.length === 0) return out;
       }
     },
     async startCommand(idOrName, sessionId, command) {

@@ -8,6 +8,7 @@ import { InvalidRequest, ProviderUnavailable } from '../../core/errors.js';
 import { mergeDaytonaConfig, parseDaytonaConfig } from './config.js';
 import { credentialFromEnv } from './credentials.js';
 import { daytonaFailure, retryDelayMs, withDaytona } from './errors.js';
+import { parseSnapshotName, sandboxName, snapshotName } from './labels.js';
 import { statusOfState } from './provider.js';
 
 const vendor = (statusCode: number | undefined, message: string, headers: Record<string, string> = {}) =>
@@ -98,6 +99,16 @@ describe('state, config and credential', () => {
     expect(() => mergeDaytonaConfig(base, { snapshott: 'x' })).toThrow(/sandbox_config: .*snapshott/);
     expect(() => parseDaytonaConfig({ resources: { cpu: -1 } })).toThrow(/providers.daytona: resources.cpu/);
     expect(parseDaytonaConfig({})).toMatchObject({ autoStopMinutes: 0, workspace: '/workspace', rateLimitRetries: 4 });
+  });
+
+  it('names sandboxes and suspend snapshots so their owners can be read back', () => {
+    expect(sandboxName('run_0ABC')).toBe('marionette-run-0abc');
+    const name = snapshotName('ses_0abc12', 'run_0def34');
+    expect(name).toBe('marionette-suspend-ses-0abc12-run-0def34');
+    expect(parseSnapshotName(name)).toEqual({ session: 'ses_0abc12', runner: 'run_0def34' });
+    expect(parseSnapshotName(snapshotName(null, 'run_0x'))).toEqual({ session: '', runner: 'run_0x' });
+    expect(parseSnapshotName('marionette-agent')).toBeNull();
+    expect(parseSnapshotName('marionette-suspend-x')).toBeNull();
   });
 
   it('reads the environment fallback; no key is no credential', () => {

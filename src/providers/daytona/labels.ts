@@ -51,9 +51,37 @@ export function sandboxName(runnerId: string): string {
   return `marionette-${safeName(runnerId)}`.slice(0, 63);
 }
 
-/** The Daytona snapshot name a runner's `snapshot` suspend writes. */
-export function snapshotName(runnerId: string): string {
-  return `marionette-suspend-${safeName(runnerId)}`.slice(0, 63);
+/** The name prefix of every suspend snapshot. */
+export const SUSPEND_SNAPSHOT_PREFIX = 'marionette-suspend-';
+
+/**
+ * The Daytona snapshot name a runner's `snapshot` suspend writes. Daytona snapshots carry no
+ * labels, so the owners are in the name: session, then runner (ids `<kind>_<alnum>` written
+ * `<kind>-<alnum>`), which {@link parseSnapshotName} reads back for reaping.
+ * @example snapshotName('ses_0abc', 'run_0def') === 'marionette-suspend-ses-0abc-run-0def'
+ */
+export function snapshotName(sessionId: string | null, runnerId: string): string {
+  return `${SUSPEND_SNAPSHOT_PREFIX}${safeName(sessionId ?? 'none-none')}-${safeName(runnerId)}`;
+}
+
+/** The owners a suspend snapshot's name records, or null when the name is not one of ours. */
+export function parseSnapshotName(name: string): { session: string; runner: string } | null {
+  const m = /^marionette-suspend-([a-z]+)-([a-z0-9]+)-([a-z]+)-([a-z0-9]+)$/.exec(name);
+  if (!m) return null;
+  return { session: m[1] === 'none' ? '' : `${m[1]}_${m[2]}`, runner: `${m[3]}_${m[4]}` };
+}
+
+/** A listed suspend snapshot as an owned object: storage of its session (no install id: adopted by the session's store). */
+export function ownedSnapshot(name: string): OwnedObject | null {
+  const owner = parseSnapshotName(name);
+  if (!owner) return null;
+  return {
+    role: 'storage',
+    kind: 'snapshot',
+    id: name,
+    name: `snapshot ${name}`,
+    owner: { ...owner, pool: '', org: '', install: '' },
+  };
 }
 
 /** Stopped or archived sandboxes are kept storage (a suspended session's); running ones are sandboxes. */

@@ -42,7 +42,15 @@ import {
 } from './config.js';
 import { CREDENTIAL_HINT, credentialFromEnv, type DaytonaCredential, toDaytonaCredential } from './credentials.js';
 import { withDaytona } from './errors.js';
-import { labelKeys, ownedSandbox, ownerLabels, sandboxName, snapshotName } from './labels.js';
+import {
+  labelKeys,
+  ownedSandbox,
+  ownedSnapshot,
+  ownerLabels,
+  SUSPEND_SNAPSHOT_PREFIX,
+  sandboxName,
+  snapshotName,
+} from './labels.js';
 
 export interface DaytonaProviderOptions {
   /** The install's id, on every sandbox's labels; `reapOrphans` touches only sandboxes carrying it. */
@@ -307,7 +315,7 @@ export class DaytonaSandboxProvider implements SandboxProvider {
    */
   async snapshot(handle: SandboxHandle): Promise<SandboxHandle> {
     const runner = meta(handle, 'runnerId') ?? handle.externalId;
-    const name = snapshotName(runner);
+    const name = snapshotName(meta(handle, 'sessionId') ?? null, runner);
     const { s, api, cred } = await this.ownSandbox(handle);
     const exists = await this.call(cred, `reading snapshot ${name}`, () => api.snapshotExists(name));
     if (!exists) {
@@ -390,7 +398,10 @@ export class DaytonaSandboxProvider implements SandboxProvider {
     return [...this.clients.values()];
   }
 
-  /** Sandboxes under the label prefix, of every install, seen with every credential this process knows. */
+  /**
+   * Sandboxes under the label prefix, of every install, and suspend snapshots (owners read from
+   * their names, no install id), seen with every credential this process knows.
+   */
   async list(): Promise<OwnedObject[]> {
     const k = labelKeys(this.config.labelPrefix);
     const out = new Map<string, OwnedObject>();
@@ -400,6 +411,13 @@ export class DaytonaSandboxProvider implements SandboxProvider {
         if (s.state === 'destroying') continue;
         out.set(s.id, ownedSandbox(this.config.labelPrefix, s));
         this.listedBy.set(s.id, api);
+      }
+      const snaps = await this.call(cred, 'listing snapshots', () => api.listSnapshots());
+      for (const name of snaps) {
+        const o = name.startsWith(SUSPEND_SNAPSHOT_PREFIX) ? ownedSnapshot(name) : null;
+        if (!o) continue;
+        out.set(`snapshot:${name}`, o);
+        this.listedBy.set(`snapshot:${name}`, api);
       }
     }
     return [...out.values()];
@@ -411,11 +429,14 @@ export class DaytonaSandboxProvider implements SandboxProvider {
       isLive,
       adopt,
       remove: async (o) => {
-        const api = this.listedBy.get(o.id);
+        const snapshot = o.kind === 'snapshot';
+        const api = this.listedBy.get(snapshot ? `snapshot:${o.id}` : o.id);
         if (!api) return { skipped: 'no client listed it' };
-        await withDaytona(`deleting sandbox ${o.name}`, () => api.remove(o.id, DELETE_TIMEOUT_SEC), {
-          retries: this.config.rateLimitRetries,
-        });
+        await withDaytona(
+          `deleting ${o.name}`,
+          () => (snapshot ? api.removeSnapshot(o.id) : api.remove(o.id, DELETE_TIMEOUT_SEC)),
+          { retries: this.config.rateLimitRetries },
+        );
         return undefined;
       },
     });

@@ -120,6 +120,17 @@ dockerDescribe('daytona provider failures (Daytona API stand-in)', () => {
     expect(await p.status(h)).toBe('terminated');
   });
 
+  it('a rate limit while the SDK waits for the start does not create a second sandbox', async () => {
+    const p = provider(target.env);
+    const before = creates();
+    target.standin.fail('get', { status: 429, message: 'Rate limit exceeded', times: 1, retryAfter: 0 });
+    const h = await p.provision(makeSpec());
+    handles.push({ p, h });
+    expect(creates() - before).toBe(1);
+    expect(await p.status(h)).toBe('running');
+    await p.terminate(h);
+  });
+
   it('a rate limit that outlasts the retries fails with Daytona’s message', async () => {
     const p = provider(target.env, { rateLimitRetries: 1 });
     const before = creates();

@@ -38,6 +38,8 @@ export interface DaytonaCreate {
 export interface DaytonaApi {
   /** Creates a sandbox and waits until it is started (throws when it ends in `error` or times out). */
   create(p: DaytonaCreate, timeoutSec: number): Promise<DaytonaSandboxView>;
+  /** Waits until the sandbox is started (throws when it ends in `error` or times out). */
+  waitStarted(idOrName: string, timeoutSec: number): Promise<DaytonaSandboxView>;
   /** The sandbox by id or name, or null when Daytona does not know it (or it is destroyed). */
   get(idOrName: string): Promise<DaytonaSandboxView | null>;
   /** Every sandbox carrying all of `labels`. */
@@ -103,6 +105,11 @@ export function sdkDaytonaApi(cred: DaytonaCredential, requestTimeoutMs = 60_000
         },
         { timeout: timeoutSec },
       );
+      return view(s);
+    },
+    async waitStarted(idOrName, timeoutSec) {
+      const s = await sandbox(idOrName);
+      await s.waitUntilStarted(timeoutSec);
       return view(s);
     },
     async get(idOrName) {

@@ -233,8 +233,12 @@ export class DaytonaSandboxProvider implements SandboxProvider {
     const snapshot = fromSnapshot ?? cfg.snapshot;
     const timeout = startTimeoutSec(this.config);
     try {
-      const s = await this.call(cred, `creating sandbox ${name} from snapshot "${snapshot}"`, () =>
-        api.create(
+      let attempt = 0;
+      const s = await this.call(cred, `creating sandbox ${name} from snapshot "${snapshot}"`, async () => {
+        // A retry (rate limited while the SDK waited for the start) finds the sandbox made already.
+        const made = attempt++ > 0 ? await api.get(name) : null;
+        if (made) return api.waitStarted(made.id, timeout);
+        return api.create(
           {
             name,
             snapshot,
@@ -244,8 +248,8 @@ export class DaytonaSandboxProvider implements SandboxProvider {
             autoStopInterval: this.config.autoStopMinutes,
           },
           timeout,
-        ),
-      );
+        );
+      });
       await this.call(cred, `starting marionette-agent in sandbox ${name}`, () =>
         api.startCommand(name, `marionette-${spec.runnerId}`, command),
       );

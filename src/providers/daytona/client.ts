@@ -7,9 +7,10 @@
  *
  * The SDK is made with `useDeprecatedPolling` (state waits poll `GET /sandbox/{id}` instead of
  * holding a socket.io connection per client) and with every credential field given, so it never
- * reads DAYTONA_* variables or `.env` files itself.
+ * reads DAYTONA_* variables or `.env` files itself. The SDK module is imported on the first call
+ * (it takes seconds to load on a busy machine), never at server start.
  */
-import { Daytona, type Sandbox } from '@daytonaio/sdk';
+import type { Daytona, Sandbox } from '@daytonaio/sdk';
 import type { DaytonaCredential } from './credentials.js';
 import { isNotFound } from './errors.js';
 
@@ -84,17 +85,22 @@ function view(s: Sandbox): DaytonaSandboxView {
 
 /** {@link DaytonaApi} on `@daytonaio/sdk`, for one credential. */
 export function sdkDaytonaApi(cred: DaytonaCredential, requestTimeoutMs = 60_000): DaytonaApi {
-  const client = new Daytona({
-    apiKey: cred.apiKey,
-    apiUrl: cred.apiUrl,
-    ...(cred.target ? { target: cred.target } : {}),
-    useDeprecatedPolling: true,
-    requestTimeoutMs,
-  });
-  const sandbox = (idOrName: string) => client.get(idOrName);
+  let made: Promise<Daytona> | undefined;
+  const sdk = () =>
+    (made ??= import('@daytonaio/sdk').then(
+      (m) =>
+        new m.Daytona({
+          apiKey: cred.apiKey,
+          apiUrl: cred.apiUrl,
+          ...(cred.target ? { target: cred.target } : {}),
+          useDeprecatedPolling: true,
+          requestTimeoutMs,
+        }),
+    ));
+  const sandbox = async (idOrName: string) => (await sdk()).get(idOrName);
   return {
     async create(p, timeoutSec) {
-      const s = await client.create(
+      const s = await (await sdk()).create(
         {
           name: p.name,
           snapshot: p.snapshot,
@@ -123,7 +129,7 @@ export function sdkDaytonaApi(cred: DaytonaCredential, requestTimeoutMs = 60_000
     },
     async list(labels) {
       const out: DaytonaSandboxView[] = [];
-      for await (const s of client.list({ labels })) if (s.state !== 'destroyed') out.push(view(s));
+      for await (const s of (await sdk()).list({ labels })) if (s.state !== 'destroyed') out.push(view(s));
       return out;
     },
     async remove(idOrName, timeoutSec) {
@@ -158,7 +164,7 @@ export function sdkDaytonaApi(cred: DaytonaCredential, requestTimeoutMs = 60_000
     },
     async snapshotExists(name) {
       try {
-        await client.snapshot.get(name);
+        await (await sdk()).snapshot.get(name);
         return true;
       } catch (e: unknown) {
         if (isNotFound(e)) return false;
@@ -167,7 +173,7 @@ export function sdkDaytonaApi(cred: DaytonaCredential, requestTimeoutMs = 60_000
     },
     async removeSnapshot(name) {
       try {
-        await client.snapshot.delete(name);
+        await (await sdk()).snapshot.delete(name);
       } catch (e: unknown) {
         if (!isNotFound(e)) throw e;
       }
@@ -175,7 +181,7 @@ export function sdkDaytonaApi(cred: DaytonaCredential, requestTimeoutMs = 60_000
     async listSnapshots() {
       const out: string[] = [];
       for (let page = 1; ; page++) {
-        const r = await client.snapshot.list({ page, limit: 100 });
+        const r = await (await sdk()).snapshot.list({ page, limit: 100 });
         out.push(...r.items.map((x) => x.name));
         if (page >= (r.totalPages ?? 1) || r.items.length === 0) return out;
       }
@@ -191,7 +197,7 @@ export function sdkDaytonaApi(cred: DaytonaCredential, requestTimeoutMs = 60_000
       return { exitCode: r.exitCode ?? -1, output: r.result ?? '' };
     },
     async close() {
-      await client[Symbol.asyncDispose]();
+      if (made) await (await made)[Symbol.asyncDispose]();
     },
   };
 }

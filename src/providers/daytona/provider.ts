@@ -190,7 +190,8 @@ export class DaytonaSandboxProvider implements SandboxProvider {
       .join(' ');
     const ws = shq(cfg.workspace);
     const log = shq(`/tmp/marionette-agent-${spec.runnerId}.log`);
-    return `mkdir -p ${ws} && cd ${ws} && exec env ${assigns} ${cfg.agentCommand} >>${log} 2>&1`;
+    // No `exec`: the agent runs as a child of the session's shell, which Daytona's daemon keeps and tracks.
+    return `mkdir -p ${ws} && cd ${ws} && env ${assigns} ${cfg.agentCommand} >>${log} 2>&1`;
   }
 
   private handleOf(cfg: DaytonaRunConfig, spec: SandboxSpec, s: DaytonaSandboxView, cred: DaytonaCredential) {

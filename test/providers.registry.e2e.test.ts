@@ -168,7 +168,9 @@ describe('the provider registry through the API', () => {
     // Built only when configured: this server has no providers.kubernetes section.
     expect(byId.get('kubernetes')).toMatchObject({ registered: false });
     expect(byId.get('kubernetes')?.unavailable).toContain('not configured on this server');
-    for (const id of ['e2b', 'daytona', 'modal', 'vercel', 'firecracker']) {
+    expect(byId.get('daytona')).toMatchObject({ implemented: true, registered: false });
+    expect(byId.get('daytona')?.unavailable).toContain('not configured on this server');
+    for (const id of ['e2b', 'modal', 'vercel', 'firecracker']) {
       expect(byId.get(id)).toMatchObject({ implemented: false, registered: false });
       expect(byId.get(id)?.unavailable).toContain('not implemented in this version');
     }

@@ -84,8 +84,9 @@ describe('providers: in marionette.yaml', () => {
   });
 
   it('every provider without an implementation is refused the same way', () => {
-    for (const id of ['e2b', 'daytona', 'modal', 'vercel', 'firecracker'])
+    for (const id of ['e2b', 'modal', 'vercel', 'firecracker'])
       expect(refusal(`providers:\n  ${id}: {}\n`)).toContain(`providers.${id}: `);
+    expect(refusal('providers:\n  daytona: {snapshott: x}\n')).toMatch(/providers\.daytona: unknown key snapshott/);
   });
 
   it('an unknown provider id names the known ones', () => {

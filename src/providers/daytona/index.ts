@@ -1,45 +1,35 @@
 /**
- * @module The `daytona` provider's descriptor (Daytona cloud sandboxes). Not implemented in this version: it has
- * its capability row and substrate so the matrix, `/v1/providers` and pool validation know it, and
- * no `create`, so its pools are `unavailable` and configuring `providers.daytona` is a startup error.
+ * @module The `daytona` provider's descriptor: one Daytona cloud sandbox per runner, on the
+ * official `@daytonaio/sdk` (loaded only by the server, when a runner is provisioned). Its
+ * credential is per org (apiKey, apiUrl, target), with the environment fallback DAYTONA_API_KEY /
+ * DAYTONA_API_URL / DAYTONA_TARGET. See docs/providers/daytona.md.
  */
-import { BOTH_ARCHES, defineProvider, KEEP_STORAGE_SUSPEND, NO_CONFIG } from '../descriptor.js';
+import { defineProvider, KEEP_STORAGE_SUSPEND } from '../descriptor.js';
 import { BARE_CLOUD_RUNTIMES } from '../substrate.js';
+import { DAYTONA_CAPABILITIES } from './capabilities.js';
+import { DaytonaProviderConfigSchema } from './config.js';
+import { DAYTONA_CREDENTIAL_FIELDS } from './credentials.js';
 
 export const daytona = defineProvider({
   id: 'daytona',
   displayName: 'Daytona',
-  capabilities: {
-    transportModel: 'dial-in',
-    supportsFsSnapshot: true,
-    supportsPauseResume: false,
-    supportsCapacityQuery: false,
-    maxConcurrent: null,
-    maxSessionDurationSeconds: null,
-    regions: ['*'],
-    os: ['linux'],
-    arch: [...BOTH_ARCHES],
-    idleCostModel: 'storage-only',
-    billingModel: 'wall-clock',
-    maxVCpu: null,
-    maxMemoryMb: null,
-    supportsGpu: false,
-    supportsCustomNetworkPolicy: false,
-    egressDefault: 'allow-all',
-    isA2ARemote: false,
-  },
+  capabilities: DAYTONA_CAPABILITIES,
   substrate: {
     runtimeKinds: [...BARE_CLOUD_RUNTIMES],
     requirementKinds: ['network-egress', 'git', 'full-history-clone'],
   },
   suspend: KEEP_STORAGE_SUSPEND,
   poolMode: 'managed',
-  credential: {
-    fields: [
-      { name: 'apiKey', env: 'DAYTONA_API_KEY', required: true, secret: true },
-      { name: 'apiUrl', env: 'DAYTONA_API_URL', required: false, secret: false },
-      { name: 'target', env: 'DAYTONA_TARGET', required: false, secret: false },
-    ],
+  config: DaytonaProviderConfigSchema,
+  // Needs at least the gateway address its sandboxes dial: without a section its pools are unavailable.
+  requiresConfig: true,
+  credential: { fields: DAYTONA_CREDENTIAL_FIELDS },
+  async create(config, ctx) {
+    const { DaytonaSandboxProvider } = await import('./provider.js');
+    const resolve = ctx.resolveCredential;
+    return new DaytonaSandboxProvider(config, {
+      ...(ctx.installId ? { installId: ctx.installId } : {}),
+      ...(resolve ? { resolveCredential: (orgId: string) => resolve(orgId) } : {}),
+    });
   },
-  config: NO_CONFIG,
 });

@@ -13,6 +13,7 @@ import { MarionetteError } from '../core/errors.js';
 import { VERSION } from '../paths.js';
 import { CliError, describeClientError } from './client.js';
 import { ctx, lastClient } from './context.js';
+import { resolveIdsHook } from './id-prefix.js';
 import { exitWhenFlushed } from './output.js';
 
 type SetExit = (code: number) => void;
@@ -76,6 +77,7 @@ export async function buildProgram(setExit: SetExit, argv?: string[]): Promise<C
   const noun = argv ? nounOf(argv) : undefined;
   const one = noun === undefined ? undefined : NOUNS.find(([names]) => names.includes(noun));
   for (const [, register] of one ? [one] : NOUNS) await register(program, setExit);
+  program.hook('preAction', resolveIdsHook);
   return program;
 }
 

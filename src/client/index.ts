@@ -354,6 +354,11 @@ export class MarionetteClient {
   execSession(id: string, body: In<typeof O.ExecBody>): Promise<Out<typeof O.ExecResponse>> {
     return this.request('POST', `/v1/sessions/${enc(id)}/exec`, { body });
   }
+  /** The same, streamed: `stdout` / `stderr` events (data: a JSON string), then `end` `{exitCode, error}`. */
+  async *execSessionStream(id: string, body: In<typeof O.ExecBody>): AsyncGenerator<SseEvent> {
+    const res = await this.send('POST', `/v1/sessions/${enc(id)}/exec`, { body }, 'text/event-stream');
+    if (res.body) yield* readSse(res.body as unknown as AsyncIterable<Uint8Array>);
+  }
   diffSession(id: string): Promise<Out<typeof O.DiffResponse>> {
     return this.request('GET', `/v1/sessions/${enc(id)}/diff`);
   }

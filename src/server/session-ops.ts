@@ -34,7 +34,12 @@ interface Pending {
   timer: NodeJS.Timeout;
   /** Streams past the output bound. */
   full: Set<'stdout' | 'stderr'>;
+  /** Given each output chunk as it comes (then nothing is collected into the result). */
+  onOutput: OnOutput | undefined;
 }
+
+/** A streamed op's output, chunk by chunk, in order. */
+export type OnOutput = (stream: 'stdout' | 'stderr', data: string) => void;
 
 export type OpRequest =
   | { kind: 'exec'; argv: string[]; timeoutMs: number }
@@ -51,8 +56,11 @@ export class SessionOps {
     private readonly links: { send(runnerId: string, msg: ServerMessage): boolean },
   ) {}
 
-  /** Runs `req` on the runner of session `sessionId` (of `org`); resolves when the runner is done. */
-  async run(org: OrgScope, sessionId: string, req: OpRequest): Promise<OpResult> {
+  /**
+   * Runs `req` on the runner of session `sessionId` (of `org`); resolves when the runner is done.
+   * With `onOutput`, the output goes there as it comes instead of into the result.
+   */
+  async run(org: OrgScope, sessionId: string, req: OpRequest, onOutput?: OnOutput): Promise<OpResult> {
     const session = await getSession(this.ctx, org, sessionId);
     if (isTerminalSession(session.state) || !session.runnerId)
       throw new Conflict(
@@ -87,7 +95,7 @@ export class SessionOps {
         this.pending.delete(ref);
         resolve({ ...result, error: `the runner of session ${session.id} did not answer within ${waitMs / 1000}s` });
       }, waitMs);
-      this.pending.set(ref, { runnerId, result, resolve, timer, full: new Set() });
+      this.pending.set(ref, { runnerId, result, resolve, timer, full: new Set(), onOutput });
       if (!this.links.send(runnerId, { type: 'session.op', ref, sessionId: session.id, op })) {
         clearTimeout(timer);
         this.pending.delete(ref);
@@ -104,6 +112,10 @@ export class SessionOps {
     const p = this.pending.get(msg.ref);
     if (!p || p.runnerId !== runnerId) return;
     if (msg.type === 'session.op.output') {
+      if (p.onOutput) {
+        p.onOutput(msg.stream, msg.data);
+        return;
+      }
       // Kept whole up to the bound, then nothing more of that stream (never a gap in the middle).
       const r = p.result;
       if (p.full.has(msg.stream)) return;

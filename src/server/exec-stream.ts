@@ -42,8 +42,8 @@ export async function streamExec(
   };
   try {
     // The runner is asked only after these checks; the stream starts as soon as it is.
-    const done = ops.run(org, sessionId, req, (stream, data) => {
-      begin().write(`event: ${stream}\ndata: ${JSON.stringify(data)}\n\n`);
+    const done = ops.run(org, sessionId, req, {
+      onOutput: (stream, data) => begin().write(`event: ${stream}\ndata: ${JSON.stringify(data)}\n\n`),
     });
     const r = await done;
     const out = begin();

@@ -44,7 +44,20 @@ export type OnOutput = (stream: 'stdout' | 'stderr', data: string) => void;
 export type OpRequest =
   | { kind: 'exec'; argv: string[]; timeoutMs: number }
   | { kind: 'diff' }
-  | { kind: 'push'; branch: string; message: string; author: { name: string; email: string } };
+  | { kind: 'push'; branch: string; message: string; author: { name: string; email: string } }
+  | { kind: 'files.get'; path: string }
+  | { kind: 'files.put'; path: string; name: string };
+
+/** How an op's output and input travel besides the result (both optional). */
+export interface OpStreams {
+  /** Given each output chunk as it comes (then nothing is collected into the result). */
+  onOutput?: OnOutput;
+  /** The bytes a `files.put` unpacks, sent to the runner in `session.op.input` frames. */
+  input?: AsyncIterable<Buffer>;
+}
+
+/** Raw bytes per input frame (base64 in the frame: 4/3 of this, under its 1 MiB bound). */
+const INPUT_CHUNK = 512 * 1024;
 
 const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)(?!.*\.lock$)(?!\/)(?!.*\/$)[A-Za-z0-9._/-]{1,255}$/;
 
@@ -60,7 +73,8 @@ export class SessionOps {
    * Runs `req` on the runner of session `sessionId` (of `org`); resolves when the runner is done.
    * With `onOutput`, the output goes there as it comes instead of into the result.
    */
-  async run(org: OrgScope, sessionId: string, req: OpRequest, onOutput?: OnOutput): Promise<OpResult> {
+  async run(org: OrgScope, sessionId: string, req: OpRequest, streams: OpStreams = {}): Promise<OpResult> {
+    const { onOutput, input } = streams;
     const session = await getSession(this.ctx, org, sessionId);
     if (isTerminalSession(session.state) || !session.runnerId)
       throw new Conflict(
@@ -88,7 +102,8 @@ export class SessionOps {
     } else op = req;
     const ref = newId('op');
     const runnerId = session.runnerId;
-    const waitMs = (req.kind === 'exec' ? req.timeoutMs : 5 * 60_000) + 30_000;
+    const waitMs =
+      (req.kind === 'exec' ? req.timeoutMs : req.kind.startsWith('files.') ? 60 * 60_000 : 5 * 60_000) + 30_000;
     return new Promise<OpResult>((resolve) => {
       const result: OpResult = { exitCode: null, error: null, commit: null, stdout: '', stderr: '', truncated: false };
       const timer = setTimeout(() => {
@@ -100,11 +115,29 @@ export class SessionOps {
         clearTimeout(timer);
         this.pending.delete(ref);
         resolve({ ...result, error: `the runner of session ${session.id} is not connected to this server` });
-      }
+      } else if (input) void this.pump(ref, runnerId, input);
     }).then((r) => {
       if (r.error) r.error = this.ctx.redactor.redact(r.error);
       return r;
     });
+  }
+
+  /** Sends `input` to the runner of op `ref` (until the op ends), then the `eof` frame. */
+  private async pump(ref: string, runnerId: string, input: AsyncIterable<Buffer>): Promise<void> {
+    const frame = (data: Buffer, eof: boolean) =>
+      this.links.send(runnerId, { type: 'session.op.input', ref, data: data.toString('base64'), eof });
+    try {
+      for await (const chunk of input) {
+        for (let i = 0; i < chunk.length; i += INPUT_CHUNK) {
+          if (!this.pending.has(ref)) return;
+          frame(chunk.subarray(i, i + INPUT_CHUNK), false);
+        }
+      }
+    } catch (e: unknown) {
+      // The upload broke off: the runner's tar sees the archive end early and says so in the op's error.
+      this.ctx.log.warn({ err: e, ref }, 'session op: reading the upload failed');
+    }
+    if (this.pending.has(ref)) frame(Buffer.alloc(0), true);
   }
 
   /** A runner's `session.op.output` or `session.op.done`; frames of another runner's op are ignored. */

@@ -9,6 +9,7 @@ import { ctx } from '../context.js';
 import { streamExec } from '../exec-stream.js';
 import { print } from '../output.js';
 import { parseTimeout } from './agents.js';
+import { cpCommand } from './session-cp.js';
 
 /** `Name <email>` into its parts. */
 function parseAuthor(v: string): { name: string; email: string } {
@@ -18,6 +19,7 @@ function parseAuthor(v: string): { name: string; email: string } {
 }
 
 export function sessionOpCommands(sessions: Command, setExit: (code: number) => void): void {
+  cpCommand(sessions);
   sessions
     .command('exec <id> <command...>')
     .description("Run a command in the session's workspace (put it after --); exits with its exit code")

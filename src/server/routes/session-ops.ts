@@ -1,6 +1,6 @@
 /**
  * @module Routes for working with a session's workspace (../session-ops.ts): exec a command,
- * print its changes against the base commit, commit and push them. Same org scoping as the
+ * print its changes against the base commit, commit and push them (and copy files: ./session-files.ts). Same org scoping as the
  * session's other routes.
  */
 import { ExecBody, PushBody } from '../../api/session-op-schemas.js';
@@ -8,8 +8,10 @@ import { InvalidRequest } from '../../core/errors.js';
 import type { Api } from '../api.js';
 import { streamExec, wantsStream } from '../exec-stream.js';
 import type { SessionOps } from '../session-ops.js';
+import { sessionFileRoutes } from './session-files.js';
 
 export function sessionOpRoutes(api: Api, ops: SessionOps): void {
+  sessionFileRoutes(api, ops);
   api.route(
     'POST',
     '/v1/sessions/:id/exec',

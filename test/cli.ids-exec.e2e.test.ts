@@ -130,3 +130,57 @@ describe('streamed exec', () => {
     await srv.mctl(['sessions', 'cancel', s.id]);
   });
 });
+
+describe('tables', () => {
+  it('name pools, add columns with -o wide, and cut reasons to the terminal width (whole in json and show)', async () => {
+    const s = await idleSession();
+    const waiting = await srv.mctl([
+      '-o',
+      'json',
+      'sessions',
+      'create',
+      '--agent',
+      'shell',
+      '--selector',
+      'gpu=nvidia-h100-that-no-pool-here-has,vram>=640GB',
+      '--prompt',
+      'true',
+    ]);
+    expect(waiting.code, waiting.stderr).toBe(0);
+    const wid = (JSON.parse(waiting.stdout) as { id: string }).id;
+    const reason = await until(async () => {
+      const x = await srv.api<{ stateReason: string | null }>('GET', `/v1/sessions/${wid}`);
+      return x.body.stateReason && x.body.stateReason.length > 60 ? x.body.stateReason : null;
+    }, 'the waiting session to have a reason');
+
+    const env = { COLUMNS: '140' };
+    const list = await srv.mctl(['sessions', 'list'], { env });
+    expect(list.code, list.stderr).toBe(0);
+    for (const line of list.stdout.trimEnd().split('\n')) expect(line.length).toBeLessThanOrEqual(140);
+    const row = list.stdout.split('\n').find((l) => l.startsWith(wid))!;
+    expect(row).toContain('…');
+    expect(row).not.toContain(reason);
+    // The pool by its name; its id only with -o wide.
+    const idle = list.stdout.split('\n').find((l) => l.startsWith(s.id))!;
+    const session = await srv.api<{ poolId: string }>('GET', `/v1/sessions/${s.id}`);
+    const pools = await srv.api<{ items: { id: string; name: string }[] }>('GET', '/v1/pools');
+    const poolName = pools.body.items.find((p) => p.id === session.body.poolId)!.name;
+    expect(idle.split(/\s+/)).toContain(poolName);
+    expect(list.stdout).not.toContain('POOL ID');
+
+    const wide = await srv.mctl(['-o', 'wide', 'sessions', 'list'], { env });
+    expect(wide.code, wide.stderr).toBe(0);
+    expect(wide.stdout.split('\n')[0]).toMatch(/POOL ID.*REPO.*PRIORITY.*UPDATED/);
+    expect(wide.stdout).toContain(reason);
+    expect(wide.stdout).toContain(session.body.poolId);
+
+    const json = await srv.mctl(['-o', 'json', 'sessions', 'list'], { env });
+    expect(
+      (JSON.parse(json.stdout) as { id: string; stateReason: string }[]).find((x) => x.id === wid)?.stateReason,
+    ).toBe(reason);
+    const show = await srv.mctl(['sessions', 'show', wid], { env });
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toContain(reason);
+    for (const id of [s.id, wid]) await srv.mctl(['sessions', 'cancel', id]);
+  });
+});

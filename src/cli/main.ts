@@ -72,7 +72,11 @@ export async function buildProgram(setExit: SetExit, argv?: string[]): Promise<C
     .option('--token <token>', "API token (env MARIONETTE_TOKEN, else the context's, else $MARIONETTE_HOME/token)")
     .option('--context <name>', 'a context saved by `mctl login` (env MARIONETTE_CONTEXT, default the current one)')
     .option('--ca-file <file>', 'PEM CA that signed the server certificate, for https:// (env MARIONETTE_CA_FILE)')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml']).default('table'))
+    .addOption(
+      new Option('-o, --output <format>', 'output format (wide: a table with more columns)')
+        .choices(['table', 'wide', 'json', 'yaml'])
+        .default('table'),
+    )
     .showHelpAfterError();
   const noun = argv ? nounOf(argv) : undefined;
   const one = noun === undefined ? undefined : NOUNS.find(([names]) => names.includes(noun));

@@ -123,6 +123,20 @@ describe('streamed exec', () => {
     expect(await exited).toBe(7);
     expect(stdout).toBe('first\nsecond\n');
 
+    // Past the 8 MiB a stream the buffered answer keeps: streamed, all of it arrives.
+    const big = await srv.mctl([
+      'sessions',
+      'exec',
+      s.id,
+      '--',
+      'bash',
+      '-c',
+      "head -c 10000000 /dev/zero | tr '\\0' a",
+    ]);
+    expect(big.code, big.stderr).toBe(0);
+    expect(big.stdout.length).toBe(10_000_000);
+    expect(/^a+$/.test(big.stdout)).toBe(true);
+
     // -o json still answers the whole result at once.
     const j = await srv.mctl(['-o', 'json', 'sessions', 'exec', s.id, '--', 'bash', '-c', 'echo x; exit 2']);
     expect(j.code).toBe(2);

@@ -7,9 +7,10 @@
  * `cp ID:PATH -` writes the tar to stdout. An argument is local when it starts with `/` or `.` or
  * holds no `:`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, lstatSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, dirname, join, posix, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
@@ -18,6 +19,12 @@ import { CliError } from '../client.js';
 import { ctx } from '../context.js';
 import { resolveId } from '../id-prefix.js';
 import { print } from '../output.js';
+
+/** `tar` with `args`; child_process loaded only here (every other mctl command runs without it). */
+function spawnTar(args: string[], stdio: ('pipe' | 'ignore')[]): ChildProcess {
+  const cp = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
+  return cp.spawn('tar', args, { stdio: stdio as ['pipe' | 'ignore', 'pipe' | 'ignore', 'pipe'] });
+}
 
 type Spec = { remote: false; path: string } | { remote: true; id: string; path: string };
 
@@ -63,9 +70,7 @@ async function download(api: MarionetteClient, id: string, path: string, local: 
   const body = await api.downloadSessionFiles(id, path);
   const staging = intoDir ? null : mkdtempSync(join(dirname(target), '.mctl-cp-'));
   try {
-    const tar = spawn('tar', ['-C', staging ?? target, '-xf', '-', '--no-same-owner'], {
-      stdio: ['pipe', 'ignore', 'pipe'],
-    });
+    const tar = spawnTar(['-C', staging ?? target, '-xf', '-', '--no-same-owner'], ['pipe', 'ignore', 'pipe']);
     const ended = tarResult(tar);
     tar.stdin!.on('error', () => {});
     try {
@@ -102,7 +107,7 @@ async function upload(api: MarionetteClient, id: string, local: string, path: st
     throw new CliError(`${local}: no such file or directory`);
   }
   const name = basename(source);
-  const tar = spawn('tar', ['-C', dirname(source), '-cf', '-', '--', name], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const tar = spawnTar(['-C', dirname(source), '-cf', '-', '--', name], ['ignore', 'pipe', 'pipe']);
   const ended = tarResult(tar);
   try {
     await api.uploadSessionFiles(id, { path, name }, tar.stdout as Readable);

@@ -31,6 +31,7 @@ import { LogShipper } from './logship.js';
 import { type AgentOutcome, type OutcomeReader, outcomeReader } from './outcome/index.js';
 import { registerWithToken } from './register.js';
 import { SandboxHost } from './sandbox/index.js';
+import { filesInput } from './session-files.js';
 import { runSessionOp } from './session-ops.js';
 import { killLeftoverTask, RunningTask, type TaskResult } from './task.js';
 import { tlsClientOptions, tlsFailure, wantsTls } from './tls-client.js';
@@ -388,6 +389,9 @@ export class Agent {
         return;
       case 'session.op': // exec, diff, push in the session's workspace (./session-ops.ts)
         runSessionOp(msg, this.workspaces, (m) => this.send(m));
+        return;
+      case 'session.op.input': // the bytes of a `files.put` (./session-files.ts)
+        filesInput(msg.ref, msg.data, msg.eof);
         return;
       default: {
         // Every message type is handled above: a new one is a compile error here (never).

@@ -1,6 +1,6 @@
 /**
  * @module Work on a session's workspace outside its tasks, asked by the server (`session.op`) for
- * `mctl sessions exec|diff|push`: run a command there (its output streamed back, its exit code at
+ * `mctl sessions exec|diff|push` (and `cp`, in ./session-files.ts): run a command there (its output streamed back, its exit code at
  * the end, killed with its process group at the timeout), print the changes against the base
  * commit the clone recorded (`refs/marionette/base`, ./repo.ts), or commit what the agent left and
  * push it with the session's git credential (through GIT_ASKPASS, as for the clone; redacted).
@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunnerMessage, ServerMessage, SessionOp } from '../protocol/messages.js';
 import { credentialEnv, gitEnv, redactSecrets, runGit } from './repo.js';
+import { runFilesOp } from './session-files.js';
 import { taskEnv } from './task-env.js';
 
 type OpMessage = Extract<ServerMessage, { type: 'session.op' }>;
@@ -33,7 +34,12 @@ export function runSessionOp(msg: OpMessage, workspaces: { forSession(id: string
     done(null, `the session's workspace is not available on this runner: ${(e as Error).message}`);
     return;
   }
-  void run(msg.op, workspace, out).then(
+  const op = msg.op;
+  if (op.kind === 'files.get' || op.kind === 'files.put') {
+    runFilesOp(msg.ref, op, workspace, out, (code, error) => done(code, error));
+    return;
+  }
+  void run(op, workspace, out).then(
     (r) => done(r.exitCode, r.error, r.commit ?? null),
     (e: unknown) => done(null, (e as Error).message),
   );
@@ -47,7 +53,11 @@ interface OpResult {
 
 type Out = (stream: 'stdout' | 'stderr', text: string) => void;
 
-async function run(op: SessionOp, workspace: string, out: Out): Promise<OpResult> {
+async function run(
+  op: Exclude<SessionOp, { kind: 'files.get' | 'files.put' }>,
+  workspace: string,
+  out: Out,
+): Promise<OpResult> {
   switch (op.kind) {
     case 'exec':
       return execIn(op.argv, workspace, op.timeoutMs, out);

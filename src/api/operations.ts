@@ -97,6 +97,8 @@ export const OPERATIONS = {
   execSession: op('POST', '/v1/sessions/:id/exec', O.ExecResponse),
   diffSession: op('GET', '/v1/sessions/:id/diff', O.DiffResponse),
   pushSession: op('POST', '/v1/sessions/:id/push', O.PushResponse),
+  getSessionFiles: op('GET', '/v1/sessions/:id/files', z.string().describe('application/x-tar')),
+  putSessionFiles: op('PUT', '/v1/sessions/:id/files', O.PutFilesResponse),
 
   listKits: op('GET', '/v1/kits', R.listing(K.KitResponse)),
   getKit: op('GET', '/v1/kits/:ref', K.KitResponse),

@@ -92,6 +92,9 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   execSession: a('member'),
   diffSession: a('viewer'),
   pushSession: a('member'),
+  // `mctl sessions cp`: copying out can carry what the agent left (keys too), so the same as exec.
+  getSessionFiles: a('member'),
+  putSessionFiles: a('member'),
 
   // Kits: user kits' install commands run on runners, so only operators write them.
   listKits: a('viewer'),

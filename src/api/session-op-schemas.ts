@@ -1,5 +1,5 @@
 /**
- * @module API schemas for working with a session's workspace: exec, diff, push
+ * @module API schemas for working with a session's workspace: exec, diff, push, files (cp)
  * (src/server/routes/session-ops.ts).
  */
 import { z } from 'zod';
@@ -32,3 +32,9 @@ export const PushBody = z.strictObject({
   authorEmail: z.string().min(1).max(256).optional(),
 });
 export const PushResponse = z.looseObject({ branch: z.string(), commit: z.string() });
+
+/** `GET|PUT /v1/sessions/:id/files`: a path in the workspace (relative to it). */
+export const FilesQuery = z.strictObject({ path: z.string().min(1).max(4096) });
+/** `PUT`: also the name of the one top entry of the tar sent (the local file's or directory's). */
+export const PutFilesQuery = FilesQuery.extend({ name: z.string().min(1).max(255) });
+export const PutFilesResponse = z.looseObject({ path: z.string(), name: z.string() });

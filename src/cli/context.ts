@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { MarionetteClient } from '../client/index.js';
 import { loadCliConfig } from '../config/cli.js';
 import { CliError, connect } from './client.js';
-import type { OutputFormat } from './output.js';
+import { type OutputFormat, setTableStyle } from './output.js';
 import { parseTimeout } from './wait.js';
 
 export interface Globals {
@@ -19,7 +19,7 @@ export interface Globals {
 
 export interface CmdContext {
   api: MarionetteClient;
-  out: OutputFormat;
+  out: Exclude<OutputFormat, 'wide'>;
   tty: boolean;
 }
 
@@ -40,7 +40,9 @@ export function ctx(cmd: Command): CmdContext {
     throw new CliError((e as Error).message);
   }
   lastClient = connect(c);
-  return { api: lastClient, out: g.output, tty: c.isTty };
+  setTableStyle({ wide: g.output === 'wide', width: c.columns ?? null });
+  // `-o wide` is a table with more columns: commands need not tell the two apart.
+  return { api: lastClient, out: g.output === 'wide' ? 'table' : g.output, tty: c.isTty };
 }
 
 export type Ctx = typeof ctx;

@@ -13,6 +13,7 @@ import { MarionetteError } from '../core/errors.js';
 import { VERSION } from '../paths.js';
 import { CliError, describeClientError } from './client.js';
 import { ctx, lastClient } from './context.js';
+import { resolveIdsHook } from './id-prefix.js';
 import { exitWhenFlushed } from './output.js';
 
 type SetExit = (code: number) => void;
@@ -72,11 +73,16 @@ export async function buildProgram(setExit: SetExit, argv?: string[]): Promise<C
     .option('--token <token>', "API token (env MARIONETTE_TOKEN, else the context's, else $MARIONETTE_HOME/token)")
     .option('--context <name>', 'a context saved by `mctl login` (env MARIONETTE_CONTEXT, default the current one)')
     .option('--ca-file <file>', 'PEM CA that signed the server certificate, for https:// (env MARIONETTE_CA_FILE)')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml']).default('table'))
+    .addOption(
+      new Option('-o, --output <format>', 'output format (wide: a table with more columns)')
+        .choices(['table', 'wide', 'json', 'yaml'])
+        .default('table'),
+    )
     .showHelpAfterError();
   const noun = argv ? nounOf(argv) : undefined;
   const one = noun === undefined ? undefined : NOUNS.find(([names]) => names.includes(noun));
   for (const [, register] of one ? [one] : NOUNS) await register(program, setExit);
+  program.hook('preAction', resolveIdsHook);
   return program;
 }
 

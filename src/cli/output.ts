@@ -12,12 +12,27 @@ function toYaml(data: unknown): string {
   return yaml.stringify(data);
 }
 
-export type OutputFormat = 'table' | 'json' | 'yaml';
+/** `wide` is a table with more columns (commands see it as `table`: see ../context.ts). */
+export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
 
 export interface Column<T> {
   header: string;
   get: (row: T) => unknown;
+  /** Shown only with `-o wide`. */
+  wide?: boolean;
+  /** Free text (a reason, an error): cut to what is left of the terminal's width (not with `-o wide`). */
+  cut?: boolean;
 }
+
+/** How tables are drawn in this run: set once by ../context.ts from `-o` and the terminal. */
+const style = { wide: false, width: null as number | null };
+export function setTableStyle(s: { wide: boolean; width: number | null }): void {
+  style.wide = s.wide;
+  style.width = s.width;
+}
+
+/** The narrowest a cut column gets, whatever the terminal's width. */
+const MIN_CUT = 12;
 
 function cell(v: unknown): string {
   if (v === null || v === undefined) return '-';
@@ -31,9 +46,27 @@ function cell(v: unknown): string {
   return String(v);
 }
 
-export function table<T>(rows: T[], columns: Column<T>[]): string {
+/** `s` cut to `n` characters, the cut marked with `…`. */
+export function cutTo(s: string, n: number): string {
+  const one = s.replace(/\s*\n\s*/g, ' ');
+  return one.length <= n ? one : `${one.slice(0, Math.max(0, n - 1))}…`;
+}
+
+/** `full`: no column is cut (`show` and `get` of one thing print it whole). */
+export function table<T>(rows: T[], all: Column<T>[], opts: { full?: boolean } = {}): string {
+  const columns = all.filter((c) => style.wide || !c.wide);
   const cells = rows.map((r) => columns.map((c) => cell(c.get(r))));
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i]!.length)));
+  // Free-text columns share what the others leave of the terminal's width.
+  const cuts = columns.flatMap((c, i) => (c.cut ? [i] : []));
+  if (!style.wide && !opts.full && style.width && cuts.length) {
+    const fixed = widths.reduce((n, w, i) => (cuts.includes(i) ? n : n + w), 0) + 2 * (columns.length - 1);
+    const each = Math.max(MIN_CUT, Math.floor((style.width - fixed) / cuts.length));
+    for (const i of cuts) {
+      for (const r of cells) r[i] = cutTo(r[i]!, each);
+      widths[i] = Math.max(columns[i]!.header.length, ...cells.map((r) => r[i]!.length));
+    }
+  }
   const fmt = (parts: string[]) =>
     parts
       .map((p, i) => (i === parts.length - 1 ? p : p.padEnd(widths[i]!)))
@@ -51,6 +84,7 @@ export function print(format: OutputFormat, data: unknown, human: () => string):
       process.stdout.write(toYaml(data));
       return;
     case 'table':
+    case 'wide':
       process.stdout.write(`${human()}\n`);
       return;
   }

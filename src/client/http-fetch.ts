@@ -15,7 +15,8 @@ import { createRequire } from 'node:module';
 export interface HttpInit {
   method?: string;
   headers?: Record<string, string>;
-  body?: string;
+  /** A string, or a stream sent as it is read (an upload). */
+  body?: string | NodeJS.ReadableStream;
   signal?: AbortSignal;
 }
 
@@ -39,7 +40,7 @@ class HttpResponse {
 }
 
 /**
- * A `fetch` for the calls MarionetteClient makes (`url`, method, headers, a string body, a signal).
+ * A `fetch` for the calls MarionetteClient makes (`url`, method, headers, a string or stream body, a signal).
  * `tls.ca`: trust this CA (PEM) for an https URL instead of the system's; the certificate is
  * always verified.
  */
@@ -62,7 +63,12 @@ export async function httpFetch(url: string, init: HttpInit = {}, tls?: { ca?: B
       if (init.signal?.aborted) reject(e);
       else reject(new TypeError('fetch failed', { cause: e }));
     });
-    req.end(init.body);
+    if (init.body === undefined || typeof init.body === 'string') req.end(init.body);
+    else {
+      const body = init.body;
+      body.once('error', (e: Error) => req.destroy(e));
+      body.pipe(req);
+    }
   });
 }
 

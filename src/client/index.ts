@@ -131,6 +131,8 @@ export interface RequestOptions {
   body?: unknown;
   query?: Record<string, string | number | boolean | readonly string[] | undefined>;
   signal?: AbortSignal;
+  /** A raw body sent as it is read, instead of `body`'s JSON (an upload). */
+  upload?: { contentType: string; stream: NodeJS.ReadableStream };
 }
 
 const enc = encodeURIComponent;
@@ -161,12 +163,14 @@ export class MarionetteClient {
     const headers: Record<string, string> = { accept };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    if (opts.upload) headers['content-type'] = opts.upload.contentType;
     let res: Response;
     try {
       res = await this.fetchImpl(`${this.baseUrl}${path}${queryString(opts.query)}`, {
         method,
         headers,
         ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+        ...(opts.upload ? { body: opts.upload.stream as unknown as RequestInit['body'], duplex: 'half' } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
       });
     } catch (e: unknown) {
@@ -354,6 +358,27 @@ export class MarionetteClient {
   /** Runs argv in the session's workspace; answers its exit code and output. */
   execSession(id: string, body: In<typeof O.ExecBody>): Promise<Out<typeof O.ExecResponse>> {
     return this.request('POST', `/v1/sessions/${enc(id)}/exec`, { body });
+  }
+  /** The same, streamed: `stdout` / `stderr` events (data: a JSON string), then `end` `{exitCode, error}`. */
+  async *execSessionStream(id: string, body: In<typeof O.ExecBody>): AsyncGenerator<SseEvent> {
+    const res = await this.send('POST', `/v1/sessions/${enc(id)}/exec`, { body }, 'text/event-stream');
+    if (res.body) yield* readSse(res.body as unknown as AsyncIterable<Uint8Array>);
+  }
+  /** `path` in the session's workspace as a tar stream (`mctl sessions cp ID:PATH ...`). */
+  async downloadSessionFiles(id: string, path: string): Promise<AsyncIterable<Uint8Array>> {
+    const res = await this.send('GET', `/v1/sessions/${enc(id)}/files`, { query: { path } }, 'application/x-tar');
+    return res.body as unknown as AsyncIterable<Uint8Array>;
+  }
+  /** Unpacks `tar` (one top entry, `name`) into `path` of the session's workspace. */
+  uploadSessionFiles(
+    id: string,
+    q: { path: string; name: string },
+    tar: NodeJS.ReadableStream,
+  ): Promise<Out<typeof O.PutFilesResponse>> {
+    return this.request('PUT', `/v1/sessions/${enc(id)}/files`, {
+      query: q,
+      upload: { contentType: 'application/x-tar', stream: tar },
+    });
   }
   diffSession(id: string): Promise<Out<typeof O.DiffResponse>> {
     return this.request('GET', `/v1/sessions/${enc(id)}/diff`);

@@ -69,9 +69,13 @@ export interface CliConfig {
   /** The context in use (null: none). */
   context: string | null;
   isTty: boolean;
+  /** The terminal's width for tables (stdout's when it is a terminal, else `COLUMNS`); null = no limit. */
+  columns?: number | null;
   /** PEM CA for an https:// server (`--ca-file`, `MARIONETTE_CA_FILE`, else the context's); null = the system's CAs. */
   caFile: string | null;
 }
+
+const positiveInt = (v: string | undefined) => (v && /^[1-9][0-9]{0,5}$/.test(v) ? Number(v) : null);
 
 const normalizeServer = (s: string) => (/^https?:\/\//.test(s) ? s : `http://${s}`).replace(/\/+$/, '');
 
@@ -117,5 +121,6 @@ export function loadCliConfig(
     context: ctxApplies ? (name ?? null) : null,
     caFile: flags.caFile ?? (env.MARIONETTE_CA_FILE || undefined) ?? (ctxApplies ? ctx.caFile : undefined) ?? null,
     isTty: Boolean(process.stderr.isTTY),
+    columns: process.stdout.isTTY && process.stdout.columns ? process.stdout.columns : positiveInt(env.COLUMNS),
   };
 }

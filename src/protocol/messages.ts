@@ -335,6 +335,17 @@ export const SessionOp = z.discriminatedUnion('kind', [
     author: z.strictObject({ name: z.string().min(1).max(256), email: z.string().min(1).max(256) }),
     repo: RepoAssignment,
   }),
+  /** `mctl sessions cp ID:PATH ...`: `path` (in the workspace) as a tar, base64 in `stdout` output frames. */
+  z.strictObject({ kind: z.literal('files.get'), path: z.string().min(1).max(4096) }),
+  /**
+   * `mctl sessions cp ... ID:PATH`: a tar holding one top entry `name`, sent in `session.op.input`
+   * frames, unpacked into `path` when that is a directory, else as `path` itself.
+   */
+  z.strictObject({
+    kind: z.literal('files.put'),
+    path: z.string().min(1).max(4096),
+    name: z.string().min(1).max(255),
+  }),
 ]);
 export type SessionOp = z.infer<typeof SessionOp>;
 
@@ -385,6 +396,13 @@ export const ServerMessage = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('workspace.snapshot'), ref: z.string().max(128), sessionId: z.string().max(128) }),
   /** Work on a session's workspace outside its tasks (src/agent/session-ops.ts): answered by `session.op.*`. */
   z.strictObject({ type: z.literal('session.op'), ref: z.string(), sessionId: z.string(), op: SessionOp }),
+  /** Input of a running `files.put` op: base64 bytes, in order; `eof` on the last frame. */
+  z.strictObject({
+    type: z.literal('session.op.input'),
+    ref: z.string(),
+    data: z.string().max(1 << 20),
+    eof: z.boolean(),
+  }),
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
 

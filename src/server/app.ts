@@ -42,6 +42,8 @@ export function buildApp(
     ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}),
   }) as unknown as FastifyInstance;
   // Who calls (a store read per request: revocation holds at once) and may they; then the audit log.
+  // `mctl sessions cp` uploads a tar: its route reads the request stream itself (routes/session-files.ts).
+  app.addContentTypeParser('application/x-tar', (_req, _payload, done) => done(null, undefined));
   installAuth(app, ctx);
   installProjectScope(app, ctx);
   installAudit(app, ctx);

@@ -34,12 +34,30 @@ interface Pending {
   timer: NodeJS.Timeout;
   /** Streams past the output bound. */
   full: Set<'stdout' | 'stderr'>;
+  /** Given each output chunk as it comes (then nothing is collected into the result). */
+  onOutput: OnOutput | undefined;
 }
+
+/** A streamed op's output, chunk by chunk, in order. */
+export type OnOutput = (stream: 'stdout' | 'stderr', data: string) => void;
 
 export type OpRequest =
   | { kind: 'exec'; argv: string[]; timeoutMs: number }
   | { kind: 'diff' }
-  | { kind: 'push'; branch: string; message: string; author: { name: string; email: string } };
+  | { kind: 'push'; branch: string; message: string; author: { name: string; email: string } }
+  | { kind: 'files.get'; path: string }
+  | { kind: 'files.put'; path: string; name: string };
+
+/** How an op's output and input travel besides the result (both optional). */
+export interface OpStreams {
+  /** Given each output chunk as it comes (then nothing is collected into the result). */
+  onOutput?: OnOutput;
+  /** The bytes a `files.put` unpacks, sent to the runner in `session.op.input` frames. */
+  input?: AsyncIterable<Buffer>;
+}
+
+/** Raw bytes per input frame (base64 in the frame: 4/3 of this, under its 1 MiB bound). */
+const INPUT_CHUNK = 512 * 1024;
 
 const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)(?!.*\.lock$)(?!\/)(?!.*\/$)[A-Za-z0-9._/-]{1,255}$/;
 
@@ -51,8 +69,12 @@ export class SessionOps {
     private readonly links: { send(runnerId: string, msg: ServerMessage): boolean },
   ) {}
 
-  /** Runs `req` on the runner of session `sessionId` (of `org`); resolves when the runner is done. */
-  async run(org: OrgScope, sessionId: string, req: OpRequest): Promise<OpResult> {
+  /**
+   * Runs `req` on the runner of session `sessionId` (of `org`); resolves when the runner is done.
+   * With `onOutput`, the output goes there as it comes instead of into the result.
+   */
+  async run(org: OrgScope, sessionId: string, req: OpRequest, streams: OpStreams = {}): Promise<OpResult> {
+    const { onOutput, input } = streams;
     const session = await getSession(this.ctx, org, sessionId);
     if (isTerminalSession(session.state) || !session.runnerId)
       throw new Conflict(
@@ -80,23 +102,42 @@ export class SessionOps {
     } else op = req;
     const ref = newId('op');
     const runnerId = session.runnerId;
-    const waitMs = (req.kind === 'exec' ? req.timeoutMs : 5 * 60_000) + 30_000;
+    const waitMs =
+      (req.kind === 'exec' ? req.timeoutMs : req.kind.startsWith('files.') ? 60 * 60_000 : 5 * 60_000) + 30_000;
     return new Promise<OpResult>((resolve) => {
       const result: OpResult = { exitCode: null, error: null, commit: null, stdout: '', stderr: '', truncated: false };
       const timer = setTimeout(() => {
         this.pending.delete(ref);
         resolve({ ...result, error: `the runner of session ${session.id} did not answer within ${waitMs / 1000}s` });
       }, waitMs);
-      this.pending.set(ref, { runnerId, result, resolve, timer, full: new Set() });
+      this.pending.set(ref, { runnerId, result, resolve, timer, full: new Set(), onOutput });
       if (!this.links.send(runnerId, { type: 'session.op', ref, sessionId: session.id, op })) {
         clearTimeout(timer);
         this.pending.delete(ref);
         resolve({ ...result, error: `the runner of session ${session.id} is not connected to this server` });
-      }
+      } else if (input) void this.pump(ref, runnerId, input);
     }).then((r) => {
       if (r.error) r.error = this.ctx.redactor.redact(r.error);
       return r;
     });
+  }
+
+  /** Sends `input` to the runner of op `ref` (until the op ends), then the `eof` frame. */
+  private async pump(ref: string, runnerId: string, input: AsyncIterable<Buffer>): Promise<void> {
+    const frame = (data: Buffer, eof: boolean) =>
+      this.links.send(runnerId, { type: 'session.op.input', ref, data: data.toString('base64'), eof });
+    try {
+      for await (const chunk of input) {
+        for (let i = 0; i < chunk.length; i += INPUT_CHUNK) {
+          if (!this.pending.has(ref)) return;
+          frame(chunk.subarray(i, i + INPUT_CHUNK), false);
+        }
+      }
+    } catch (e: unknown) {
+      // The upload broke off: the runner's tar sees the archive end early and says so in the op's error.
+      this.ctx.log.warn({ err: e, ref }, 'session op: reading the upload failed');
+    }
+    if (this.pending.has(ref)) frame(Buffer.alloc(0), true);
   }
 
   /** A runner's `session.op.output` or `session.op.done`; frames of another runner's op are ignored. */
@@ -104,6 +145,10 @@ export class SessionOps {
     const p = this.pending.get(msg.ref);
     if (!p || p.runnerId !== runnerId) return;
     if (msg.type === 'session.op.output') {
+      if (p.onOutput) {
+        p.onOutput(msg.stream, msg.data);
+        return;
+      }
       // Kept whole up to the bound, then nothing more of that stream (never a gap in the middle).
       const r = p.result;
       if (p.full.has(msg.stream)) return;

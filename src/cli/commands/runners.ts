@@ -6,18 +6,20 @@ import type { Command } from 'commander';
 import type { Runner, Token } from '../../client/index.js';
 import { parseLabels } from '../../config/agent.js';
 import { ctx } from '../context.js';
+import { nameOf, poolNames } from '../names.js';
 import { ago, type Column, print, table } from '../output.js';
 
-const runnerCols: Column<Runner>[] = [
+/** Runner columns; `pools` names the pools (../names.ts). */
+const runnerCols = (pools: Map<string, string>): Column<Runner>[] => [
   { header: 'ID', get: (r) => r.id },
   { header: 'NAME', get: (r) => r.name },
-  { header: 'POOL', get: (r) => r.poolId },
+  { header: 'POOL', get: (r) => nameOf(pools, r.poolId) },
+  { header: 'POOL ID', get: (r) => r.poolId, wide: true },
   { header: 'STATE', get: (r) => r.state },
   { header: 'SESSION', get: (r) => r.sessionId },
-  { header: 'LABELS', get: (r) => r.labels },
+  { header: 'LABELS', get: (r) => r.labels, cut: true },
   { header: 'HEARTBEAT', get: (r) => ago(r.lastHeartbeatAt) },
 ];
-
 const tokenCols: Column<Token>[] = [
   { header: 'ID', get: (t) => t.id },
   { header: 'POOL', get: (t) => t.pool },
@@ -99,7 +101,8 @@ export function runnerCommands(program: Command): void {
         ...(o.pool ? { pool: o.pool } : {}),
         ...(o.all ? { all: true } : {}),
       });
-      print(out, r.items, () => table(r.items, runnerCols));
+      const pools = out === 'table' ? await poolNames(api) : new Map<string, string>();
+      print(out, r.items, () => table(r.items, runnerCols(pools)));
     });
   runners
     .command('get <id>')
@@ -108,7 +111,8 @@ export function runnerCommands(program: Command): void {
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const { api, out } = ctx(cmd);
       const r = await api.getRunner(id);
-      print(out, r, () => table([r], runnerCols));
+      const pools = out === 'table' ? await poolNames(api) : new Map<string, string>();
+      print(out, r, () => table([r], runnerCols(pools), { full: true }));
     });
   tokenCommands(runners);
   runners

@@ -1,13 +1,15 @@
 /**
  * @module `mctl sessions exec ID -- CMD...`, `mctl sessions diff ID` and
  * `mctl sessions push ID --branch NAME`: work with a session's workspace through its runner.
- * `exec` prints the command's output and exits with its exit code.
+ * `exec` prints the command's output as it comes (../exec-stream.ts) and exits with its exit code.
  */
 import type { Command } from 'commander';
 import { CliError } from '../client.js';
 import { ctx } from '../context.js';
+import { streamExec } from '../exec-stream.js';
 import { print } from '../output.js';
 import { parseTimeout } from './agents.js';
+import { cpCommand } from './session-cp.js';
 
 /** `Name <email>` into its parts. */
 function parseAuthor(v: string): { name: string; email: string } {
@@ -17,22 +19,20 @@ function parseAuthor(v: string): { name: string; email: string } {
 }
 
 export function sessionOpCommands(sessions: Command, setExit: (code: number) => void): void {
+  cpCommand(sessions);
   sessions
     .command('exec <id> <command...>')
     .description("Run a command in the session's workspace (put it after --); exits with its exit code")
     .option('--timeout <duration>', 'kill it past this (default 10m, at most 1h)')
     .action(async (id: string, command: string[], o: Record<string, unknown>, cmd: Command) => {
       const { api, out } = ctx(cmd);
-      const r = await api.execSession(id, {
+      const body = {
         command,
         ...(o.timeout ? { timeoutMs: parseTimeout(String(o.timeout), '--timeout') } : {}),
-      });
-      if (out !== 'table') print(out, r, () => '');
-      else {
-        process.stdout.write(r.stdout);
-        process.stderr.write(r.stderr);
-        if (r.truncated) process.stderr.write('mctl: output past 8 MiB per stream was dropped\n');
-      }
+      };
+      if (out === 'table') return setExit(await streamExec(api, id, body));
+      const r = await api.execSession(id, body);
+      print(out, r, () => '');
       if (r.error) process.stderr.write(`mctl: ${r.error}\n`);
       setExit(r.exitCode ?? 1);
     });

@@ -8,6 +8,7 @@ import { type Command, Option } from 'commander';
 import type { PlacementDecision, Session, SessionWithTasks, SuspendStrategy } from '../../client/index.js';
 import { CliError } from '../client.js';
 import { ctx, limitOption, waitTimeout } from '../context.js';
+import { nameOf, poolNames } from '../names.js';
 import { ago, type Column, print, table } from '../output.js';
 import { createSessionAndReport } from '../session-start.js';
 import { followLogs, pageLogs } from '../wait.js';
@@ -18,16 +19,23 @@ import { sessionOpCommands } from './session-ops.js';
 import { taskCols } from './tasks.js';
 import { workspaceSessionCommands } from './workspaces.js';
 
-const sessionCols: Column<Session>[] = [
-  { header: 'ID', get: (s) => s.id },
-  { header: 'AGENT', get: (s) => s.agent },
-  { header: 'STATE', get: (s) => s.state },
-  { header: 'PROVIDER', get: (s) => s.sandboxProvider },
-  { header: 'POOL', get: (s) => s.poolId },
-  { header: 'RUNNER', get: (s) => s.runnerId },
-  { header: 'AGE', get: (s) => ago(s.createdAt) },
-  { header: 'REASON', get: (s) => s.stateReason },
-];
+/** Session columns; `pools` names the pools (../names.ts). */
+function sessionCols(pools: Map<string, string>): Column<Session>[] {
+  return [
+    { header: 'ID', get: (s) => s.id },
+    { header: 'AGENT', get: (s) => s.agent },
+    { header: 'STATE', get: (s) => s.state },
+    { header: 'PROVIDER', get: (s) => s.sandboxProvider },
+    { header: 'POOL', get: (s) => nameOf(pools, s.poolId) },
+    { header: 'POOL ID', get: (s) => s.poolId, wide: true },
+    { header: 'RUNNER', get: (s) => s.runnerId },
+    { header: 'REPO', get: (s) => (s.request.repo as { url?: string } | undefined)?.url, wide: true },
+    { header: 'PRIORITY', get: (s) => s.request.priority, wide: true },
+    { header: 'AGE', get: (s) => ago(s.createdAt) },
+    { header: 'UPDATED', get: (s) => ago(s.updatedAt), wide: true },
+    { header: 'REASON', get: (s) => s.stateReason, cut: true },
+  ];
+}
 
 function verdictTable(p: PlacementDecision): string {
   const rows = [...p.verdicts].sort((a, b) => Number(b.chosen) - Number(a.chosen));
@@ -44,7 +52,8 @@ function verdictTable(p: PlacementDecision): string {
   ].join('\n');
 }
 
-const showSession = (s: SessionWithTasks) => `${table([s], sessionCols)}\n\nTASKS\n${table(s.tasks, taskCols)}`;
+const showSession = (s: SessionWithTasks, pools: Map<string, string>) =>
+  `${table([s], sessionCols(pools), { full: true })}\n\nTASKS\n${table(s.tasks, taskCols, { full: true })}`;
 
 function createCommand(sessions: Command, setExit: (code: number) => void): void {
   const create = sessions
@@ -134,7 +143,8 @@ export function sessionCommands(program: Command, setExit: (code: number) => voi
         limit: limitOption(o.limit),
         ...(o.state ? { state: o.state as Session['state'] } : {}),
       });
-      print(out, r.items, () => table(r.items, sessionCols));
+      const pools = out === 'table' ? await poolNames(api) : new Map<string, string>();
+      print(out, r.items, () => table(r.items, sessionCols(pools)));
     });
   sessions
     .command('get <id>')
@@ -143,7 +153,8 @@ export function sessionCommands(program: Command, setExit: (code: number) => voi
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const { api, out } = ctx(cmd);
       const s = await api.getSession(id);
-      print(out, s, () => showSession(s));
+      const pools = out === 'table' ? await poolNames(api) : new Map<string, string>();
+      print(out, s, () => showSession(s, pools));
     });
   sessions
     .command('cancel <id>')

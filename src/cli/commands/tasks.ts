@@ -19,7 +19,7 @@ export const taskCols: Column<Task>[] = [
   { header: 'EXIT', get: (t) => t.exitCode },
   { header: 'ATTEMPT', get: (t) => t.attempt },
   { header: 'AGE', get: (t) => ago(t.createdAt) },
-  { header: 'ERROR', get: (t) => t.error },
+  { header: 'ERROR', get: (t) => t.error, cut: true },
 ];
 
 export function taskCommands(program: Command, setExit: (code: number) => void): void {
@@ -94,7 +94,7 @@ export function taskCommands(program: Command, setExit: (code: number) => void):
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const { api, out } = ctx(cmd);
       const t = await api.getTask(id);
-      print(out, t, () => table([t], taskCols));
+      print(out, t, () => table([t], taskCols, { full: true }));
     });
   tasks
     .command('cancel <id>')

@@ -15,6 +15,14 @@ import type { EgressOwner } from '../egress/ledger.js';
 import type { EgressDenial } from '../egress/proxy.js';
 import type { SandboxProvider } from './types.js';
 
+/** One field of a provider's credential: its name, the env variable it falls back to, and whether it is secret. */
+export interface ProviderCredentialField {
+  name: string;
+  env: string;
+  required: boolean;
+  secret: boolean;
+}
+
 /** What `create` gets from the server besides the provider's own config section. */
 export interface ProviderContext {
   /** The server's state directory (`$MARIONETTE_HOME`). */
@@ -30,6 +38,11 @@ export interface ProviderContext {
    * logs and records them; see src/egress/ledger.ts). Absent: refusals are only counted by the proxy.
    */
   onEgressDenied?: (owner: EgressOwner, denial: EgressDenial) => void;
+  /**
+   * The credential of the provider being built for an org (field name -> value): the org's
+   * stored credential first, else the environment fallback, else null.
+   */
+  resolveCredential?(orgId: string): Promise<Record<string, string> | null>;
 }
 
 export interface ProviderDescriptor<C = unknown> {
@@ -47,6 +60,8 @@ export interface ProviderDescriptor<C = unknown> {
    * `pool` / `external` (runners dial in with a registration token; that is the pool's mode).
    */
   readonly poolMode: PoolMode;
+  /** The fields of this provider's credential (a cloud API key), each with its environment fallback. */
+  readonly credential?: { fields: ProviderCredentialField[] };
   /** Runs runners on the server's own host: the only class the `local` and `host-session` auth modes may use. */
   readonly onServerHost?: boolean;
   /** The `providers.<id>` section of marionette.yaml (strict: an unknown key is an error naming it). */

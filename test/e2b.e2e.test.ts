@@ -1,0 +1,138 @@
+/**
+ * @module E2B pools end to end, with the official SDK talking to the E2B stand-in
+ * (test/e2b-standin/) whose sandboxes are Docker containers: a pool made with `mctl pools create
+ * --provider e2b` runs a shell session in a sandbox whose agent dialled the gateway, with a
+ * wall-clock cost event when it ends; pause then resume keeps the workspace (and the sandbox);
+ * a template without the agent fails the session with the reason in `mctl sessions explain` and
+ * leaves no sandbox; and nothing is left when the sessions end.
+ */
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { docker, dockerDescribe } from '../src/providers/docker/docker.test-support.js';
+import {
+  costEvents,
+  createSession,
+  runTask,
+  type SessionObj,
+  sessionIn,
+  taskDone,
+  taskLines,
+} from './docker.support.js';
+import { type E2bTarget, e2bPrefix, e2bTarget } from './e2b.support.js';
+import { type ServerHandle, startServer, until } from './harness.js';
+
+/** A port free right now on loopback (the gateway address must be in the config before the server starts). */
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+dockerDescribe('e2b pools end to end (E2B stand-in)', () => {
+  const prefix = e2bPrefix();
+  let target: E2bTarget;
+  let srv: ServerHandle;
+
+  const sandboxes = () => [...(target.standin?.sandboxes.all.values() ?? [])];
+  const expectNothingLeft = async () => {
+    await until(
+      async () => sandboxes().length === 0 && (await target.standin!.leftovers()).length === 0,
+      'every sandbox and container to be gone',
+      60_000,
+    );
+  };
+
+  beforeAll(async () => {
+    target = await e2bTarget(prefix);
+    const gatewayPort = await freePort();
+    srv = await startServer({
+      gatewayPort,
+      env: { E2B_API_KEY: target.apiKey },
+      config: `runners: { lease_timeout: 1m }\nproviders:\n  e2b: ${JSON.stringify(target.config(gatewayPort))}\n`,
+    });
+  }, 300_000);
+
+  afterAll(async () => {
+    await srv?.destroy();
+    const rest = target ? await target.standin!.leftovers().catch(() => []) : [];
+    await target?.close();
+    expect(rest).toEqual([]);
+  }, 120_000);
+
+  it('`mctl pools create --provider e2b` runs a session in a sandbox, with a wall-clock cost event', async () => {
+    const made = await srv.mctl(['pools', 'create', 'e2b', '--provider', 'e2b', '--mode', 'managed']);
+    expect(made.code, made.stderr).toBe(0);
+    const pool = await srv.api<{ health: string; unavailableReason: string | null }>('GET', '/v1/pools/e2b');
+    expect(pool.body.health, JSON.stringify(pool.body)).not.toBe('unavailable');
+
+    const created = await createSession(srv, {
+      pool: 'e2b',
+      prompt: 'echo made > /workspace/made.txt; cat /workspace/made.txt; echo "runner=$MARIONETTE_RUNNER_ID"',
+    });
+    const done = await taskDone(srv, created.tasks![0]!.id, 120_000);
+    const lines = await taskLines(srv, done.id);
+    expect(done.state, lines.join('\n')).toBe('succeeded');
+    expect(lines).toContain('made');
+    // The session ran in a sandbox of this stand-in, labelled with its owners.
+    const s = await sessionIn(srv, created.id, ['idle']);
+    const [box] = sandboxes().filter((b) => b.metadata[`${prefix}.runner`] === s.runnerId);
+    expect(box?.metadata[`${prefix}.session`]).toBe(created.id);
+    expect(lines).toContain(`runner=${s.runnerId}`);
+
+    expect((await srv.api('POST', `/v1/sessions/${created.id}/cancel`)).status).toBe(200);
+    await expectNothingLeft();
+    await until(
+      async () => costEvents(srv.home).some((c) => c.runner_id === s.runnerId),
+      'the runner cost event',
+      30_000,
+    );
+    const cost = costEvents(srv.home).find((c) => c.runner_id === s.runnerId);
+    expect(cost?.billing_model).toBe('wall-clock');
+    expect(cost?.seconds).toBeGreaterThan(0);
+  }, 300_000);
+
+  it('pause then resume keeps the sandbox and its workspace (E2B pause keeps memory)', async () => {
+    const created = await createSession(srv, { pool: 'e2b', prompt: 'echo kept > /workspace/keep.txt' });
+    expect((await taskDone(srv, created.tasks![0]!.id, 120_000)).state).toBe('succeeded');
+    const before = await sessionIn(srv, created.id, ['idle']);
+    const box = sandboxes().find((b) => b.metadata[`${prefix}.runner`] === before.runnerId)!;
+
+    const paused = await srv.api<SessionObj>('POST', `/v1/sessions/${created.id}/suspend`, {});
+    expect(paused.status, JSON.stringify(paused.body)).toBe(200);
+    expect(paused.body.suspend?.strategy).toBe('pause');
+    expect(box.state).toBe('paused');
+    expect((await docker.getContainer(box.container).inspect()).State.Paused).toBe(true);
+
+    const back = await srv.mctl(['sessions', 'resume', created.id]);
+    expect(back.code, back.stderr).toBe(0);
+    expect(await runTask(srv, created.id, 'cat /workspace/keep.txt')).toEqual(['kept']);
+    const after = await sessionIn(srv, created.id, ['idle']);
+    // The same sandbox and runner: nothing was restarted.
+    expect(after.runnerId).toBe(before.runnerId);
+    expect(box.state).toBe('running');
+    expect((await srv.api('POST', `/v1/sessions/${created.id}/cancel`)).status).toBe(200);
+    await expectNothingLeft();
+  }, 300_000);
+
+  it('a template without the agent fails the session naming it, shown by `mctl sessions explain`, and leaves no sandbox', async () => {
+    const r = await srv.api('POST', '/v1/pools', {
+      name: 'e2b-noagent',
+      provider: 'e2b',
+      mode: 'managed',
+      sandboxConfig: { agentCommand: '/opt/nowhere/marionette-agent' },
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    const created = await createSession(srv, { pool: 'e2b-noagent', prompt: 'true' });
+    const failed = await sessionIn(srv, created.id, ['failed'], 120_000);
+    expect(failed.stateReason).toContain('/opt/nowhere/marionette-agent');
+    expect(failed.stateReason).toContain('marionette-agent');
+    const explain = await srv.mctl(['sessions', 'explain', created.id]);
+    expect(explain.code, explain.stderr).toBe(0);
+    expect(explain.stdout).toContain('/opt/nowhere/marionette-agent');
+    // The sandbox was created, then killed before the error was reported.
+    expect(target.standin!.api.seen.filter((x) => x === 'POST /v2/sandboxes').length).toBeGreaterThan(0);
+    await expectNothingLeft();
+  }, 300_000);
+});

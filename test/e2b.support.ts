@@ -2,8 +2,7 @@
  * @module Shared setup of the e2b provider tests: the E2B stand-in (test/e2b-standin/) on this
  * machine's Docker Engine, whose `marionette-agent` template is the locally built agent image with
  * this checkout's agent mounted, and a provider section pointing the SDK at it, whose sandboxes
- * dial a test server's gateway on loopback. With `MARIONETTE_TEST_E2B_API_KEY` set, `e2bTarget`
- * points at the real E2B instead (its template must exist and reach the gateway).
+ * dial a test server's gateway on loopback. (The real service is tested by e2b.real.test.ts.)
  */
 import { randomBytes } from 'node:crypto';
 import { docker, ensureTestImage, execIn, TEST_IMAGE } from '../src/providers/docker/docker.test-support.js';
@@ -12,16 +11,13 @@ import type { E2bProviderConfigInput } from '../src/providers/e2b/config.js';
 import type { SandboxHandle } from '../src/providers/types.js';
 import { type E2bStandin, startE2bStandin } from './e2b-standin/index.js';
 
-/** The real service's key, when a run is meant to use it. */
-export const REAL_E2B_KEY = process.env.MARIONETTE_TEST_E2B_API_KEY;
-
 /** A metadata prefix of this test file only. */
 export function e2bPrefix(): string {
   return `t${randomBytes(4).toString('hex')}.mtest`;
 }
 
 export interface E2bTarget {
-  standin: E2bStandin | null;
+  standin: E2bStandin;
   apiKey: string;
   /** The provider section for a server whose gateway listens on `gatewayPort` (loopback). */
   config(gatewayPort: number, over?: Partial<E2bProviderConfigInput>): E2bProviderConfigInput;
@@ -38,26 +34,25 @@ export interface E2bTarget {
 
 export async function e2bTarget(prefix: string): Promise<E2bTarget> {
   await ensureTestImage();
-  const standin = REAL_E2B_KEY
-    ? null
-    : await startE2bStandin({
-        docker,
-        templates: { 'marionette-agent': TEST_IMAGE },
-        mounts: [
-          { host: findPackageRoot(), at: '/opt/marionette' },
-          { host: process.execPath, at: '/opt/marionette-node/bin/node' },
-        ],
-      });
+  const standin = await startE2bStandin({
+    docker,
+    templates: { 'marionette-agent': TEST_IMAGE },
+    mounts: [
+      { host: findPackageRoot(), at: '/opt/marionette' },
+      { host: process.execPath, at: '/opt/marionette-node/bin/node' },
+    ],
+  });
   const container = (h: SandboxHandle) => {
-    const s = standin?.sandboxes.all.get(h.externalId);
+    const s = standin.sandboxes.all.get(h.externalId);
     if (!s) throw new Error(`no stand-in sandbox ${h.externalId}`);
     return s.container;
   };
   return {
     standin,
-    apiKey: REAL_E2B_KEY ?? standin!.apiKey,
+    apiKey: standin.apiKey,
     config: (gatewayPort, over = {}) => ({
-      ...(standin ? { apiUrl: standin.apiUrl, sandboxUrl: standin.sandboxUrl } : {}),
+      apiUrl: standin.apiUrl,
+      sandboxUrl: standin.sandboxUrl,
       gateway: `ws://127.0.0.1:${gatewayPort}`,
       metadataPrefix: prefix,
       // The stand-in's template is the local agent image with this checkout's agent mounted.
@@ -73,7 +68,7 @@ export async function e2bTarget(prefix: string): Promise<E2bTarget> {
     container,
     sh: (h, script, ...args) => execIn(docker, container(h), ['sh', '-c', script, ...args]),
     close: async () => {
-      await standin?.close();
+      await standin.close();
     },
   };
 }

@@ -135,4 +135,38 @@ dockerDescribe('e2b pools end to end (E2B stand-in)', () => {
     expect(target.standin!.api.seen.filter((x) => x === 'POST /v2/sandboxes').length).toBeGreaterThan(0);
     await expectNothingLeft();
   }, 300_000);
+
+  it('a server whose E2B key is refused shows E2B’s reason on the pool and the refused session, never the key', async () => {
+    const gatewayPort = await freePort();
+    const wrongKey = 'e2b_wrong_key_for_this_test';
+    const other = await startServer({
+      gatewayPort,
+      env: { E2B_API_KEY: wrongKey },
+      config: `providers:\n  e2b: ${JSON.stringify(target.config(gatewayPort))}\npools:\n  bad: {provider: e2b, mode: managed}\n`,
+    });
+    try {
+      // The provider's health probe lists sandboxes with the server's key: E2B refuses it.
+      const pool = await until(async () => {
+        const r = await other.api<{ health: string; unavailableReason: string | null }>('GET', '/v1/pools/bad');
+        return r.body.unavailableReason?.includes('E2B refused the API key') ? r.body : undefined;
+      }, 'the pool to show E2B refusing the key');
+      expect(pool.health).toBe('unavailable');
+      expect(pool.unavailableReason).toContain('Invalid API key');
+      expect(pool.unavailableReason).not.toContain(wrongKey);
+      const s = await other.api<{ detail: string }>('POST', '/v1/sessions', {
+        agent: 'shell',
+        pool: 'bad',
+        prompt: 'true',
+        waitForCapacity: false,
+      });
+      expect(s.status, JSON.stringify(s.body)).toBe(422);
+      expect(s.body.detail).toContain('E2B refused the API key');
+      expect(JSON.stringify(s.body)).not.toContain(wrongKey);
+      const listed = await other.mctl(['pools', 'list']);
+      expect(listed.stdout + listed.stderr).not.toContain(wrongKey);
+      expect(sandboxes()).toEqual([]);
+    } finally {
+      await other.destroy();
+    }
+  }, 300_000);
 });

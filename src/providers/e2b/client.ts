@@ -53,14 +53,14 @@ export interface E2bApi {
     conn: E2bConnection,
     sandboxId: string,
     cmd: string,
-    opts: { envs?: Record<string, string>; cwd?: string; timeoutMs?: number },
+    opts: { envs?: Record<string, string>; cwd?: string; timeoutMs?: number; sandboxTimeoutMs: number },
   ): Promise<E2bCommandResult>;
   /** Starts `cmd` in the background and returns once it started (it keeps running after we let go). */
   spawn(
     conn: E2bConnection,
     sandboxId: string,
     cmd: string,
-    opts: { envs?: Record<string, string>; cwd?: string },
+    opts: { envs?: Record<string, string>; cwd?: string; sandboxTimeoutMs: number },
   ): Promise<{ pid: number }>;
 }
 
@@ -101,10 +101,14 @@ export function sdkE2bApi(): E2bApi {
     cpuCount: i.cpuCount,
     memoryMB: i.memoryMB,
   });
-  /** A handle on a running sandbox without resuming it (commands only; `connect` would resume a paused one). */
-  const attach = async (c: E2bConnection, sandboxId: string) => {
+  /**
+   * A handle on a sandbox for its commands. `connect` is the SDK's only way to one by id; it would
+   * resume a paused sandbox (the provider checks first) and sets the sandbox's timeout, so it is
+   * given the configured one rather than E2B's 5-minute default.
+   */
+  const attach = async (c: E2bConnection, sandboxId: string, timeoutMs: number) => {
     const { Sandbox } = await load();
-    return Sandbox.connect(sandboxId, opts(c));
+    return Sandbox.connect(sandboxId, { ...opts(c), timeoutMs });
   };
   return {
     async create(c, template, o) {
@@ -142,9 +146,10 @@ export function sdkE2bApi(): E2bApi {
     },
     async run(c, id, cmd, o) {
       const { CommandExitError } = await load();
-      const s = await attach(c, id);
+      const { sandboxTimeoutMs, ...rest } = o;
+      const s = await attach(c, id, sandboxTimeoutMs);
       try {
-        const r = await s.commands.run(cmd, { ...o, ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) });
+        const r = await s.commands.run(cmd, rest);
         return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
       } catch (e: unknown) {
         if (e instanceof CommandExitError) return { exitCode: e.exitCode, stdout: e.stdout, stderr: e.stderr };
@@ -152,8 +157,9 @@ export function sdkE2bApi(): E2bApi {
       }
     },
     async spawn(c, id, cmd, o) {
-      const s = await attach(c, id);
-      const h = await s.commands.run(cmd, { ...o, background: true, timeoutMs: 0 });
+      const { sandboxTimeoutMs, ...rest } = o;
+      const s = await attach(c, id, sandboxTimeoutMs);
+      const h = await s.commands.run(cmd, { ...rest, background: true, timeoutMs: 0 });
       await h.disconnect();
       return { pid: h.pid };
     },

@@ -23,7 +23,8 @@ export function classify(e: unknown): E2bErrorKind {
     case 'SandboxNotFoundError':
       return 'not_found';
   }
-  if (status === 401 || status === 403) return /quota|limit|exceeded|maximum|concurrent/i.test(err.message) ? 'quota' : 'auth';
+  if (status === 401 || status === 403)
+    return /quota|limit|exceeded|maximum|concurrent/i.test(err.message) ? 'quota' : 'auth';
   if (status === 429) return 'rate_limit';
   if (status === 404) return 'not_found';
   if (status === 402) return 'quota';

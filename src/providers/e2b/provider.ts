@@ -164,7 +164,10 @@ export class E2bSandboxProvider implements SandboxProvider {
   ): Promise<SandboxHandle> {
     const agent = cfg.agentCommand.trim().split(/\s+/)[0] ?? '';
     const check = await this.call(
-      () => this.api.run(conn, sandboxId, `mkdir -p ${sq(cfg.workspace)} && command -v ${sq(agent)}`, {}),
+      () =>
+        this.api.run(conn, sandboxId, `mkdir -p ${sq(cfg.workspace)} && command -v ${sq(agent)}`, {
+          sandboxTimeoutMs: timeoutMs,
+        }),
       `preparing sandbox ${sandboxId}`,
     );
     if (check.exitCode !== 0)
@@ -175,7 +178,11 @@ export class E2bSandboxProvider implements SandboxProvider {
     const envs = { ...spec.env, ...runnerEnv(runnerBoot(spec, cfg.gateway ?? null, cfg.workspace)) };
     await this.call(
       () =>
-        this.api.spawn(conn, sandboxId, `exec ${cfg.agentCommand} >>${AGENT_LOG} 2>&1`, { envs, cwd: cfg.workspace }),
+        this.api.spawn(conn, sandboxId, `exec ${cfg.agentCommand} >>${AGENT_LOG} 2>&1`, {
+          envs,
+          cwd: cfg.workspace,
+          sandboxTimeoutMs: timeoutMs,
+        }),
       `starting the agent in sandbox ${sandboxId}`,
     );
     const info = await this.call(() => this.api.info(conn, sandboxId), `reading sandbox ${sandboxId}`);
@@ -225,10 +232,14 @@ export class E2bSandboxProvider implements SandboxProvider {
     await this.call(() => this.api.pause(conn, handle.externalId), `pausing sandbox ${handle.externalId}`);
   }
 
+  /** The sandbox timeout the handle was made with (kept when the provider touches it again). */
+  private timeoutOf(handle: SandboxHandle): number {
+    return typeof handle.metadata.timeoutMs === 'number' ? handle.metadata.timeoutMs : ms(this.config.sandboxTimeout);
+  }
+
   async unpause(handle: SandboxHandle): Promise<void> {
     const conn = await this.connFor(this.orgOf(handle));
-    const timeoutMs =
-      typeof handle.metadata.timeoutMs === 'number' ? handle.metadata.timeoutMs : ms(this.config.sandboxTimeout);
+    const timeoutMs = this.timeoutOf(handle);
     await this.call(() => this.api.resume(conn, handle.externalId, timeoutMs), `resuming sandbox ${handle.externalId}`);
   }
 
@@ -240,7 +251,10 @@ export class E2bSandboxProvider implements SandboxProvider {
     if (info === null) throw new Conflict(`e2b sandbox ${id} is gone`);
     if (info.state !== 'running') throw new Conflict(`e2b sandbox ${id} is ${info.state}; resume the session first`);
     const cwd = meta(handle, 'workspace') ?? this.config.workspace;
-    return this.call(() => this.api.run(conn, id, command, { envs: env ?? {}, cwd }), `running a command in ${id}`);
+    return this.call(
+      () => this.api.run(conn, id, command, { envs: env ?? {}, cwd, sandboxTimeoutMs: this.timeoutOf(handle) }),
+      `running a command in ${id}`,
+    );
   }
 
   async *streamLogs(handle: SandboxHandle): AsyncIterable<string> {

@@ -2,7 +2,8 @@
  * @module E2B pools end to end, with the official SDK talking to the E2B stand-in
  * (test/e2b-standin/) whose sandboxes are Docker containers: a pool made with `mctl pools create
  * --provider e2b` runs a shell session in a sandbox whose agent dialled the gateway, with a
- * wall-clock cost event when it ends; pause then resume keeps the workspace (and the sandbox);
+ * wall-clock cost event when it ends; pause then resume keeps the workspace (and the sandbox),
+ * which `mctl sessions exec` reads;
  * a template without the agent fails the session with the reason in `mctl sessions explain` and
  * leaves no sandbox; and nothing is left when the sessions end.
  */
@@ -94,7 +95,9 @@ dockerDescribe('e2b pools end to end (E2B stand-in)', () => {
   }, 300_000);
 
   it('pause then resume keeps the sandbox and its workspace (E2B pause keeps memory)', async () => {
-    const created = await createSession(srv, { pool: 'e2b', prompt: 'echo kept > /workspace/keep.txt' });
+    const r = await srv.api('POST', '/v1/pools', { name: 'e2b-pause', provider: 'e2b', mode: 'managed' });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    const created = await createSession(srv, { pool: 'e2b-pause', prompt: 'echo kept > /workspace/keep.txt' });
     expect((await taskDone(srv, created.tasks![0]!.id, 120_000)).state).toBe('succeeded');
     const before = await sessionIn(srv, created.id, ['idle']);
     const box = sandboxes().find((b) => b.metadata[`${prefix}.runner`] === before.runnerId)!;
@@ -108,6 +111,10 @@ dockerDescribe('e2b pools end to end (E2B stand-in)', () => {
     const back = await srv.mctl(['sessions', 'resume', created.id]);
     expect(back.code, back.stderr).toBe(0);
     expect(await runTask(srv, created.id, 'cat /workspace/keep.txt')).toEqual(['kept']);
+    // `mctl sessions exec` (through the runner in the sandbox) sees the same workspace.
+    const exec = await srv.mctl(['sessions', 'exec', created.id, '--', 'cat', '/workspace/keep.txt']);
+    expect(exec.code, exec.stderr).toBe(0);
+    expect(exec.stdout.trim()).toBe('kept');
     const after = await sessionIn(srv, created.id, ['idle']);
     // The same sandbox and runner: nothing was restarted.
     expect(after.runnerId).toBe(before.runnerId);

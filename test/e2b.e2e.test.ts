@@ -123,6 +123,37 @@ dockerDescribe('e2b pools end to end (E2B stand-in)', () => {
     await expectNothingLeft();
   }, 300_000);
 
+  it('snapshot keeps the files in and out of the workspace on a new sandbox, and the snapshot goes with the session', async () => {
+    const r = await srv.api('POST', '/v1/pools', {
+      name: 'e2b-snap',
+      provider: 'e2b',
+      mode: 'managed',
+      suspendConfig: { strategy: 'snapshot', fallback: 'terminate' },
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    const created = await createSession(srv, {
+      pool: 'e2b-snap',
+      prompt: 'echo in > /workspace/in.txt; echo out > /home/agent/out.txt',
+    });
+    expect((await taskDone(srv, created.tasks![0]!.id, 120_000)).state).toBe('succeeded');
+    const before = await sessionIn(srv, created.id, ['idle']);
+    const suspended = await srv.api<SessionObj>('POST', `/v1/sessions/${created.id}/suspend`, {});
+    expect(suspended.status, JSON.stringify(suspended.body)).toBe(200);
+    expect(suspended.body.suspend?.strategy).toBe('snapshot');
+    // The sandbox went; only its snapshot is kept.
+    expect(sandboxes().filter((b) => b.metadata[`${prefix}.session`] === created.id)).toEqual([]);
+    expect(target.standin.sandboxes.snapshots.size).toBe(1);
+
+    const back = await srv.mctl(['sessions', 'resume', created.id]);
+    expect(back.code, back.stderr).toBe(0);
+    expect(await runTask(srv, created.id, 'cat /workspace/in.txt /home/agent/out.txt')).toEqual(['in', 'out']);
+    const after = await sessionIn(srv, created.id, ['idle']);
+    expect(after.runnerId).not.toBe(before.runnerId);
+    expect((await srv.api('POST', `/v1/sessions/${created.id}/cancel`)).status).toBe(200);
+    await expectNothingLeft();
+    await until(async () => target.standin.sandboxes.snapshots.size === 0, 'the snapshot to be deleted', 30_000);
+  }, 300_000);
+
   it('a template without the agent fails the session naming it, shown by `mctl sessions explain`, and leaves no sandbox', async () => {
     const r = await srv.api('POST', '/v1/pools', {
       name: 'e2b-noagent',

@@ -2,7 +2,8 @@
  * @module The stand-in's control-plane API: the REST subset of E2B's API the `e2b` SDK calls for
  * the provider (`POST /v2/sandboxes`, `GET /v2/sandboxes` with the metadata query and
  * `x-next-token` paging, `GET`/`DELETE /sandboxes/{id}`, `POST /sandboxes/{id}/pause`,
- * `POST /v2/sandboxes/{id}/connect`), authenticated by the `X-API-KEY` header, with E2B's error
+ * `POST /v2/sandboxes/{id}/connect`, `POST /sandboxes/{id}/snapshots`, `DELETE /templates/{id}`
+ * for a snapshot), authenticated by the `X-API-KEY` header, with E2B's error
  * body (`{ code, message }`). Faults can be queued (a 429, a quota 403) to test the provider's
  * handling. Test support only.
  */
@@ -147,6 +148,21 @@ export class E2bApiServer {
       if (!s) return this.send(res, 404, { code: 404, message: 'sandbox not found' });
       if (s.state === 'paused') return this.send(res, 409, { code: 409, message: 'sandbox is already paused' });
       await sb.pause(s);
+      res.writeHead(204).end();
+      return;
+    }
+    m = at(/^POST \/sandboxes\/([^/]+)\/snapshots$/);
+    if (m) {
+      const s = sb.all.get(decodeURIComponent(m[1]!));
+      if (!s) return this.send(res, 404, { code: 404, message: 'sandbox not found' });
+      const snapshotId = await sb.snapshot(s);
+      return this.send(res, 201, { snapshotID: snapshotId, names: [snapshotId] });
+    }
+    m = at(/^DELETE \/templates\/([^/]+)$/);
+    if (m) {
+      const id = decodeURIComponent(m[1]!);
+      if (!(await sb.deleteSnapshot(id)))
+        return this.send(res, 404, { code: 404, message: `template '${id}' not found` });
       res.writeHead(204).end();
       return;
     }

@@ -32,6 +32,7 @@ export interface ExecEvents {
 export class Sandboxes {
   readonly all = new Map<string, StandinSandbox>();
   private pid = 100;
+  readonly snapshots = new Set<string>();
 
   constructor(
     private readonly docker: Dockerode,
@@ -133,6 +134,35 @@ export class Sandboxes {
     });
     const info = await ex.inspect().catch(() => ({ ExitCode: -1 }));
     ev.onEnd(info.ExitCode ?? -1);
+  }
+
+  /**
+   * A snapshot: the container committed to an image (the filesystem; a container's memory cannot
+   * be committed, so processes start afresh from it, unlike E2B's memory snapshot), usable as a
+   * template by its id.
+   */
+  async snapshot(s: StandinSandbox): Promise<string> {
+    const snapshotId = `snap${randomBytes(8).toString('hex')}`;
+    const repo = 'marionette-e2b-standin-snapshot';
+    await this.docker.getContainer(s.container).commit({
+      repo,
+      tag: snapshotId,
+      pause: true,
+      changes: [`LABEL ${this.label.key}=${this.label.value}`],
+    } as unknown as Record<string, unknown>);
+    this.templates[snapshotId] = `${repo}:${snapshotId}`;
+    this.snapshots.add(snapshotId);
+    return snapshotId;
+  }
+
+  /** Deletes a snapshot's image; false when there is no such snapshot. */
+  async deleteSnapshot(id: string): Promise<boolean> {
+    if (!this.snapshots.has(id)) return false;
+    this.snapshots.delete(id);
+    const image = this.templates[id]!;
+    delete this.templates[id];
+    await this.docker.getImage(image).remove({ force: true });
+    return true;
   }
 
   /** Containers of this stand-in still on the engine, as readable names. */

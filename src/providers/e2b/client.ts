@@ -48,6 +48,10 @@ export interface E2bApi {
   pause(conn: E2bConnection, sandboxId: string): Promise<void>;
   /** Resumes a paused sandbox (a running one is left as it is), with a new timeout. */
   resume(conn: E2bConnection, sandboxId: string, timeoutMs: number): Promise<void>;
+  /** Snapshots a sandbox (filesystem and memory; E2B pauses it meanwhile); the id starts new sandboxes like a template. */
+  snapshot(conn: E2bConnection, sandboxId: string): Promise<{ snapshotId: string }>;
+  /** Deletes a snapshot; false when it was already gone. */
+  deleteSnapshot(conn: E2bConnection, snapshotId: string): Promise<boolean>;
   /** Runs `cmd` (bash -l -c) and waits for it: a non-zero exit is a result, not an error. */
   run(
     conn: E2bConnection,
@@ -143,6 +147,15 @@ export function sdkE2bApi(): E2bApi {
     async resume(c, id, timeoutMs) {
       const { Sandbox } = await load();
       await Sandbox.connect(id, { ...opts(c), timeoutMs });
+    },
+    async snapshot(c, id) {
+      const { Sandbox } = await load();
+      const r = await Sandbox.createSnapshot(id, opts(c));
+      return { snapshotId: r.snapshotId };
+    },
+    async deleteSnapshot(c, snapshotId) {
+      const { Sandbox } = await load();
+      return Sandbox.deleteSnapshot(snapshotId, opts(c));
     },
     async run(c, id, cmd, o) {
       const { CommandExitError } = await load();

@@ -40,6 +40,8 @@ export interface E2bProviderOptions {
 
 /** Where the agent's output goes inside the sandbox (read by `streamLogs`). */
 export const AGENT_LOG = '/tmp/marionette-agent.log';
+/** The agent's pid inside the sandbox: a sandbox restored from a memory snapshot stops the old agent by it. */
+export const AGENT_PID = '/tmp/marionette-agent.pid';
 
 function meta(h: SandboxHandle, key: string): string | undefined {
   const v = h.metadata[key];
@@ -83,7 +85,7 @@ export class E2bSandboxProvider implements SandboxProvider {
   }
 
   supportedSuspendStrategies(): readonly SuspendStrategy[] {
-    return ['pause', 'terminate'];
+    return ['pause', 'snapshot', 'terminate'];
   }
 
   private conn(apiKey: string): E2bConnection {
@@ -127,6 +129,11 @@ export class E2bSandboxProvider implements SandboxProvider {
   }
 
   async provision(spec: SandboxSpec): Promise<SandboxHandle> {
+    return this.start(spec, null);
+  }
+
+  /** Starts a sandbox from the pool's template, or from a snapshot (`restore`), and the agent in it. */
+  private async start(spec: SandboxSpec, snapshotId: string | null): Promise<SandboxHandle> {
     const cfg = mergeE2bConfig(this.config, spec.config);
     if (spec.image !== undefined)
       throw new InvalidRequest('image: e2b pools run templates, not images; set sandbox_config.template');
@@ -135,7 +142,7 @@ export class E2bSandboxProvider implements SandboxProvider {
         'e2b provider: the sandboxes have no gateway address to dial; set providers.e2b.gateway (a ws:// or wss:// address reachable from E2B)',
       );
     const conn = await this.connFor(spec.orgId);
-    const template = cfg.template;
+    const template = snapshotId ?? cfg.template;
     const timeoutMs = ms(cfg.sandboxTimeout);
     const { sandboxId } = await this.call(
       () => this.api.create(conn, template, { metadata: this.metadataFor(spec), timeoutMs }),
@@ -143,7 +150,9 @@ export class E2bSandboxProvider implements SandboxProvider {
       template,
     );
     try {
-      return await this.startAgent(conn, cfg, spec, sandboxId, timeoutMs);
+      const h = await this.startAgent(conn, cfg, spec, sandboxId, timeoutMs);
+      if (snapshotId !== null) h.metadata.snapshotId = snapshotId;
+      return h;
     } catch (e: unknown) {
       // Halfway: the sandbox exists but runs no agent. It goes before the error is reported.
       const err = toError(e);
@@ -163,9 +172,11 @@ export class E2bSandboxProvider implements SandboxProvider {
     timeoutMs: number,
   ): Promise<SandboxHandle> {
     const agent = cfg.agentCommand.trim().split(/\s+/)[0] ?? '';
+    // A sandbox from a memory snapshot still runs the old runner's agent: it goes first.
+    const stopOld = `if [ -f ${AGENT_PID} ]; then kill -9 "$(cat ${AGENT_PID})" 2>/dev/null; rm -f ${AGENT_PID}; fi`;
     const check = await this.call(
       () =>
-        this.api.run(conn, sandboxId, `mkdir -p ${sq(cfg.workspace)} && command -v ${sq(agent)}`, {
+        this.api.run(conn, sandboxId, `${stopOld}; mkdir -p ${sq(cfg.workspace)} && command -v ${sq(agent)}`, {
           sandboxTimeoutMs: timeoutMs,
         }),
       `preparing sandbox ${sandboxId}`,
@@ -178,7 +189,7 @@ export class E2bSandboxProvider implements SandboxProvider {
     const envs = { ...spec.env, ...runnerEnv(runnerBoot(spec, cfg.gateway ?? null, cfg.workspace)) };
     await this.call(
       () =>
-        this.api.spawn(conn, sandboxId, `exec ${cfg.agentCommand} >>${AGENT_LOG} 2>&1`, {
+        this.api.spawn(conn, sandboxId, `echo $$ >${AGENT_PID}; exec ${cfg.agentCommand} >>${AGENT_LOG} 2>&1`, {
           envs,
           cwd: cfg.workspace,
           sandboxTimeoutMs: timeoutMs,
@@ -217,9 +228,11 @@ export class E2bSandboxProvider implements SandboxProvider {
     return info.state === 'running' || info.state === 'paused' ? 'running' : 'provisioning';
   }
 
+  /** Kills the sandbox and deletes the snapshot it was restored from (the session's kept storage). */
   async terminate(handle: SandboxHandle): Promise<void> {
     const conn = await this.connFor(this.orgOf(handle));
     await this.call(() => this.api.kill(conn, handle.externalId), `killing sandbox ${handle.externalId}`);
+    await this.destroyStorage(handle);
   }
 
   /** Pausing stops everything in the sandbox at once and keeps its state: the fence E2B offers. */
@@ -241,6 +254,34 @@ export class E2bSandboxProvider implements SandboxProvider {
     const conn = await this.connFor(this.orgOf(handle));
     const timeoutMs = this.timeoutOf(handle);
     await this.call(() => this.api.resume(conn, handle.externalId, timeoutMs), `resuming sandbox ${handle.externalId}`);
+  }
+
+  /**
+   * E2B's snapshot (filesystem and memory), then the sandbox goes: the session keeps only the
+   * snapshot, which `restore` starts a new sandbox from and `destroyStorage` deletes.
+   */
+  async snapshot(handle: SandboxHandle): Promise<SandboxHandle> {
+    const conn = await this.connFor(this.orgOf(handle));
+    const id = handle.externalId;
+    const { snapshotId } = await this.call(() => this.api.snapshot(conn, id), `snapshotting sandbox ${id}`);
+    await this.call(() => this.api.kill(conn, id), `killing sandbox ${id}`);
+    const previous = meta(handle, 'snapshotId');
+    if (previous !== undefined && previous !== snapshotId)
+      await this.call(() => this.api.deleteSnapshot(conn, previous), `deleting snapshot ${previous}`);
+    return { ...handle, metadata: { ...handle.metadata, snapshotId } };
+  }
+
+  /** A new sandbox from the handle's snapshot with a new runner; a handle without one is a fresh provision. */
+  async restore(handle: SandboxHandle, spec: SandboxSpec): Promise<SandboxHandle> {
+    return this.start(spec, meta(handle, 'snapshotId') ?? null);
+  }
+
+  /** Deletes the session's snapshot, if it has one (gone already is fine). */
+  async destroyStorage(handle: SandboxHandle): Promise<void> {
+    const snapshotId = meta(handle, 'snapshotId');
+    if (snapshotId === undefined) return;
+    const conn = await this.connFor(this.orgOf(handle));
+    await this.call(() => this.api.deleteSnapshot(conn, snapshotId), `deleting snapshot ${snapshotId}`);
   }
 
   /** Runs a shell command in the sandbox's workspace through envd (a paused sandbox is refused, not resumed). */

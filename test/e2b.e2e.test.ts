@@ -5,7 +5,8 @@
  * wall-clock cost event when it ends; pause then resume keeps the workspace (and the sandbox),
  * which `mctl sessions exec` reads;
  * a template without the agent fails the session with the reason in `mctl sessions explain` and
- * leaves no sandbox; and nothing is left when the sessions end.
+ * leaves no sandbox; a server killed while a sandbox was being created reaps it once restarted;
+ * and nothing is left when the sessions end.
  */
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -206,5 +207,28 @@ dockerDescribe('e2b pools end to end (E2B stand-in)', () => {
     } finally {
       await other.destroy();
     }
+  }, 300_000);
+
+  it('a server killed while E2B was starting a sandbox reaps it once restarted (by its metadata)', async () => {
+    const r = await srv.api('POST', '/v1/pools', { name: 'e2b-crash', provider: 'e2b', mode: 'managed' });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    target.standin.api.holdNextCreateMs = 60_000;
+    const created = await createSession(srv, { pool: 'e2b-crash', prompt: 'echo after-restart' });
+    const orphan = await until(
+      async () => sandboxes().find((b) => b.metadata[`${prefix}.session`] === created.id),
+      'the sandbox to exist while its create is held',
+    );
+    await srv.stop(true);
+    srv = await srv.restart();
+    // The runner that never got its handle is terminated at start, and its sandbox reaped by metadata.
+    await until(
+      async () => !target.standin.sandboxes.all.has(orphan.sandboxId),
+      'the orphaned sandbox to be reaped',
+      120_000,
+    );
+    // The session is placed again and runs on a new sandbox.
+    expect((await taskDone(srv, created.tasks![0]!.id, 120_000)).state).toBe('succeeded');
+    expect((await srv.api('POST', `/v1/sessions/${created.id}/cancel`)).status).toBe(200);
+    await expectNothingLeft();
   }, 300_000);
 });

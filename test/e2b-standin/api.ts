@@ -53,6 +53,8 @@ export class E2bApiServer {
   readonly server: Server;
   url = '';
   readonly faults: Fault[] = [];
+  /** When set, the next create makes its sandbox and then holds its answer this long (a caller dying meanwhile leaks it). */
+  holdNextCreateMs = 0;
   /** Every request seen (`METHOD /path`), for tests. */
   readonly seen: string[] = [];
 
@@ -110,6 +112,11 @@ export class E2bApiServer {
         typeof b.timeout === 'number' ? b.timeout : 300,
       );
       if (!s) return this.send(res, 404, { code: 404, message: `template '${template}' not found` });
+      if (this.holdNextCreateMs > 0) {
+        const ms = this.holdNextCreateMs;
+        this.holdNextCreateMs = 0;
+        await new Promise((r) => setTimeout(r, ms));
+      }
       return this.send(res, 201, {
         sandboxID: s.sandboxId,
         templateID: s.templateId,

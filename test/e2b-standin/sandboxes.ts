@@ -33,6 +33,8 @@ export class Sandboxes {
   readonly all = new Map<string, StandinSandbox>();
   private pid = 100;
   readonly snapshots = new Set<string>();
+  /** Every snapshot image this stand-in committed (deleted or not). */
+  private readonly madeImages = new Set<string>();
 
   constructor(
     private readonly docker: Dockerode,
@@ -151,6 +153,7 @@ export class Sandboxes {
       changes: [`LABEL ${this.label.key}=${this.label.value}`],
     } as unknown as Record<string, unknown>);
     this.templates[snapshotId] = `${repo}:${snapshotId}`;
+    this.madeImages.add(`${repo}:${snapshotId}`);
     this.snapshots.add(snapshotId);
     return snapshotId;
   }
@@ -165,18 +168,45 @@ export class Sandboxes {
     return true;
   }
 
-  /** Containers of this stand-in still on the engine, as readable names. */
+  /** Containers and snapshot images of this stand-in still on the engine, as readable names. */
   async leftovers(): Promise<string[]> {
     const list = await this.docker.listContainers({
       all: true,
       filters: { label: [`${this.label.key}=${this.label.value}`] },
     });
-    return list.map(
-      (c) => `container ${c.Names[0] ?? c.Id} (${c.State}; sandbox ${c.Labels[`${this.label.key}.sandbox`]})`,
-    );
+    return [
+      ...list.map(
+        (c) => `container ${c.Names[0] ?? c.Id} (${c.State}; sandbox ${c.Labels[`${this.label.key}.sandbox`]})`,
+      ),
+      ...(await this.snapshotImages()).map((ref) => `image ${ref} (a snapshot)`),
+    ];
   }
 
-  /** Removes every container of this stand-in. */
+  /**
+   * Snapshot images of this stand-in still on the engine: the ones it made, by name (an image
+   * label filter can miss an image just committed), and any other carrying its label.
+   */
+  private async snapshotImages(): Promise<string[]> {
+    const refs = new Set<string>();
+    for (const ref of this.madeImages)
+      if (
+        await this.docker
+          .getImage(ref)
+          .inspect()
+          .then(
+            () => true,
+            () => false,
+          )
+      )
+        refs.add(ref);
+    const labelled = await this.docker.listImages({
+      filters: { label: [`${this.label.key}=${this.label.value}`] },
+    });
+    for (const i of labelled) refs.add(i.RepoTags?.[0] ?? i.Id);
+    return [...refs];
+  }
+
+  /** Removes every container of this stand-in, then its snapshot images. */
   async close(): Promise<void> {
     const list = await this.docker.listContainers({
       all: true,
@@ -190,6 +220,11 @@ export class Sandboxes {
           .catch(() => {}),
       ),
     );
+    for (const ref of await this.snapshotImages())
+      await this.docker
+        .getImage(ref)
+        .remove({ force: true })
+        .catch(() => {});
     this.all.clear();
   }
 }

@@ -188,6 +188,14 @@ export class Gateway {
   }
 
   private async onUpgrade(req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): Promise<void> {
+    // Node's HTTP server stops listening for the socket's errors once it hands an upgrade over.
+    // Until `ws` takes it, a reset (a runner killed mid-upgrade) would be an unhandled 'error'
+    // that ends the process; it only ends this connection.
+    const onSocketError = (e: Error) => {
+      this.ctx.log.debug({ err: e, remote: req.socket.remoteAddress }, 'runner connection reset during upgrade');
+      socket.destroy();
+    };
+    socket.on('error', onSocketError);
     const deny = (status: number, message: string) => {
       socket.end(`HTTP/1.1 ${status} ${message}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${message}`);
     };
@@ -218,6 +226,7 @@ export class Gateway {
     }
     const { id: runnerId, poolId } = runner;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      socket.off('error', onSocketError); // the WebSocket listens from here on
       // One live connection per credential: a second holder is refused, the first keeps working.
       const previous = this.connections.get(runnerId);
       if (previous?.isLive(livenessWindowMs(this.ctx))) {

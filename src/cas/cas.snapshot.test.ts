@@ -1,13 +1,16 @@
 import {
   chmodSync,
+  closeSync,
   existsSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   rmSync,
   symlinkSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,9 +128,12 @@ describe('snapshotDir and restoreDir', () => {
     const snap = await snapshotDir(ws, store);
     const id = hashId(Buffer.from(content));
     const stored = (await store.get(id)) as Uint8Array;
-    const bad = Buffer.from(stored);
-    bad[bad.length - 1] = (bad[bad.length - 1] as number) ^ 0xff;
-    writeFileSync(join(tmp, 'cas/objects', id.slice(0, 2), id.slice(2)), bad);
+    // A small file's chunk is in a pack: its last byte is flipped where it lies.
+    const at = store.locate(id);
+    expect(at?.file).toMatch(/\.pack$/);
+    const fd = openSync(at!.file, 'r+');
+    writeSync(fd, Buffer.from([(stored[stored.length - 1] as number) ^ 0xff]), 0, 1, at!.offset + at!.length - 1);
+    closeSync(fd);
     const mount = join(tmp, 'mount');
     mkdirSync(mount);
     const err = await restoreDir(snap.manifestId, store, mount).catch((e: unknown) => e);

@@ -25,6 +25,8 @@ import type { ServerContext } from './context.js';
 export interface CasObjects {
   has(ids: string[]): Promise<boolean[]>;
   put(id: string, data: Uint8Array): Promise<void>;
+  /** A batch at once, where the backend offers it (the filesystem backend packs small objects). */
+  putMany?(objects: { id: string; data: Uint8Array }[]): Promise<void>;
   get(id: string): Promise<Uint8Array | null>;
 }
 
@@ -153,7 +155,8 @@ export class GatewayCas {
       objects.push({ id, data });
       at += 68 + len;
     }
-    for (const o of objects) await this.objects.put(o.id, o.data);
+    if (this.objects.putMany) await this.objects.putMany(objects);
+    else for (const o of objects) await this.objects.put(o.id, o.data);
     res.writeHead(204).end();
   }
 

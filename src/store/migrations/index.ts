@@ -16,6 +16,7 @@ import * as m011 from './011_pool_egress.js';
 import * as m012 from './012_runner_sandbox_runtimes.js';
 import * as m013 from './013_snapshots.js';
 import * as m015 from './015_kits_git_credentials.js';
+import * as m017 from './017_snapshots_rls.js';
 import type { MigrationContext } from './context.js';
 
 export type { MigrationContext } from './context.js';
@@ -36,6 +37,7 @@ const STEPS: Record<string, Step> = {
   '012_runner_sandbox_runtimes': m012,
   '013_snapshots': m013,
   '015_kits_git_credentials': m015,
+  '017_snapshots_rls': m017,
 };
 
 export function migrationProvider(ctx: MigrationContext): MigrationProvider {

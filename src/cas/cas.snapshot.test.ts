@@ -87,6 +87,40 @@ describe('snapshotDir and restoreDir', () => {
     expect(describeTree(out)).toEqual(describeTree(ws));
   });
 
+  it('confirms the index hits of an unchanged tree in batches, not one store query per file', async () => {
+    const ws = join(tmp, 'ws');
+    for (let d = 0; d < 6; d++) {
+      mkdirSync(join(ws, `d${d}`), { recursive: true });
+      for (let f = 0; f < 100; f++) writeFileSync(join(ws, `d${d}`, `f${f}.txt`), `file ${d}/${f}\n`.repeat(20));
+    }
+    // A file that changes between the snapshots is read again, among the hits.
+    const indexFile = join(tmp, 'index');
+    const index = await WorkspaceIndex.load(indexFile);
+    const first = await snapshotDir(ws, store, index);
+    await index.save(indexFile, first.manifestId);
+    writeFileSync(join(ws, 'd3/f50.txt'), 'changed\n');
+    let calls = 0;
+    let asked = 0;
+    const counting: ChunkSink = {
+      has: (ids) => {
+        calls++;
+        asked += ids.length;
+        return store.has(ids);
+      },
+      put: (id, data) => store.put(id, data),
+      putMany: (objects) => store.putMany(objects),
+    };
+    const again = await snapshotDir(ws, counting, await WorkspaceIndex.load(indexFile), { batchSize: 256 });
+    expect(again.filesUnchanged).toBe(599);
+    expect(again.bytesRead).toBe(8);
+    expect(asked).toBeGreaterThanOrEqual(599);
+    // 599 hits in batches of 256 (3), the changed file's batch, the manifest's and the root: not ~600.
+    expect(calls).toBeLessThanOrEqual(8);
+    const out = join(tmp, 'out');
+    await restoreDir(again.manifestId, store, out);
+    expect(describeTree(out)).toEqual(describeTree(ws));
+  });
+
   it('reads a file again when the index vouches for chunks the store no longer has', async () => {
     const ws = join(tmp, 'ws');
     mkdirSync(ws);

@@ -4,30 +4,39 @@
  * an object that does not decode to its address and an oversized body each get a clear 4xx naming
  * what was wrong, and nothing is stored; a good object is stored once, found, and read back.
  */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayChunks } from '../src/agent/gateway-chunks.js';
 import { parseServerAddress } from '../src/agent/gateway-client.js';
-import { encode, hashId } from '../src/cas/index.js';
+import { encode, hashId, readManifest, restoreDir, snapshotDir } from '../src/cas/index.js';
 import { PROTOCOL_VERSION } from '../src/protocol/messages.js';
+import { openStore } from '../src/store/index.js';
 import { registerOnGateway, type ServerHandle, startServer } from './harness.js';
 
 let srv: ServerHandle;
 let credential = '';
 
-beforeAll(async () => {
-  srv = await startServer();
-  expect((await srv.api('POST', '/v1/pools', { name: 'probe', mode: 'pool', provider: 'pool' })).status).toBe(201);
+/** Registers a runner in the probe pool; its id and credential. */
+async function register(name: string): Promise<{ runnerId: string; credential: string }> {
   const tok = await srv.api<{ token: string }>('POST', '/v1/runners/tokens', { pool: 'probe', oneTime: true });
-  const reg = await registerOnGateway<{ credential: string }>(srv, {
+  const reg = await registerOnGateway<{ runnerId: string; credential: string }>(srv, {
     protocol: PROTOCOL_VERSION,
     token: tok.body.token,
-    name: 'probe',
+    name,
     labels: {},
     agentVersion: 'test',
   });
   expect(reg.status).toBe(200);
-  credential = reg.body.credential;
+  return reg.body;
+}
+
+beforeAll(async () => {
+  srv = await startServer();
+  expect((await srv.api('POST', '/v1/pools', { name: 'probe', mode: 'pool', provider: 'pool' })).status).toBe(201);
+  credential = (await register('probe')).credential;
 });
 afterAll(async () => {
   await srv?.destroy();
@@ -141,6 +150,67 @@ describe('the workspace store on the gateway', () => {
       expect(await chunks.has([hashId(good), hashId(bad)])).toEqual([false, false]);
     } finally {
       chunks.close();
+    }
+  });
+
+  it("a runner reads only objects of its own session's snapshots or that it uploaded, not any address it knows", async () => {
+    const a = await register('writer');
+    const b = await register('reader');
+    const scratch = mkdtempSync(join(tmpdir(), 'mrn-cas-scope-'));
+    const asA = new GatewayChunks(parseServerAddress(`unix:${srv.gatewaySocket}`), () => a.credential);
+    const asB = new GatewayChunks(parseServerAddress(`unix:${srv.gatewaySocket}`), () => b.credential);
+    try {
+      // Runner A snapshots a workspace through the gateway: B knows every address, and reads none.
+      const ws = join(scratch, 'ws');
+      mkdirSync(ws);
+      writeFileSync(join(ws, 'secret.txt'), 'only for this session\n'.repeat(50));
+      const snap = await snapshotDir(ws, asA);
+      const chunk = hashId(Buffer.from('only for this session\n'.repeat(50)));
+      const stray = Buffer.from('uploaded by A, in no snapshot');
+      await asA.put(hashId(stray), await encode(stray));
+      for (const id of [snap.manifestId, chunk, hashId(stray)]) {
+        const r = await call('GET', `/v1/cas/objects/${id}`, null, b.credential);
+        expect(r.status, id).toBe(404);
+        expect(r.json().message).toMatch(/in no snapshot of this runner's session/);
+        expect(await asA.get(id), id).not.toBeNull(); // the uploader reads its own objects
+      }
+      // Once the snapshot is one of B's session's (a fork's first row names it), B restores it whole.
+      const ses = await srv.api<{ id: string }>('POST', '/v1/sessions', { agent: 'shell', pool: 'probe' });
+      expect(ses.status).toBe(201);
+      const store = await openStore({ home: srv.home });
+      try {
+        await store.db.updateTable('runners').set({ session_id: ses.body.id }).where('id', '=', b.runnerId).execute();
+        await store.snapshots.add({
+          id: 'snp_scope',
+          orgId: (await store.sessions.get(ses.body.id))!.orgId,
+          sessionId: ses.body.id,
+          parentId: null,
+          manifestId: snap.manifestId,
+          reason: 'fork',
+          files: snap.files,
+          bytes: snap.bytes,
+          bytesNew: 0,
+          pinned: false,
+          runnerId: null,
+        });
+        const entries: string[] = [];
+        for await (const e of readManifest(asB, snap.manifestId)) entries.push(e.path);
+        expect(entries).toEqual(['secret.txt']);
+        await restoreDir(snap.manifestId, asB, join(scratch, 'out'));
+        // Still not what A uploaded outside any snapshot of B's session.
+        expect(await asB.get(hashId(stray))).toBeNull();
+        // Bound to another session, B reads nothing of the first one's snapshots.
+        await store.db.updateTable('runners').set({ session_id: 'ses_other' }).where('id', '=', b.runnerId).execute();
+        expect(await asB.get(chunk)).toBeNull();
+      } finally {
+        await store.db.updateTable('runners').set({ session_id: null }).where('id', '=', b.runnerId).execute();
+        await store.close();
+      }
+      expect((await srv.mctl(['sessions', 'cancel', ses.body.id])).code).toBe(0);
+    } finally {
+      asA.close();
+      asB.close();
+      rmSync(scratch, { recursive: true, force: true });
     }
   });
 

@@ -519,6 +519,7 @@ export class Agent {
   private removeWorkspace(sessionId: string): void {
     // The session's kits' preRelease hooks run first, best-effort (./kits.ts).
     void releaseWorkspace(sessionId, this.workspaces, (l) => this.log(l));
+    void this.transfers.forget(sessionId); // its workspace index (./workspace-transfer.ts)
   }
 
   /** The lease is about to lapse unconfirmed: kill the task before the server retries it elsewhere. */

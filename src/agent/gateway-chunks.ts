@@ -22,6 +22,13 @@ export class GatewayChunkError extends Error {
   }
 }
 
+/** A request failed on a kept-alive connection the server had closed: safe to send again. */
+class StaleSocket extends Error {
+  constructor(readonly original: Error) {
+    super(original.message);
+  }
+}
+
 export class GatewayChunks {
   private agent: HttpAgent | null = null;
 
@@ -108,7 +115,41 @@ export class GatewayChunks {
     if (!cred) throw new GatewayChunkError(401, 'no runner credential yet');
     const agent = await this.pool();
     const request = this.ep.tls ? (await import('node:https')).request : httpRequest;
-    const res = await new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+    // A kept-alive connection the gateway closed while idle (its keep-alive timeout) fails the
+    // next request sent on it before any answer; every route here is idempotent, so such a
+    // request is sent again on a fresh connection (a few times at most).
+    let res: { status: number; body: Buffer } | undefined;
+    for (let attempt = 0; !res; attempt++) {
+      try {
+        res = await this.send(request, agent, cred, method, path, body, type);
+      } catch (e: unknown) {
+        if (!(e instanceof StaleSocket) || attempt >= 3) throw e instanceof StaleSocket ? e.original : e;
+      }
+    }
+    if (res.status >= 200 && res.status < 300) return res;
+    if (res.status === 404 && notFoundOk) return res;
+    let message = res.body.toString('utf8').slice(0, 500);
+    try {
+      message = (JSON.parse(message) as { message?: string }).message ?? message;
+    } catch {
+      /* plain text */
+    }
+    throw new GatewayChunkError(
+      res.status,
+      `${method} ${path.split('/').slice(0, 4).join('/')}: ${res.status} ${message}`,
+    );
+  }
+
+  private send(
+    request: typeof httpRequest,
+    agent: HttpAgent,
+    cred: string,
+    method: string,
+    path: string,
+    body: Uint8Array | null,
+    type: string | null,
+  ): Promise<{ status: number; body: Buffer }> {
+    return new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
       const req = request(
         {
           ...this.ep.http,
@@ -129,21 +170,11 @@ export class GatewayChunks {
           r.on('error', reject);
         },
       );
-      req.on('error', reject);
+      req.on('error', (e: Error & { code?: string }) =>
+        reject(req.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE') ? new StaleSocket(e) : e),
+      );
       req.setTimeout(120_000, () => req.destroy(new Error(`${method} ${path}: no answer from the gateway in 120 s`)));
       req.end(body ?? undefined);
     });
-    if (res.status >= 200 && res.status < 300) return res;
-    if (res.status === 404 && notFoundOk) return res;
-    let message = res.body.toString('utf8').slice(0, 500);
-    try {
-      message = (JSON.parse(message) as { message?: string }).message ?? message;
-    } catch {
-      /* plain text */
-    }
-    throw new GatewayChunkError(
-      res.status,
-      `${method} ${path.split('/').slice(0, 4).join('/')}: ${res.status} ${message}`,
-    );
   }
 }

@@ -10,7 +10,7 @@
  * moves them over the runner's gateway connection. A failed restore fails the task with the store's
  * error (naming the snapshot and the path), and the workspace is left empty, never half-restored.
  */
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunnerMessage, TaskAssignment } from '../protocol/messages.js';
 import { GatewayChunks } from './gateway-chunks.js';
@@ -53,6 +53,22 @@ export class WorkspaceTransfers {
     const dir = join(this.stateDir, 'workspace-index');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     return join(dir, sessionId);
+  }
+
+  /**
+   * The session ended here: removes its workspace index (and any temporary file of a save) once
+   * a transfer of it still running is over. Resolves when done; never throws.
+   */
+  forget(sessionId: string): Promise<void> {
+    if (!this.stateDir) return Promise.resolve();
+    const dir = join(this.stateDir, 'workspace-index');
+    return this.serial(sessionId, async () => {
+      if (!existsSync(dir)) return;
+      for (const name of readdirSync(dir))
+        if (name === sessionId || name.startsWith(`${sessionId}.tmp-`)) rmSync(join(dir, name), { force: true });
+    }).catch((e: unknown) =>
+      this.log(`removing session ${sessionId}'s workspace index failed: ${(e as Error).message}`),
+    );
   }
 
   /** Runs `fn` after whatever transfer of the session is running. */

@@ -126,6 +126,34 @@ for (const c of CASES) {
       await b.delete([]);
     });
 
+    it('stores a batch at once where offered (putMany), and deletes some of it keeping the rest readable', async () => {
+      const objs = [...Array.from({ length: 40 }, (_, i) => obj(`batched ${i}`)), obj('large '.repeat(10_000))];
+      const putMany =
+        b.putMany?.bind(b) ??
+        (async (os: typeof objs) => {
+          for (const o of os) await b.put(o.id, o.stored);
+        });
+      await putMany(objs.map((o) => ({ id: o.id, data: o.stored, stored: o.stored, plain: o.plain })));
+      expect(await b.has(objs.map((o) => o.id))).toEqual(objs.map(() => true));
+      const doomed = objs.filter((_, i) => i % 4 === 0);
+      await b.delete(doomed.map((o) => o.id));
+      expect(await b.has(objs.map((o) => o.id))).toEqual(objs.map((_, i) => i % 4 !== 0));
+      for (const [i, o] of objs.entries()) {
+        const got = await b.get(o.id);
+        if (i % 4 === 0) expect(got).toBeNull();
+        else expect(Buffer.from(got as Uint8Array)).toEqual(Buffer.from(o.stored));
+      }
+      const listed: string[] = [];
+      for await (const o of b.list()) listed.push(o.id);
+      expect(listed.sort()).toEqual(
+        objs
+          .filter((_, i) => i % 4 !== 0)
+          .map((o) => o.id)
+          .sort(),
+      );
+      expect((await b.stat?.(doomed.map((o) => o.id))) ?? doomed.map(() => null)).toEqual(doomed.map(() => null));
+    });
+
     it('answers has for more ids than one batch (load past the default batch of 256)', async () => {
       const objs = Array.from({ length: 600 }, (_, i) => obj(`many ${i}`));
       for (const o of objs.slice(0, 300)) await b.put(o.id, o.stored);

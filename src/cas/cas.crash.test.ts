@@ -3,15 +3,28 @@
  * small tmpfs this test mounts; root only, skipped with the reason printed elsewhere, CI runs as
  * root) it fails with InsufficientStorage, returns no manifest, leaves no partial object, and the
  * earlier snapshot still restores; killed in the middle (SIGKILL of a child process), it leaves no
- * manifest root, and the GC later removes its leftovers.
+ * manifest root, and the GC later removes its leftovers. A pack write killed in the middle (or a
+ * pack cut short on disk) leaves every batch wholly stored or wholly absent, and every object that
+ * lists reads back verified.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InsufficientStorage } from '../core/errors.js';
+import { decodeVerified } from './codec.js';
 import { FsBackend } from './fs-backend.js';
 import { collectGarbage } from './gc.js';
 import { readManifestRoot } from './manifest.js';
@@ -108,5 +121,69 @@ describe('a snapshot that cannot finish', () => {
     const r = await collectGarbage(store, { roots: [], now: Date.now() + 48 * 3_600_000 });
     expect(r.deleted).toBe(objects);
     expect(readdirSync(join(tmp, 'cas-kill/tmp'))).toEqual([]);
+  });
+
+  it('a pack write killed in the middle stores each batch whole or not at all; a pack cut short is ignored', async () => {
+    const root = join(tmp, 'cas-packs');
+    const dist = fileURLToPath(new URL('../../dist/src/cas/', import.meta.url));
+    // Batches of 1,500 distinct small objects (about 12 MB a pack), written until the child is killed.
+    const script = `
+      const { FsBackend } = await import(${JSON.stringify(join(dist, 'fs-backend.js'))});
+      const { encodeSync, hashId } = await import(${JSON.stringify(join(dist, 'codec.js'))});
+      const { randomBytes } = await import('node:crypto');
+      const store = new FsBackend(process.argv[1]);
+      for (let b = 0; ; b++) {
+        const batch = [];
+        for (let i = 0; i < 1500; i++) {
+          const plain = randomBytes(8000);
+          batch.push({ id: hashId(plain), data: encodeSync(plain) });
+        }
+        await store.putMany(batch);
+        process.stdout.write('batch\\n');
+      }
+    `;
+    const proc = spawn(process.execPath, ['--input-type=module', '-e', script, root], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let batches = 0;
+    await new Promise<void>((resolve, reject) => {
+      proc.stdout.on('data', (d: Buffer) => {
+        batches += d.toString().split('batch').length - 1;
+        if (batches >= 2) resolve();
+      });
+      proc.on('exit', (code) => reject(new Error(`child exited (${code}) before it was killed`)));
+    });
+    proc.kill('SIGKILL');
+    await new Promise((r) => proc.on('exit', r));
+
+    const verifyAll = async (store: FsBackend): Promise<number> => {
+      let n = 0;
+      for await (const o of store.list()) {
+        decodeVerified(o.id, (await store.get(o.id)) as Uint8Array);
+        n++;
+      }
+      return n;
+    };
+    const store = new FsBackend(root);
+    const stored = await verifyAll(store);
+    expect(stored).toBeGreaterThanOrEqual(2 * 1500);
+    expect(stored % 1500).toBe(0);
+
+    // A pack cut short on disk (a torn copy of a good one) and a temporary file of a write in the
+    // middle: the first is ignored, the second is a leftover the GC removes.
+    const packs = join(root, 'packs');
+    const good = readdirSync(packs)[0] as string;
+    copyFileSync(join(packs, good), join(packs, 'torn.pack'));
+    truncateSync(join(packs, 'torn.pack'), Math.floor(statSync(join(packs, good)).size / 2));
+    writeFileSync(join(root, 'tmp', 'partial.pack'), Buffer.alloc(4096));
+    const old = (Date.now() - 48 * 3_600_000) / 1000;
+    utimesSync(join(root, 'tmp', 'partial.pack'), old, old);
+    const again = new FsBackend(root);
+    expect(await verifyAll(again)).toBe(stored);
+    const r = await collectGarbage(again, { roots: [], graceMs: 24 * 3_600_000, dryRun: true });
+    expect(r.scanned).toBe(stored);
+    expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+    await again.close();
+    await store.close();
   });
 });

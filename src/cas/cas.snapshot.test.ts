@@ -1,13 +1,16 @@
 import {
   chmodSync,
+  closeSync,
   existsSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   rmSync,
   symlinkSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +87,40 @@ describe('snapshotDir and restoreDir', () => {
     expect(describeTree(out)).toEqual(describeTree(ws));
   });
 
+  it('confirms the index hits of an unchanged tree in batches, not one store query per file', async () => {
+    const ws = join(tmp, 'ws');
+    for (let d = 0; d < 6; d++) {
+      mkdirSync(join(ws, `d${d}`), { recursive: true });
+      for (let f = 0; f < 100; f++) writeFileSync(join(ws, `d${d}`, `f${f}.txt`), `file ${d}/${f}\n`.repeat(20));
+    }
+    // A file that changes between the snapshots is read again, among the hits.
+    const indexFile = join(tmp, 'index');
+    const index = await WorkspaceIndex.load(indexFile);
+    const first = await snapshotDir(ws, store, index);
+    await index.save(indexFile, first.manifestId);
+    writeFileSync(join(ws, 'd3/f50.txt'), 'changed\n');
+    let calls = 0;
+    let asked = 0;
+    const counting: ChunkSink = {
+      has: (ids) => {
+        calls++;
+        asked += ids.length;
+        return store.has(ids);
+      },
+      put: (id, data) => store.put(id, data),
+      putMany: (objects) => store.putMany(objects),
+    };
+    const again = await snapshotDir(ws, counting, await WorkspaceIndex.load(indexFile), { batchSize: 256 });
+    expect(again.filesUnchanged).toBe(599);
+    expect(again.bytesRead).toBe(8);
+    expect(asked).toBeGreaterThanOrEqual(599);
+    // 599 hits in batches of 256 (3), the changed file's batch, the manifest's and the root: not ~600.
+    expect(calls).toBeLessThanOrEqual(8);
+    const out = join(tmp, 'out');
+    await restoreDir(again.manifestId, store, out);
+    expect(describeTree(out)).toEqual(describeTree(ws));
+  });
+
   it('reads a file again when the index vouches for chunks the store no longer has', async () => {
     const ws = join(tmp, 'ws');
     mkdirSync(ws);
@@ -125,9 +162,12 @@ describe('snapshotDir and restoreDir', () => {
     const snap = await snapshotDir(ws, store);
     const id = hashId(Buffer.from(content));
     const stored = (await store.get(id)) as Uint8Array;
-    const bad = Buffer.from(stored);
-    bad[bad.length - 1] = (bad[bad.length - 1] as number) ^ 0xff;
-    writeFileSync(join(tmp, 'cas/objects', id.slice(0, 2), id.slice(2)), bad);
+    // A small file's chunk is in a pack: its last byte is flipped where it lies.
+    const at = store.locate(id);
+    expect(at?.file).toMatch(/\.pack$/);
+    const fd = openSync(at!.file, 'r+');
+    writeSync(fd, Buffer.from([(stored[stored.length - 1] as number) ^ 0xff]), 0, 1, at!.offset + at!.length - 1);
+    closeSync(fd);
     const mount = join(tmp, 'mount');
     mkdirSync(mount);
     const err = await restoreDir(snap.manifestId, store, mount).catch((e: unknown) => e);

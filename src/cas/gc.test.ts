@@ -36,6 +36,8 @@ function ageStore(ms: number): void {
   const t = (Date.now() - ms) / 1000;
   for (const fan of readdirSync(objects))
     for (const f of readdirSync(join(objects, fan))) utimesSync(join(objects, fan, f), t, t);
+  const packs = join(tmp, 'cas/packs');
+  for (const f of readdirSync(packs)) utimesSync(join(packs, f), t, t);
 }
 
 async function count(b: ChunkBackend): Promise<number> {

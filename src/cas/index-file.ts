@@ -18,6 +18,10 @@ interface Row {
 export class WorkspaceIndex implements WorkspaceIndexLike {
   private prev: Map<string, Row>;
   private next = new Map<string, Row>();
+  /** Whether `record` saw anything that differs from `prev` (else an unchanged index is not rewritten). */
+  private changed = false;
+  /** The manifest the index file on disk describes. */
+  private savedManifest: string | null;
 
   constructor(
     rows: Map<string, Row> = new Map(),
@@ -25,6 +29,7 @@ export class WorkspaceIndex implements WorkspaceIndexLike {
     readonly manifestId: string | null = null,
   ) {
     this.prev = rows;
+    this.savedManifest = manifestId;
   }
 
   get size(): number {
@@ -41,7 +46,16 @@ export class WorkspaceIndex implements WorkspaceIndexLike {
   }
 
   record(path: string, stamp: FileStamp, chunks: string[]): void {
-    this.next.set(path, { stamp: { ...stamp }, chunks });
+    const r = this.prev.get(path);
+    const same =
+      r !== undefined &&
+      r.chunks === chunks &&
+      r.stamp.size === stamp.size &&
+      r.stamp.mtimeMs === stamp.mtimeMs &&
+      r.stamp.ctimeMs === stamp.ctimeMs &&
+      r.stamp.ino === stamp.ino;
+    if (!same) this.changed = true;
+    this.next.set(path, same ? r : { stamp: { ...stamp }, chunks });
   }
 
   /** Loads an index file; a missing or damaged one gives an empty index. */
@@ -84,6 +98,11 @@ export class WorkspaceIndex implements WorkspaceIndexLike {
    * committed.
    */
   async save(file: string, manifestId: string): Promise<void> {
+    if (!this.changed && this.next.size === this.prev.size && manifestId === this.savedManifest) {
+      // Every file as it was, under the same manifest: the file on disk already says all this.
+      this.next = new Map();
+      return;
+    }
     const lines = [JSON.stringify({ manifest: manifestId })];
     for (const [p, r] of this.next)
       lines.push(JSON.stringify({ p, s: [r.stamp.size, r.stamp.mtimeMs, r.stamp.ctimeMs, r.stamp.ino], c: r.chunks }));
@@ -92,5 +111,7 @@ export class WorkspaceIndex implements WorkspaceIndexLike {
     await rename(tmp, file);
     this.prev = this.next;
     this.next = new Map();
+    this.changed = false;
+    this.savedManifest = manifestId;
   }
 }

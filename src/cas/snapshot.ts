@@ -162,12 +162,18 @@ export async function snapshotDir(
     opts.onProgress({ files: done, bytes: doneBytes, bytesNew: up.bytesNew });
   };
 
-  // Index hits wait here until one `has` call confirms a batch of them.
-  let hits: { ids: string[]; resolve: (ok: boolean | 'stopped') => void }[] = [];
+  // Index hits wait here until one `has` call confirms a batch of them (`sent` once it is asked).
+  interface Hit {
+    ids: string[];
+    resolve: (ok: boolean | 'stopped') => void;
+    sent: boolean;
+  }
+  let hits: Hit[] = [];
   let hitIds = 0;
   const confirmHits = async () => {
     const batch = hits;
     hits = [];
+    for (const h of batch) h.sent = true;
     hitIds = 0;
     if (!batch.length) return;
     const present = await up.confirm(batch.flatMap((h) => h.ids));
@@ -179,12 +185,14 @@ export async function snapshotDir(
     }
   };
 
+  let reading = 0;
+  const readSlots: (() => void)[] = [];
   const fileEntry = async (w: Walked, mode: number): Promise<ManifestEntry> => {
     const stamp = stampOf(w.st);
     const known = index?.lookup(w.rel, stamp);
     if (known) {
       const ok = await new Promise<boolean | 'stopped'>((resolve) => {
-        hits.push({ ids: known, resolve });
+        hits.push({ ids: known, resolve, sent: false });
         hitIds += known.length;
       });
       if (ok === 'stopped') throw new Error('snapshot stopped');
@@ -194,16 +202,32 @@ export async function snapshotDir(
         return { path: w.rel, type: 'file', mode, size: w.st.size, mtimeMs: Math.trunc(w.st.mtimeMs), chunks: known };
       }
     }
-    const r = await readFileChunks(w, up, sizes);
+    // At most `windowSize` files are read at once, also when hits the store could not confirm
+    // turn into reads (memory stays bounded whatever the number of entries in flight).
+    while (reading >= windowSize) await new Promise<void>((resolve) => readSlots.push(resolve));
+    reading++;
+    let r: Awaited<ReturnType<typeof readFileChunks>>;
+    try {
+      r = await readFileChunks(w, up, sizes);
+    } finally {
+      reading--;
+      readSlots.shift()?.();
+    }
     bytesRead += r.size;
     if (r.stable) index?.record(w.rel, stamp, r.ids);
     return { path: w.rel, type: 'file', mode, size: r.size, mtimeMs: Math.trunc(w.st.mtimeMs), chunks: r.ids };
   };
 
-  const inflight: Promise<ManifestEntry>[] = [];
+  // Entries in order. Those that may read a file are bounded by the window (memory); index hits
+  // hold nothing but ids, so up to a batch of them more wait to be confirmed together: one `has`
+  // call per batch, not one per file (the no-change snapshot spent its time in those calls).
+  const inflight: { job: Promise<ManifestEntry>; hit?: Hit; reads: boolean }[] = [];
+  let readers = 0;
   const settleHead = async () => {
-    if (hits.length) await confirmHits();
-    const e = await (inflight.shift() as Promise<ManifestEntry>);
+    const head = inflight.shift() as (typeof inflight)[number];
+    if (head.hit && !head.hit.sent) await confirmHits();
+    if (head.reads) readers--;
+    const e = await head.job;
     await manifest.add(e);
     done++;
     if (e.type === 'file') doneBytes += e.size;
@@ -216,6 +240,7 @@ export async function snapshotDir(
       const mode = w.st.mode & 0o7777;
       const mtimeMs = Math.trunc(w.st.mtimeMs);
       let job: Promise<ManifestEntry>;
+      const pendingBefore = hits.length;
       if (w.st.isDirectory()) job = Promise.resolve({ path: w.rel, type: 'dir', mode, size: 0, mtimeMs });
       else if (w.st.isSymbolicLink()) {
         const target = await readlink(w.abs);
@@ -223,9 +248,12 @@ export async function snapshotDir(
       } else if (w.st.isFile()) job = fileEntry(w, mode);
       else continue;
       job.catch(() => undefined); // awaited in order by settleHead
-      inflight.push(job);
+      const hit = hits.length > pendingBefore ? hits[hits.length - 1] : undefined;
+      const reads = !hit && w.st.isFile();
+      inflight.push({ job, ...(hit ? { hit } : {}), reads });
+      if (reads) readers++;
       if (hitIds >= (opts.batchSize ?? 256)) await confirmHits();
-      while (inflight.length >= windowSize) await settleHead();
+      while (readers >= windowSize || inflight.length >= windowSize + (opts.batchSize ?? 256)) await settleHead();
     }
     while (inflight.length) await settleHead();
     const root = await manifest.finish();

@@ -21,6 +21,11 @@ export interface ChunkBackend {
   has(ids: string[]): Promise<boolean[]>;
   /** Idempotent; `data` is the stored (encoded, see codec.ts) form. Never leaves a partial object. */
   put(id: string, data: Uint8Array): Promise<void>;
+  /**
+   * Optional: stores a batch at once (same contract as `put` for each object; resolves once all
+   * are in place). The filesystem backend packs small objects into one file (fs-packs.ts).
+   */
+  putMany?(objects: { id: string; data: Uint8Array }[]): Promise<void>;
   /** The stored form, or null when absent. */
   get(id: string): Promise<Uint8Array | null>;
   /** Removes what exists among `ids`; absent ids are not an error. */
@@ -43,9 +48,7 @@ export interface ChunkBackend {
  * many objects in one call (the agent's gateway client) offers `putMany`; the uploader then sends
  * each batch's missing chunks in one call instead of one `put` each.
  */
-export type ChunkSink = Pick<ChunkBackend, 'has' | 'put'> & {
-  putMany?(objects: { id: string; data: Uint8Array }[]): Promise<void>;
-};
+export type ChunkSink = Pick<ChunkBackend, 'has' | 'put' | 'putMany'>;
 /** What a restore reads from. */
 export type ChunkSource = Pick<ChunkBackend, 'get'>;
 

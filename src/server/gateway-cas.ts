@@ -12,19 +12,23 @@
  *
  * Ids are lowercase hex SHA-256 (content addresses of the plain bytes): anything else is a 400, and
  * an object whose bytes do not decode to its address is refused (400) before it is stored.
- * Objects are content-addressed, so a runner can only read what it can name by the hash of its
- * content. Bodies are read with a cap, and one object is held at a time per request.
+ * A runner reads only objects reachable from its own session's snapshots or that it uploaded
+ * (gateway-cas-scope.ts); any other id is a 404, as if absent, whether or not the store holds it.
+ * Bodies are read with a cap, and one object is held at a time per request.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CorruptObject, decodeVerified } from '../cas/index.js';
 import { toError } from '../core/errors.js';
 import type { Runner } from '../store/records.js';
 import type { ServerContext } from './context.js';
+import type { RunnerReadScope } from './gateway-cas-scope.js';
 
 /** What the routes need of the store (the store library's backend interface, src/cas/). */
 export interface CasObjects {
   has(ids: string[]): Promise<boolean[]>;
   put(id: string, data: Uint8Array): Promise<void>;
+  /** A batch at once, where the backend offers it (the filesystem backend packs small objects). */
+  putMany?(objects: { id: string; data: Uint8Array }[]): Promise<void>;
   get(id: string): Promise<Uint8Array | null>;
 }
 
@@ -58,6 +62,7 @@ export class GatewayCas {
     private readonly ctx: ServerContext,
     private readonly objects: CasObjects,
     private readonly authenticate: (credential: string, from?: string) => Promise<Runner | null>,
+    private readonly scope: RunnerReadScope,
   ) {}
 
   /** Serves a `/v1/cas/` request; the caller has checked the client certificate. */
@@ -77,7 +82,7 @@ export class GatewayCas {
     }
     try {
       if (req.method === 'POST' && url === '/v1/cas/has') return await this.has(req, res);
-      if (req.method === 'POST' && url === '/v1/cas/objects') return await this.putMany(req, res);
+      if (req.method === 'POST' && url === '/v1/cas/objects') return await this.putMany(runner, req, res);
       const obj = /^\/v1\/cas\/objects\/([^/?]+)$/.exec(url);
       if (obj) {
         const id = obj[1]!;
@@ -88,10 +93,14 @@ export class GatewayCas {
             message: `object id ${JSON.stringify(id.slice(0, 80))} is not a lowercase hex SHA-256`,
           });
         }
-        if (req.method === 'PUT') return await this.put(id, req, res);
+        if (req.method === 'PUT') return await this.put(runner, id, req, res);
         if (req.method === 'GET') {
-          const data = await this.objects.get(id);
-          if (!data) return json(res, 404, { code: 'not_found', message: `object ${id} is not in the store` });
+          const data = (await this.scope.mayRead(runner, id)) ? await this.objects.get(id) : null;
+          if (!data)
+            return json(res, 404, {
+              code: 'not_found',
+              message: `object ${id} is not in the store, or in no snapshot of this runner's session`,
+            });
           res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': data.byteLength });
           res.end(data);
           return;
@@ -124,7 +133,7 @@ export class GatewayCas {
     json(res, 200, { present: await this.objects.has(ids as string[]) });
   }
 
-  private async putMany(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async putMany(runner: Runner, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readCapped(req, CAS_BATCH_MAX);
     const objects: { id: string; data: Buffer }[] = [];
     for (let at = 0; at < body.length; ) {
@@ -153,11 +162,16 @@ export class GatewayCas {
       objects.push({ id, data });
       at += 68 + len;
     }
-    for (const o of objects) await this.objects.put(o.id, o.data);
+    if (this.objects.putMany) await this.objects.putMany(objects);
+    else for (const o of objects) await this.objects.put(o.id, o.data);
+    this.scope.uploaded(
+      runner,
+      objects.map((o) => o.id),
+    );
     res.writeHead(204).end();
   }
 
-  private async put(id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async put(runner: Runner, id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const data = await readCapped(req, CAS_OBJECT_MAX);
     if (data.length === 0) return json(res, 400, { code: 'bad_request', message: 'empty object body' });
     try {
@@ -167,6 +181,7 @@ export class GatewayCas {
       return json(res, 400, { code: 'corrupt', message: e.message });
     }
     await this.objects.put(id, data);
+    this.scope.uploaded(runner, [id]);
     res.writeHead(204).end();
   }
 }

@@ -10,6 +10,7 @@ import type { Runner } from '../store/records.js';
 import type { ServerContext } from './context.js';
 import type { Gateway } from './gateway.js';
 import { GatewayCas } from './gateway-cas.js';
+import { RunnerReadScope } from './gateway-cas-scope.js';
 import type { WorkspaceRouteDeps } from './routes/workspaces.js';
 import { type Collect, WorkspaceGc } from './workspace-gc.js';
 import { WorkspaceSnapshots } from './workspace-snapshots.js';
@@ -30,7 +31,8 @@ export class WorkspaceStore {
     this.backend = backend ?? openBackend(ctx.config.workspaces.store, ctx.config.home);
     this.snapshots = new WorkspaceSnapshots(ctx, send);
     this.gc = new WorkspaceGc(ctx, collectWith(this.backend));
-    this.gatewayCas = new GatewayCas(ctx, this.backend, authenticate);
+    const readScope = new RunnerReadScope(this.backend, (sessionId) => ctx.store.snapshots.manifestIdsOf(sessionId));
+    this.gatewayCas = new GatewayCas(ctx, this.backend, authenticate, readScope);
   }
 
   /** What the API routes use. */

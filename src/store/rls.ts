@@ -16,10 +16,11 @@ import { CompiledQuery, type DatabaseConnection, type Kysely, sql } from 'kysely
 import { ORG_TABLES, RLS_POLICY } from './migrations/006_tenancy.js';
 import { KIT_TABLES } from './migrations/015_kits_git_credentials.js';
 import { PROVIDER_CREDENTIAL_TABLES } from './migrations/016_provider_credentials.js';
+import { SNAPSHOT_TABLES } from './migrations/017_snapshots_rls.js';
 import type { Database, Dialect } from './schema.js';
 import { currentOrgSetting } from './scope.js';
 
-const TABLES = ['orgs', ...ORG_TABLES, ...KIT_TABLES, ...PROVIDER_CREDENTIAL_TABLES] as const;
+const TABLES = ['orgs', ...ORG_TABLES, ...KIT_TABLES, ...PROVIDER_CREDENTIAL_TABLES, ...SNAPSHOT_TABLES] as const;
 
 /** Sets `marionette.org_id` on a connection as it is reserved (PostgresDialect `onReserveConnection`). */
 export async function orgSettingHook(connection: DatabaseConnection): Promise<void> {

@@ -17,6 +17,7 @@ import * as m012 from './012_runner_sandbox_runtimes.js';
 import * as m013 from './013_snapshots.js';
 import * as m015 from './015_kits_git_credentials.js';
 import * as m016 from './016_provider_credentials.js';
+import * as m017 from './017_snapshots_rls.js';
 import type { MigrationContext } from './context.js';
 
 export type { MigrationContext } from './context.js';
@@ -38,6 +39,7 @@ const STEPS: Record<string, Step> = {
   '013_snapshots': m013,
   '015_kits_git_credentials': m015,
   '016_provider_credentials': m016,
+  '017_snapshots_rls': m017,
 };
 
 export function migrationProvider(ctx: MigrationContext): MigrationProvider {

@@ -108,6 +108,17 @@ export class SnapshotRepo {
     return r ? toSnapshot(r) : null;
   }
 
+  /** The manifests a session's snapshots name (system use: what the session's runner may read). */
+  async manifestIdsOf(sessionId: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('snapshots')
+      .select('manifest_id')
+      .where('session_id', '=', sessionId)
+      .distinct()
+      .execute();
+    return rows.map((r) => r.manifest_id);
+  }
+
   /** Every manifest a kept snapshot names (the garbage collector's roots), deduplicated. */
   async manifestIds(): Promise<string[]> {
     const rows = await this.db.selectFrom('snapshots').select('manifest_id').distinct().execute();

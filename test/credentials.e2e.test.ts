@@ -29,6 +29,10 @@ const ENV_SECRET = `vercel-${randomBytes(16).toString('hex')}`;
 const SECRETS = [E2B_SECRET, MODAL_SECRET, ENV_SECRET];
 
 /** The provider env fallbacks: all cleared (whatever the test's own environment has) but VERCEL_TOKEN. */
+/** Builds the e2b provider; every address it could call is a closed loopback port (nothing here provisions). */
+const E2B_CONFIG =
+  'providers:\n  e2b:\n    gateway: ws://127.0.0.1:9\n    apiUrl: http://127.0.0.1:9\n    sandboxUrl: http://127.0.0.1:9\n';
+
 const SERVER_ENV = {
   E2B_API_KEY: '',
   DAYTONA_API_KEY: '',
@@ -125,7 +129,7 @@ async function verdictOn(pool: string): Promise<Verdict> {
 }
 
 beforeAll(async () => {
-  srv = capture(await startServer({ env: SERVER_ENV }));
+  srv = capture(await startServer({ env: SERVER_ENV, config: E2B_CONFIG }));
   for (const [name, provider] of [
     ['e2b-pool', 'e2b'],
     ['modal-pool', 'modal'],
@@ -153,15 +157,9 @@ describe('mctl credentials', () => {
   });
 
   it('gives credential_missing before anything is provisioned; explain names the variable and the command', async () => {
-    // A provider this build does not implement (or this server did not build) is named unavailable
-    // first: a credential would not help. Where it is built, the missing credential is the verdict.
+    // e2b is built (E2B_CONFIG) and the org has no key: the missing credential is the verdict.
     const providers = await api<{ items: { id: string; registered: boolean }[] }>('GET', '/v1/providers');
-    if (!providers.body.items.find((p) => p.id === 'e2b')?.registered) {
-      const v = await verdictOn('e2b-pool');
-      expect(v.reason).toBe('provider_unavailable');
-      expect(v.detail).toMatch(/provider e2b: not implemented in this version|not configured on this server/);
-      return;
-    }
+    expect(providers.body.items.find((p) => p.id === 'e2b')?.registered).toBe(true);
     const v = await verdictOn('e2b-pool');
     expect(v.reason).toBe('credential_missing');
     expect(v.detail).toContain('E2B_API_KEY');

@@ -35,9 +35,13 @@ async function idleSession(): Promise<SessionView> {
   }, 'the session to be idle with its runner');
 }
 
-/** The shortest prefix of `id` that no other of `ids` starts with. */
+/**
+ * The shortest prefix of `id` that no other of `ids` starts with, and that reaches two characters
+ * past the id's time part (9 characters after the tag): ids made later, which the test does not
+ * know (a warm runner started meanwhile), share a prefix of the time part but not of what follows.
+ */
 function uniquePrefix(id: string, ids: string[]): string {
-  for (let n = 5; n <= id.length; n++) {
+  for (let n = id.indexOf('_') + 1 + 9 + 2; n <= id.length; n++) {
     const p = id.slice(0, n);
     if (ids.filter((x) => x.startsWith(p)).length === 1) return p;
   }

@@ -143,6 +143,14 @@ export const SuspendBody = z
   })
   .optional();
 
+/** Resume elsewhere through the workspace store (src/server/resume-elsewhere.ts); absent: where it was. */
+export const ResumeBody = z
+  .strictObject({
+    pool: z.string().min(1).optional(),
+    provider: z.string().min(1).optional(),
+  })
+  .optional();
+
 // ---- agent cards
 
 const CardFields = {

@@ -241,8 +241,9 @@ export class MarionetteClient {
   suspendSession(id: string, opts: { strategy?: SuspendStrategy } = {}): Promise<R.Session> {
     return this.request('POST', `/v1/sessions/${enc(id)}/suspend`, { body: opts });
   }
-  resumeSession(id: string): Promise<R.Session> {
-    return this.request('POST', `/v1/sessions/${enc(id)}/resume`, { body: {} });
+  /** `pool`/`provider`: resume elsewhere, the workspace restored from the store. */
+  resumeSession(id: string, opts: { pool?: string; provider?: string } = {}): Promise<R.Session> {
+    return this.request('POST', `/v1/sessions/${enc(id)}/resume`, { body: opts });
   }
 
   // ---- tasks

@@ -41,9 +41,10 @@ import { assertNever, Conflict, InvalidRequest, ProviderUnavailable, toError } f
 import { RUNNER_LIVE } from '../core/states.js';
 import type { Pool } from '../core/types.js';
 import type { SuspendStrategy } from '../providers/types.js';
-import type { Session } from '../store/records.js';
+import type { Session, SessionRequest } from '../store/records.js';
 import type { ServerContext } from './context.js';
 import { crashPoint } from './faults.js';
+import { planMove, type ResumeTarget } from './resume-elsewhere.js';
 import type { RunnerService } from './runners.js';
 import type { SessionService } from './sessions.js';
 import { canHonour, resolveStrategy, strictPlan } from './suspend-honour.js';
@@ -221,13 +222,18 @@ export class SuspendService {
 
   // ---- resume -------------------------------------------------------------------------------
 
-  /** Resumes a suspended session. A failure leaves it suspended (storage kept) and is thrown. */
-  async resume(sessionId: string): Promise<Session> {
+  /**
+   * Resumes a suspended session, where it was or (`target`) on another pool or provider through
+   * the workspace store (src/server/resume-elsewhere.ts). A failure leaves it suspended (storage
+   * kept) and is thrown.
+   */
+  async resume(sessionId: string, target: ResumeTarget = {}): Promise<Session> {
     return this.exclusive(sessionId, async () => {
       const { store } = this.ctx;
       const session = await this.sessions.sessionById(sessionId);
       if (session.state !== 'suspended')
         throw new Conflict(`session ${session.id} is ${session.state}; only a suspended session can be resumed`);
+      const move = await planMove(this.ctx, this.sessions, session, target);
       const info = session.suspend;
       const strategy = (info?.strategy ?? 'terminate') as SuspendStrategy;
       const now = Date.now();
@@ -261,7 +267,7 @@ export class SuspendService {
       crashPoint(this.ctx.config, `resume:${strategy}:begun`);
       await this.emitSession(session.id);
       try {
-        const how = await this.bringBack(session, strategy);
+        const how = move ? await this.moveTo(session, move) : await this.bringBack(session, strategy);
         await store.sessions.addEvent(session.id, session.orgId, 'resumed', { strategy, how });
       } catch (e: unknown) {
         const err = toError(e);
@@ -278,6 +284,30 @@ export class SuspendService {
       this.sessions.kick();
       return this.emitSession(session.id);
     });
+  }
+
+  /** Places the session afresh under `request`; the workspace comes from the store, the kept storage goes. */
+  private async moveTo(session: Session, request: SessionRequest): Promise<string> {
+    const moved = await this.ctx.store.sessions.transition(
+      session.id,
+      'scheduling',
+      { runner_id: null, suspend: null, state_reason: null, request: JSON.stringify(request) },
+      ['resuming'],
+    );
+    if (!moved) throw new Conflict(`session ${session.id} changed state while resuming; look again and retry`);
+    const handle = session.suspend?.handle;
+    const provider = handle ? this.ctx.providers.get(handle.providerId) : undefined;
+    if (handle && provider?.destroyStorage)
+      await provider
+        .destroyStorage(handle)
+        .catch((e: unknown) =>
+          this.ctx.log.warn(
+            { err: toError(e), sessionId: session.id },
+            'removing the storage kept before a move failed',
+          ),
+        );
+    const where = request.pool ? `pool ${request.pool}` : `provider ${request.provider}`;
+    return `moved to ${where}; placed afresh, the workspace restored from the store`;
   }
 
   private async bringBack(session: Session, strategy: SuspendStrategy): Promise<string> {

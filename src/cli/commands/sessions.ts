@@ -197,11 +197,20 @@ export function sessionCommands(program: Command, setExit: (code: number) => voi
     });
   sessions
     .command('resume <id>')
-    .description('Resume a suspended session')
-    .action(async (id: string, _o: unknown, cmd: Command) => {
+    .description('Resume a suspended session (--pool/--provider: elsewhere, its workspace from the store)')
+    .option('--pool <name>', 'resume on this pool (the workspace is restored from the store)')
+    .option('--provider <id>', "resume on a pool of this provider (with --pool: the pool's provider)")
+    .action(async (id: string, o: { pool?: string; provider?: string }, cmd: Command) => {
       const { api, out } = ctx(cmd);
-      const s = await api.resumeSession(id);
-      print(out, s, () => `session ${s.id} ${s.state}`);
+      const s = await api.resumeSession(id, {
+        ...(o.pool ? { pool: o.pool } : {}),
+        ...(o.provider ? { provider: o.provider } : {}),
+      });
+      print(
+        out,
+        s,
+        () => `session ${s.id} ${s.state}${o.pool || o.provider ? ` (moving to ${o.pool ?? o.provider})` : ''}`,
+      );
     });
   workspaceSessionCommands(sessions);
 }

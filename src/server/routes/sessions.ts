@@ -3,7 +3,14 @@
  * (filtered by state), get, cancel, explain, events, logs, suspend and resume. Every session they
  * answer carries `sandboxProvider` (see ./views.ts).
  */
-import { CreateSessionBody, EventsQuery, ListSessionsQuery, LogsQuery, SuspendBody } from '../../api/schemas.js';
+import {
+  CreateSessionBody,
+  EventsQuery,
+  ListSessionsQuery,
+  LogsQuery,
+  ResumeBody,
+  SuspendBody,
+} from '../../api/schemas.js';
 import type { Api } from '../api.js';
 import type { ServerContext } from '../context.js';
 import { followLogs } from '../follow.js';
@@ -108,10 +115,14 @@ export function sessionRoutes(api: Api, ctx: ServerContext, sessions: SessionSer
   api.route(
     'POST',
     '/v1/sessions/:id/resume',
-    { summary: 'Resume a suspended session', tag: 'sessions' },
-    async ({ params, org }) => {
+    {
+      summary: 'Resume a suspended session (`pool`/`provider`: elsewhere, through the workspace store)',
+      tag: 'sessions',
+      body: ResumeBody,
+    },
+    async ({ params, body, org }) => {
       await sessions.getSession(org, params.id!);
-      return sessionView(sessions, await suspend.resume(params.id!));
+      return sessionView(sessions, await suspend.resume(params.id!, body ?? {}));
     },
   );
 }

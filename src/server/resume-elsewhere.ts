@@ -54,7 +54,8 @@ export async function planMove(
     (!provider || provider === current.providerId)
   )
     return null;
-  if (!pool && provider && current?.providerId === provider && session.request.provider === provider) return null;
+  // Already on that provider: nothing moves (its kept storage is the fast path).
+  if (!pool && provider && current?.providerId === provider) return null;
   const request: SessionRequest = { ...session.request, pool: pool ?? null, provider: provider ?? null };
   const decision = await sessions.evaluate(orgScope(session.orgId), session.projectId, request);
   if (pool) {

@@ -6,12 +6,13 @@
  * `mctl sessions resume` starts a new sandbox with a new runner whose agent restores the workspace
  * from the store before the next task. A session first suspended with E2B's own `snapshot` and
  * then with `terminate_preserve_storage` comes back with its latest files, and its E2B snapshot is
- * deleted at that suspend (the store holds the workspace from then on).
+ * deleted at that suspend (the store holds the workspace from then on). A workspace the runner
+ * cannot snapshot fails the suspend and keeps the sandbox: the store is E2B's only copy.
  */
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { dockerDescribe } from '../src/providers/docker/docker.test-support.js';
-import { createSession, runTask, type SessionObj, sessionIn, taskDone } from './docker.support.js';
+import { createSession, runTask, type SessionObj, sessionIn, taskDone, taskLines } from './docker.support.js';
 import { type E2bTarget, e2bPrefix, e2bTarget } from './e2b.support.js';
 import { json, type ServerHandle, startServer, until } from './harness.js';
 
@@ -117,8 +118,33 @@ dockerDescribe('e2b terminate_preserve_storage through the workspace store (E2B 
     // The store holds the workspace now; the older E2B snapshot is not kept beside it.
     expect(target.standin.sandboxes.snapshots.size).toBe(0);
 
-    expect((await srv.mctl(['sessions', 'resume', created.id])).code).toBe(0);
+    const back = await srv.mctl(['sessions', 'resume', created.id]);
+    expect(back.code, back.stderr).toBe(0);
     expect(await runTask(srv, created.id, 'cat /workspace/v.txt')).toEqual(['two']);
+    expect((await srv.api('POST', `/v1/sessions/${created.id}/cancel`)).status).toBe(200);
+    await until(async () => sandboxesOf(created.id).length === 0, 'the sandbox to be killed', 60_000);
+  }, 300_000);
+
+  it('a workspace the store cannot snapshot fails the suspend and keeps the sandbox (the store is its only copy)', async () => {
+    // A file the agent (not root) cannot read: the runner's snapshot of the workspace fails.
+    const created = await createSession(srv, {
+      pool: 'e2b',
+      prompt: 'echo mine > /workspace/mine.txt; echo x > /workspace/locked; chmod 000 /workspace/locked; id -u',
+    });
+    const done = await taskDone(srv, created.tasks![0]!.id, 120_000);
+    expect(done.state).toBe('succeeded');
+    expect(await taskLines(srv, done.id)).not.toContain('0');
+    const before = await sessionIn(srv, created.id, ['idle']);
+    const [box] = sandboxesOf(created.id);
+
+    const sus = await srv.mctl(['sessions', 'suspend', created.id, '--strategy', 'terminate_preserve_storage']);
+    expect(sus.code).not.toBe(0);
+    expect(sus.stderr).toMatch(/snapshot/);
+    // Nothing was lost: the same sandbox and runner carry on with the workspace.
+    const after = await sessionIn(srv, created.id, ['idle']);
+    expect(after.runnerId).toBe(before.runnerId);
+    expect(sandboxesOf(created.id).map((b) => b.sandboxId)).toEqual([box!.sandboxId]);
+    expect(await runTask(srv, created.id, 'cat /workspace/mine.txt')).toEqual(['mine']);
     expect((await srv.api('POST', `/v1/sessions/${created.id}/cancel`)).status).toBe(200);
     await until(async () => sandboxesOf(created.id).length === 0, 'the sandbox to be killed', 60_000);
   }, 300_000);

@@ -39,7 +39,8 @@ dockerDescribe('e2b provider conformance (E2B stand-in)', () => {
     {
       skips: [
         {
-          reason: 'an E2B sandbox keeps its workspace only while it lives (pause keeps it; see docs/providers/e2b.md)',
+          reason:
+            "an E2B sandbox's disk ends with it: terminate_preserve_storage keeps the workspace in the server's workspace store, not in the provider (test/e2b.store.e2e.test.ts; docs/providers/e2b.md)",
           cases: ['preserve storage', 'destroy storage'],
         },
       ],

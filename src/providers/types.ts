@@ -147,8 +147,20 @@ export interface SandboxProvider {
   supportedSuspendStrategies?(): readonly SuspendStrategy[];
   pause?(handle: SandboxHandle): Promise<void>;
   unpause?(handle: SandboxHandle): Promise<void>;
-  /** Stops the sandbox but keeps its storage; `restore` later starts a new sandbox on it. */
-  stopPreserveStorage?(handle: SandboxHandle): Promise<void>;
+  /**
+   * Where `terminate_preserve_storage` keeps the workspace: `provider` (default: a volume, a
+   * directory, a stopped sandbox's disk) or `workspace-store` (only the server's workspace store,
+   * so a workspace snapshot that fails, or cannot be taken, fails the suspend).
+   */
+  readonly preservedStorage?: 'provider' | 'workspace-store';
+  /**
+   * Stops the sandbox but keeps its storage; `restore` later starts a new sandbox on it. A
+   * provider whose storage is the workspace store (taken by the server just before) may return
+   * the handle `restore` and `destroyStorage` get instead of this one (e.g. without a snapshot it
+   * deleted); nothing returned keeps this handle.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: providers that return nothing (Promise<void>) keep their handle
+  stopPreserveStorage?(handle: SandboxHandle): Promise<SandboxHandle | void>;
   snapshot?(handle: SandboxHandle): Promise<SandboxHandle>;
   restore?(handle: SandboxHandle, spec: SandboxSpec): Promise<SandboxHandle>;
   /** Removes storage a session kept (volumes, snapshots) once the session ends. */

@@ -115,8 +115,7 @@ export class SuspendSteps {
         return;
       case 'terminate_preserve_storage:stopped': {
         const { provider, handle } = this.sandbox(runner);
-        await provider.stopPreserveStorage!(handle);
-        return handle;
+        return (await provider.stopPreserveStorage!(handle)) ?? handle;
       }
       case 'snapshot:snapshotted': {
         const { provider, handle } = this.sandbox(runner);
@@ -155,15 +154,26 @@ export class SuspendSteps {
 
   /** The `stored` step: the workspace's snapshot, taken by the runner that holds it. */
   private async store(strategy: SuspendStrategy, runner: Runner, session: Session): Promise<void> {
-    if (!this.workspaces) return;
+    // A provider whose kept storage is the store's copy only: that copy must be taken.
+    const onlyStore = this.ctx.providers.get(runner.providerId)?.preservedStorage === 'workspace-store';
+    if (!this.workspaces) {
+      if (onlyStore) throw new Conflict('this server has no workspace store to keep the workspace in');
+      return;
+    }
     // A frozen runner (a pause being escalated) cannot answer; its storage is kept natively.
     const now = await this.ctx.store.runners.get(runner.id);
-    if (strategy === 'terminate_preserve_storage' && now?.state === 'paused') return;
+    if (strategy === 'terminate_preserve_storage' && now?.state === 'paused') {
+      if (onlyStore)
+        throw new Conflict(
+          `runner ${runner.id} is paused, so its workspace cannot be snapshotted into the store; resume the session first`,
+        );
+      return;
+    }
     try {
       await this.workspaces.take({ ...session, runnerId: runner.id }, { reason: 'suspend', pinned: false });
     } catch (e: unknown) {
       // The provider keeps this strategy's storage itself: the store's copy is the extra path.
-      if (strategy !== 'terminate_preserve_storage') throw e;
+      if (strategy !== 'terminate_preserve_storage' || onlyStore) throw e;
       this.ctx.log.warn({ err: toError(e), sessionId: session.id }, 'workspace snapshot before suspend failed');
     }
   }

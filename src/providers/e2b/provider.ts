@@ -4,7 +4,9 @@
  * and dials out to the gateway the config names. Every sandbox carries metadata naming its
  * owners (`<prefix>.managed`, `.install`, `.runner`, ...), so `list` and `reapOrphans` find it
  * after a crash; a provision that fails after the sandbox exists kills it before it throws.
- * Pause/resume (memory kept) is E2B's native suspend; `execCommand` runs through envd.
+ * Pause/resume (memory kept) is E2B's native suspend; `terminate_preserve_storage` keeps the
+ * workspace in the server's workspace store (a sandbox's disk ends with it); `execCommand` runs
+ * through envd.
  */
 import { Conflict, InvalidRequest, ProviderUnavailable, toError } from '../../core/errors.js';
 import { reapOwned } from '../reap.js';
@@ -67,6 +69,8 @@ export class E2bSandboxProvider implements SandboxProvider {
   readonly id = 'e2b';
   readonly displayName = 'E2B';
   readonly capabilities = E2B_CAPABILITIES;
+  /** A sandbox's disk ends with it: `terminate_preserve_storage` keeps the workspace in the server's store. */
+  readonly preservedStorage = 'workspace-store' as const;
   readonly config: E2bProviderConfig;
   readonly installId: string | null;
   private readonly api: E2bApi;
@@ -85,7 +89,7 @@ export class E2bSandboxProvider implements SandboxProvider {
   }
 
   supportedSuspendStrategies(): readonly SuspendStrategy[] {
-    return ['pause', 'snapshot', 'terminate'];
+    return ['pause', 'snapshot', 'terminate_preserve_storage', 'terminate'];
   }
 
   private conn(apiKey: string): E2bConnection {
@@ -269,6 +273,23 @@ export class E2bSandboxProvider implements SandboxProvider {
     if (previous !== undefined && previous !== snapshotId)
       await this.call(() => this.api.deleteSnapshot(conn, previous), `deleting snapshot ${previous}`);
     return { ...handle, metadata: { ...handle.metadata, snapshotId } };
+  }
+
+  /**
+   * `terminate_preserve_storage` through the workspace store: the server snapshotted the
+   * workspace into its store just before (the suspend's `stored` step), so the sandbox is killed
+   * and a snapshot it was restored from is deleted. The handle returned has no `snapshotId`, so
+   * `restore` starts a fresh sandbox from the template, whose agent finds the workspace empty and
+   * restores it from the store before the next task.
+   */
+  async stopPreserveStorage(handle: SandboxHandle): Promise<SandboxHandle> {
+    const conn = await this.connFor(this.orgOf(handle));
+    const id = handle.externalId;
+    // Gone already (a retried step) is fine: the SDK's kill answers false, not an error.
+    await this.call(() => this.api.kill(conn, id), `killing sandbox ${id}`);
+    await this.destroyStorage(handle);
+    const { snapshotId: _old, ...metadata } = handle.metadata;
+    return { ...handle, metadata: { ...metadata, storage: 'workspace-store' } };
   }
 
   /** A new sandbox from the handle's snapshot with a new runner; a handle without one is a fresh provision. */

@@ -1,8 +1,9 @@
 /**
  * @module The workspace index a runner keeps between snapshots: for each file its stamp (size,
  * mtime, ctime, inode) and the chunk ids it had, so `snapshotDir` does not read an unchanged file
- * again. Lookups read the index of the previous snapshot; `record` builds the next one, so files
- * that are gone drop out when it is saved. Saved as newline-delimited JSON next to (never inside)
+ * again; for each directory and symlink its stamp, so a tree found exactly as recorded reuses the
+ * previous manifest whole. Lookups read the index of the previous snapshot; `record` builds the
+ * next one, so entries that are gone drop out when it is saved. Saved as newline-delimited JSON next to (never inside)
  * the workspace, written to a temporary file and renamed; a missing or unreadable index is simply
  * empty (every file is read again, nothing is lost).
  */
@@ -13,6 +14,14 @@ import type { FileStamp, WorkspaceIndexLike } from './types.js';
 interface Row {
   stamp: FileStamp;
   chunks: string[];
+  /** A directory or symlink; a file when absent. */
+  kind?: 'd' | 'l';
+}
+
+const NO_CHUNKS: string[] = [];
+
+function sameStamp(a: FileStamp, b: FileStamp): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino;
 }
 
 export class WorkspaceIndex implements WorkspaceIndexLike {
@@ -38,24 +47,44 @@ export class WorkspaceIndex implements WorkspaceIndexLike {
 
   lookup(path: string, stamp: FileStamp): string[] | undefined {
     const r = this.prev.get(path);
-    if (!r) return undefined;
-    const s = r.stamp;
-    return s.size === stamp.size && s.mtimeMs === stamp.mtimeMs && s.ctimeMs === stamp.ctimeMs && s.ino === stamp.ino
-      ? r.chunks
-      : undefined;
+    return r && !r.kind && sameStamp(r.stamp, stamp) ? r.chunks : undefined;
   }
 
   record(path: string, stamp: FileStamp, chunks: string[]): void {
     const r = this.prev.get(path);
-    const same =
-      r !== undefined &&
-      r.chunks === chunks &&
-      r.stamp.size === stamp.size &&
-      r.stamp.mtimeMs === stamp.mtimeMs &&
-      r.stamp.ctimeMs === stamp.ctimeMs &&
-      r.stamp.ino === stamp.ino;
+    const same = r !== undefined && !r.kind && r.chunks === chunks && sameStamp(r.stamp, stamp);
     if (!same) this.changed = true;
     this.next.set(path, same ? r : { stamp: { ...stamp }, chunks });
+  }
+
+  recordEntry(path: string, kind: 'd' | 'l', stamp: FileStamp): void {
+    const r = this.prev.get(path);
+    const same = r !== undefined && r.kind === kind && sameStamp(r.stamp, stamp);
+    if (!same) this.changed = true;
+    this.next.set(path, same ? r : { stamp: { ...stamp }, chunks: NO_CHUNKS, kind });
+  }
+
+  matches(path: string, kind: 'f' | 'd' | 'l', stamp: FileStamp): boolean {
+    const r = this.prev.get(path);
+    return r !== undefined && (r.kind ?? 'f') === kind && sameStamp(r.stamp, stamp);
+  }
+
+  whole(): { manifestId: string; entries: number; files: number; bytes: number; chunks: string[] } | null {
+    if (!this.savedManifest || this.prev.size === 0) return null;
+    let bytes = 0;
+    let files = 0;
+    const chunks: string[] = [];
+    for (const r of this.prev.values())
+      if (!r.kind) {
+        files++;
+        bytes += r.stamp.size;
+        for (const c of r.chunks) chunks.push(c);
+      }
+    return { manifestId: this.savedManifest, entries: this.prev.size, files, bytes, chunks };
+  }
+
+  keepAll(): void {
+    this.next = new Map(this.prev);
   }
 
   /** Loads an index file; a missing or damaged one gives an empty index. */
@@ -71,7 +100,7 @@ export class WorkspaceIndex implements WorkspaceIndexLike {
     try {
       for (const line of text.split('\n')) {
         if (!line) continue;
-        const o = JSON.parse(line) as { manifest?: string; p?: string; s?: number[]; c?: string[] };
+        const o = JSON.parse(line) as { manifest?: string; p?: string; s?: number[]; c?: string[]; k?: unknown };
         if (typeof o.manifest === 'string') {
           manifestId = isId(o.manifest) ? o.manifest : null;
           continue;
@@ -81,10 +110,12 @@ export class WorkspaceIndex implements WorkspaceIndexLike {
           typeof o.p !== 'string' ||
           !Array.isArray(o.c) ||
           !o.c.every((c) => typeof c === 'string' && isId(c)) ||
-          ![size, mtimeMs, ctimeMs, ino].every((n) => typeof n === 'number')
+          ![size, mtimeMs, ctimeMs, ino].every((n) => typeof n === 'number') ||
+          (o.k !== undefined && o.k !== 'd' && o.k !== 'l')
         )
           return new WorkspaceIndex();
-        rows.set(o.p, { stamp: { size, mtimeMs, ctimeMs, ino } as FileStamp, chunks: o.c });
+        const stamp = { size, mtimeMs, ctimeMs, ino } as FileStamp;
+        rows.set(o.p, o.k ? { stamp, chunks: NO_CHUNKS, kind: o.k } : { stamp, chunks: o.c });
       }
     } catch {
       return new WorkspaceIndex();
@@ -104,8 +135,10 @@ export class WorkspaceIndex implements WorkspaceIndexLike {
       return;
     }
     const lines = [JSON.stringify({ manifest: manifestId })];
-    for (const [p, r] of this.next)
-      lines.push(JSON.stringify({ p, s: [r.stamp.size, r.stamp.mtimeMs, r.stamp.ctimeMs, r.stamp.ino], c: r.chunks }));
+    for (const [p, r] of this.next) {
+      const s = [r.stamp.size, r.stamp.mtimeMs, r.stamp.ctimeMs, r.stamp.ino];
+      lines.push(JSON.stringify(r.kind ? { p, s, c: [], k: r.kind } : { p, s, c: r.chunks }));
+    }
     const tmp = `${file}.tmp-${process.pid}`;
     await writeFile(tmp, `${lines.join('\n')}\n`);
     await rename(tmp, file);

@@ -4,7 +4,9 @@
  * manifest, and puts the manifest root last, so a manifest id that was returned always names
  * data that is in the store. With an index (index-file.ts), a file whose size, mtime, ctime and
  * inode are unchanged is not read again: its recorded chunk ids are confirmed with the store in
- * batches instead (and the file is read after all if any is gone). Sockets, FIFOs and devices are
+ * batches instead (and the file is read after all if any is gone). When the index also finds every
+ * directory and symlink as recorded, and no entry more or less, the previous manifest is reused
+ * whole: one walk of `lstat` calls and one `has` for its root (see `unchangedSince`). Sockets, FIFOs and devices are
  * skipped. Memory stays bounded: a window of entries in flight, 1 MiB reads for large files, and
  * the uploader's batches.
  */
@@ -77,6 +79,32 @@ function sameStamp(a: FileStamp, b: FileStamp): boolean {
   return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino;
 }
 
+/**
+ * Whether `dir` holds exactly the entries the index recorded, each with its stamp: a walk of
+ * `lstat` calls that stops at the first difference. Yields to the event loop every 1,000 entries.
+ */
+async function unchangedSince(dir: string, index: WorkspaceIndexLike, entries: number): Promise<boolean> {
+  if (!index.matches) return false;
+  let n = 0;
+  for await (const w of walk(dir, '')) {
+    const kind = w.st.isDirectory() ? 'd' : w.st.isSymbolicLink() ? 'l' : w.st.isFile() ? 'f' : null;
+    if (!kind) continue; // not in a manifest
+    if (++n > entries || !index.matches(w.rel, kind, stampOf(w.st))) return false;
+    if (n % 1000 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return n === entries;
+}
+
+/** Whether the store has a manifest's root and the given chunk ids (asked in large batches). */
+async function allPresent(sink: ChunkSink, m: { manifestId: string; chunks: string[] }): Promise<boolean> {
+  const ids = [m.manifestId, ...new Set(m.chunks)];
+  for (let i = 0; i < ids.length; i += 4096) {
+    const present = await sink.has(ids.slice(i, i + 4096));
+    if (present.includes(false)) return false;
+  }
+  return true;
+}
+
 /** Reads a file's chunks into the uploader; returns the ids, the bytes read and whether the file held still. */
 async function readFileChunks(
   w: Walked,
@@ -146,6 +174,24 @@ export async function snapshotDir(
   if (!rootSt?.isDirectory()) throw new InvalidRequest(`cannot snapshot ${dir}: not a directory`);
   if (await lstat(join(dir, RESTORE_MARKER)).catch(() => null))
     throw new InvalidRequest(`cannot snapshot ${dir}: a restore into it did not finish (${RESTORE_MARKER} is there)`);
+
+  // Nothing changed since the snapshot the index describes: that manifest is this snapshot, once
+  // the store confirms its root and every chunk its files name (a store that lost one is healed by
+  // the full path below, which reads that file again).
+  const prev = index?.whole?.();
+  if (index && prev && (await unchangedSince(dir, index, prev.entries)) && (await allPresent(sink, prev))) {
+    if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('snapshot aborted');
+    index.keepAll?.();
+    opts.onProgress?.({ files: prev.entries, bytes: prev.bytes, bytesNew: 0 });
+    return {
+      manifestId: prev.manifestId,
+      files: prev.entries,
+      bytes: prev.bytes,
+      bytesNew: 0,
+      bytesRead: 0,
+      filesUnchanged: prev.files,
+    };
+  }
 
   const up = new Uploader(sink, { batchSize: opts.batchSize ?? 256, codec });
   const manifest = new ManifestWriter((id, plain) => up.add(id, plain), codec, sizes);
@@ -241,9 +287,12 @@ export async function snapshotDir(
       const mtimeMs = Math.trunc(w.st.mtimeMs);
       let job: Promise<ManifestEntry>;
       const pendingBefore = hits.length;
-      if (w.st.isDirectory()) job = Promise.resolve({ path: w.rel, type: 'dir', mode, size: 0, mtimeMs });
-      else if (w.st.isSymbolicLink()) {
+      if (w.st.isDirectory()) {
+        index?.recordEntry?.(w.rel, 'd', stampOf(w.st));
+        job = Promise.resolve({ path: w.rel, type: 'dir', mode, size: 0, mtimeMs });
+      } else if (w.st.isSymbolicLink()) {
         const target = await readlink(w.abs);
+        index?.recordEntry?.(w.rel, 'l', stampOf(w.st));
         job = Promise.resolve({ path: w.rel, type: 'symlink', mode, size: Buffer.byteLength(target), mtimeMs, target });
       } else if (w.st.isFile()) job = fileEntry(w, mode);
       else continue;

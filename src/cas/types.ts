@@ -128,6 +128,18 @@ export interface WorkspaceIndexLike {
   lookup(path: string, stamp: FileStamp): string[] | undefined;
   /** Records what a snapshot found for `path` (called for every file of the snapshot). */
   record(path: string, stamp: FileStamp, chunks: string[]): void;
+  /** Records a directory (`d`) or symlink (`l`) of the snapshot with its stamp. */
+  recordEntry?(path: string, kind: 'd' | 'l', stamp: FileStamp): void;
+  /**
+   * The previous snapshot as a whole: its manifest id and what it holds, when the index recorded
+   * every one of its entries (else null), with the chunk ids of its files. A walk that finds
+   * exactly these entries, stamps unchanged, may reuse that manifest without building a new one.
+   */
+  whole?(): { manifestId: string; entries: number; files: number; bytes: number; chunks: string[] } | null;
+  /** Whether `path` is recorded as this kind (`f` file, `d`, `l`) with this very stamp. */
+  matches?(path: string, kind: 'f' | 'd' | 'l', stamp: FileStamp): boolean;
+  /** Keeps every recorded entry for the next save: the snapshot found nothing changed. */
+  keepAll?(): void;
 }
 
 export interface SnapshotOptions {

@@ -7,7 +7,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
 import {
   containersOf,
   createSession,
@@ -25,6 +25,10 @@ import {
   taskDone,
 } from './docker.support.js';
 import { type ServerHandle, startServer } from './harness.js';
+
+// Each case crashes and restarts the server around real containers, twice or more: on a loaded
+// 2-core machine one takes 40-60 s, past the suite's 60 s default.
+vi.setConfig({ testTimeout: 180_000 });
 
 const POOLS = [
   'p: {provider: docker, mode: managed, max_runners: 4}',

@@ -126,7 +126,7 @@ export class Sandboxes {
     let dockerImage: string | undefined;
     if (p.snapshotId !== undefined) {
       const snap = this.snapshots.get(p.snapshotId);
-      if (!snap || snap.status !== 'created') return { unknown: `snapshot ${p.snapshotId}` };
+      if (snap?.status !== 'created') return { unknown: `snapshot ${p.snapshotId}` };
       dockerImage = snap.image;
     } else {
       dockerImage = this.images[p.image ?? 'vercel/sandbox/universal'];

@@ -4,7 +4,7 @@
  * refusal, an unknown image, a rate limit that passes after backoff and one that does not, and a
  * sandbox made whose agent cannot be started (which is then deleted) each give an error naming
  * Vercel's own message and never the token. `execCommand` runs through Vercel's command API and
- * refuses a stopped sandbox.
+ * refuses a stopped sandbox; `fence` stops a sandbox at once.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Conflict, InvalidRequest, ProviderUnavailable } from '../src/core/errors.js';
@@ -139,6 +139,13 @@ dockerDescribe('vercel provider failures (Vercel Sandbox stand-in)', () => {
     handles.push({ p, h });
     const r = await p.execCommand(h, 'echo "$GREETING"; pwd; echo to-stderr >&2; exit 3', { GREETING: "it's me" });
     expect(r).toEqual({ exitCode: 3, stdout: "it's me\n/workspace\n", stderr: 'to-stderr\n' });
+    // Fencing stops the session at once (a lost runner's attempt never runs beside its retry).
+    const other = await p.provision(makeSpec());
+    handles.push({ p, h: other });
+    await p.fence(other);
+    expect(await p.status(other)).toBe('terminated');
+    await p.fence(other);
+    await p.terminate(other);
     const snapped = await p.snapshot(h);
     expect(typeof snapped.metadata.snapshotId).toBe('string');
     const refused = await failure(p.execCommand(snapped, 'true'));

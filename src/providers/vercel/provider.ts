@@ -277,6 +277,18 @@ export class VercelSandboxProvider implements SandboxProvider {
     await this.destroyStorage(handle);
   }
 
+  /**
+   * Stops the sandbox's session now, so a retry of its task never runs beside it. A Vercel
+   * sandbox's disk ends with its session (`persistent: false`): the workspace the store holds is
+   * the session's storage, as for `terminate_preserve_storage`.
+   */
+  async fence(handle: SandboxHandle): Promise<void> {
+    const api = await this.apiOfHandle(handle);
+    await this.call(`stopping sandbox ${handle.externalId}`, async () => {
+      if (await api.get(handle.externalId)) await api.stop(handle.externalId);
+    });
+  }
+
   // ---- suspend ----
 
   /**

@@ -102,6 +102,12 @@ dockerDescribe('vercel pools end to end (Vercel Sandbox stand-in)', () => {
     const cost = costEvents(srv.home).find((c) => c.runner_id === s.runnerId)!;
     expect(cost.billing_model).toBe('active-cpu');
     expect(cost.seconds).toBeGreaterThan(0);
+    // With the resources Vercel reported for the sandbox (what it bills besides active CPU).
+    const listed = await srv.api<{ items: Array<{ runnerId: string; resources?: unknown }> }>(
+      'GET',
+      `/v1/costs?session=${created.id}`,
+    );
+    expect(listed.body.items.find((c) => c.runnerId === s.runnerId)?.resources).toEqual({ vcpus: 2, memoryMb: 4096 });
   }, 300_000);
 
   it('the native snapshot suspend keeps the files in and out of the workspace on a new sandbox; the snapshot goes with the session', async () => {

@@ -172,7 +172,8 @@ describe('the provider registry through the API', () => {
     expect(byId.get('daytona')?.unavailable).toContain('not configured on this server');
     // Built only when configured: this server has no providers.e2b section.
     expect(byId.get('e2b')).toMatchObject({ implemented: true, registered: false });
-    for (const id of ['modal', 'vercel', 'firecracker']) {
+    expect(byId.get('vercel')).toMatchObject({ implemented: true, registered: false });
+    for (const id of ['modal', 'firecracker']) {
       expect(byId.get(id)).toMatchObject({ implemented: false, registered: false });
       expect(byId.get(id)?.unavailable).toContain('not implemented in this version');
     }

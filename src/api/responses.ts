@@ -233,6 +233,8 @@ export const CostEvent = z.looseObject({
   startedAt: ms,
   endedAt: ms,
   seconds: z.number(),
+  /** Runner events: what the sandbox was given, as its provider recorded it (e.g. `{ vcpus, memoryMb }`). */
+  resources: z.record(z.string(), z.unknown()).optional(),
 });
 export const CostListing = z.looseObject({
   items: z.array(CostEvent),

@@ -76,10 +76,17 @@ export class RunnerControl {
     }
   }
 
-  /** A cost event: wall-clock seconds and the provider's billing model. */
+  /** A cost event: wall-clock seconds, the provider's billing model, and the resources its handle records. */
   async recordCost(runner: Runner, endedAt: number): Promise<void> {
     const provider = this.ctx.providers.get(runner.providerId);
-    await this.ctx.store.costs.addRunnerCost(runner, endedAt, provider?.capabilities.billingModel ?? 'fixed');
+    const res = runner.handle?.metadata.resources;
+    const resources = res !== null && typeof res === 'object' ? (res as Record<string, unknown>) : null;
+    await this.ctx.store.costs.addRunnerCost(
+      runner,
+      endedAt,
+      provider?.capabilities.billingModel ?? 'fixed',
+      resources,
+    );
   }
 
   /** Stops the terminate retry timers (server shutdown). */

@@ -220,6 +220,8 @@ export interface CostEventsTable {
   cache_write_tokens?: number | null;
   cost_usd?: number | null;
   model?: string | null;
+  /** Migration 021: what the runner's sandbox was given (JSON, from its handle's `resources`). */
+  resources?: string | null;
 }
 
 /** Migration 013: a snapshot of a session's workspace in the content-addressable store. */

@@ -322,6 +322,19 @@ for (const dialect of DIALECTS) {
         'run_a',
       ]);
       expect(await store.costs.list(orgScope(orgId), { poolId: costly, limit: 1 })).toHaveLength(1);
+      // The resources a provider recorded on the runner's handle go on its event (migration 021).
+      const sized = await pool('sized');
+      await store.costs.addRunnerCost({ ...base, id: 'run_c', poolId: sized }, 2_000, 'active-cpu', {
+        vcpus: 2,
+        memoryMb: 4096,
+      });
+      const [c] = await store.costs.list(orgScope(orgId), { poolId: sized, limit: 10 });
+      expect(c).toMatchObject({
+        runnerId: 'run_c',
+        billingModel: 'active-cpu',
+        resources: { vcpus: 2, memoryMb: 4096 },
+      });
+      expect(all[0]).not.toHaveProperty('resources');
     });
 
     it('never gives one task to two runners nor two tasks to one runner, under racing claims', async () => {

@@ -29,16 +29,22 @@ export interface CostEvent {
   cacheWriteTokens?: number;
   costUsd?: number | null;
   model?: string | null;
+  /** Runner events: what the sandbox was given, as its provider recorded it (`{ vcpus, memoryMb }`, ...). */
+  resources?: Record<string, unknown>;
 }
 
 export class CostRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
-  /** The cost event of a runner that stopped at `endedAt`: wall-clock seconds since it was created. */
+  /**
+   * The cost event of a runner that stopped at `endedAt`: wall-clock seconds since it was created,
+   * and the resources its sandbox was given when the provider recorded them.
+   */
   async addRunnerCost(
     runner: Pick<Runner, 'id' | 'orgId' | 'sessionId' | 'poolId' | 'providerId' | 'createdAt'>,
     endedAt: number,
     billingModel: string,
+    resources: Record<string, unknown> | null = null,
   ): Promise<void> {
     await this.db
       .insertInto('cost_events')
@@ -54,6 +60,7 @@ export class CostRepo {
         ended_at: endedAt,
         seconds: Math.max(0, (endedAt - runner.createdAt) / 1000),
         created_at: Date.now(),
+        ...(resources ? { resources: JSON.stringify(resources) } : {}),
       })
       .execute();
   }
@@ -81,6 +88,7 @@ export class CostRepo {
       startedAt: Number(r.started_at),
       endedAt: Number(r.ended_at),
       seconds: Number(r.seconds),
+      ...(r.resources ? { resources: JSON.parse(r.resources) as Record<string, unknown> } : {}),
       ...(r.task_id
         ? {
             taskId: r.task_id,

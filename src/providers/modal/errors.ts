@@ -62,13 +62,13 @@ export function isNotFound(e: unknown): boolean {
 /** Modal's own message (nice-grpc's `details`, else the error's message without nice-grpc's `/path CODE:` prefix). */
 function vendorMessage(e: unknown): string {
   const v = e as VendorError | null;
-  if (typeof v?.details === 'string' && v.details.trim()) return v.details.trim();
-  return (
-    toError(e)
-      .message.replace(/^\/\S+ [A-Z_]+: /, '')
-      .trim() || 'no message'
-  );
+  const raw =
+    typeof v?.details === 'string' && v.details.trim() ? v.details : toError(e).message.replace(/^\/\S+ [A-Z_]+: /, '');
+  return raw.replace(/\s+/g, ' ').trim() || 'no message';
 }
+
+/** The SDK's own words when Modal could not build or pull an image (a plain Error, no gRPC code). */
+const IMAGE_BUILD_FAILED = /^Image build for \S+ (failed|terminated|timed out)/;
 
 /**
  * The Marionette error for a failed Modal call made while `what`. Auth, quota, rate limit and
@@ -100,6 +100,8 @@ export function modalFailure(e: unknown, what: string, serverUrl?: string): Erro
         `Modal API unreachable${serverUrl ? ` at ${serverUrl}` : ''} while ${what}: ${msg}`,
       );
     case undefined:
+      if (IMAGE_BUILD_FAILED.test(msg))
+        return new InvalidRequest(`Modal could not build the image while ${what}: ${msg}`);
       return new ProviderUnavailable(`Modal: ${what} failed: ${msg}`);
     default:
       return new ProviderUnavailable(`Modal failed ${what} (${codeName(code)}): ${msg}`);

@@ -248,8 +248,8 @@ export class ModalSandboxProvider implements SandboxProvider {
   async status(handle: SandboxHandle): Promise<SandboxStatus> {
     const api = await this.apiOfHandle(handle);
     const code = await this.call(`reading sandbox ${handle.externalId}`, () => api.poll(handle.externalId));
-    if (code === null) return 'running';
-    return code === 'gone' || code === 0 ? 'terminated' : 'failed';
+    // A Modal sandbox that ended (its agent exited, or it was terminated) is gone for good.
+    return code === null ? 'running' : 'terminated';
   }
 
   /** Terminates the sandbox and deletes the snapshot image it was restored from (the session's kept storage). */

@@ -89,10 +89,13 @@ export function mergeModalConfig(base: ModalProviderConfig, sandboxConfig: Recor
   const r = ModalPoolConfigSchema.safeParse(sandboxConfig ?? {});
   if (!r.success) throw new InvalidRequest(`sandbox_config: ${issues(r.error)}`);
   const over = r.data;
+  // A pool's registry image replaces the provider's image id (the id would win otherwise).
   const imageId = over.imageId ?? (over.image === undefined ? base.imageId : undefined);
+  const { imageId: _baseId, ...rest } = base;
+  const { imageId: _overId, ...overRest } = over;
   return {
-    ...base,
-    ...over,
+    ...rest,
+    ...overRest,
     image: over.image ?? base.image ?? DEFAULT_MODAL_IMAGE,
     ...(imageId !== undefined ? { imageId } : {}),
     env: { ...base.env, ...over.env },

@@ -5,7 +5,8 @@
  * is provisioned; once the org's credential is stored a pool with `provider: modal` runs a shell
  * session in a sandbox whose agent dialled the gateway, with a wall-clock cost event and no
  * sandbox left; `snapshot` (Modal's filesystem snapshot) and `terminate_preserve_storage` (through
- * the workspace store) suspend and resume with the workspace intact; a provision that fails after
+ * the workspace store) suspend and resume with the workspace intact; a pool asking for a GPU has it
+ * in Modal's create request; a provision that fails after
  * the sandbox exists leaves nothing behind and the session fails with Modal's message.
  */
 import { createServer } from 'node:net';
@@ -69,6 +70,7 @@ dockerDescribe('modal pools end to end (Modal API stand-in)', () => {
         'pools:',
         '  md: {provider: modal, mode: managed, max_runners: 4}',
         '  mdsnap: {provider: modal, mode: managed, max_runners: 2, suspend_config: {strategy: snapshot, fallback: terminate}}',
+        '  mdgpu: {provider: modal, mode: managed, max_runners: 1, sandbox_config: {gpu: "A10G:1"}}',
         '',
       ].join('\n'),
     });
@@ -165,6 +167,16 @@ dockerDescribe('modal pools end to end (Modal API stand-in)', () => {
     const cost = costEvents(srv.home).find((c) => c.runner_id === s.runnerId)!;
     expect(cost.billing_model).toBe('wall-clock');
     expect(cost.seconds).toBeGreaterThan(0);
+  }, 300_000);
+
+  it('a pool asking for a GPU passes it to Modal: the create request carries it, and the session runs', async () => {
+    const s = await idleSession('mdgpu');
+    const [sb] = await running(s.id);
+    expect(sb, 'the runner sandbox').toBeDefined();
+    expect(sb!.resources.gpuConfig).toMatchObject({ gpuType: 'A10G', count: 1 });
+    // With a GPU the SDK uses Modal's V1 sandbox calls (V2 has no GPUs).
+    expect(sb!.family).toBe('v1');
+    await end(s.id);
   }, 300_000);
 
   it("snapshot (Modal's filesystem snapshot) ends the sandbox, and resume creates one from the image with the workspace intact", async () => {

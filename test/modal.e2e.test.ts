@@ -218,7 +218,11 @@ dockerDescribe('modal pools end to end (Modal API stand-in)', () => {
   }, 300_000);
 
   it('a provision that fails after the sandbox exists leaves nothing, and the session fails with Modal’s message', async () => {
-    target.standin.fail('sandboxWait', { code: Status.FAILED_PRECONDITION, message: 'worker preempted (stand-in)' });
+    target.standin.fail('sandboxWait', {
+      code: Status.FAILED_PRECONDITION,
+      message: 'worker preempted (stand-in)',
+      newSandboxesOnly: true,
+    });
     const created = await createSession(srv, { pool: 'md', prompt: 'true' });
     const failed = await sessionIn(srv, created.id, ['failed'], 120_000);
     expect(failed.stateReason).toContain('provisioning on pool md failed');

@@ -31,6 +31,8 @@ export interface Fault {
   message: string;
   /** How many calls fail (default 1). */
   times?: number;
+  /** Only calls about sandboxes created after the fault was set (so a status poll of an older one cannot use it up). */
+  newSandboxesOnly?: boolean;
 }
 
 export interface ModalStandin {
@@ -84,7 +86,7 @@ export async function startModalStandin(o: ModalStandinOptions): Promise<ModalSt
   const registry = new Map(Object.entries(o.registry).map(([tag, img]) => [tag, engine.addImage(img).id]));
   const apps = new Map<string, string>();
   const calls: string[] = [];
-  const faults = new Map<string, Fault & { left: number }>();
+  const faults = new Map<string, Fault & { left: number; setAt: number }>();
   let url = '';
 
   const sandbox = (sandboxId: unknown): SandboxRec => {
@@ -245,7 +247,8 @@ export async function startModalStandin(o: ModalStandinOptions): Promise<ModalSt
         )
           throw new ServerError(Status.UNAUTHENTICATED, 'Token ID or secret is invalid (stand-in)');
         const fault = faults.get(name) ?? faults.get(name.replace(/V2$/, ''));
-        if (fault && fault.left > 0) {
+        const about = fault?.newSandboxesOnly ? engine.sandboxes.get(String(req.sandboxId ?? '')) : undefined;
+        if (fault && fault.left > 0 && (!fault.newSandboxesOnly || (about && about.createdAt >= fault.setAt))) {
           fault.left--;
           throw new ServerError(fault.code, fault.message);
         }
@@ -274,7 +277,7 @@ export async function startModalStandin(o: ModalStandinOptions): Promise<ModalSt
     engine,
     calls,
     fail(method, fault) {
-      faults.set(method, { ...fault, left: fault.times ?? 1 });
+      faults.set(method, { ...fault, left: fault.times ?? 1, setAt: Date.now() / 1000 });
     },
     async running() {
       const out: SandboxRec[] = [];

@@ -126,6 +126,26 @@ dockerDescribe('modal provider against the Modal stand-in', () => {
     await p.close();
   }, 120_000);
 
+  it('under load (6 provisions at once while Modal rate-limits 4 creates) every runner gets its own sandbox', async () => {
+    const p = make();
+    const before = await running();
+    target.standin.fail('sandboxCreate', {
+      code: Status.RESOURCE_EXHAUSTED,
+      message: 'slow down (stand-in)',
+      times: 4,
+    });
+    const specs = Array.from({ length: 6 }, () => spec());
+    const hs = await Promise.all(specs.map((s) => provision(p, s)));
+    expect(new Set(hs.map((h) => h.externalId)).size).toBe(6);
+    for (const [i, h] of hs.entries())
+      expect(target.standin.engine.sandboxes.get(h.externalId)?.tags[tagKeys(target.prefix).runner]).toBe(
+        specs[i]!.runnerId,
+      );
+    await Promise.all(hs.map((h) => p.terminate(h)));
+    expect(await running()).toBe(before);
+    await p.close();
+  }, 180_000);
+
   it('a provision that fails after Modal made the sandbox terminates it', async () => {
     const p = make();
     const before = target.standin.engine.sandboxes.size;

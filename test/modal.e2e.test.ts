@@ -44,6 +44,8 @@ interface Verdict {
 dockerDescribe('modal pools end to end (Modal API stand-in)', () => {
   let target: ModalTarget;
   let srv: ServerHandle;
+  /** What the server process wrote, grepped for the token secret at the end. */
+  const output: string[] = [];
 
   /** The stand-in's running sandboxes of this file's sessions. */
   const running = async (sessionId?: string) =>
@@ -74,6 +76,8 @@ dockerDescribe('modal pools end to end (Modal API stand-in)', () => {
         '',
       ].join('\n'),
     });
+    srv.proc.stdout?.on('data', (c: Buffer) => output.push(c.toString()));
+    srv.proc.stderr?.on('data', (c: Buffer) => output.push(c.toString()));
   }, 300_000);
 
   afterAll(async () => {
@@ -230,4 +234,17 @@ dockerDescribe('modal pools end to end (Modal API stand-in)', () => {
     expect(target.standin.engine.sandboxes.size).toBeGreaterThan(0);
     await expectNothingLeft();
   }, 300_000);
+
+  it("the org's token secret is in no server output, session, runner or audit answer", async () => {
+    const secret = target.env.MODAL_TOKEN_SECRET!;
+    const answers = await Promise.all(
+      ['/v1/sessions', '/v1/runners', '/v1/audit', '/v1/provider-credentials'].map((p) => srv.api('GET', p)),
+    );
+    for (const r of answers) expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const text = [...output, ...answers.map((r) => JSON.stringify(r.body))].join('\n');
+    // The provider-credentials answer names the stored fields (so the grep reads real answers).
+    expect(text).toContain('tokenSecret');
+    expect(text.length).toBeGreaterThan(0);
+    expect(text).not.toContain(secret);
+  }, 60_000);
 });

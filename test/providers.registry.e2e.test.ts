@@ -1,6 +1,6 @@
 /**
  * The provider registry as the API shows it, on a real server:
- * - a pool on a provider that is not implemented (modal) is `unavailable` with the reason,
+ * - a pool on a provider that is not implemented (firecracker) is `unavailable` with the reason,
  *   never `ok` (it was `ok`, and sessions waited on it forever);
  * - a pool or profile naming a provider that does not exist is a 400 naming the known ones;
  * - `sandbox_mode: runner-creates-sandbox` is refused (API and config) for docker pools, whose
@@ -83,11 +83,11 @@ describe('the provider registry through the API', () => {
   });
 
   it('a pool on a provider that is not implemented is unavailable with the reason, never ok', async () => {
-    const r = await srv.api<PoolView>('POST', '/v1/pools', { name: 'k8s', provider: 'modal' });
+    const r = await srv.api<PoolView>('POST', '/v1/pools', { name: 'k8s', provider: 'firecracker' });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     const p = await pool('k8s');
     expect(p.health).toBe('unavailable');
-    expect(p.unavailableReason).toBe('provider modal: not implemented in this version');
+    expect(p.unavailableReason).toBe('provider firecracker: not implemented in this version');
     expect(p.warnings[0]).toContain('not implemented in this version');
     const listed = (await srv.api<{ items: PoolView[] }>('GET', '/v1/pools')).body.items.find((x) => x.name === 'k8s');
     expect(listed?.health).toBe('unavailable');
@@ -173,7 +173,8 @@ describe('the provider registry through the API', () => {
     // Built only when configured: this server has no providers.e2b section.
     expect(byId.get('e2b')).toMatchObject({ implemented: true, registered: false });
     expect(byId.get('vercel')).toMatchObject({ implemented: true, registered: false });
-    for (const id of ['modal', 'firecracker']) {
+    expect(byId.get('modal')).toMatchObject({ implemented: true, registered: false });
+    for (const id of ['firecracker']) {
       expect(byId.get(id)).toMatchObject({ implemented: false, registered: false });
       expect(byId.get(id)?.unavailable).toContain('not implemented in this version');
     }
@@ -181,7 +182,8 @@ describe('the provider registry through the API', () => {
     expect(byId.get('docker')?.suspend).toMatchObject({ strategy: 'pause', minDurationMs: 60_000 });
     const cli = await srv.mctl(['providers', 'list']);
     expect(cli.code, cli.stderr).toBe(0);
-    expect(cli.stdout).toContain('modal: unavailable (provider modal: not implemented in this version)');
+    expect(cli.stdout).toContain('modal: unavailable (provider modal is not configured on this server)');
+    expect(cli.stdout).toContain('firecracker: unavailable (provider firecracker: not implemented in this version)');
     expect(cli.stdout).toContain('e2b: unavailable (provider e2b is not configured on this server)');
     expect(cli.stdout).toContain('kubernetes: unavailable (provider kubernetes is not configured on this server)');
     expect(cli.stdout).toContain('local: available');

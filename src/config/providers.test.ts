@@ -1,6 +1,6 @@
 /**
  * @module marionette.yaml's `providers:` section, checked by each provider's descriptor: an unknown
- * provider id names the known ones, a provider that is not implemented (modal, ...) stops the server,
+ * provider id names the known ones, a provider that is not implemented (firecracker) stops the server,
  * the seed's `providers.kubernetes` example is accepted, an unknown key names the key, and the seed's
  * `providers.pool.pools` become pools.
  */
@@ -84,8 +84,9 @@ describe('providers: in marionette.yaml', () => {
   });
 
   it('every provider without an implementation is refused the same way', () => {
-    for (const id of ['modal', 'vercel', 'firecracker'])
+    for (const id of ['vercel', 'firecracker'])
       expect(refusal(`providers:\n  ${id}: {}\n`)).toContain(`providers.${id}: `);
+    expect(refusal('providers:\n  modal: {imagee: x}\n')).toMatch(/providers\.modal: unknown key imagee/);
     expect(refusal('providers:\n  daytona: {snapshott: x}\n')).toMatch(/providers\.daytona: unknown key snapshott/);
   });
 

@@ -1,47 +1,37 @@
 /**
- * @module The `modal` provider's descriptor (Modal cloud sandboxes (GPU)). Not implemented in this version: it has
- * its capability row and substrate so the matrix, `/v1/providers` and pool validation know it, and
- * no `create`, so its pools are `unavailable` and configuring `providers.modal` is a startup error.
+ * @module The `modal` provider's descriptor: one Modal sandbox per runner (GPU capable), on Modal
+ * Labs' JS SDK (`modal` 0.x, loaded only by the server when a runner is provisioned). Built only
+ * when marionette.yaml has a `providers.modal` section (it names the gateway address the sandboxes
+ * dial); without one its pools are `unavailable`. Its credential is per org (tokenId,
+ * tokenSecret), with the environment fallback MODAL_TOKEN_ID / MODAL_TOKEN_SECRET. See
+ * docs/providers/modal.md.
  */
-import { BOTH_ARCHES, defineProvider, KEEP_STORAGE_SUSPEND, NO_CONFIG } from '../descriptor.js';
+import { defineProvider, KEEP_STORAGE_SUSPEND } from '../descriptor.js';
 import { BARE_CLOUD_RUNTIMES } from '../substrate.js';
+import { MODAL_CAPABILITIES } from './capabilities.js';
+import { ModalProviderConfigSchema } from './config.js';
+import { MODAL_CREDENTIAL_FIELDS } from './credentials.js';
 
 export const modal = defineProvider({
   id: 'modal',
   displayName: 'Modal',
-  capabilities: {
-    transportModel: 'dial-in',
-    supportsFsSnapshot: true,
-    // Preview-tier in the seed ("yes*"): declared, but the modal provider may fall back.
-    supportsPauseResume: true,
-    supportsCapacityQuery: false,
-    maxConcurrent: null,
-    // The seed's table has `-` here although its provider list says "Modal - GPU, 24h ceiling";
-    // the table wins for the class row, the modal provider instance may declare 86400.
-    maxSessionDurationSeconds: null,
-    regions: ['*'],
-    os: ['linux'],
-    arch: [...BOTH_ARCHES],
-    idleCostModel: 'metered',
-    billingModel: 'wall-clock',
-    maxVCpu: null,
-    maxMemoryMb: null,
-    supportsGpu: true,
-    supportsCustomNetworkPolicy: false,
-    egressDefault: 'allow-all',
-    isA2ARemote: false,
-  },
+  capabilities: MODAL_CAPABILITIES,
   substrate: {
     runtimeKinds: [...BARE_CLOUD_RUNTIMES],
     requirementKinds: ['network-egress', 'git', 'full-history-clone'],
   },
   suspend: KEEP_STORAGE_SUSPEND,
   poolMode: 'managed',
-  credential: {
-    fields: [
-      { name: 'tokenId', env: 'MODAL_TOKEN_ID', required: true, secret: false },
-      { name: 'tokenSecret', env: 'MODAL_TOKEN_SECRET', required: true, secret: true },
-    ],
+  config: ModalProviderConfigSchema,
+  // Needs at least the gateway address its sandboxes dial: without a section its pools are unavailable.
+  requiresConfig: true,
+  credential: { fields: MODAL_CREDENTIAL_FIELDS },
+  async create(config, ctx) {
+    const { ModalSandboxProvider } = await import('./provider.js');
+    const resolve = ctx.resolveCredential;
+    return new ModalSandboxProvider(config, {
+      ...(ctx.installId ? { installId: ctx.installId } : {}),
+      ...(resolve ? { resolveCredential: (orgId: string) => resolve(orgId) } : {}),
+    });
   },
-  config: NO_CONFIG,
 });

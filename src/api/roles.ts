@@ -39,7 +39,7 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   liveness: a('public'),
   readiness: a('public'),
   metrics: a('operator', 'org'),
-  streamEvents: a('viewer', 'org'),
+  streamEvents: a('viewer'),
   createDashboardLink: a('viewer'),
   dashboardLogin: a('public'),
 

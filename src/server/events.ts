@@ -5,6 +5,7 @@
  */
 import type { RunnerMessage } from '../protocol/messages.js';
 import type { LogLine, Runner, Session, Task } from '../store/records.js';
+import type { Snapshot } from '../store/repos/snapshots.js';
 
 /** Why a runner connection or registration was refused (src/server/runner-credentials.ts), for the audit log. */
 export interface RunnerRefusal {
@@ -36,6 +37,8 @@ export interface EventMap {
   'runner:refused': RunnerRefusal;
   /** A runner reported on a workspace snapshot the server asked for (src/server/workspace-snapshots.ts). */
   'workspace:report': { runnerId: string; report: WorkspaceReport };
+  /** A workspace snapshot was recorded (a checkpoint, a suspend's, a fork's first). */
+  'workspace:snapshotted': { snapshot: Snapshot };
 }
 
 /** The runner frames about a workspace snapshot. */

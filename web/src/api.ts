@@ -125,3 +125,8 @@ export function age(ts: number | null | undefined, now = Date.now()): string {
   if (s < 86400) return `${Math.floor(s / 3600)}h`;
   return `${Math.floor(s / 86400)}d`;
 }
+
+/** "3m ago" of a timestamp (ms), or `-` when there is none. */
+export function ago(ts: number | null | undefined): string {
+  return ts ? `${age(ts)} ago` : '-';
+}

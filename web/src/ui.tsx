@@ -1,5 +1,6 @@
 /** @module Small shared pieces of the dashboard's pages: state badges, errors, verdict tables. */
 import type { ComponentChildren } from 'preact';
+import { type Column, Table } from './table.js';
 import type { Verdict } from './types.js';
 
 export function Badge({ state }: { state: string }) {
@@ -35,39 +36,27 @@ export function Page({
   );
 }
 
+const VERDICT_COLUMNS: Column<Verdict>[] = [
+  { label: 'Pool', cell: (v) => v.poolName, rowHeader: true },
+  { label: 'Provider', cell: (v) => v.providerId },
+  { label: 'Priority', cell: (v) => v.priority },
+  {
+    label: 'Verdict',
+    cell: (v) =>
+      v.chosen ? <span class="badge s-succeeded">chosen</span> : <span class="badge s-failed">{v.reason}</span>,
+  },
+  { label: 'Detail', cell: (v) => v.detail },
+];
+
 export function Verdicts({ verdicts, caption }: { verdicts: Verdict[]; caption: string }) {
-  if (verdicts.length === 0) return <p class="muted">No pools were considered.</p>;
   return (
-    <div class="table-wrap">
-      <table data-testid="verdicts">
-        <caption>{caption}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Pool</th>
-            <th scope="col">Provider</th>
-            <th scope="col">Priority</th>
-            <th scope="col">Verdict</th>
-            <th scope="col">Detail</th>
-          </tr>
-        </thead>
-        <tbody>
-          {verdicts.map((v) => (
-            <tr key={v.poolId}>
-              <td>{v.poolName}</td>
-              <td>{v.providerId}</td>
-              <td>{v.priority}</td>
-              <td>
-                {v.chosen ? (
-                  <span class="badge s-succeeded">chosen</span>
-                ) : (
-                  <span class="badge s-failed">{v.reason}</span>
-                )}
-              </td>
-              <td>{v.detail}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table
+      caption={caption}
+      columns={VERDICT_COLUMNS}
+      rows={verdicts}
+      rowKey={(v) => v.poolId}
+      empty="No pools were considered."
+      testId="verdicts"
+    />
   );
 }

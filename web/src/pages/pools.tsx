@@ -4,8 +4,9 @@
  * runners with labels and heartbeat; create a pool and edit one. Runner changes arrive live.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { age, api, enc } from '../api.js';
+import { ago, api, enc } from '../api.js';
 import { useLive } from '../live.js';
+import { type Column, labelText, Table } from '../table.js';
 import type { Listing, Pool, Runner } from '../types.js';
 import { Badge, ErrorNote, Page } from '../ui.js';
 
@@ -152,6 +153,13 @@ function Substrate({ substrate }: { substrate: Record<string, unknown> | undefin
   );
 }
 
+const RUNNER_COLUMNS: Column<Runner>[] = [
+  { label: 'Runner', cell: (r) => r.name, rowHeader: true },
+  { label: 'State', cell: (r) => <Badge state={r.state} /> },
+  { label: 'Labels', cell: (r) => labelText(r.labels), class: 'mono small' },
+  { label: 'Heartbeat', cell: (r) => ago(r.lastHeartbeatAt) },
+];
+
 export function PoolsPage() {
   const [pools, setPools] = useState<Pool[]>([]);
   const [details, setDetails] = useState<Map<string, Pool>>(new Map());
@@ -251,35 +259,7 @@ export function PoolsPage() {
               </dl>
               <Substrate substrate={d.substrate} />
               {mine.length > 0 && (
-                <div class="table-wrap">
-                  <table>
-                    <caption>Runners of {p.name}</caption>
-                    <thead>
-                      <tr>
-                        <th scope="col">Runner</th>
-                        <th scope="col">State</th>
-                        <th scope="col">Labels</th>
-                        <th scope="col">Heartbeat</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {mine.map((r) => (
-                        <tr key={r.id}>
-                          <td>{r.name}</td>
-                          <td>
-                            <Badge state={r.state} />
-                          </td>
-                          <td class="mono small">
-                            {Object.entries(r.labels)
-                              .map(([k, v]) => `${k}=${v}`)
-                              .join(', ') || '-'}
-                          </td>
-                          <td>{r.lastHeartbeatAt ? `${age(r.lastHeartbeatAt)} ago` : '-'}</td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </div>
+                <Table caption={`Runners of ${p.name}`} columns={RUNNER_COLUMNS} rows={mine} rowKey={(r) => r.id} />
               )}
               <button type="button" onClick={() => setEditing(p)}>
                 Edit {p.name}

@@ -1,6 +1,7 @@
 /**
  * @module One session: its state and why, its tasks (patched live), the live log, the placement
- * verdicts pool by pool (`/explain`), suspend / resume / cancel, and a follow-up task.
+ * verdicts pool by pool (`/explain`), its workspace snapshots (./session-snapshots.tsx), suspend /
+ * resume / cancel, and a follow-up task.
  */
 import { useEffect, useState } from 'preact/hooks';
 import { age, api, enc } from '../api.js';
@@ -9,6 +10,7 @@ import { LogView } from '../log-view.js';
 import { type Column, Table } from '../table.js';
 import type { Decision, Session, Task } from '../types.js';
 import { Badge, ErrorNote, Page, Verdicts } from '../ui.js';
+import { SessionSnapshots } from './session-snapshots.js';
 
 const ENDED = ['completed', 'failed', 'cancelled', 'terminated'];
 
@@ -158,6 +160,7 @@ export function SessionPage({ id }: { id: string }) {
       )}
       <h2>Log</h2>
       <LogView sessionId={s.id} generation={s.tasks?.length ?? 0} />
+      <SessionSnapshots session={s} />
       <h2>Placement</h2>
       {decision ? (
         <>

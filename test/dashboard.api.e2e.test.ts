@@ -1,7 +1,8 @@
 /**
  * The dashboard's API on the real server: the org event stream (`GET /v1/events`) carries the
  * caller's org's changes and never another org's, a project token's stream only its project's
- * (sessions, tasks, runners bound to them, workspace snapshots) and never another project's, and
+ * (sessions, tasks, runners bound to them, workspace snapshots, the pools it may use) and never
+ * another project's, and
  * it asks to be asked for as a stream and refuses a bad token; one-time login links work once,
  * carry the maker's role, and refuse a malformed, used or unknown code naming which.
  */
@@ -98,7 +99,7 @@ describe('GET /v1/events', () => {
     }
   }, 60_000);
 
-  it("gives a project token its project's sessions, tasks, runners and snapshots, and nothing of another project's", async () => {
+  it("gives a project token its project's sessions, tasks, runners, snapshots and pools, and nothing of another project's", async () => {
     for (const name of ['alpha', 'beta']) expect((await srv.api('POST', '/v1/projects', { name })).status).toBe(201);
     const token = async (project: string) => {
       const t = await srv.api<{ token: string }>('POST', '/v1/tokens', { role: 'viewer', project, name: project });
@@ -171,6 +172,41 @@ describe('GET /v1/events', () => {
       }
       // Beta has nothing at all: no session of its own, and no pool given to it.
       expect(beta).toEqual([]);
+      // Pools: a change to one given to a project reaches that project's stream and the org's, and a
+      // shared pool's reaches every stream (its sessions may run there).
+      const pool = async (name: string, project?: string) => {
+        const r = await srv.api<{ id: string }>('POST', '/v1/pools', {
+          name,
+          provider: 'pool',
+          mode: 'pool',
+          ...(project ? { project } : {}),
+        });
+        expect(r.status, JSON.stringify(r.body)).toBe(201);
+        return r.body.id;
+      };
+      const [pa, pb, shared] = [
+        await pool('alpha-only', 'alpha'),
+        await pool('beta-only', 'beta'),
+        await pool('shared'),
+      ];
+      const poolEvents = (evs: Ev[]) => evs.filter((e) => e.event === 'pool').map((e) => e.data.id);
+      await waitFor('the three pools on the org stream', () =>
+        [pa, pb, shared].every((id) => poolEvents(all).includes(id)),
+      );
+      await waitFor("alpha's and the shared pool on alpha's stream", () =>
+        [pa, shared].every((id) => poolEvents(alpha).includes(id)),
+      );
+      await waitFor("beta's and the shared pool on beta's stream", () =>
+        [pb, shared].every((id) => poolEvents(beta).includes(id)),
+      );
+      expect(poolEvents(alpha)).not.toContain(pb);
+      expect(poolEvents(beta)).not.toContain(pa);
+      // Given to beta, alpha's pool is announced to both (it left one, joined the other).
+      expect((await srv.api('PATCH', '/v1/pools/alpha-only', { project: 'beta' })).status).toBe(200);
+      await waitFor(
+        'the move on both streams',
+        () => poolEvents(alpha).filter((id) => id === pa).length === 2 && poolEvents(beta).includes(pa),
+      );
     } finally {
       stop.abort();
       await Promise.allSettled(streams.map((s) => s.done));

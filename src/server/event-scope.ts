@@ -1,7 +1,8 @@
 /**
  * @module Which live events (`GET /v1/events`, ./routes/events-stream.ts) a token limited to one
- * project may see: the sessions of its project, their tasks and workspace snapshots, and the runners
- * that are in a pool given to its project or bound to one of its sessions. Nothing of another
+ * project may see: the sessions of its project, their tasks and workspace snapshots, the runners
+ * that are in a pool given to its project or bound to one of its sessions, and changes of the pools
+ * its sessions may use (its project's and those given to no project). Nothing of another
  * project: not its sessions, not its tasks, not a runner while it serves one of its sessions (a
  * runner this stream showed that leaves the project is sent once more with no session, so a page
  * drops the binding, then no longer).

@@ -32,7 +32,8 @@ export interface EventMap {
   'runner:updated': { runner: Runner };
   /** A runner said hello; `workspaces`: the sessions it holds a per-session workspace for. */
   'runner:connected': { runnerId: string; workspaces: string[] };
-  'pool:changed': { poolId: string };
+  /** A pool was created, changed or deleted; `projectIds`: the projects it was and is given to (null: none). */
+  'pool:changed': { poolId: string; orgId?: string; projectIds?: (string | null)[] };
   /** A runner registration or connection was refused (a replayed credential, labels past its pool's bounds...). */
   'runner:refused': RunnerRefusal;
   /** A runner reported on a workspace snapshot the server asked for (src/server/workspace-snapshots.ts). */

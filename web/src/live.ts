@@ -1,6 +1,6 @@
 /**
  * @module The org's live event stream (`GET /v1/events`), shared by every page: one connection,
- * reconnected with a growing delay when it breaks; pages subscribe to session, task, runner and
+ * reconnected with a growing delay when it breaks; pages subscribe to session, task, runner, pool and
  * workspace snapshot changes and patch what they show. `useLive` also re-reads a page's data after a reconnect (it
  * may have missed changes meanwhile).
  */
@@ -37,6 +37,7 @@ export type LiveEvent =
   | { kind: 'task'; data: LiveTask }
   | { kind: 'runner'; data: LiveRunner }
   | { kind: 'snapshot'; data: Snapshot }
+  | { kind: 'pool'; data: { id: string } }
   | { kind: 'connected' };
 
 const listeners = new Set<(e: LiveEvent) => void>();
@@ -56,7 +57,7 @@ async function run(signal: AbortSignal): Promise<void> {
       await stream(
         '/v1/events',
         (e) => {
-          if (e.event === 'session' || e.event === 'task' || e.event === 'runner' || e.event === 'snapshot') {
+          if (['session', 'task', 'runner', 'snapshot', 'pool'].includes(e.event)) {
             const ev = { kind: e.event, data: JSON.parse(e.data) } as LiveEvent;
             for (const fn of listeners) fn(ev);
           }

@@ -1,7 +1,10 @@
-/** @module Small shared pieces of the dashboard's pages: state badges, errors, verdict tables. */
+/** @module Small shared pieces of the dashboard's pages: state badges, errors, verdict tables, pool names. */
 import type { ComponentChildren } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { api } from './api.js';
+import { useLive } from './live.js';
 import { type Column, Table } from './table.js';
-import type { Verdict } from './types.js';
+import type { Listing, Pool, Verdict } from './types.js';
 
 export function Badge({ state }: { state: string }) {
   return <span class={`badge s-${state}`}>{state}</span>;
@@ -59,4 +62,21 @@ export function Verdicts({ verdicts, caption }: { verdicts: Verdict[]; caption: 
       testId="verdicts"
     />
   );
+}
+
+/** The org's pool names by id, read again when a pool changes; `name(id)` falls back to the id. */
+export function usePoolNames(): (id: string | null) => string {
+  const [names, setNames] = useState<Map<string, string>>(new Map());
+  const load = () =>
+    api<Listing<Pool>>('GET', '/v1/pools').then(
+      (r) => setNames(new Map(r.items.map((p) => [p.id, p.name]))),
+      () => {},
+    );
+  useEffect(() => {
+    void load();
+  }, []);
+  useLive((e) => {
+    if (e.kind === 'connected' || e.kind === 'pool') void load();
+  }, []);
+  return (id) => (id ? (names.get(id) ?? id) : '-');
 }

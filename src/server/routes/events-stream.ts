@@ -1,7 +1,8 @@
 /**
  * @module The org's live changes over Server-Sent Events (`GET /v1/events`), for the dashboard:
- * `session`, `task`, `runner` and `snapshot` events carrying the fields a list shows, as the event
- * bus says them, only those of the caller's org. A token limited to a project gets only its
+ * `session`, `task`, `runner` and `snapshot` events carrying the fields a list shows, and `pool`
+ * events naming a pool that changed (read it again), as the event bus says them, only those of the
+ * caller's org. A token limited to a project gets only its
  * project's (../event-scope.ts says which). Nothing is replayed: a client reads the lists first and
  * patches them from the stream (after a reconnect it reads them again). A `: ping` comment every
  * 15 s keeps proxies from closing it; a client that cannot keep up is disconnected (never buffered
@@ -140,7 +141,15 @@ export function eventStreamRoutes(api: Api, ctx: ServerContext): void {
           if (scope) inOrder(async (sc) => ((await sc.sessionId(n.sessionId)) ? data : null), 'snapshot');
           else send('snapshot', data);
         }),
-        ctx.bus.on('pool:changed', ({ poolId }) => scope?.poolChanged(poolId)),
+        ctx.bus.on('pool:changed', ({ poolId, orgId, projectIds }) => {
+          scope?.poolChanged(poolId);
+          if (orgId !== org.orgId) return; // another org's, or said without its org: nothing to send
+          const data = { id: poolId };
+          // A project token: the pools its sessions may use (its project's and the org's shared ones).
+          if (scope) {
+            if ((projectIds ?? []).some((p) => p === null || p === scope.projectId)) inOrder(async () => data, 'pool');
+          } else send('pool', data);
+        }),
       );
       const ping = setInterval(() => raw.write(': ping\n\n'), PING_MS);
       raw.on('close', stop);

@@ -1,7 +1,7 @@
 /**
  * @module Pools: capacity (live / max, idle, busy), health with its reasons, provider, substrate
  * (what each runtime kind the pool provides and where that came from), suspend config, the pool's
- * runners with labels and heartbeat; create a pool and edit one. Runner changes arrive live.
+ * runners with labels and heartbeat; create a pool and edit one. Runner and pool changes arrive live.
  */
 import { useEffect, useState } from 'preact/hooks';
 import { ago, api, enc } from '../api.js';
@@ -194,6 +194,7 @@ export function PoolsPage() {
   }, []);
   useLive((e) => {
     if (e.kind === 'connected' || e.kind === 'runner') void load();
+    else if (e.kind === 'pool') void load(true); // created, edited or deleted elsewhere
   }, []);
   return (
     <Page

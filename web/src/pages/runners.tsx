@@ -4,11 +4,12 @@ import { ago, api, enc } from '../api.js';
 import { useLive } from '../live.js';
 import { type Column, labelText, Table } from '../table.js';
 import type { Listing, Runner } from '../types.js';
-import { Badge, ErrorNote, Page } from '../ui.js';
+import { Badge, ErrorNote, Page, usePoolNames } from '../ui.js';
 
 export function RunnersPage() {
   const [runners, setRunners] = useState<Runner[]>([]);
   const [error, setError] = useState<string | null>(null);
+  const poolName = usePoolNames();
   const load = () =>
     api<Listing<Runner>>('GET', '/v1/runners?limit=1000').then(
       (r) => {
@@ -43,7 +44,7 @@ export function RunnersPage() {
   };
   const columns: Column<Runner>[] = [
     { label: 'Runner', cell: (r) => r.name, rowHeader: true },
-    { label: 'Pool', cell: (r) => r.poolId },
+    { label: 'Pool', cell: (r) => poolName(r.poolId) },
     { label: 'Provider', cell: (r) => r.providerId },
     { label: 'State', cell: (r) => <Badge state={r.state} /> },
     {

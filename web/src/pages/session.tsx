@@ -9,7 +9,7 @@ import { useLive } from '../live.js';
 import { LogView } from '../log-view.js';
 import { type Column, Table } from '../table.js';
 import type { Decision, Session, Task } from '../types.js';
-import { Badge, ErrorNote, Page, Verdicts } from '../ui.js';
+import { Badge, ErrorNote, Page, usePoolNames, Verdicts } from '../ui.js';
 import { SessionSnapshots } from './session-snapshots.js';
 
 const ENDED = ['completed', 'failed', 'cancelled', 'terminated'];
@@ -27,6 +27,7 @@ export function SessionPage({ id }: { id: string }) {
   const [error, setError] = useState<string | null>(null);
   const [prompt, setPrompt] = useState('');
   const [busy, setBusy] = useState(false);
+  const poolName = usePoolNames();
 
   const load = async () => {
     try {
@@ -130,7 +131,7 @@ export function SessionPage({ id }: { id: string }) {
         <dt>Agent</dt>
         <dd>{s.agent}</dd>
         <dt>Pool</dt>
-        <dd>{s.poolId ?? '-'}</dd>
+        <dd>{poolName(s.poolId)}</dd>
         <dt>Provider</dt>
         <dd>{s.sandboxProvider ?? '-'}</dd>
         <dt>Runner</dt>

@@ -172,6 +172,22 @@ describe('GET /v1/events', () => {
       }
       // Beta has nothing at all: no session of its own, and no pool given to it.
       expect(beta).toEqual([]);
+      // The snapshots of its own session are listed for it (the session page reads them), of another
+      // project's session not (as if it did not exist), and a listing of the whole org is refused.
+      const list = await srv.api<{ items: { id: string }[] }>(
+        'GET',
+        `/v1/workspaces?session=${a}`,
+        undefined,
+        alphaToken,
+      );
+      expect(list.status, JSON.stringify(list.body)).toBe(200);
+      expect(list.body.items.map((x) => x.id)).toEqual([snapA]);
+      expectProblem(await srv.api('GET', `/v1/workspaces?session=${d}`, undefined, alphaToken), 404, /session/);
+      expectProblem(
+        await srv.api('GET', '/v1/workspaces', undefined, alphaToken),
+        400,
+        /limited to project .*\?session=ID/,
+      );
       // Pools: a change to one given to a project reaches that project's stream and the org's, and a
       // shared pool's reaches every stream (its sessions may run there).
       const pool = async (name: string, project?: string) => {

@@ -62,8 +62,7 @@ export function eventStreamRoutes(api: Api, ctx: ServerContext): void {
       // perhaps after a store read; an org token's are sent at once.
       let chain: Promise<void> = Promise.resolve();
       let pending = 0;
-      const inOrder = (decide: (s: ProjectEventScope) => Promise<unknown>, event: string) => {
-        if (!scope) return;
+      const inOrder = (decide: () => Promise<unknown>, event: string) => {
         if (++pending > MAX_PENDING) {
           stop();
           raw.end();
@@ -71,7 +70,7 @@ export function eventStreamRoutes(api: Api, ctx: ServerContext): void {
         }
         chain = chain
           .then(async () => {
-            const data = closed ? null : await decide(scope);
+            const data = closed ? null : await decide();
             if (data) send(event, data);
           })
           .catch((e: unknown) => {
@@ -83,6 +82,20 @@ export function eventStreamRoutes(api: Api, ctx: ServerContext): void {
             pending--;
           });
       };
+      /** An org token gets `data` at once; a project token what `keep` says (by default `data`), in order. */
+      const publish = <T>(
+        event: string,
+        data: T,
+        keep: (sc: ProjectEventScope) => Promise<T | null> = async () => data,
+      ) => {
+        if (scope) inOrder(() => keep(scope), event);
+        else send(event, data);
+      };
+      /** Keeps `data` for a project token when `sessionId` is its project's. */
+      const ofSession =
+        <T>(sessionId: string, data: T) =>
+        async (sc: ProjectEventScope) =>
+          (await sc.sessionId(sessionId)) ? data : null;
       offs.push(
         ctx.bus.on('session:updated', ({ session: s }) => {
           if (s.orgId !== org.orgId) return;
@@ -97,8 +110,7 @@ export function eventStreamRoutes(api: Api, ctx: ServerContext): void {
             updatedAt: s.updatedAt,
           };
           // Behind any project check still waiting, so a session's events keep their order.
-          if (scope) inOrder(async () => data, 'session');
-          else send('session', data);
+          publish('session', data);
         }),
         ctx.bus.on('task:updated', ({ task: t }) => {
           if (t.orgId !== org.orgId) return;
@@ -110,8 +122,7 @@ export function eventStreamRoutes(api: Api, ctx: ServerContext): void {
             exitCode: t.exitCode,
             error: t.error,
           };
-          if (scope) inOrder(async (sc) => ((await sc.sessionId(t.sessionId)) ? data : null), 'task');
-          else send('task', data);
+          publish('task', data, ofSession(t.sessionId, data));
         }),
         ctx.bus.on('runner:updated', ({ runner: r }) => {
           if (r.orgId !== org.orgId) return;
@@ -122,8 +133,7 @@ export function eventStreamRoutes(api: Api, ctx: ServerContext): void {
             sessionId: r.sessionId,
             lastHeartbeatAt: r.lastHeartbeatAt,
           };
-          if (scope) inOrder((sc) => sc.runner(data), 'runner');
-          else send('runner', data);
+          publish('runner', data, (sc) => sc.runner(data));
         }),
         ctx.bus.on('workspace:snapshotted', ({ snapshot: n }) => {
           if (n.orgId !== org.orgId) return;
@@ -138,17 +148,15 @@ export function eventStreamRoutes(api: Api, ctx: ServerContext): void {
             pinned: n.pinned,
             createdAt: n.createdAt,
           };
-          if (scope) inOrder(async (sc) => ((await sc.sessionId(n.sessionId)) ? data : null), 'snapshot');
-          else send('snapshot', data);
+          publish('snapshot', data, ofSession(n.sessionId, data));
         }),
         ctx.bus.on('pool:changed', ({ poolId, orgId, projectIds }) => {
           scope?.poolChanged(poolId);
           if (orgId !== org.orgId) return; // another org's, or said without its org: nothing to send
-          const data = { id: poolId };
           // A project token: the pools its sessions may use (its project's and the org's shared ones).
-          if (scope) {
-            if ((projectIds ?? []).some((p) => p === null || p === scope.projectId)) inOrder(async () => data, 'pool');
-          } else send('pool', data);
+          const usable = (sc: ProjectEventScope) => (projectIds ?? []).some((p) => p === null || p === sc.projectId);
+          const data = { id: poolId };
+          publish('pool', data, async (sc) => (usable(sc) ? data : null));
         }),
       );
       const ping = setInterval(() => raw.write(': ping\n\n'), PING_MS);

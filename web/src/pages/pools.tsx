@@ -143,14 +143,72 @@ function PoolEditor({ pool, providers, onDone }: { pool: Pool | null; providers:
   );
 }
 
-function Substrate({ substrate }: { substrate: Record<string, unknown> | undefined }) {
+interface SubstrateView {
+  source: 'override' | 'class-default' | 'unknown-provider';
+  runtimeKinds: string[];
+  requirementKinds: string[];
+  classDefault: { runtimeKinds: string[]; requirementKinds: string[] };
+}
+
+interface SubstrateRow {
+  kind: string;
+  what: 'runtime' | 'requirement';
+  provided: boolean;
+  from: string;
+}
+
+const FROM: Record<SubstrateView['source'], string> = {
+  override: "the pool's runtime_provides",
+  'class-default': "the provider's default",
+  'unknown-provider': 'nothing (unknown provider)',
+};
+
+/** Every kind the pool provides or its provider would by default: provided or not, and where that came from. */
+function substrateRows(s: SubstrateView): SubstrateRow[] {
+  const rows: SubstrateRow[] = [];
+  for (const what of ['runtime', 'requirement'] as const) {
+    const mine = what === 'runtime' ? s.runtimeKinds : s.requirementKinds;
+    const dflt = what === 'runtime' ? s.classDefault.runtimeKinds : s.classDefault.requirementKinds;
+    for (const kind of [...new Set([...mine, ...dflt])].sort()) {
+      const provided = mine.includes(kind);
+      const from =
+        s.source === 'override' && !provided
+          ? `left out by ${FROM.override} (the provider's default has it)`
+          : FROM[s.source];
+      rows.push({ kind, what, provided, from });
+    }
+  }
+  return rows;
+}
+
+const SUBSTRATE_COLUMNS: Column<SubstrateRow>[] = [
+  { label: 'Kind', cell: (r) => r.kind, rowHeader: true, class: 'mono' },
+  { label: 'Of', cell: (r) => r.what },
+  { label: 'Provided', cell: (r) => (r.provided ? 'yes' : 'no') },
+  { label: 'From', cell: (r) => r.from },
+];
+
+function Substrate({ pool, substrate }: { pool: string; substrate: Record<string, unknown> | undefined }) {
   if (!substrate) return null;
+  const s = substrate as unknown as SubstrateView;
   return (
     <details>
-      <summary>Substrate</summary>
-      <pre class="mono small">{JSON.stringify(substrate, null, 2)}</pre>
+      <summary>Substrate ({FROM[s.source] ?? s.source})</summary>
+      <Table
+        caption={`What ${pool} provides`}
+        columns={SUBSTRATE_COLUMNS}
+        rows={substrateRows(s)}
+        rowKey={(r) => `${r.what}:${r.kind}`}
+        empty="Nothing: agents that need a runtime or requirement cannot run here."
+      />
     </details>
   );
+}
+
+/** A pool's suspend config as a sentence: strategy, fallback, and the durations that bound it. */
+function suspendText(c: Record<string, unknown>): string {
+  const secs = (ms: unknown) => (typeof ms === 'number' ? `${Math.round(ms / 1000)} s` : 'none');
+  return `${String(c.strategy ?? '-')}, else ${String(c.fallback ?? '-')}; min ${secs(c.minDurationMs)}, max ${secs(c.maxDurationMs)}`;
 }
 
 const RUNNER_COLUMNS: Column<Runner>[] = [
@@ -238,7 +296,7 @@ export function PoolsPage() {
                 <dt>Priority</dt>
                 <dd>{p.priority}</dd>
                 <dt>Suspend</dt>
-                <dd class="mono small">{JSON.stringify(p.suspendConfig)}</dd>
+                <dd>{suspendText(p.suspendConfig)}</dd>
                 {p.unavailableReason && (
                   <>
                     <dt>Unavailable</dt>
@@ -258,7 +316,7 @@ export function PoolsPage() {
                   </>
                 )}
               </dl>
-              <Substrate substrate={d.substrate} />
+              <Substrate pool={p.name} substrate={d.substrate} />
               {mine.length > 0 && (
                 <Table caption={`Runners of ${p.name}`} columns={RUNNER_COLUMNS} rows={mine} rowKey={(r) => r.id} />
               )}

@@ -56,7 +56,8 @@ function listen(token: string, events: Ev[], stop: AbortSignal): { done: Promise
       open();
     }
   })();
-  return { done, ready };
+  // A refused stream fails `ready` at once (with the status it got), not a wait for events later.
+  return { done, ready: Promise.race([ready, done]) };
 }
 
 async function waitFor(what: string, ok: () => boolean, ms = 30_000): Promise<void> {

@@ -1,8 +1,10 @@
 /**
  * The dashboard's API on the real server: the org event stream (`GET /v1/events`) carries the
- * caller's org's changes and never another org's, asks to be asked for as a stream, and needs a
- * whole-org token; one-time login links work once, carry the maker's role, and refuse a malformed,
- * used or unknown code naming which.
+ * caller's org's changes and never another org's, a project token's stream only its project's
+ * (sessions, tasks, runners bound to them, workspace snapshots, the pools it may use) and never
+ * another project's, and
+ * it asks to be asked for as a stream and refuses a bad token; one-time login links work once,
+ * carry the maker's role, and refuse a malformed, used or unknown code naming which.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ServerHandle, startServer } from './harness.js';
@@ -17,9 +19,15 @@ afterAll(async () => {
   await srv?.destroy();
 });
 
-/** Reads `GET /v1/events` with `token` into `events` until `stop` is aborted. */
-function listen(token: string, events: { event: string; data: Record<string, unknown> }[], stop: AbortSignal) {
-  return (async () => {
+type Ev = { event: string; data: Record<string, unknown> };
+
+/** Reads `GET /v1/events` with `token` into `events` until `stop` is aborted; `ready` once it is open. */
+function listen(token: string, events: Ev[], stop: AbortSignal): { done: Promise<void>; ready: Promise<void> } {
+  let open!: () => void;
+  const ready = new Promise<void>((r) => {
+    open = r;
+  });
+  const done = (async () => {
     const res = await fetch(`${srv.apiUrl}/v1/events`, {
       headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
       signal: stop,
@@ -36,6 +44,7 @@ function listen(token: string, events: { event: string; data: Record<string, unk
         for (let cut = buf.indexOf('\n\n'); cut >= 0; cut = buf.indexOf('\n\n')) {
           const block = buf.slice(0, cut);
           buf = buf.slice(cut + 2);
+          if (block === ': connected') open();
           const ev = /^event: (.+)$/m.exec(block)?.[1];
           const data = /^data: (.+)$/m.exec(block)?.[1];
           if (ev && data) events.push({ event: ev, data: JSON.parse(data) as Record<string, unknown> });
@@ -43,8 +52,12 @@ function listen(token: string, events: { event: string; data: Record<string, unk
       }
     } catch (e: unknown) {
       if (!stop.aborted) throw e;
+    } finally {
+      open();
     }
   })();
+  // A refused stream fails `ready` at once (with the status it got), not a wait for events later.
+  return { done, ready: Promise.race([ready, done]) };
 }
 
 async function waitFor(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
@@ -61,14 +74,14 @@ describe('GET /v1/events', () => {
     expect(org.status).toBe(201);
     const other = await srv.api<{ token: string }>('POST', '/v1/tokens', { role: 'admin', org: 'other', name: 'o' });
     expect(other.status, JSON.stringify(other.body)).toBe(201);
-    const mine: { event: string; data: Record<string, unknown> }[] = [];
-    const theirs: { event: string; data: Record<string, unknown> }[] = [];
+    const mine: Ev[] = [];
+    const theirs: Ev[] = [];
     const stop = new AbortController();
     const a = listen(srv.token, mine, stop.signal);
     const b = listen(other.body.token, theirs, stop.signal);
     try {
       // Both streams are open before the session starts (the server writes a comment at once).
-      await new Promise((r) => setTimeout(r, 300));
+      await Promise.all([a.ready, b.ready]);
       const s = await srv.api<{ id: string }>('POST', '/v1/sessions', { agent: 'shell', prompt: 'echo events' });
       expect(s.status).toBe(201);
       await waitFor('the task to succeed on the stream', () =>
@@ -83,18 +96,162 @@ describe('GET /v1/events', () => {
       expect(theirs).toEqual([]);
     } finally {
       stop.abort();
-      await Promise.allSettled([a, b]);
+      await Promise.allSettled([a.done, b.done]);
     }
   }, 60_000);
 
-  it('is asked for as a stream, with a token for the whole org', async () => {
+  it("gives a project token its project's sessions, tasks, runners, snapshots and pools, and nothing of another project's", async () => {
+    for (const name of ['alpha', 'beta']) expect((await srv.api('POST', '/v1/projects', { name })).status).toBe(201);
+    const token = async (project: string) => {
+      const t = await srv.api<{ token: string }>('POST', '/v1/tokens', { role: 'viewer', project, name: project });
+      expect(t.status, JSON.stringify(t.body)).toBe(201);
+      return t.body.token;
+    };
+    const [alphaToken, betaToken] = [await token('alpha'), await token('beta')];
+    const all: Ev[] = [];
+    const alpha: Ev[] = [];
+    const beta: Ev[] = [];
+    const stop = new AbortController();
+    const streams = [
+      listen(srv.token, all, stop.signal),
+      listen(alphaToken, alpha, stop.signal),
+      listen(betaToken, beta, stop.signal),
+    ];
+    try {
+      await Promise.all(streams.map((s) => s.ready));
+      const create = async (project: string, prompt: string) => {
+        const s = await srv.api<{ id: string }>('POST', '/v1/sessions', { agent: 'shell', prompt, project });
+        expect(s.status, JSON.stringify(s.body)).toBe(201);
+        return s.body.id;
+      };
+      // Both run on the shared `local` pool (no project), one after the other on its runners.
+      const a = await create('alpha', 'echo alpha-work');
+      const d = await create('default', 'echo default-work');
+      const succeeded = (evs: Ev[], sid: string) => () =>
+        evs.some((e) => e.event === 'task' && e.data.sessionId === sid && e.data.state === 'succeeded');
+      await waitFor('both tasks to succeed on the org stream', () => succeeded(all, a)() && succeeded(all, d)());
+      await waitFor("alpha's task on alpha's stream", succeeded(alpha, a));
+      // A checkpoint of each once idle: the snapshot event follows its session's project too.
+      const idle = async (sid: string) => {
+        for (let i = 0; i < 300; i++) {
+          const s = await srv.api<{ state: string }>('GET', `/v1/sessions/${sid}`);
+          if (s.body.state === 'idle') return;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        throw new Error(`session ${sid} did not become idle`);
+      };
+      const snaps: string[] = [];
+      for (const sid of [a, d]) {
+        await idle(sid);
+        const n = await srv.api<{ id: string }>('POST', `/v1/sessions/${sid}/snapshots`, {});
+        expect(n.status, JSON.stringify(n.body)).toBe(201);
+        snaps.push(n.body.id);
+      }
+      const [snapA, snapD] = snaps as [string, string];
+      await waitFor('both snapshots on the org stream', () =>
+        [snapA, snapD].every((id) => all.some((e) => e.event === 'snapshot' && e.data.id === id)),
+      );
+      await waitFor("alpha's snapshot on alpha's stream", () =>
+        alpha.some((e) => e.event === 'snapshot' && e.data.id === snapA && e.data.sessionId === a),
+      );
+      // The org token still sees everything: both sessions, their tasks and runners.
+      for (const sid of [a, d]) {
+        expect(all.some((e) => e.event === 'session' && e.data.id === sid)).toBe(true);
+        expect(all.some((e) => e.event === 'runner' && e.data.sessionId === sid)).toBe(true);
+      }
+      // Alpha's stream: its session, its task, the runner while it ran alpha's session...
+      expect(alpha.some((e) => e.event === 'session' && e.data.id === a)).toBe(true);
+      expect(alpha.some((e) => e.event === 'runner' && e.data.sessionId === a)).toBe(true);
+      // ... and nothing of the default project's: not its session, task, snapshot or runner binding.
+      const text = JSON.stringify(alpha);
+      expect(text).not.toContain(d);
+      expect(text).not.toContain(snapD);
+      for (const e of alpha) {
+        if (e.event === 'session') expect(e.data.id).toBe(a);
+        if (e.event === 'task' || e.event === 'snapshot') expect(e.data.sessionId).toBe(a);
+        if (e.event === 'runner') expect([a, null]).toContain(e.data.sessionId);
+      }
+      // Beta has nothing at all: no session of its own, and no pool given to it.
+      expect(beta).toEqual([]);
+      // The snapshots of its own session are listed for it (the session page reads them), of another
+      // project's session not (as if it did not exist), and a listing of the whole org is refused.
+      const list = await srv.api<{ items: { id: string }[] }>(
+        'GET',
+        `/v1/workspaces?session=${a}`,
+        undefined,
+        alphaToken,
+      );
+      expect(list.status, JSON.stringify(list.body)).toBe(200);
+      expect(list.body.items.map((x) => x.id)).toEqual([snapA]);
+      expectProblem(await srv.api('GET', `/v1/workspaces?session=${d}`, undefined, alphaToken), 404, /session/);
+      expectProblem(
+        await srv.api('GET', '/v1/workspaces', undefined, alphaToken),
+        400,
+        /limited to project .*\?session=ID/,
+      );
+      // Pools: a change to one given to a project reaches that project's stream and the org's, and a
+      // shared pool's reaches every stream (its sessions may run there).
+      const pool = async (name: string, project?: string) => {
+        const r = await srv.api<{ id: string }>('POST', '/v1/pools', {
+          name,
+          provider: 'pool',
+          mode: 'pool',
+          ...(project ? { project } : {}),
+        });
+        expect(r.status, JSON.stringify(r.body)).toBe(201);
+        return r.body.id;
+      };
+      const [pa, pb, shared] = [
+        await pool('alpha-only', 'alpha'),
+        await pool('beta-only', 'beta'),
+        await pool('shared'),
+      ];
+      const poolEvents = (evs: Ev[]) => evs.filter((e) => e.event === 'pool').map((e) => e.data.id);
+      await waitFor('the three pools on the org stream', () =>
+        [pa, pb, shared].every((id) => poolEvents(all).includes(id)),
+      );
+      await waitFor("alpha's and the shared pool on alpha's stream", () =>
+        [pa, shared].every((id) => poolEvents(alpha).includes(id)),
+      );
+      await waitFor("beta's and the shared pool on beta's stream", () =>
+        [pb, shared].every((id) => poolEvents(beta).includes(id)),
+      );
+      expect(poolEvents(alpha)).not.toContain(pb);
+      expect(poolEvents(beta)).not.toContain(pa);
+      // Given to beta, alpha's pool is announced to both (it left one, joined the other).
+      expect((await srv.api('PATCH', '/v1/pools/alpha-only', { project: 'beta' })).status).toBe(200);
+      await waitFor(
+        'the move on both streams',
+        () => poolEvents(alpha).filter((id) => id === pa).length === 2 && poolEvents(beta).includes(pa),
+      );
+    } finally {
+      stop.abort();
+      await Promise.allSettled(streams.map((s) => s.done));
+    }
+  }, 120_000);
+
+  it('is asked for as a stream, and refuses a missing, unknown or revoked token', async () => {
     expectProblem(await srv.api('GET', '/v1/events'), 400, /Accept: text\/event-stream/);
-    const p = await srv.api<{ token: string }>('POST', '/v1/tokens', { role: 'viewer', project: 'default', name: 'p' });
-    const res = await fetch(`${srv.apiUrl}/v1/events`, {
-      headers: { authorization: `Bearer ${p.body.token}`, accept: 'text/event-stream' },
+    const open = (token: string | null) =>
+      fetch(`${srv.apiUrl}/v1/events`, {
+        headers: { accept: 'text/event-stream', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      });
+    const none = await open(null);
+    expect(none.status).toBe(401);
+    expect(((await none.json()) as { detail: string }).detail).toMatch(/missing bearer token/);
+    const bogus = await open('mrt_not-a-token');
+    expect(bogus.status).toBe(401);
+    expect(((await bogus.json()) as { detail: string }).detail).toMatch(/invalid API token/);
+    const p = await srv.api<{ id: string; token: string }>('POST', '/v1/tokens', {
+      role: 'viewer',
+      project: 'default',
+      name: 'short-lived',
     });
-    expect(res.status).toBe(403);
-    expect(((await res.json()) as { detail: string }).detail).toMatch(/limited to project/);
+    expect(p.status).toBe(201);
+    expect((await srv.api('DELETE', `/v1/tokens/${p.body.id}`)).status).toBe(200);
+    const revoked = await open(p.body.token);
+    expect(revoked.status).toBe(401);
+    expect(((await revoked.json()) as { detail: string }).detail).toMatch(/revoked/);
   });
 });
 

@@ -228,6 +228,12 @@ describe('pools, runners, tokens and costs', () => {
     const pool = await srv.api<{ maxRunners: number; labels: Record<string, string> }>('GET', '/v1/pools/machines');
     expect(pool.body.maxRunners).toBe(3);
     expect(pool.body.labels).toEqual({ os: 'linux' });
+    // The local pool's substrate, kind by kind with where it came from, and its suspend config.
+    const local = page.locator('article[data-pool="local"]');
+    expect(await local.textContent()).toMatch(/terminate_preserve_storage, else terminate; min 0 s, max none/);
+    await local.getByText(/^Substrate/).click();
+    const substrate = local.getByRole('table', { name: 'What local provides' });
+    await expect.poll(() => substrate.textContent()).toMatch(/native\s*runtime\s*yes\s*the provider's default/);
     await screenshot(page, 'pools');
   });
 

@@ -39,7 +39,7 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   liveness: a('public'),
   readiness: a('public'),
   metrics: a('operator', 'org'),
-  streamEvents: a('viewer', 'org'),
+  streamEvents: a('viewer'),
   createDashboardLink: a('viewer'),
   dashboardLogin: a('public'),
 
@@ -133,7 +133,7 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   snapshotSession: a('member'),
   forkSession: a('member'),
   getSessionWorkspace: a('viewer'),
-  listSnapshots: a('viewer', 'org'),
+  listSnapshots: a('viewer'),
   getSnapshot: a('viewer', 'org'),
   downloadSnapshot: a('viewer', 'org'),
   diffSnapshots: a('viewer', 'org'),

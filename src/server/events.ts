@@ -5,6 +5,7 @@
  */
 import type { RunnerMessage } from '../protocol/messages.js';
 import type { LogLine, Runner, Session, Task } from '../store/records.js';
+import type { Snapshot } from '../store/repos/snapshots.js';
 
 /** Why a runner connection or registration was refused (src/server/runner-credentials.ts), for the audit log. */
 export interface RunnerRefusal {
@@ -31,11 +32,14 @@ export interface EventMap {
   'runner:updated': { runner: Runner };
   /** A runner said hello; `workspaces`: the sessions it holds a per-session workspace for. */
   'runner:connected': { runnerId: string; workspaces: string[] };
-  'pool:changed': { poolId: string };
+  /** A pool was created, changed or deleted; `projectIds`: the projects it was and is given to (null: none). */
+  'pool:changed': { poolId: string; orgId?: string; projectIds?: (string | null)[] };
   /** A runner registration or connection was refused (a replayed credential, labels past its pool's bounds...). */
   'runner:refused': RunnerRefusal;
   /** A runner reported on a workspace snapshot the server asked for (src/server/workspace-snapshots.ts). */
   'workspace:report': { runnerId: string; report: WorkspaceReport };
+  /** A workspace snapshot was recorded (a checkpoint, a suspend's, a fork's first). */
+  'workspace:snapshotted': { snapshot: Snapshot };
 }
 
 /** The runner frames about a workspace snapshot. */

@@ -198,7 +198,7 @@ export class PoolService {
       throw new Conflict(`pool ${input.name} already exists`, { hint: 'use `mctl pools update`' });
     const projectId = await this.projectOf(org, input.project, null);
     const pool = await this.ctx.store.pools.insert(this.toRow(org, input, null, source, projectId));
-    this.changed(pool.id);
+    this.changed(pool);
     return pool;
   }
 
@@ -209,7 +209,7 @@ export class PoolService {
     const row = this.toRow(org, { ...input, name: base.name }, base, source, projectId);
     const { id: _id, org_id: _o, created_at: _c, ...patch } = row;
     await this.ctx.store.pools.update(base.id, patch);
-    this.changed(base.id);
+    this.changed(base, projectId);
     return this.get(org, base.id);
   }
 
@@ -226,11 +226,13 @@ export class PoolService {
       if (open) throw new Conflict(`pool ${pool.name} still has ${open} open session(s)`);
       await tx.pools.deleteCascade(pool.id);
     });
-    this.changed(pool.id);
+    this.changed(pool);
   }
 
-  private changed(poolId: string): void {
-    this.ctx.bus.emit('pool:changed', { poolId });
+  /** `projectId`: the project the pool is given to now, when a change moved it. */
+  private changed(pool: Pool, projectId = pool.projectId ?? null): void {
+    const projectIds = [...new Set([pool.projectId ?? null, projectId])];
+    this.ctx.bus.emit('pool:changed', { poolId: pool.id, orgId: pool.orgId, projectIds });
     this.sessions.poolsChanged();
   }
 

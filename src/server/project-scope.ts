@@ -2,7 +2,8 @@
  * @module A token limited to a project acts only in that project where a resource has one
  * (sessions, and tasks through their session). For such a token: an operation on a session or a
  * task of another project answers 404 (as if it did not exist, so nothing leaks), listings of
- * sessions and tasks keep only its project's, and a new session must land in its project. Tokens
+ * sessions and tasks keep only its project's, snapshots are listed for one of its sessions at a
+ * time (`?session=ID`), and a new session must land in its project. Tokens
  * for the whole org pass untouched (no extra read). The role table (src/api/roles.ts) already
  * refuses such a token every operation on what the whole org shares.
  *
@@ -10,7 +11,7 @@
  * work scopes them by org); it then becomes a second wall.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Forbidden, NotFound } from '../core/errors.js';
+import { Forbidden, InvalidRequest, NotFound } from '../core/errors.js';
 import { orgScope } from '../store/scope.js';
 import { operationOf } from './auth.js';
 import type { ServerContext } from './context.js';
@@ -67,6 +68,17 @@ export function installProjectScope(app: FastifyInstance, ctx: ServerContext): v
         throw new Forbidden(
           `this token is limited to project ${p.projectId}; it cannot create sessions in project ${JSON.stringify(body.project)}`,
         );
+      return;
+    }
+    if (op === 'listSnapshots') {
+      // Snapshots of one of its sessions: the session is named and checked like any other.
+      const session = (req.query as Record<string, unknown> | undefined)?.session;
+      if (typeof session !== 'string' || session === '')
+        throw new InvalidRequest(
+          `this token is limited to project ${p.projectId}: list the snapshots of one of its sessions (?session=ID)`,
+        );
+      const project = await sessionProject(ctx, p.orgId, session);
+      if (project !== null && project !== p.projectId) throw new NotFound('session', session);
       return;
     }
     if (!id) return;

@@ -135,6 +135,7 @@ export class WorkspaceSnapshots {
         bytes: snap.bytes,
         bytesNew: snap.bytesNew,
       });
+      this.ctx.bus.emit('workspace:snapshotted', { snapshot: snap });
       return snap;
     } catch (e: unknown) {
       await this.ctx.store.sessions

@@ -38,12 +38,34 @@ export async function api<T>(method: string, path: string, body?: unknown, token
   const res = await fetch(path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
   const text = await res.text();
   const data = text ? (JSON.parse(text) as unknown) : null;
-  if (!res.ok) {
-    const p = (data ?? {}) as { detail?: string; hint?: string; title?: string };
-    if (res.status === 401 && token) for (const fn of onUnauthorized) fn();
-    throw new ApiError(res.status, p.detail ?? p.title ?? `HTTP ${res.status}`, p.hint);
-  }
+  if (!res.ok) throw refused(res.status, data, !!token);
   return data as T;
+}
+
+/** The Error for a refused request (its problem's detail), telling the app when the token is refused. */
+function refused(status: number, problem: unknown, hadToken: boolean): ApiError {
+  const p = (problem ?? {}) as { detail?: string; hint?: string; title?: string };
+  if (status === 401 && hadToken) for (const fn of onUnauthorized) fn();
+  return new ApiError(status, p.detail ?? p.title ?? `HTTP ${status}`, p.hint);
+}
+
+/**
+ * Downloads `path` (sent with the token, so not a plain link) and hands it to the browser as the
+ * file `filename`.
+ */
+export async function download(path: string, filename: string): Promise<void> {
+  const headers: Record<string, string> = {};
+  if (auth.token) headers.authorization = `Bearer ${auth.token}`;
+  const res = await fetch(path, { headers });
+  if (!res.ok) throw refused(res.status, await res.json().catch(() => null), !!auth.token);
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 export interface SseEvent {
@@ -71,11 +93,7 @@ export async function stream(
     if (signal.aborted) return;
     throw e;
   }
-  if (!res.ok || !res.body) {
-    const p = (await res.json().catch(() => ({}))) as { detail?: string };
-    if (res.status === 401) for (const fn of onUnauthorized) fn();
-    throw new ApiError(res.status, p.detail ?? `HTTP ${res.status}`);
-  }
+  if (!res.ok || !res.body) throw refused(res.status, await res.json().catch(() => null), !!auth.token);
   onOpen?.();
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buf = '';
@@ -124,4 +142,22 @@ export function age(ts: number | null | undefined, now = Date.now()): string {
   if (s < 3600) return `${Math.floor(s / 60)}m`;
   if (s < 86400) return `${Math.floor(s / 3600)}h`;
   return `${Math.floor(s / 86400)}d`;
+}
+
+/** "3m ago" of a timestamp (ms), or `-` when there is none. */
+export function ago(ts: number | null | undefined): string {
+  return ts ? `${age(ts)} ago` : '-';
+}
+
+/** A byte count the way people read it: `512 B`, `1.5 kB`, `23 MB`. */
+export function bytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let u = -1;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
 }

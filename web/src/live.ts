@@ -1,11 +1,12 @@
 /**
  * @module The org's live event stream (`GET /v1/events`), shared by every page: one connection,
- * reconnected with a growing delay when it breaks; pages subscribe to session, task and runner
- * changes and patch what they show. `useLive` also re-reads a page's data after a reconnect (it
+ * reconnected with a growing delay when it breaks; pages subscribe to session, task, runner, pool and
+ * workspace snapshot changes and patch what they show. `useLive` also re-reads a page's data after a reconnect (it
  * may have missed changes meanwhile).
  */
 import { useEffect, useState } from 'preact/hooks';
 import { stream } from './api.js';
+import type { Snapshot } from './types.js';
 
 export interface LiveSession {
   id: string;
@@ -35,6 +36,8 @@ export type LiveEvent =
   | { kind: 'session'; data: LiveSession }
   | { kind: 'task'; data: LiveTask }
   | { kind: 'runner'; data: LiveRunner }
+  | { kind: 'snapshot'; data: Snapshot }
+  | { kind: 'pool'; data: { id: string } }
   | { kind: 'connected' };
 
 const listeners = new Set<(e: LiveEvent) => void>();
@@ -54,7 +57,7 @@ async function run(signal: AbortSignal): Promise<void> {
       await stream(
         '/v1/events',
         (e) => {
-          if (e.event === 'session' || e.event === 'task' || e.event === 'runner') {
+          if (['session', 'task', 'runner', 'snapshot', 'pool'].includes(e.event)) {
             const ev = { kind: e.event, data: JSON.parse(e.data) } as LiveEvent;
             for (const fn of listeners) fn(ev);
           }

@@ -93,3 +93,14 @@ export interface CostEvent {
 export interface Listing<T> {
   items: T[];
 }
+export interface Snapshot {
+  id: string;
+  sessionId: string;
+  parentId: string | null;
+  reason: 'checkpoint' | 'suspend' | 'fork';
+  files: number;
+  bytes: number;
+  bytesNew: number;
+  pinned: boolean;
+  createdAt: number;
+}

@@ -1,6 +1,10 @@
-/** @module Small shared pieces of the dashboard's pages: state badges, errors, verdict tables. */
+/** @module Small shared pieces of the dashboard's pages: state badges, errors, verdict tables, pool names. */
 import type { ComponentChildren } from 'preact';
-import type { Verdict } from './types.js';
+import { useEffect, useState } from 'preact/hooks';
+import { api } from './api.js';
+import { useLive } from './live.js';
+import { type Column, Table } from './table.js';
+import type { Listing, Pool, Verdict } from './types.js';
 
 export function Badge({ state }: { state: string }) {
   return <span class={`badge s-${state}`}>{state}</span>;
@@ -35,39 +39,44 @@ export function Page({
   );
 }
 
+const VERDICT_COLUMNS: Column<Verdict>[] = [
+  { label: 'Pool', cell: (v) => v.poolName, rowHeader: true },
+  { label: 'Provider', cell: (v) => v.providerId },
+  { label: 'Priority', cell: (v) => v.priority },
+  {
+    label: 'Verdict',
+    cell: (v) =>
+      v.chosen ? <span class="badge s-succeeded">chosen</span> : <span class="badge s-failed">{v.reason}</span>,
+  },
+  { label: 'Detail', cell: (v) => v.detail },
+];
+
 export function Verdicts({ verdicts, caption }: { verdicts: Verdict[]; caption: string }) {
-  if (verdicts.length === 0) return <p class="muted">No pools were considered.</p>;
   return (
-    <div class="table-wrap">
-      <table data-testid="verdicts">
-        <caption>{caption}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Pool</th>
-            <th scope="col">Provider</th>
-            <th scope="col">Priority</th>
-            <th scope="col">Verdict</th>
-            <th scope="col">Detail</th>
-          </tr>
-        </thead>
-        <tbody>
-          {verdicts.map((v) => (
-            <tr key={v.poolId}>
-              <td>{v.poolName}</td>
-              <td>{v.providerId}</td>
-              <td>{v.priority}</td>
-              <td>
-                {v.chosen ? (
-                  <span class="badge s-succeeded">chosen</span>
-                ) : (
-                  <span class="badge s-failed">{v.reason}</span>
-                )}
-              </td>
-              <td>{v.detail}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table
+      caption={caption}
+      columns={VERDICT_COLUMNS}
+      rows={verdicts}
+      rowKey={(v) => v.poolId}
+      empty="No pools were considered."
+      testId="verdicts"
+    />
   );
+}
+
+/** The org's pool names by id, read again when a pool changes; `name(id)` falls back to the id. */
+export function usePoolNames(): (id: string | null) => string {
+  const [names, setNames] = useState<Map<string, string>>(new Map());
+  const load = () =>
+    api<Listing<Pool>>('GET', '/v1/pools').then(
+      (r) => setNames(new Map(r.items.map((p) => [p.id, p.name]))),
+      () => {},
+    );
+  useEffect(() => {
+    void load();
+  }, []);
+  useLive((e) => {
+    if (e.kind === 'connected' || e.kind === 'pool') void load();
+  }, []);
+  return (id) => (id ? (names.get(id) ?? id) : '-');
 }

@@ -79,7 +79,7 @@ export function workspaceRoutes(
       if ('dryRun' in created) throw new Error('unreachable: a fork is never a dry run');
       const fork = created.session;
       // The fork's first snapshot names the same manifest: every chunk is shared, nothing is copied.
-      await ctx.store.snapshots.add({
+      const first = await ctx.store.snapshots.add({
         id: newId('snp'),
         orgId: fork.orgId,
         sessionId: fork.id,
@@ -92,6 +92,7 @@ export function workspaceRoutes(
         pinned: false,
         runnerId: null,
       });
+      ctx.bus.emit('workspace:snapshotted', { snapshot: first });
       await ctx.store.sessions.addEvent(fork.id, fork.orgId, 'forked', { from: src.id, snapshotId: from.id });
       await ctx.store.sessions.addEvent(src.id, src.orgId, 'fork_created', { sessionId: fork.id, snapshotId: from.id });
       const tasks =

@@ -4,6 +4,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
+import { type Column, Table } from '../table.js';
 import type { CostEvent, Listing, Pool } from '../types.js';
 import { ErrorNote, Page } from '../ui.js';
 
@@ -37,6 +38,10 @@ export function CostsPage() {
     cell.set(`${day(e.endedAt)}|${key(e)}`, (cell.get(`${day(e.endedAt)}|${key(e)}`) ?? 0) + e.seconds);
   const dayTotal = (d: string) => groups.reduce((a, g) => a + (cell.get(`${d}|${g}`) ?? 0), 0);
   const max = Math.max(1, ...days.map(dayTotal));
+  const columns: Column<string>[] = [
+    { label: 'Day', cell: (d) => d, rowHeader: true },
+    ...groups.map((g) => ({ label: g, cell: (d: string) => Math.round(cell.get(`${d}|${g}`) ?? 0) })),
+  ];
   const W = 640;
   const H = 220;
   const bw = days.length ? Math.min(60, (W - 40) / days.length - 8) : 0;
@@ -93,36 +98,14 @@ export function CostsPage() {
           </figcaption>
         </figure>
       )}
-      <div class="table-wrap">
-        <table>
-          <caption>Runner seconds by day and {by}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Day</th>
-              {groups.map((g) => (
-                <th scope="col" key={g}>
-                  {g}
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {days.map((d) => (
-              <tr key={d}>
-                <th scope="row">{d}</th>
-                {groups.map((g) => (
-                  <td key={g}>{Math.round(cell.get(`${d}|${g}`) ?? 0)}</td>
-                ))}
-              </tr>
-            ))}
-            {days.length === 0 && (
-              <tr>
-                <td class="muted">No cost events yet (one is written when a runner stops).</td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <Table
+        caption={`Runner seconds by day and ${by}`}
+        columns={columns}
+        rows={days}
+        rowKey={(d) => d}
+        empty="No cost events yet (one is written when a runner stops)."
+        testId="costs"
+      />
     </Page>
   );
 }

@@ -5,7 +5,8 @@
  * and delete the stored one.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { age, api, enc } from '../api.js';
+import { ago, api, enc } from '../api.js';
+import { type Column, Table } from '../table.js';
 import type { Listing } from '../types.js';
 import { Badge, ErrorNote, Page } from '../ui.js';
 
@@ -63,6 +64,28 @@ export function CredentialsPage() {
       setError((x as Error).message);
     }
   };
+  const columns: Column<Credential>[] = [
+    { label: 'Provider', cell: (c) => c.displayName, rowHeader: true },
+    { label: 'Source', cell: (c) => <Badge state={c.source} /> },
+    { label: 'Fields', cell: (c) => c.fields.join(', ') || '-' },
+    { label: 'Environment fallback', cell: (c) => c.declared.map((f) => f.env).join(', '), class: 'mono' },
+    { label: 'Updated', cell: (c) => ago(c.updatedAt) },
+    {
+      label: 'Actions',
+      hideLabel: true,
+      cell: (c) =>
+        c.source === 'stored' && (
+          <button
+            type="button"
+            class="danger"
+            onClick={() => remove(c)}
+            aria-label={`Delete the stored credential for ${c.provider}`}
+          >
+            Delete
+          </button>
+        ),
+    },
+  ];
   return (
     <Page title="Provider credentials">
       <form class="card form" onSubmit={set} aria-label="Set a provider credential">
@@ -116,48 +139,16 @@ export function CredentialsPage() {
         </p>
       )}
       <ErrorNote error={error} />
-      <div class="table-wrap">
-        <table data-testid="credentials">
-          <caption class="sr-only">Provider credentials</caption>
-          <thead>
-            <tr>
-              <th scope="col">Provider</th>
-              <th scope="col">Source</th>
-              <th scope="col">Fields</th>
-              <th scope="col">Environment fallback</th>
-              <th scope="col">Updated</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((c) => (
-              <tr key={c.provider} data-provider={c.provider}>
-                <td>{c.displayName}</td>
-                <td>
-                  <Badge state={c.source} />
-                </td>
-                <td>{c.fields.join(', ') || '-'}</td>
-                <td class="mono">{c.declared.map((f) => f.env).join(', ')}</td>
-                <td>{c.updatedAt ? `${age(c.updatedAt)} ago` : '-'}</td>
-                <td>
-                  {c.source === 'stored' && (
-                    <button
-                      type="button"
-                      class="danger"
-                      onClick={() => remove(c)}
-                      aria-label={`Delete the stored credential for ${c.provider}`}
-                    >
-                      Delete
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table
+        caption="Provider credentials"
+        captionHidden
+        columns={columns}
+        rows={items}
+        rowKey={(c) => c.provider}
+        rowAttrs={(c) => ({ 'data-provider': c.provider })}
+        empty="No provider needs a credential."
+        testId="credentials"
+      />
     </Page>
   );
 }

@@ -1,11 +1,12 @@
 /**
  * @module Pools: capacity (live / max, idle, busy), health with its reasons, provider, substrate
  * (what each runtime kind the pool provides and where that came from), suspend config, the pool's
- * runners with labels and heartbeat; create a pool and edit one. Runner changes arrive live.
+ * runners with labels and heartbeat; create a pool and edit one. Runner and pool changes arrive live.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { age, api, enc } from '../api.js';
+import { ago, api, enc } from '../api.js';
 import { useLive } from '../live.js';
+import { type Column, labelText, Table } from '../table.js';
 import type { Listing, Pool, Runner } from '../types.js';
 import { Badge, ErrorNote, Page } from '../ui.js';
 
@@ -142,15 +143,80 @@ function PoolEditor({ pool, providers, onDone }: { pool: Pool | null; providers:
   );
 }
 
-function Substrate({ substrate }: { substrate: Record<string, unknown> | undefined }) {
+interface SubstrateView {
+  source: 'override' | 'class-default' | 'unknown-provider';
+  runtimeKinds: string[];
+  requirementKinds: string[];
+  classDefault: { runtimeKinds: string[]; requirementKinds: string[] };
+}
+
+interface SubstrateRow {
+  kind: string;
+  what: 'runtime' | 'requirement';
+  provided: boolean;
+  from: string;
+}
+
+const FROM: Record<SubstrateView['source'], string> = {
+  override: "the pool's runtime_provides",
+  'class-default': "the provider's default",
+  'unknown-provider': 'nothing (unknown provider)',
+};
+
+/** Every kind the pool provides or its provider would by default: provided or not, and where that came from. */
+function substrateRows(s: SubstrateView): SubstrateRow[] {
+  const rows: SubstrateRow[] = [];
+  for (const what of ['runtime', 'requirement'] as const) {
+    const mine = what === 'runtime' ? s.runtimeKinds : s.requirementKinds;
+    const dflt = what === 'runtime' ? s.classDefault.runtimeKinds : s.classDefault.requirementKinds;
+    for (const kind of [...new Set([...mine, ...dflt])].sort()) {
+      const provided = mine.includes(kind);
+      const from =
+        s.source === 'override' && !provided
+          ? `left out by ${FROM.override} (the provider's default has it)`
+          : FROM[s.source];
+      rows.push({ kind, what, provided, from });
+    }
+  }
+  return rows;
+}
+
+const SUBSTRATE_COLUMNS: Column<SubstrateRow>[] = [
+  { label: 'Kind', cell: (r) => r.kind, rowHeader: true, class: 'mono' },
+  { label: 'Of', cell: (r) => r.what },
+  { label: 'Provided', cell: (r) => (r.provided ? 'yes' : 'no') },
+  { label: 'From', cell: (r) => r.from },
+];
+
+function Substrate({ pool, substrate }: { pool: string; substrate: Record<string, unknown> | undefined }) {
   if (!substrate) return null;
+  const s = substrate as unknown as SubstrateView;
   return (
     <details>
-      <summary>Substrate</summary>
-      <pre class="mono small">{JSON.stringify(substrate, null, 2)}</pre>
+      <summary>Substrate ({FROM[s.source] ?? s.source})</summary>
+      <Table
+        caption={`What ${pool} provides`}
+        columns={SUBSTRATE_COLUMNS}
+        rows={substrateRows(s)}
+        rowKey={(r) => `${r.what}:${r.kind}`}
+        empty="Nothing: agents that need a runtime or requirement cannot run here."
+      />
     </details>
   );
 }
+
+/** A pool's suspend config as a sentence: strategy, fallback, and the durations that bound it. */
+function suspendText(c: Record<string, unknown>): string {
+  const secs = (ms: unknown) => (typeof ms === 'number' ? `${Math.round(ms / 1000)} s` : 'none');
+  return `${String(c.strategy ?? '-')}, else ${String(c.fallback ?? '-')}; min ${secs(c.minDurationMs)}, max ${secs(c.maxDurationMs)}`;
+}
+
+const RUNNER_COLUMNS: Column<Runner>[] = [
+  { label: 'Runner', cell: (r) => r.name, rowHeader: true },
+  { label: 'State', cell: (r) => <Badge state={r.state} /> },
+  { label: 'Labels', cell: (r) => labelText(r.labels), class: 'mono small' },
+  { label: 'Heartbeat', cell: (r) => ago(r.lastHeartbeatAt) },
+];
 
 export function PoolsPage() {
   const [pools, setPools] = useState<Pool[]>([]);
@@ -186,6 +252,7 @@ export function PoolsPage() {
   }, []);
   useLive((e) => {
     if (e.kind === 'connected' || e.kind === 'runner') void load();
+    else if (e.kind === 'pool') void load(true); // created, edited or deleted elsewhere
   }, []);
   return (
     <Page
@@ -229,7 +296,7 @@ export function PoolsPage() {
                 <dt>Priority</dt>
                 <dd>{p.priority}</dd>
                 <dt>Suspend</dt>
-                <dd class="mono small">{JSON.stringify(p.suspendConfig)}</dd>
+                <dd>{suspendText(p.suspendConfig)}</dd>
                 {p.unavailableReason && (
                   <>
                     <dt>Unavailable</dt>
@@ -249,37 +316,9 @@ export function PoolsPage() {
                   </>
                 )}
               </dl>
-              <Substrate substrate={d.substrate} />
+              <Substrate pool={p.name} substrate={d.substrate} />
               {mine.length > 0 && (
-                <div class="table-wrap">
-                  <table>
-                    <caption>Runners of {p.name}</caption>
-                    <thead>
-                      <tr>
-                        <th scope="col">Runner</th>
-                        <th scope="col">State</th>
-                        <th scope="col">Labels</th>
-                        <th scope="col">Heartbeat</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {mine.map((r) => (
-                        <tr key={r.id}>
-                          <td>{r.name}</td>
-                          <td>
-                            <Badge state={r.state} />
-                          </td>
-                          <td class="mono small">
-                            {Object.entries(r.labels)
-                              .map(([k, v]) => `${k}=${v}`)
-                              .join(', ') || '-'}
-                          </td>
-                          <td>{r.lastHeartbeatAt ? `${age(r.lastHeartbeatAt)} ago` : '-'}</td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </div>
+                <Table caption={`Runners of ${p.name}`} columns={RUNNER_COLUMNS} rows={mine} rowKey={(r) => r.id} />
               )}
               <button type="button" onClick={() => setEditing(p)}>
                 Edit {p.name}

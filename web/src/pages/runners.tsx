@@ -1,13 +1,15 @@
 /** @module Runners: every live runner of the org with its pool, state, labels and heartbeat, patched live. */
 import { useEffect, useState } from 'preact/hooks';
-import { age, api, enc } from '../api.js';
+import { ago, api, enc } from '../api.js';
 import { useLive } from '../live.js';
+import { type Column, labelText, Table } from '../table.js';
 import type { Listing, Runner } from '../types.js';
-import { Badge, ErrorNote, Page } from '../ui.js';
+import { Badge, ErrorNote, Page, usePoolNames } from '../ui.js';
 
 export function RunnersPage() {
   const [runners, setRunners] = useState<Runner[]>([]);
   const [error, setError] = useState<string | null>(null);
+  const poolName = usePoolNames();
   const load = () =>
     api<Listing<Runner>>('GET', '/v1/runners?limit=1000').then(
       (r) => {
@@ -40,59 +42,39 @@ export function RunnersPage() {
       setError((e as Error).message);
     }
   };
+  const columns: Column<Runner>[] = [
+    { label: 'Runner', cell: (r) => r.name, rowHeader: true },
+    { label: 'Pool', cell: (r) => poolName(r.poolId) },
+    { label: 'Provider', cell: (r) => r.providerId },
+    { label: 'State', cell: (r) => <Badge state={r.state} /> },
+    {
+      label: 'Session',
+      cell: (r) => (r.sessionId ? <a href={`#/sessions/${enc(r.sessionId)}`}>{r.sessionId}</a> : '-'),
+    },
+    { label: 'Labels', cell: (r) => labelText(r.labels), class: 'mono small' },
+    { label: 'Heartbeat', cell: (r) => ago(r.lastHeartbeatAt) },
+    {
+      label: 'Actions',
+      hideLabel: true,
+      cell: (r) => (
+        <button type="button" onClick={() => drain(r.id)} aria-label={`Drain ${r.name}`}>
+          Drain
+        </button>
+      ),
+    },
+  ];
   return (
     <Page title="Runners">
       <ErrorNote error={error} />
-      <div class="table-wrap">
-        <table data-testid="runners">
-          <caption class="sr-only">Runners</caption>
-          <thead>
-            <tr>
-              <th scope="col">Runner</th>
-              <th scope="col">Pool</th>
-              <th scope="col">Provider</th>
-              <th scope="col">State</th>
-              <th scope="col">Session</th>
-              <th scope="col">Labels</th>
-              <th scope="col">Heartbeat</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {runners.map((r) => (
-              <tr key={r.id}>
-                <td>{r.name}</td>
-                <td>{r.poolId}</td>
-                <td>{r.providerId}</td>
-                <td>
-                  <Badge state={r.state} />
-                </td>
-                <td>{r.sessionId ? <a href={`#/sessions/${enc(r.sessionId)}`}>{r.sessionId}</a> : '-'}</td>
-                <td class="mono small">
-                  {Object.entries(r.labels)
-                    .map(([k, v]) => `${k}=${v}`)
-                    .join(', ') || '-'}
-                </td>
-                <td>{r.lastHeartbeatAt ? `${age(r.lastHeartbeatAt)} ago` : '-'}</td>
-                <td>
-                  <button type="button" onClick={() => drain(r.id)} aria-label={`Drain ${r.name}`}>
-                    Drain
-                  </button>
-                </td>
-              </tr>
-            ))}
-            {runners.length === 0 && (
-              <tr>
-                <td colSpan={8} class="muted">
-                  No live runners.
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <Table
+        caption="Runners"
+        captionHidden
+        columns={columns}
+        rows={runners}
+        rowKey={(r) => r.id}
+        empty="No live runners."
+        testId="runners"
+      />
     </Page>
   );
 }

@@ -1,15 +1,25 @@
 /**
  * @module One session: its state and why, its tasks (patched live), the live log, the placement
- * verdicts pool by pool (`/explain`), suspend / resume / cancel, and a follow-up task.
+ * verdicts pool by pool (`/explain`), its workspace snapshots (./session-snapshots.tsx), suspend /
+ * resume / cancel, and a follow-up task.
  */
 import { useEffect, useState } from 'preact/hooks';
 import { age, api, enc } from '../api.js';
 import { useLive } from '../live.js';
 import { LogView } from '../log-view.js';
+import { type Column, Table } from '../table.js';
 import type { Decision, Session, Task } from '../types.js';
-import { Badge, ErrorNote, Page, Verdicts } from '../ui.js';
+import { Badge, ErrorNote, Page, usePoolNames, Verdicts } from '../ui.js';
+import { SessionSnapshots } from './session-snapshots.js';
 
 const ENDED = ['completed', 'failed', 'cancelled', 'terminated'];
+
+const TASK_COLUMNS: Column<Task>[] = [
+  { label: '#', cell: (t) => t.ordinal, rowHeader: true },
+  { label: 'State', cell: (t) => <Badge state={t.state} /> },
+  { label: 'Prompt', cell: (t) => t.prompt, class: 'mono' },
+  { label: 'Exit', cell: (t) => t.exitCode ?? t.error ?? '-' },
+];
 
 export function SessionPage({ id }: { id: string }) {
   const [s, setS] = useState<Session | null>(null);
@@ -17,6 +27,7 @@ export function SessionPage({ id }: { id: string }) {
   const [error, setError] = useState<string | null>(null);
   const [prompt, setPrompt] = useState('');
   const [busy, setBusy] = useState(false);
+  const poolName = usePoolNames();
 
   const load = async () => {
     try {
@@ -120,7 +131,7 @@ export function SessionPage({ id }: { id: string }) {
         <dt>Agent</dt>
         <dd>{s.agent}</dd>
         <dt>Pool</dt>
-        <dd>{s.poolId ?? '-'}</dd>
+        <dd>{poolName(s.poolId)}</dd>
         <dt>Provider</dt>
         <dd>{s.sandboxProvider ?? '-'}</dd>
         <dt>Runner</dt>
@@ -130,31 +141,15 @@ export function SessionPage({ id }: { id: string }) {
       </dl>
       <ErrorNote error={error} />
       <h2>Tasks</h2>
-      <div class="table-wrap">
-        <table data-testid="tasks">
-          <caption class="sr-only">Tasks</caption>
-          <thead>
-            <tr>
-              <th scope="col">#</th>
-              <th scope="col">State</th>
-              <th scope="col">Prompt</th>
-              <th scope="col">Exit</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(s.tasks ?? []).map((t) => (
-              <tr key={t.id}>
-                <td>{t.ordinal}</td>
-                <td>
-                  <Badge state={t.state} />
-                </td>
-                <td class="mono">{t.prompt}</td>
-                <td>{t.exitCode ?? t.error ?? '-'}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table
+        caption="Tasks"
+        captionHidden
+        columns={TASK_COLUMNS}
+        rows={s.tasks ?? []}
+        rowKey={(t) => t.id}
+        empty="No tasks yet."
+        testId="tasks"
+      />
       {!ended && (
         <form class="row" onSubmit={addTask} aria-label="Follow-up task">
           <label class="grow">
@@ -166,6 +161,7 @@ export function SessionPage({ id }: { id: string }) {
       )}
       <h2>Log</h2>
       <LogView sessionId={s.id} generation={s.tasks?.length ?? 0} />
+      <SessionSnapshots session={s} />
       <h2>Placement</h2>
       {decision ? (
         <>

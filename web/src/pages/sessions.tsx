@@ -6,6 +6,7 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { age, api, enc } from '../api.js';
 import { useLive } from '../live.js';
+import { type Column, Table } from '../table.js';
 import type { CostEvent, Decision, Listing, Pool, Session } from '../types.js';
 import { Badge, ErrorNote, Page, Verdicts } from '../ui.js';
 
@@ -205,6 +206,23 @@ export function SessionsPage() {
   );
   const poolName = useMemo(() => new Map(pools.map((p) => [p.id, p.name])), [pools]);
   const shown = items.filter((s) => (!state || s.state === state) && (!agent || s.agent.includes(agent)));
+  const columns: Column<Session>[] = [
+    { label: 'Session', cell: (s) => <a href={`#/sessions/${enc(s.id)}`}>{s.id}</a>, rowHeader: true },
+    {
+      label: 'State',
+      cell: (s) => (
+        <>
+          <Badge state={s.state} />
+          {s.stateReason && <div class="muted small">{s.stateReason}</div>}
+        </>
+      ),
+    },
+    { label: 'Agent', cell: (s) => s.agent },
+    { label: 'Pool', cell: (s) => (s.poolId ? (poolName.get(s.poolId) ?? s.poolId) : '-') },
+    { label: 'Provider', cell: (s) => s.sandboxProvider ?? '-' },
+    { label: 'Age', cell: (s) => age(s.createdAt) },
+    { label: 'Runner time', cell: (s) => (costs.has(s.id) ? `${Math.round(costs.get(s.id)!)} s` : '-') },
+  ];
   return (
     <Page
       title="Sessions"
@@ -231,47 +249,16 @@ export function SessionsPage() {
         </label>
       </div>
       <ErrorNote error={error} />
-      <div class="table-wrap">
-        <table data-testid="sessions">
-          <caption class="sr-only">Sessions</caption>
-          <thead>
-            <tr>
-              <th scope="col">Session</th>
-              <th scope="col">State</th>
-              <th scope="col">Agent</th>
-              <th scope="col">Pool</th>
-              <th scope="col">Provider</th>
-              <th scope="col">Age</th>
-              <th scope="col">Runner time</th>
-            </tr>
-          </thead>
-          <tbody>
-            {shown.map((s) => (
-              <tr key={s.id} data-session={s.id}>
-                <td>
-                  <a href={`#/sessions/${enc(s.id)}`}>{s.id}</a>
-                </td>
-                <td>
-                  <Badge state={s.state} />
-                  {s.stateReason && <div class="muted small">{s.stateReason}</div>}
-                </td>
-                <td>{s.agent}</td>
-                <td>{s.poolId ? (poolName.get(s.poolId) ?? s.poolId) : '-'}</td>
-                <td>{s.sandboxProvider ?? '-'}</td>
-                <td>{age(s.createdAt)}</td>
-                <td>{costs.has(s.id) ? `${Math.round(costs.get(s.id)!)} s` : '-'}</td>
-              </tr>
-            ))}
-            {shown.length === 0 && (
-              <tr>
-                <td colSpan={7} class="muted">
-                  No sessions yet.
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <Table
+        caption="Sessions"
+        captionHidden
+        columns={columns}
+        rows={shown}
+        rowKey={(s) => s.id}
+        rowAttrs={(s) => ({ 'data-session': s.id })}
+        empty={state || agent ? 'No sessions match the filters.' : 'No sessions yet.'}
+        testId="sessions"
+      />
     </Page>
   );
 }

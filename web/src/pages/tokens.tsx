@@ -4,7 +4,8 @@
  * the grace period).
  */
 import { useEffect, useState } from 'preact/hooks';
-import { age, api, enc } from '../api.js';
+import { ago, api, enc } from '../api.js';
+import { type Column, Table } from '../table.js';
 import type { Listing, Pool, RegToken } from '../types.js';
 import { Badge, ErrorNote, Page } from '../ui.js';
 
@@ -84,6 +85,30 @@ export function TokensPage() {
       setError((x as Error).message);
     }
   };
+  const columns: Column<RegToken>[] = [
+    { label: 'Token', cell: (t) => t.id, class: 'mono', rowHeader: true },
+    { label: 'Pool', cell: (t) => t.pool },
+    { label: 'Kind', cell: (t) => t.kind },
+    { label: 'Status', cell: (t) => <Badge state={t.status} /> },
+    { label: 'Description', cell: (t) => t.description || '-' },
+    { label: 'Uses', cell: (t) => t.useCount },
+    { label: 'Created', cell: (t) => ago(t.createdAt) },
+    {
+      label: 'Actions',
+      hideLabel: true,
+      cell: (t) =>
+        (t.status === 'active' || t.status === 'rotating') && (
+          <div class="row">
+            <button type="button" onClick={() => rotate(t)} aria-label={`Rotate ${t.id}`}>
+              Rotate
+            </button>
+            <button type="button" class="danger" onClick={() => revoke(t)} aria-label={`Revoke ${t.id}`}>
+              Revoke
+            </button>
+          </div>
+        ),
+    },
+  ];
   return (
     <Page title="Registration tokens">
       <form class="card form" onSubmit={create} aria-label="New registration token">
@@ -118,52 +143,16 @@ export function TokensPage() {
       </form>
       {secret && <Secret token={secret} onClose={() => setSecret(null)} />}
       <ErrorNote error={error} />
-      <div class="table-wrap">
-        <table data-testid="tokens">
-          <caption class="sr-only">Registration tokens</caption>
-          <thead>
-            <tr>
-              <th scope="col">Token</th>
-              <th scope="col">Pool</th>
-              <th scope="col">Kind</th>
-              <th scope="col">Status</th>
-              <th scope="col">Description</th>
-              <th scope="col">Uses</th>
-              <th scope="col">Created</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {tokens.map((t) => (
-              <tr key={t.id} data-token={t.id}>
-                <td class="mono">{t.id}</td>
-                <td>{t.pool}</td>
-                <td>{t.kind}</td>
-                <td>
-                  <Badge state={t.status} />
-                </td>
-                <td>{t.description || '-'}</td>
-                <td>{t.useCount}</td>
-                <td>{age(t.createdAt)} ago</td>
-                <td>
-                  {(t.status === 'active' || t.status === 'rotating') && (
-                    <div class="row">
-                      <button type="button" onClick={() => rotate(t)} aria-label={`Rotate ${t.id}`}>
-                        Rotate
-                      </button>
-                      <button type="button" class="danger" onClick={() => revoke(t)} aria-label={`Revoke ${t.id}`}>
-                        Revoke
-                      </button>
-                    </div>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table
+        caption="Registration tokens"
+        captionHidden
+        columns={columns}
+        rows={tokens}
+        rowKey={(t) => t.id}
+        rowAttrs={(t) => ({ 'data-token': t.id })}
+        empty="No registration tokens yet."
+        testId="tokens"
+      />
     </Page>
   );
 }

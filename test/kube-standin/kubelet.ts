@@ -10,6 +10,9 @@
  * Every container and volume carries the stand-in's run label. Test support only.
  */
 import { randomBytes } from 'node:crypto';
+import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { KObj, KubeApiServer } from './api.js';
 
@@ -67,6 +70,8 @@ function demux(buf: Buffer): string {
 export class Kubelet {
   /** Pod key → container id. */
   private readonly containers = new Map<string, string>();
+  /** Pod key → host directories holding its secret volumes' files (bind-mounted read-only). */
+  private readonly secretDirs = new Map<string, string[]>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
 
@@ -111,6 +116,20 @@ export class Kubelet {
     if (o.kind === 'Job') this.later(0, () => this.startJob(o));
     else if (o.kind === 'Pod') this.later(0, () => this.schedule(o));
     else if (o.kind === 'PersistentVolumeClaim') this.later(0, () => this.bindClaim(o));
+    else if (o.kind === 'Secret') this.later(0, () => this.collectOrphan(o));
+  }
+
+  /** The garbage collector: an object whose owner (by uid) is gone goes too. */
+  private collectOrphan(o: KObj) {
+    const refs = o.metadata.ownerReferences ?? [];
+    if (refs.length === 0) return;
+    const alive = refs.some((r) => {
+      const owner = this.api.get(r.kind, o.metadata.namespace!, r.name);
+      return owner !== undefined && owner.metadata.uid === r.uid && !owner.metadata.deletionTimestamp;
+    });
+    const cur = this.api.get(o.kind, o.metadata.namespace!, o.metadata.name);
+    if (!alive && cur && cur.metadata.uid === o.metadata.uid)
+      this.api.delete(cur, { propagationPolicy: 'Background', gracePeriodSeconds: null });
   }
 
   // ---- Jobs ----
@@ -200,9 +219,10 @@ export class Kubelet {
   private deleting(o: KObj, opts: { propagationPolicy: string; gracePeriodSeconds: number | null }): boolean {
     if (o.kind === 'Job') {
       if (opts.propagationPolicy !== 'Orphan')
-        for (const p of this.api.list('Pod', o.metadata.namespace!))
-          if (p.metadata.ownerReferences?.some((r) => r.uid === o.metadata.uid))
-            this.api.delete(p, { propagationPolicy: 'Background', gracePeriodSeconds: opts.gracePeriodSeconds });
+        for (const kind of ['Pod', 'Secret'])
+          for (const p of this.api.list(kind, o.metadata.namespace!))
+            if (p.metadata.ownerReferences?.some((r) => r.uid === o.metadata.uid))
+              this.api.delete(p, { propagationPolicy: 'Background', gracePeriodSeconds: opts.gracePeriodSeconds });
       return false;
     }
     if (o.kind === 'Pod') {
@@ -229,10 +249,12 @@ export class Kubelet {
     };
     await removeContainer();
     await this.dropPodVolumes(key);
+    await this.dropSecretDirs(key);
     this.api.remove(pod);
     // A container or volume `run` was creating while this ran (it checks for the pod after creating).
     await removeContainer();
     await this.dropPodVolumes(key);
+    await this.dropSecretDirs(key);
     // A freed node may fit a pending pod now; a deleted pod may have held a claim.
     for (const p of this.api.list('Pod', null))
       if (((p.status as Any)?.conditions ?? []).some((c: Any) => c.reason === 'Unschedulable'))
@@ -249,6 +271,50 @@ export class Kubelet {
         .getVolume(v.Name)
         .remove({ force: true })
         .catch(() => {});
+  }
+
+  private async dropSecretDirs(key: string) {
+    for (const d of this.secretDirs.get(key) ?? []) await rm(d, { recursive: true, force: true });
+    this.secretDirs.delete(key);
+  }
+
+  /**
+   * Writes a pod's secret volumes to host directories (each key a file, `defaultMode`, group
+   * `fsGroup` as a kubelet sets them), by volume name; null while a Secret does not exist yet
+   * (the pod waits in ContainerCreating with a FailedMount event, as on a node).
+   */
+  private async mountSecrets(pod: KObj): Promise<Map<string, string> | null> {
+    const spec = pod.spec as Any;
+    const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    const out = new Map<string, string>();
+    for (const v of (spec.volumes ?? []) as Any[]) {
+      if (!v.secret) continue;
+      const secret = this.api.get('Secret', pod.metadata.namespace!, v.secret.secretName);
+      if (!secret) {
+        this.waiting(pod, 'ContainerCreating', '');
+        this.api.event(
+          pod,
+          'Warning',
+          'FailedMount',
+          `MountVolume.SetUp failed for volume "${v.name}" : secret "${v.secret.secretName}" not found`,
+          'kubelet',
+        );
+        await this.dropSecretDirs(key);
+        return null;
+      }
+      const dir = await mkdtemp(join(tmpdir(), 'kstandin-secret-'));
+      this.secretDirs.set(key, [...(this.secretDirs.get(key) ?? []), dir]);
+      const group = spec.securityContext?.fsGroup as number | undefined;
+      for (const [name, b64] of Object.entries((secret.data ?? {}) as Record<string, string>)) {
+        const file = join(dir, name);
+        await writeFile(file, Buffer.from(b64, 'base64'));
+        await chmod(file, v.secret.defaultMode ?? 0o644);
+        if (group !== undefined) await chown(file, 0, group);
+      }
+      await chmod(dir, 0o755);
+      out.set(v.name, dir);
+    }
+    return out;
   }
 
   // ---- claims ----
@@ -390,8 +456,18 @@ export class Kubelet {
       });
       return;
     }
-    const cur = this.api.get('Pod', pod.metadata.namespace!, pod.metadata.name);
+    let cur = this.api.get('Pod', pod.metadata.namespace!, pod.metadata.name);
     if (!cur || cur.metadata.deletionTimestamp) return;
+    const secrets = await this.mountSecrets(cur);
+    if (secrets === null) {
+      this.later(300, () => this.run(pod));
+      return;
+    }
+    cur = this.api.get('Pod', pod.metadata.namespace!, pod.metadata.name);
+    if (!cur || cur.metadata.deletionTimestamp) {
+      await this.dropSecretDirs(`${pod.metadata.namespace}/${pod.metadata.name}`);
+      return;
+    }
     const sc = { ...(spec.securityContext ?? {}), ...(c.securityContext ?? {}) } as Any;
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     const mounts: Dockerode.MountSettings[] = [];
@@ -417,6 +493,8 @@ export class Kubelet {
           Target: m.mountPath,
           ReadOnly: m.readOnly === true,
         });
+      else if (v.secret && secrets.has(v.name))
+        mounts.push({ Type: 'bind', Source: secrets.get(v.name)!, Target: m.mountPath, ReadOnly: true });
       else if (v.hostPath)
         mounts.push({ Type: 'bind', Source: v.hostPath.path, Target: m.mountPath, ReadOnly: m.readOnly === true });
     }
@@ -455,6 +533,7 @@ export class Kubelet {
         await container.remove({ force: true }).catch(() => {});
         this.containers.delete(key);
         await this.dropPodVolumes(key);
+        await this.dropSecretDirs(key);
         return;
       }
       await container.start();
@@ -537,6 +616,7 @@ export class Kubelet {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    for (const key of [...this.secretDirs.keys()]) await this.dropSecretDirs(key);
     const filter = { label: [`${this.label.key}=${this.label.value}`] };
     for (const c of await this.docker.listContainers({ all: true, filters: filter }))
       await this.docker

@@ -8,7 +8,6 @@ import { describe, expect, it } from 'vitest';
 import { mergeKubernetesConfig, parseKubernetesConfig, podResources } from '../src/providers/kubernetes/config.js';
 import { jobEventReason, podProgress } from '../src/providers/kubernetes/explain.js';
 import {
-  AGENT_CONFIG_KEY,
   AGENT_SECRET_DIR,
   buildJob,
   buildNetworkPolicy,
@@ -178,7 +177,7 @@ describe('what the provider creates', () => {
     });
   });
 
-  it('the registration token is in a Secret the Job owns, mounted as the agent config file; the pod spec holds no token', () => {
+  it('the registration token is in a Secret the Job owns, mounted as the file the agent reads; the pod spec holds no token', () => {
     const secretSpec = { ...spec, registrationToken: 'mrg_secret-token-value-0123456789' };
     const job = buildJob({ cfg, spec: secretSpec, image: 'marionette/agent:latest', pvc: null, installId: 'ins_1' });
     // Anything that can read the Job or its pod (`kubectl get -o yaml`, `describe`) sees no token.
@@ -186,7 +185,7 @@ describe('what the provider creates', () => {
     const pod = (job.spec as Plain).template.spec;
     const c = pod.containers[0];
     expect(c.env.map((e: { name: string }) => e.name)).not.toContain('MARIONETTE_REGISTRATION_TOKEN');
-    expect(c.args).toEqual(['--config', `${AGENT_SECRET_DIR}/${AGENT_CONFIG_KEY}`]);
+    expect(c.env).toContainEqual({ name: 'MARIONETTE_REGISTRATION_TOKEN_FILE', value: `${AGENT_SECRET_DIR}/token` });
     expect(c.volumeMounts).toContainEqual({ name: 'runner-token', mountPath: AGENT_SECRET_DIR, readOnly: true });
     expect(pod.volumes).toContainEqual({
       name: 'runner-token',
@@ -202,8 +201,7 @@ describe('what the provider creates', () => {
       ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'mrn-run-abc', uid: 'uid-1' }],
       labels: { 'marionette.io/runner': 'run_abc', 'marionette.io/install': 'ins_1' },
     });
-    const file = Buffer.from(secret.data[AGENT_CONFIG_KEY], 'base64').toString('utf8');
-    expect(file).toBe('token: "mrg_secret-token-value-0123456789"\n');
+    expect(Buffer.from(secret.data.token, 'base64').toString('utf8')).toBe('mrg_secret-token-value-0123456789');
     // Without the created Job's uid there is no owner to give it: refused, not left ownerless.
     expect(() => buildTokenSecret(cfg, secretSpec, null, { metadata: { name: 'x' } })).toThrow(/uid/);
   });

@@ -45,9 +45,9 @@ export const jobName = (runnerId: string) => `mrn-${dnsLabel(runnerId, 52)}`;
 export const pvcName = (owner: string) => `mrn-ws-${dnsLabel(owner, 56)}`;
 /** The Secret holding a runner's registration token (the Job's name: another kind, another name space). */
 export const tokenSecretName = (runnerId: string) => jobName(runnerId);
-/** Where the runner's Secret is mounted in its pod, and the agent config file in it (its one key). */
+/** Where the runner's Secret is mounted in its pod, and its one key (the token file the agent reads). */
 export const AGENT_SECRET_DIR = '/run/secrets/marionette';
-export const AGENT_CONFIG_KEY = 'agent.yaml';
+export const TOKEN_KEY = 'token';
 /** The NetworkPolicy of a runner. */
 export const policyName = (runnerId: string) => `mrn-egress-${dnsLabel(runnerId, 52)}`;
 
@@ -110,6 +110,7 @@ function env(cfg: KubernetesProviderConfig, spec: SandboxSpec): Array<{ name: st
   };
   // The token is in the runner's Secret (a file the agent reads), never in the pod spec.
   delete all.MARIONETTE_REGISTRATION_TOKEN;
+  all.MARIONETTE_REGISTRATION_TOKEN_FILE = `${AGENT_SECRET_DIR}/${TOKEN_KEY}`;
   return Object.entries(all).map(([name, value]) => ({ name, value }));
 }
 
@@ -138,7 +139,7 @@ export function buildJob(
       : { name: 'workspace', persistentVolumeClaim: { claimName: p.pvc } },
     { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: cfg.tmpSize } },
     { name: 'home', emptyDir: { medium: 'Memory', sizeLimit: cfg.tmpSize } },
-    // Readable by the pod's user only (its group is fsGroup); the file is the agent's config.
+    // Readable by the pod's user (its group is fsGroup), read-only; the agent reads the token file.
     { name: 'runner-token', secret: { secretName: tokenSecretName(spec.runnerId), defaultMode: 0o440 } },
   ];
   if (cfg.agentHostPath) {
@@ -169,7 +170,6 @@ export function buildJob(
         image: p.image,
         imagePullPolicy: 'IfNotPresent',
         command: cfg.command ?? DEFAULT_AGENT_COMMAND,
-        args: ['--config', `${AGENT_SECRET_DIR}/${AGENT_CONFIG_KEY}`],
         env: env(cfg, spec),
         workingDir: WORKSPACE_IN_POD,
         resources,
@@ -201,8 +201,8 @@ export function buildJob(
 }
 
 /**
- * The runner's Secret: its one-time registration token, as the agent config file the pod reads
- * (`--config`), owned by the runner's Job (`job`: the created Job, with its uid) so the cluster
+ * The runner's Secret: its one-time registration token, the file the agent reads
+ * (`MARIONETTE_REGISTRATION_TOKEN_FILE`), owned by the runner's Job (`job`: the created Job, with its uid) so the cluster
  * removes it with the Job even if the server never does.
  */
 export function buildTokenSecret(
@@ -225,7 +225,7 @@ export function buildTokenSecret(
       ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: job.metadata.name, uid }],
     },
     data: {
-      [AGENT_CONFIG_KEY]: Buffer.from(`token: ${JSON.stringify(spec.registrationToken)}\n`).toString('base64'),
+      [TOKEN_KEY]: Buffer.from(spec.registrationToken).toString('base64'),
     },
   };
 }

@@ -287,8 +287,8 @@ dockerDescribe('kubernetes pools end to end (Kubernetes API stand-in)', () => {
     expect(lost.state).toBe('lost');
     expect(lost.error).toContain(`the sandbox of runner ${idle.runnerId} is failed: OOMKilled`);
     expect(lost.error).toContain('resources.limits.memory');
-    const after = await getSession(srv, s.id);
-    expect(after.stateReason).toContain('OOMKilled');
+    // The session side runs right after the task is lost: wait for it rather than race it.
+    await until(async () => /OOMKilled/.test((await getSession(srv, s.id)).stateReason ?? ''), 'the session reason');
     const explain = await srv.mctl(['sessions', 'explain', s.id]);
     expect(explain.code, explain.stderr).toBe(0);
     expect(explain.stdout).toContain('OOMKilled');

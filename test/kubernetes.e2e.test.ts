@@ -122,7 +122,8 @@ dockerDescribe('kubernetes pools end to end (Kubernetes API stand-in)', () => {
     expect(pods.length).toBe(1);
     const leaked = JSON.stringify([job, pods]);
     expect(leaked).not.toMatch(/mrg_/);
-    expect(leaked).not.toContain('MARIONETTE_REGISTRATION_TOKEN');
+    expect(leaked).not.toContain('"MARIONETTE_REGISTRATION_TOKEN"');
+    expect(leaked).toContain('"MARIONETTE_REGISTRATION_TOKEN_FILE"');
     const [secret] = await target.objects('secrets', `${prefix}/runner=${s.runnerId}`);
     expect(secret, "the runner's token Secret").toBeDefined();
     // biome-ignore lint/suspicious/noExplicitAny: reading the Secret as the API returns it

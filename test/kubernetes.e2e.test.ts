@@ -14,6 +14,7 @@
  * is skipped there, saying why.
  */
 import { createServer } from 'node:net';
+import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker, dockerDescribe } from '../src/providers/docker/docker.test-support.js';
 import type { KubeObject } from '../src/providers/kubernetes/client.js';
@@ -197,6 +198,37 @@ dockerDescribe('kubernetes pools end to end (Kubernetes API stand-in)', () => {
     expect(explain.stdout).toContain('Unschedulable');
     expect(explain.stdout).toContain('Insufficient cpu');
     await expectNothingLeft();
+  }, 300_000);
+
+  it('a ResourceQuota that refuses the pod fails the session naming the quota, shown by `mctl sessions explain`', async () => {
+    // Made through the client library, so this holds on a real cluster too.
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(target.config(0).kubeconfig!);
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const quota = `team-quota-${prefix.slice(1, 9)}`;
+    await core.createNamespacedResourceQuota({
+      namespace: NS,
+      body: { metadata: { name: quota }, spec: { hard: { 'requests.cpu': '100m' } } },
+    });
+    try {
+      const r = await srv.api('POST', '/v1/pools', {
+        name: 'k8s-quota',
+        provider: 'kubernetes',
+        mode: 'managed',
+        sandboxConfig: { startTimeout: '5s' },
+      });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      const created = await createSession(srv, { pool: 'k8s-quota', prompt: 'true' });
+      const failed = await sessionIn(srv, created.id, ['failed'], 120_000);
+      expect(failed.stateReason).toContain(`quota exceeded: ResourceQuota ${quota} refused the pod`);
+      expect(failed.stateReason).toContain('requests.cpu');
+      const explain = await srv.mctl(['sessions', 'explain', created.id]);
+      expect(explain.code, explain.stderr).toBe(0);
+      expect(explain.stdout).toContain(`ResourceQuota ${quota}`);
+      await expectNothingLeft();
+    } finally {
+      await core.deleteNamespacedResourceQuota({ name: quota, namespace: NS });
+    }
   }, 300_000);
 
   it("a pool's egress policy becomes the runner's NetworkPolicy; a host name it cannot express fails the session naming it", async () => {

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { KObj, KubeApiServer } from './api.js';
+import { parseQuantity, quotaRefusal } from './quota.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: the stand-in walks untyped API objects as the server receives them
 type Any = Record<string, any>;
@@ -26,33 +27,6 @@ export interface NodeInfo {
   /** Allocatable CPU in millicores and memory in bytes. */
   cpuMilli: number;
   memoryBytes: number;
-}
-
-/** A quantity (`500m`, `2`, `2Gi`, `512Mi`, `1G`) in millis (cpu) or bytes (memory). */
-export function parseQuantity(q: string | number, cpu: boolean): number {
-  const s = String(q);
-  const m = /^(\d+(?:\.\d+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/.exec(s);
-  if (!m) throw new Error(`bad quantity ${s}`);
-  const n = Number(m[1]);
-  const unit = m[2] ?? '';
-  const mult: Record<string, number> = {
-    '': 1,
-    m: 0.001,
-    k: 1e3,
-    M: 1e6,
-    G: 1e9,
-    T: 1e12,
-    P: 1e15,
-    E: 1e18,
-    Ki: 1024,
-    Mi: 1024 ** 2,
-    Gi: 1024 ** 3,
-    Ti: 1024 ** 4,
-    Pi: 1024 ** 5,
-    Ei: 1024 ** 6,
-  };
-  const v = n * mult[unit]!;
-  return cpu ? Math.round(v * 1000) : Math.round(v);
 }
 
 /** Docker's multiplexed log stream as text. */
@@ -157,6 +131,13 @@ export class Kubelet {
         `Error creating: pods "${name}" is forbidden: pod rejected: RuntimeClass "${rc}" not found`,
         'job-controller',
       );
+      return;
+    }
+    // Admission: a ResourceQuota the pod would exceed refuses it; the Job controller says so and retries.
+    const refused = quotaRefusal(this.api, job.metadata.namespace!, name, tpl.spec as Any);
+    if (refused !== null) {
+      this.api.event(job, 'Warning', 'FailedCreate', `Error creating: ${refused}`, 'job-controller');
+      this.later(2000, () => this.startJob(job));
       return;
     }
     this.api.update(job, (j) => {

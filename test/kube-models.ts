@@ -14,6 +14,7 @@ export const MODEL_OF: Record<string, string> = {
   'v1 ServiceAccount': 'V1ServiceAccount',
   'v1 Secret': 'V1Secret',
   'v1 ConfigMap': 'V1ConfigMap',
+  'v1 ResourceQuota': 'V1ResourceQuota',
   'v1 PersistentVolumeClaim': 'V1PersistentVolumeClaim',
   'v1 Event': 'CoreV1Event',
   'batch/v1 Job': 'V1Job',

@@ -5,16 +5,31 @@
  * pool gives every task a fresh Job, a missing image and an unschedulable request each fail the
  * session with their reason in `mctl sessions explain`, a pool's egress policy becomes a
  * NetworkPolicy (a host name it cannot express fails the session), a runner whose pod died goes offline (its
- * task lost), and a server killed with SIGKILL while a Job was starting leaves nothing behind once
- * restarted.
+ * task lost), a pod OOM-killed while running says so in the runner's and the session's reason, a
+ * session without a PVC suspends into the workspace store and resumes on a fresh pod with its
+ * files, the registration token is in a Secret the Job owns (never in the pod spec), and a server
+ * killed with SIGKILL while a Job was starting leaves nothing behind once restarted. Every check
+ * reads the cluster through the client library, so with MARIONETTE_TEST_KUBECONFIG the file runs
+ * against that cluster; the one check that needs the stand-in (killing a container from outside)
+ * is skipped there, saying why.
  */
 import { createServer } from 'node:net';
+import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker, dockerDescribe } from '../src/providers/docker/docker.test-support.js';
-import { createSession, getSession, getTask, runTask, sessionIn, taskDone, taskLines } from './docker.support.js';
-import { type ServerHandle, startServer, until } from './harness.js';
-import { type KubeTarget, kubePrefix, kubeTarget } from './kube.support.js';
-import type { KObj } from './kube-standin/api.js';
+import type { KubeObject } from '../src/providers/kubernetes/client.js';
+import {
+  createSession,
+  getSession,
+  getTask,
+  runTask,
+  type SessionObj,
+  sessionIn,
+  taskDone,
+  taskLines,
+} from './docker.support.js';
+import { json, type ServerHandle, startServer, until } from './harness.js';
+import { type KubeTarget, kubePrefix, kubeTarget, REAL_KUBECONFIG } from './kube.support.js';
 
 /** A port free right now on loopback (the gateway address must be in the config before the server starts). */
 async function freePort(): Promise<number> {
@@ -32,14 +47,9 @@ dockerDescribe('kubernetes pools end to end (Kubernetes API stand-in)', () => {
   let target: KubeTarget;
   let srv: ServerHandle;
 
-  const objects = (kind: string): KObj[] => target.standin!.api.list(kind, NS, `${prefix}/managed=true`);
-  /** Jobs, pods, claims and policies of this file still in the stand-in, and its containers and volumes. */
-  const left = async () => [
-    ...['Job', 'Pod', 'PersistentVolumeClaim', 'NetworkPolicy'].flatMap((k) =>
-      objects(k).map((o) => `${k} ${o.metadata.name}`),
-    ),
-    ...(await target.standin!.leftovers()),
-  ];
+  /** Jobs, pods, claims, policies and Secrets of this file (through the API), and with the stand-in its containers and volumes. */
+  const left = () => target.leftovers();
+  const runnerLabel = (o: KubeObject) => o.metadata?.labels?.[`${prefix}/runner`];
   const expectNothingLeft = async () => {
     await until(async () => (await left()).length === 0, 'every Job, pod, claim and container to be gone', 60_000);
   };
@@ -81,13 +91,13 @@ dockerDescribe('kubernetes pools end to end (Kubernetes API stand-in)', () => {
     expect(lines).toEqual(['1000', 'made', 'rootfs-readonly']);
 
     const s = await getSession(srv, created.id);
-    const [job] = objects('Job').filter((j) => j.metadata.labels?.[`${prefix}/runner`] === s.runnerId);
+    const [job] = (await target.objects('jobs')).filter((j) => runnerLabel(j) === s.runnerId);
     expect(job, 'the runner Job').toBeDefined();
     // biome-ignore lint/suspicious/noExplicitAny: reading the Job as the API stores it
     const spec = job!.spec as Record<string, any>;
     expect(spec.backoffLimit).toBe(0);
     expect(spec.ttlSecondsAfterFinished).toBeGreaterThan(0);
-    expect(job!.metadata.labels).toMatchObject({
+    expect(job!.metadata!.labels).toMatchObject({
       [`${prefix}/session`]: created.id,
       [`${prefix}/pool`]: s.poolId,
       [`${prefix}/role`]: 'sandbox',
@@ -108,7 +118,29 @@ dockerDescribe('kubernetes pools end to end (Kubernetes API stand-in)', () => {
     expect(c.resources).toEqual({ requests: { memory: '2Gi', cpu: '1' }, limits: { memory: '8Gi', cpu: '4' } });
     expect(pod.automountServiceAccountToken).toBe(false);
 
+    // The registration token is in the runner's Secret, owned by its Job, never in the Job or pod.
+    const pods = await target.objects('pods', `${prefix}/runner=${s.runnerId}`);
+    expect(pods.length).toBe(1);
+    const leaked = JSON.stringify([job, pods]);
+    expect(leaked).not.toMatch(/mrg_/);
+    expect(leaked).not.toContain('"MARIONETTE_REGISTRATION_TOKEN"');
+    expect(leaked).toContain('"MARIONETTE_REGISTRATION_TOKEN_FILE"');
+    const [secret] = await target.objects('secrets', `${prefix}/runner=${s.runnerId}`);
+    expect(secret, "the runner's token Secret").toBeDefined();
+    // biome-ignore lint/suspicious/noExplicitAny: reading the Secret as the API returns it
+    const sec = secret as Record<string, any>;
+    expect(sec.metadata.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'Job', name: job!.metadata!.name, uid: job!.metadata!.uid }),
+    ]);
+    expect(Buffer.from(sec.data.token, 'base64').toString('utf8')).toMatch(/^mrg_/);
+
     expect((await srv.api('POST', `/v1/sessions/${created.id}/cancel`)).status).toBe(200);
+    // The Secret goes with the runner (the cluster removes what the Job owned), as does everything else.
+    await until(
+      async () => (await target.objects('secrets', `${prefix}/runner=${s.runnerId}`)).length === 0,
+      "the runner's token Secret to be gone",
+      60_000,
+    );
     await expectNothingLeft();
   }, 300_000);
 
@@ -168,6 +200,37 @@ dockerDescribe('kubernetes pools end to end (Kubernetes API stand-in)', () => {
     await expectNothingLeft();
   }, 300_000);
 
+  it('a ResourceQuota that refuses the pod fails the session naming the quota, shown by `mctl sessions explain`', async () => {
+    // Made through the client library, so this holds on a real cluster too.
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(target.config(0).kubeconfig!);
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const quota = `team-quota-${prefix.slice(1, 9)}`;
+    await core.createNamespacedResourceQuota({
+      namespace: NS,
+      body: { metadata: { name: quota }, spec: { hard: { 'requests.cpu': '100m' } } },
+    });
+    try {
+      const r = await srv.api('POST', '/v1/pools', {
+        name: 'k8s-quota',
+        provider: 'kubernetes',
+        mode: 'managed',
+        sandboxConfig: { startTimeout: '5s' },
+      });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      const created = await createSession(srv, { pool: 'k8s-quota', prompt: 'true' });
+      const failed = await sessionIn(srv, created.id, ['failed'], 120_000);
+      expect(failed.stateReason).toContain(`quota exceeded: ResourceQuota ${quota} refused the pod`);
+      expect(failed.stateReason).toContain('requests.cpu');
+      const explain = await srv.mctl(['sessions', 'explain', created.id]);
+      expect(explain.code, explain.stderr).toBe(0);
+      expect(explain.stdout).toContain(`ResourceQuota ${quota}`);
+      await expectNothingLeft();
+    } finally {
+      await core.deleteNamespacedResourceQuota({ name: quota, namespace: NS });
+    }
+  }, 300_000);
+
   it("a pool's egress policy becomes the runner's NetworkPolicy; a host name it cannot express fails the session naming it", async () => {
     const r = await srv.api('POST', '/v1/pools', {
       name: 'k8s-closed',
@@ -180,7 +243,7 @@ dockerDescribe('kubernetes pools end to end (Kubernetes API stand-in)', () => {
     const done = await taskDone(srv, s.tasks![0]!.id, 120_000);
     expect(done.state).toBe('succeeded');
     const runner = (await getSession(srv, s.id)).runnerId!;
-    const [policy] = objects('NetworkPolicy').filter((p) => p.metadata.labels?.[`${prefix}/runner`] === runner);
+    const [policy] = (await target.objects('networkpolicies')).filter((p) => runnerLabel(p) === runner);
     expect(policy, 'the runner NetworkPolicy').toBeDefined();
     // biome-ignore lint/suspicious/noExplicitAny: reading the policy as the API stores it
     const spec = policy!.spec as Record<string, any>;
@@ -204,26 +267,113 @@ dockerDescribe('kubernetes pools end to end (Kubernetes API stand-in)', () => {
     await expectNothingLeft();
   }, 300_000);
 
-  it('a runner whose pod died is marked offline and its task lost; the session gets a new Job', async () => {
-    const r0 = await srv.api('POST', '/v1/pools', { name: 'k8s-die', provider: 'kubernetes', mode: 'managed' });
+  // Killing a pod's container from outside needs the stand-in's Docker; on a real cluster the OOM case below covers a pod that died.
+  it.skipIf(REAL_KUBECONFIG !== undefined)(
+    'a runner whose pod died is marked offline and its task lost; the session gets a new Job (stand-in only: kills the container from outside)',
+    async () => {
+      const r0 = await srv.api('POST', '/v1/pools', { name: 'k8s-die', provider: 'kubernetes', mode: 'managed' });
+      expect(r0.status, JSON.stringify(r0.body)).toBe(201);
+      const s = await createSession(srv, { pool: 'k8s-die', prompt: 'true' });
+      await taskDone(srv, s.tasks![0]!.id, 120_000);
+      const idle = await sessionIn(srv, s.id, ['idle']);
+      const r = await srv.api<{ id: string }>('POST', `/v1/sessions/${s.id}/tasks`, {
+        prompt: 'while :; do sleep 0.05; done',
+        maxRetries: 0,
+      });
+      expect(r.status).toBe(201);
+      await until(async () => (await getTask(srv, r.body.id)).state === 'running', 'the task to run');
+      const [pod] = target.standin!.pods(NS, `${prefix}/runner=${idle.runnerId}`);
+      await docker.getContainer(target.standin!.containerOf(pod!)!).kill();
+      const lost = await taskDone(srv, r.body.id, 60_000);
+      expect(lost.state).toBe('lost');
+      // The container's real end, as the pod status reports it: killed (SIGKILL, exit code 137).
+      expect(lost.error).toContain(
+        `the sandbox of runner ${idle.runnerId} is failed: container agent exited with code 137 (Error)`,
+      );
+      expect(await runTask(srv, s.id, 'echo again')).toEqual(['again']);
+      expect((await getSession(srv, s.id)).runnerId).not.toBe(idle.runnerId);
+      expect((await srv.api('POST', `/v1/sessions/${s.id}/cancel`)).status).toBe(200);
+      await expectNothingLeft();
+    },
+    300_000,
+  );
+
+  it('a running pod killed for memory says OOMKilled in the lost task, the session reason and `mctl sessions explain`', async () => {
+    const r0 = await srv.api('POST', '/v1/pools', {
+      name: 'k8s-oom',
+      provider: 'kubernetes',
+      mode: 'managed',
+      sandboxConfig: { resources: { requests: { memory: '256Mi' }, limits: { memory: '256Mi' } } },
+    });
     expect(r0.status, JSON.stringify(r0.body)).toBe(201);
-    const s = await createSession(srv, { pool: 'k8s-die', prompt: 'true' });
-    await taskDone(srv, s.tasks![0]!.id, 120_000);
+    const s = await createSession(srv, { pool: 'k8s-oom', prompt: 'true' });
+    expect((await taskDone(srv, s.tasks![0]!.id, 120_000)).state).toBe('succeeded');
     const idle = await sessionIn(srv, s.id, ['idle']);
+    // `tail` keeps a line with no newline in memory: it grows past the pod's limit, and the
+    // kernel's OOM killer fires in the pod (a cgroup v2 kubelet then ends the whole container).
     const r = await srv.api<{ id: string }>('POST', `/v1/sessions/${s.id}/tasks`, {
-      prompt: 'while :; do sleep 0.05; done',
+      prompt: 'head -c 2000m /dev/zero | tail; sleep 600',
       maxRetries: 0,
     });
     expect(r.status).toBe(201);
-    await until(async () => (await getTask(srv, r.body.id)).state === 'running', 'the task to run');
-    const [pod] = target.standin!.pods(NS, `${prefix}/runner=${idle.runnerId}`);
-    await docker.getContainer(target.standin!.containerOf(pod!)!).kill();
-    const lost = await taskDone(srv, r.body.id, 60_000);
+    const lost = await taskDone(srv, r.body.id, 120_000);
     expect(lost.state).toBe('lost');
-    expect(lost.error).toContain(`the sandbox of runner ${idle.runnerId} is failed`);
-    expect(await runTask(srv, s.id, 'echo again')).toEqual(['again']);
-    expect((await getSession(srv, s.id)).runnerId).not.toBe(idle.runnerId);
+    expect(lost.error).toContain(`the sandbox of runner ${idle.runnerId} is failed: OOMKilled`);
+    expect(lost.error).toContain('resources.limits.memory');
+    // The session side runs right after the task is lost: wait for it rather than race it.
+    await until(async () => /OOMKilled/.test((await getSession(srv, s.id)).stateReason ?? ''), 'the session reason');
+    const explain = await srv.mctl(['sessions', 'explain', s.id]);
+    expect(explain.code, explain.stderr).toBe(0);
+    expect(explain.stdout).toContain('OOMKilled');
+    const events = await srv.api<{ items: Array<{ type: string; data: { reason?: string } }> }>(
+      'GET',
+      `/v1/sessions/${s.id}/events`,
+    );
+    const lostEvent = events.body.items.find((e) => e.type === 'runner_lost');
+    expect(lostEvent?.data.reason).toContain('OOMKilled');
     expect((await srv.api('POST', `/v1/sessions/${s.id}/cancel`)).status).toBe(200);
+    await expectNothingLeft();
+  }, 300_000);
+
+  it('without a PVC, terminate_preserve_storage keeps the workspace in the store: no pod left, and it is back on a fresh pod', async () => {
+    const r0 = await srv.api('POST', '/v1/pools', { name: 'k8s-store', provider: 'kubernetes', mode: 'managed' });
+    expect(r0.status, JSON.stringify(r0.body)).toBe(201);
+    const created = await createSession(srv, {
+      pool: 'k8s-store',
+      prompt: 'mkdir -p /workspace/src && echo kept > /workspace/src/keep.txt',
+    });
+    expect((await taskDone(srv, created.tasks![0]!.id, 120_000)).state).toBe('succeeded');
+    const before = await sessionIn(srv, created.id, ['idle']);
+    const sus = await srv.mctl([
+      '-o',
+      'json',
+      'sessions',
+      'suspend',
+      created.id,
+      '--strategy',
+      'terminate_preserve_storage',
+    ]);
+    expect(sus.code, sus.stderr).toBe(0);
+    const suspended = json<SessionObj>(sus);
+    expect(suspended.state).toBe('suspended');
+    expect(suspended.suspend?.strategy).toBe('terminate_preserve_storage');
+    // No Job, pod or claim of the session is left: the workspace is in the store only.
+    const session = `${prefix}/session=${created.id}`;
+    for (const kind of ['jobs', 'pods', 'persistentvolumeclaims'] as const)
+      expect(await target.objects(kind, session), kind).toEqual([]);
+    const snaps = json<{ reason: string }[]>(
+      await srv.mctl(['-o', 'json', 'workspaces', 'list', '--session', created.id]),
+    );
+    expect(snaps.map((x) => x.reason)).toEqual(['suspend']);
+
+    const back = await srv.mctl(['sessions', 'resume', created.id]);
+    expect(back.code, back.stderr).toBe(0);
+    expect(await runTask(srv, created.id, 'cat /workspace/src/keep.txt')).toEqual(['kept']);
+    const after = await sessionIn(srv, created.id, ['idle']);
+    expect(after.runnerId).not.toBe(before.runnerId);
+    const jobs = await target.objects('jobs', session);
+    expect(jobs.map(runnerLabel)).toEqual([after.runnerId]);
+    expect((await srv.api('POST', `/v1/sessions/${created.id}/cancel`)).status).toBe(200);
     await expectNothingLeft();
   }, 300_000);
 
@@ -232,9 +382,9 @@ dockerDescribe('kubernetes pools end to end (Kubernetes API stand-in)', () => {
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     const s = await createSession(srv, { pool: 'k8s-crash', prompt: 'echo survived' });
     // The Job is created before the provision returns (it waits for the pod): kill the server then.
-    await until(async () => objects('Job').length > 0, 'the Job to be created', 60_000);
+    await until(async () => (await target.objects('jobs')).length > 0, 'the Job to be created', 60_000);
     await srv.stop(true);
-    const crashedRunner = objects('Job')[0]!.metadata.labels![`${prefix}/runner`];
+    const crashedRunner = runnerLabel((await target.objects('jobs'))[0]!);
     expect(crashedRunner).toMatch(/^run_/);
     srv = await srv.restart();
     const done = await taskDone(srv, s.tasks![0]!.id, 120_000);
@@ -242,7 +392,7 @@ dockerDescribe('kubernetes pools end to end (Kubernetes API stand-in)', () => {
     const live = (await getSession(srv, s.id)).runnerId;
     // The crashed provision never wrote its handle: that runner was given up and its Job reaped by label.
     await until(
-      async () => objects('Job').every((j) => j.metadata.labels?.[`${prefix}/runner`] === live),
+      async () => (await target.objects('jobs')).every((j) => runnerLabel(j) === live),
       "the crashed provision's Job to be removed",
       60_000,
     );

@@ -7,7 +7,14 @@
 import { describe, expect, it } from 'vitest';
 import { mergeKubernetesConfig, parseKubernetesConfig, podResources } from '../src/providers/kubernetes/config.js';
 import { jobEventReason, podProgress } from '../src/providers/kubernetes/explain.js';
-import { buildJob, buildNetworkPolicy, buildPvc, labelValue } from '../src/providers/kubernetes/manifests.js';
+import {
+  AGENT_SECRET_DIR,
+  buildJob,
+  buildNetworkPolicy,
+  buildPvc,
+  buildTokenSecret,
+  labelValue,
+} from '../src/providers/kubernetes/manifests.js';
 import type { SandboxSpec } from '../src/providers/types.js';
 import { validateKubeObject } from './kube-models.js';
 
@@ -87,6 +94,21 @@ describe('pod progress in words', () => {
     expect((p as { reason: string }).reason).toContain('resources.limits.memory');
   });
 
+  it("an evicted pod names the eviction and the node pressure, over its containers' ends", () => {
+    const p = podProgress({
+      status: {
+        phase: 'Failed',
+        reason: 'Evicted',
+        message: 'The node was low on resource: memory. Threshold quantity: 100Mi, available: 50Mi.',
+        containerStatuses: [{ name: 'agent', state: { terminated: { reason: 'Error', exitCode: 137 } } }],
+      },
+    });
+    expect(p).toEqual({
+      kind: 'failed',
+      reason: expect.stringMatching(/^Evicted: The node was low on resource: memory\./),
+    });
+  });
+
   it('running is running; nothing said yet is just starting', () => {
     expect(podProgress({ status: { phase: 'Running', containerStatuses: [{ state: { running: {} } }] } })).toEqual({
       kind: 'running',
@@ -153,6 +175,35 @@ describe('what the provider creates', () => {
       'marionette.io/session': 'ses_1',
       'marionette.io/install': 'ins_1',
     });
+  });
+
+  it('the registration token is in a Secret the Job owns, mounted as the file the agent reads; the pod spec holds no token', () => {
+    const secretSpec = { ...spec, registrationToken: 'mrg_secret-token-value-0123456789' };
+    const job = buildJob({ cfg, spec: secretSpec, image: 'marionette/agent:latest', pvc: null, installId: 'ins_1' });
+    // Anything that can read the Job or its pod (`kubectl get -o yaml`, `describe`) sees no token.
+    expect(JSON.stringify(job)).not.toContain('mrg_secret-token-value-0123456789');
+    const pod = (job.spec as Plain).template.spec;
+    const c = pod.containers[0];
+    expect(c.env.map((e: { name: string }) => e.name)).not.toContain('MARIONETTE_REGISTRATION_TOKEN');
+    expect(c.env).toContainEqual({ name: 'MARIONETTE_REGISTRATION_TOKEN_FILE', value: `${AGENT_SECRET_DIR}/token` });
+    expect(c.volumeMounts).toContainEqual({ name: 'runner-token', mountPath: AGENT_SECRET_DIR, readOnly: true });
+    expect(pod.volumes).toContainEqual({
+      name: 'runner-token',
+      secret: { secretName: 'mrn-run-abc', defaultMode: 0o440 },
+    });
+
+    const made = { metadata: { name: job.metadata.name, uid: 'uid-1' } };
+    const secret = buildTokenSecret(cfg, secretSpec, 'ins_1', made) as Plain;
+    expect(validateKubeObject(secret)).toEqual([]);
+    expect(secret.metadata).toMatchObject({
+      name: 'mrn-run-abc',
+      namespace: 'marionette',
+      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'mrn-run-abc', uid: 'uid-1' }],
+      labels: { 'marionette.io/runner': 'run_abc', 'marionette.io/install': 'ins_1' },
+    });
+    expect(Buffer.from(secret.data.token, 'base64').toString('utf8')).toBe('mrg_secret-token-value-0123456789');
+    // Without the created Job's uid there is no owner to give it: refused, not left ownerless.
+    expect(() => buildTokenSecret(cfg, secretSpec, null, { metadata: { name: 'x' } })).toThrow(/uid/);
   });
 
   it("the session's resources go over the configured requests and limits", () => {

@@ -2,6 +2,7 @@
  * @module The runner agent's configuration (flags over env). Kept apart from the server's config
  * loader so `marionette-agent` starts without loading YAML support.
  */
+import { readFileSync } from 'node:fs';
 import { InvalidRequest } from '../core/errors.js';
 
 type Env = Record<string, string | undefined>;
@@ -194,6 +195,24 @@ function agentFault(v: string | undefined): string | null {
   return v;
 }
 
+/**
+ * The registration token in `MARIONETTE_REGISTRATION_TOKEN_FILE` (a mounted Secret, so the token
+ * is in no environment or pod spec), trimmed; undefined when the variable is unset.
+ */
+function tokenFromFile(path: string | undefined): string | undefined {
+  if (!path) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').trim();
+  } catch (e: unknown) {
+    throw new InvalidRequest(
+      `MARIONETTE_REGISTRATION_TOKEN_FILE: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+    );
+  }
+  if (!text) throw new InvalidRequest(`MARIONETTE_REGISTRATION_TOKEN_FILE: ${path} is empty`);
+  return text;
+}
+
 /** marionette-agent: flags win over env (`MARIONETTE_GATEWAY`, `MARIONETTE_REGISTRATION_TOKEN`, ...), env over the config file. */
 export function loadAgentConfig(
   flags: AgentFlags,
@@ -212,7 +231,13 @@ export function loadAgentConfig(
   const labelText = flags.labels ?? env.MARIONETTE_LABELS;
   return {
     server,
-    registrationToken: flags.token ?? env.MARIONETTE_REGISTRATION_TOKEN ?? env.RUNNER_TOKEN ?? file.token ?? null,
+    registrationToken:
+      flags.token ??
+      env.MARIONETTE_REGISTRATION_TOKEN ??
+      tokenFromFile(env.MARIONETTE_REGISTRATION_TOKEN_FILE) ??
+      env.RUNNER_TOKEN ??
+      file.token ??
+      null,
     runnerId: env.MARIONETTE_RUNNER_ID ?? null,
     pool: flags.pool ?? env.MARIONETTE_POOL ?? file.pool ?? null,
     labels: labelText !== undefined ? parseLabels(labelText) : typeof file.labels === 'object' ? file.labels : {},

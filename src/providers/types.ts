@@ -118,6 +118,12 @@ export interface SandboxProvider {
   provision(spec: SandboxSpec): Promise<SandboxHandle>;
   status(handle: SandboxHandle): Promise<SandboxStatus>;
   /**
+   * Why a sandbox `status` calls `failed` or `terminated` ended, in words a user can act on (an
+   * out-of-memory kill, an exit code, an eviction); null when the provider cannot say. The server
+   * puts it in the reason it gives for taking the runner offline.
+   */
+  statusReason?(handle: SandboxHandle): Promise<string | null>;
+  /**
    * Stops the sandbox and removes it (and its storage). Idempotent: a sandbox already gone is
    * fine. Throws when it cannot be sure the sandbox is stopped; the server then keeps the runner
    * out of `terminated` and retries.

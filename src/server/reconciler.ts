@@ -179,7 +179,10 @@ export class Reconciler {
       // Re-read: a suspend or a terminate may have moved the runner on meanwhile.
       const fresh = await store.runners.get(runner.id);
       if (!fresh || !RUNNER_LIVE.includes(fresh.state)) continue;
-      if (await this.runners.markOffline(fresh, `the sandbox of runner ${runner.id} is ${status}`)) n++;
+      // The provider's own words for it (an OOM kill, an exit code), when it has them.
+      const why = await provider.statusReason?.(runner.handle).catch(() => null);
+      const reason = `the sandbox of runner ${runner.id} is ${status}${why ? `: ${why}` : ''}`;
+      if (await this.runners.markOffline(fresh, reason)) n++;
     }
     return n;
   }

@@ -46,7 +46,8 @@ export interface RunnerEvents {
     tx: Repos,
     opts?: { callerUnbinds?: boolean },
   ): Promise<{ terminateRunner: string | null; unbindRunner: string | null; after: () => Promise<void> }>;
-  runnerLost(runner: Runner, task: Task | null): Promise<void>;
+  /** `reason`: why the runner went (lease expired, its sandbox died and how). */
+  runnerLost(runner: Runner, task: Task | null, reason?: string): Promise<void>;
   /** A task lost while its runner stays (it reconnected without it): the retry policy applies. */
   taskLost(task: Task): Promise<void>;
   runnerIdle(runner: Runner): void;
@@ -418,7 +419,7 @@ export class RunnerService implements GatewayHandler {
     const fresh = (await store.runners.get(runner.id)) ?? runner;
     this.ctx.bus.emit('runner:updated', { runner: fresh });
     const lostTask = task ? await store.tasks.get(task.id) : null;
-    await this.events.runnerLost(fresh, lostTask);
+    await this.events.runnerLost(fresh, lostTask, reason);
     return true;
   }
 

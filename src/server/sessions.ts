@@ -58,7 +58,7 @@ export class SessionService {
       sendAssignment: (t) => this.commands.sendAssignment(t),
       taskReported: (id) => this.commands.clearCancel(id),
       finishTaskIn: (t, tx, opts) => this.lifecycle.finishTaskIn(t, tx, opts),
-      runnerLost: (r, t) => this.lifecycle.runnerLost(r, t),
+      runnerLost: (r, t, why) => this.lifecycle.runnerLost(r, t, why),
       taskLost: (t) => this.lifecycle.retryLost(t),
       runnerIdle: () => this.kick(),
     };

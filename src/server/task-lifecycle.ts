@@ -205,19 +205,24 @@ export class TaskLifecycle {
     }
   }
 
-  async runnerLost(runner: Runner, task: Task | null): Promise<void> {
+  async runnerLost(runner: Runner, task: Task | null, reason?: string): Promise<void> {
     const { store } = this.ctx;
     if (task) await this.retryLost(task);
     if (runner.sessionId) {
       const session = await store.sessions.get(runner.sessionId);
       if (session && session.runnerId === runner.id && !isTerminalSession(session.state)) {
         const open = await store.tasks.openInSession(session.id);
-        await store.sessions.transition(session.id, open.length ? 'scheduling' : 'idle', { runner_id: null }, [
+        // The reason stays on the session (`sessions explain`) until it is placed again.
+        const why = reason ? { state_reason: `runner lost: ${reason}` } : {};
+        await store.sessions.transition(session.id, open.length ? 'scheduling' : 'idle', { runner_id: null, ...why }, [
           'active',
           'idle',
           'provisioning',
         ]);
-        await store.sessions.addEvent(session.id, session.orgId, 'runner_lost', { runnerId: runner.id });
+        await store.sessions.addEvent(session.id, session.orgId, 'runner_lost', {
+          runnerId: runner.id,
+          ...(reason ? { reason } : {}),
+        });
       }
     }
     const pool = await this.catalog.poolById(runner.poolId);

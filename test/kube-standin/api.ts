@@ -1,7 +1,7 @@
 /**
  * @module The stand-in's API half: an HTTP server on 127.0.0.1 (port 0) that speaks the subset
  * of the Kubernetes REST API the provider uses, over TLS (a self-signed certificate the kubeconfig trusts), with its documented shapes: namespaces;
- * namespaced pods, events, persistentvolumeclaims (core/v1), jobs (batch/v1) and networkpolicies
+ * namespaced pods, events, secrets, resourcequotas, persistentvolumeclaims (core/v1), jobs (batch/v1) and networkpolicies
  * (networking.k8s.io/v1) with create, get, list (labelSelector, fieldSelector), delete,
  * deletecollection and watch (newline-delimited `{type, object}`, from a resourceVersion or with
  * the current objects first); pod logs. A bearer token is required. Objects are checked against
@@ -46,6 +46,8 @@ export const RESOURCES: Resource[] = [
   { plural: 'namespaces', kind: 'Namespace', apiVersion: 'v1', prefix: '/api/v1', namespaced: false },
   { plural: 'pods', kind: 'Pod', apiVersion: 'v1', prefix: '/api/v1', namespaced: true },
   { plural: 'events', kind: 'Event', apiVersion: 'v1', prefix: '/api/v1', namespaced: true },
+  { plural: 'secrets', kind: 'Secret', apiVersion: 'v1', prefix: '/api/v1', namespaced: true },
+  { plural: 'resourcequotas', kind: 'ResourceQuota', apiVersion: 'v1', prefix: '/api/v1', namespaced: true },
   {
     plural: 'persistentvolumeclaims',
     kind: 'PersistentVolumeClaim',

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { type KObj, KubeApiServer } from './api.js';
 import { Kubelet, type NodeInfo } from './kubelet.js';
+import { killOnOom } from './oom.js';
 
 /** The Docker label key of every stand-in container and volume (the value is the stand-in's id). */
 export const STANDIN_LABEL = 'io.marionette.test.kube-standin';
@@ -65,6 +66,7 @@ export async function startKubeStandin(opts: StandinOptions): Promise<KubeStandi
   };
   const kubelet = new Kubelet(api, opts.docker, { key: STANDIN_LABEL, value: id }, node);
   await api.listen();
+  const oom = await killOnOom(opts.docker, `${STANDIN_LABEL}=${id}`);
   for (const ns of opts.namespaces ?? ['marionette'])
     api.create('Namespace', null, {
       apiVersion: 'v1',
@@ -126,6 +128,7 @@ export async function startKubeStandin(opts: StandinOptions): Promise<KubeStandi
       return out;
     },
     async close() {
+      oom.stop();
       await api.close();
       await kubelet.close();
       await rm(dir, { recursive: true, force: true });

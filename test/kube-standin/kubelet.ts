@@ -10,8 +10,12 @@
  * Every container and volume carries the stand-in's run label. Test support only.
  */
 import { randomBytes } from 'node:crypto';
+import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { KObj, KubeApiServer } from './api.js';
+import { parseQuantity, quotaRefusal } from './quota.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: the stand-in walks untyped API objects as the server receives them
 type Any = Record<string, any>;
@@ -23,33 +27,6 @@ export interface NodeInfo {
   /** Allocatable CPU in millicores and memory in bytes. */
   cpuMilli: number;
   memoryBytes: number;
-}
-
-/** A quantity (`500m`, `2`, `2Gi`, `512Mi`, `1G`) in millis (cpu) or bytes (memory). */
-export function parseQuantity(q: string | number, cpu: boolean): number {
-  const s = String(q);
-  const m = /^(\d+(?:\.\d+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/.exec(s);
-  if (!m) throw new Error(`bad quantity ${s}`);
-  const n = Number(m[1]);
-  const unit = m[2] ?? '';
-  const mult: Record<string, number> = {
-    '': 1,
-    m: 0.001,
-    k: 1e3,
-    M: 1e6,
-    G: 1e9,
-    T: 1e12,
-    P: 1e15,
-    E: 1e18,
-    Ki: 1024,
-    Mi: 1024 ** 2,
-    Gi: 1024 ** 3,
-    Ti: 1024 ** 4,
-    Pi: 1024 ** 5,
-    Ei: 1024 ** 6,
-  };
-  const v = n * mult[unit]!;
-  return cpu ? Math.round(v * 1000) : Math.round(v);
 }
 
 /** Docker's multiplexed log stream as text. */
@@ -67,6 +44,8 @@ function demux(buf: Buffer): string {
 export class Kubelet {
   /** Pod key → container id. */
   private readonly containers = new Map<string, string>();
+  /** Pod key → host directories holding its secret volumes' files (bind-mounted read-only). */
+  private readonly secretDirs = new Map<string, string[]>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
 
@@ -111,6 +90,20 @@ export class Kubelet {
     if (o.kind === 'Job') this.later(0, () => this.startJob(o));
     else if (o.kind === 'Pod') this.later(0, () => this.schedule(o));
     else if (o.kind === 'PersistentVolumeClaim') this.later(0, () => this.bindClaim(o));
+    else if (o.kind === 'Secret') this.later(0, () => this.collectOrphan(o));
+  }
+
+  /** The garbage collector: an object whose owner (by uid) is gone goes too. */
+  private collectOrphan(o: KObj) {
+    const refs = o.metadata.ownerReferences ?? [];
+    if (refs.length === 0) return;
+    const alive = refs.some((r) => {
+      const owner = this.api.get(r.kind, o.metadata.namespace!, r.name);
+      return owner !== undefined && owner.metadata.uid === r.uid && !owner.metadata.deletionTimestamp;
+    });
+    const cur = this.api.get(o.kind, o.metadata.namespace!, o.metadata.name);
+    if (!alive && cur && cur.metadata.uid === o.metadata.uid)
+      this.api.delete(cur, { propagationPolicy: 'Background', gracePeriodSeconds: null });
   }
 
   // ---- Jobs ----
@@ -138,6 +131,13 @@ export class Kubelet {
         `Error creating: pods "${name}" is forbidden: pod rejected: RuntimeClass "${rc}" not found`,
         'job-controller',
       );
+      return;
+    }
+    // Admission: a ResourceQuota the pod would exceed refuses it; the Job controller says so and retries.
+    const refused = quotaRefusal(this.api, job.metadata.namespace!, name, tpl.spec as Any);
+    if (refused !== null) {
+      this.api.event(job, 'Warning', 'FailedCreate', `Error creating: ${refused}`, 'job-controller');
+      this.later(2000, () => this.startJob(job));
       return;
     }
     this.api.update(job, (j) => {
@@ -200,9 +200,10 @@ export class Kubelet {
   private deleting(o: KObj, opts: { propagationPolicy: string; gracePeriodSeconds: number | null }): boolean {
     if (o.kind === 'Job') {
       if (opts.propagationPolicy !== 'Orphan')
-        for (const p of this.api.list('Pod', o.metadata.namespace!))
-          if (p.metadata.ownerReferences?.some((r) => r.uid === o.metadata.uid))
-            this.api.delete(p, { propagationPolicy: 'Background', gracePeriodSeconds: opts.gracePeriodSeconds });
+        for (const kind of ['Pod', 'Secret'])
+          for (const p of this.api.list(kind, o.metadata.namespace!))
+            if (p.metadata.ownerReferences?.some((r) => r.uid === o.metadata.uid))
+              this.api.delete(p, { propagationPolicy: 'Background', gracePeriodSeconds: opts.gracePeriodSeconds });
       return false;
     }
     if (o.kind === 'Pod') {
@@ -229,10 +230,12 @@ export class Kubelet {
     };
     await removeContainer();
     await this.dropPodVolumes(key);
+    await this.dropSecretDirs(key);
     this.api.remove(pod);
     // A container or volume `run` was creating while this ran (it checks for the pod after creating).
     await removeContainer();
     await this.dropPodVolumes(key);
+    await this.dropSecretDirs(key);
     // A freed node may fit a pending pod now; a deleted pod may have held a claim.
     for (const p of this.api.list('Pod', null))
       if (((p.status as Any)?.conditions ?? []).some((c: Any) => c.reason === 'Unschedulable'))
@@ -249,6 +252,50 @@ export class Kubelet {
         .getVolume(v.Name)
         .remove({ force: true })
         .catch(() => {});
+  }
+
+  private async dropSecretDirs(key: string) {
+    for (const d of this.secretDirs.get(key) ?? []) await rm(d, { recursive: true, force: true });
+    this.secretDirs.delete(key);
+  }
+
+  /**
+   * Writes a pod's secret volumes to host directories (each key a file, `defaultMode`, group
+   * `fsGroup` as a kubelet sets them), by volume name; null while a Secret does not exist yet
+   * (the pod waits in ContainerCreating with a FailedMount event, as on a node).
+   */
+  private async mountSecrets(pod: KObj): Promise<Map<string, string> | null> {
+    const spec = pod.spec as Any;
+    const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    const out = new Map<string, string>();
+    for (const v of (spec.volumes ?? []) as Any[]) {
+      if (!v.secret) continue;
+      const secret = this.api.get('Secret', pod.metadata.namespace!, v.secret.secretName);
+      if (!secret) {
+        this.waiting(pod, 'ContainerCreating', '');
+        this.api.event(
+          pod,
+          'Warning',
+          'FailedMount',
+          `MountVolume.SetUp failed for volume "${v.name}" : secret "${v.secret.secretName}" not found`,
+          'kubelet',
+        );
+        await this.dropSecretDirs(key);
+        return null;
+      }
+      const dir = await mkdtemp(join(tmpdir(), 'kstandin-secret-'));
+      this.secretDirs.set(key, [...(this.secretDirs.get(key) ?? []), dir]);
+      const group = spec.securityContext?.fsGroup as number | undefined;
+      for (const [name, b64] of Object.entries((secret.data ?? {}) as Record<string, string>)) {
+        const file = join(dir, name);
+        await writeFile(file, Buffer.from(b64, 'base64'));
+        await chmod(file, v.secret.defaultMode ?? 0o644);
+        if (group !== undefined) await chown(file, 0, group);
+      }
+      await chmod(dir, 0o755);
+      out.set(v.name, dir);
+    }
+    return out;
   }
 
   // ---- claims ----
@@ -390,8 +437,18 @@ export class Kubelet {
       });
       return;
     }
-    const cur = this.api.get('Pod', pod.metadata.namespace!, pod.metadata.name);
+    let cur = this.api.get('Pod', pod.metadata.namespace!, pod.metadata.name);
     if (!cur || cur.metadata.deletionTimestamp) return;
+    const secrets = await this.mountSecrets(cur);
+    if (secrets === null) {
+      this.later(300, () => this.run(pod));
+      return;
+    }
+    cur = this.api.get('Pod', pod.metadata.namespace!, pod.metadata.name);
+    if (!cur || cur.metadata.deletionTimestamp) {
+      await this.dropSecretDirs(`${pod.metadata.namespace}/${pod.metadata.name}`);
+      return;
+    }
     const sc = { ...(spec.securityContext ?? {}), ...(c.securityContext ?? {}) } as Any;
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     const mounts: Dockerode.MountSettings[] = [];
@@ -417,6 +474,8 @@ export class Kubelet {
           Target: m.mountPath,
           ReadOnly: m.readOnly === true,
         });
+      else if (v.secret && secrets.has(v.name))
+        mounts.push({ Type: 'bind', Source: secrets.get(v.name)!, Target: m.mountPath, ReadOnly: true });
       else if (v.hostPath)
         mounts.push({ Type: 'bind', Source: v.hostPath.path, Target: m.mountPath, ReadOnly: m.readOnly === true });
     }
@@ -455,6 +514,7 @@ export class Kubelet {
         await container.remove({ force: true }).catch(() => {});
         this.containers.delete(key);
         await this.dropPodVolumes(key);
+        await this.dropSecretDirs(key);
         return;
       }
       await container.start();
@@ -537,6 +597,7 @@ export class Kubelet {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    for (const key of [...this.secretDirs.keys()]) await this.dropSecretDirs(key);
     const filter = { label: [`${this.label.key}=${this.label.value}`] };
     for (const c of await this.docker.listContainers({ all: true, filters: filter }))
       await this.docker

@@ -14,7 +14,7 @@ export type KubeObject = Obj & {
   metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; [k: string]: unknown };
 };
 
-export type KubeKind = 'jobs' | 'pods' | 'persistentvolumeclaims' | 'networkpolicies';
+export type KubeKind = 'jobs' | 'pods' | 'persistentvolumeclaims' | 'networkpolicies' | 'secrets';
 
 /** A watch in progress; `stop` ends it. */
 export interface KubeWatch {
@@ -113,6 +113,9 @@ export const PROVIDER_ACCESS: ReadonlyArray<{ apiGroup: string; resource: string
   { apiGroup: '', resource: 'events', verbs: ['list'] },
   { apiGroup: '', resource: 'persistentvolumeclaims', verbs: ['create', 'get', 'list', 'delete'] },
   { apiGroup: 'networking.k8s.io', resource: 'networkpolicies', verbs: ['create', 'list', 'delete'] },
+  // The runner's registration token: created beside its Job, owned by it (the cluster deletes it with
+  // the Job). Create only: the server can neither read nor delete a Secret of the namespace.
+  { apiGroup: '', resource: 'secrets', verbs: ['create'] },
 ];
 
 const PATHS: Record<KubeKind, { api: string; plural: string }> = {
@@ -120,6 +123,7 @@ const PATHS: Record<KubeKind, { api: string; plural: string }> = {
   pods: { api: '/api/v1', plural: 'pods' },
   persistentvolumeclaims: { api: '/api/v1', plural: 'persistentvolumeclaims' },
   networkpolicies: { api: '/apis/networking.k8s.io/v1', plural: 'networkpolicies' },
+  secrets: { api: '/api/v1', plural: 'secrets' },
 };
 
 /** `KubeApi` on @kubernetes/client-node. */
@@ -169,6 +173,8 @@ export function clientNodeApi(kc: k8s.KubeConfig): KubeApi {
             );
           case 'networkpolicies':
             return obj(await net.createNamespacedNetworkPolicy({ namespace, body: body as k8s.V1NetworkPolicy }));
+          case 'secrets':
+            return obj(await core.createNamespacedSecret({ namespace, body: body as k8s.V1Secret }));
         }
       } catch (e: unknown) {
         return fail(what, e);
@@ -185,6 +191,8 @@ export function clientNodeApi(kc: k8s.KubeConfig): KubeApi {
           return obj(await orNull(what, core.readNamespacedPersistentVolumeClaim({ name, namespace })));
         case 'networkpolicies':
           return obj(await orNull(what, net.readNamespacedNetworkPolicy({ name, namespace })));
+        case 'secrets':
+          return obj(await orNull(what, core.readNamespacedSecret({ name, namespace })));
       }
     },
     async list(kind, namespace, labelSelector) {
@@ -198,7 +206,9 @@ export function clientNodeApi(kc: k8s.KubeConfig): KubeApi {
               ? await core.listNamespacedPod(q)
               : kind === 'persistentvolumeclaims'
                 ? await core.listNamespacedPersistentVolumeClaim(q)
-                : await net.listNamespacedNetworkPolicy(q);
+                : kind === 'secrets'
+                  ? await core.listNamespacedSecret(q)
+                  : await net.listNamespacedNetworkPolicy(q);
         return (r.items ?? []) as unknown as KubeObject[];
       } catch (e: unknown) {
         return fail(what, e);
@@ -219,7 +229,9 @@ export function clientNodeApi(kc: k8s.KubeConfig): KubeApi {
             ? await orNull(what, core.deleteNamespacedPod(q))
             : kind === 'persistentvolumeclaims'
               ? await orNull(what, core.deleteNamespacedPersistentVolumeClaim(q))
-              : await orNull(what, net.deleteNamespacedNetworkPolicy(q));
+              : kind === 'secrets'
+                ? await orNull(what, core.deleteNamespacedSecret(q))
+                : await orNull(what, net.deleteNamespacedNetworkPolicy(q));
       return r !== null;
     },
     async removePods(namespace, labelSelector, gracePeriodSeconds) {

@@ -1,7 +1,8 @@
 /**
  * @module Reads a runner pod's status (and its Job's events) the way a user would, and says what
  * is happening in words they can act on: `Unschedulable` with the scheduler's message, an image
- * that cannot be pulled (named), a quota that refused the pod (named), `OOMKilled`. Pure: works on
+ * that cannot be pulled (named), a quota that refused the pod (named), `OOMKilled`, an exit
+ * code, an eviction. Pure: works on
  * the documented shapes of v1 Pod status and core/v1 Event.
  */
 
@@ -51,6 +52,12 @@ const PULL = new Set(['ErrImagePull', 'ImagePullBackOff']);
 export function podProgress(pod: PodView): PodProgress {
   const st = pod.status ?? {};
   const image = pod.spec?.containers?.[0]?.image ?? 'its image';
+  // The kubelet evicted the pod (node pressure): its containers' ends say less than this.
+  if (st.phase === 'Failed' && st.reason === 'Evicted')
+    return {
+      kind: 'failed',
+      reason: `Evicted: ${st.message ?? 'the node ran short of a resource'}; lower the pod's use or raise its requests`,
+    };
   for (const c of st.containerStatuses ?? []) {
     const t = c.state?.terminated;
     if (t) {

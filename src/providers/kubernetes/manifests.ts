@@ -43,6 +43,11 @@ export function dnsLabel(s: string, max = 63): string {
 export const jobName = (runnerId: string) => `mrn-${dnsLabel(runnerId, 52)}`;
 /** The workspace PVC of a session (or of a runner without one). */
 export const pvcName = (owner: string) => `mrn-ws-${dnsLabel(owner, 56)}`;
+/** The Secret holding a runner's registration token (the Job's name: another kind, another name space). */
+export const tokenSecretName = (runnerId: string) => jobName(runnerId);
+/** Where the runner's Secret is mounted in its pod, and its one key (the token file the agent reads). */
+export const AGENT_SECRET_DIR = '/run/secrets/marionette';
+export const TOKEN_KEY = 'token';
 /** The NetworkPolicy of a runner. */
 export const policyName = (runnerId: string) => `mrn-egress-${dnsLabel(runnerId, 52)}`;
 
@@ -103,6 +108,9 @@ function env(cfg: KubernetesProviderConfig, spec: SandboxSpec): Array<{ name: st
     ...runnerEnv(runnerBoot(spec, cfg.gateway ?? null, WORKSPACE_IN_POD)),
     HOME: '/home/agent',
   };
+  // The token is in the runner's Secret (a file the agent reads), never in the pod spec.
+  delete all.MARIONETTE_REGISTRATION_TOKEN;
+  all.MARIONETTE_REGISTRATION_TOKEN_FILE = `${AGENT_SECRET_DIR}/${TOKEN_KEY}`;
   return Object.entries(all).map(([name, value]) => ({ name, value }));
 }
 
@@ -123,6 +131,7 @@ export function buildJob(
     { name: 'workspace', mountPath: WORKSPACE_IN_POD },
     { name: 'tmp', mountPath: '/tmp' },
     { name: 'home', mountPath: '/home/agent' },
+    { name: 'runner-token', mountPath: AGENT_SECRET_DIR, readOnly: true },
   ];
   const volumes: Obj[] = [
     p.pvc === null
@@ -130,6 +139,8 @@ export function buildJob(
       : { name: 'workspace', persistentVolumeClaim: { claimName: p.pvc } },
     { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: cfg.tmpSize } },
     { name: 'home', emptyDir: { medium: 'Memory', sizeLimit: cfg.tmpSize } },
+    // Readable by the pod's user (its group is fsGroup), read-only; the agent reads the token file.
+    { name: 'runner-token', secret: { secretName: tokenSecretName(spec.runnerId), defaultMode: 0o440 } },
   ];
   if (cfg.agentHostPath) {
     mounts.push(
@@ -185,6 +196,36 @@ export function buildJob(
       backoffLimit: 0,
       ttlSecondsAfterFinished: cfg.ttlSecondsAfterFinished,
       template: { metadata: { labels }, spec: podSpec },
+    },
+  };
+}
+
+/**
+ * The runner's Secret: its one-time registration token, the file the agent reads
+ * (`MARIONETTE_REGISTRATION_TOKEN_FILE`), owned by the runner's Job (`job`: the created Job, with its uid) so the cluster
+ * removes it with the Job even if the server never does.
+ */
+export function buildTokenSecret(
+  cfg: KubernetesProviderConfig,
+  spec: SandboxSpec,
+  installId: string | null,
+  job: { metadata?: { name?: string; uid?: unknown } },
+): Obj {
+  const uid = job.metadata?.uid;
+  if (typeof uid !== 'string' || !job.metadata?.name)
+    throw new InvalidRequest('kubernetes provider: the created Job came back without a name and uid');
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'Opaque',
+    metadata: {
+      name: tokenSecretName(spec.runnerId),
+      namespace: cfg.namespace,
+      labels: ownerLabels(cfg.labelPrefix, { ...spec, installId }, 'sandbox'),
+      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: job.metadata.name, uid }],
+    },
+    data: {
+      [TOKEN_KEY]: Buffer.from(spec.registrationToken).toString('base64'),
     },
   };
 }

@@ -35,6 +35,7 @@ import {
   buildJob,
   buildNetworkPolicy,
   buildPvc,
+  buildTokenSecret,
   labelKeys,
   type Owner,
   policyName,
@@ -58,6 +59,7 @@ const KIND_OF: Record<KubeKind, string> = {
   pods: 'pod',
   persistentvolumeclaims: 'persistentvolumeclaim',
   networkpolicies: 'networkpolicy',
+  secrets: 'secret',
 };
 
 function meta(h: SandboxHandle, key: string): string | undefined {
@@ -79,12 +81,11 @@ export class KubernetesSandboxProvider implements SandboxProvider {
   private client: KubeApi | undefined;
   private readonly factory: () => KubeApi;
   /**
-   * Present when the workspace outlives the pod (`storage`: a PVC per session). Without it the
-   * workspace is an emptyDir and these stay absent; the workspace store (issue 16) is the seam
-   * that will fill them in for emptyDir workspaces.
+   * Where `terminate_preserve_storage` keeps the workspace: the session's PVC with `storage`, else
+   * (an emptyDir that ends with the pod) only the server's workspace store, which snapshots it
+   * before `stopPreserveStorage` and whose copy the next pod's agent restores.
    */
-  readonly stopPreserveStorage?: (handle: SandboxHandle) => Promise<void>;
-  readonly restore?: (handle: SandboxHandle, spec: SandboxSpec) => Promise<SandboxHandle>;
+  readonly preservedStorage: 'provider' | 'workspace-store';
 
   constructor(
     config: KubernetesProviderConfigInput | Record<string, unknown> = {},
@@ -96,10 +97,7 @@ export class KubernetesSandboxProvider implements SandboxProvider {
     if (typeof given === 'function') this.factory = given;
     else if (given !== undefined) this.factory = () => given;
     else this.factory = () => clientNodeApi(loadKubeConfig(this.config));
-    if (this.config.storage) {
-      this.stopPreserveStorage = (h) => this.removeRunner(h, undefined);
-      this.restore = (h, spec) => this.restoreOnClaim(h, spec);
-    }
+    this.preservedStorage = this.config.storage ? 'provider' : 'workspace-store';
   }
 
   /** The API client (made on first use: a bad kubeconfig is a health failure, not a startup crash). */
@@ -109,7 +107,24 @@ export class KubernetesSandboxProvider implements SandboxProvider {
   }
 
   supportedSuspendStrategies(): readonly SuspendStrategy[] {
-    return this.config.storage ? ['terminate_preserve_storage', 'terminate'] : ['terminate'];
+    return ['terminate_preserve_storage', 'terminate'];
+  }
+
+  /**
+   * Removes the runner's Job and pod and keeps the workspace: on the session's claim, or (no claim)
+   * in the server's workspace store, snapshotted just before; the handle then says so.
+   */
+  async stopPreserveStorage(handle: SandboxHandle): Promise<SandboxHandle> {
+    await this.removeRunner(handle, undefined);
+    if (meta(handle, 'pvc') !== undefined) return handle;
+    return { ...handle, metadata: { ...handle.metadata, storage: 'workspace-store' } };
+  }
+
+  /** A new Job on the session's claim, or (workspace in the store) a fresh one whose agent restores it. */
+  async restore(handle: SandboxHandle, spec: SandboxSpec): Promise<SandboxHandle> {
+    if (meta(handle, 'pvc') !== undefined) return this.restoreOnClaim(handle, spec);
+    const image = spec.image ?? meta(handle, 'image');
+    return this.provision(image === undefined ? spec : { ...spec, image });
   }
 
   async health(): Promise<{ ok: true } | { ok: false; message: string }> {
@@ -192,7 +207,9 @@ export class KubernetesSandboxProvider implements SandboxProvider {
     };
     try {
       if (policy !== null) await this.api.create('networkpolicies', cfg.namespace, policy);
-      await this.api.create('jobs', cfg.namespace, job);
+      const made = await this.api.create('jobs', cfg.namespace, job);
+      // The token goes in a Secret the Job owns; the pod waits for it to mount.
+      await this.api.create('secrets', cfg.namespace, buildTokenSecret(cfg, spec, this.installId, made));
       const timeoutMs = parseDuration(cfg.startTimeout) ?? 300_000;
       await waitForPod(this.api, {
         namespace: cfg.namespace,
@@ -222,23 +239,49 @@ export class KubernetesSandboxProvider implements SandboxProvider {
   }
 
   async status(handle: SandboxHandle): Promise<SandboxStatus> {
+    return (await this.inspect(handle)).status;
+  }
+
+  /**
+   * Why the runner's pod is not running, as Kubernetes says it (the container's `OOMKilled`, its
+   * exit code, an eviction, a Job deleted behind the server's back); null while it runs or starts.
+   */
+  async statusReason(handle: SandboxHandle): Promise<string | null> {
+    return (await this.inspect(handle)).reason;
+  }
+
+  private async inspect(handle: SandboxHandle): Promise<{ status: SandboxStatus; reason: string | null }> {
     const ns = meta(handle, 'namespace') ?? this.config.namespace;
     const prefix = meta(handle, 'labelPrefix') ?? this.config.labelPrefix;
     const job = await this.api.read('jobs', ns, handle.externalId);
-    if (job === null) return 'terminated';
+    if (job === null)
+      return {
+        status: 'terminated',
+        reason: `its Job ${ns}/${handle.externalId} is gone (deleted outside Marionette, or removed after it finished)`,
+      };
     const runner = meta(handle, 'runnerId');
     const pods = runner === undefined ? [] : await this.api.list('pods', ns, runnerSelector(prefix, runner));
     const live = pods.filter((p) => !(p.metadata as { deletionTimestamp?: unknown }).deletionTimestamp);
     for (const p of live) {
       const pr = podProgress(p as PodView);
-      if (pr.kind === 'running') return 'running';
-      if (pr.kind === 'starting') return 'provisioning';
-      return pr.kind === 'failed' ? 'failed' : 'terminated';
+      if (pr.kind === 'running') return { status: 'running', reason: null };
+      if (pr.kind === 'starting') return { status: 'provisioning', reason: null };
+      return { status: pr.kind === 'failed' ? 'failed' : 'terminated', reason: pr.reason };
     }
-    const st = (job.status ?? {}) as { failed?: number; succeeded?: number };
-    if ((st.failed ?? 0) > 0) return 'failed';
-    if ((st.succeeded ?? 0) > 0) return 'terminated';
-    return pods.length > 0 ? 'terminated' : 'provisioning';
+    const st = (job.status ?? {}) as {
+      failed?: number;
+      succeeded?: number;
+      conditions?: Array<{ type?: string; status?: string; reason?: string; message?: string }>;
+    };
+    const cond = st.conditions?.find((c) => (c.type === 'Failed' || c.type === 'Complete') && c.status === 'True');
+    const why = cond
+      ? `Job ${cond.type}${cond.reason ? ` (${cond.reason})` : ''}${cond.message ? `: ${cond.message}` : ''}`
+      : null;
+    if ((st.failed ?? 0) > 0) return { status: 'failed', reason: why ?? 'its Job failed and its pod is gone' };
+    if ((st.succeeded ?? 0) > 0) return { status: 'terminated', reason: why ?? 'its Job completed' };
+    return pods.length > 0
+      ? { status: 'terminated', reason: 'its pod is being deleted' }
+      : { status: 'provisioning', reason: null };
   }
 
   /** Removes the runner's Job, pods and NetworkPolicy, and waits until its pods are gone. */
@@ -247,6 +290,7 @@ export class KubernetesSandboxProvider implements SandboxProvider {
     const prefix = meta(handle, 'labelPrefix') ?? this.config.labelPrefix;
     const runner = meta(handle, 'runnerId');
     if (handle.externalId) await this.api.remove('jobs', ns, handle.externalId, grace);
+    // The runner's token Secret is owned by the Job: the cluster's garbage collector removes it with it.
     const policy = meta(handle, 'networkPolicy');
     if (policy !== undefined) await this.api.remove('networkpolicies', ns, policy);
     if (runner !== undefined) await this.podsGone(ns, runnerSelector(prefix, runner), grace ?? 30);

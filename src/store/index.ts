@@ -12,6 +12,7 @@ import { AuditRepo } from './repos/audit.js';
 import { AuthRepo } from './repos/auth.js';
 import { CostRepo } from './repos/costs.js';
 import { KitRepo } from './repos/kits.js';
+import { LoopLeaseRepo } from './repos/leases.js';
 import { LogRepo } from './repos/logs.js';
 import { MetaRepo } from './repos/meta.js';
 import { OrgRepo } from './repos/orgs.js';
@@ -55,6 +56,8 @@ export interface Store extends Repos {
   audit: AuditRepo;
   /** Workspace snapshots (rows naming manifests in the content-addressable store). */
   snapshots: SnapshotRepo;
+  /** Singleton loop leases between replicas (PostgreSQL only; migration 018). */
+  leases: LoopLeaseRepo;
   dialect: Dialect;
   /** Sessions, tasks and runners written since the assigner last looked (see ChangeLog). */
   changes: ChangeLog;
@@ -198,6 +201,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     apiTokens: new ApiTokenRepo(db),
     audit: new AuditRepo(db),
     snapshots: new SnapshotRepo(db),
+    leases: new LoopLeaseRepo(db),
     ...repos(db, changes, dialect, opts.redact),
     transaction: (fn) => timed(() => db.transaction().execute((trx) => fn(repos(trx, changes, dialect, opts.redact)))),
     commitCount: () => grouped?.commits ?? 0,

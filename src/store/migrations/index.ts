@@ -18,6 +18,7 @@ import * as m013 from './013_snapshots.js';
 import * as m015 from './015_kits_git_credentials.js';
 import * as m016 from './016_provider_credentials.js';
 import * as m017 from './017_snapshots_rls.js';
+import * as m018 from './018_replicas.js';
 import type { MigrationContext } from './context.js';
 
 export type { MigrationContext } from './context.js';
@@ -40,6 +41,7 @@ const STEPS: Record<string, Step> = {
   '015_kits_git_credentials': m015,
   '016_provider_credentials': m016,
   '017_snapshots_rls': m017,
+  '018_replicas': m018,
 };
 
 export function migrationProvider(ctx: MigrationContext): MigrationProvider {

@@ -30,7 +30,9 @@ afterAll(async () => {
 });
 
 postgresDescribe('singleton loops across replicas', () => {
-  it('run on one replica, move on kill -9, and still detect an expired runner lease', async () => {
+  it('run on one replica, move on kill -9, and still detect an expired runner lease', {
+    timeout: 180_000,
+  }, async () => {
     r = await replicas();
     const a = await r.add(CONFIG);
     const b = await r.add(CONFIG);

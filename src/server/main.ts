@@ -10,6 +10,7 @@ import { createProviders } from '../providers/registry.js';
 import { openStore, orgScope, type Store } from '../store/index.js';
 import { buildApp } from './app.js';
 import { Autoscaler } from './autoscaler.js';
+import { ChangeFeedReader } from './change-feed.js';
 import type { ServerContext } from './context.js';
 import { recordEgressDenials } from './egress-events.js';
 import { EventBus } from './events.js';
@@ -91,7 +92,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   // At exit, one synchronous attempt to write what is buffered (never a retry loop).
   const flushAtExit = () => logFile.flushSync();
   process.on('exit', flushAtExit);
+  // This replica's name (the loop lease's holder, the change feed's writer).
+  const replica = replicaId();
   const store = await openStore({
+    replica,
     home: config.home,
     databaseUrl: config.databaseUrl,
     rowLevelSecurity: config.rowLevelSecurity,
@@ -159,7 +163,6 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     credentials,
   };
   // The singleton loops run on the replica holding this lease (PostgreSQL); SQLite: always here.
-  const replica = replicaId();
   const loopLease =
     store.dialect === 'postgres' ? new LoopLease(ctx, { holder: replica, ttlMs: config.loopLeaseMs }) : null;
   const gate: LoopGate = loopLease ?? ALWAYS_HELD;
@@ -237,6 +240,16 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   // ones run only on the replica holding the loop lease (always this process on SQLite).
   await runners.graceAfterRestart();
   await loopLease?.start();
+  // What the other replicas write feeds this one's views (PostgreSQL; docs/replicas.md).
+  const feedReader =
+    store.feed && config.databaseUrl
+      ? new ChangeFeedReader(ctx, config.databaseUrl, {
+          links,
+          kick: () => sessions.kick(),
+          sendAssignment: (t) => sessions.runnerEvents.sendAssignment(t),
+        })
+      : null;
+  await feedReader?.start();
   const timers: NodeJS.Timeout[] = [];
   const every = (ms: number, name: string, fn: () => Promise<void>, singleton = true) => {
     let running = false;
@@ -290,6 +303,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await reconciler.tick();
   });
   every(2_000, 'pause escalation', () => suspend.escalateExpiredPauses());
+  if (store.feed) every(60_000, 'change feed trim', () => store.feed!.trim(10 * 60_000));
   sessions.kick();
   autoscaler.start(undefined, gate);
   preempter.start(gate);
@@ -320,6 +334,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     async close(opts = {}) {
       for (const t of timers) clearInterval(t);
       await loopLease?.close();
+      await feedReader?.close();
       await autoscaler.close();
       await preempter.close();
       await sessions.settled();

@@ -1,7 +1,8 @@
 /**
  * The cross-replica change feed: two replicas on one PostgreSQL. A session created through replica
  * A runs on a runner attached only to replica B (A decides, B delivers), and A's follow tail, its
- * `--wait` and its event stream all see the lines and the end that B stored.
+ * `--wait` and its event stream all see the lines and the end that B stored; a pool created through
+ * A is in B's catalog at once.
  */
 import { afterAll, expect, it } from 'vitest';
 import type { SessionView } from './harness.js';
@@ -103,5 +104,18 @@ postgresDescribe('change feed across replicas', () => {
     const after = (await a.api<SessionView>('GET', `/v1/sessions/${id}`)).body;
     expect(after.tasks.map((t) => t.state)).toEqual(['succeeded', 'succeeded']);
     expect(after.tasks[1]!.runnerId).toBe(runner!.id);
+
+    // A pool created through A is in B's catalog at once (B read its catalog above): a session
+    // created through B names it.
+    expect((await a.api('POST', '/v1/pools', { name: 'late', mode: 'pool', provider: 'pool' })).status).toBe(201);
+    const late = await until(
+      async () => {
+        const c = await b.api<{ id: string }>('POST', '/v1/sessions', { agent: 'shell', pool: 'late', prompt: 'true' });
+        return c.status === 201 ? c.body : null;
+      },
+      'B to know the pool created through A',
+      10_000,
+    );
+    expect(late.id).toMatch(/^ses_/);
   });
 });

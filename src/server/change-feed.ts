@@ -35,6 +35,8 @@ export interface ChangeFeedDeps {
   links: Pick<GatewayLinks, 'isConnected' | 'send'>;
   /** Asks for an assigner pass. */
   kick(): void;
+  /** Pools, cards or profiles changed on another replica: read the catalog again. */
+  catalogChanged(): void;
   /** Sends a task's assignment to its runner (connected here). */
   sendAssignment(task: Task): Promise<boolean>;
 }
@@ -171,6 +173,7 @@ export class ChangeFeedReader {
     const tasks = new Set<string>();
     const runners = new Set<string>();
     const logs = new Map<string, [string, string, number, number]>();
+    if (bodies.some((b) => b.c)) this.deps.catalogChanged();
     for (const b of bodies) {
       for (const id of b.s ?? []) sessions.add(id);
       for (const id of b.t ?? []) tasks.add(id);

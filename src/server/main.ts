@@ -246,6 +246,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       ? new ChangeFeedReader(ctx, config.databaseUrl, {
           links,
           kick: () => sessions.kick(),
+          catalogChanged: () => sessions.poolsChanged(true),
           sendAssignment: (t) => sessions.runnerEvents.sendAssignment(t),
         })
       : null;
@@ -281,7 +282,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       const before = sessions.providerHealth.get(id) ?? null;
       const now = h.ok ? null : h.message;
       sessions.providerHealth.set(id, now);
-      if (before !== now) sessions.poolsChanged();
+      if (before !== now) sessions.poolsChanged(true);
     }
   };
   await probe();

@@ -22,6 +22,8 @@ export interface FeedBody {
   t?: string[];
   r?: string[];
   l?: [string, string, number, number][];
+  /** Pools, agent cards or profiles changed: the catalog is read again. */
+  c?: 1;
 }
 
 export class ChangeFeedPublisher implements ChangePublisher {
@@ -29,6 +31,7 @@ export class ChangeFeedPublisher implements ChangePublisher {
   private tasks = new Set<string>();
   private runners = new Set<string>();
   private logs = new Map<string, [string, string, number, number]>();
+  private catalog = false;
   private scheduled = false;
   private chain: Promise<void> = Promise.resolve();
 
@@ -43,6 +46,12 @@ export class ChangeFeedPublisher implements ChangePublisher {
     if (kind === 'session') this.sessions.add(id);
     else if (kind === 'task') this.tasks.add(id);
     else this.runners.add(id);
+    this.schedule();
+  }
+
+  /** Pools, agent cards or profiles were written. */
+  catalogChanged(): void {
+    this.catalog = true;
     this.schedule();
   }
 
@@ -72,11 +81,13 @@ export class ChangeFeedPublisher implements ChangePublisher {
     if (this.tasks.size) body.t = [...this.tasks];
     if (this.runners.size) body.r = [...this.runners];
     if (this.logs.size) body.l = [...this.logs.values()];
+    if (this.catalog) body.c = 1;
+    this.catalog = false;
     this.sessions = new Set();
     this.tasks = new Set();
     this.runners = new Set();
     this.logs = new Map();
-    if (!body.s && !body.t && !body.r && !body.l) return;
+    if (!body.s && !body.t && !body.r && !body.l && !body.c) return;
     try {
       await sql`with ins as (insert into change_feed (replica, body) values (${this.replica}, ${JSON.stringify(body)}) returning seq)
         select pg_notify(${CHANGE_CHANNEL}, (select seq from ins)::text)`.execute(this.db);

@@ -10,7 +10,11 @@
  * `/bin/true`, so the measurement is the control plane, not an AI agent's start-up.
  * Targets: p50 < 10 ms, p99 < 50 ms, ≥ 1,000 tasks/s.
  *
- * Usage: `npm run bench:dispatch [-- --runners 100 --latency 300 --tasks 3000]`
+ * With `--database-url postgres://...` the same measurements run twice in one run, on SQLite and
+ * then on PostgreSQL (a fresh database created on that server for the run and dropped after; the
+ * role needs CREATEDB), and a last table puts them side by side.
+ *
+ * Usage: `npm run bench:dispatch [-- --runners 100 --latency 300 --tasks 3000 --database-url URL]`
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,6 +37,20 @@ const LATENCY_SAMPLES = arg('latency', 300);
 const THROUGHPUT_TASKS = arg('tasks', 3000);
 const CONCURRENCY = arg('concurrency', 64);
 const WIRE_TASKS = arg('wire-tasks', 10000);
+const DATABASE_URL = (() => {
+  const i = process.argv.indexOf('--database-url');
+  return i > 0 ? (process.argv[i + 1] ?? null) : null;
+})();
+
+/** What one database's run measured, for the side-by-side table. */
+interface Summary {
+  p50: number;
+  p99: number;
+  tasksPerSec: number;
+  wirePerSec: number;
+  serverCpuPerTask: number;
+  wireCpuPerTask: number;
+}
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -141,7 +159,7 @@ async function api(srv: RunningServer, token: string, method: string, path: stri
   return json;
 }
 
-async function main(): Promise<void> {
+async function measure(databaseUrl: string | null): Promise<Summary> {
   const home = mkdtempSync(join(tmpdir(), 'marionette-bench-'));
   const work = join(home, 'work');
   const cfg = join(home, 'marionette.yaml');
@@ -160,7 +178,12 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
-  const srv = await startServer(loadServerConfig({ config: cfg, home, port: 0, gatewayPort: 0 }, {}));
+  const srv = await startServer(
+    loadServerConfig(
+      { config: cfg, home, port: 0, gatewayPort: 0 },
+      databaseUrl ? { MARIONETTE_DATABASE_URL: databaseUrl } : {},
+    ),
+  );
   const token = srv.bootstrapToken!;
   let agents: ChildProcess | null = null;
   let wire: ChildProcess | null = null;
@@ -371,12 +394,91 @@ async function main(): Promise<void> {
       `SQLite commits per task (group commit): ${(real.commits / real.n).toFixed(2)} with agents, ` +
         `${(wired.commits / wired.n).toFixed(2)} with wire-level runners; failed or lost tasks: ${failed}`,
     );
+    return {
+      p50: pct(latency, 50),
+      p99: pct(latency, 99),
+      tasksPerSec: real.n / (real.elapsed / 1000),
+      wirePerSec: wired.n / (wired.elapsed / 1000),
+      serverCpuPerTask: real.serverCpuMs / real.n,
+      wireCpuPerTask: wired.serverCpuMs / wired.n,
+    };
   } finally {
     agents?.kill('SIGTERM');
     wire?.kill('SIGTERM');
     await srv.close({ terminateRunners: true });
     rmSync(home, { recursive: true, force: true });
   }
+}
+
+/** A database of its own on the server at `url`, dropped by the returned function. */
+async function freshPostgres(url: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const pg = await import('pg');
+  const name = `marionette_bench_${process.pid}_${Date.now().toString(36)}`;
+  const admin = async (sql: string) => {
+    const c = new pg.default.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`CREATE DATABASE "${name}"`);
+  const own = new URL(url);
+  own.pathname = `/${name}`;
+  return { url: own.toString(), drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
+}
+
+async function main(): Promise<void> {
+  if (!DATABASE_URL) {
+    await measure(null);
+    return;
+  }
+  if (!/^postgres(ql)?:\/\//.test(DATABASE_URL))
+    throw new Error(`--database-url ${JSON.stringify(DATABASE_URL)}: expected a postgres:// URL`);
+  console.log('== SQLite ==');
+  const lite = await measure(null);
+  console.log('\n== PostgreSQL ==');
+  const db = await freshPostgres(DATABASE_URL);
+  let pgs: Summary;
+  try {
+    pgs = await measure(db.url);
+  } finally {
+    await db.drop();
+  }
+  const rows: string[][] = [
+    ['side by side', 'SQLite', 'PostgreSQL', 'PostgreSQL / SQLite'],
+    ['warm dispatch p50 (ms)', lite.p50.toFixed(2), pgs.p50.toFixed(2), (pgs.p50 / lite.p50).toFixed(2)],
+    ['warm dispatch p99 (ms)', lite.p99.toFixed(2), pgs.p99.toFixed(2), (pgs.p99 / lite.p99).toFixed(2)],
+    [
+      'end to end tasks/s',
+      lite.tasksPerSec.toFixed(0),
+      pgs.tasksPerSec.toFixed(0),
+      (pgs.tasksPerSec / lite.tasksPerSec).toFixed(2),
+    ],
+    [
+      'wire-level tasks/s',
+      lite.wirePerSec.toFixed(0),
+      pgs.wirePerSec.toFixed(0),
+      (pgs.wirePerSec / lite.wirePerSec).toFixed(2),
+    ],
+    [
+      'server CPU ms/task, agents',
+      lite.serverCpuPerTask.toFixed(3),
+      pgs.serverCpuPerTask.toFixed(3),
+      (pgs.serverCpuPerTask / lite.serverCpuPerTask).toFixed(2),
+    ],
+    [
+      'server CPU ms/task, wire-level',
+      lite.wireCpuPerTask.toFixed(3),
+      pgs.wireCpuPerTask.toFixed(3),
+      (pgs.wireCpuPerTask / lite.wireCpuPerTask).toFixed(2),
+    ],
+  ];
+  const w = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c]!.length)));
+  console.log('');
+  for (const r of rows) console.log(r.map((x, c) => x.padEnd(w[c]!)).join('  '));
+  console.log('targets: PostgreSQL server CPU within 2x of SQLite; warm p50 under 10 ms (issue 21)');
 }
 
 main().catch((e: unknown) => {

@@ -21,8 +21,10 @@ import { killAttempt, LeaseFence } from './fence.js';
 import {
   AgentError,
   type Endpoint,
+  GatewayEndpoints,
   loadWebSocket,
   parseServerAddress,
+  parseServerAddresses,
   peekCertificate,
   WS_OPEN,
 } from './gateway-client.js';
@@ -69,6 +71,8 @@ export class Agent {
   private stopping = false;
   private draining = false;
   private readonly ep: Endpoint;
+  /** Every gateway address given (server replicas); `ep` is the one in use. */
+  private readonly endpoints: GatewayEndpoints;
   private readonly log: (msg: string) => void;
   private cred: Credential | null = null;
   private heartbeatMs = 5000;
@@ -92,7 +96,8 @@ export class Agent {
   });
 
   constructor(private readonly opts: AgentOptions) {
-    this.ep = parseServerAddress(opts.config.server);
+    this.endpoints = new GatewayEndpoints(parseServerAddresses(opts.config.server));
+    this.ep = this.endpoints.current;
     this.creds = new CredentialStore(opts.config.stateDir);
     this.log = opts.log ?? ((m) => process.stderr.write(`marionette-agent: ${m}\n`));
     // A runner a provider started for its session (it has a runner id) already has a workspace of its own.
@@ -180,6 +185,8 @@ export class Agent {
       if (result === 'fatal' || result === 'refused') return this.stop(1);
       if (result === 'welcomed') attempt = 0;
       attempt++;
+      // Server replicas: the next address (its runner, lease and log positions are in the shared store).
+      if (this.endpoints.next()) this.log(`trying the gateway at ${this.ep.display}`);
       await sleep(Math.min(5000, 100 * 2 ** Math.min(attempt, 6)));
     }
   }

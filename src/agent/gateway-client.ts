@@ -56,6 +56,50 @@ export function parseServerAddress(server: string): Endpoint {
   };
 }
 
+/**
+ * Several gateway addresses, comma-separated (`a:9090,b:9090`: server replicas, docs/replicas.md).
+ * All must be TLS or all plain: one set of TLS settings serves them all.
+ */
+export function parseServerAddresses(server: string): Endpoint[] {
+  const parts = server
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (parts.length === 0)
+    throw new AgentError('bad_server', `--server ${JSON.stringify(server)}: no gateway address given`);
+  const all = parts.map(parseServerAddress);
+  if (all.some((e) => e.tls !== all[0]!.tls))
+    throw new AgentError(
+      'bad_server',
+      `--server ${JSON.stringify(server)}: mixes TLS (wss://) and plain addresses; use one kind for every replica`,
+    );
+  return all;
+}
+
+/**
+ * The gateway addresses an agent may use, and the one in use (`current`, one object the agent's
+ * clients hold on to: `next()` points it at the next address, keeping its TLS options).
+ */
+export class GatewayEndpoints {
+  readonly current: Endpoint;
+  private index = 0;
+
+  constructor(private readonly all: Endpoint[]) {
+    this.current = { ...all[0]! };
+  }
+
+  /** Moves to the next address; false when there is only one. */
+  next(): boolean {
+    if (this.all.length < 2) return false;
+    this.index = (this.index + 1) % this.all.length;
+    const e = this.all[this.index]!;
+    this.current.http = e.http;
+    this.current.ws = e.ws;
+    this.current.display = e.display;
+    return true;
+  }
+}
+
 /** The certificate a TLS gateway presents, read without trusting it (for a fingerprint pin to check). */
 export async function peekCertificate(ep: Endpoint, base: TlsClientOptions): Promise<PeerCertificate> {
   const { connect } = await import('node:tls');

@@ -20,7 +20,10 @@ async function parseFlags(argv: string[]): Promise<AgentFlags> {
   const program = new Command('marionette-agent')
     .description('Marionette runner agent: joins a pool, claims work, runs agents, streams logs')
     .version(VERSION)
-    .option('-s, --server <addr>', 'gateway address HOST:PORT or unix:/path/gateway.sock (env MARIONETTE_GATEWAY)')
+    .option(
+      '-s, --server <addr>',
+      'gateway address HOST:PORT or unix:/path/gateway.sock; several, comma-separated, for server replicas: tried in turn on each reconnect (env MARIONETTE_GATEWAY)',
+    )
     .option('-t, --token <token>', 'registration token (env MARIONETTE_REGISTRATION_TOKEN)')
     .option('-p, --pool <name>', 'pool to join (checked against the token)')
     .option('-l, --labels <k=v,...>', 'labels this runner offers, e.g. os=darwin,arch=arm64')

@@ -122,6 +122,7 @@ export interface AgentFlags {
 
 /** What an agent config file (`marionette-agent --config FILE`, YAML or JSON) may hold. */
 export interface AgentFileConfig {
+  /** One gateway address, or several (a YAML list, or comma-separated) for server replicas. */
   server?: string;
   token?: string;
   pool?: string;
@@ -179,6 +180,11 @@ export async function readAgentConfigFile(path: string, text: string): Promise<A
           `${path}: labels`,
         );
       } else throw new InvalidRequest(`${path}: labels: expected a mapping or "k=v,k2=v2"`);
+    } else if (k === 'server' && Array.isArray(v)) {
+      // Several gateway addresses (server replicas): tried in turn on each reconnect.
+      if (v.length === 0 || v.some((x) => typeof x !== 'string' || x.trim() === '' || x.includes(',')))
+        throw new InvalidRequest(`${path}: server: expected an address or a list of addresses (HOST:PORT each)`);
+      out.server = (v as string[]).join(',');
     } else if (typeof v !== 'string' && typeof v !== 'number')
       throw new InvalidRequest(`${path}: ${k}: expected a string`);
     else out[k] = String(v);

@@ -131,6 +131,12 @@ const fileSchema = z.strictObject({
        * superuser or BYPASSRLS role, a role that does not own the tables). Default false.
        */
       row_level_security: z.boolean().optional(),
+      /**
+       * PostgreSQL only: how long a replica holds the singleton loops (lease reaper, reconcilers,
+       * autoscaler, collection) without renewing; another replica takes them over within this
+       * after the holder dies (docs/replicas.md). Default 15s.
+       */
+      loop_lease: duration.optional(),
     })
     .optional(),
   runners: z
@@ -212,6 +218,8 @@ export interface ServerConfig {
   otlpEndpoint: string | null;
   /** `database.row_level_security` (default false): see src/store/rls.ts. */
   rowLevelSecurity: boolean;
+  /** `database.loop_lease` (default 15s): the singleton loop lease's time to live (src/server/loop-lease.ts). */
+  loopLeaseMs: number;
   logLevel: string;
   maxPromptBytes: number;
   heartbeatIntervalMs: number;
@@ -387,6 +395,7 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
     databaseUrl: env.MARIONETTE_DATABASE_URL || file.database?.url || null,
     otlpEndpoint: otlpEndpoint(env.OTEL_EXPORTER_OTLP_ENDPOINT),
     rowLevelSecurity: file.database?.row_level_security ?? false,
+    loopLeaseMs: file.database?.loop_lease ?? 15_000,
     logLevel,
     maxPromptBytes: file.server?.max_prompt_bytes ?? 256 * 1024,
     heartbeatIntervalMs: file.runners?.heartbeat_interval ?? 5_000,

@@ -21,6 +21,7 @@ import { toError } from '../core/errors.js';
 import type { Pool } from '../core/types.js';
 import type { ServerContext } from './context.js';
 import { dialsIn, idleReason } from './dial-in.js';
+import { ALWAYS_HELD, type LoopGate } from './loop-lease.js';
 import { PoolFull } from './runner-provision.js';
 import type { RunnerService } from './runners.js';
 
@@ -35,6 +36,7 @@ export class Autoscaler {
   private timer: NodeJS.Timeout | null = null;
   private readonly unsubscribe: (() => void)[] = [];
   private closed = false;
+  private gate: LoopGate = ALWAYS_HELD;
   /** Per pool: no provisioning before this instant (after a failure, with backoff). */
   private readonly backoff = new Map<string, { until: number; failures: number }>();
 
@@ -47,8 +49,12 @@ export class Autoscaler {
     private readonly listPools: () => Promise<Pool[]> = () => ctx.store.pools.listAll(),
   ) {}
 
-  /** Starts periodic passes and event-driven ones. */
-  start(intervalMs = 500): void {
+  /**
+   * Starts periodic passes and event-driven ones; passes run only while `gate` is held (the
+   * singleton loop lease, src/server/loop-lease.ts).
+   */
+  start(intervalMs = 500, gate: LoopGate = ALWAYS_HELD): void {
+    this.gate = gate;
     this.unsubscribe.push(
       this.ctx.bus.on('pool:changed', ({ poolId }) => {
         this.backoff.delete(poolId);
@@ -63,7 +69,7 @@ export class Autoscaler {
 
   /** Asks for a pass (coalesced). */
   request(): void {
-    if (this.closed) return;
+    if (this.closed || !this.gate.held) return;
     this.wanted = true;
     if (this.running) return;
     this.running = true;

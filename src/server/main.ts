@@ -10,12 +10,14 @@ import { createProviders } from '../providers/registry.js';
 import { openStore, orgScope, type Store } from '../store/index.js';
 import { buildApp } from './app.js';
 import { Autoscaler } from './autoscaler.js';
+import { ChangeFeedReader } from './change-feed.js';
 import type { ServerContext } from './context.js';
 import { recordEgressDenials } from './egress-events.js';
 import { EventBus } from './events.js';
 import { Gateway } from './gateway.js';
 import { guardListener } from './listener-guard.js';
 import { LogFile } from './logfile.js';
+import { ALWAYS_HELD, type LoopGate, LoopLease, replicaId } from './loop-lease.js';
 import { ServerMetrics } from './metrics.js';
 import { OtlpExporter } from './otlp.js';
 import { PoolService } from './pools.js';
@@ -90,7 +92,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   // At exit, one synchronous attempt to write what is buffered (never a retry loop).
   const flushAtExit = () => logFile.flushSync();
   process.on('exit', flushAtExit);
+  // This replica's name (the loop lease's holder, the change feed's writer).
+  const replica = replicaId();
   const store = await openStore({
+    replica,
     home: config.home,
     databaseUrl: config.databaseUrl,
     rowLevelSecurity: config.rowLevelSecurity,
@@ -157,6 +162,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     redactor,
     credentials,
   };
+  // The singleton loops run on the replica holding this lease (PostgreSQL); SQLite: always here.
+  const loopLease =
+    store.dialect === 'postgres' ? new LoopLease(ctx, { holder: replica, ttlMs: config.loopLeaseMs }) : null;
+  const gate: LoopGate = loopLease ?? ALWAYS_HELD;
   // Built in dependency order, each with what it needs: the gateway's connection table and the
   // managed runners first, then the session side, then the runner side that calls back into it.
   const links = new GatewayLinks();
@@ -176,7 +185,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   }
   const workspaceStore = new WorkspaceStore(ctx, (c, from) => runners.authenticate(c, from), links);
   const gateway = new Gateway(ctx, runners, links, tls, workspaceStore.gatewayCas);
-  workspaceStore.start();
+  workspaceStore.start(gate);
   const workspaceReaper = new SessionWorkspaceReaper(ctx, gateway);
   workspaceReaper.start();
   const tokens = new TokenService(ctx, pools, runners);
@@ -227,15 +236,28 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const address = app.server.address();
   const apiPort = typeof address === 'object' && address ? address.port : config.port;
 
-  // Reconcilers. Each tick is guarded so a slow one is never run twice at once.
+  // Reconcilers. Each tick is guarded so a slow one is never run twice at once. The singleton
+  // ones run only on the replica holding the loop lease (always this process on SQLite).
   await runners.graceAfterRestart();
+  await loopLease?.start();
+  // What the other replicas write feeds this one's views (PostgreSQL; docs/replicas.md).
+  const feedReader =
+    store.feed && config.databaseUrl
+      ? new ChangeFeedReader(ctx, config.databaseUrl, {
+          links,
+          kick: () => sessions.kick(),
+          catalogChanged: () => sessions.poolsChanged(true),
+          sendAssignment: (t) => sessions.runnerEvents.sendAssignment(t),
+        })
+      : null;
+  await feedReader?.start();
   const timers: NodeJS.Timeout[] = [];
-  const every = (ms: number, name: string, fn: () => Promise<void>) => {
+  const every = (ms: number, name: string, fn: () => Promise<void>, singleton = true) => {
     let running = false;
     const t = setInterval(() => {
       // While the store cannot write, reconcilers would only fail (and the lease reaper would
       // declare runners lost whose heartbeats could not be written): wait for it to recover.
-      if (running || storage.store) return;
+      if (running || storage.store || (singleton && !gate.held)) return;
       running = true;
       fn()
         .catch((e: unknown) => {
@@ -260,29 +282,32 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       const before = sessions.providerHealth.get(id) ?? null;
       const now = h.ok ? null : h.message;
       sessions.providerHealth.set(id, now);
-      if (before !== now) sessions.poolsChanged();
+      if (before !== now) sessions.poolsChanged(true);
     }
   };
   await probe();
-  every(10_000, 'provider health', probe);
-  every(5_000, 'assigner', async () => sessions.kick());
+  every(10_000, 'provider health', probe, false);
+  every(5_000, 'assigner', async () => sessions.kick(), false);
   // Suspends and resumes a killed server left half-done (finished / undone), before the reconciler reaps.
-  await suspend
-    .recoverInterrupted(startedAt)
-    .catch((e: unknown) => log.error({ err: toError(e) }, 'recovering interrupted suspends failed'));
+  if (gate.held)
+    await suspend
+      .recoverInterrupted(startedAt)
+      .catch((e: unknown) => log.error({ err: toError(e) }, 'recovering interrupted suspends failed'));
   every(10_000, 'suspend recovery', async () => {
     await suspend.recoverInterrupted(startedAt);
   });
   // Orphaned containers/volumes, half-provisioned runners from a crash, dead sandboxes; pauses past max_duration.
   const reconciler = new Reconciler(ctx, runners, sessions, startedAt);
-  await reconciler.atStart().catch((e: unknown) => log.error({ err: toError(e) }, 'reconciler at start failed'));
+  if (gate.held)
+    await reconciler.atStart().catch((e: unknown) => log.error({ err: toError(e) }, 'reconciler at start failed'));
   every(10_000, 'reconciler', async () => {
     await reconciler.tick();
   });
   every(2_000, 'pause escalation', () => suspend.escalateExpiredPauses());
+  if (store.feed) every(60_000, 'change feed trim', () => store.feed!.trim(10 * 60_000));
   sessions.kick();
-  autoscaler.start();
-  preempter.start();
+  autoscaler.start(undefined, gate);
+  preempter.start(gate);
 
   log.info(
     { apiPort, gatewayPort: gateway.tcpPort, home: config.home, ...(tls ? { tlsFingerprint: tls.fingerprint } : {}) },
@@ -309,6 +334,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     pools,
     async close(opts = {}) {
       for (const t of timers) clearInterval(t);
+      await loopLease?.close();
+      await feedReader?.close();
       await autoscaler.close();
       await preempter.close();
       await sessions.settled();

@@ -25,6 +25,7 @@ import { orgScope } from '../store/index.js';
 import type { Session } from '../store/records.js';
 import type { LiveRunner } from '../store/repos/runners.js';
 import type { ServerContext } from './context.js';
+import { ALWAYS_HELD, type LoopGate } from './loop-lease.js';
 import type { SessionService } from './sessions.js';
 import { canHonour, resolveStrategy, type SuspendService } from './suspend.js';
 
@@ -39,6 +40,7 @@ export const MADE_ROOM = 'to make room for session';
 
 export class Preempter {
   private running = false;
+  private gate: LoopGate = ALWAYS_HELD;
   private wanted = false;
   private idle: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
@@ -54,7 +56,9 @@ export class Preempter {
     });
   }
 
-  start(): void {
+  /** Passes run only while `gate` is held (the singleton loop lease, src/server/loop-lease.ts). */
+  start(gate: LoopGate = ALWAYS_HELD): void {
+    this.gate = gate;
     this.timer = setInterval(() => this.kick(), TICK_MS);
     this.timer.unref();
   }
@@ -69,7 +73,7 @@ export class Preempter {
   /** Asks for a pass (coalesced: at most one runs at a time). */
   kick(): void {
     this.wanted = true;
-    if (this.running || this.timer === null) return;
+    if (this.running || this.timer === null || !this.gate.held) return;
     this.running = true;
     this.idle = (async () => {
       while (this.wanted) {

@@ -140,9 +140,12 @@ export class SessionService {
   }
 
   /** Sessions and runners a pool change could affect: re-run placement. */
-  poolsChanged(): void {
+  poolsChanged(localOnly = false): void {
     this.catalog.invalidate();
     this.placer.clearCompiled();
+    // Other replicas' catalogs too (PostgreSQL, src/server/change-feed.ts), unless the change came
+    // from one of them or concerns this replica alone (its provider health probe).
+    if (!localOnly) this.ctx.store.feed?.catalogChanged();
     this.kick();
   }
 

@@ -11,6 +11,7 @@ import type { ServerContext } from './context.js';
 import type { Gateway } from './gateway.js';
 import { GatewayCas } from './gateway-cas.js';
 import { RunnerReadScope } from './gateway-cas-scope.js';
+import { ALWAYS_HELD, type LoopGate } from './loop-lease.js';
 import type { WorkspaceRouteDeps } from './routes/workspaces.js';
 import { type Collect, WorkspaceGc } from './workspace-gc.js';
 import { WorkspaceSnapshots } from './workspace-snapshots.js';
@@ -40,11 +41,13 @@ export class WorkspaceStore {
     return { snapshots: this.snapshots, source: this.backend, gc: this.gc };
   }
 
-  start(): void {
+  /** Collection runs only while `gcGate` is held (the singleton loop lease, src/server/loop-lease.ts). */
+  start(gcGate: LoopGate = ALWAYS_HELD): void {
     this.snapshots.start();
     const every = this.ctx.config.workspaces.gcIntervalMs;
     if (every <= 0) return;
     this.timer = setInterval(() => {
+      if (!gcGate.held) return;
       this.gc.run(false).catch((e: unknown) => this.ctx.log.warn({ err: toError(e) }, 'workspace collection failed'));
     }, every);
     this.timer.unref();

@@ -5,13 +5,15 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kysely, type LogEvent, Migrator, PostgresDialect, sql } from 'kysely';
-import { ChangeLog } from './changes.js';
+import { ChangeFeedPublisher } from './change-feed.js';
+import { ChangeLog, TransactionChanges } from './changes.js';
 import { migrationProvider } from './migrations/index.js';
 import { ApiTokenRepo } from './repos/api-tokens.js';
 import { AuditRepo } from './repos/audit.js';
 import { AuthRepo } from './repos/auth.js';
 import { CostRepo } from './repos/costs.js';
 import { KitRepo } from './repos/kits.js';
+import { LoopLeaseRepo } from './repos/leases.js';
 import { LogRepo } from './repos/logs.js';
 import { MetaRepo } from './repos/meta.js';
 import { OrgRepo } from './repos/orgs.js';
@@ -55,9 +57,13 @@ export interface Store extends Repos {
   audit: AuditRepo;
   /** Workspace snapshots (rows naming manifests in the content-addressable store). */
   snapshots: SnapshotRepo;
+  /** Singleton loop leases between replicas (PostgreSQL only; migration 018). */
+  leases: LoopLeaseRepo;
   dialect: Dialect;
   /** Sessions, tasks and runners written since the assigner last looked (see ChangeLog). */
   changes: ChangeLog;
+  /** PostgreSQL with a `replica` name: publishes this replica's changes to the others (./change-feed.ts). */
+  feed: ChangeFeedPublisher | null;
   /**
    * Runs `fn` in one transaction: everything it writes through the repos it is given commits
    * together or not at all, and the promise settles once that is durable. On SQLite several
@@ -105,6 +111,11 @@ export interface StoreOptions {
   onError?: (e: Error) => void;
   /** Applied to session event data before it is written (redaction of known secret values). */
   redact?: (data: Record<string, unknown>) => Record<string, unknown>;
+  /**
+   * PostgreSQL: this server replica's name; its committed changes are then published to the other
+   * replicas (./change-feed.ts, docs/replicas.md). Absent: nothing is published.
+   */
+  replica?: string;
 }
 
 async function makeKysely(
@@ -178,7 +189,9 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   }
   // Migrations ran one transaction each; from here on, SQLite writes commit in groups.
   if (grouped) grouped.grouping = true;
-  const changes = new ChangeLog();
+  const feed =
+    dialect === 'postgres' && opts.replica ? new ChangeFeedPublisher(db, opts.replica, (e) => opts.onError?.(e)) : null;
+  const changes = new ChangeLog(feed);
   const commitObservers = new Set<(seconds: number) => void>();
   const timed = async <T>(run: () => Promise<T>): Promise<T> => {
     if (commitObservers.size === 0) return run();
@@ -198,8 +211,20 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     apiTokens: new ApiTokenRepo(db),
     audit: new AuditRepo(db),
     snapshots: new SnapshotRepo(db),
+    leases: new LoopLeaseRepo(db),
     ...repos(db, changes, dialect, opts.redact),
-    transaction: (fn) => timed(() => db.transaction().execute((trx) => fn(repos(trx, changes, dialect, opts.redact)))),
+    feed,
+    transaction: feed
+      ? async (fn) => {
+          // Published only after commit, so another replica never reads a row from before the write.
+          const txChanges = new TransactionChanges(changes);
+          const out = await timed(() =>
+            db.transaction().execute((trx) => fn(repos(trx, txChanges, dialect, opts.redact))),
+          );
+          txChanges.committed();
+          return out;
+        }
+      : (fn) => timed(() => db.transaction().execute((trx) => fn(repos(trx, changes, dialect, opts.redact)))),
     commitCount: () => grouped?.commits ?? 0,
     observeCommits: (fn) => {
       commitObservers.add(fn);
@@ -208,6 +233,9 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     probeWrite: async () => {
       await sql`update orgs set created_at = created_at where id = (select min(id) from orgs)`.execute(db);
     },
-    close: () => db.destroy(),
+    close: async () => {
+      await feed?.settled();
+      await db.destroy();
+    },
   };
 }

@@ -18,6 +18,7 @@ import * as m013 from './013_snapshots.js';
 import * as m015 from './015_kits_git_credentials.js';
 import * as m016 from './016_provider_credentials.js';
 import * as m017 from './017_snapshots_rls.js';
+import * as m018 from './018_replicas.js';
 import * as m021 from './021_cost_resources.js';
 import type { MigrationContext } from './context.js';
 
@@ -41,6 +42,7 @@ const STEPS: Record<string, Step> = {
   '015_kits_git_credentials': m015,
   '016_provider_credentials': m016,
   '017_snapshots_rls': m017,
+  '018_replicas': m018,
   '021_cost_resources': m021,
 };
 

@@ -341,6 +341,13 @@ export class RunnerRepo {
     return this.db
       .transaction()
       .execute(body)
+      .then((task) => {
+        // Noted again once committed: the notes above were taken before the commit (another
+        // replica reading then would see the rows from before the claim).
+        this.changes?.runner(runnerId);
+        this.changes?.task(taskId);
+        return task;
+      })
       .catch((e: unknown) => {
         if (e instanceof ClaimLost) return null;
         throw e;

@@ -39,6 +39,7 @@ import { SuspendService } from './suspend.js';
 import { loadServerTls, type ServerTls } from './tls.js';
 import { TokenService } from './tokens.js';
 import { SessionTracer } from './traces.js';
+import { TunnelDialer } from './tunnel-dialer.js';
 import { WorkspaceStore } from './workspace-store.js';
 
 export interface RunningServer {
@@ -280,6 +281,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await reconciler.tick();
   });
   every(2_000, 'pause escalation', () => suspend.escalateExpiredPauses());
+  // Runners that listen behind a provider's port tunnel (transport: tunnel): the server dials them.
+  const tunnels = new TunnelDialer(ctx);
+  every(1_000, 'runner tunnels', () => tunnels.tick());
   sessions.kick();
   autoscaler.start();
   preempter.start();
@@ -309,6 +313,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     pools,
     async close(opts = {}) {
       for (const t of timers) clearInterval(t);
+      tunnels.close();
       await autoscaler.close();
       await preempter.close();
       await sessions.settled();

@@ -30,6 +30,7 @@ import { RunnerControl } from './runner-control.js';
 import { GatewayLinks } from './runner-links.js';
 import { RunnerService } from './runners.js';
 import { openSecretBox, readTokenFile, serverLogger } from './secrets-setup.js';
+import { SessionCeiling } from './session-ceiling.js';
 import { SessionOps } from './session-ops.js';
 import { sealStoredSessionEnv } from './session-secrets.js';
 import { SessionWorkspaceReaper } from './session-workspaces.js';
@@ -281,6 +282,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await reconciler.tick();
   });
   every(2_000, 'pause escalation', () => suspend.escalateExpiredPauses());
+  // Sessions whose sandbox nears its provider's maximum session duration are suspended before it.
+  const ceiling = new SessionCeiling(ctx, suspend);
+  every(2_000, 'session ceiling', () => ceiling.tick());
   // Runners that listen behind a provider's port tunnel (transport: tunnel): the server dials them.
   const tunnels = new TunnelDialer(ctx);
   every(1_000, 'runner tunnels', () => tunnels.tick());

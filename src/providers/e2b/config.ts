@@ -45,6 +45,12 @@ export const E2bProviderConfigSchema = E2bPoolConfigSchema.extend({
   sandboxTimeout: duration.default('1h'),
   /** Default `dial-in`. */
   transport: z.enum(['dial-in', 'tunnel']).default('dial-in'),
+  /**
+   * The longest a sandbox may live before its session is suspended (the capability row's
+   * `maxSessionDurationSeconds`; `sessions.ceiling_margin` before it). Default none. Set it below
+   * `sandboxTimeout` to suspend sessions before E2B kills their sandbox.
+   */
+  maxSessionDuration: duration.optional(),
   /** Default 49990 (not one of envd's). */
   tunnelPort: z.number().int().min(1).max(65535).default(49990),
   /**

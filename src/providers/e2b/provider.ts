@@ -69,7 +69,7 @@ const sq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 export class E2bSandboxProvider implements SandboxProvider {
   readonly id = 'e2b';
   readonly displayName = 'E2B';
-  readonly capabilities = E2B_CAPABILITIES;
+  readonly capabilities: typeof E2B_CAPABILITIES;
   /** A sandbox's disk ends with it: `terminate_preserve_storage` keeps the workspace in the server's store. */
   readonly preservedStorage = 'workspace-store' as const;
   readonly config: E2bProviderConfig;
@@ -82,6 +82,11 @@ export class E2bSandboxProvider implements SandboxProvider {
 
   constructor(config: E2bProviderConfigInput | Record<string, unknown> = {}, opts: E2bProviderOptions = {}) {
     this.config = parseE2bConfig(config);
+    const max = this.config.maxSessionDuration;
+    this.capabilities =
+      max === undefined
+        ? E2B_CAPABILITIES
+        : { ...E2B_CAPABILITIES, maxSessionDurationSeconds: Math.ceil(ms(max) / 1000) };
     this.installId = opts.installId ?? null;
     this.api = opts.api ?? sdkE2bApi();
     this.opts = opts;

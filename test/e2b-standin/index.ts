@@ -12,10 +12,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type Dockerode from 'dockerode';
+import { TunnelProxy } from '../tunnel-proxy.support.js';
 import { E2bApiServer, type Fault } from './api.js';
 import { EnvdServer } from './envd.js';
 import { Sandboxes } from './sandboxes.js';
-import { TunnelProxy } from './tunnel.js';
 
 /** The Docker label key of every stand-in container (the value is the stand-in's id). */
 export const STANDIN_LABEL = 'io.marionette.test.e2b-standin';
@@ -45,7 +45,7 @@ export interface E2bStandinOptions {
   mounts?: Array<{ host: string; at: string }>;
   /**
    * Sandboxes behind NAT (they cannot reach the host's loopback), whose `ports` are reached only
-   * through the stand-in's model of E2B's sandbox host (./tunnel.ts).
+   * through the stand-in's model of E2B's sandbox host (../tunnel-proxy.support.ts).
    */
   isolated?: { ports: number[] };
 }
@@ -60,7 +60,13 @@ export async function startE2bStandin(opts: E2bStandinOptions): Promise<E2bStand
     opts.mounts ?? [],
     opts.isolated ?? null,
   );
-  const tunnel = opts.isolated ? new TunnelProxy(sandboxes) : null;
+  // E2B's sandbox host: a running sandbox's port, for anyone (no traffic token: sandboxes are not `secure`).
+  const tunnel = opts.isolated
+    ? new TunnelProxy(async (id, port) => {
+        const s = sandboxes.all.get(id);
+        return s?.state === 'running' ? sandboxes.publishedPort(s, port) : null;
+      })
+    : null;
   await tunnel?.listen();
   const api = new E2bApiServer(sandboxes, apiKey);
   const envd = new EnvdServer(sandboxes);

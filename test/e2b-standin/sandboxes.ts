@@ -47,7 +47,7 @@ export class Sandboxes {
     /**
      * Sandboxes behind NAT: each container on Docker's bridge network (it cannot reach the host's
      * loopback, where the test gateway listens), with these ports published on a loopback port
-     * each, which the stand-in's tunnel proxy (./tunnel.ts) reaches as E2B's sandbox host would.
+     * each, which the stand-in's tunnel proxy (../tunnel-proxy.support.ts) reaches as E2B's sandbox host would.
      */
     private readonly isolated: { ports: number[] } | null = null,
   ) {}

@@ -1,15 +1,14 @@
 /**
- * @module The stand-in's model of E2B's sandbox host (`<port>-<sandboxId>.<domain>`, the SDK's
- * `getHost`): one loopback HTTP server that takes a WebSocket upgrade for
- * `/<sandboxId>/<port>/...` and relays it, bytes as they are, to that sandbox's container port
- * (published on a loopback port of its own; see `isolated` in ./sandboxes.ts). The provider's
- * `tunnelUrl` is then `ws://127.0.0.1:<proxy>/{sandboxId}/{port}`. `dropAll` cuts every relayed
- * connection at once, as a tunnel that goes away would. Test support only.
+ * @module The stand-ins' model of a vendor's port tunnel (E2B's sandbox host
+ * `<port>-<sandboxId>.<domain>`, Daytona's preview link): one loopback HTTP server that takes a
+ * WebSocket upgrade for `/<sandboxId>/<port>/...` and relays it, bytes as they are, to that
+ * sandbox's container port, published on a loopback port of its own (the stand-in's `resolve`
+ * finds it, and may refuse the request, e.g. without Daytona's preview token). `dropAll` cuts
+ * every relayed connection at once, as a tunnel that goes away would. Test support only.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Sandboxes } from './sandboxes.js';
 
 export class TunnelProxy {
   private readonly server: Server;
@@ -18,7 +17,10 @@ export class TunnelProxy {
   /** Upgrades relayed so far (each one tunnel connection). */
   relayed = 0;
 
-  constructor(private readonly sandboxes: Sandboxes) {
+  constructor(
+    /** The loopback port of sandbox `id`'s container `port`, or null (no such sandbox, not running, refused). */
+    private readonly resolve: (id: string, port: number, req: IncomingMessage) => Promise<number | null>,
+  ) {
     this.server = createServer((_req, res) => {
       res.writeHead(404).end('only WebSocket upgrades');
     });
@@ -33,9 +35,8 @@ export class TunnelProxy {
   private async relay(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
     const m = /^\/([^/]+)\/(\d+)(\/.*)?$/.exec(req.url ?? '');
-    const s = m ? this.sandboxes.all.get(m[1]!) : undefined;
-    const port = s ? await this.sandboxes.publishedPort(s, Number(m![2])).catch(() => null) : null;
-    if (!s || port === null || s.state !== 'running') {
+    const port = m ? await this.resolve(decodeURIComponent(m[1]!), Number(m[2]), req).catch(() => null) : null;
+    if (!m || port === null) {
       socket.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\nno such sandbox port');
       return;
     }

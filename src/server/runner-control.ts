@@ -8,6 +8,7 @@ import { newId } from '../core/ids.js';
 import type { Pool } from '../core/types.js';
 import type { Runner, Session } from '../store/records.js';
 import type { ServerContext } from './context.js';
+import { pausedMs } from './paused-time.js';
 import type { GatewayLinks } from './runner-links.js';
 import { provisionRunner } from './runner-provision.js';
 import { TerminateRetries } from './terminate-retry.js';
@@ -76,10 +77,22 @@ export class RunnerControl {
     }
   }
 
-  /** A cost event: wall-clock seconds and the provider's billing model. */
+  /**
+   * A cost event: wall-clock seconds and the provider's billing model; a provider that bills
+   * nothing while idle (`idleCostModel: zero`) is not charged for the time the sandbox was paused.
+   */
   async recordCost(runner: Runner, endedAt: number): Promise<void> {
     const provider = this.ctx.providers.get(runner.providerId);
-    await this.ctx.store.costs.addRunnerCost(runner, endedAt, provider?.capabilities.billingModel ?? 'fixed');
+    const free =
+      provider?.capabilities.idleCostModel === 'zero' && runner.sessionId
+        ? pausedMs(
+            await this.ctx.store.sessions.events(runner.sessionId, 0, 10_000),
+            runner.id,
+            runner.createdAt,
+            endedAt,
+          )
+        : 0;
+    await this.ctx.store.costs.addRunnerCost(runner, endedAt, provider?.capabilities.billingModel ?? 'fixed', free);
   }
 
   /** Stops the terminate retry timers (server shutdown). */

@@ -34,11 +34,15 @@ export interface CostEvent {
 export class CostRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
-  /** The cost event of a runner that stopped at `endedAt`: wall-clock seconds since it was created. */
+  /**
+   * The cost event of a runner that stopped at `endedAt`: wall-clock seconds since it was created,
+   * less `unbilledMs` (time its provider does not bill, e.g. paused).
+   */
   async addRunnerCost(
     runner: Pick<Runner, 'id' | 'orgId' | 'sessionId' | 'poolId' | 'providerId' | 'createdAt'>,
     endedAt: number,
     billingModel: string,
+    unbilledMs = 0,
   ): Promise<void> {
     await this.db
       .insertInto('cost_events')
@@ -52,7 +56,7 @@ export class CostRepo {
         billing_model: billingModel,
         started_at: runner.createdAt,
         ended_at: endedAt,
-        seconds: Math.max(0, (endedAt - runner.createdAt) / 1000),
+        seconds: Math.max(0, (endedAt - runner.createdAt - unbilledMs) / 1000),
         created_at: Date.now(),
       })
       .execute();

@@ -28,11 +28,13 @@ export interface DaytonaTarget {
   close(): Promise<void>;
 }
 
-export async function daytonaTarget(): Promise<DaytonaTarget> {
+/** `isolated`: sandboxes behind NAT whose `ports` only the stand-in's preview links reach. */
+export async function daytonaTarget(isolated?: { ports: number[] }): Promise<DaytonaTarget> {
   const prefix = `t${randomBytes(4).toString('hex')}.mtest`;
   await ensureTestImage();
   const standin = await startDaytonaStandin({
     docker,
+    ...(isolated ? { isolated } : {}),
     snapshots: { 'marionette-agent': TEST_IMAGE },
     mounts: [
       { source: findPackageRoot(), target: '/opt/marionette' },

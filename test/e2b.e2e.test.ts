@@ -2,13 +2,16 @@
  * @module E2B pools end to end, with the official SDK talking to the E2B stand-in
  * (test/e2b-standin/) whose sandboxes are Docker containers: a pool made with `mctl pools create
  * --provider e2b` runs a shell session in a sandbox whose agent dialled the gateway, with a
- * wall-clock cost event when it ends; pause then resume keeps the workspace (and the sandbox),
+ * wall-clock cost event when it ends; pause then resume keeps the workspace (and the sandbox), and
+ * the cost event leaves the paused time out;
  * which `mctl sessions exec` reads;
  * a template without the agent fails the session with the reason in `mctl sessions explain` and
  * leaves no sandbox; a server killed while a sandbox was being created reaps it once restarted;
  * and nothing is left when the sessions end.
  */
 import { createServer } from 'node:net';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { docker, dockerDescribe } from '../src/providers/docker/docker.test-support.js';
 import {
@@ -30,6 +33,20 @@ async function freePort(): Promise<number> {
   const port = (s.address() as { port: number }).port;
   await new Promise((r) => s.close(r));
   return port;
+}
+
+/** The cost event of a runner, with its start and end, or null. */
+function runnerCost(home: string, runnerId: string) {
+  const db = new Database(join(home, 'marionette.db'), { readonly: true });
+  try {
+    return (
+      (db.prepare('select seconds, started_at, ended_at from cost_events where runner_id = ?').get(runnerId) as
+        | { seconds: number; started_at: number; ended_at: number }
+        | undefined) ?? null
+    );
+  } finally {
+    db.close();
+  }
 }
 
 dockerDescribe('e2b pools end to end (E2B stand-in)', () => {
@@ -108,6 +125,8 @@ dockerDescribe('e2b pools end to end (E2B stand-in)', () => {
     expect(paused.body.suspend?.strategy).toBe('pause');
     expect(box.state).toBe('paused');
     expect((await docker.getContainer(box.container).inspect()).State.Paused).toBe(true);
+    // Paused for at least 4 s, which E2B does not bill (idleCostModel zero).
+    await new Promise((r) => setTimeout(r, 4000));
 
     const back = await srv.mctl(['sessions', 'resume', created.id]);
     expect(back.code, back.stderr).toBe(0);
@@ -122,6 +141,11 @@ dockerDescribe('e2b pools end to end (E2B stand-in)', () => {
     expect(box.state).toBe('running');
     expect((await srv.api('POST', `/v1/sessions/${created.id}/cancel`)).status).toBe(200);
     await expectNothingLeft();
+    // The cost event bills the time the sandbox ran, not the pause.
+    const cost = await until(async () => runnerCost(srv.home, after.runnerId!), 'the runner cost event', 30_000);
+    const wall = (cost.ended_at - cost.started_at) / 1000;
+    expect(wall - cost.seconds, JSON.stringify(cost)).toBeGreaterThanOrEqual(3.99);
+    expect(cost.seconds).toBeGreaterThan(0);
   }, 300_000);
 
   it('snapshot keeps the files in and out of the workspace on a new sandbox, and the snapshot goes with the session', async () => {

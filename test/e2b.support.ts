@@ -32,10 +32,12 @@ export interface E2bTarget {
   close(): Promise<void>;
 }
 
-export async function e2bTarget(prefix: string): Promise<E2bTarget> {
+/** `isolated`: sandboxes behind NAT whose `ports` only the stand-in's tunnel proxy reaches. */
+export async function e2bTarget(prefix: string, isolated?: { ports: number[] }): Promise<E2bTarget> {
   await ensureTestImage();
   const standin = await startE2bStandin({
     docker,
+    ...(isolated ? { isolated } : {}),
     templates: { 'marionette-agent': TEST_IMAGE },
     mounts: [
       { host: findPackageRoot(), at: '/opt/marionette' },

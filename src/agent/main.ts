@@ -41,6 +41,10 @@ async function parseFlags(argv: string[]): Promise<AgentFlags> {
     )
     .option('--tls-key <file>', 'key of --tls-cert (env MARIONETTE_AGENT_TLS_KEY)')
     .option(
+      '--listen <port>',
+      'listen for the server on PORT instead of dialling it (a sandbox behind a port tunnel; env MARIONETTE_LISTEN, with MARIONETTE_TUNNEL_SECRET)',
+    )
+    .option(
       '-c, --config <file>',
       'settings file (YAML or JSON: server, token, pool, labels, name, workspace, state_dir); flags and env win',
     )
@@ -66,8 +70,15 @@ export async function main(argv: string[]): Promise<void> {
       }
       file = await readAgentConfigFile(opts.config, text);
     }
-    const config = loadAgentConfig(opts, process.env, hostname(), file);
+    let config = loadAgentConfig(opts, process.env, hostname(), file);
     for (const note of config.notes ?? []) process.stderr.write(`marionette-agent: ${note}\n`);
+    if (config.listen) {
+      // Listen mode: the gateway is reached through the server's tunnel, over a relay of the agent's own.
+      const { TunnelListener } = await import('./tunnel-listen.js');
+      const log = (m: string) => process.stderr.write(`marionette-agent: ${m}\n`);
+      const tunnel = await TunnelListener.start({ port: config.listen.port, secret: config.listen.secret, log });
+      config = { ...config, server: tunnel.gatewayAddress };
+    }
     agent = new Agent({ config });
     // Behind an egress proxy (a sandbox with loopback only): its bridge on 127.0.0.1 is the task's way out.
     const egressSocket = process.env.MARIONETTE_EGRESS_SOCKET;

@@ -42,6 +42,12 @@ export interface AgentConfig {
    * credential arrives, before it is saved) or `credential:saved` (after saving, before confirming).
    */
   faultPoint?: string | null;
+  /**
+   * Listen mode (`--listen PORT`, `MARIONETTE_LISTEN`): the server dials the agent through the
+   * provider's port tunnel instead (src/agent/tunnel-listen.ts); `secret` is the runner's tunnel
+   * secret (`MARIONETTE_TUNNEL_SECRET`, environment only). `server` is then the agent's own relay.
+   */
+  listen?: { port: number; secret: string } | null;
 }
 
 /** The agent's test-only crash points. */
@@ -118,6 +124,7 @@ export interface AgentFlags {
   tlsFingerprint?: string;
   tlsCert?: string;
   tlsKey?: string;
+  listen?: string;
 }
 
 /** What an agent config file (`marionette-agent --config FILE`, YAML or JSON) may hold. */
@@ -226,8 +233,10 @@ export function loadAgentConfig(
   hostname = 'runner',
   file: AgentFileConfig = {},
 ): AgentConfig {
+  const listen = listenConfig(flags.listen ?? env.MARIONETTE_LISTEN, env.MARIONETTE_TUNNEL_SECRET);
   const fromEnv = flags.server === undefined ? gatewayFromEnv(env) : {};
-  const server = flags.server ?? fromEnv.server ?? file.server;
+  // Listening, the agent reaches the gateway only through the server's tunnel (set at start).
+  const server = listen ? 'unix:/nonexistent/tunnel-relay.sock' : (flags.server ?? fromEnv.server ?? file.server);
   if (!server)
     throw new InvalidRequest('no server given', {
       hint: `pass --server HOST:9090 (or set MARIONETTE_GATEWAY, or server: in --config)${
@@ -259,6 +268,20 @@ export function loadAgentConfig(
       keyFile: flags.tlsKey ?? env.MARIONETTE_AGENT_TLS_KEY ?? file.tls_key ?? null,
     },
     sandbox: parseSandboxEnv(env),
+    listen,
     ...(fromEnv.note && server === fromEnv.server ? { notes: [fromEnv.note] } : {}),
   };
+}
+
+/** `--listen PORT` with `MARIONETTE_TUNNEL_SECRET`, checked; null when not listening. */
+function listenConfig(port: string | undefined, secret: string | undefined): AgentConfig['listen'] {
+  if (port === undefined || port.trim() === '') return null;
+  const n = Number(port);
+  if (!/^\d+$/.test(port.trim()) || n < 1 || n > 65535)
+    throw new InvalidRequest(`--listen ${JSON.stringify(port)}: expected a port number from 1 to 65535`);
+  if (!secret || secret.length < 32)
+    throw new InvalidRequest(
+      'MARIONETTE_TUNNEL_SECRET is missing or shorter than 32 characters: a listening agent needs the tunnel secret its provider gives it, and refuses every connection without it',
+    );
+  return { port: n, secret };
 }

@@ -161,6 +161,8 @@ const fileSchema = z.strictObject({
       preempt_idle: z.boolean().optional(),
       /** ...once it has been idle this long. Default 10s. */
       preempt_min_idle: duration.optional(),
+      /** How long before its provider's maximum session duration a session is suspended. Default 5m. */
+      ceiling_margin: duration.optional(),
     })
     .optional(),
   /** Timeouts and connection caps on the API and gateway (src/config/limits.ts). */
@@ -232,6 +234,8 @@ export interface ServerConfig {
   preemptIdle: boolean;
   /** How long a session must have been idle before it is suspended for a waiting one (default 10s). */
   preemptMinIdleMs: number;
+  /** How long before a provider's `maxSessionDurationSeconds` a session is suspended (`sessions.ceiling_margin`, default 5m). */
+  ceilingMarginMs?: number;
   /** Socket timeouts and caps, hello timeout, invalid-frame budget, registration rate (`limits:`). */
   limits: LimitsConfig;
   /** Snapshot retention and the store's scheduled collection (`workspaces:`). */
@@ -408,6 +412,7 @@ export function loadServerConfig(flags: ServerFlags = {}, env: Env = process.env
     sessionIdleTimeoutMs: file.sessions?.idle_timeout ?? 15 * 60_000,
     preemptIdle: file.sessions?.preempt_idle ?? true,
     preemptMinIdleMs: file.sessions?.preempt_min_idle ?? 10_000,
+    ceilingMarginMs: file.sessions?.ceiling_margin ?? 5 * 60_000,
     limits: resolveLimits(file.limits),
     workspaces: resolveWorkspaces(file.workspaces),
     tls: resolveTls(flags, env, file.tls),

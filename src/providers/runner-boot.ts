@@ -4,6 +4,9 @@
  * environment `marionette-agent` reads at start. A provider adds only what is its own (a state
  * folder, a HOME) and decides how the values reach the box (a child's env, a container's env).
  */
+
+import { InvalidRequest } from '../core/errors.js';
+import { TUNNEL_ENV } from '../protocol/tunnel.js';
 import type { SandboxSpec } from './types.js';
 
 export interface RunnerBoot {
@@ -36,4 +39,17 @@ export function runnerEnv(boot: RunnerBoot): Record<string, string> {
     MARIONETTE_RUNNER_ID: boot.runnerId,
     MARIONETTE_WORKSPACE: boot.workspace,
   };
+}
+
+/**
+ * The tunnel transport's half of the seam: the environment that makes the agent listen on `port`
+ * for the server (`MARIONETTE_LISTEN`, `MARIONETTE_TUNNEL_SECRET`) instead of dialling a gateway.
+ * A provider merges it over `runnerEnv(runnerBoot(spec, null, workspace))`, exposes `port` through
+ * its SDK's port tunnel, and answers `tunnelEndpoint(handle)` with the URL the server dials.
+ * @example envs = { ...runnerEnv(runnerBoot(spec, null, '/workspace')), ...tunnelEnv(spec, 49999) }
+ */
+export function tunnelEnv(spec: Pick<SandboxSpec, 'tunnelSecret' | 'runnerId'>, port: number): Record<string, string> {
+  if (!spec.tunnelSecret)
+    throw new InvalidRequest(`runner ${spec.runnerId}: transport tunnel, but the spec carries no tunnel secret`);
+  return { [TUNNEL_ENV.listen]: String(port), [TUNNEL_ENV.secret]: spec.tunnelSecret };
 }

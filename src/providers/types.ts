@@ -50,6 +50,17 @@ export interface SandboxSpec {
   poolId: string;
   poolName: string;
   sessionId: string | null;
+  /**
+   * The runner's tunnel secret, for a provider whose pool uses `transport: tunnel`: it goes into
+   * the agent's environment with `tunnelEnv` (./runner-boot.ts) and nowhere else.
+   */
+  tunnelSecret?: string;
+}
+
+/** Where the server dials a listening agent (`transport: tunnel`): a ws:// or wss:// URL and any headers the provider's proxy wants. */
+export interface TunnelEndpoint {
+  url: string;
+  headers?: Record<string, string>;
 }
 
 export interface SandboxHandle {
@@ -171,6 +182,12 @@ export interface SandboxProvider {
   restore?(handle: SandboxHandle, spec: SandboxSpec): Promise<SandboxHandle>;
   /** Removes storage a session kept (volumes, snapshots) once the session ends. */
   destroyStorage?(handle: SandboxHandle): Promise<void>;
+  /**
+   * The tunnel transport (docs/providers/adding-a-provider.md): where the server dials the agent of
+   * a sandbox started with `tunnelEnv`, or null when the handle's sandbox dials in. The server asks
+   * whenever it (re)dials, so the answer may change (a resumed sandbox's new host).
+   */
+  tunnelEndpoint?(handle: SandboxHandle): Promise<TunnelEndpoint | null>;
   /** Whether the provider's backend is reachable right now; a message when not. */
   health?(): Promise<{ ok: true } | { ok: false; message: string }>;
   close?(): Promise<void>;

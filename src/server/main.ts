@@ -32,6 +32,7 @@ import { RunnerControl } from './runner-control.js';
 import { GatewayLinks } from './runner-links.js';
 import { RunnerService } from './runners.js';
 import { openSecretBox, readTokenFile, serverLogger } from './secrets-setup.js';
+import { SessionCeiling } from './session-ceiling.js';
 import { SessionOps } from './session-ops.js';
 import { sealStoredSessionEnv } from './session-secrets.js';
 import { SessionWorkspaceReaper } from './session-workspaces.js';
@@ -41,6 +42,7 @@ import { SuspendService } from './suspend.js';
 import { loadServerTls, type ServerTls } from './tls.js';
 import { TokenService } from './tokens.js';
 import { SessionTracer } from './traces.js';
+import { TunnelDialer } from './tunnel-dialer.js';
 import { WorkspaceStore } from './workspace-store.js';
 
 export interface RunningServer {
@@ -305,6 +307,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   });
   every(2_000, 'pause escalation', () => suspend.escalateExpiredPauses());
   if (store.feed) every(60_000, 'change feed trim', () => store.feed!.trim(10 * 60_000));
+  // Sessions whose sandbox nears its provider's maximum session duration are suspended before it.
+  const ceiling = new SessionCeiling(ctx, suspend);
+  every(2_000, 'session ceiling', () => ceiling.tick());
+  // Runners that listen behind a provider's port tunnel (transport: tunnel): the server dials them.
+  const tunnels = new TunnelDialer(ctx);
+  every(1_000, 'runner tunnels', () => tunnels.tick());
   sessions.kick();
   autoscaler.start(undefined, gate);
   preempter.start(gate);
@@ -336,6 +344,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       for (const t of timers) clearInterval(t);
       await loopLease?.close();
       await feedReader?.close();
+      tunnels.close();
       await autoscaler.close();
       await preempter.close();
       await sessions.settled();

@@ -8,6 +8,7 @@ import { newId } from '../core/ids.js';
 import type { Pool } from '../core/types.js';
 import type { Runner, Session } from '../store/records.js';
 import type { ServerContext } from './context.js';
+import { pausedMs } from './paused-time.js';
 import type { GatewayLinks } from './runner-links.js';
 import { provisionRunner } from './runner-provision.js';
 import { TerminateRetries } from './terminate-retry.js';
@@ -76,16 +77,30 @@ export class RunnerControl {
     }
   }
 
-  /** A cost event: wall-clock seconds, the provider's billing model, and the resources its handle records. */
+  /**
+   * A cost event: wall-clock seconds, the provider's billing model and the resources its handle
+   * records; a provider that bills nothing while idle (`idleCostModel: zero`) is not charged for
+   * the time the sandbox was paused.
+   */
   async recordCost(runner: Runner, endedAt: number): Promise<void> {
     const provider = this.ctx.providers.get(runner.providerId);
     const res = runner.handle?.metadata.resources;
     const resources = res !== null && typeof res === 'object' ? (res as Record<string, unknown>) : null;
+    const free =
+      provider?.capabilities.idleCostModel === 'zero' && runner.sessionId
+        ? pausedMs(
+            await this.ctx.store.sessions.events(runner.sessionId, 0, 10_000),
+            runner.id,
+            runner.createdAt,
+            endedAt,
+          )
+        : 0;
     await this.ctx.store.costs.addRunnerCost(
       runner,
       endedAt,
       provider?.capabilities.billingModel ?? 'fixed',
       resources,
+      free,
     );
   }
 

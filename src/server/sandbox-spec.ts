@@ -15,6 +15,7 @@ import { orgScope } from '../store/index.js';
 import type { Session, SessionRequest } from '../store/records.js';
 import { taskTimeout } from './agents.js';
 import type { ServerContext } from './context.js';
+import { tunnelSecret } from './tunnel-dialer.js';
 
 /** Why `pool` does not let a session run `image`, or null when it does. */
 export function imageRefusal(pool: Pool, image: string, providers: ProvidersConfig): string | null {
@@ -149,5 +150,6 @@ export async function buildSandboxSpec(
     poolId: pool.id,
     poolName: pool.name,
     sessionId: session?.id ?? null,
+    tunnelSecret: tunnelSecret(ctx, boot.runnerId),
   };
 }

@@ -14,7 +14,7 @@
  * const sealed = box.seal('hunter2', 'session:ses_1:env:TOKEN');
  * box.open(sealed, 'session:ses_1:env:TOKEN') === 'hunter2';
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, linkSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidRequest, MarionetteError } from '../core/errors.js';
@@ -139,6 +139,15 @@ export class SecretBox {
   isStale(text: string): boolean {
     const id = SecretBox.keyIdOf(text);
     return id !== null && id !== this.current.id;
+  }
+
+  /**
+   * A secret derived from each key for `label` (HMAC-SHA256, hex), the current key's first: what a
+   * restarted server computes again instead of storing it (a runner's tunnel secret).
+   */
+  derive(label: string): string[] {
+    const keys = [this.current, ...[...this.byId.values()].filter((k) => k !== this.current)];
+    return keys.map((k) => createHmac('sha256', k.key).update(`derive:${label}`).digest('hex'));
   }
 
   seal(plain: string, context = ''): string {

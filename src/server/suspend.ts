@@ -130,7 +130,7 @@ export class SuspendService {
    * Suspends a session. Throws Conflict when its state, a running task or min_duration forbid it,
    * and, with `strict` (a strategy the caller asked for), when that strategy cannot be honoured.
    */
-  async suspend(sessionId: string, requested?: SuspendStrategy, strict = false): Promise<Session> {
+  async suspend(sessionId: string, requested?: SuspendStrategy, strict = false, cause?: string): Promise<Session> {
     return this.exclusive(sessionId, async () => {
       const { store } = this.ctx;
       const session = await this.sessions.sessionById(sessionId);
@@ -148,10 +148,14 @@ export class SuspendService {
       const pool = poolId ? await store.pools.byId(poolId) : null;
       if (!pool) throw new Conflict(`session ${session.id} is not on any pool; there is nothing to suspend`);
       const provider = this.ctx.providers.get(pool.providerId);
-      const plan =
+      const resolved =
         strict && requested
           ? strictPlan(session.id, pool, provider, requested, live?.handle)
           : resolveStrategy(pool, provider, requested, live?.handle);
+      // Why the server suspends it (not a user's request): the reason and event say so.
+      const plan = cause
+        ? { ...resolved, fellBack: resolved.fellBack ? `${cause}; ${resolved.fellBack}` : cause }
+        : resolved;
       const now = Date.now();
       if (live && now - live.createdAt < pool.suspendConfig.minDurationMs) {
         const wait = pool.suspendConfig.minDurationMs - (now - live.createdAt);
@@ -411,6 +415,20 @@ export class SuspendService {
 
   // ---- max_duration -------------------------------------------------------------------------
 
+  /**
+   * Escalates a paused session to the fallback now, for `reason` (a provider's session ceiling,
+   * src/server/session-ceiling.ts). False when it is not paused (any more).
+   */
+  async escalatePause(sessionId: string, reason: string): Promise<boolean> {
+    const s = await this.ctx.store.sessions.get(sessionId);
+    if (s?.state !== 'suspended' || s.suspend?.strategy !== 'pause' || !s.poolId || this.inFlight.has(s.id))
+      return false;
+    const pool = await this.ctx.store.pools.byId(s.poolId);
+    if (!pool) return false;
+    await this.exclusive(s.id, () => this.escalate(s.id, pool, reason));
+    return true;
+  }
+
   /** Escalates pauses older than their pool's `max_duration` to the fallback. */
   async escalateExpiredPauses(now = Date.now()): Promise<void> {
     const { store } = this.ctx;
@@ -428,7 +446,7 @@ export class SuspendService {
     }
   }
 
-  private async escalate(sessionId: string, pool: Pool): Promise<void> {
+  private async escalate(sessionId: string, pool: Pool, cause?: string): Promise<void> {
     const { store } = this.ctx;
     const session = await this.sessions.sessionById(sessionId);
     const info = session.suspend;
@@ -441,7 +459,7 @@ export class SuspendService {
         : canHonour(provider, pool.mode, 'terminate_preserve_storage')
           ? 'terminate_preserve_storage'
           : 'terminate';
-    const reason = `paused longer than suspend_config.max_duration ${fmtMs(pool.suspendConfig.maxDurationMs ?? 0)}; escalated to ${target}`;
+    const reason = `${cause ?? `paused longer than suspend_config.max_duration ${fmtMs(pool.suspendConfig.maxDurationMs ?? 0)}`}; escalated to ${target}`;
     const runner = session.runnerId ? await store.runners.get(session.runnerId) : null;
     const paused = runner?.state === 'paused' ? runner : null;
     // An escalation is a suspend from `suspended`, with its intent recorded the same way.

@@ -41,6 +41,11 @@ export interface EngineOptions {
   label: { key: string; value: string };
   /** Bind mounts every sandbox container gets (the agent from this checkout, as the docker tests mount it). */
   mounts: Array<{ source: string; target: string }>;
+  /**
+   * Sandboxes behind NAT: on Docker's bridge network (no route to the host's loopback), with these
+   * ports published on loopback ports that only the preview-link proxy reaches. Default: host network.
+   */
+  isolated?: { ports: number[] } | null;
 }
 
 /** Docker's multiplexed exec stream, split. */
@@ -89,6 +94,14 @@ export class SandboxEngine {
     if (errorReason !== undefined) s.errorReason = errorReason;
   }
 
+  /** The loopback port a started sandbox's container `port` is published on (isolated sandboxes), or null. */
+  async publishedPort(s: SandboxRec, port: number): Promise<number | null> {
+    if (!s.containerId || s.state !== 'started') return null;
+    const info = await this.o.docker.getContainer(s.containerId).inspect();
+    const b = info.NetworkSettings.Ports?.[`${port}/tcp`]?.find((x) => x.HostIp === '127.0.0.1');
+    return b ? Number(b.HostPort) : null;
+  }
+
   /** A new sandbox record, `creating`; `boot` then makes and starts its container. */
   record(p: Omit<SandboxRec, 'id' | 'state' | 'createdAt' | 'updatedAt'>): SandboxRec {
     const now = new Date().toISOString();
@@ -107,9 +120,19 @@ export class SandboxEngine {
         Cmd: [],
         Env: Object.entries(s.env).map(([k, v]) => `${k}=${v}`),
         Labels: this.labels({ [`${this.o.label.key}.sandbox`]: s.id }),
+        ...(this.o.isolated
+          ? { ExposedPorts: Object.fromEntries(this.o.isolated.ports.map((p) => [`${p}/tcp`, {}])) }
+          : {}),
         HostConfig: {
           Init: true,
-          NetworkMode: 'host',
+          NetworkMode: this.o.isolated ? 'bridge' : 'host',
+          ...(this.o.isolated
+            ? {
+                PortBindings: Object.fromEntries(
+                  this.o.isolated.ports.map((p) => [`${p}/tcp`, [{ HostIp: '127.0.0.1', HostPort: '' }]]),
+                ),
+              }
+            : {}),
           Mounts: this.o.mounts.map((m) => ({ Type: 'bind', Source: m.source, Target: m.target, ReadOnly: true })),
         },
       });

@@ -17,6 +17,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Dockerode from 'dockerode';
+import { TunnelProxy } from '../tunnel-proxy.support.js';
 import { SandboxEngine, type SandboxRec } from './engine.js';
 
 /** The Docker label key of every stand-in container and image (the value is the stand-in's id). */
@@ -47,6 +48,8 @@ export interface DaytonaStandin {
   /** The Docker container of a sandbox (by id or name). */
   containerOf(idOrName: string): string | undefined;
   leftovers(): Promise<string[]>;
+  /** The preview-link proxy of isolated sandboxes (`GET /sandbox/{id}/ports/{port}/preview-url`), else null. */
+  tunnel: TunnelProxy | null;
   close(): Promise<void>;
 }
 
@@ -56,6 +59,8 @@ export interface DaytonaStandinOptions {
   snapshots: Record<string, string>;
   /** Bind mounts of every sandbox container (read-only). */
   mounts?: Array<{ source: string; target: string }>;
+  /** Sandboxes behind NAT whose `ports` only preview links reach (../tunnel-proxy.support.ts). */
+  isolated?: { ports: number[] };
 }
 
 class HttpError extends Error {
@@ -133,7 +138,18 @@ export async function startDaytonaStandin(opts: DaytonaStandinOptions): Promise<
     docker: opts.docker,
     label: { key: DAYTONA_STANDIN_LABEL, value: id },
     mounts: opts.mounts ?? [],
+    isolated: opts.isolated ?? null,
   });
+  // Preview links: a private sandbox's port, for a request carrying its preview token.
+  const previewTokens = new Map<string, string>();
+  const tunnel = opts.isolated
+    ? new TunnelProxy(async (idOrName, port, req) => {
+        const s = engine.find(idOrName);
+        if (!s || req.headers['x-daytona-preview-token'] !== previewTokens.get(s.id)) return null;
+        return engine.publishedPort(s, port);
+      })
+    : null;
+  await tunnel?.listen();
   for (const [name, image] of Object.entries(opts.snapshots)) engine.addSnapshot(name, image);
   const faults = new Map<FaultOp, Fault & { left: number }>();
   const calls: string[] = [];
@@ -229,6 +245,17 @@ export async function startDaytonaStandin(opts: DaytonaStandinOptions): Promise<
         await engine.destroy(s);
         return dto(s);
       }
+    }
+    m = /^\/sandbox\/([^/]+)\/ports\/(\d+)\/preview-url$/.exec(path);
+    if (m && method === 'GET') {
+      const s = sandbox(m[1]!);
+      if (!tunnel) throw new HttpError(400, 'this stand-in has no preview links (start it with `isolated`)');
+      let token = previewTokens.get(s.id);
+      if (!token) {
+        token = randomBytes(16).toString('hex');
+        previewTokens.set(s.id, token);
+      }
+      return { sandboxId: s.id, url: `${tunnel.url.replace(/^ws/, 'http')}/${s.id}/${m[2]}`, token };
     }
     m = /^\/sandbox\/([^/]+)\/(start|stop|archive|labels|snapshot|toolbox-proxy-url)$/.exec(path);
     if (m) {
@@ -374,7 +401,9 @@ export async function startDaytonaStandin(opts: DaytonaStandinOptions): Promise<
     },
     containerOf: (idOrName) => engine.find(idOrName)?.containerId,
     leftovers: () => engine.leftovers(),
+    tunnel,
     async close() {
+      await tunnel?.close();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await engine.close();

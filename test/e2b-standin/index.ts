@@ -12,6 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type Dockerode from 'dockerode';
+import { TunnelProxy } from '../tunnel-proxy.support.js';
 import { E2bApiServer, type Fault } from './api.js';
 import { EnvdServer } from './envd.js';
 import { Sandboxes } from './sandboxes.js';
@@ -31,6 +32,8 @@ export interface E2bStandin {
   fail(fault: Fault): void;
   /** Containers of this stand-in still on the engine, as readable names. */
   leftovers(): Promise<string[]>;
+  /** The sandbox-host proxy of isolated sandboxes (`tunnelUrl`: `<url>/{sandboxId}/{port}`), else null. */
+  tunnel: TunnelProxy | null;
   close(): Promise<void>;
 }
 
@@ -40,12 +43,31 @@ export interface E2bStandinOptions {
   templates: Record<string, string>;
   /** Host paths mounted read-only into every sandbox (the test checkout's agent and Node). */
   mounts?: Array<{ host: string; at: string }>;
+  /**
+   * Sandboxes behind NAT (they cannot reach the host's loopback), whose `ports` are reached only
+   * through the stand-in's model of E2B's sandbox host (../tunnel-proxy.support.ts).
+   */
+  isolated?: { ports: number[] };
 }
 
 export async function startE2bStandin(opts: E2bStandinOptions): Promise<E2bStandin> {
   const id = randomBytes(5).toString('hex');
   const apiKey = `e2b_standin_${randomBytes(12).toString('hex')}`;
-  const sandboxes = new Sandboxes(opts.docker, { key: STANDIN_LABEL, value: id }, opts.templates, opts.mounts ?? []);
+  const sandboxes = new Sandboxes(
+    opts.docker,
+    { key: STANDIN_LABEL, value: id },
+    opts.templates,
+    opts.mounts ?? [],
+    opts.isolated ?? null,
+  );
+  // E2B's sandbox host: a running sandbox's port, for anyone (no traffic token: sandboxes are not `secure`).
+  const tunnel = opts.isolated
+    ? new TunnelProxy(async (id, port) => {
+        const s = sandboxes.all.get(id);
+        return s?.state === 'running' ? sandboxes.publishedPort(s, port) : null;
+      })
+    : null;
+  await tunnel?.listen();
   const api = new E2bApiServer(sandboxes, apiKey);
   const envd = new EnvdServer(sandboxes);
   await api.listen();
@@ -59,7 +81,9 @@ export async function startE2bStandin(opts: E2bStandinOptions): Promise<E2bStand
     api,
     fail: (f) => api.faults.push(f),
     leftovers: () => sandboxes.leftovers(),
+    tunnel,
     async close() {
+      await tunnel?.close();
       await api.close();
       await envd.close();
       await sandboxes.close();

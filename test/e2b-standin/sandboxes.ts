@@ -44,7 +44,20 @@ export class Sandboxes {
     readonly templates: Record<string, string>,
     /** Host paths mounted read-only into every sandbox (host → container). */
     private readonly mounts: Array<{ host: string; at: string }>,
+    /**
+     * Sandboxes behind NAT: each container on Docker's bridge network (it cannot reach the host's
+     * loopback, where the test gateway listens), with these ports published on a loopback port
+     * each, which the stand-in's tunnel proxy (../tunnel-proxy.support.ts) reaches as E2B's sandbox host would.
+     */
+    private readonly isolated: { ports: number[] } | null = null,
   ) {}
+
+  /** The loopback port a sandbox's container `port` is published on (isolated sandboxes), or null. */
+  async publishedPort(s: StandinSandbox, port: number): Promise<number | null> {
+    const info = await this.docker.getContainer(s.container).inspect();
+    const b = info.NetworkSettings.Ports?.[`${port}/tcp`]?.find((x) => x.HostIp === '127.0.0.1');
+    return b ? Number(b.HostPort) : null;
+  }
 
   async create(template: string, metadata: Record<string, string>, envVars: Record<string, string>, timeoutS: number) {
     const image = this.templates[template];
@@ -56,8 +69,16 @@ export class Sandboxes {
       Cmd: [],
       Env: Object.entries(envVars).map(([k, v]) => `${k}=${v}`),
       Labels: { [this.label.key]: this.label.value, [`${this.label.key}.sandbox`]: sandboxId },
+      ...(this.isolated ? { ExposedPorts: Object.fromEntries(this.isolated.ports.map((p) => [`${p}/tcp`, {}])) } : {}),
       HostConfig: {
-        NetworkMode: 'host',
+        NetworkMode: this.isolated ? 'bridge' : 'host',
+        ...(this.isolated
+          ? {
+              PortBindings: Object.fromEntries(
+                this.isolated.ports.map((p) => [`${p}/tcp`, [{ HostIp: '127.0.0.1', HostPort: '' }]]),
+              ),
+            }
+          : {}),
         Binds: this.mounts.map((m) => `${m.host}:${m.at}:ro`),
         Memory: 512 * 1024 * 1024,
         NanoCpus: 2e9,

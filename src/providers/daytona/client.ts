@@ -67,6 +67,8 @@ export interface DaytonaApi {
     command: string,
     opts: { cwd?: string; env?: Record<string, string>; timeoutSec?: number },
   ): Promise<{ exitCode: number; output: string }>;
+  /** The preview link of the sandbox's `port` (its URL and the token a private sandbox's link wants). */
+  previewLink(idOrName: string, port: number): Promise<{ url: string; token: string }>;
   close(): Promise<void>;
 }
 
@@ -185,6 +187,10 @@ export function sdkDaytonaApi(cred: DaytonaCredential, requestTimeoutMs = 60_000
         out.push(...r.items.map((x) => x.name));
         if (page >= (r.totalPages ?? 1) || r.items.length === 0) return out;
       }
+    },
+    async previewLink(idOrName, port) {
+      const l = await (await sandbox(idOrName)).getPreviewLink(port);
+      return { url: l.url, token: l.token };
     },
     async startCommand(idOrName, sessionId, command) {
       const s = await sandbox(idOrName);

@@ -30,6 +30,13 @@ export const DaytonaPoolConfigSchema = z.strictObject({
     .optional(),
   /** Environment variables of every runner sandbox (never the runner's own MARIONETTE_* values). */
   env: z.record(z.string(), z.string()).optional(),
+  /**
+   * How the agent and the server meet: `dial-in` (the agent dials `gateway`) or `tunnel` (the agent
+   * listens on `tunnelPort` and the server dials it through the sandbox's preview link).
+   */
+  transport: z.enum(['dial-in', 'tunnel']).optional(),
+  /** The port the agent listens on in `tunnel` transport. */
+  tunnelPort: z.number().int().min(1).max(65535).optional(),
 });
 
 export const DaytonaProviderConfigSchema = DaytonaPoolConfigSchema.extend({
@@ -38,6 +45,10 @@ export const DaytonaProviderConfigSchema = DaytonaPoolConfigSchema.extend({
    * Required to run anything: a cloud sandbox cannot reach the server's unix socket.
    */
   gateway: z.string().min(1).optional(),
+  /** Default `dial-in`. */
+  transport: z.enum(['dial-in', 'tunnel']).default('dial-in'),
+  /** Default 49990. */
+  tunnelPort: z.number().int().min(1).max(65535).default(49990),
   /** The command that starts marionette-agent inside the snapshot. Default `marionette-agent`. */
   agentCommand: z.string().min(1).default('marionette-agent'),
   /** The workspace path inside the sandbox (must be writable by the sandbox's user). Default `/workspace`. */

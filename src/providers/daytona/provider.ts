@@ -18,7 +18,7 @@
 import { createHash } from 'node:crypto';
 import { InvalidRequest, ProviderUnavailable, toError } from '../../core/errors.js';
 import { reapOwned } from '../reap.js';
-import { runnerBoot, runnerEnv } from '../runner-boot.js';
+import { runnerBoot, runnerEnv, tunnelEnv } from '../runner-boot.js';
 import type {
   OwnedObject,
   OwnerCheck,
@@ -29,6 +29,7 @@ import type {
   SandboxSpec,
   SandboxStatus,
   SuspendStrategy,
+  TunnelEndpoint,
 } from '../types.js';
 import { DAYTONA_CAPABILITIES } from './capabilities.js';
 import { type DaytonaApi, type DaytonaSandboxView, sdkDaytonaApi } from './client.js';
@@ -180,11 +181,15 @@ export class DaytonaSandboxProvider implements SandboxProvider {
 
   /** The command that starts the runner's agent in its sandbox (boot values on the command line, not in the sandbox env). */
   private agentCommand(cfg: DaytonaRunConfig, spec: SandboxSpec): string {
-    if (!cfg.gateway)
+    const tunnel = cfg.transport === 'tunnel';
+    if (!cfg.gateway && !tunnel)
       throw new InvalidRequest(
-        'providers.daytona.gateway is not set: a Daytona sandbox dials the gateway over the network (e.g. wss://marionette.example.com:9090)',
+        'providers.daytona.gateway is not set: a Daytona sandbox dials the gateway over the network (e.g. wss://marionette.example.com:9090), or set transport: tunnel for a server Daytona cannot reach',
       );
-    const env = runnerEnv(runnerBoot(spec, cfg.gateway, cfg.workspace));
+    const env = {
+      ...runnerEnv(runnerBoot(spec, tunnel ? null : (cfg.gateway ?? null), cfg.workspace)),
+      ...(tunnel ? tunnelEnv(spec, cfg.tunnelPort) : {}),
+    };
     const assigns = Object.entries(env)
       .map(([k, v]) => `${k}=${shq(v)}`)
       .join(' ');
@@ -209,6 +214,7 @@ export class DaytonaSandboxProvider implements SandboxProvider {
         labelPrefix: cfg.labelPrefix,
         installId: this.installId,
         workspace: cfg.workspace,
+        ...(cfg.transport === 'tunnel' ? { transport: 'tunnel', tunnelPort: cfg.tunnelPort } : {}),
         provisionedAt: new Date().toISOString(),
         // What the sandbox is billed for (Daytona units: vCPU, GiB, GiB), recorded with the runner.
         resources: { cpu: s.cpu ?? null, memory: s.memory ?? null, disk: s.disk ?? null },
@@ -281,6 +287,17 @@ export class DaytonaSandboxProvider implements SandboxProvider {
     if (runner !== undefined && s.labels[runnerKey] !== undefined && s.labels[runnerKey] !== runner)
       return { s: null, api, cred };
     return { s, api, cred };
+  }
+
+  /** `transport: tunnel`: the preview link of the agent's port, with its token header; else null (it dials in). */
+  async tunnelEndpoint(handle: SandboxHandle): Promise<TunnelEndpoint | null> {
+    const port = handle.metadata.tunnelPort;
+    if (handle.metadata.transport !== 'tunnel' || typeof port !== 'number') return null;
+    const { api, cred } = await this.apiOfHandle(handle);
+    const link = await this.call(cred, `reading the preview link of ${handle.externalId}`, () =>
+      api.previewLink(handle.externalId, port),
+    );
+    return { url: link.url.replace(/^http/, 'ws'), headers: { 'x-daytona-preview-token': link.token } };
   }
 
   async status(handle: SandboxHandle): Promise<SandboxStatus> {

@@ -25,6 +25,13 @@ export const E2bPoolConfigSchema = z.strictObject({
   workspace: z.string().startsWith('/').optional(),
   /** How long E2B keeps a sandbox alive before it kills it (its `timeoutMs`). */
   sandboxTimeout: duration.optional(),
+  /**
+   * How the agent and the server meet: `dial-in` (the agent dials `gateway`) or `tunnel` (the agent
+   * listens on `tunnelPort` and the server dials it through E2B's sandbox host, for a server behind NAT).
+   */
+  transport: z.enum(['dial-in', 'tunnel']).optional(),
+  /** The port the agent listens on in `tunnel` transport. */
+  tunnelPort: z.number().int().min(1).max(65535).optional(),
 });
 
 /** The `providers.e2b` section. */
@@ -36,6 +43,25 @@ export const E2bProviderConfigSchema = E2bPoolConfigSchema.extend({
   workspace: z.string().startsWith('/').default('/home/user/workspace'),
   /** Default `1h` (E2B's ceiling is 1h on Hobby, 24h on Pro). */
   sandboxTimeout: duration.default('1h'),
+  /** Default `dial-in`. */
+  transport: z.enum(['dial-in', 'tunnel']).default('dial-in'),
+  /**
+   * The longest a sandbox may live before its session is suspended (the capability row's
+   * `maxSessionDurationSeconds`; `sessions.ceiling_margin` before it). Default none. Set it below
+   * `sandboxTimeout` to suspend sessions before E2B kills their sandbox.
+   */
+  maxSessionDuration: duration.optional(),
+  /** Default 49990 (not one of envd's). */
+  tunnelPort: z.number().int().min(1).max(65535).default(49990),
+  /**
+   * Where the server dials a sandbox's listening agent, with `{port}`, `{sandboxId}` and `{domain}`
+   * filled in. Default `wss://{port}-{sandboxId}.{domain}`: E2B's host for a sandbox port (the SDK's
+   * `getHost`), `{domain}` being `domain` or `e2b.app`. For self-hosted E2B and tests.
+   */
+  tunnelUrl: z
+    .string()
+    .regex(/^wss?:\/\/.*\{port\}/, 'expected a ws:// or wss:// URL template containing {port}')
+    .default('wss://{port}-{sandboxId}.{domain}'),
   /**
    * The gateway address the sandboxes dial (`wss://marionette.example.com:9090`): it must be
    * reachable from E2B's cloud. Required to provision.

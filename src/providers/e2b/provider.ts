@@ -10,7 +10,7 @@
  */
 import { Conflict, InvalidRequest, ProviderUnavailable, toError } from '../../core/errors.js';
 import { reapOwned } from '../reap.js';
-import { runnerBoot, runnerEnv } from '../runner-boot.js';
+import { runnerBoot, runnerEnv, tunnelEnv } from '../runner-boot.js';
 import type {
   OwnedObject,
   OwnerCheck,
@@ -21,6 +21,7 @@ import type {
   SandboxSpec,
   SandboxStatus,
   SuspendStrategy,
+  TunnelEndpoint,
 } from '../types.js';
 import { E2B_CAPABILITIES } from './capabilities.js';
 import { type E2bApi, type E2bConnection, sdkE2bApi } from './client.js';
@@ -68,7 +69,7 @@ const sq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 export class E2bSandboxProvider implements SandboxProvider {
   readonly id = 'e2b';
   readonly displayName = 'E2B';
-  readonly capabilities = E2B_CAPABILITIES;
+  readonly capabilities: typeof E2B_CAPABILITIES;
   /** A sandbox's disk ends with it: `terminate_preserve_storage` keeps the workspace in the server's store. */
   readonly preservedStorage = 'workspace-store' as const;
   readonly config: E2bProviderConfig;
@@ -81,6 +82,11 @@ export class E2bSandboxProvider implements SandboxProvider {
 
   constructor(config: E2bProviderConfigInput | Record<string, unknown> = {}, opts: E2bProviderOptions = {}) {
     this.config = parseE2bConfig(config);
+    const max = this.config.maxSessionDuration;
+    this.capabilities =
+      max === undefined
+        ? E2B_CAPABILITIES
+        : { ...E2B_CAPABILITIES, maxSessionDurationSeconds: Math.ceil(ms(max) / 1000) };
     this.installId = opts.installId ?? null;
     this.api = opts.api ?? sdkE2bApi();
     this.opts = opts;
@@ -141,9 +147,9 @@ export class E2bSandboxProvider implements SandboxProvider {
     const cfg = mergeE2bConfig(this.config, spec.config);
     if (spec.image !== undefined)
       throw new InvalidRequest('image: e2b pools run templates, not images; set sandbox_config.template');
-    if (!cfg.gateway)
+    if (!cfg.gateway && cfg.transport === 'dial-in')
       throw new InvalidRequest(
-        'e2b provider: the sandboxes have no gateway address to dial; set providers.e2b.gateway (a ws:// or wss:// address reachable from E2B)',
+        'e2b provider: the sandboxes have no gateway address to dial; set providers.e2b.gateway (a ws:// or wss:// address reachable from E2B), or transport: tunnel for a server E2B cannot reach',
       );
     const conn = await this.connFor(spec.orgId);
     const template = snapshotId ?? cfg.template;
@@ -190,7 +196,9 @@ export class E2bSandboxProvider implements SandboxProvider {
         `E2B template ${JSON.stringify(cfg.template)} cannot run the agent: \`${agent}\` is not in the sandbox or the workspace ${cfg.workspace} cannot be made (${(check.stderr || check.stdout).trim() || `exit ${check.exitCode}`})`,
         { hint: 'build the template with marionette-agent as docs/providers/e2b.md describes' },
       );
-    const envs = { ...spec.env, ...runnerEnv(runnerBoot(spec, cfg.gateway ?? null, cfg.workspace)) };
+    const tunnel = cfg.transport === 'tunnel';
+    const boot = runnerEnv(runnerBoot(spec, tunnel ? null : (cfg.gateway ?? null), cfg.workspace));
+    const envs = { ...spec.env, ...boot, ...(tunnel ? tunnelEnv(spec, cfg.tunnelPort) : {}) };
     await this.call(
       () =>
         this.api.spawn(conn, sandboxId, `echo $$ >${AGENT_PID}; exec ${cfg.agentCommand} >>${AGENT_LOG} 2>&1`, {
@@ -212,6 +220,7 @@ export class E2bSandboxProvider implements SandboxProvider {
         template: cfg.template,
         workspace: cfg.workspace,
         timeoutMs,
+        ...(tunnel ? { transport: 'tunnel', tunnelPort: cfg.tunnelPort } : {}),
         installId: this.installId,
         provisionedAt: new Date().toISOString(),
         ...(info ? { cpuCount: info.cpuCount, memoryMB: info.memoryMB } : {}),
@@ -322,6 +331,17 @@ export class E2bSandboxProvider implements SandboxProvider {
   async *streamLogs(handle: SandboxHandle): AsyncIterable<string> {
     const r = await this.execCommand(handle, `cat ${AGENT_LOG} 2>/dev/null || true`);
     for (const line of r.stdout.split('\n')) if (line) yield line;
+  }
+
+  /** `transport: tunnel`: E2B's host for the agent's port (docs/providers/e2b.md), else null (the agent dials in). */
+  async tunnelEndpoint(handle: SandboxHandle): Promise<TunnelEndpoint | null> {
+    const port = handle.metadata.tunnelPort;
+    if (handle.metadata.transport !== 'tunnel' || typeof port !== 'number') return null;
+    const url = this.config.tunnelUrl
+      .replaceAll('{port}', String(port))
+      .replaceAll('{sandboxId}', handle.externalId)
+      .replaceAll('{domain}', this.config.domain ?? 'e2b.app');
+    return { url };
   }
 
   async health(): Promise<{ ok: true } | { ok: false; message: string }> {

@@ -38,13 +38,15 @@ export class CostRepo {
 
   /**
    * The cost event of a runner that stopped at `endedAt`: wall-clock seconds since it was created,
-   * and the resources its sandbox was given when the provider recorded them.
+   * less `unbilledMs` (time its provider does not bill, e.g. paused), and the resources its sandbox
+   * was given when the provider recorded them.
    */
   async addRunnerCost(
     runner: Pick<Runner, 'id' | 'orgId' | 'sessionId' | 'poolId' | 'providerId' | 'createdAt'>,
     endedAt: number,
     billingModel: string,
     resources: Record<string, unknown> | null = null,
+    unbilledMs = 0,
   ): Promise<void> {
     await this.db
       .insertInto('cost_events')
@@ -58,7 +60,7 @@ export class CostRepo {
         billing_model: billingModel,
         started_at: runner.createdAt,
         ended_at: endedAt,
-        seconds: Math.max(0, (endedAt - runner.createdAt) / 1000),
+        seconds: Math.max(0, (endedAt - runner.createdAt - unbilledMs) / 1000),
         created_at: Date.now(),
         ...(resources ? { resources: JSON.stringify(resources) } : {}),
       })

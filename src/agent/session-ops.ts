@@ -8,25 +8,23 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunnerMessage, ServerMessage, SessionOp } from '../protocol/messages.js';
+import type { ServerMessage, SessionOp } from '../protocol/messages.js';
+import { type OpOutput, openOp, type Send } from './op-flow.js';
 import { credentialEnv, gitEnv, redactSecrets, runGit } from './repo.js';
 import { runFilesOp } from './session-files.js';
+import { runPty } from './session-pty.js';
 import { taskEnv } from './task-env.js';
 
 type OpMessage = Extract<ServerMessage, { type: 'session.op' }>;
-type Send = (m: RunnerMessage) => boolean;
-
-/** Chunks of at most this many characters go in one output frame. */
-const CHUNK = 64 * 1024;
 
 /** Starts `msg`'s op; everything it says goes through `send` (output frames, then one `done`). */
 export function runSessionOp(msg: OpMessage, workspaces: { forSession(id: string): string }, send: Send): void {
-  const done = (exitCode: number | null, error: string | null, commit: string | null = null) =>
+  const { out: flow, end } = openOp(msg.ref, send);
+  const done = (exitCode: number | null, error: string | null, commit: string | null = null) => {
+    end();
     send({ type: 'session.op.done', ref: msg.ref, exitCode, error, commit });
-  const out = (stream: 'stdout' | 'stderr', text: string) => {
-    for (let i = 0; i < text.length; i += CHUNK)
-      send({ type: 'session.op.output', ref: msg.ref, stream, data: text.slice(i, i + CHUNK) });
   };
+  const out = (stream: 'stdout' | 'stderr', text: string) => flow.write(stream, text);
   let workspace: string;
   try {
     workspace = workspaces.forSession(msg.sessionId);
@@ -36,10 +34,14 @@ export function runSessionOp(msg: OpMessage, workspaces: { forSession(id: string
   }
   const op = msg.op;
   if (op.kind === 'files.get' || op.kind === 'files.put') {
-    runFilesOp(msg.ref, op, workspace, out, (code, error) => done(code, error));
+    runFilesOp(msg.ref, op, workspace, flow, send, (code, error) => done(code, error));
     return;
   }
-  void run(op, workspace, out).then(
+  if (op.kind === 'pty') {
+    runPty(msg.ref, op, workspace, flow, send, (code, error) => done(code, error));
+    return;
+  }
+  void run(op, workspace, out, flow).then(
     (r) => done(r.exitCode, r.error, r.commit ?? null),
     (e: unknown) => done(null, (e as Error).message),
   );
@@ -54,13 +56,14 @@ interface OpResult {
 type Out = (stream: 'stdout' | 'stderr', text: string) => void;
 
 async function run(
-  op: Exclude<SessionOp, { kind: 'files.get' | 'files.put' }>,
+  op: Exclude<SessionOp, { kind: 'files.get' | 'files.put' | 'pty' }>,
   workspace: string,
   out: Out,
+  flow: OpOutput,
 ): Promise<OpResult> {
   switch (op.kind) {
     case 'exec':
-      return execIn(op.argv, workspace, op.timeoutMs, out);
+      return execIn(op.argv, workspace, op.timeoutMs, out, flow);
     case 'diff':
       return diff(workspace, out);
     case 'push':
@@ -68,7 +71,7 @@ async function run(
   }
 }
 
-function execIn(argv: string[], cwd: string, timeoutMs: number, out: Out): Promise<OpResult> {
+function execIn(argv: string[], cwd: string, timeoutMs: number, out: Out, flow: OpOutput): Promise<OpResult> {
   return new Promise((resolve) => {
     const [file, ...args] = argv;
     const child = spawn(file!, args, {
@@ -78,14 +81,33 @@ function execIn(argv: string[], cwd: string, timeoutMs: number, out: Out): Promi
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
+    let cancelled = false;
+    const killGroup = () => {
       try {
         process.kill(-child.pid!, 'SIGKILL');
       } catch {
         /* gone */
       }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup();
     }, timeoutMs);
+    // The client went away (or was interrupted): the command and everything it started end now.
+    flow.handlers.cancel = () => {
+      cancelled = true;
+      killGroup();
+    };
+    flow.source(
+      () => {
+        child.stdout.pause();
+        child.stderr.pause();
+      },
+      () => {
+        child.stdout.resume();
+        child.stderr.resume();
+      },
+    );
     child.stdout.setEncoding('utf8').on('data', (t: string) => out('stdout', t));
     child.stderr.setEncoding('utf8').on('data', (t: string) => out('stderr', t));
     let spawnError: string | null = null;
@@ -95,6 +117,7 @@ function execIn(argv: string[], cwd: string, timeoutMs: number, out: Out): Promi
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       if (spawnError) resolve({ exitCode: 127, error: spawnError });
+      else if (cancelled) resolve({ exitCode: null, error: 'interrupted: the client went away' });
       else if (timedOut) resolve({ exitCode: null, error: `timed out after ${Math.round(timeoutMs / 1000)}s` });
       else resolve({ exitCode: code ?? (signal ? 128 : null), error: null });
     });

@@ -388,7 +388,7 @@ export class Agent {
         this.transfers.snapshot(msg.ref, msg.sessionId);
         return;
       case 'session.op': // exec, diff, push in the session's workspace (./session-ops.ts)
-        runSessionOp(msg, this.workspaces, (m) => this.send(m));
+        runSessionOp(msg, this.workspaces, (m) => this.send(m), this.sandbox);
         return;
       case 'session.op.input': // the bytes of a `files.put` or keystrokes of a terminal
       case 'session.op.cancel':

@@ -13,11 +13,13 @@
  * refused with that reason, as is a missing one. tar never writes outside the directory it unpacks
  * into (GNU tar drops `..` members and leading `/`), and files are created as the runner's user.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { SessionOp } from '../protocol/messages.js';
 import type { OpOutput, Send } from './op-flow.js';
+import type { OpPlace } from './op-sandbox.js';
+import { taskEnv } from './task-env.js';
 
 type Done = (exitCode: number | null, error: string | null) => void;
 
@@ -81,23 +83,31 @@ export function runFilesOp(
   ref: string,
   op: Extract<SessionOp, { kind: 'files.get' | 'files.put' }>,
   workspace: string,
-  flow: OpOutput,
-  send: Send,
+  io: { flow: OpOutput; send: Send; place: OpPlace },
   done: Done,
 ): void {
   try {
-    if (op.kind === 'files.get') get(op.path, workspace, flow, done);
-    else put(ref, op.path, op.name, workspace, flow, send, done);
+    if (op.kind === 'files.get') get(op.path, workspace, io.flow, io.place, done);
+    else put(ref, op.path, op.name, workspace, io, done);
   } catch (e: unknown) {
     done(null, e instanceof Refused ? e.message : `cp: ${(e as Error).message}`);
   }
 }
 
-function get(path: string, workspace: string, flow: OpOutput, done: Done): void {
+/** A real path inside the workspace as the op's commands see it (a sandbox binds the workspace at its own path). */
+function seen(workspace: string, real: string): string {
+  const rel = relative(realpathSync(workspace), real);
+  return rel ? join(workspace, rel) : workspace;
+}
+
+function get(path: string, workspace: string, flow: OpOutput, place: OpPlace, done: Done): void {
   const real = workspacePath(workspace, path, true);
   const root = realpathSync(workspace);
   const [dir, entry] = real === root ? [root, '.'] : [dirname(real), basename(real)];
-  const tar = spawn('tar', ['-C', dir, '-cf', '-', '--', entry], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const tar = place.spawn(['tar', '-C', seen(workspace, dir), '-cf', '-', '--', entry], {
+    cwd: workspace,
+    env: taskEnv(process.env, {}, workspace),
+  });
   const out = (stream: 'stdout', text: string) => flow.write(stream, text);
   let cancelled = false;
   flow.source(
@@ -106,7 +116,7 @@ function get(path: string, workspace: string, flow: OpOutput, done: Done): void 
   );
   flow.handlers.cancel = () => {
     cancelled = true;
-    tar.kill('SIGKILL');
+    place.kill(tar);
   };
   let pending: Buffer = Buffer.alloc(0);
   tar.stdout!.on('data', (b: Buffer) => {
@@ -130,15 +140,25 @@ function checkName(name: string): void {
     throw new Refused(`${JSON.stringify(name)}: not a file or directory name`);
 }
 
-function put(ref: string, path: string, name: string, workspace: string, flow: OpOutput, send: Send, done: Done): void {
+function put(
+  ref: string,
+  path: string,
+  name: string,
+  workspace: string,
+  io: { flow: OpOutput; send: Send; place: OpPlace },
+  done: Done,
+): void {
+  const { flow, send, place } = io;
   checkName(name);
   const real = workspacePath(workspace, path, false);
   const intoDir = existsSync(real) && statSync(real).isDirectory();
   // Into an existing directory: there. Else into a fresh one beside the target, then renamed.
   const staging = intoDir ? null : mkdtempSync(join(dirname(real), '.mctl-cp-'));
-  const tar = spawn('tar', ['-C', staging ?? real, '-xf', '-', '--no-same-owner', '--no-same-permissions'], {
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
+  const tar = place.spawn(
+    ['tar', '-C', seen(workspace, staging ?? real), '-xf', '-', '--no-same-owner', '--no-same-permissions'],
+    { cwd: workspace, env: taskEnv(process.env, {}, workspace), stdin: true },
+  );
+  tar.stdout!.resume();
   let failed = false;
   let starved = false;
   tar.stdin!.on('error', () => {
@@ -149,14 +169,14 @@ function put(ref: string, path: string, name: string, workspace: string, flow: O
     clearTimeout(timer);
     timer = setTimeout(() => {
       starved = true;
-      tar.kill('SIGKILL');
+      place.kill(tar);
     }, INPUT_IDLE_MS);
   };
   idle();
   let cancelled = false;
   flow.handlers.cancel = () => {
     cancelled = true;
-    tar.kill('SIGKILL');
+    place.kill(tar);
   };
   // Each frame is acknowledged once tar has taken it in, so the server sends no faster than tar unpacks.
   flow.handlers.input = (data, eof) => {

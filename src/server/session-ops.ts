@@ -12,7 +12,7 @@ import type { RunnerMessage, ServerMessage, SessionOp } from '../protocol/messag
 import type { OrgScope } from '../store/index.js';
 import type { ServerContext } from './context.js';
 import { repoAssignment } from './git-credentials.js';
-import { poolSandbox } from './pool-sandbox.js';
+import { assignmentSandbox } from './pool-sandbox.js';
 import { getSession } from './session-common.js';
 
 /** The most output kept per stream of one op (UTF-16 units: characters, about). */
@@ -103,13 +103,9 @@ export class SessionOps {
           hint: 'a session holds its runner while it is active or idle (suspended sessions: resume it first)',
         },
       );
-    // Ops run on the runner itself: where tasks run in a nested sandbox, that would be outside it.
+    // Where the session's tasks run in a nested sandbox, its ops run in one made the same way.
     const pool = session.poolId ? await this.ctx.store.pools.byId(session.poolId) : null;
-    if (pool && poolSandbox(pool))
-      throw new Conflict(
-        `session ${session.id} runs in a nested sandbox (pool ${pool.name}); exec, diff and push are not available there yet`,
-        { hint: 'run the command as a task: `mctl tasks create --session ID --prompt ...` with the shell agent' },
-      );
+    const sandbox = assignmentSandbox(pool, session.request.egress);
     let op: SessionOp;
     if (req.kind === 'push') {
       if (!BRANCH.test(req.branch))
@@ -147,7 +143,8 @@ export class SessionOps {
         inputRoom: null,
       };
       this.pending.set(ref, p);
-      if (!this.links.send(runnerId, { type: 'session.op', ref, sessionId: session.id, op })) {
+      const msg = { type: 'session.op' as const, ref, sessionId: session.id, op, ...(sandbox ? { sandbox } : {}) };
+      if (!this.links.send(runnerId, msg)) {
         clearTimeout(timer);
         this.pending.delete(ref);
         resolve({ ...result, error: `the runner of session ${session.id} is not connected to this server` });

@@ -3,16 +3,17 @@
  * each runs inside a sandbox made like the tasks' (so it sees the workspace as the agent does and
  * none of the runner's files: the server's home is out of sight), a git filter the agent planted
  * in its repository runs inside it (never on the runner), and the push still reaches the
- * repository with the commit. MARIONETTE_REQUIRE_SANDBOX=1 (CI) makes a missing runtime a failure.
+ * repository with the commit; `exec -it` gets its terminal there too. MARIONETTE_REQUIRE_SANDBOX=1 (CI) makes a missing runtime a failure.
  */
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import pty from '@lydell/node-pty';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectRuntimes } from '../src/agent/sandbox/detect.js';
 import { makeRepo, type TestRepo } from './git.support.js';
-import { type ServerHandle, startServer, until } from './harness.js';
+import { BIN, type ServerHandle, startServer, until } from './harness.js';
 
 const required = process.env.MARIONETTE_REQUIRE_SANDBOX === '1';
 const found = detectRuntimes(process.env.PATH ?? '').found;
@@ -115,6 +116,33 @@ for (const runtime of ['bubblewrap', 'gvisor'] as const)
       const shown = execFileSync('git', ['--git-dir', repo.bare, 'show', `${commit}:NEW`], { encoding: 'utf8' });
       expect(shown).toBe('new\n');
       expect(existsSync(escaped)).toBe(false);
+
+      // exec -it: the terminal's shell is in the sandbox too.
+      const env: Record<string, string> = {};
+      for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+      Object.assign(env, { MARIONETTE_SERVER: srv.apiUrl, MARIONETTE_TOKEN: srv.token, MARIONETTE_HOME: srv.home });
+      const term = pty.spawn(
+        process.execPath,
+        [BIN.mctl, 'sessions', 'exec', '-it', id, '--', 'bash', '--norc', '-i'],
+        {
+          name: 'xterm',
+          cols: 90,
+          rows: 20,
+          cwd: srv.home,
+          env,
+        },
+      );
+      let out = '';
+      term.onData((d) => {
+        out += d;
+      });
+      const exit = new Promise<number>((resolve) => term.onExit((e) => resolve(e.exitCode)));
+      await until(async () => /[#$] $/.test(out), 'the sandboxed shell prompt', 120_000);
+      term.write(`echo "in""-box:$(cat NEW)"; test -e ${srv.home}/token || echo "home-""hidden"; stty size; exit 4\r`);
+      expect(await exit).toBe(4);
+      expect(out).toContain('in-box:new');
+      expect(out).toContain('home-hidden');
+      expect(out).toContain('20 90');
       await srv.mctl(['sessions', 'cancel', id]);
     }, 300_000);
   });

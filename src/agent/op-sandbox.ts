@@ -19,6 +19,11 @@ export interface OpPlace {
   readonly sandboxed: boolean;
   /** Starts `argv` in its own process group (stdin a pipe when asked, stdout and stderr pipes). */
   spawn(argv: string[], opts: { cwd: string; env: Record<string, string>; stdin?: boolean }): ChildProcess;
+  /**
+   * How to start `argv` in the sandbox (for a caller that spawns it itself: a terminal); null on
+   * the runner itself. The caller passes `fds` as 3, 4, ... and calls `finish` when it ended.
+   */
+  launch(argv: string[], env: Record<string, string>): Launch | null;
   /** Kills what `spawn` started, its sandbox included. */
   kill(child: ChildProcess): void;
   /** The op ended: what it opened for its commands is closed. */
@@ -43,6 +48,7 @@ export const RUNNER_PLACE: OpPlace = {
       detached: true,
       stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     }),
+  launch: () => null,
   kill: killGroup,
   close: async () => {},
 };
@@ -62,20 +68,23 @@ export async function sandboxPlace(
   const egress = await openTaskEgress(box.network, () => host.egressSocket());
   const launches = new WeakMap<ChildProcess, Launch>();
   let seq = 0;
+  const launchFor = (argv: string[], env: Record<string, string>) =>
+    host.launch({
+      runtime,
+      workspace,
+      network: egress.network,
+      binds: box.binds,
+      limits: box.limits,
+      argv,
+      env,
+      name: `${ref}-${++seq}`,
+      warm: false,
+    });
   return {
     sandboxed: true,
+    launch: launchFor,
     spawn(argv, o) {
-      const launch = host.launch({
-        runtime,
-        workspace,
-        network: egress.network,
-        binds: box.binds,
-        limits: box.limits,
-        argv,
-        env: o.env,
-        name: `${ref}-${++seq}`,
-        warm: false,
-      });
+      const launch = launchFor(argv, o.env);
       const child = spawn(launch.file, launch.args, {
         cwd: o.cwd,
         env: launch.env,

@@ -52,7 +52,7 @@ export function runSessionOp(
       return;
     }
     if (op.kind === 'pty') {
-      runPty(msg.ref, op, workspace, flow, send, (code, error) => done(code, error));
+      runPty(msg.ref, op, workspace, { flow, send, place }, (code, error) => done(code, error));
       return;
     }
     void run(op, workspace, out, flow, place).then(

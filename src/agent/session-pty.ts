@@ -6,8 +6,11 @@
  * (base64), a resize as `session.op.resize`, and a cancel (the client went away) kills the
  * command's process group. The op ends with the command's exit code (128+N for a signal).
  */
+import { closeSync } from 'node:fs';
 import type { SessionOp } from '../protocol/messages.js';
 import type { OpOutput, Send } from './op-flow.js';
+import type { OpPlace } from './op-sandbox.js';
+import type { Launch } from './sandbox/index.js';
 import { taskEnv } from './task-env.js';
 
 interface Pty {
@@ -41,12 +44,11 @@ export function runPty(
   ref: string,
   op: Extract<SessionOp, { kind: 'pty' }>,
   workspace: string,
-  flow: OpOutput,
-  send: Send,
+  io: { flow: OpOutput; send: Send; place: OpPlace },
   done: Done,
 ): void {
   ptyModule().then(
-    (m) => start(m, ref, op, workspace, flow, send, done),
+    (m) => start(m, ref, op, workspace, io, done),
     (e: unknown) =>
       done(null, `interactive terminals are not available on this runner (@lydell/node-pty: ${(e as Error).message})`),
   );
@@ -57,19 +59,29 @@ function start(
   ref: string,
   op: Extract<SessionOp, { kind: 'pty' }>,
   workspace: string,
-  flow: OpOutput,
-  send: Send,
+  io: { flow: OpOutput; send: Send; place: OpPlace },
   done: Done,
 ): void {
-  const [file, ...args] = op.argv;
+  const { flow, send, place } = io;
   const env = { ...taskEnv(process.env, {}, workspace), TERM: process.env.TERM || 'xterm-256color' };
+  let launch: Launch | null = null;
   let term: Pty;
   try {
-    term = m.spawn(file!, args, { name: env.TERM, cols: op.cols, rows: op.rows, cwd: workspace, env });
+    launch = place.launch(op.argv, env);
+    const [file, ...args] = launch ? viaFds(launch) : op.argv;
+    term = m.spawn(file!, args, {
+      name: env.TERM,
+      cols: op.cols,
+      rows: op.rows,
+      cwd: workspace,
+      env: launch?.env ?? env,
+    });
   } catch (e: unknown) {
-    done(127, `${file}: ${(e as Error).message}`);
+    for (const fd of launch?.fds ?? []) closeSync(fd);
+    done(127, `${op.argv[0]}: ${(e as Error).message}`);
     return;
   }
+  const sandbox = launch;
   let cancelled = false;
   const killGroup = () => {
     try {
@@ -77,6 +89,7 @@ function start(
     } catch {
       term.kill('SIGKILL');
     }
+    sandbox?.kill();
   };
   flow.source(
     () => term.pause(),
@@ -101,8 +114,24 @@ function start(
   };
   term.onData((d) => flow.write('stdout', d));
   term.onExit(({ exitCode, signal }) => {
+    if (sandbox) {
+      for (const fd of sandbox.fds) closeSync(fd);
+      void sandbox.finish({ code: exitCode, signal: null }).catch(() => {});
+    }
     if (cancelled) done(null, 'interrupted: the client went away');
     else if (signal) done(128 + signal, null);
     else done(exitCode, null);
   });
+}
+
+/**
+ * A sandbox launch as one argv a terminal can start: node-pty passes no extra descriptors, so the
+ * files the launcher reads from fds 3, 4, ... (bwrap's seccomp program) are opened again by a
+ * `sh` in front, through this process's /proc entry for each.
+ */
+function viaFds(l: Launch): string[] {
+  if (!l.fds.length) return [l.file, ...l.args];
+  const opens = l.fds.map((_, i) => `${i + 3}<"$${i + 1}"`).join(' ');
+  const paths = l.fds.map((fd) => `/proc/${process.pid}/fd/${fd}`);
+  return ['/bin/sh', '-c', `exec ${opens} && shift ${l.fds.length} && exec "$@"`, 'sh', ...paths, l.file, ...l.args];
 }

@@ -34,6 +34,8 @@ export class OpOutput {
   private pauseFn: (() => void) | null = null;
   private resumeFn: (() => void) | null = null;
   handlers: OpHandlers = {};
+  /** Input that came before the op took it (its sandbox still being made): bounded by the server's input window. */
+  private early: [string, boolean][] = [];
 
   constructor(
     readonly ref: string,
@@ -65,6 +67,20 @@ export class OpOutput {
       this.paused = false;
       this.resumeFn?.();
     }
+  }
+
+  /** Input for the op: to its handler, or kept until it has one (then given in order). */
+  input(data: string, eof: boolean): void {
+    if (this.handlers.input) this.handlers.input(data, eof);
+    else this.early.push([data, eof]);
+  }
+
+  /** Sets the op's input handler and gives it what came before. */
+  takeInput(fn: (data: string, eof: boolean) => void): void {
+    this.handlers.input = fn;
+    const early = this.early;
+    this.early = [];
+    for (const [d, e] of early) fn(d, e);
   }
 
   /** Characters sent and not yet acknowledged (tests, diagnostics). */
@@ -100,7 +116,7 @@ export function opFrame(
       op.ack(msg.bytes);
       return;
     case 'session.op.input':
-      op.handlers.input?.(msg.data, msg.eof);
+      op.input(msg.data, msg.eof);
       return;
     case 'session.op.resize':
       op.handlers.resize?.(msg.cols, msg.rows);

@@ -11,12 +11,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync } from 'node:fs';
 import type { TaskSandbox } from '../protocol/messages.js';
 import type { GitRun } from './repo.js';
-import { type Launch, SandboxError, type SandboxHost } from './sandbox/index.js';
+import { type Launch, SandboxError, type SandboxHost, type SandboxRuntime } from './sandbox/index.js';
 import { openTaskEgress } from './task-egress.js';
 
 export interface OpPlace {
   /** True when commands run in the session's nested sandbox. */
   readonly sandboxed: boolean;
+  /** The nested sandbox's runtime (null on the runner itself). */
+  readonly runtime: SandboxRuntime | null;
   /** Starts `argv` in its own process group (stdin a pipe when asked, stdout and stderr pipes). */
   spawn(argv: string[], opts: { cwd: string; env: Record<string, string>; stdin?: boolean }): ChildProcess;
   /**
@@ -41,6 +43,7 @@ function killGroup(child: ChildProcess): void {
 /** Commands on the runner itself (a runner that is the sandbox). */
 export const RUNNER_PLACE: OpPlace = {
   sandboxed: false,
+  runtime: null,
   spawn: (argv, o) =>
     spawn(argv[0]!, argv.slice(1), {
       cwd: o.cwd,
@@ -82,6 +85,7 @@ export async function sandboxPlace(
     });
   return {
     sandboxed: true,
+    runtime,
     launch: launchFor,
     spawn(argv, o) {
       const launch = launchFor(argv, o.env);

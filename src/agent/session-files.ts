@@ -179,14 +179,14 @@ function put(
     place.kill(tar);
   };
   // Each frame is acknowledged once tar has taken it in, so the server sends no faster than tar unpacks.
-  flow.handlers.input = (data, eof) => {
+  flow.takeInput((data, eof) => {
     if (failed) return;
     idle();
     const ack = () => send({ type: 'session.op.input.ack', ref, bytes: data.length });
     if (data) tar.stdin!.write(Buffer.from(data, 'base64'), ack);
     else ack();
     if (eof) tar.stdin!.end();
-  };
+  });
   tarError(tar, 'copy files in', (stderr, code) => {
     clearTimeout(timer);
     try {

@@ -63,6 +63,14 @@ function start(
   done: Done,
 ): void {
   const { flow, send, place } = io;
+  // gVisor hands the sandbox its stdio as plain files (the bundle has no console): no terminal there.
+  if (place.runtime === 'gvisor') {
+    done(
+      null,
+      'interactive terminals are not available in a gVisor sandbox yet: run the command without -it (its output is streamed)',
+    );
+    return;
+  }
   const env = { ...taskEnv(process.env, {}, workspace), TERM: process.env.TERM || 'xterm-256color' };
   let launch: Launch | null = null;
   let term: Pty;
@@ -106,12 +114,12 @@ function start(
       /* already gone */
     }
   };
-  flow.handlers.input = (data, eof) => {
+  flow.takeInput((data, eof) => {
     if (data) term.write(Buffer.from(data, 'base64'));
     send({ type: 'session.op.input.ack', ref, bytes: data.length });
     // The user's side closed: the terminal hangs up (the shell gets SIGHUP).
     if (eof) killGroup();
-  };
+  });
   term.onData((d) => flow.write('stdout', d));
   term.onExit(({ exitCode, signal }) => {
     if (sandbox) {

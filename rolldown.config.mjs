@@ -29,8 +29,9 @@ export default defineConfig([
   {
     input: 'dist/src/agent/main.js',
     platform: 'node',
-    // YAML is loaded (from node_modules) only for `--config FILE`.
-    external: ['yaml'],
+    // YAML is loaded (from node_modules) only for `--config FILE`; node-pty (a native addon) for
+    // the first interactive exec (src/agent/session-pty.ts).
+    external: ['yaml', '@lydell/node-pty'],
     // One file still: the agent's lazy imports (ws, commander) stay in it, evaluated on first use.
     // CommonJS: started from a CommonJS entry (bin/marionette-agent), it needs no ESM loader.
     output: { file: 'dist/agent.cjs', format: 'cjs', minify: true, sourcemap: false, codeSplitting: false },

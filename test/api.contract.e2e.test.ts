@@ -94,6 +94,8 @@ describe('API contract', () => {
       for (const [method, op] of Object.entries(methods)) {
         expect(op.operationId, `${method} ${path}`).toBeTruthy();
         ids.push(op.operationId!);
+        // A WebSocket route answers 101 Switching Protocols (its frames are in docs/api.md).
+        if (op.responses['101']) continue;
         const success = Object.entries(op.responses).filter(([code]) => /^2/.test(code));
         expect(success.length, `${method} ${path}`).toBeGreaterThan(0);
         for (const [, r] of success) {

@@ -127,30 +127,6 @@ describe('a session’s workspace', () => {
     expect(gitIn(repo.bare, 'show', `${commit}:HTTPFILE`)).toBe('over-http');
   });
 
-  it('refuses exec on a session whose tasks run in a nested sandbox (it would run outside it)', async () => {
-    const p = await srv.api('POST', '/v1/pools', {
-      name: 'boxed',
-      provider: 'local',
-      sandboxMode: 'runner-creates-sandbox',
-      sandboxConfig: { sandbox: { runtime: 'bubblewrap' } },
-    });
-    expect(p.status, JSON.stringify(p.body)).toBe(201);
-    const s = await srv.api<{ id: string }>('POST', '/v1/sessions', { agent: 'shell', pool: 'boxed' });
-    expect(s.status, JSON.stringify(s.body)).toBe(201);
-    // Placed, with its runner: the refusal is the sandbox's, not a missing runner's.
-    await until(
-      async () => (await srv.api<{ runnerId: string | null }>('GET', `/v1/sessions/${s.body.id}`)).body.runnerId,
-      'the session to hold its runner',
-      60_000,
-    );
-    const ex = await srv.mctl(['sessions', 'exec', s.body.id, '--', 'true']);
-    expect(ex.code).not.toBe(0);
-    expect(ex.stderr).toContain(
-      'runs in a nested sandbox (pool boxed); exec, diff and push are not available there yet',
-    );
-    await srv.mctl(['sessions', 'cancel', s.body.id]);
-  });
-
   it('refuses a session without a repository (diff, push) and a session that ended (exec)', async () => {
     const r = await srv.mctl([
       '-o',

@@ -30,10 +30,10 @@ import {
 } from './gateway-client.js';
 import { releaseWorkspace, runAllPreRelease } from './kits.js';
 import { LogShipper } from './logship.js';
+import { opFrame } from './op-flow.js';
 import { type AgentOutcome, type OutcomeReader, outcomeReader } from './outcome/index.js';
 import { registerWithToken } from './register.js';
 import { SandboxHost } from './sandbox/index.js';
-import { filesInput } from './session-files.js';
 import { runSessionOp } from './session-ops.js';
 import { killLeftoverTask, RunningTask, type TaskResult } from './task.js';
 import { tlsClientOptions, tlsFailure, wantsTls } from './tls-client.js';
@@ -395,10 +395,13 @@ export class Agent {
         this.transfers.snapshot(msg.ref, msg.sessionId);
         return;
       case 'session.op': // exec, diff, push in the session's workspace (./session-ops.ts)
-        runSessionOp(msg, this.workspaces, (m) => this.send(m));
+        runSessionOp(msg, this.workspaces, (m) => this.send(m), this.sandbox);
         return;
-      case 'session.op.input': // the bytes of a `files.put` (./session-files.ts)
-        filesInput(msg.ref, msg.data, msg.eof);
+      case 'session.op.input': // the bytes of a `files.put` or keystrokes of a terminal
+      case 'session.op.cancel':
+      case 'session.op.ack':
+      case 'session.op.resize':
+        opFrame(msg); // routed to the running op (./op-flow.ts)
         return;
       default: {
         // Every message type is handled above: a new one is a compile error here (never).

@@ -13,19 +13,18 @@
  * refused with that reason, as is a missing one. tar never writes outside the directory it unpacks
  * into (GNU tar drops `..` members and leading `/`), and files are created as the runner's user.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { SessionOp } from '../protocol/messages.js';
+import type { OpOutput, Send } from './op-flow.js';
+import type { OpPlace } from './op-sandbox.js';
+import { taskEnv } from './task-env.js';
 
-type Out = (stream: 'stdout' | 'stderr', text: string) => void;
 type Done = (exitCode: number | null, error: string | null) => void;
 
 /** Raw bytes per output frame (base64 makes it 4/3 of this, under the frame's 1 MiB bound). */
 const RAW_CHUNK = 512 * 1024;
-
-/** The runs of `files.put` waiting for input, by op ref. */
-const puts = new Map<string, { tar: ChildProcess; failed: () => boolean; idle: () => void }>();
 
 /** A put that gets no input for this long is given up (its sender is gone). */
 const INPUT_IDLE_MS = 5 * 60_000;
@@ -75,27 +74,50 @@ function tarError(tar: ChildProcess, what: string, done: (stderr: string, code: 
   tar.once('close', (code) => done(spawnError ?? stderr.trim(), spawnError ? null : code));
 }
 
-/** Starts a `files.get` or `files.put` op; `done` is called once, at its end. */
+/**
+ * Starts a `files.get` or `files.put` op; `done` is called once, at its end. Its output goes
+ * through `flow` (which pauses tar when the server has not caught up); a put's input comes in
+ * through `flow.handlers.input` and is acknowledged once tar took it in.
+ */
 export function runFilesOp(
   ref: string,
   op: Extract<SessionOp, { kind: 'files.get' | 'files.put' }>,
   workspace: string,
-  out: Out,
+  io: { flow: OpOutput; send: Send; place: OpPlace },
   done: Done,
 ): void {
   try {
-    if (op.kind === 'files.get') get(op.path, workspace, out, done);
-    else put(ref, op.path, op.name, workspace, done);
+    if (op.kind === 'files.get') get(op.path, workspace, io.flow, io.place, done);
+    else put(ref, op.path, op.name, workspace, io, done);
   } catch (e: unknown) {
     done(null, e instanceof Refused ? e.message : `cp: ${(e as Error).message}`);
   }
 }
 
-function get(path: string, workspace: string, out: Out, done: Done): void {
+/** A real path inside the workspace as the op's commands see it (a sandbox binds the workspace at its own path). */
+function seen(workspace: string, real: string): string {
+  const rel = relative(realpathSync(workspace), real);
+  return rel ? join(workspace, rel) : workspace;
+}
+
+function get(path: string, workspace: string, flow: OpOutput, place: OpPlace, done: Done): void {
   const real = workspacePath(workspace, path, true);
   const root = realpathSync(workspace);
   const [dir, entry] = real === root ? [root, '.'] : [dirname(real), basename(real)];
-  const tar = spawn('tar', ['-C', dir, '-cf', '-', '--', entry], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const tar = place.spawn(['tar', '-C', seen(workspace, dir), '-cf', '-', '--', entry], {
+    cwd: workspace,
+    env: taskEnv(process.env, {}, workspace),
+  });
+  const out = (stream: 'stdout', text: string) => flow.write(stream, text);
+  let cancelled = false;
+  flow.source(
+    () => tar.stdout!.pause(),
+    () => tar.stdout!.resume(),
+  );
+  flow.handlers.cancel = () => {
+    cancelled = true;
+    place.kill(tar);
+  };
   let pending: Buffer = Buffer.alloc(0);
   tar.stdout!.on('data', (b: Buffer) => {
     pending = pending.length ? Buffer.concat([pending, b]) : b;
@@ -106,7 +128,8 @@ function get(path: string, workspace: string, out: Out, done: Done): void {
   });
   tarError(tar, 'copy files out', (stderr, code) => {
     if (pending.length) out('stdout', pending.toString('base64'));
-    if (code === 0) done(0, null);
+    if (cancelled) done(null, 'interrupted: the client went away');
+    else if (code === 0) done(0, null);
     else done(code, `tar failed packing ${path}: ${stderr || `exit ${code}`}`);
   });
 }
@@ -117,15 +140,25 @@ function checkName(name: string): void {
     throw new Refused(`${JSON.stringify(name)}: not a file or directory name`);
 }
 
-function put(ref: string, path: string, name: string, workspace: string, done: Done): void {
+function put(
+  ref: string,
+  path: string,
+  name: string,
+  workspace: string,
+  io: { flow: OpOutput; send: Send; place: OpPlace },
+  done: Done,
+): void {
+  const { flow, send, place } = io;
   checkName(name);
   const real = workspacePath(workspace, path, false);
   const intoDir = existsSync(real) && statSync(real).isDirectory();
   // Into an existing directory: there. Else into a fresh one beside the target, then renamed.
   const staging = intoDir ? null : mkdtempSync(join(dirname(real), '.mctl-cp-'));
-  const tar = spawn('tar', ['-C', staging ?? real, '-xf', '-', '--no-same-owner', '--no-same-permissions'], {
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
+  const tar = place.spawn(
+    ['tar', '-C', seen(workspace, staging ?? real), '-xf', '-', '--no-same-owner', '--no-same-permissions'],
+    { cwd: workspace, env: taskEnv(process.env, {}, workspace), stdin: true },
+  );
+  tar.stdout!.resume();
   let failed = false;
   let starved = false;
   tar.stdin!.on('error', () => {
@@ -136,16 +169,29 @@ function put(ref: string, path: string, name: string, workspace: string, done: D
     clearTimeout(timer);
     timer = setTimeout(() => {
       starved = true;
-      tar.kill('SIGKILL');
+      place.kill(tar);
     }, INPUT_IDLE_MS);
   };
   idle();
-  puts.set(ref, { tar, failed: () => failed, idle });
+  let cancelled = false;
+  flow.handlers.cancel = () => {
+    cancelled = true;
+    place.kill(tar);
+  };
+  // Each frame is acknowledged once tar has taken it in, so the server sends no faster than tar unpacks.
+  flow.takeInput((data, eof) => {
+    if (failed) return;
+    idle();
+    const ack = () => send({ type: 'session.op.input.ack', ref, bytes: data.length });
+    if (data) tar.stdin!.write(Buffer.from(data, 'base64'), ack);
+    else ack();
+    if (eof) tar.stdin!.end();
+  });
   tarError(tar, 'copy files in', (stderr, code) => {
     clearTimeout(timer);
-    puts.delete(ref);
     try {
-      if (starved) done(null, `no data came for ${INPUT_IDLE_MS / 1000}s: the copy into ${path} was given up`);
+      if (cancelled) done(null, `interrupted: the copy into ${path} was given up`);
+      else if (starved) done(null, `no data came for ${INPUT_IDLE_MS / 1000}s: the copy into ${path} was given up`);
       else if (code !== 0) done(code, `tar failed unpacking into ${path}: ${stderr || `exit ${code}`}`);
       else if (staging && !existsSync(join(staging, name)))
         done(null, `the archive sent holds no ${JSON.stringify(name)} at its top`);
@@ -162,13 +208,4 @@ function put(ref: string, path: string, name: string, workspace: string, done: D
       if (staging) rmSync(staging, { recursive: true, force: true });
     }
   });
-}
-
-/** A `session.op.input` frame: the next bytes of a `files.put` (frames of no running put are dropped). */
-export function filesInput(ref: string, data: string, eof: boolean): void {
-  const p = puts.get(ref);
-  if (!p || p.failed()) return;
-  p.idle();
-  if (data) p.tar.stdin!.write(Buffer.from(data, 'base64'));
-  if (eof) p.tar.stdin!.end();
 }

@@ -95,6 +95,8 @@ export const OPERATIONS = {
   renderAgent: op('POST', '/v1/agents/:name/render', R.RenderResult),
 
   execSession: op('POST', '/v1/sessions/:id/exec', O.ExecResponse),
+  /** `mctl sessions exec -it`: a WebSocket carrying a terminal (docs/api.md). */
+  openSessionTerminal: op('GET', '/v1/sessions/:id/terminal', z.string().describe('WebSocket'), { status: 101 }),
   diffSession: op('GET', '/v1/sessions/:id/diff', O.DiffResponse),
   pushSession: op('POST', '/v1/sessions/:id/push', O.PushResponse),
   getSessionFiles: op('GET', '/v1/sessions/:id/files', z.string().describe('application/x-tar')),

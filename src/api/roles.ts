@@ -90,6 +90,7 @@ export const ROUTE_ACCESS: Record<string, Access> = {
 
   // A session's workspace: the same as its tasks (exec and push change it, diff reads it).
   execSession: a('member'),
+  openSessionTerminal: a('member'),
   diffSession: a('viewer'),
   pushSession: a('member'),
   // `mctl sessions cp`: copying out can carry what the agent left (keys too), so the same as exec.

@@ -26,11 +26,11 @@ export interface CmdContext {
 /** The last client made (main() uses it to phrase an error: a 401 without a token). */
 export let lastClient: MarionetteClient | undefined;
 
-export function ctx(cmd: Command): CmdContext {
+/** The CLI config the global flags (and the environment, the contexts file) make. */
+export function cliConfig(cmd: Command): ReturnType<typeof loadCliConfig> {
   const g = cmd.optsWithGlobals<Globals>();
-  let c: ReturnType<typeof loadCliConfig>;
   try {
-    c = loadCliConfig({
+    return loadCliConfig({
       ...(g.server ? { server: g.server } : {}),
       ...(g.token ? { token: g.token } : {}),
       ...(g.context ? { context: g.context } : {}),
@@ -39,6 +39,11 @@ export function ctx(cmd: Command): CmdContext {
   } catch (e: unknown) {
     throw new CliError((e as Error).message);
   }
+}
+
+export function ctx(cmd: Command): CmdContext {
+  const g = cmd.optsWithGlobals<Globals>();
+  const c = cliConfig(cmd);
   lastClient = connect(c);
   setTableStyle({ wide: g.output === 'wide', width: c.columns ?? null });
   // `-o wide` is a table with more columns: commands need not tell the two apart.

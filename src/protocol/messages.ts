@@ -213,6 +213,8 @@ export const RunnerMessage = z.discriminatedUnion('type', [
     error: z.string().max(65536).nullable(),
     commit: z.string().max(64).nullable(),
   }),
+  /** `bytes` more of a running op's input (`session.op.input` data, base64 characters) were taken in: the server may send that much more. */
+  z.strictObject({ type: z.literal('session.op.input.ack'), ref: z.string(), bytes: z.number().int().min(0) }),
 ]);
 export type RunnerMessage = z.infer<typeof RunnerMessage>;
 
@@ -346,6 +348,13 @@ export const SessionOp = z.discriminatedUnion('kind', [
     path: z.string().min(1).max(4096),
     name: z.string().min(1).max(255),
   }),
+  /** `mctl sessions exec -it`: `argv` on a pseudo-terminal of `cols` x `rows`; its output in `stdout` frames, keystrokes in `session.op.input`. */
+  z.strictObject({
+    kind: z.literal('pty'),
+    argv: z.array(z.string()).min(1).max(4096),
+    cols: z.number().int().min(1).max(1000),
+    rows: z.number().int().min(1).max(1000),
+  }),
 ]);
 export type SessionOp = z.infer<typeof SessionOp>;
 
@@ -395,13 +404,34 @@ export const ServerMessage = z.discriminatedUnion('type', [
    */
   z.strictObject({ type: z.literal('workspace.snapshot'), ref: z.string().max(128), sessionId: z.string().max(128) }),
   /** Work on a session's workspace outside its tasks (src/agent/session-ops.ts): answered by `session.op.*`. */
-  z.strictObject({ type: z.literal('session.op'), ref: z.string(), sessionId: z.string(), op: SessionOp }),
+  z.strictObject({
+    type: z.literal('session.op'),
+    ref: z.string(),
+    sessionId: z.string(),
+    op: SessionOp,
+    /** The session's nested sandbox (runner-creates-sandbox pools): the op runs inside one made like its tasks'. */
+    sandbox: TaskSandbox.optional(),
+  }),
   /** Input of a running `files.put` op: base64 bytes, in order; `eof` on the last frame. */
   z.strictObject({
     type: z.literal('session.op.input'),
     ref: z.string(),
     data: z.string().max(1 << 20),
     eof: z.boolean(),
+  }),
+  /** Stop op `ref` now (its client went away or was interrupted): its process group is killed; `done` still follows. */
+  z.strictObject({ type: z.literal('session.op.cancel'), ref: z.string() }),
+  /**
+   * Flow control: `bytes` more characters of op `ref`'s output were passed on to its client. A
+   * runner keeps at most a window of output unacknowledged and pauses the source past it.
+   */
+  z.strictObject({ type: z.literal('session.op.ack'), ref: z.string(), bytes: z.number().int().min(0) }),
+  /** The terminal of a `pty` op was resized. */
+  z.strictObject({
+    type: z.literal('session.op.resize'),
+    ref: z.string(),
+    cols: z.number().int().min(1).max(1000),
+    rows: z.number().int().min(1).max(1000),
   }),
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;

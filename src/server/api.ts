@@ -5,10 +5,11 @@
  * its `operationId`, success status and success-response schema; a route not in the table fails
  * at startup.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import { type Method, operationFor } from '../api/operations.js';
-import { InvalidRequest, Unauthorized } from '../core/errors.js';
+import { InvalidRequest, MarionetteError, Unauthorized } from '../core/errors.js';
 import { type OrgScope, orgScope } from '../store/scope.js';
 import { rejectNul } from './input-guards.js';
 
@@ -50,6 +51,13 @@ function issuesToMessage(where: string, error: z.ZodError): string {
       return `${where === 'body' ? '' : `${where}: `}${i.path.join('.')}: ${i.message}`;
     })
     .join('; ');
+}
+
+/** A plain request to a WebSocket route (answered 400 naming the upgrade it needs). */
+class UpgradeRequired extends MarionetteError {
+  constructor(message: string) {
+    super('invalid_request', message, { hint: 'use `mctl sessions exec -it`, or a WebSocket client' });
+  }
 }
 
 export class Api {
@@ -149,6 +157,58 @@ export class Api {
         if (reply.sent) return reply;
         return out;
       },
+    });
+  }
+
+  /**
+   * A WebSocket route: `GET url` with `Upgrade: websocket` passes the same auth and role check as
+   * any route (its operation's), then `handler` gets the socket. A plain GET is answered 426.
+   * Needs @fastify/websocket registered on the app (./app.ts) before this is called.
+   */
+  websocket(
+    url: string,
+    spec: { summary: string; tag: string; description: string },
+    handler: (ctx: { socket: WebSocket; req: FastifyRequest; params: Record<string, string>; org: OrgScope }) => void,
+  ): void {
+    const { id: operationId } = operationFor('GET', url);
+    const oaPath = url.replace(/:([A-Za-z]+)/g, '{$1}');
+    const parameters = [...url.matchAll(/:([A-Za-z]+)/g)].map((m) => ({
+      name: m[1],
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
+    }));
+    this.paths[oaPath] = {
+      ...(this.paths[oaPath] ?? {}),
+      get: {
+        operationId,
+        summary: spec.summary,
+        tags: [spec.tag],
+        parameters,
+        responses: {
+          '101': { description: `Switching Protocols: a WebSocket. ${spec.description}` },
+          default: {
+            description: 'Problem',
+            content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+          },
+        },
+      },
+    };
+    // In a child scope: loaded after the websocket plugin, whose route hook must see this route.
+    this.app.register(async (scope) => {
+      scope.route({
+        method: 'GET',
+        url,
+        config: { auth: true, operationId },
+        handler: async (_req: FastifyRequest, reply: FastifyReply) => {
+          reply.header('upgrade', 'websocket');
+          throw new UpgradeRequired(`${url} is a WebSocket: connect with Upgrade: websocket`);
+        },
+        wsHandler: (socket: WebSocket, req: FastifyRequest) => {
+          rejectNul('path', req.params);
+          handler({ socket, req, params: req.params as Record<string, string>, org: callerOrg(req) });
+        },
+      } as unknown as RouteOptions);
     });
   }
 

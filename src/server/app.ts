@@ -3,6 +3,7 @@
  * the audit log (./audit.ts), RFC 9457 problems for every
  * error, 507 for writes while the store cannot write. The routes are in ./routes/.
  */
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ApiPrincipal } from '../store/repos/auth.js';
 import { Api } from './api.js';
@@ -44,6 +45,8 @@ export function buildApp(
   // Who calls (a store read per request: revocation holds at once) and may they; then the audit log.
   // `mctl sessions cp` uploads a tar: its route reads the request stream itself (routes/session-files.ts).
   app.addContentTypeParser('application/x-tar', (_req, _payload, done) => done(null, undefined));
+  // WebSocket routes (`mctl sessions exec -it`): the upgrade goes through the same hooks as any request.
+  app.register(websocket, { options: { maxPayload: 1 << 20 } });
   installAuth(app, ctx);
   installProjectScope(app, ctx);
   installAudit(app, ctx);

@@ -4,10 +4,13 @@
  * chunk as a JSON string), then one `end` event `{exitCode, error}` and the stream closes. Checks
  * that refuse the op (no such session, no runner, a nested sandbox) come before the stream starts,
  * as an ordinary problem+json reply; a `: ping` comment every 15 s keeps proxies from closing a
- * quiet stream. Output is not bounded here: it is passed on, never held.
+ * quiet stream. Output is passed on, never held: the runner sends no more than its window ahead
+ * of what the client's socket took (./client-flush.ts), and a client that disconnects stops the
+ * command (its process group is killed on the runner).
  */
 import type { FastifyReply } from 'fastify';
 import type { OrgScope } from '../store/index.js';
+import { abortOnClose, written } from './client-flush.js';
 import type { OpRequest, SessionOps } from './session-ops.js';
 
 const PING_MS = 15_000;
@@ -42,8 +45,11 @@ export async function streamExec(
   };
   try {
     // The runner is asked only after these checks; the stream starts as soon as it is.
+    // Backpressure: a chunk's credit goes back to the runner once the client's socket took it; a
+    // client that goes away (or is interrupted) stops the command on the runner.
     const done = ops.run(org, sessionId, req, {
-      onOutput: (stream, data) => begin().write(`event: ${stream}\ndata: ${JSON.stringify(data)}\n\n`),
+      onOutput: (stream, data) => written(begin(), `event: ${stream}\ndata: ${JSON.stringify(data)}\n\n`),
+      signal: abortOnClose(reply.raw),
     });
     const r = await done;
     const out = begin();

@@ -141,6 +141,7 @@ export class RunnerService implements GatewayHandler {
         return recordRepoReady(this.ctx, conn.runnerId, msg);
       case 'session.op.output':
       case 'session.op.done':
+      case 'session.op.input.ack':
         this.sessionOps?.onMessage(conn.runnerId, msg);
         return;
       default: {
@@ -338,6 +339,7 @@ export class RunnerService implements GatewayHandler {
 
   onClose(conn: RunnerConnection): void {
     this.ctx.log.info({ runnerId: conn.runnerId }, 'runner disconnected');
+    this.sessionOps?.runnerGone(conn.runnerId);
     void this.finishDrain(conn.runnerId).catch((e: unknown) =>
       this.ctx.log.error({ err: toError(e), runnerId: conn.runnerId }, 'finishing a drain failed'),
     );

@@ -12,7 +12,7 @@ import type { RunnerMessage, ServerMessage, SessionOp } from '../protocol/messag
 import type { OrgScope } from '../store/index.js';
 import type { ServerContext } from './context.js';
 import { repoAssignment } from './git-credentials.js';
-import { poolSandbox } from './pool-sandbox.js';
+import { assignmentSandbox } from './pool-sandbox.js';
 import { getSession } from './session-common.js';
 
 /** The most output kept per stream of one op (UTF-16 units: characters, about). */
@@ -36,24 +36,44 @@ interface Pending {
   full: Set<'stdout' | 'stderr'>;
   /** Given each output chunk as it comes (then nothing is collected into the result). */
   onOutput: OnOutput | undefined;
+  /** Input characters sent and not yet acknowledged by the runner, and who waits for room. */
+  inputInFlight: number;
+  inputRoom: (() => void) | null;
 }
 
-/** A streamed op's output, chunk by chunk, in order. */
-export type OnOutput = (stream: 'stdout' | 'stderr', data: string) => void;
+/**
+ * A streamed op's output, chunk by chunk, in order. A promise it returns holds the runner's
+ * credit for that chunk until it settles (resolve it once the client's socket took the chunk):
+ * that is how a slow client slows the runner down (see ../agent/op-flow.ts).
+ */
+export type OnOutput = (stream: 'stdout' | 'stderr', data: string) => undefined | Promise<unknown>;
+
+/** What the caller of a running op can do to it (a `pty` op's terminal size). */
+export interface OpControl {
+  resize(cols: number, rows: number): void;
+}
+
+/** Input characters (base64) sent to a runner and not yet acknowledged before the pump waits. */
+export const INPUT_WINDOW = 4 * 1024 * 1024;
 
 export type OpRequest =
   | { kind: 'exec'; argv: string[]; timeoutMs: number }
   | { kind: 'diff' }
   | { kind: 'push'; branch: string; message: string; author: { name: string; email: string } }
   | { kind: 'files.get'; path: string }
-  | { kind: 'files.put'; path: string; name: string };
+  | { kind: 'files.put'; path: string; name: string }
+  | { kind: 'pty'; argv: string[]; cols: number; rows: number };
 
 /** How an op's output and input travel besides the result (both optional). */
 export interface OpStreams {
   /** Given each output chunk as it comes (then nothing is collected into the result). */
   onOutput?: OnOutput;
-  /** The bytes a `files.put` unpacks, sent to the runner in `session.op.input` frames. */
+  /** The bytes a `files.put` unpacks (or a terminal's keystrokes), sent in `session.op.input` frames. */
   input?: AsyncIterable<Buffer>;
+  /** Aborted when the client goes away or is interrupted: the runner stops the op (its `done` still ends it). */
+  signal?: AbortSignal;
+  /** Called once the op is sent to its runner, with what the caller may do to it while it runs. */
+  onStart?: (control: OpControl) => void;
 }
 
 /** Raw bytes per input frame (base64 in the frame: 4/3 of this, under its 1 MiB bound). */
@@ -74,7 +94,7 @@ export class SessionOps {
    * With `onOutput`, the output goes there as it comes instead of into the result.
    */
   async run(org: OrgScope, sessionId: string, req: OpRequest, streams: OpStreams = {}): Promise<OpResult> {
-    const { onOutput, input } = streams;
+    const { onOutput, input, signal, onStart } = streams;
     const session = await getSession(this.ctx, org, sessionId);
     if (isTerminalSession(session.state) || !session.runnerId)
       throw new Conflict(
@@ -83,13 +103,9 @@ export class SessionOps {
           hint: 'a session holds its runner while it is active or idle (suspended sessions: resume it first)',
         },
       );
-    // Ops run on the runner itself: where tasks run in a nested sandbox, that would be outside it.
+    // Where the session's tasks run in a nested sandbox, its ops run in one made the same way.
     const pool = session.poolId ? await this.ctx.store.pools.byId(session.poolId) : null;
-    if (pool && poolSandbox(pool))
-      throw new Conflict(
-        `session ${session.id} runs in a nested sandbox (pool ${pool.name}); exec, diff and push are not available there yet`,
-        { hint: 'run the command as a task: `mctl tasks create --session ID --prompt ...` with the shell agent' },
-      );
+    const sandbox = assignmentSandbox(pool, session.request.egress);
     let op: SessionOp;
     if (req.kind === 'push') {
       if (!BRANCH.test(req.branch))
@@ -103,32 +119,75 @@ export class SessionOps {
     const ref = newId('op');
     const runnerId = session.runnerId;
     const waitMs =
-      (req.kind === 'exec' ? req.timeoutMs : req.kind.startsWith('files.') ? 60 * 60_000 : 5 * 60_000) + 30_000;
+      (req.kind === 'exec'
+        ? req.timeoutMs
+        : req.kind === 'pty'
+          ? 7 * 24 * 3600_000
+          : req.kind.startsWith('files.')
+            ? 60 * 60_000
+            : 5 * 60_000) + 30_000;
     return new Promise<OpResult>((resolve) => {
       const result: OpResult = { exitCode: null, error: null, commit: null, stdout: '', stderr: '', truncated: false };
       const timer = setTimeout(() => {
         this.pending.delete(ref);
         resolve({ ...result, error: `the runner of session ${session.id} did not answer within ${waitMs / 1000}s` });
       }, waitMs);
-      this.pending.set(ref, { runnerId, result, resolve, timer, full: new Set(), onOutput });
-      if (!this.links.send(runnerId, { type: 'session.op', ref, sessionId: session.id, op })) {
+      const p: Pending = {
+        runnerId,
+        result,
+        resolve,
+        timer,
+        full: new Set(),
+        onOutput,
+        inputInFlight: 0,
+        inputRoom: null,
+      };
+      this.pending.set(ref, p);
+      const msg = { type: 'session.op' as const, ref, sessionId: session.id, op, ...(sandbox ? { sandbox } : {}) };
+      if (!this.links.send(runnerId, msg)) {
         clearTimeout(timer);
         this.pending.delete(ref);
         resolve({ ...result, error: `the runner of session ${session.id} is not connected to this server` });
-      } else if (input) void this.pump(ref, runnerId, input);
+        return;
+      }
+      const cancel = () => {
+        if (this.pending.has(ref)) this.links.send(runnerId, { type: 'session.op.cancel', ref });
+      };
+      if (signal?.aborted) cancel();
+      else signal?.addEventListener('abort', cancel, { once: true });
+      onStart?.({
+        resize: (cols, rows) => {
+          if (this.pending.has(ref)) this.links.send(runnerId, { type: 'session.op.resize', ref, cols, rows });
+        },
+      });
+      if (input) void this.pump(ref, p, input);
     }).then((r) => {
       if (r.error) r.error = this.ctx.redactor.redact(r.error);
       return r;
     });
   }
 
-  /** Sends `input` to the runner of op `ref` (until the op ends), then the `eof` frame. */
-  private async pump(ref: string, runnerId: string, input: AsyncIterable<Buffer>): Promise<void> {
-    const frame = (data: Buffer, eof: boolean) =>
-      this.links.send(runnerId, { type: 'session.op.input', ref, data: data.toString('base64'), eof });
+  /**
+   * Sends `input` to the runner of op `ref` (until the op ends), then the `eof` frame. At most
+   * {@link INPUT_WINDOW} characters are unacknowledged: past that it stops reading `input` (so
+   * its socket is not read either) until the runner has taken some in.
+   */
+  private async pump(ref: string, p: Pending, input: AsyncIterable<Buffer>): Promise<void> {
+    const frame = (data: Buffer, eof: boolean) => {
+      const text = data.toString('base64');
+      p.inputInFlight += text.length;
+      this.links.send(p.runnerId, { type: 'session.op.input', ref, data: text, eof });
+    };
+    const room = () =>
+      p.inputInFlight <= INPUT_WINDOW || !this.pending.has(ref)
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            p.inputRoom = resolve;
+          });
     try {
       for await (const chunk of input) {
         for (let i = 0; i < chunk.length; i += INPUT_CHUNK) {
+          await room();
           if (!this.pending.has(ref)) return;
           frame(chunk.subarray(i, i + INPUT_CHUNK), false);
         }
@@ -140,15 +199,40 @@ export class SessionOps {
     if (this.pending.has(ref)) frame(Buffer.alloc(0), true);
   }
 
+  /** Input characters of op `ref` sent and not yet acknowledged (tests, diagnostics). */
+  inputInFlight(ref: string): number {
+    return this.pending.get(ref)?.inputInFlight ?? 0;
+  }
+
   /** A runner's `session.op.output` or `session.op.done`; frames of another runner's op are ignored. */
-  onMessage(runnerId: string, msg: Extract<RunnerMessage, { type: 'session.op.output' | 'session.op.done' }>): void {
+  onMessage(
+    runnerId: string,
+    msg: Extract<RunnerMessage, { type: 'session.op.output' | 'session.op.done' | 'session.op.input.ack' }>,
+  ): void {
     const p = this.pending.get(msg.ref);
     if (!p || p.runnerId !== runnerId) return;
+    if (msg.type === 'session.op.input.ack') {
+      p.inputInFlight = Math.max(0, p.inputInFlight - msg.bytes);
+      if (p.inputRoom && p.inputInFlight <= INPUT_WINDOW / 2) {
+        const go = p.inputRoom;
+        p.inputRoom = null;
+        go();
+      }
+      return;
+    }
     if (msg.type === 'session.op.output') {
+      // The runner's credit for the chunk comes back once it was passed on (./../agent/op-flow.ts).
+      const ack = () => {
+        if (this.pending.has(msg.ref))
+          this.links.send(runnerId, { type: 'session.op.ack', ref: msg.ref, bytes: msg.data.length });
+      };
       if (p.onOutput) {
-        p.onOutput(msg.stream, msg.data);
+        const passed = p.onOutput(msg.stream, msg.data);
+        if (passed) passed.then(ack, ack);
+        else ack();
         return;
       }
+      ack();
       // Kept whole up to the bound, then nothing more of that stream (never a gap in the middle).
       const r = p.result;
       if (p.full.has(msg.stream)) return;
@@ -162,12 +246,25 @@ export class SessionOps {
     }
     clearTimeout(p.timer);
     this.pending.delete(msg.ref);
+    p.inputRoom?.();
     p.resolve({ ...p.result, exitCode: msg.exitCode, error: msg.error, commit: msg.commit });
+  }
+
+  /** Runner `runnerId` disconnected: its ops end now with that reason (their output stops here). */
+  runnerGone(runnerId: string): void {
+    for (const [ref, p] of this.pending) {
+      if (p.runnerId !== runnerId) continue;
+      clearTimeout(p.timer);
+      this.pending.delete(ref);
+      p.inputRoom?.();
+      p.resolve({ ...p.result, error: 'the runner of the session disconnected before the command ended' });
+    }
   }
 
   close(): void {
     for (const [ref, p] of this.pending) {
       clearTimeout(p.timer);
+      p.inputRoom?.();
       p.resolve({ ...p.result, error: 'the server is stopping' });
       this.pending.delete(ref);
     }

@@ -146,7 +146,10 @@ export class SandboxHost {
     const fds: number[] = [];
     let stop = () => {};
     let cleanup = () => {};
-    const key = this.opts.warm === false ? null : warmKey(plan, home, cgroup !== null || cgroupsPath !== null);
+    const key =
+      this.opts.warm === false || plan.warm === false
+        ? null
+        : warmKey(plan, home, cgroup !== null || cgroupsPath !== null);
     let prepared: Launch['prepared'];
     if (plan.runtime === 'bubblewrap') {
       const input = key ? warmInput(argv, env) : null;

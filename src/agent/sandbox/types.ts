@@ -45,6 +45,8 @@ export interface SandboxPlan {
   env: Record<string, string>;
   /** A name unique among this runner's tasks (letters, digits, - and _): names the cgroup and the container. */
   name: string;
+  /** false: never use (nor make) a sandbox kept warm (./warm.ts), e.g. for a session op's command. */
+  warm?: boolean;
 }
 
 /** How to start a sandboxed command: spawn `file args` with `env` and `fds` as fds 3, 4, ... */

@@ -8,6 +8,7 @@ import { CliError } from '../client.js';
 import { ctx } from '../context.js';
 import { streamExec } from '../exec-stream.js';
 import { print } from '../output.js';
+import { startTerminal } from '../terminal-start.js';
 import { parseTimeout } from './agents.js';
 import { cpCommand } from './session-cp.js';
 
@@ -24,7 +25,19 @@ export function sessionOpCommands(sessions: Command, setExit: (code: number) => 
     .command('exec <id> <command...>')
     .description("Run a command in the session's workspace (put it after --); exits with its exit code")
     .option('--timeout <duration>', 'kill it past this (default 10m, at most 1h)')
+    .option('-i, --stdin', 'with -t: type into the command (-it: an interactive terminal)')
+    .option('-t, --tty', 'with -i: run it on a terminal (a PTY on the runner), resized with yours')
     .action(async (id: string, command: string[], o: Record<string, unknown>, cmd: Command) => {
+      if (o.stdin || o.tty) {
+        if (!(o.stdin && o.tty))
+          throw new CliError(
+            `${o.tty ? '-t' : '-i'} alone is not supported: use -it for an interactive terminal`,
+            'without -it the output is streamed and stdin is not read',
+          );
+        if (o.timeout)
+          throw new CliError('--timeout does not apply to -it: the terminal lasts until its command exits');
+        return setExit(await startTerminal(cmd, id, command));
+      }
       const { api, out } = ctx(cmd);
       const body = {
         command,

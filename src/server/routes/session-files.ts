@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { FilesQuery, PutFilesQuery } from '../../api/session-op-schemas.js';
 import { InvalidRequest } from '../../core/errors.js';
 import type { Api } from '../api.js';
+import { abortOnClose, written } from '../client-flush.js';
 import type { SessionOps } from '../session-ops.js';
 
 export function sessionFileRoutes(api: Api, ops: SessionOps): void {
@@ -37,8 +38,9 @@ export function sessionFileRoutes(api: Api, ops: SessionOps): void {
               raw = reply.raw;
               raw.writeHead(200, { 'content-type': 'application/x-tar' });
             }
-            raw.write(Buffer.from(data, 'base64'));
+            return written(raw, Buffer.from(data, 'base64'));
           },
+          signal: abortOnClose(reply.raw),
         },
       );
       const started = raw as typeof reply.raw | null;
@@ -59,7 +61,7 @@ export function sessionFileRoutes(api: Api, ops: SessionOps): void {
       tag: 'sessions',
       query: PutFilesQuery,
     },
-    async ({ params, query, org, req }) => {
+    async ({ params, query, org, req, reply }) => {
       // What is left of the upload is read to its end before a refusal is answered, so the client
       // (still sending) gets the answer rather than a connection reset.
       const drain = async () => {
@@ -77,7 +79,7 @@ export function sessionFileRoutes(api: Api, ops: SessionOps): void {
           org,
           params.id!,
           { kind: 'files.put', path: query.path, name: query.name },
-          { input: req.raw },
+          { input: req.raw, signal: abortOnClose(reply.raw) },
         );
       } catch (e: unknown) {
         await drain();

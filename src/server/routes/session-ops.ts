@@ -9,9 +9,11 @@ import type { Api } from '../api.js';
 import { streamExec, wantsStream } from '../exec-stream.js';
 import type { SessionOps } from '../session-ops.js';
 import { sessionFileRoutes } from './session-files.js';
+import { sessionTerminalRoutes } from './session-terminal.js';
 
 export function sessionOpRoutes(api: Api, ops: SessionOps): void {
   sessionFileRoutes(api, ops);
+  sessionTerminalRoutes(api, ops);
   api.route(
     'POST',
     '/v1/sessions/:id/exec',
